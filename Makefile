@@ -1,0 +1,19 @@
+# waitlist: PGXS build.  Warnings flags come from PG_CFLAGS (see tools/test.sh),
+# the way pgvector's CI passes them, so a distribution build is not forced to -Werror.
+EXTENSION = waitlist
+EXTVERSION = $(shell grep default_version $(EXTENSION).control | sed -e "s/default_version[[:space:]]*=[[:space:]]*'\([^']*\)'/\1/")
+
+MODULE_big = waitlist
+OBJS = $(patsubst %.c,%.o,$(wildcard src/*.c))
+DATA = $(wildcard waitlist--*.sql)
+
+REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+REGRESS_OPTS = --inputdir=. --load-extension=waitlist
+ISOLATION = $(patsubst specs/%.spec,%,$(sort $(wildcard specs/*.spec)))
+ISOLATION_OPTS = --load-extension=waitlist
+
+PG_CONFIG ?= pg_config
+# Server headers are system headers: -Wextra then judges only our code.
+PG_CPPFLAGS = -isystem $(shell $(PG_CONFIG) --includedir-server)
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

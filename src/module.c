@@ -1,0 +1,47 @@
+/*
+ * module.c
+ *	  Module initialisation: GUCs and transaction callbacks.
+ */
+#include "postgres.h"
+
+#include <limits.h>
+
+#include "fmgr.h"
+#include "utils/guc.h"
+
+#include "commit.h"
+#include "waitlist.h"
+
+PG_MODULE_MAGIC;
+
+bool		wl_notify_enabled = true;
+int			wl_max_attempts = 10;
+int			wl_retry_base_ms = 30000;
+int			wl_retry_max_ms = 3600000;
+
+void		_PG_init(void);
+
+/* Define the waitlist.* settings and register the commit-time work. */
+void
+_PG_init(void)
+{
+	DefineCustomBoolVariable("waitlist.notify",
+							 "Send one NOTIFY on channel waitlist when a transaction queues messages.",
+							 "Commits that NOTIFY are serialized cluster-wide; turn off to rely on polling.",
+							 &wl_notify_enabled, true, PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+	DefineCustomIntVariable("waitlist.max_attempts",
+							"Delivery attempts after which a message is dead.",
+							NULL, &wl_max_attempts, 10, 1, 1000, PGC_SUSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("waitlist.retry_base",
+							"First retry delay after a failed delivery; doubles with each attempt.",
+							NULL, &wl_retry_base_ms, 30000, 1, INT_MAX, PGC_SUSET,
+							GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("waitlist.retry_max",
+							"Longest retry delay after a failed delivery.",
+							NULL, &wl_retry_max_ms, 3600000, 1, INT_MAX, PGC_SUSET,
+							GUC_UNIT_MS, NULL, NULL, NULL);
+	MarkGUCPrefixReserved("waitlist");
+	wl_commit_init();
+}

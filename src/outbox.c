@@ -1,0 +1,590 @@
+/*
+ * outbox.c
+ *	  The outbox: queueing messages, expanding batches, claim/ack/nack.
+ *
+ * Every message has an idempotency key, unique in the table, built from
+ * what it is about (line or sign-up id, kind, batch, channel); inserts use
+ * ON CONFLICT DO NOTHING, so a message is never queued twice.  Batches
+ * written by the allocator at commit are expanded here into one message per
+ * recipient and channel, with FOR UPDATE SKIP LOCKED so that concurrent
+ * consumers never expand the same batch.  Claims lease due messages with
+ * FOR UPDATE SKIP LOCKED; due_at holds the deliver-after time while pending
+ * and the lease expiry while leased, so one partial index serves both.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "common/pg_prng.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+
+#include "commit.h"
+#include "outbox.h"
+#include "spi_util.h"
+#include "validate.h"
+#include "waitlist.h"
+
+PG_FUNCTION_INFO_V1(waitlist_expand_batches);
+PG_FUNCTION_INFO_V1(waitlist_claim);
+PG_FUNCTION_INFO_V1(waitlist_ack);
+PG_FUNCTION_INFO_V1(waitlist_nack);
+PG_FUNCTION_INFO_V1(waitlist_dead_letter);
+PG_FUNCTION_INFO_V1(waitlist_extend_lease);
+PG_FUNCTION_INFO_V1(waitlist_release);
+PG_FUNCTION_INFO_V1(waitlist_next_due);
+PG_FUNCTION_INFO_V1(waitlist_tick);
+
+/* ---------- JSON payloads ---------- */
+
+/* Start an object. */
+void
+wl_json_init(WlJson *j)
+{
+	initStringInfo(&j->buf);
+	appendStringInfoChar(&j->buf, '{');
+	j->empty = true;
+}
+
+/* Write "key": (shared by the typed adders). */
+static void
+json_key(WlJson *j, const char *key)
+{
+	if (!j->empty)
+		appendStringInfoString(&j->buf, ", ");
+	escape_json(&j->buf, key);
+	appendStringInfoString(&j->buf, ": ");
+	j->empty = false;
+}
+
+/* Add a string member (NULL becomes JSON null). */
+void
+wl_json_str(WlJson *j, const char *key, const char *val)
+{
+	json_key(j, key);
+	if (val)
+		escape_json(&j->buf, val);
+	else
+		appendStringInfoString(&j->buf, "null");
+}
+
+/* Add an integer member. */
+void
+wl_json_int(WlJson *j, const char *key, int64 val)
+{
+	json_key(j, key);
+	appendStringInfo(&j->buf, INT64_FORMAT, val);
+}
+
+/* Add a boolean member. */
+void
+wl_json_bool(WlJson *j, const char *key, bool val)
+{
+	json_key(j, key);
+	appendStringInfoString(&j->buf, val ? "true" : "false");
+}
+
+/* Close the object and return its text. */
+char *
+wl_json_finish(WlJson *j)
+{
+	appendStringInfoChar(&j->buf, '}');
+	return j->buf.data;
+}
+
+/* ---------- queueing ---------- */
+
+static WlQuery q_queue = {
+	"INSERT INTO waitlist.outbox (kind, channel, recipient, sku, payload, idempotency_key)"
+	" SELECT $1, c.channel, c.recipient, $4, $5::jsonb, $6 || ':' || c.channel"
+	" FROM (VALUES ('email', $2), ('sms', $3)) AS c (channel, recipient)"
+	" WHERE c.recipient IS NOT NULL"
+	" ON CONFLICT (idempotency_key) DO NOTHING",
+	6, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID}, NULL
+};
+
+/*
+ * Queue one message per contact (email, sms) given; returns how many were
+ * new.  The key prefix names what the message is about; the channel is
+ * appended.  Caller is connected to SPI.
+ */
+int
+wl_queue_contacts(const char *kind, const char *sku, const char *email,
+				  const char *phone, const char *payload, const char *key_prefix)
+{
+	Datum		args[6];
+	char		nulls[7] = "      ";
+	uint64		n;
+
+	args[0] = CStringGetTextDatum(kind);
+	args[1] = email ? CStringGetTextDatum(email) : (Datum) 0;
+	args[2] = phone ? CStringGetTextDatum(phone) : (Datum) 0;
+	args[3] = CStringGetTextDatum(sku);
+	args[4] = CStringGetTextDatum(payload);
+	args[5] = CStringGetTextDatum(key_prefix);
+	if (!email)
+		nulls[1] = 'n';
+	if (!phone)
+		nulls[2] = 'n';
+	n = wl_exec(&q_queue, args, nulls, SPI_OK_INSERT, 0);
+	if (n > 0)
+		wl_note_messages();
+	return (int) n;
+}
+
+/* ---------- batch expansion ---------- */
+
+static WlQuery q_pending_batches = {
+	"SELECT id, sku_id, kind, pos_from, pos_to, scan_lo, scan_hi, units"
+	" FROM waitlist.batch WHERE expanded_at IS NULL"
+	" ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+	1, {INT4OID}, NULL
+};
+
+static WlQuery q_expand_allocated = {
+	"INSERT INTO waitlist.outbox (kind, channel, recipient, sku, payload, idempotency_key)"
+	" SELECT CASE WHEN l.pos_end <= $4 THEN 'ready_to_ship' ELSE 'allocated' END,"
+	"  c.channel, c.recipient, s.sku,"
+	"  jsonb_build_object('order_ref', l.order_ref, 'line_id', l.id, 'sku', s.sku,"
+	"   'title', s.title, 'qty', l.qty,"
+	"   'allocated_now', least(l.pos_end, $4) - greatest(l.pos_start, $3),"
+	"   'allocated_total', least(l.pos_end, $4) - l.pos_start,"
+	"   'product_url', s.product_url),"
+	"  'line:' || l.id || ':alloc:' || $1 || ':' || c.channel"
+	" FROM waitlist.sku s"
+	" JOIN waitlist.line l ON l.sku_id = s.id AND l.state = 'waiting'"
+	"  AND l.pos_end > $5 AND l.pos_end <= $6 AND l.pos_start < $4"
+	" CROSS JOIN LATERAL (VALUES ('email', l.email), ('sms', l.phone)) AS c (channel, recipient)"
+	" WHERE s.id = $2 AND c.recipient IS NOT NULL AND l.pos_end > $3"
+	" ON CONFLICT (idempotency_key) DO NOTHING",
+	6, {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID}, NULL
+};
+
+static WlQuery q_expand_back = {
+	"INSERT INTO waitlist.outbox (kind, channel, recipient, sku, payload, idempotency_key)"
+	" SELECT 'back_in_stock', c.channel, c.recipient, s.sku,"
+	"  jsonb_build_object('subscription_id', u.id, 'sku', s.sku, 'title', s.title,"
+	"   'units_available', $7, 'product_url', s.product_url, 'image_url', s.image_url),"
+	"  'sub:' || u.id || ':back:' || $1 || ':' || c.channel"
+	" FROM waitlist.sku s"
+	" JOIN waitlist.subscriber u ON u.sku_id = s.id AND u.state = 'waiting'"
+	"  AND u.pos >= $5 AND u.pos < $6"
+	" CROSS JOIN LATERAL (VALUES ('email', u.email), ('sms', u.phone)) AS c (channel, recipient)"
+	" WHERE s.id = $2 AND c.recipient IS NOT NULL AND $3 IS NOT NULL AND $4 IS NOT NULL"
+	" ON CONFLICT (idempotency_key) DO NOTHING",
+	7, {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID}, NULL
+};
+
+static WlQuery q_expand_sold_out = {
+	"INSERT INTO waitlist.outbox (kind, channel, recipient, sku, payload, idempotency_key)"
+	" SELECT 'sold_out_again', c.channel, c.recipient, s.sku,"
+	"  jsonb_build_object('subscription_id', u.id, 'sku', s.sku, 'title', s.title,"
+	"   'position', u.place, 'waiting', u.total, 'still_on_list', true,"
+	"   'product_url', s.product_url),"
+	"  'sub:' || u.id || ':soldout:' || $1 || ':' || c.channel"
+	" FROM waitlist.sku s"
+	" JOIN (SELECT w.*, row_number() OVER (ORDER BY w.pos) AS place,"
+	"        count(*) OVER () AS total"
+	"       FROM waitlist.subscriber w"
+	"       WHERE w.sku_id = $2 AND w.state = 'waiting' AND w.pos >= $5 AND w.pos < $6) u"
+	"  ON u.sku_id = s.id"
+	" CROSS JOIN LATERAL (VALUES ('email', u.email), ('sms', u.phone)) AS c (channel, recipient)"
+	" WHERE s.id = $2 AND c.recipient IS NOT NULL AND $3 IS NOT NULL AND $4 IS NOT NULL"
+	"  AND $7 IS NOT NULL"
+	" ON CONFLICT (idempotency_key) DO NOTHING",
+	7, {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID}, NULL
+};
+
+static WlQuery q_batch_done = {
+	"UPDATE waitlist.batch SET expanded_at = now(), messages = $2 WHERE id = $1",
+	2, {INT8OID, INT8OID}, NULL
+};
+
+/* Expand one batch row (the current SPI result row i) into messages. */
+static int64
+expand_one(SPITupleTable *batches, uint64 i)
+{
+	Datum		args[7];
+	char	   *kind;
+	WlQuery    *q;
+	int64		n;
+	Datum		done[2];
+
+	SPI_tuptable = batches;
+	args[0] = wl_get_datum(i, 1, NULL);	/* id */
+	args[1] = wl_get_datum(i, 2, NULL);	/* sku_id */
+	kind = wl_get_text(i, 3);
+	args[2] = wl_get_datum(i, 4, NULL);	/* pos_from */
+	args[3] = wl_get_datum(i, 5, NULL);	/* pos_to */
+	args[4] = wl_get_datum(i, 6, NULL);	/* scan_lo */
+	args[5] = wl_get_datum(i, 7, NULL);	/* scan_hi */
+	args[6] = wl_get_datum(i, 8, NULL);	/* units */
+	if (strcmp(kind, "allocated") == 0)
+		q = &q_expand_allocated;
+	else if (strcmp(kind, "back_in_stock") == 0)
+		q = &q_expand_back;
+	else
+		q = &q_expand_sold_out;
+	n = (int64) wl_exec(q, args, NULL, SPI_OK_INSERT, 0);
+	done[0] = args[0];
+	done[1] = Int64GetDatum(n);
+	wl_exec(&q_batch_done, done, NULL, SPI_OK_UPDATE, 0);
+	return n;
+}
+
+/* Expand up to max_batches committed batches; caller is connected to SPI. */
+int64
+wl_expand_batches(int max_batches)
+{
+	Datum		arg = Int32GetDatum(max_batches);
+	SPITupleTable *batches;
+	uint64		n;
+	int64		total = 0;
+
+	n = wl_exec(&q_pending_batches, &arg, NULL, SPI_OK_SELECT, 0);
+	batches = SPI_tuptable;
+	for (uint64 i = 0; i < n; i++)
+		total += expand_one(batches, i);
+	SPI_freetuptable(batches);
+	if (total > 0)
+		wl_note_messages();
+	return total;
+}
+
+/* SQL: waitlist.expand_batches(max_batches) */
+Datum
+waitlist_expand_batches(PG_FUNCTION_ARGS)
+{
+	int32		max_batches = PG_GETARG_INT32(0);
+	int64		n;
+
+	if (max_batches <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_batches must be positive")));
+	SPI_connect();
+	n = wl_expand_batches(max_batches);
+	SPI_finish();
+	PG_RETURN_INT64(n);
+}
+
+/* SQL: waitlist.tick() */
+Datum
+waitlist_tick(PG_FUNCTION_ARGS)
+{
+	int64		n;
+
+	SPI_connect();
+	n = wl_expand_batches(INT_MAX);
+	SPI_finish();
+	PG_RETURN_INT64(n);
+}
+
+/* ---------- consumers ---------- */
+
+static WlQuery q_claim = {
+	"UPDATE waitlist.outbox o SET state = 'leased', lease_owner = $1,"
+	" due_at = now() + $3, attempts = o.attempts + 1"
+	" FROM (SELECT id FROM waitlist.outbox"
+	"       WHERE state IN ('pending', 'leased') AND due_at <= now()"
+	"       ORDER BY due_at, id LIMIT $2 FOR UPDATE SKIP LOCKED) c"
+	" WHERE o.id = c.id"
+	" RETURNING o.id, o.kind, o.channel, o.recipient, o.sku, o.payload,"
+	"  o.idempotency_key, o.attempts, o.created_at, o.due_at",
+	3, {TEXTOID, INT4OID, INTERVALOID}, NULL
+};
+
+/* Consumer name argument: required, at most WL_MAX_CONSUMER_LEN. */
+static char *
+arg_consumer(FunctionCallInfo fcinfo)
+{
+	return wl_arg_text(fcinfo, 0, "consumer", WL_MAX_CONSUMER_LEN, true);
+}
+
+/* Interval argument that must be positive (or NULL when allowed). */
+static Interval *
+arg_interval(FunctionCallInfo fcinfo, int argno, const char *name, bool positive)
+{
+	Interval   *iv;
+	Interval	zero = {0};
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", name)));
+	iv = PG_GETARG_INTERVAL_P(argno);
+	if (DatumGetBool(DirectFunctionCall2(interval_lt, IntervalPGetDatum(iv),
+										 IntervalPGetDatum(&zero))) ||
+		(positive && DatumGetBool(DirectFunctionCall2(interval_eq,
+													  IntervalPGetDatum(iv),
+													  IntervalPGetDatum(&zero)))))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be %s", name, positive ? "positive" : "zero or more")));
+	return iv;
+}
+
+/* Copy the SPI result rows into the SRF's tuplestore. */
+static void
+copy_rows(ReturnSetInfo *rsinfo)
+{
+	Datum		values[10];
+	bool		nulls[10];
+
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+						  values, nulls);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+}
+
+/* SQL: waitlist.claim(consumer, max, lease) */
+Datum
+waitlist_claim(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *consumer = arg_consumer(fcinfo);
+	Interval   *lease = arg_interval(fcinfo, 2, "lease", true);
+	int32		max;
+	Datum		args[3];
+
+	if (PG_ARGISNULL(1) || (max = PG_GETARG_INT32(1)) < 1 || max > 10000)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max must be between 1 and 10000")));
+	InitMaterializedSRF(fcinfo, 0);
+	SPI_connect();
+	wl_expand_batches(INT_MAX);
+	args[0] = CStringGetTextDatum(consumer);
+	args[1] = Int32GetDatum(max);
+	args[2] = IntervalPGetDatum(lease);
+	wl_exec(&q_claim, args, NULL, SPI_OK_UPDATE_RETURNING, 0);
+	copy_rows(rsinfo);
+	SPI_finish();
+	return (Datum) 0;
+}
+
+static WlQuery q_ack = {
+	"UPDATE waitlist.outbox SET state = 'delivered', delivered_at = now()"
+	" WHERE id = ANY ($2) AND state = 'leased' AND lease_owner = $1",
+	2, {TEXTOID, INT8ARRAYOID}, NULL
+};
+
+static WlQuery q_extend = {
+	"UPDATE waitlist.outbox SET due_at = now() + $3"
+	" WHERE id = ANY ($2) AND state = 'leased' AND lease_owner = $1",
+	3, {TEXTOID, INT8ARRAYOID, INTERVALOID}, NULL
+};
+
+static WlQuery q_release = {
+	"UPDATE waitlist.outbox SET state = 'pending', due_at = now(),"
+	" attempts = greatest(attempts - 1, 0), lease_owner = NULL"
+	" WHERE id = ANY ($2) AND state = 'leased' AND lease_owner = $1",
+	2, {TEXTOID, INT8ARRAYOID}, NULL
+};
+
+/* ids argument: a non-null array without NULL elements. */
+static Datum
+arg_ids(FunctionCallInfo fcinfo, int argno)
+{
+	ArrayType  *a;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("ids must not be null")));
+	a = PG_GETARG_ARRAYTYPE_P(argno);
+	if (array_contains_nulls(a))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("ids must not contain nulls")));
+	return PointerGetDatum(a);
+}
+
+/* Run an UPDATE over (consumer, ids[, lease]) and return the row count. */
+static int32
+update_leased(WlQuery *q, Datum *args)
+{
+	uint64		n;
+
+	SPI_connect();
+	n = wl_exec(q, args, NULL, SPI_OK_UPDATE, 0);
+	SPI_finish();
+	return (int32) n;
+}
+
+/* SQL: waitlist.ack(consumer, ids) */
+Datum
+waitlist_ack(PG_FUNCTION_ARGS)
+{
+	Datum		args[2];
+
+	args[0] = CStringGetTextDatum(arg_consumer(fcinfo));
+	args[1] = arg_ids(fcinfo, 1);
+	PG_RETURN_INT32(update_leased(&q_ack, args));
+}
+
+/* SQL: waitlist.extend_lease(consumer, ids, lease) */
+Datum
+waitlist_extend_lease(PG_FUNCTION_ARGS)
+{
+	Datum		args[3];
+
+	args[0] = CStringGetTextDatum(arg_consumer(fcinfo));
+	args[1] = arg_ids(fcinfo, 1);
+	args[2] = IntervalPGetDatum(arg_interval(fcinfo, 2, "lease", true));
+	PG_RETURN_INT32(update_leased(&q_extend, args));
+}
+
+/* SQL: waitlist.release(consumer, ids) */
+Datum
+waitlist_release(PG_FUNCTION_ARGS)
+{
+	Datum		args[2];
+
+	args[0] = CStringGetTextDatum(arg_consumer(fcinfo));
+	args[1] = arg_ids(fcinfo, 1);
+	PG_RETURN_INT32(update_leased(&q_release, args));
+}
+
+static WlQuery q_leased = {
+	"SELECT attempts FROM waitlist.outbox"
+	" WHERE id = $2 AND state = 'leased' AND lease_owner = $1 FOR UPDATE",
+	2, {TEXTOID, INT8OID}, NULL
+};
+
+static WlQuery q_fail = {
+	"UPDATE waitlist.outbox SET state = $2, last_error = $3,"
+	" due_at = now() + make_interval(secs => $4 / 1000.0), lease_owner = NULL"
+	" WHERE id = $1",
+	4, {INT8OID, TEXTOID, TEXTOID, FLOAT8OID}, NULL
+};
+
+/* Lock a message leased to consumer; returns its attempts or raises WL008. */
+static int32
+lock_leased(const char *consumer, int64 id)
+{
+	Datum		args[2] = {CStringGetTextDatum(consumer), Int64GetDatum(id)};
+
+	if (wl_exec(&q_leased, args, NULL, SPI_OK_SELECT, 0) == 0)
+		ereport(ERROR,
+				(errcode(WL_ERRCODE_NOT_LEASE_HOLDER),
+				 errmsg("message " INT64_FORMAT " is not leased to consumer \"%s\"",
+						id, consumer),
+				 errdetail("Its lease expired and it was claimed again, or it was never claimed by this consumer.")));
+	return DatumGetInt32(wl_get_datum(0, 1, NULL));
+}
+
+/* Backoff for the given attempt: base * 2^(attempt-1), capped, equal jitter. */
+static double
+backoff_ms(int32 attempts)
+{
+	double		d = (double) wl_retry_base_ms * pow(2.0, Max(attempts - 1, 0));
+
+	d = Min(d, (double) wl_retry_max_ms);
+	return d / 2 + pg_prng_double(&pg_global_prng_state) * d / 2;
+}
+
+/* Interval to milliseconds. */
+static double
+interval_ms(Interval *iv)
+{
+	return (double) iv->time / 1000.0 +
+		((double) iv->day + (double) iv->month * DAYS_PER_MONTH) * (double) USECS_PER_DAY / 1000.0;
+}
+
+/* Truncate an error text to something a row can hold. */
+static char *
+clip_error(FunctionCallInfo fcinfo, int argno)
+{
+	char	   *e;
+
+	if (PG_ARGISNULL(argno))
+		return pstrdup("(no error given)");
+	e = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	if (strlen(e) > WL_MAX_ERROR_LEN)
+		e[pg_mbcliplen(e, strlen(e), WL_MAX_ERROR_LEN)] = '\0';
+	return e;
+}
+
+/* Write the failure outcome. */
+static void
+store_failure(int64 id, const char *state, const char *error, double delay_ms)
+{
+	Datum		args[4];
+
+	args[0] = Int64GetDatum(id);
+	args[1] = CStringGetTextDatum(state);
+	args[2] = CStringGetTextDatum(error);
+	args[3] = Float8GetDatum(delay_ms);
+	wl_exec(&q_fail, args, NULL, SPI_OK_UPDATE, 0);
+}
+
+/* SQL: waitlist.nack(consumer, id, error, retry_after) */
+Datum
+waitlist_nack(PG_FUNCTION_ARGS)
+{
+	char	   *consumer = arg_consumer(fcinfo);
+	int64		id = wl_arg_int64(fcinfo, 1, "id");
+	char	   *error = clip_error(fcinfo, 2);
+	double		delay = -1;
+	const char *state = "pending";
+	int32		attempts;
+
+	if (!PG_ARGISNULL(3))
+		delay = interval_ms(arg_interval(fcinfo, 3, "retry_after", false));
+	SPI_connect();
+	attempts = lock_leased(consumer, id);
+	if (attempts >= wl_max_attempts)
+		state = "dead";
+	else if (delay < 0)
+		delay = backoff_ms(attempts);
+	store_failure(id, state, error, Max(delay, 0));
+	SPI_finish();
+	PG_RETURN_TEXT_P(cstring_to_text(state));
+}
+
+/* SQL: waitlist.dead_letter(consumer, id, error) */
+Datum
+waitlist_dead_letter(PG_FUNCTION_ARGS)
+{
+	char	   *consumer = arg_consumer(fcinfo);
+	int64		id = wl_arg_int64(fcinfo, 1, "id");
+	char	   *error = clip_error(fcinfo, 2);
+
+	SPI_connect();
+	(void) lock_leased(consumer, id);
+	store_failure(id, "dead", error, 0);
+	SPI_finish();
+	PG_RETURN_BOOL(true);
+}
+
+static WlQuery q_next_due = {
+	"SELECT CASE WHEN EXISTS (SELECT 1 FROM waitlist.batch WHERE expanded_at IS NULL)"
+	" THEN now() ELSE (SELECT due_at FROM waitlist.outbox"
+	"  WHERE state IN ('pending', 'leased') ORDER BY due_at LIMIT 1) END",
+	0, {InvalidOid}, NULL
+};
+
+/* SQL: waitlist.next_due() */
+Datum
+waitlist_next_due(PG_FUNCTION_ARGS)
+{
+	bool		isnull;
+	Datum		d;
+
+	SPI_connect();
+	wl_exec(&q_next_due, NULL, NULL, SPI_OK_SELECT, 0);
+	d = wl_get_datum(0, 1, &isnull);
+	SPI_finish();
+	if (isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(d);
+}

@@ -1,0 +1,240 @@
+/*
+ * signups.c
+ *	  SQL API for back-in-stock sign-ups: subscribe, unsubscribe.
+ *
+ * A sign-up takes the next position of its SKU's sign-up queue under the
+ * SKU row lock, which also makes the "same contact again" check race-free.
+ * Positions have no gaps: a position taken for a duplicate is given back
+ * at once, still under the lock.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+
+#include "commit.h"
+#include "outbox.h"
+#include "spi_util.h"
+#include "validate.h"
+#include "waitlist.h"
+
+PG_FUNCTION_INFO_V1(waitlist_subscribe);
+PG_FUNCTION_INFO_V1(waitlist_unsubscribe);
+
+typedef struct SignupSku
+{
+	int64		id;
+	int64		pos;			/* position taken for the new sign-up */
+	int64		sub_served;
+	bool		discontinued;
+	bool		confirm;
+	bool		unannounced;	/* free units nobody was told about yet */
+	char	   *title;
+	char	   *eta;
+	char	   *url;
+} SignupSku;
+
+static WlQuery q_take_pos = {
+	"UPDATE waitlist.sku SET sub_tail = sub_tail + 1 WHERE sku = $1"
+	" RETURNING id, sub_tail - 1, sub_served, status = 'discontinued', confirm_signups,"
+	"  on_hand - allocated > announced, title,"
+	"  CASE WHEN restock_confirmed THEN to_char(restock_date, 'YYYY-MM-DD') END,"
+	"  product_url",
+	1, {TEXTOID}, NULL
+};
+
+static WlQuery q_give_back = {
+	"UPDATE waitlist.sku SET sub_tail = sub_tail - 1 WHERE id = $1",
+	1, {INT8OID}, NULL
+};
+
+static WlQuery q_existing = {
+	"SELECT id FROM waitlist.subscriber"
+	" WHERE sku_id = $1 AND state = 'waiting' AND pos >= $2"
+	"  AND (lower(email) = lower($3) OR phone = $4)"
+	" ORDER BY pos LIMIT 1",
+	4, {INT8OID, INT8OID, TEXTOID, TEXTOID}, NULL
+};
+
+static WlQuery q_fill_contact = {
+	"UPDATE waitlist.subscriber SET email = coalesce(email, $2), phone = coalesce(phone, $3)"
+	" WHERE id = $1",
+	3, {INT8OID, TEXTOID, TEXTOID}, NULL
+};
+
+static WlQuery q_insert = {
+	"INSERT INTO waitlist.subscriber (sku_id, email, phone, customer, pos)"
+	" VALUES ($1, $2, $3, $4, $5) RETURNING id",
+	5, {INT8OID, TEXTOID, TEXTOID, TEXTOID, INT8OID}, NULL
+};
+
+/* Lock the SKU and take the next sign-up position. */
+static void
+take_position(const char *sku, SignupSku *s)
+{
+	Datum		arg = CStringGetTextDatum(sku);
+
+	if (wl_exec(&q_take_pos, &arg, NULL, SPI_OK_UPDATE_RETURNING, 0) == 0)
+		ereport(ERROR,
+				(errcode(WL_ERRCODE_UNKNOWN_SKU),
+				 errmsg("unknown SKU \"%s\"", sku),
+				 errhint("Register it first with waitlist.upsert_sku().")));
+	s->id = wl_get_int64(0, 1, NULL);
+	s->pos = wl_get_int64(0, 2, NULL);
+	s->sub_served = wl_get_int64(0, 3, NULL);
+	s->discontinued = wl_get_bool(0, 4);
+	s->confirm = wl_get_bool(0, 5);
+	s->unannounced = wl_get_bool(0, 6);
+	s->title = wl_get_text(0, 7);
+	s->eta = wl_get_text(0, 8);
+	s->url = wl_get_text(0, 9);
+	if (s->discontinued)
+		ereport(ERROR,
+				(errcode(WL_ERRCODE_SKU_DISCONTINUED),
+				 errmsg("SKU \"%s\" is discontinued", sku),
+				 errdetail("A discontinued SKU takes no sign-ups or backorders.")));
+}
+
+/* Nullable text datum. */
+static Datum
+opt_text(const char *s)
+{
+	return s ? CStringGetTextDatum(s) : (Datum) 0;
+}
+
+/* The waiting sign-up with the same email or phone, or 0. */
+static int64
+find_existing(SignupSku *s, const char *email, const char *phone)
+{
+	Datum		args[4];
+	char		nulls[5] = "    ";
+
+	args[0] = Int64GetDatum(s->id);
+	args[1] = Int64GetDatum(s->sub_served);
+	args[2] = opt_text(email);
+	args[3] = opt_text(phone);
+	nulls[2] = email ? ' ' : 'n';
+	nulls[3] = phone ? ' ' : 'n';
+	if (wl_exec(&q_existing, args, nulls, SPI_OK_SELECT, 1) == 0)
+		return 0;
+	return wl_get_int64(0, 1, NULL);
+}
+
+/* Keep the existing sign-up: give the position back, add a new contact. */
+static void
+keep_existing(SignupSku *s, int64 id, const char *email, const char *phone)
+{
+	Datum		arg = Int64GetDatum(s->id);
+	Datum		args[3] = {Int64GetDatum(id), opt_text(email), opt_text(phone)};
+	char		nulls[4] = {' ', email ? ' ' : 'n', phone ? ' ' : 'n', '\0'};
+
+	wl_exec(&q_give_back, &arg, NULL, SPI_OK_UPDATE, 0);
+	wl_exec(&q_fill_contact, args, nulls, SPI_OK_UPDATE, 0);
+}
+
+/* Insert the sign-up row at its position. */
+static int64
+insert_signup(SignupSku *s, const char *email, const char *phone, const char *customer)
+{
+	Datum		args[5];
+	char		nulls[6] = "     ";
+
+	args[0] = Int64GetDatum(s->id);
+	args[1] = opt_text(email);
+	args[2] = opt_text(phone);
+	args[3] = opt_text(customer);
+	args[4] = Int64GetDatum(s->pos);
+	nulls[1] = email ? ' ' : 'n';
+	nulls[2] = phone ? ' ' : 'n';
+	nulls[3] = customer ? ' ' : 'n';
+	wl_exec(&q_insert, args, nulls, SPI_OK_INSERT_RETURNING, 0);
+	return wl_get_int64(0, 1, NULL);
+}
+
+/* Queue the waitlist_joined confirmation. */
+static void
+confirm_signup(SignupSku *s, const char *sku, int64 id, const char *email,
+			   const char *phone)
+{
+	WlJson		j;
+	char		key[64];
+
+	wl_json_init(&j);
+	wl_json_int(&j, "subscription_id", id);
+	wl_json_str(&j, "sku", sku);
+	wl_json_str(&j, "title", s->title);
+	wl_json_str(&j, "expected_restock_date", s->eta);
+	wl_json_str(&j, "product_url", s->url);
+	snprintf(key, sizeof(key), "sub:" INT64_FORMAT ":joined", id);
+	wl_queue_contacts("waitlist_joined", sku, email, phone, wl_json_finish(&j), key);
+}
+
+/* SQL: waitlist.subscribe(sku, email, phone, customer) */
+Datum
+waitlist_subscribe(PG_FUNCTION_ARGS)
+{
+	char	   *sku = wl_arg_text(fcinfo, 0, "sku", WL_MAX_SKU_LEN, true);
+	char	   *email = wl_arg_email(fcinfo, 1);
+	char	   *phone = wl_arg_phone(fcinfo, 2);
+	char	   *customer = wl_arg_text(fcinfo, 3, "customer", WL_MAX_NAME_LEN, false);
+	SignupSku	s;
+	int64		id;
+
+	if (!email && !phone)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("an email address or a phone number is required")));
+	SPI_connect();
+	take_position(sku, &s);
+	id = find_existing(&s, email, phone);
+	if (id != 0)
+		keep_existing(&s, id, email, phone);
+	else
+	{
+		id = insert_signup(&s, email, phone, customer);
+		if (s.confirm)
+			confirm_signup(&s, sku, id, email, phone);
+		if (s.unannounced)
+			wl_touch_sku(s.id);
+	}
+	SPI_finish();
+	PG_RETURN_INT64(id);
+}
+
+static WlQuery q_sub_sku = {
+	"SELECT sku_id FROM waitlist.subscriber WHERE id = $1",
+	1, {INT8OID}, NULL
+};
+
+static WlQuery q_lock_sku = {
+	"SELECT 1 FROM waitlist.sku WHERE id = $1 FOR UPDATE",
+	1, {INT8OID}, NULL
+};
+
+static WlQuery q_unsubscribe = {
+	"UPDATE waitlist.subscriber SET state = 'unsubscribed', unsubscribed_at = now()"
+	" WHERE id = $1 AND state = 'waiting'",
+	1, {INT8OID}, NULL
+};
+
+/* SQL: waitlist.unsubscribe(id) */
+Datum
+waitlist_unsubscribe(PG_FUNCTION_ARGS)
+{
+	int64		id = wl_arg_int64(fcinfo, 0, "id");
+	Datum		arg = Int64GetDatum(id);
+	Datum		sku_id;
+	uint64		n;
+
+	SPI_connect();
+	if (wl_exec(&q_sub_sku, &arg, NULL, SPI_OK_SELECT, 0) == 0)
+		ereport(ERROR,
+				(errcode(WL_ERRCODE_UNKNOWN_SUBSCRIPTION),
+				 errmsg("unknown sign-up " INT64_FORMAT, id)));
+	sku_id = wl_get_datum(0, 1, NULL);
+	wl_exec(&q_lock_sku, &sku_id, NULL, SPI_OK_SELECT, 0);
+	n = wl_exec(&q_unsubscribe, &arg, NULL, SPI_OK_UPDATE, 0);
+	SPI_finish();
+	PG_RETURN_BOOL(n > 0);
+}

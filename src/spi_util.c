@@ -1,0 +1,87 @@
+/*
+ * spi_util.c
+ *	  Prepared-statement cache and result accessors over SPI.
+ *
+ * Callers connect with SPI_connect() themselves; wl_exec() prepares the
+ * statement on first use (SPI_keepplan, so it lives for the backend and is
+ * re-planned by the plan cache after DDL), runs it with bound parameters and
+ * raises an internal error when SPI returns anything but the expected code.
+ */
+#include "postgres.h"
+
+#include "spi_util.h"
+#include "utils/builtins.h"
+
+/* Prepare q once per backend. */
+static void
+wl_prepare(WlQuery *q)
+{
+	SPIPlanPtr	plan;
+
+	if (q->plan != NULL)
+		return;
+	plan = SPI_prepare(q->sql, q->nargs, q->argtypes);
+	if (plan == NULL)
+		elog(ERROR, "waitlist: SPI_prepare failed (%s): %s",
+			 SPI_result_code_string(SPI_result), q->sql);
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "waitlist: SPI_keepplan failed");
+	q->plan = plan;
+}
+
+/* Run q with bound values; the SPI result must equal expected. */
+uint64
+wl_exec(WlQuery *q, Datum *values, const char *nulls, int expected, long count)
+{
+	int			rc;
+
+	wl_prepare(q);
+	rc = SPI_execute_plan(q->plan, values, nulls, false, count);
+	if (rc != expected)
+		elog(ERROR, "waitlist: SPI returned %s, expected %s: %s",
+			 SPI_result_code_string(rc), SPI_result_code_string(expected),
+			 q->sql);
+	return SPI_processed;
+}
+
+/* Column col (1-based) of result row as a datum; isnull may be NULL. */
+Datum
+wl_get_datum(int row, int col, bool *isnull)
+{
+	bool		null;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc,
+								  col, &null);
+
+	if (isnull)
+		*isnull = null;
+	return d;
+}
+
+/* Column col of result row as int64 (the column must be bigint). */
+int64
+wl_get_int64(int row, int col, bool *isnull)
+{
+	bool		null;
+	Datum		d = wl_get_datum(row, col, &null);
+
+	if (isnull)
+		*isnull = null;
+	return null ? 0 : DatumGetInt64(d);
+}
+
+/* Column col of result row as a palloc'd C string, or NULL. */
+char *
+wl_get_text(int row, int col)
+{
+	return SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col);
+}
+
+/* Column col of result row as bool (NULL reads as false). */
+bool
+wl_get_bool(int row, int col)
+{
+	bool		null;
+	Datum		d = wl_get_datum(row, col, &null);
+
+	return null ? false : DatumGetBool(d);
+}

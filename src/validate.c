@@ -1,0 +1,198 @@
+/*
+ * validate.c
+ *	  Input checks: NULLs, lengths, quantities, email and E.164 phone.
+ *
+ * Every refusal is an ereport with a data-exception SQLSTATE and happens
+ * before anything is written, so bad input changes nothing.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+
+#include "validate.h"
+#include "waitlist.h"
+
+PG_FUNCTION_INFO_V1(waitlist_valid_email);
+PG_FUNCTION_INFO_V1(waitlist_valid_phone);
+
+/* Characters allowed in the local part of an address (RFC 5322 atext + dot). */
+static bool
+local_char_ok(char c)
+{
+	return isalnum((unsigned char) c) || strchr("!#$%&'*+/=?^_`{|}~.-", c) != NULL;
+}
+
+/* One domain label: 1-63 letters, digits or hyphens, no hyphen at an end. */
+static bool
+label_ok(const char *s, int len)
+{
+	if (len < 1 || len > 63 || s[0] == '-' || s[len - 1] == '-')
+		return false;
+	for (int i = 0; i < len; i++)
+		if (!isalnum((unsigned char) s[i]) && s[i] != '-')
+			return false;
+	return true;
+}
+
+/* A domain of two or more labels whose last label is alphabetic. */
+static bool
+domain_ok(const char *d)
+{
+	const char *p = d;
+	const char *last = d;
+	int			labels = 0;
+
+	for (;;)
+	{
+		const char *dot = strchr(p, '.');
+		int			len = dot ? (int) (dot - p) : (int) strlen(p);
+
+		if (!label_ok(p, len))
+			return false;
+		labels++;
+		last = p;
+		if (!dot)
+			break;
+		p = dot + 1;
+	}
+	if (labels < 2 || strlen(last) < 2)
+		return false;
+	for (const char *c = last; *c; c++)
+		if (!isalpha((unsigned char) *c))
+			return false;
+	return true;
+}
+
+/* Plausible delivery address: local@domain.tld, at most 254 bytes. */
+bool
+wl_email_ok(const char *s)
+{
+	const char *at = strchr(s, '@');
+	size_t		len = strlen(s);
+	size_t		local_len;
+
+	if (at == NULL || strchr(at + 1, '@') != NULL || len > 254)
+		return false;
+	local_len = at - s;
+	if (local_len < 1 || local_len > 64 || s[0] == '.' || at[-1] == '.')
+		return false;
+	for (const char *c = s; c < at; c++)
+		if (!local_char_ok(*c) || (c[0] == '.' && c[1] == '.'))
+			return false;
+	return domain_ok(at + 1);
+}
+
+/* E.164: '+', a non-zero digit, then 7 to 14 more digits. */
+bool
+wl_phone_ok(const char *s)
+{
+	size_t		digits;
+
+	if (s[0] != '+' || s[1] < '1' || s[1] > '9')
+		return false;
+	for (digits = 0; s[1 + digits]; digits++)
+		if (!isdigit((unsigned char) s[1 + digits]))
+			return false;
+	return digits >= 8 && digits <= 15;
+}
+
+/* Text argument: NULL check, length check (characters), never empty. */
+char *
+wl_arg_text(FunctionCallInfo fcinfo, int argno, const char *name,
+			int maxlen, bool required)
+{
+	char	   *s;
+
+	if (PG_ARGISNULL(argno))
+	{
+		if (required)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s must not be null", name)));
+		return NULL;
+	}
+	s = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	if (pg_mbstrlen(s) > maxlen)
+		ereport(ERROR,
+				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+				 errmsg("%s is too long", name),
+				 errdetail("At most %d characters are accepted.", maxlen)));
+	if (s[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be empty", name)));
+	return s;
+}
+
+/* Required bigint argument. */
+int64
+wl_arg_int64(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", name)));
+	return PG_GETARG_INT64(argno);
+}
+
+/* Required quantity argument (bigint): positive, or non-negative. */
+int64
+wl_arg_qty(FunctionCallInfo fcinfo, int argno, bool allow_zero)
+{
+	int64		qty = wl_arg_int64(fcinfo, argno, "qty");
+
+	if (qty < 0 || (qty == 0 && !allow_zero))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("qty must be %s, got " INT64_FORMAT,
+						allow_zero ? "zero or more" : "positive", qty)));
+	return qty;
+}
+
+/* Optional email argument, validated and lower-cased in the domain. */
+char *
+wl_arg_email(FunctionCallInfo fcinfo, int argno)
+{
+	char	   *s = wl_arg_text(fcinfo, argno, "email", 254, false);
+
+	if (s && !wl_email_ok(s))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid email address \"%s\"", s),
+				 errhint("Use the form name@example.com.")));
+	return s;
+}
+
+/* Optional phone argument in E.164. */
+char *
+wl_arg_phone(FunctionCallInfo fcinfo, int argno)
+{
+	char	   *s = wl_arg_text(fcinfo, argno, "phone", 16, false);
+
+	if (s && !wl_phone_ok(s))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid phone number \"%s\"", s),
+				 errhint("Use E.164: a plus sign, the country code and the number, digits only, e.g. +14155550123.")));
+	return s;
+}
+
+/* SQL: waitlist.valid_email(text) */
+Datum
+waitlist_valid_email(PG_FUNCTION_ARGS)
+{
+	char	   *s = text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+	PG_RETURN_BOOL(wl_email_ok(s));
+}
+
+/* SQL: waitlist.valid_phone(text) */
+Datum
+waitlist_valid_phone(PG_FUNCTION_ARGS)
+{
+	char	   *s = text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+	PG_RETURN_BOOL(wl_phone_ok(s));
+}

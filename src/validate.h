@@ -1,0 +1,20 @@
+/*
+ * validate.h
+ *	  Argument checks shared by the SQL-callable functions.
+ */
+#ifndef WAITLIST_VALIDATE_H
+#define WAITLIST_VALIDATE_H
+
+#include "postgres.h"
+#include "fmgr.h"
+
+extern bool wl_email_ok(const char *s);
+extern bool wl_phone_ok(const char *s);
+extern char *wl_arg_text(FunctionCallInfo fcinfo, int argno, const char *name,
+						 int maxlen, bool required);
+extern int64 wl_arg_int64(FunctionCallInfo fcinfo, int argno, const char *name);
+extern int64 wl_arg_qty(FunctionCallInfo fcinfo, int argno, bool allow_zero);
+extern char *wl_arg_email(FunctionCallInfo fcinfo, int argno);
+extern char *wl_arg_phone(FunctionCallInfo fcinfo, int argno);
+
+#endif

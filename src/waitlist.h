@@ -1,0 +1,38 @@
+/*
+ * waitlist.h
+ *	  Declarations shared across the extension: SQLSTATEs, GUCs and limits.
+ */
+#ifndef WAITLIST_H
+#define WAITLIST_H
+
+#include "postgres.h"
+
+/*
+ * Business refusals have their own SQLSTATE class "WL" so that apps can
+ * catch them; malformed input uses the standard data-exception codes.
+ */
+#define WL_ERRCODE_UNKNOWN_SKU			MAKE_SQLSTATE('W','L','0','0','1')
+#define WL_ERRCODE_SKU_DISCONTINUED		MAKE_SQLSTATE('W','L','0','0','2')
+#define WL_ERRCODE_UNKNOWN_LINE			MAKE_SQLSTATE('W','L','0','0','3')
+#define WL_ERRCODE_LINE_CLOSED			MAKE_SQLSTATE('W','L','0','0','4')
+#define WL_ERRCODE_LINE_NOT_ALLOCATED	MAKE_SQLSTATE('W','L','0','0','5')
+#define WL_ERRCODE_DUPLICATE_ORDER		MAKE_SQLSTATE('W','L','0','0','6')
+#define WL_ERRCODE_UNKNOWN_SUBSCRIPTION	MAKE_SQLSTATE('W','L','0','0','7')
+#define WL_ERRCODE_NOT_LEASE_HOLDER		MAKE_SQLSTATE('W','L','0','0','8')
+
+/* Longest texts accepted (characters). */
+#define WL_MAX_SKU_LEN		128
+#define WL_MAX_REF_LEN		100
+#define WL_MAX_NAME_LEN		200
+#define WL_MAX_TITLE_LEN	500
+#define WL_MAX_URL_LEN		2048
+#define WL_MAX_ERROR_LEN	2000
+#define WL_MAX_CONSUMER_LEN	200
+
+/* GUCs (module.c) */
+extern bool wl_notify_enabled;
+extern int	wl_max_attempts;
+extern int	wl_retry_base_ms;
+extern int	wl_retry_max_ms;
+
+#endif

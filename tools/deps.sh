@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Install the Debian packages the build, the tests, the demo and the relay need,
+# but only those that are missing.  Needs root (or sudo) the first time.
+set -euo pipefail
+
+PKGS=(build-essential postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap
+      libpq-dev libcurl4-openssl-dev libssl-dev python3 valgrind)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,437 @@
+/* waitlist--0.1.0.sql: install script.  Every object is schema-qualified. */
+
+\echo Use "CREATE EXTENSION waitlist" to load this file. \quit
+
+/* ------------------------------------------------------------------------
+ * Validation helpers (C, immutable): used by the API and by table checks.
+ * ---------------------------------------------------------------------- */
+CREATE FUNCTION waitlist.valid_email(text) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'waitlist_valid_email'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION waitlist.valid_email(text) IS
+	'true when the text is a plausible delivery email address (local@domain.tld, at most 254 characters)';
+
+CREATE FUNCTION waitlist.valid_phone(text) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'waitlist_valid_phone'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION waitlist.valid_phone(text) IS
+	'true when the text is an E.164 phone number: a plus sign and 8 to 15 digits, the first not zero';
+
+/* ------------------------------------------------------------------------
+ * SKU state
+ * ---------------------------------------------------------------------- */
+CREATE TABLE waitlist.sku (
+	id				bigserial PRIMARY KEY,
+	sku				text NOT NULL UNIQUE
+					CHECK (pg_catalog.length(sku) OPERATOR(pg_catalog.<=) 128),
+	title			text CHECK (pg_catalog.length(title) OPERATOR(pg_catalog.<=) 500),
+	status			text NOT NULL DEFAULT 'active'
+					CHECK (status OPERATOR(pg_catalog.=) ANY (ARRAY['active', 'upcoming', 'discontinued'])),
+	on_hand			bigint NOT NULL DEFAULT 0 CHECK (on_hand OPERATOR(pg_catalog.>=) 0),
+	allocated		bigint NOT NULL DEFAULT 0 CHECK (allocated OPERATOR(pg_catalog.>=) 0),
+	restock_date	date,
+	restock_confirmed boolean NOT NULL DEFAULT false,
+	product_url		text CHECK (pg_catalog.length(product_url) OPERATOR(pg_catalog.<=) 2048),
+	image_url		text CHECK (pg_catalog.length(image_url) OPERATOR(pg_catalog.<=) 2048),
+	notify_ratio	numeric(6, 3) NOT NULL DEFAULT 1.0
+					CHECK (notify_ratio OPERATOR(pg_catalog.>=) 1 AND notify_ratio OPERATOR(pg_catalog.<=) 100),
+	send_sold_out_again boolean NOT NULL DEFAULT true,
+	confirm_signups boolean NOT NULL DEFAULT true,
+	paid_tail		bigint NOT NULL DEFAULT 0,
+	paid_served		bigint NOT NULL DEFAULT 0,
+	sub_tail		bigint NOT NULL DEFAULT 0,
+	sub_served		bigint NOT NULL DEFAULT 0,
+	announced		bigint NOT NULL DEFAULT 0,
+	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	updated_at		timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE waitlist.sku IS 'one row per SKU: stock as waitlist knows it, restock date, message settings and the queue counters';
+COMMENT ON COLUMN waitlist.sku.allocated IS 'units allocated to waiting paid lines and not yet shipped';
+COMMENT ON COLUMN waitlist.sku.paid_tail IS 'next free position in the paid queue (sum of quantities ever queued)';
+COMMENT ON COLUMN waitlist.sku.paid_served IS 'watermark: paid-queue positions below it are allocated (cancelled holes skipped)';
+COMMENT ON COLUMN waitlist.sku.sub_tail IS 'next free position in the sign-up queue';
+COMMENT ON COLUMN waitlist.sku.sub_served IS 'watermark: sign-ups below it have been told the SKU is back';
+COMMENT ON COLUMN waitlist.sku.announced IS 'free units already announced to sign-ups, so a wave only covers new units';
+
+/* Paid lines: backorders (and, later, pre-orders), FIFO by position. */
+CREATE TABLE waitlist.line (
+	id				bigserial PRIMARY KEY,
+	sku_id			bigint NOT NULL REFERENCES waitlist.sku (id),
+	kind			text NOT NULL DEFAULT 'backorder'
+					CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['backorder', 'preorder'])),
+	order_ref		text NOT NULL CHECK (pg_catalog.length(order_ref) OPERATOR(pg_catalog.<=) 100),
+	customer		text CHECK (pg_catalog.length(customer) OPERATOR(pg_catalog.<=) 200),
+	email			text CHECK (waitlist.valid_email(email)),
+	phone			text CHECK (waitlist.valid_phone(phone)),
+	qty				integer NOT NULL CHECK (qty OPERATOR(pg_catalog.>) 0),
+	pos_start		bigint NOT NULL,
+	pos_end			bigint NOT NULL,
+	state			text NOT NULL DEFAULT 'waiting'
+					CHECK (state OPERATOR(pg_catalog.=) ANY (ARRAY['waiting', 'shipped', 'cancelled'])),
+	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	cancelled_at	timestamptz,
+	shipped_at		timestamptz,
+	UNIQUE (sku_id, order_ref),
+	CHECK (pos_end OPERATOR(pg_catalog.=) (pos_start OPERATOR(pg_catalog.+) qty))
+);
+COMMENT ON TABLE waitlist.line IS 'paid lines (backorders), served first and strictly FIFO; allocation is derived from sku.paid_served';
+CREATE INDEX line_waiting ON waitlist.line (sku_id, pos_end)
+	WHERE state OPERATOR(pg_catalog.=) 'waiting';
+CREATE INDEX line_holes ON waitlist.line (sku_id, pos_end)
+	WHERE state OPERATOR(pg_catalog.<>) 'waiting';
+
+/* Back-in-stock sign-ups, FIFO by position, one unit each. */
+CREATE TABLE waitlist.subscriber (
+	id				bigserial PRIMARY KEY,
+	sku_id			bigint NOT NULL REFERENCES waitlist.sku (id),
+	email			text CHECK (waitlist.valid_email(email)),
+	phone			text CHECK (waitlist.valid_phone(phone)),
+	customer		text CHECK (pg_catalog.length(customer) OPERATOR(pg_catalog.<=) 200),
+	pos				bigint NOT NULL,
+	state			text NOT NULL DEFAULT 'waiting'
+					CHECK (state OPERATOR(pg_catalog.=) ANY (ARRAY['waiting', 'unsubscribed'])),
+	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	unsubscribed_at timestamptz,
+	UNIQUE (sku_id, pos),
+	CHECK (email IS NOT NULL OR phone IS NOT NULL)
+);
+COMMENT ON TABLE waitlist.subscriber IS 'back-in-stock sign-ups; a sign-up below sku.sub_served has been told';
+CREATE INDEX subscriber_holes ON waitlist.subscriber (sku_id, pos)
+	WHERE state OPERATOR(pg_catalog.<>) 'waiting';
+CREATE INDEX subscriber_email ON waitlist.subscriber (sku_id, pg_catalog.lower(email))
+	WHERE state OPERATOR(pg_catalog.=) 'waiting';
+CREATE INDEX subscriber_phone ON waitlist.subscriber (sku_id, phone)
+	WHERE state OPERATOR(pg_catalog.=) 'waiting';
+
+/*
+ * A batch records one move of a watermark at commit: "SKU X, positions
+ * [pos_from, pos_to)".  Per-recipient messages are expanded from it after
+ * the commit (by claim() or tick()), so the commit does not grow with the
+ * queue.  scan_lo/scan_hi bound the pos_end index range to read.
+ */
+CREATE TABLE waitlist.batch (
+	id				bigserial PRIMARY KEY,
+	sku_id			bigint NOT NULL REFERENCES waitlist.sku (id),
+	kind			text NOT NULL
+					CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['allocated', 'back_in_stock', 'sold_out_again'])),
+	pos_from		bigint NOT NULL,
+	pos_to			bigint NOT NULL,
+	scan_lo			bigint NOT NULL,
+	scan_hi			bigint NOT NULL,
+	units			bigint NOT NULL,
+	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	expanded_at		timestamptz,
+	messages		bigint
+);
+COMMENT ON TABLE waitlist.batch IS 'watermark moves made at commit, expanded into per-recipient messages after it';
+CREATE INDEX batch_pending ON waitlist.batch (id) WHERE expanded_at IS NULL;
+
+/* The outbox: the only source of truth for outbound messages. */
+CREATE TABLE waitlist.outbox (
+	id				bigserial PRIMARY KEY,
+	kind			text NOT NULL,
+	channel			text NOT NULL
+					CHECK (channel OPERATOR(pg_catalog.=) ANY (ARRAY['email', 'sms', 'merchant', 'payment'])),
+	recipient		text,
+	sku				text,
+	payload			jsonb NOT NULL DEFAULT '{}',
+	idempotency_key text NOT NULL UNIQUE,
+	state			text NOT NULL DEFAULT 'pending'
+					CHECK (state OPERATOR(pg_catalog.=) ANY (ARRAY['pending', 'leased', 'delivered', 'dead'])),
+	due_at			timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	attempts		integer NOT NULL DEFAULT 0,
+	lease_owner		text,
+	last_error		text,
+	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	delivered_at	timestamptz
+);
+COMMENT ON TABLE waitlist.outbox IS 'every customer, merchant and payment message; listeners claim, ack and nack';
+COMMENT ON COLUMN waitlist.outbox.due_at IS 'when the message may next be claimed: its deliver-after time while pending, its lease expiry while leased';
+CREATE INDEX outbox_due ON waitlist.outbox (due_at, id)
+	WHERE state OPERATOR(pg_catalog.=) ANY (ARRAY['pending', 'leased']);
+
+/* Inventory tables the app asked us to follow. */
+CREATE TABLE waitlist.tracked_inventory (
+	inventory		regclass PRIMARY KEY,
+	sku_column		name NOT NULL,
+	quantity_column name NOT NULL,
+	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+/* pg_dump keeps the user data. */
+SELECT pg_catalog.pg_extension_config_dump('waitlist.sku', '');
+SELECT pg_catalog.pg_extension_config_dump('waitlist.sku_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('waitlist.line', '');
+SELECT pg_catalog.pg_extension_config_dump('waitlist.line_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('waitlist.subscriber', '');
+SELECT pg_catalog.pg_extension_config_dump('waitlist.subscriber_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('waitlist.batch', '');
+SELECT pg_catalog.pg_extension_config_dump('waitlist.batch_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('waitlist.outbox', '');
+SELECT pg_catalog.pg_extension_config_dump('waitlist.outbox_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('waitlist.tracked_inventory', '');
+
+/* ------------------------------------------------------------------------
+ * Derived views
+ * ---------------------------------------------------------------------- */
+CREATE VIEW waitlist.line_status AS
+SELECT l.id, s.sku, l.kind, l.order_ref, l.customer, l.qty,
+	   CASE l.state
+		   WHEN 'shipped' THEN l.qty
+		   WHEN 'cancelled' THEN 0
+		   ELSE GREATEST(0, LEAST(l.qty::bigint,
+					s.paid_served OPERATOR(pg_catalog.-) l.pos_start))
+	   END AS allocated,
+	   CASE
+		   WHEN l.state OPERATOR(pg_catalog.<>) 'waiting' THEN l.state
+		   WHEN s.paid_served OPERATOR(pg_catalog.>=) l.pos_end THEN 'allocated'
+		   WHEN s.paid_served OPERATOR(pg_catalog.>) l.pos_start THEN 'partially_allocated'
+		   ELSE 'waiting'
+	   END AS status,
+	   l.created_at, l.cancelled_at, l.shipped_at
+  FROM waitlist.line l
+  JOIN waitlist.sku s ON s.id OPERATOR(pg_catalog.=) l.sku_id;
+COMMENT ON VIEW waitlist.line_status IS 'paid lines with their derived allocation and status';
+
+CREATE VIEW waitlist.subscriber_status AS
+SELECT sub.id, s.sku, sub.email, sub.phone, sub.customer,
+	   CASE
+		   WHEN sub.state OPERATOR(pg_catalog.=) 'unsubscribed' THEN 'unsubscribed'
+		   WHEN sub.pos OPERATOR(pg_catalog.<) s.sub_served THEN 'notified'
+		   ELSE 'waiting'
+	   END AS status,
+	   sub.created_at, sub.unsubscribed_at
+  FROM waitlist.subscriber sub
+  JOIN waitlist.sku s ON s.id OPERATOR(pg_catalog.=) sub.sku_id;
+COMMENT ON VIEW waitlist.subscriber_status IS 'sign-ups with their derived status (waiting, notified, unsubscribed)';
+
+/* ------------------------------------------------------------------------
+ * SKUs
+ * ---------------------------------------------------------------------- */
+CREATE FUNCTION waitlist.upsert_sku(
+	sku text,
+	title text DEFAULT NULL,
+	status text DEFAULT NULL,
+	restock_date date DEFAULT NULL,
+	restock_confirmed boolean DEFAULT NULL,
+	product_url text DEFAULT NULL,
+	image_url text DEFAULT NULL,
+	notify_ratio numeric DEFAULT NULL,
+	send_sold_out_again boolean DEFAULT NULL,
+	confirm_signups boolean DEFAULT NULL)
+RETURNS waitlist.sku
+AS 'MODULE_PATHNAME', 'waitlist_upsert_sku'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.upsert_sku(text, text, text, date, boolean, text, text, numeric, boolean, boolean) IS
+	'create a SKU or change the settings given (NULL keeps the current value); a moved restock date tells waiting backorders';
+
+/* ------------------------------------------------------------------------
+ * Supply
+ * ---------------------------------------------------------------------- */
+CREATE FUNCTION waitlist.restock(sku text, qty bigint) RETURNS bigint
+	AS 'MODULE_PATHNAME', 'waitlist_restock'
+	LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.restock(text, bigint) IS
+	'add qty units to the SKU; they are allocated FIFO when the transaction commits; returns units on hand';
+
+CREATE FUNCTION waitlist.set_on_hand(sku text, qty bigint) RETURNS bigint
+	AS 'MODULE_PATHNAME', 'waitlist_set_on_hand'
+	LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.set_on_hand(text, bigint) IS
+	'set the units on hand (a stock count); allocation follows at commit; returns units on hand';
+
+CREATE FUNCTION waitlist.inventory_trigger() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'waitlist_inventory_trigger'
+	LANGUAGE C
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.inventory_trigger() IS
+	'row trigger for an app inventory table: moves the SKU''s units by the change in quantity';
+
+CREATE FUNCTION waitlist.track_inventory(inventory regclass, sku_column name, quantity_column name)
+RETURNS void
+AS 'MODULE_PATHNAME', 'waitlist_track_inventory'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.track_inventory(regclass, name, name) IS
+	'attach the inventory trigger to an app table: its quantities, summed per SKU, move units on hand';
+
+CREATE FUNCTION waitlist.untrack_inventory(inventory regclass) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'waitlist_untrack_inventory'
+	LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.untrack_inventory(regclass) IS
+	'remove the inventory trigger from an app table; returns false when it was not tracked';
+
+/* ------------------------------------------------------------------------
+ * Demand
+ * ---------------------------------------------------------------------- */
+CREATE FUNCTION waitlist.subscribe(sku text, email text DEFAULT NULL, phone text DEFAULT NULL,
+								   customer text DEFAULT NULL) RETURNS bigint
+	AS 'MODULE_PATHNAME', 'waitlist_subscribe'
+	LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.subscribe(text, text, text, text) IS
+	'back-in-stock sign-up by email and/or E.164 phone; signing up again returns the waiting sign-up and keeps its place';
+
+CREATE FUNCTION waitlist.unsubscribe(id bigint) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'waitlist_unsubscribe'
+	LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.unsubscribe(bigint) IS
+	'leave the list; returns false when the sign-up had already left';
+
+CREATE FUNCTION waitlist.place_backorder(order_ref text, sku text, qty integer,
+										 customer text DEFAULT NULL, email text DEFAULT NULL,
+										 phone text DEFAULT NULL) RETURNS bigint
+	AS 'MODULE_PATHNAME', 'waitlist_place_backorder'
+	LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.place_backorder(text, text, integer, text, text, text) IS
+	'queue a paid line; allocated at commit when free units exist and nobody waits ahead; returns the line id';
+
+CREATE FUNCTION waitlist.cancel_line(line_id bigint) RETURNS integer
+	AS 'MODULE_PATHNAME', 'waitlist_cancel_line'
+	LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.cancel_line(bigint) IS
+	'cancel a line that has not shipped; the units it held go to the next in line at commit; returns those units';
+
+CREATE FUNCTION waitlist.ship_line(line_id bigint) RETURNS void
+	AS 'MODULE_PATHNAME', 'waitlist_ship_line'
+	LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.ship_line(bigint) IS
+	'ship a fully allocated line: its units leave stock and a shipped message is queued';
+
+CREATE FUNCTION waitlist.waiting_count(sku text) RETURNS bigint
+	AS 'MODULE_PATHNAME', 'waitlist_waiting_count'
+	LANGUAGE C CALLED ON NULL INPUT STABLE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.waiting_count(text) IS
+	'people waiting for the SKU: sign-ups not yet told plus paid lines not yet fully allocated';
+
+CREATE FUNCTION waitlist.queue_position(line_id bigint, OUT "position" bigint, OUT total bigint)
+	AS 'MODULE_PATHNAME', 'waitlist_queue_position'
+	LANGUAGE C CALLED ON NULL INPUT STABLE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.queue_position(bigint) IS
+	'"position X of Y" among the SKU''s paid lines still short of units; position is NULL once the line is allocated, shipped or cancelled';
+
+/* ------------------------------------------------------------------------
+ * Outbox
+ * ---------------------------------------------------------------------- */
+CREATE FUNCTION waitlist.expand_batches(max_batches integer DEFAULT 1000) RETURNS bigint
+	AS 'MODULE_PATHNAME', 'waitlist_expand_batches'
+	LANGUAGE C STRICT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.expand_batches(integer) IS
+	'turn committed allocation batches into per-recipient messages; returns messages written';
+
+CREATE FUNCTION waitlist.claim(consumer text, max integer DEFAULT 100, lease interval DEFAULT '30 seconds')
+RETURNS TABLE (id bigint, kind text, channel text, recipient text, sku text, payload jsonb,
+			   idempotency_key text, attempts integer, created_at timestamptz, lease_until timestamptz)
+AS 'MODULE_PATHNAME', 'waitlist_claim'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE ROWS 100
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.claim(text, integer, interval) IS
+	'lease up to max due messages (expired leases included) to consumer, oldest due first';
+
+CREATE FUNCTION waitlist.ack(consumer text, ids bigint[]) RETURNS integer
+	AS 'MODULE_PATHNAME', 'waitlist_ack'
+	LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.ack(text, bigint[]) IS
+	'mark messages delivered; only those currently leased to consumer count; returns how many';
+
+CREATE FUNCTION waitlist.nack(consumer text, id bigint, error text, retry_after interval DEFAULT NULL)
+RETURNS text
+AS 'MODULE_PATHNAME', 'waitlist_nack'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.nack(text, bigint, text, interval) IS
+	'a failed delivery: retry after retry_after or an exponential backoff with jitter, dead after waitlist.max_attempts; returns the new state';
+
+CREATE FUNCTION waitlist.dead_letter(consumer text, id bigint, error text) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'waitlist_dead_letter'
+	LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.dead_letter(text, bigint, text) IS
+	'give up on a leased message at once (a permanent failure)';
+
+CREATE FUNCTION waitlist.extend_lease(consumer text, ids bigint[], lease interval DEFAULT '30 seconds')
+RETURNS integer
+AS 'MODULE_PATHNAME', 'waitlist_extend_lease'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.extend_lease(text, bigint[], interval) IS
+	'renew the lease on messages still being delivered; returns how many are still held';
+
+CREATE FUNCTION waitlist.release(consumer text, ids bigint[]) RETURNS integer
+	AS 'MODULE_PATHNAME', 'waitlist_release'
+	LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.release(text, bigint[]) IS
+	'hand leased messages back undelivered (a consumer shutting down); the attempt is not counted';
+
+CREATE FUNCTION waitlist.next_due() RETURNS timestamptz
+	AS 'MODULE_PATHNAME', 'waitlist_next_due'
+	LANGUAGE C VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.next_due() IS
+	'when the next message becomes claimable (now if batches wait to be expanded), NULL when nothing is pending';
+
+CREATE FUNCTION waitlist.tick() RETURNS bigint
+	AS 'MODULE_PATHNAME', 'waitlist_tick'
+	LANGUAGE C VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.tick() IS
+	'time-based work: expands pending batches; call it from a relay, pg_cron or a worker; returns messages written';
+
+CREATE FUNCTION waitlist.outbox_metrics()
+RETURNS TABLE (state text, kind text, messages bigint, oldest_due_age interval,
+			   notification_queue_usage double precision)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT o.state, o.kind, pg_catalog.count(*),
+		   pg_catalog.max(CASE WHEN o.state OPERATOR(pg_catalog.=) ANY (ARRAY['pending', 'leased'])
+							   THEN pg_catalog.now() OPERATOR(pg_catalog.-) o.due_at END),
+		   pg_catalog.pg_notification_queue_usage()
+	  FROM waitlist.outbox o
+	 GROUP BY o.state, o.kind
+	UNION ALL
+	SELECT 'unexpanded', b.kind, pg_catalog.count(*),
+		   pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.min(b.created_at),
+		   pg_catalog.pg_notification_queue_usage()
+	  FROM waitlist.batch b
+	 WHERE b.expanded_at IS NULL
+	 GROUP BY b.kind
+	 ORDER BY 1, 2
+$$;
+COMMENT ON FUNCTION waitlist.outbox_metrics() IS
+	'messages per state and kind, the age of the oldest due one, batches not yet expanded, and pg_notification_queue_usage()';
+
+CREATE FUNCTION waitlist.purge_delivered(older_than interval DEFAULT '7 days') RETURNS bigint
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH d AS (
+		DELETE FROM waitlist.outbox o
+		 WHERE o.state OPERATOR(pg_catalog.=) 'delivered'
+		   AND o.delivered_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) older_than)
+		RETURNING 1)
+	SELECT pg_catalog.count(*) FROM d
+$$;
+COMMENT ON FUNCTION waitlist.purge_delivered(interval) IS
+	'delete delivered messages older than the interval; returns how many';
+
+/* ------------------------------------------------------------------------
+ * Privileges: nothing for PUBLIC; grant waitlist_app / waitlist_relay.
+ * ---------------------------------------------------------------------- */
+REVOKE ALL ON ALL TABLES IN SCHEMA waitlist FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA waitlist FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA waitlist FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION waitlist.valid_email(text), waitlist.valid_phone(text) TO PUBLIC;
