@@ -1,0 +1,456 @@
+/*
+ * db.c: connects with libpq, LISTENs on the waitlist channel, and wraps the
+ * extension's outbox functions (claim, ack, nack, dead_letter, extend_lease,
+ * release, next_due, tick).  Values always travel as parameters.  A failed
+ * statement on a dead connection drops the connection; the caller
+ * reconnects.  Every statement runs in autocommit mode.
+ */
+#include "db.h"
+#include "log.h"
+#include "util.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Parameter types (pg_type OIDs), so unused or NULL parameters are fine. */
+#define TEXTOID 25
+#define INT4OID 23
+#define INT8OID 20
+#define TEXTARRAYOID 1009
+
+/*
+ * Filtered claims: waitlist.claim() takes no kind/channel filter, so with
+ * --kind or --channel the relay leases rows itself with claim()'s semantics
+ * (due first, expired leases reclaimed, SKIP LOCKED, one attempt counted).
+ * Set to 1 once claim() gains (kinds text[], channels text[]) parameters.
+ */
+#define CLAIM_FUNCTION_FILTERS 0
+
+/* What a claim returns: routing fields, then the JSON body sinks deliver. */
+#define CLAIM_COLUMNS \
+	"c.id, c.kind, c.channel, c.idempotency_key, c.attempts, " \
+	"pg_catalog.json_build_object('id', c.id, 'kind', c.kind, 'channel', c.channel, " \
+	"'recipient', c.recipient, 'sku', c.sku, 'payload', c.payload, " \
+	"'idempotency_key', c.idempotency_key, 'attempts', c.attempts, " \
+	"'created_at', c.created_at)::text"
+
+/* $1 consumer, $2 max, $3 lease, $4 kinds or NULL, $5 channels or NULL. */
+static const char *const claim_plain_sql =
+"WITH c AS (SELECT * FROM waitlist.claim($1, $2, $3::interval)) "
+"SELECT " CLAIM_COLUMNS " FROM c ORDER BY c.id";
+
+#if CLAIM_FUNCTION_FILTERS
+static const char *const claim_filtered_sql =
+"WITH c AS (SELECT * FROM waitlist.claim($1, $2, $3::interval, $4, $5)) "
+"SELECT " CLAIM_COLUMNS " FROM c ORDER BY c.id";
+#else
+static const char *const claim_filtered_sql =
+"WITH due AS ("
+" SELECT o.id FROM waitlist.outbox o"
+" WHERE o.state = ANY (ARRAY['pending', 'leased']) AND o.due_at <= pg_catalog.now()"
+"   AND ($4::text[] IS NULL OR o.kind = ANY ($4))"
+"   AND ($5::text[] IS NULL OR o.channel = ANY ($5))"
+" ORDER BY o.due_at, o.id LIMIT $2 FOR UPDATE SKIP LOCKED), "
+"c AS (UPDATE waitlist.outbox o SET state = 'leased', lease_owner = $1,"
+"   due_at = pg_catalog.now() + $3::interval, attempts = o.attempts + 1"
+" FROM due WHERE o.id = due.id"
+" RETURNING o.id, o.kind, o.channel, o.recipient, o.sku, o.payload,"
+"   o.idempotency_key, o.attempts, o.created_at, o.due_at AS lease_until) "
+"SELECT " CLAIM_COLUMNS " FROM c ORDER BY c.id";
+#endif
+
+/* Seconds from now to the next claimable message (NULL = none pending). */
+static const char *const next_due_plain_sql =
+"SELECT EXTRACT(epoch FROM waitlist.next_due() - pg_catalog.clock_timestamp())";
+
+/* The same, limited to the relay's filters. */
+static const char *const next_due_filtered_sql =
+"SELECT EXTRACT(epoch FROM pg_catalog.min(o.due_at) - pg_catalog.clock_timestamp())"
+" FROM waitlist.outbox o WHERE o.state = ANY (ARRAY['pending', 'leased'])"
+"   AND ($1::text[] IS NULL OR o.kind = ANY ($1))"
+"   AND ($2::text[] IS NULL OR o.channel = ANY ($2))";
+
+struct db
+{
+	PGconn	   *conn;
+};
+
+/* A fresh, unconnected handle. */
+db *
+db_new(void)
+{
+	return xcalloc(1, sizeof(db));
+}
+
+/* Close and free. */
+void
+db_free(db *d)
+{
+	db_disconnect(d);
+	free(d);
+}
+
+/* Whether a usable connection is open. */
+bool
+db_connected(const db *d)
+{
+	return d->conn != NULL && PQstatus(d->conn) == CONNECTION_OK;
+}
+
+/* Close the connection, if any. */
+void
+db_disconnect(db *d)
+{
+	if (d->conn != NULL)
+		PQfinish(d->conn);
+	d->conn = NULL;
+}
+
+/* The socket to wait on, or -1. */
+int
+db_socket(const db *d)
+{
+	return db_connected(d) ? PQsocket(d->conn) : -1;
+}
+
+/* The server's error text on one line, without the trailing newline. */
+static char *
+error_text(const char *raw)
+{
+	char	   *s = log_quote(raw ? raw : "unknown error");
+	size_t		n = strlen(s);
+
+	while (n > 2 && (s[n - 2] == ' ' || s[n - 2] == '\n'))
+	{
+		s[n - 2] = '"';
+		s[--n] = '\0';
+	}
+	return s;
+}
+
+/* Log a failed statement; drop the connection if it is gone. */
+static void
+statement_failed(db *d, const char *what, PGresult *res)
+{
+	char	   *err = error_text(res ? PQresultErrorMessage(res) : PQerrorMessage(d->conn));
+
+	log_error("msg=\"statement failed\" statement=%s error=%s", what, err);
+	free(err);
+	if (PQstatus(d->conn) != CONNECTION_OK)
+	{
+		log_warn("msg=\"database connection lost\"");
+		db_disconnect(d);
+	}
+}
+
+/* Run a statement with text parameters; NULL (logged) unless it returned rows. */
+static PGresult *
+run(db *d, const char *what, const char *sql, int nparams, const unsigned int *types,
+	const char *const *values)
+{
+	PGresult   *res;
+
+	if (!db_connected(d))
+		return NULL;
+	res = PQexecParams(d->conn, sql, nparams, types, values, NULL, NULL, 0);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK || PQresultStatus(res) == PGRES_COMMAND_OK)
+		return res;
+	statement_failed(d, what, res);
+	PQclear(res);
+	return NULL;
+}
+
+/* Run a parameterless statement and discard its result. */
+static bool
+run_simple(db *d, const char *what, const char *sql)
+{
+	PGresult   *res = run(d, what, sql, 0, NULL, NULL);
+
+	PQclear(res);
+	return res != NULL;
+}
+
+/* Connect (PG* env, then conninfo), set UTC, LISTEN; false when it failed. */
+bool
+db_connect(db *d, const relay_config *cfg)
+{
+	const char *keys[] = {"connect_timeout", "keepalives_idle", "keepalives_interval",
+	"keepalives_count", "dbname", "fallback_application_name", NULL};
+	const char *vals[] = {getenv("PGCONNECT_TIMEOUT") ? NULL : "10", "30", "10", "3",
+	cfg->conninfo, "waitlist-relay", NULL};
+
+	db_disconnect(d);
+	d->conn = PQconnectdbParams(keys, vals, 1);
+	if (PQstatus(d->conn) != CONNECTION_OK)
+	{
+		char	   *err = error_text(PQerrorMessage(d->conn));
+
+		log_error("msg=\"cannot connect to the database\" error=%s", err);
+		free(err);
+		db_disconnect(d);
+		return false;
+	}
+	if (!run_simple(d, "set timezone", "SET TimeZone = 'UTC'") ||
+		!run_simple(d, "listen", "LISTEN waitlist"))
+	{
+		db_disconnect(d);
+		return false;
+	}
+	return true;
+}
+
+/* Read what the server sent; true if a NOTIFY arrived since the last call. */
+bool
+db_take_notifications(db *d)
+{
+	PGnotify   *n;
+	bool		any = false;
+
+	if (!db_connected(d))
+		return false;
+	if (!PQconsumeInput(d->conn) || PQstatus(d->conn) != CONNECTION_OK)
+	{
+		char	   *err = error_text(PQerrorMessage(d->conn));
+
+		log_warn("msg=\"database connection lost\" error=%s", err);
+		free(err);
+		db_disconnect(d);
+		return false;
+	}
+	while ((n = PQnotifies(d->conn)) != NULL)
+	{
+		any = true;
+		PQfreemem(n);
+	}
+	return any;
+}
+
+/* A text[] literal for the list, or NULL for an empty list (no filter). */
+static char *
+text_array(const strlist *l)
+{
+	size_t		cap = 3;
+	char	   *buf,
+			   *p;
+
+	if (l->n == 0)
+		return NULL;
+	for (int i = 0; i < l->n; i++)
+		cap += strlen(l->items[i]) * 2 + 3;
+	p = buf = xmalloc(cap);
+	*p++ = '{';
+	for (int i = 0; i < l->n; i++)
+	{
+		if (i > 0)
+			*p++ = ',';
+		*p++ = '"';
+		for (const char *s = l->items[i]; *s; s++)
+		{
+			if (*s == '"' || *s == '\\')
+				*p++ = '\\';
+			*p++ = *s;
+		}
+		*p++ = '"';
+	}
+	*p++ = '}';
+	*p = '\0';
+	return buf;
+}
+
+/* A bigint[] literal for ids. */
+static char *
+bigint_array(const long long *ids, int n)
+{
+	char	   *buf = xmalloc((size_t) n * 21 + 3);
+	size_t		len = 0;
+
+	buf[len++] = '{';
+	for (int i = 0; i < n; i++)
+		len += sprintf(buf + len, "%s%lld", i ? "," : "", ids[i]);
+	buf[len++] = '}';
+	buf[len] = '\0';
+	return buf;
+}
+
+/* A PostgreSQL interval literal for a number of seconds. */
+static void
+interval_text(char *buf, size_t len, double seconds)
+{
+	snprintf(buf, len, "%.3f seconds", seconds);
+}
+
+/* One result row as a relay_msg. */
+static void
+row_to_msg(PGresult *res, int row, relay_msg *m)
+{
+	m->id = strtoll(PQgetvalue(res, row, 0), NULL, 10);
+	m->kind = xstrdup(PQgetvalue(res, row, 1));
+	m->channel = xstrdup(PQgetvalue(res, row, 2));
+	m->idempotency_key = xstrdup(PQgetvalue(res, row, 3));
+	m->attempts = atoi(PQgetvalue(res, row, 4));
+	m->body = xstrdup(PQgetvalue(res, row, 5));
+}
+
+/* Expand allocation batches first, as claim() itself does. */
+static bool
+expand_batches(db *d)
+{
+	return CLAIM_FUNCTION_FILTERS ||
+		run_simple(d, "expand_batches", "SELECT waitlist.expand_batches()");
+}
+
+/* Lease up to max due messages; *out gets an array of them.  -1 on failure. */
+int
+db_claim(db *d, const relay_config *cfg, int max, relay_msg **out)
+{
+	bool		filtered = cfg->kinds.n > 0 || cfg->channels.n > 0;
+	const unsigned int types[] = {TEXTOID, INT4OID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID};
+	char		maxs[16],
+				lease[48];
+	char	   *kinds = text_array(&cfg->kinds),
+			   *channels = text_array(&cfg->channels);
+	const char *values[] = {cfg->consumer, maxs, lease, kinds, channels};
+	PGresult   *res = NULL;
+	int			n = -1;
+
+	snprintf(maxs, sizeof(maxs), "%d", max);
+	interval_text(lease, sizeof(lease), cfg->lease);
+	if (!filtered || expand_batches(d))
+		res = run(d, "claim", filtered ? claim_filtered_sql : claim_plain_sql, 5, types, values);
+	if (res != NULL)
+	{
+		n = PQntuples(res);
+		*out = xcalloc(n, sizeof(relay_msg));
+		for (int i = 0; i < n; i++)
+			row_to_msg(res, i, &(*out)[i]);
+	}
+	PQclear(res);
+	free(kinds);
+	free(channels);
+	return n;
+}
+
+/* Free the strings a relay_msg owns. */
+void
+relay_msg_free(relay_msg *m)
+{
+	free(m->kind);
+	free(m->channel);
+	free(m->idempotency_key);
+	free(m->body);
+	memset(m, 0, sizeof(*m));
+}
+
+/* Seconds until the next message is claimable (negative = overdue); *none when nothing waits. */
+bool
+db_next_due(db *d, const relay_config *cfg, double *seconds, bool *none)
+{
+	bool		filtered = cfg->kinds.n > 0 || cfg->channels.n > 0;
+	const unsigned int types[] = {TEXTARRAYOID, TEXTARRAYOID};
+	char	   *kinds = text_array(&cfg->kinds),
+			   *channels = text_array(&cfg->channels);
+	const char *values[] = {kinds, channels};
+	PGresult   *res;
+
+	res = filtered ? run(d, "next_due", next_due_filtered_sql, 2, types, values)
+		: run(d, "next_due", next_due_plain_sql, 0, NULL, NULL);
+	free(kinds);
+	free(channels);
+	if (res == NULL)
+		return false;
+	*none = PQgetisnull(res, 0, 0);
+	*seconds = *none ? 0 : strtod(PQgetvalue(res, 0, 0), NULL);
+	PQclear(res);
+	return true;
+}
+
+/* Let the extension do its time-based work. */
+bool
+db_tick(db *d)
+{
+	return run_simple(d, "tick", "SELECT waitlist.tick()");
+}
+
+/* Run a one-row, one-column statement over (consumer, ids[], extra) and read an int. */
+static bool
+run_ids(db *d, const char *what, const char *sql, const char *consumer,
+		const long long *ids, int n, const char *extra, int *result)
+{
+	const unsigned int types[] = {TEXTOID, TEXTOID, TEXTOID};
+	char	   *arr = bigint_array(ids, n);
+	const char *values[] = {consumer, arr, extra};
+	PGresult   *res = run(d, what, sql, extra ? 3 : 2, types, values);
+
+	free(arr);
+	if (res == NULL)
+		return false;
+	*result = PQgetisnull(res, 0, 0) ? 0 : atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return true;
+}
+
+/* Mark ids delivered; *counted = how many were still ours. */
+bool
+db_ack(db *d, const char *consumer, const long long *ids, int n, int *counted)
+{
+	return run_ids(d, "ack", "SELECT waitlist.ack($1, $2::bigint[])",
+				   consumer, ids, n, NULL, counted);
+}
+
+/* Renew the lease on ids; *held = how many are still ours. */
+bool
+db_extend_lease(db *d, const char *consumer, const long long *ids, int n,
+				double lease, int *held)
+{
+	char		iv[48];
+
+	interval_text(iv, sizeof(iv), lease);
+	return run_ids(d, "extend_lease", "SELECT waitlist.extend_lease($1, $2::bigint[], $3::interval)",
+				   consumer, ids, n, iv, held);
+}
+
+/* Hand ids back undelivered; *released = how many were ours. */
+bool
+db_release(db *d, const char *consumer, const long long *ids, int n, int *released)
+{
+	return run_ids(d, "release", "SELECT waitlist.release($1, $2::bigint[])",
+				   consumer, ids, n, NULL, released);
+}
+
+/* A failed delivery: retry after retry_after seconds (<0: the extension's backoff). */
+bool
+db_nack(db *d, const char *consumer, long long id, const char *error,
+		double retry_after, char *state, int state_len)
+{
+	const unsigned int types[] = {TEXTOID, INT8OID, TEXTOID, TEXTOID};
+	char		ids[24],
+				iv[48];
+	const char *values[] = {consumer, ids, error, retry_after < 0 ? NULL : iv};
+	PGresult   *res;
+
+	snprintf(ids, sizeof(ids), "%lld", id);
+	interval_text(iv, sizeof(iv), retry_after);
+	res = run(d, "nack", "SELECT waitlist.nack($1, $2, $3, $4::interval)", 4, types, values);
+	if (res == NULL)
+		return false;
+	snprintf(state, state_len, "%s", PQgetisnull(res, 0, 0) ? "unknown" : PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return true;
+}
+
+/* Give up on a message at once. */
+bool
+db_dead_letter(db *d, const char *consumer, long long id, const char *error)
+{
+	const unsigned int types[] = {TEXTOID, INT8OID, TEXTOID};
+	char		ids[24];
+	const char *values[] = {consumer, ids, error};
+	PGresult   *res;
+
+	snprintf(ids, sizeof(ids), "%lld", id);
+	res = run(d, "dead_letter", "SELECT waitlist.dead_letter($1, $2, $3)", 3, types, values);
+	PQclear(res);
+	return res != NULL;
+}

@@ -1,0 +1,517 @@
+/*
+ * relay.c: the event loop.  It owns the schedule (when to claim, tick,
+ * renew leases and reconnect), turns finished deliveries into ack, nack,
+ * dead_letter and release calls, and handles SIGTERM (stop claiming, let
+ * in-flight deliveries finish within --grace, release the rest), SIGHUP
+ * (reload --config) and SIGCHLD (an exec child ended) through a self-pipe.
+ */
+#include "relay.h"
+#include "config.h"
+#include "db.h"
+#include "dispatch.h"
+#include "log.h"
+#include "metrics.h"
+#include "util.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define NEVER INT64_MAX
+#define BACKOFF_FIRST 0.5		/* seconds before the first reconnect */
+#define BACKOFF_MAX 30.0
+#define RECHECK_MS 200			/* due work we could not claim: look again */
+
+typedef struct relay
+{
+	relay_config cfg;
+	int			argc;
+	char	  **argv;
+	db		   *db;
+	dispatcher *dp;
+	bool		stopping;
+	int64_t		stop_deadline;
+	bool		want_drain;		/* claim as soon as there is room */
+	int64_t		next_claim;		/* the next message becomes due */
+	int64_t		next_poll;		/* tick, refresh next_due */
+	int64_t		next_renew;		/* extend leases */
+	int64_t		next_connect;
+	double		backoff;
+} relay;
+
+static int	sig_pipe[2] = {-1, -1};
+static volatile sig_atomic_t got_term = 0;
+static volatile sig_atomic_t got_hup = 0;
+
+/* Record the signal and wake the loop. */
+static void
+on_signal(int signo)
+{
+	int			saved = errno;
+	char		c = 0;
+
+	if (signo == SIGTERM || signo == SIGINT)
+		got_term++;
+	else if (signo == SIGHUP)
+		got_hup = 1;
+	if (write(sig_pipe[1], &c, 1) < 0)
+	{
+		/* the pipe is full: the loop is awake anyway */
+	}
+	errno = saved;
+}
+
+/* Install the handlers and the non-blocking self-pipe. */
+static bool
+setup_signals(void)
+{
+	struct sigaction sa;
+
+	if (pipe2(sig_pipe, O_NONBLOCK | O_CLOEXEC) < 0)
+		return false;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGCHLD, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	return true;
+}
+
+/* Empty the self-pipe. */
+static void
+drain_sig_pipe(void)
+{
+	char		buf[64];
+
+	while (read(sig_pipe[0], buf, sizeof(buf)) > 0)
+		;
+}
+
+/* Milliseconds from seconds. */
+static int64_t
+ms(double seconds)
+{
+	return (int64_t) ceil(seconds * 1000.0);
+}
+
+/* How many messages one claim may take now. */
+static int
+room(const relay *r)
+{
+	long		free_slots = r->cfg.in_flight - dispatch_active(r->dp);
+
+	if (r->cfg.sink == SINK_STDOUT)
+		return (int) r->cfg.batch;	/* delivered before the claim returns */
+	return (int) (free_slots < r->cfg.batch ? free_slots : r->cfg.batch);
+}
+
+/* Connect when the backoff allows; then LISTEN has run and a drain is due. */
+static void
+maybe_connect(relay *r, int64_t now)
+{
+	double		jitter;
+
+	if (now < r->next_connect)
+		return;
+	if (db_connect(r->db, &r->cfg))
+	{
+		log_info("msg=\"connected; listening on channel waitlist\" consumer=%s", r->cfg.consumer);
+		r->backoff = BACKOFF_FIRST;
+		r->want_drain = true;
+		r->next_poll = now;
+		r->next_renew = now;
+		return;
+	}
+	jitter = 0.8 + 0.4 * ((double) random() / RAND_MAX);
+	r->next_connect = now + ms(r->backoff * jitter);
+	log_info("msg=\"will retry the connection\" in_seconds=%.1f", r->backoff * jitter);
+	r->backoff = fmin(r->backoff * 2, BACKOFF_MAX);
+}
+
+/* Whether d is still to be recorded with verdict v. */
+static bool
+awaits(const delivery *d, verdict v)
+{
+	return d->verdict == v && !d->recorded;
+}
+
+/* Ack every delivered message, or release every released one, in one call. */
+static void
+record_batch(relay *r, delivery *list, verdict v)
+{
+	long long  *ids;
+	int			n = 0,
+				counted = 0;
+	bool		ok;
+
+	for (delivery *d = list; d != NULL; d = d->next)
+		n += awaits(d, v);
+	if (n == 0)
+		return;
+	ids = xcalloc(n, sizeof(long long));
+	n = 0;
+	for (delivery *d = list; d != NULL; d = d->next)
+		if (awaits(d, v))
+			ids[n++] = d->msg.id;
+	ok = v == VERDICT_DELIVERED ? db_ack(r->db, r->cfg.consumer, ids, n, &counted)
+		: db_release(r->db, r->cfg.consumer, ids, n, &counted);
+	free(ids);
+	if (!ok)
+		return;
+	for (delivery *d = list; d != NULL; d = d->next)
+		d->recorded |= d->verdict == v;
+	if (v == VERDICT_DELIVERED)
+		stats.delivered += n;
+	else
+		stats.released += n;
+	if (counted < n)
+		log_warn("msg=\"some messages were no longer leased to this relay when recorded\" "
+				 "outcome=%s sent=%d counted=%d", verdict_name(v), n, counted);
+}
+
+/* Record one failed delivery: nack (retry) or dead_letter. */
+static void
+record_failure(relay *r, delivery *d)
+{
+	char		state[16] = "";
+	const char *err = d->error ? d->error : "delivery failed";
+
+	if (d->verdict == VERDICT_DEAD)
+	{
+		d->recorded = db_dead_letter(r->db, r->cfg.consumer, d->msg.id, err);
+		stats.dead += d->recorded;
+		return;
+	}
+	d->recorded = db_nack(r->db, r->cfg.consumer, d->msg.id, err, d->retry_after,
+						  state, sizeof(state));
+	if (d->recorded && strcmp(state, "dead") == 0)
+	{
+		stats.dead++;
+		log_warn("msg=\"attempts exhausted; message is dead\" id=%lld kind=%s channel=%s",
+				 d->msg.id, d->msg.kind, d->msg.channel);
+	}
+	else if (d->recorded)
+		stats.retried++;
+}
+
+/* Record every finished delivery; keep those that could not be recorded. */
+static void
+record_finished(relay *r)
+{
+	delivery   *list = dispatch_take_finished(r->dp);
+
+	if (list == NULL)
+		return;
+	record_batch(r, list, VERDICT_DELIVERED);
+	record_batch(r, list, VERDICT_RELEASE);
+	for (delivery *d = list; d != NULL && db_connected(r->db); d = d->next)
+		if (!d->recorded && (d->verdict == VERDICT_RETRY || d->verdict == VERDICT_DEAD))
+			record_failure(r, d);
+	while (list != NULL)
+	{
+		delivery   *next = list->next;
+
+		list->next = NULL;
+		if (list->recorded)
+			delivery_free(list);
+		else
+			dispatch_return_finished(r->dp, list);
+		list = next;
+	}
+}
+
+/* Learn when the next message is due; also samples the lag gauge. */
+static void
+schedule_claim(relay *r, int64_t now)
+{
+	double		secs = 0;
+	bool		none = true;
+
+	if (!db_next_due(r->db, &r->cfg, &secs, &none))
+	{
+		r->next_claim = now + RECHECK_MS * 5;
+		return;
+	}
+	stats.lag_seconds = (!none && secs < 0) ? -secs : 0;
+	if (none)
+		r->next_claim = NEVER;
+	else if (secs <= 0)
+		r->next_claim = now + RECHECK_MS;	/* due, but locked by another claimer */
+	else
+		r->next_claim = now + ms(secs) + 5;
+}
+
+/* Claim what fits and start delivering it. */
+static void
+drain(relay *r, int64_t now)
+{
+	int			want = room(r),
+				n;
+	relay_msg  *msgs = NULL;
+
+	if (want <= 0)
+		return;					/* want_drain stays set until a slot frees */
+	n = db_claim(r->db, &r->cfg, want, &msgs);
+	if (n < 0)
+	{
+		r->next_claim = now + RECHECK_MS * 5;
+		r->want_drain = false;
+		return;
+	}
+	if (n > 0)
+		log_debug("msg=\"claimed\" count=%d", n);
+	stats.claimed += n;
+	for (int i = 0; i < n; i++)
+		dispatch_start(r->dp, &r->cfg, &msgs[i]);
+	free(msgs);
+	r->want_drain = (n == want);
+	if (!r->want_drain)
+		schedule_claim(r, now);
+}
+
+/* Extend the lease on every message still held. */
+static void
+renew_leases(relay *r, int64_t now)
+{
+	long long  *ids;
+	int			n = dispatch_held_ids(r->dp, &ids),
+				held = 0;
+
+	r->next_renew = now + ms(r->cfg.lease / 3);
+	if (n > 0 && db_extend_lease(r->db, r->cfg.consumer, ids, n, r->cfg.lease, &held))
+	{
+		log_debug("msg=\"leases renewed\" count=%d held=%d", n, held);
+		if (held < n)
+		{
+			stats.lease_lost += n - held;
+			log_warn("msg=\"leases lost: another relay may deliver these too\" count=%d", n - held);
+		}
+	}
+	free(ids);
+}
+
+/* Periodic work: tick, refresh the next due time, and drain. */
+static void
+poll_due(relay *r, int64_t now)
+{
+	r->next_poll = now + ms(r->cfg.poll_interval);
+	if (!r->stopping)
+		db_tick(r->db);
+	r->want_drain = true;
+	schedule_claim(r, now);
+}
+
+/* Everything the loop does while connected. */
+static void
+connected_work(relay *r, int64_t now)
+{
+	if (db_take_notifications(r->db))
+	{
+		log_debug("msg=\"notified\"");
+		r->want_drain = true;
+	}
+	record_finished(r);
+	if (db_connected(r->db) && now >= r->next_poll)
+		poll_due(r, now);
+	if (db_connected(r->db) && now >= r->next_renew)
+		renew_leases(r, now);
+	if (db_connected(r->db) && !r->stopping && (r->want_drain || now >= r->next_claim))
+		drain(r, now);
+	record_finished(r);			/* what a synchronous sink just delivered */
+}
+
+/* Reload --config on SIGHUP; a bad file keeps the running settings. */
+static void
+reload(relay *r)
+{
+	relay_config fresh;
+	bool		reconnect;
+
+	log_info("msg=\"reloading configuration\"");
+	if (config_load(&fresh, r->argc, r->argv) != CONFIG_OK)
+	{
+		log_error("msg=\"configuration not reloaded; keeping the running settings\"");
+		config_free(&fresh);
+		return;
+	}
+	free(fresh.consumer);		/* leases are held under the running name */
+	fresh.consumer = xstrdup(r->cfg.consumer);
+	reconnect = !config_same_claim(&fresh, &r->cfg);
+	if ((fresh.metrics == NULL) != (r->cfg.metrics == NULL) ||
+		(fresh.metrics && strcmp(fresh.metrics, r->cfg.metrics) != 0))
+	{
+		metrics_close();
+		if (fresh.metrics)
+			metrics_listen(fresh.metrics);
+	}
+	config_free(&r->cfg);
+	r->cfg = fresh;
+	if (reconnect)
+		db_disconnect(r->db);
+	r->want_drain = true;
+}
+
+/* React to signals noted by the handler. */
+static void
+handle_signals(relay *r, int64_t now)
+{
+	drain_sig_pipe();
+	if (got_hup)
+	{
+		got_hup = 0;
+		reload(r);
+	}
+	if (got_term > 1 && r->stopping)
+		r->stop_deadline = now;	/* asked twice: release at once */
+	if (got_term > 0 && !r->stopping)
+	{
+		r->stopping = true;
+		r->stop_deadline = now + ms(r->cfg.grace);
+		log_info("msg=\"stopping: no more claims; finishing in-flight deliveries\" in_flight=%d grace_seconds=%.1f",
+				 dispatch_active(r->dp), r->cfg.grace);
+	}
+}
+
+/* Milliseconds to sleep before something is due. */
+static int
+sleep_ms(const relay *r, int64_t now)
+{
+	int64_t		wake = r->next_poll;
+	int64_t		deadline = dispatch_next_deadline(r->dp);
+
+	if (!r->stopping && r->want_drain && room(r) > 0 && db_connected(r->db))
+		return 0;
+	if (!r->stopping && r->next_claim < wake)
+		wake = r->next_claim;
+	if (db_connected(r->db) && r->next_renew < wake)
+		wake = r->next_renew;
+	if (!db_connected(r->db) && r->next_connect < wake)
+		wake = r->next_connect;
+	if (deadline < wake)
+		wake = deadline;
+	if (r->stopping && r->stop_deadline < wake)
+		wake = r->stop_deadline;
+	if (wake - now > ms(r->cfg.poll_interval))
+		wake = now + ms(r->cfg.poll_interval);
+	return wake <= now ? 0 : (int) (wake - now);
+}
+
+/* Sleep on the signal pipe, the database socket, metrics and transfers. */
+static void
+wait_for_work(relay *r, int64_t now)
+{
+	struct curl_waitfd fds[16];
+	int			n = 0;
+
+	fds[n].fd = sig_pipe[0];
+	fds[n].events = CURL_WAIT_POLLIN;
+	fds[n++].revents = 0;
+	if (db_connected(r->db))
+	{
+		fds[n].fd = db_socket(r->db);
+		fds[n].events = CURL_WAIT_POLLIN;
+		fds[n++].revents = 0;
+	}
+	n += metrics_fds(fds + n, 16 - n);
+	dispatch_wait(r->dp, fds, n, sleep_ms(r, now));
+}
+
+/* While stopping: release what overran the grace period; true when done. */
+static bool
+stop_done(relay *r, int64_t now)
+{
+	int			n = dispatch_unrecorded(r->dp);
+
+	if (!r->stopping)
+		return false;
+	if (now >= r->stop_deadline && dispatch_active(r->dp) > 0)
+	{
+		log_warn("msg=\"grace period over; releasing in-flight deliveries\" count=%d",
+				 dispatch_active(r->dp));
+		dispatch_abort_all(r->dp);
+		return false;			/* record the releases first */
+	}
+	if (dispatch_active(r->dp) > 0)
+		return false;
+	if (n > 0 && now < r->stop_deadline + ms(r->cfg.grace))
+		return false;			/* still trying to record them */
+	if (n > 0)
+		log_warn("msg=\"exiting with outcomes not recorded; their leases will expire and they will be delivered again\" count=%d", n);
+	return true;
+}
+
+/* Set up, run the loop until stopped, clean up. */
+static int
+run(relay *r)
+{
+	for (;;)
+	{
+		int64_t		now = now_ms();
+
+		handle_signals(r, now);
+		if (!db_connected(r->db))
+			maybe_connect(r, now);
+		if (db_connected(r->db))
+			connected_work(r, now);
+		stats.db_connected = db_connected(r->db);
+		stats.in_flight = dispatch_active(r->dp);
+		if (stop_done(r, now))
+			break;
+		wait_for_work(r, now);
+		dispatch_progress(r->dp, &r->cfg);
+		metrics_serve();
+	}
+	log_info("msg=\"stopped\" delivered=%llu retried=%llu dead=%llu released=%llu",
+			 stats.delivered, stats.retried, stats.dead, stats.released);
+	return 0;
+}
+
+/* Entry point: parse settings, then run the loop. */
+int
+relay_main(int argc, char **argv)
+{
+	relay		r;
+	int			rc;
+
+	memset(&r, 0, sizeof(r));
+	switch (config_load(&r.cfg, argc, argv))
+	{
+		case CONFIG_EXIT:
+			return 0;
+		case CONFIG_ERROR:
+			return 2;
+		case CONFIG_OK:
+			break;
+	}
+	if (!setup_signals() || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
+		(r.cfg.metrics && !metrics_listen(r.cfg.metrics)))
+		return 1;
+	srandom((unsigned) (getpid() ^ now_ms()));
+	r.argc = argc;
+	r.argv = argv;
+	r.db = db_new();
+	r.dp = dispatch_new();
+	r.backoff = BACKOFF_FIRST;
+	r.next_claim = NEVER;
+	log_info("msg=\"starting\" consumer=%s sink=%s in_flight=%ld lease_seconds=%.1f",
+			 r.cfg.consumer, r.cfg.sink == SINK_STDOUT ? "stdout" : r.cfg.sink == SINK_EXEC ? "exec" : "webhook",
+			 r.cfg.in_flight, r.cfg.lease);
+	rc = run(&r);
+	dispatch_free(r.dp);
+	db_free(r.db);
+	metrics_close();
+	config_free(&r.cfg);
+	curl_global_cleanup();
+	return rc;
+}
