@@ -397,7 +397,8 @@ LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT o.state, o.kind, pg_catalog.count(*),
-		   pg_catalog.max(CASE WHEN o.state OPERATOR(pg_catalog.=) ANY (ARRAY['pending', 'leased'])
+		   pg_catalog.max(CASE WHEN o.state OPERATOR(pg_catalog.=) 'pending'
+									AND o.due_at OPERATOR(pg_catalog.<=) pg_catalog.now()
 							   THEN pg_catalog.now() OPERATOR(pg_catalog.-) o.due_at END),
 		   pg_catalog.pg_notification_queue_usage()
 	  FROM waitlist.outbox o
@@ -412,7 +413,7 @@ AS $$
 	 ORDER BY 1, 2
 $$;
 COMMENT ON FUNCTION waitlist.outbox_metrics() IS
-	'messages per state and kind, the age of the oldest due one, batches not yet expanded, and pg_notification_queue_usage()';
+	'messages per state and kind, how long the oldest due pending one has waited, batches not yet expanded, and pg_notification_queue_usage()';
 
 CREATE FUNCTION waitlist.purge_delivered(older_than interval DEFAULT '7 days') RETURNS bigint
 LANGUAGE sql VOLATILE SECURITY DEFINER

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Run every test suite: pg_regress, isolation specs, pgTAP, dump/restore and
+# the relay's tests.  Installs missing Debian packages, builds with
+# -Wall -Wextra -Werror, installs, starts a throwaway cluster as the
+# unprivileged "postgres" user and stops it on exit, even on failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+
+tools/deps.sh || exit 1
+tools/build.sh || { echo "build failed"; exit 1; }
+
+source tools/cluster.sh
+cluster_start || exit 1
+
+passed=0
+failed=0
+failures=()
+suite() {
+	local name="$1"; shift
+	echo "=== $name"
+	if "$@"; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+		failures+=("$name")
+	fi
+}
+
+regress() {
+	# pg_regress writes results/ next to the tests: let it, as the caller.
+	if ! make -s installcheck; then
+		[ -f regression.diffs ] && cat regression.diffs
+		[ -f output_iso/regression.diffs ] && cat output_iso/regression.diffs
+		return 1
+	fi
+}
+
+pgtap() {
+	psql -X -q -c "DROP DATABASE IF EXISTS wl_tap" -c "CREATE DATABASE wl_tap" >/dev/null &&
+	psql -X -q -d wl_tap -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION waitlist" >/dev/null &&
+	pg_prove -d wl_tap --ext .sql test/
+}
+
+suite "pg_regress + isolation" regress
+suite "pgTAP" pgtap
+suite "dump and restore" bash test/dump_restore.sh
+if [ -x relay/test/run.sh ]; then
+	suite "relay" relay/test/run.sh
+fi
+
+echo
+echo "suites: ${failures[*]:+failed: ${failures[*]}}"
+echo "waitlist: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
