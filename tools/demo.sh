@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The demo: a SKU sells out, 350 shoppers sign up, some backorders come in,
+# 200 units arrive; prints who got what and the messages as a listener
+# claims them.  Runs on a throwaway cluster that is stopped on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+tools/deps.sh
+tools/build.sh
+source tools/cluster.sh
+WL_PGPORT="${WL_PGPORT:-54339}" cluster_start
+psql() { command psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+
+echo "== A shop registers its best seller and sells the last units"
+psql <<'SQL'
+CREATE EXTENSION waitlist;
+SELECT sku, title, on_hand FROM waitlist.upsert_sku('JACKET-M', title => 'Rain jacket, size M',
+       restock_date => current_date + 10, restock_confirmed => true,
+       product_url => 'https://shop.example/jacket');
+SELECT waitlist.set_on_hand('JACKET-M', 12) AS on_hand;
+SELECT waitlist.set_on_hand('JACKET-M', 0) AS sold_out;
+SQL
+
+echo "== 350 shoppers ask to be told when it is back; 25 pay now for a backorder"
+psql <<'SQL'
+SELECT count(waitlist.subscribe('JACKET-M', 'shopper' || g || '@example.com',
+             CASE WHEN g % 5 = 0 THEN '+1415555' || lpad(g::text, 4, '0') END))
+       AS sign_ups
+  FROM generate_series(1, 350) g;
+SELECT count(waitlist.place_backorder('ORDER-' || g, 'JACKET-M', 1 + g % 3,
+             'Customer ' || g, 'buyer' || g || '@example.com')) AS backorders,
+       sum(1 + g % 3) AS units_ordered
+  FROM generate_series(1, 25) g;
+SELECT waitlist.waiting_count('JACKET-M') AS "people waiting";
+SELECT * FROM waitlist.queue_position(25) AS "last backorder: position X of Y";
+SQL
+
+echo "== 200 units arrive (one transaction; allocation happens at its commit)"
+psql <<'SQL'
+\timing on
+BEGIN;
+SELECT waitlist.restock('JACKET-M', 200) AS on_hand;
+COMMIT;
+\timing off
+SELECT order_ref, customer, qty, allocated, status
+  FROM waitlist.line_status WHERE sku = 'JACKET-M' ORDER BY id LIMIT 5;
+SELECT status, count(*) AS lines, sum(qty) AS units_ordered, sum(allocated) AS units_allocated
+  FROM waitlist.line_status WHERE sku = 'JACKET-M' GROUP BY status;
+SELECT status, count(*) AS sign_ups FROM waitlist.subscriber_status
+ WHERE sku = 'JACKET-M' GROUP BY status ORDER BY status;
+SELECT on_hand, allocated, on_hand - allocated AS left_for_the_store FROM waitlist.sku
+ WHERE sku = 'JACKET-M';
+SQL
+
+echo "== A listener claims the messages (one of each kind, then totals)"
+if command -v waitlist-relay >/dev/null && [ -z "${DEMO_NO_RELAY:-}" ]; then
+	timeout 20 waitlist-relay --stdout --once 2>/dev/null > /tmp/waitlist-demo.$$ || true
+	head -12 /tmp/waitlist-demo.$$
+	echo "..."
+	python3 -c 'import json,sys,collections
+c=collections.Counter((m["kind"],m["channel"]) for m in map(json.loads, open(sys.argv[1])))
+[print(f"{k:22} {ch:6} {n}") for (k,ch),n in sorted(c.items())]' /tmp/waitlist-demo.$$
+	rm -f /tmp/waitlist-demo.$$
+else
+	psql <<'SQL'
+CREATE TEMP TABLE got AS SELECT * FROM waitlist.claim('demo-listener', 10000);
+SELECT DISTINCT ON (kind) kind, channel, recipient, payload::text
+  FROM got ORDER BY kind, id;
+SELECT kind, channel, count(*) FROM got GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT waitlist.ack('demo-listener', array_agg(id)) AS acknowledged FROM got;
+SQL
+fi
+psql -c "SELECT state, kind, messages FROM waitlist.outbox_metrics()"
