@@ -141,6 +141,7 @@ walk_forward(WlQuery *holes, int64 sku, int64 from, int64 tail,
 				remaining -= s - p;
 			p = Max(p, e);
 		}
+		SPI_freetuptable(SPI_tuptable);
 		if (n < HOLE_PAGE)
 			break;
 	}
@@ -182,6 +183,7 @@ walk_back(int64 sku, int64 from, int64 units, int64 *taken)
 				remaining -= p - e;
 			p = Min(p, s);
 		}
+		SPI_freetuptable(SPI_tuptable);
 		if (n < HOLE_PAGE)
 			break;
 	}

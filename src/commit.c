@@ -38,7 +38,6 @@
 
 #define WL_NOTIFY_CHANNEL	"waitlist"
 #define WL_NOTIFY_PAYLOAD	"outbox"
-#define WL_QUEUE_SKIP_USAGE	0.5
 
 typedef struct TouchedSku
 {
@@ -177,12 +176,13 @@ notify_listeners(void)
 		return;
 	usage = DatumGetFloat8(DirectFunctionCall1(pg_notification_queue_usage,
 											   (Datum) 0));
-	if (usage > WL_QUEUE_SKIP_USAGE)
+	if (usage > wl_notify_skip_usage)
 	{
 		ereport(WARNING,
-				(errmsg("waitlist: notification queue is %.0f%% full, NOTIFY skipped",
+				(errmsg("NOTIFY skipped: the notification queue is %.1f%% full",
 						usage * 100),
-				 errdetail("The messages are in waitlist.outbox; listeners find them on their next poll."),
+				 errdetail("The limit is waitlist.notify_skip_usage = %g. The messages are in waitlist.outbox; listeners find them on their next poll.",
+						   wl_notify_skip_usage),
 				 errhint("A session that LISTENs is probably stuck in an open transaction.")));
 		return;
 	}

@@ -18,6 +18,7 @@ bool		wl_notify_enabled = true;
 int			wl_max_attempts = 10;
 int			wl_retry_base_ms = 30000;
 int			wl_retry_max_ms = 3600000;
+double		wl_notify_skip_usage = 0.5;
 
 void		_PG_init(void);
 
@@ -42,6 +43,11 @@ _PG_init(void)
 							"Longest retry delay after a failed delivery.",
 							NULL, &wl_retry_max_ms, 3600000, 1, INT_MAX, PGC_SUSET,
 							GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomRealVariable("waitlist.notify_skip_usage",
+							 "Notification queue usage above which the NOTIFY is skipped with a warning.",
+							 "A full queue would roll back the committing transaction; the outbox keeps the messages either way.",
+							 &wl_notify_skip_usage, 0.5, 0.0, 1.0, PGC_SUSET, 0,
+							 NULL, NULL, NULL);
 	MarkGUCPrefixReserved("waitlist");
 	wl_commit_init();
 }

@@ -34,5 +34,6 @@ extern bool wl_notify_enabled;
 extern int	wl_max_attempts;
 extern int	wl_retry_base_ms;
 extern int	wl_retry_max_ms;
+extern double wl_notify_skip_usage;
 
 #endif

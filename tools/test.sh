@@ -42,6 +42,16 @@ pgtap() {
 	pg_prove -d wl_tap --ext .sql test/
 }
 
+metadata() {
+	local control meta
+	control=$(sed -n "s/^default_version = '\(.*\)'/\1/p" waitlist.control)
+	meta=$(python3 -c 'import json; m = json.load(open("META.json")); print(m["version"], m["provides"]["waitlist"]["version"])')
+	echo "control $control, META.json $meta"
+	[ "$meta" = "$control $control" ] && [ -f "waitlist--$control.sql" ] &&
+		grep -q "^## $control" CHANGELOG.md
+}
+
+suite "metadata agrees" metadata
 suite "pg_regress + isolation" regress
 suite "pgTAP" pgtap
 suite "dump and restore" bash test/dump_restore.sh
