@@ -207,8 +207,13 @@ static WlQuery q_sub_sku = {
 	1, {INT8OID}, NULL
 };
 
+/*
+ * The SKU row is updated, not only locked, so that a REPEATABLE READ
+ * transaction that changes the SKU concurrently fails with a serialization
+ * error instead of allocating on a snapshot that misses this unsubscribe.
+ */
 static WlQuery q_lock_sku = {
-	"SELECT 1 FROM waitlist.sku WHERE id = $1 FOR UPDATE",
+	"UPDATE waitlist.sku SET updated_at = now() WHERE id = $1",
 	1, {INT8OID}, NULL
 };
 
@@ -233,7 +238,7 @@ waitlist_unsubscribe(PG_FUNCTION_ARGS)
 				(errcode(WL_ERRCODE_UNKNOWN_SUBSCRIPTION),
 				 errmsg("unknown sign-up " INT64_FORMAT, id)));
 	sku_id = wl_get_datum(0, 1, NULL);
-	wl_exec(&q_lock_sku, &sku_id, NULL, SPI_OK_SELECT, 0);
+	wl_exec(&q_lock_sku, &sku_id, NULL, SPI_OK_UPDATE, 0);
 	n = wl_exec(&q_unsubscribe, &arg, NULL, SPI_OK_UPDATE, 0);
 	SPI_finish();
 	PG_RETURN_BOOL(n > 0);
