@@ -223,6 +223,8 @@ record_finished(relay *r)
 		delivery   *next = list->next;
 
 		list->next = NULL;
+		if (list->recorded && list->verdict != VERDICT_DELIVERED)
+			r->want_drain = true;	/* it is due again: learn when */
 		if (list->recorded)
 			delivery_free(list);
 		else
