@@ -1,0 +1,607 @@
+#!/usr/bin/env python3
+"""
+relay_tests.py: end-to-end tests of waitlist-relay.
+
+Run by relay/test/run.sh, which starts a throwaway cluster, exports the PG*
+variables and WL_CLUSTER_DIR, and loads the waitlist extension (or the test
+stand-in).  Every wait is bounded; everything listens on 127.0.0.1 only.
+Prints one line per test and ends with "relay: N passed, M failed".
+"""
+import email.utils
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import urllib.error
+import urllib.request
+
+from webhook_server import WebhookServer
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
+RELAY = os.environ.get("WAITLIST_RELAY_BIN", os.path.join(HERE, "..", "waitlist-relay"))
+SECRET = "s3cret-for-tests"
+LOGDIR = tempfile.mkdtemp(prefix="waitlist-relay-test.")
+
+KINDS = ["waitlist_joined", "back_in_stock", "sold_out_again", "backorder_confirmed",
+         "eta_changed", "backorder_status", "allocated", "ready_to_ship", "shipped",
+         "preorder_confirmed", "preorder_midwait", "shipping_imminent",
+         "preorder_limit_reached", "follow_up"]
+PAYMENT_KINDS = ["payment_authorize", "payment_capture", "payment_void", "payment_refund"]
+CHANNELS = ["email", "sms", "merchant", "payment"]
+
+server = WebhookServer(SECRET)
+relays = []
+
+
+# ---------------------------------------------------------------- database
+
+def sql(query):
+    """Run SQL with psql; return its unaligned output."""
+    out = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", query],
+                         capture_output=True, text=True, timeout=30)
+    if out.returncode != 0:
+        raise AssertionError("psql failed: %s\n%s" % (query, out.stderr))
+    return out.stdout.strip()
+
+
+def lit(value):
+    """A SQL literal."""
+    if value is None:
+        return "NULL"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def insert(rows, notify=True):
+    """Insert messages: dicts with kind, channel, key and optional recipient,
+    sku, payload, due_in (seconds).  One transaction, one NOTIFY."""
+    values = []
+    for r in rows:
+        due = "now() + interval '%f seconds'" % r["due_in"] if "due_in" in r else "now()"
+        values.append("(%s, %s, %s, %s, %s::jsonb, %s, %s)" % (
+            lit(r["kind"]), lit(r["channel"]), lit(r.get("recipient", "r@example.test")),
+            lit(r.get("sku", "SKU-1")), lit(json.dumps(r.get("payload", {"n": 1}))),
+            lit(r["key"]), due))
+    sql("INSERT INTO waitlist.outbox (kind, channel, recipient, sku, payload, idempotency_key, due_at)"
+        " VALUES %s;%s" % (", ".join(values), " NOTIFY waitlist;" if notify else ""))
+
+
+def insert_many(n, prefix, kind="back_in_stock", channel="email"):
+    """Insert n messages keyed prefix1..prefixN, with a NOTIFY."""
+    sql("INSERT INTO waitlist.outbox (kind, channel, recipient, sku, payload, idempotency_key)"
+        " SELECT %s, %s, 'r' || g || '@example.test', 'SKU-1', jsonb_build_object('n', g), %s || g"
+        " FROM generate_series(1, %d) g; NOTIFY waitlist;" % (lit(kind), lit(channel), lit(prefix), n))
+    return ["%s%d" % (prefix, i) for i in range(1, n + 1)]
+
+
+def row(key):
+    """state, attempts, lease_owner, last_error, seconds until due_at."""
+    out = sql("SELECT state, attempts, coalesce(lease_owner, ''), coalesce(last_error, ''),"
+              " EXTRACT(epoch FROM due_at - clock_timestamp())"
+              " FROM waitlist.outbox WHERE idempotency_key = %s" % lit(key))
+    state, attempts, owner, error, due = out.split("|", 4)
+    return {"state": state, "attempts": int(attempts), "owner": owner, "error": error,
+            "due_in": float(due)}
+
+
+def count(state):
+    return int(sql("SELECT count(*) FROM waitlist.outbox WHERE state = %s" % lit(state)))
+
+
+def expedite():
+    """Make every pending message due now (skips the extension's backoff)."""
+    sql("UPDATE waitlist.outbox SET due_at = now() WHERE state = 'pending'; NOTIFY waitlist;")
+
+
+def reset_outbox():
+    sql("DELETE FROM waitlist.outbox")
+
+
+def restart_cluster(mode="immediate"):
+    subprocess.run(["bash", "-c", '. "$0/tools/cluster.sh" && cluster_restart "$1"', REPO, mode],
+                   check=True, timeout=90)
+
+
+# ---------------------------------------------------------------- relays
+
+class Relay:
+    """One waitlist-relay process; stderr goes to a log file per test."""
+
+    def __init__(self, name, args, stdout=subprocess.DEVNULL, env=None):
+        self.name = name
+        self.logpath = os.path.join(LOGDIR, "%s.log" % name)
+        self.logfile = open(self.logpath, "w")
+        self.proc = subprocess.Popen([RELAY] + args, stdout=stdout, stderr=self.logfile,
+                                     env=dict(os.environ, **(env or {})))
+        relays.append(self)
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def signal(self, signo):
+        if self.alive():
+            self.proc.send_signal(signo)
+
+    def wait(self, timeout):
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self, timeout=15):
+        self.signal(signal.SIGTERM)
+        rc = self.wait(timeout)
+        if rc is None:
+            self.kill()
+        return rc
+
+    def kill(self):
+        if self.alive():
+            self.proc.kill()
+        self.proc.wait(timeout=10)
+
+    def log(self):
+        with open(self.logpath) as f:
+            return f.read()
+
+
+def webhook_relay(name, path="/hook", extra=(), secret=SECRET):
+    args = ["--webhook", server.url(path), "--consumer", name, "--poll-interval", "1s",
+            "--lease", "5s", "--timeout", "2s"]
+    if secret is not None:
+        args += ["--secret", secret]
+    return Relay(name, args + list(extra))
+
+
+def wait_until(pred, timeout, what):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if pred():
+            return
+        time.sleep(0.05)
+    if not pred():
+        raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
+
+
+def check(cond, message):
+    if not cond:
+        raise AssertionError(message)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---------------------------------------------------------------- tests
+
+TESTS = []
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+@test
+def help_and_man_page_document_every_flag():
+    out = subprocess.run([RELAY, "--help"], capture_output=True, text=True, timeout=10)
+    check(out.returncode == 0, "--help exit %d" % out.returncode)
+    flags = sorted(set(re.findall(r"^\s+(?:-\w, )?\s*(--[a-z][a-z-]+)", out.stdout, re.M)))
+    with open(os.path.join(HERE, "..", "waitlist-relay.1")) as f:
+        man = f.read().replace("\\-", "-")
+    missing = [f for f in flags if f not in man]
+    check(len(flags) >= 18, "too few flags in --help: %s" % flags)
+    check(not missing, "flags missing from the man page: %s" % missing)
+    bad = subprocess.run([RELAY, "--no-such-flag", "--stdout"], capture_output=True, timeout=10)
+    check(bad.returncode == 2, "unknown flag should exit 2, got %d" % bad.returncode)
+    nosink = subprocess.run([RELAY], capture_output=True, text=True, timeout=10)
+    check(nosink.returncode == 2 and "no sink" in nosink.stderr, "missing sink not reported")
+
+
+@test
+def stdout_sink_writes_one_json_line_per_message():
+    rows = [{"kind": k, "channel": c, "key": "so-%d" % i, "payload": {"i": i, "q": 'say "hi"'}}
+            for i, (k, c) in enumerate(zip(["back_in_stock", "shipped", "allocated", "payment_capture"],
+                                           CHANNELS))]
+    insert(rows)
+    r = Relay("stdout", ["--stdout", "--poll-interval", "1s"], stdout=subprocess.PIPE)
+    lines = []
+    reader = threading.Thread(target=lambda: lines.extend(r.proc.stdout), daemon=True)
+    reader.start()
+    wait_until(lambda: count("delivered") == 4, 10, "4 delivered")
+    check(r.stop() == 0, "SIGTERM should exit 0")
+    reader.join(5)
+    docs = [json.loads(l) for l in lines]
+    check(len(docs) == 4, "expected 4 lines, got %d" % len(docs))
+    for doc, src in zip(sorted(docs, key=lambda d: d["idempotency_key"]), rows):
+        check(doc["kind"] == src["kind"] and doc["channel"] == src["channel"], "routing fields: %s" % doc)
+        check(doc["payload"] == src["payload"], "payload round trip: %s" % doc["payload"])
+        check(doc["attempts"] == 1 and isinstance(doc["id"], int), "id/attempts: %s" % doc)
+        check(doc["recipient"] == "r@example.test" and doc["sku"] == "SKU-1", "recipient/sku: %s" % doc)
+
+
+EXEC_SCRIPT = """#!/bin/sh
+cat > "$EXEC_OUT/$WAITLIST_IDEMPOTENCY_KEY.json"
+echo "$WAITLIST_ID $WAITLIST_KIND $WAITLIST_CHANNEL $WAITLIST_ATTEMPT" > "$EXEC_OUT/$WAITLIST_IDEMPOTENCY_KEY.env"
+case "$WAITLIST_KIND" in
+give_up) exit 100 ;;
+flaky) exit 75 ;;
+slow) sleep 5 ;;
+esac
+exit 0
+"""
+
+
+@test
+def exec_sink_exit_codes_and_timeout():
+    out = tempfile.mkdtemp(dir=LOGDIR)
+    script = os.path.join(out, "deliver.sh")
+    with open(script, "w") as f:
+        f.write(EXEC_SCRIPT)
+    os.chmod(script, 0o755)
+    insert([{"kind": "shipped", "channel": "sms", "key": "ex-ok"},
+            {"kind": "give_up", "channel": "email", "key": "ex-dead"},
+            {"kind": "flaky", "channel": "email", "key": "ex-flaky"},
+            {"kind": "slow", "channel": "email", "key": "ex-slow"}])
+    r = Relay("exec", ["--exec", script, "--timeout", "1s", "--poll-interval", "1s", "--in-flight", "4"],
+              env={"EXEC_OUT": out})
+    wait_until(lambda: row("ex-ok")["state"] == "delivered", 10, "ex-ok delivered")
+    wait_until(lambda: row("ex-dead")["state"] == "dead", 10, "ex-dead dead-lettered")
+    wait_until(lambda: row("ex-flaky")["attempts"] >= 1 and row("ex-flaky")["error"] != "", 10, "flaky nacked")
+    wait_until(lambda: row("ex-slow")["error"] != "", 10, "slow timed out")
+    check(r.stop() == 0, "SIGTERM should exit 0")
+    with open(os.path.join(out, "ex-ok.json")) as f:
+        doc = json.load(f)
+    check(doc["idempotency_key"] == "ex-ok" and doc["kind"] == "shipped", "stdin document: %s" % doc)
+    with open(os.path.join(out, "ex-ok.env")) as f:
+        env = f.read().split()
+    check(env[1:] == ["shipped", "sms", "1"] and env[0] == str(doc["id"]), "environment: %s" % env)
+    check("gave up" in row("ex-dead")["error"], "dead error: %s" % row("ex-dead")["error"])
+    check("exited with 75" in row("ex-flaky")["error"], "flaky error: %s" % row("ex-flaky")["error"])
+    check("timed out" in row("ex-slow")["error"], "slow error: %s" % row("ex-slow")["error"])
+    check(row("ex-flaky")["state"] in ("pending", "leased"), "flaky should be retried")
+
+
+@test
+def webhook_delivers_every_kind_and_channel_signed():
+    rows = []
+    for i, kind in enumerate(KINDS):
+        rows.append({"kind": kind, "channel": ["email", "sms", "merchant"][i % 3], "key": "wk-%s" % kind,
+                     "payload": {"kind": kind, "position": i, "title": "Caf\u00e9 \u2615"}})
+    for kind in PAYMENT_KINDS:
+        rows.append({"kind": kind, "channel": "payment", "key": "wk-%s" % kind, "payload": {"amount": 1999}})
+    insert(rows)
+    r = webhook_relay("every-kind")
+    wait_until(lambda: count("delivered") == len(rows), 15, "all delivered")
+    check(r.stop() == 0, "SIGTERM should exit 0")
+    rec = server.rec
+    check(len(rec.requests) == len(rows), "one request per message, got %d" % len(rec.requests))
+    check(all(q["sig_ok"] for q in rec.requests), "every signature verifies")
+    seen_channels = set()
+    for src in rows:
+        q = rec.accepted.get(src["key"])
+        check(q is not None, "not delivered: %s" % src["key"])
+        check(q["body"]["idempotency_key"] == src["key"], "body key matches the header")
+        check(q["body"]["kind"] == src["kind"] and q["body"]["payload"] == src["payload"], "body: %s" % q["body"])
+        check(q["headers"].get("Content-Type") == "application/json", "content type")
+        seen_channels.add(q["body"]["channel"])
+    check(seen_channels == set(CHANNELS), "channels covered: %s" % seen_channels)
+
+
+@test
+def wrong_secret_is_rejected_and_dead_lettered():
+    insert([{"kind": "back_in_stock", "channel": "email", "key": "sig-bad"}])
+    r = webhook_relay("bad-secret", secret="not-the-secret")
+    wait_until(lambda: row("sig-bad")["state"] == "dead", 10, "dead-lettered after 401")
+    r.stop()
+    check(not server.rec.requests[0]["sig_ok"], "server must reject the signature")
+    check("401" in row("sig-bad")["error"], "error names the status: %s" % row("sig-bad")["error"])
+
+
+@test
+def server_errors_retry_with_backoff():
+    rec = server.reset()
+    rec.script = lambda q: (500, {}, 0.0) if q["seen"] < 2 else (200, {}, 0.0)
+    insert([{"kind": "shipped", "channel": "email", "key": "e500"}])
+    r = webhook_relay("e500")
+    for attempt in (1, 2):
+        wait_until(lambda: row("e500")["state"] == "pending" and row("e500")["attempts"] == attempt,
+                   10, "nack %d" % attempt)
+        st = row("e500")
+        check(st["due_in"] > 0, "backoff: attempt %d due in %.2fs" % (attempt, st["due_in"]))
+        check("HTTP 500" in st["error"], "error: %s" % st["error"])
+        expedite()
+    wait_until(lambda: row("e500")["state"] == "delivered", 10, "delivered on the third attempt")
+    r.stop()
+    check(row("e500")["attempts"] == 3 and rec.seen("e500") == 3, "three attempts, three requests")
+
+
+@test
+def timeouts_retry():
+    rec = server.reset()
+    rec.script = lambda q: (200, {}, 3.0) if q["seen"] == 0 else (200, {}, 0.0)
+    insert([{"kind": "shipped", "channel": "sms", "key": "slow1"}])
+    r = webhook_relay("timeout", extra=["--timeout", "1s"])
+    wait_until(lambda: row("slow1")["attempts"] == 1 and row("slow1")["state"] == "pending", 10, "nack after timeout")
+    check("timed out" in row("slow1")["error"].lower(), "error: %s" % row("slow1")["error"])
+    check(row("slow1")["due_in"] > 0, "backoff after a timeout")
+    expedite()
+    wait_until(lambda: row("slow1")["state"] == "delivered", 10, "delivered on retry")
+    r.stop()
+
+
+@test
+def client_errors_dead_letter_but_408_429_retry():
+    codes = {"c400": 400, "c404": 404, "c410": 410, "c422": 422, "c408": 408, "c429": 429, "c503": 503}
+    rec = server.reset()
+    rec.script = lambda q: (codes[q["key"]], {}, 0.0)
+    insert([{"kind": "shipped", "channel": "email", "key": k} for k in codes])
+    r = webhook_relay("client-errors", extra=["--poll-interval", "30s"])
+    wait_until(lambda: count("dead") == 4 and count("pending") == 3, 10, "4 dead, 3 pending")
+    r.stop()
+    for key, code in codes.items():
+        st = row(key)
+        want = "pending" if code in (408, 429, 503) else "dead"
+        check(st["state"] == want, "%d should be %s, is %s" % (code, want, st["state"]))
+        check(("HTTP %d" % code) in st["error"], "error names the status: %s" % st["error"])
+        check(rec.seen(key) == 1, "%s requested %d times" % (key, rec.seen(key)))
+
+
+@test
+def retry_after_is_honoured():
+    rec = server.reset()
+
+    def script(q):
+        if q["seen"] > 0:
+            return 200, {}, 0.0
+        if q["key"] == "ra-secs":
+            return 429, {"Retry-After": "2"}, 0.0
+        return 503, {"Retry-After": email.utils.formatdate(time.time() + 4, usegmt=True)}, 0.0
+    rec.script = script
+    insert([{"kind": "shipped", "channel": "email", "key": "ra-secs"},
+            {"kind": "shipped", "channel": "email", "key": "ra-date"}])
+    r = webhook_relay("retry-after", extra=["--poll-interval", "30s"])
+    wait_until(lambda: rec.seen("ra-secs") == 1 and row("ra-secs")["state"] == "pending", 10, "429 recorded")
+    wait_until(lambda: rec.seen("ra-date") == 1 and row("ra-date")["state"] == "pending", 10, "503 recorded")
+    wait_until(lambda: count("delivered") == 2, 10, "both delivered after waiting")
+    r.stop()
+    gap_secs = rec.by_key("ra-secs")[1]["start"] - rec.by_key("ra-secs")[0]["end"]
+    gap_date = rec.by_key("ra-date")[1]["start"] - rec.by_key("ra-date")[0]["end"]
+    check(1.9 <= gap_secs <= 3.0, "Retry-After: 2 waited %.2fs" % gap_secs)
+    check(2.9 <= gap_date <= 5.0, "Retry-After: <date +4s> waited %.2fs" % gap_date)
+
+
+@test
+def sigkill_mid_batch_then_restart_delivers_everything():
+    rec = server.reset()
+    rec.script = lambda q: (200, {}, 0.15)
+    keys = insert_many(40, "kill-")
+    a = webhook_relay("kill-a", extra=["--in-flight", "4", "--lease", "2s"])
+    wait_until(lambda: len(rec.accepted) >= 8 and rec.open_requests() > 0, 15, "mid-batch")
+    a.proc.kill()
+    a.wait(5)
+    b = webhook_relay("kill-b", extra=["--in-flight", "4", "--lease", "2s"])
+    wait_until(lambda: count("delivered") == 40, 30, "all 40 delivered after the restart")
+    b.stop()
+    check(sorted(rec.accepted) == sorted(keys), "every key accepted (deduped) exactly once")
+    per_key = {}
+    for q in rec.requests:
+        per_key[q["key"]] = per_key.get(q["key"], 0) + 1
+    check(all(per_key.get(k, 0) >= 1 for k in keys), "at least once without dedupe")
+    check(len(rec.requests) == 40 + rec.duplicates, "requests = messages + duplicates")
+    print("    (%d requests for 40 messages: %d redelivered after the kill)"
+          % (len(rec.requests), rec.duplicates))
+
+
+@test
+def database_restart_under_a_running_relay():
+    rec = server.reset()
+    rec.script = lambda q: (200, {}, 1.0 if q["key"].startswith("dbr-a") else 0.0)
+    r = webhook_relay("db-restart", extra=["--in-flight", "8", "--lease", "20s"])
+    insert_many(5, "dbr-a")
+    wait_until(lambda: rec.open_requests() == 5, 10, "5 deliveries in flight")
+    restart_cluster("immediate")
+    insert_many(5, "dbr-b")
+    wait_until(lambda: count("delivered") == 10, 30, "all 10 delivered after the restart")
+    check(r.alive(), "the relay survives the restart")
+    r.stop()
+    check(len(rec.accepted) == 10 and rec.duplicates == 0, "each delivered once (%d dups)" % rec.duplicates)
+    check("connection lost" in r.log() or "cannot connect" in r.log(), "the loss is logged")
+
+
+@test
+def two_relays_never_deliver_the_same_message_at_once():
+    rec = server.reset()
+    rec.script = lambda q: (200, {}, 2.5 if q["key"].startswith("two-slow") else 0.05)
+    extra = ["--in-flight", "4", "--lease", "1s", "--timeout", "5s"]
+    a = webhook_relay("two-a", extra=extra)
+    b = webhook_relay("two-b", extra=extra)
+    time.sleep(0.5)
+    keys = insert_many(2, "two-slow") + insert_many(60, "two-")
+    wait_until(lambda: count("delivered") == 62, 30, "all 62 delivered")
+    a.stop()
+    b.stop()
+    check(not rec.overlaps, "concurrent deliveries of %s" % rec.overlaps)
+    check(len(rec.requests) == 62 and rec.duplicates == 0, "each requested once: %d requests" % len(rec.requests))
+    check(sorted(rec.accepted) == sorted(keys), "all keys accepted")
+    check("outcome=delivered" in a.log() and "outcome=delivered" in b.log(), "both relays took work")
+
+
+@test
+def future_message_is_delivered_on_time_without_notify():
+    rec = server.reset()
+    insert([{"kind": "preorder_midwait", "channel": "email", "key": "future", "due_in": 3}], notify=False)
+    due = float(sql("SELECT EXTRACT(epoch FROM due_at) FROM waitlist.outbox WHERE idempotency_key = 'future'"))
+    r = webhook_relay("future", extra=["--poll-interval", "30s"])
+    time.sleep(max(0.0, due - time.time() - 0.4))
+    check(rec.seen("future") == 0, "delivered early")
+    wait_until(lambda: rec.seen("future") == 1, 5, "delivered after it fell due")
+    late = rec.requests[0]["start"] - due
+    r.stop()
+    check(-0.05 <= late <= 1.0, "delivered %.3fs after its due time" % late)
+
+
+@test
+def sigterm_finishes_in_flight_deliveries():
+    rec = server.reset()
+    rec.script = lambda q: (200, {}, 1.5)
+    insert_many(3, "term-")
+    r = webhook_relay("term-finish", extra=["--grace", "10s"])
+    wait_until(lambda: rec.open_requests() == 3, 10, "3 in flight")
+    r.signal(signal.SIGTERM)
+    rc = r.wait(8)
+    check(rc == 0, "exit code %s" % rc)
+    check(count("delivered") == 3 and len(rec.accepted) == 3, "in-flight deliveries finished and acked")
+
+
+@test
+def sigterm_releases_what_overruns_the_grace_period():
+    rec = server.reset()
+    rec.script = lambda q: (200, {}, 8.0)
+    keys = insert_many(3, "rel-")
+    r = webhook_relay("term-release", extra=["--grace", "500ms", "--timeout", "20s", "--lease", "30s"])
+    wait_until(lambda: rec.open_requests() == 3, 10, "3 in flight")
+    t0 = time.time()
+    r.signal(signal.SIGTERM)
+    rc = r.wait(5)
+    check(rc == 0, "exit code %s" % rc)
+    check(time.time() - t0 < 3, "exited promptly")
+    for k in keys:
+        st = row(k)
+        check(st["state"] == "pending" and st["owner"] == "" and st["attempts"] == 0,
+              "released without counting an attempt: %s" % st)
+    check("outcome=released" in r.log(), "release logged")
+
+
+@test
+def channel_and_kind_filters_route_to_separate_sinks():
+    rec = server.reset()
+    insert([{"kind": "back_in_stock", "channel": "email", "key": "f-e1"},
+            {"kind": "shipped", "channel": "email", "key": "f-e2"},
+            {"kind": "back_in_stock", "channel": "sms", "key": "f-s1"},
+            {"kind": "back_in_stock", "channel": "sms", "key": "f-s2"},
+            {"kind": "shipped", "channel": "sms", "key": "f-s3"},
+            {"kind": "allocated", "channel": "merchant", "key": "f-m1"}])
+    e = webhook_relay("filter-email", path="/email", extra=["--channel", "email"])
+    s = webhook_relay("filter-sms", path="/sms", extra=["--channel", "sms", "--kind", "back_in_stock"])
+    wait_until(lambda: count("delivered") == 4, 10, "4 matching messages delivered")
+    time.sleep(1.5)
+    e.stop()
+    s.stop()
+    paths = {k: q["path"] for k, q in rec.accepted.items()}
+    check(paths == {"f-e1": "/email", "f-e2": "/email", "f-s1": "/sms", "f-s2": "/sms"}, "routing: %s" % paths)
+    for k in ("f-s3", "f-m1"):
+        check(row(k)["state"] == "pending" and row(k)["attempts"] == 0, "%s untouched" % k)
+
+
+@test
+def metrics_endpoint_counts_outcomes():
+    rec = server.reset()
+    rec.script = lambda q: (404, {}, 0.0) if q["key"] == "m-dead" else (200, {}, 0.0)
+    port = free_port()
+    insert_many(3, "m-ok")
+    insert([{"kind": "shipped", "channel": "email", "key": "m-dead"}])
+    r = webhook_relay("metrics", extra=["--metrics", str(port)])
+    wait_until(lambda: count("delivered") == 3 and count("dead") == 1, 10, "outcomes recorded")
+    time.sleep(0.2)
+    body = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5).read().decode()
+    values = dict(l.split(" ", 1) for l in body.splitlines() if l and not l.startswith("#"))
+    try:
+        urllib.request.urlopen("http://127.0.0.1:%d/other" % port, timeout=5)
+        other = 200
+    except urllib.error.HTTPError as err:
+        other = err.code
+    r.stop()
+    check(values.get("waitlist_relay_delivered_total") == "3", "delivered: %s" % values)
+    check(values.get("waitlist_relay_dead_total") == "1", "dead: %s" % values)
+    check(values.get("waitlist_relay_in_flight") == "0", "in flight: %s" % values)
+    check(values.get("waitlist_relay_db_connected") == "1", "connected: %s" % values)
+    check("waitlist_relay_lag_seconds" in values, "lag gauge present")
+    check(other == 404, "unknown path answers 404, got %s" % other)
+
+
+@test
+def sighup_reloads_the_config_file():
+    rec = server.reset()
+    conf = os.path.join(LOGDIR, "relay.conf")
+
+    def write(path, extra=""):
+        with open(conf, "w") as f:
+            f.write("# relay test config\nwebhook = %s\nsecret = %s\npoll-interval = 1s\n%s"
+                    % (server.url(path), SECRET, extra))
+    write("/first")
+    r = Relay("sighup", ["--config", conf, "--consumer", "sighup"])
+    insert([{"kind": "shipped", "channel": "email", "key": "hup-1"}])
+    wait_until(lambda: "hup-1" in rec.accepted, 10, "first delivery")
+    write("/second")
+    r.signal(signal.SIGHUP)
+    time.sleep(0.3)
+    insert([{"kind": "shipped", "channel": "email", "key": "hup-2"}])
+    wait_until(lambda: "hup-2" in rec.accepted, 10, "second delivery")
+    write("/third", "no-such-setting = 1\n")
+    r.signal(signal.SIGHUP)
+    time.sleep(0.3)
+    insert([{"kind": "shipped", "channel": "email", "key": "hup-3"}])
+    wait_until(lambda: "hup-3" in rec.accepted, 10, "third delivery")
+    check(r.alive(), "a bad file does not stop the relay")
+    r.stop()
+    paths = [rec.accepted[k]["path"] for k in ("hup-1", "hup-2", "hup-3")]
+    check(paths == ["/first", "/second", "/second"], "paths: %s" % paths)
+    check("not reloaded" in r.log(), "the bad file is reported")
+
+
+# ---------------------------------------------------------------- runner
+
+def cleanup():
+    for r in relays:
+        if r.alive():
+            r.kill()
+    relays.clear()
+
+
+def run_one(fn):
+    cleanup()
+    reset_outbox()
+    server.reset()
+    started = time.time()
+    try:
+        fn()
+        print("ok   %-60s %5.1fs" % (fn.__name__, time.time() - started), flush=True)
+        return True
+    except Exception as err:  # an assertion or anything unexpected
+        print("FAIL %-60s %5.1fs\n    %s" % (fn.__name__, time.time() - started, err), flush=True)
+        if not isinstance(err, AssertionError):
+            traceback.print_exc()
+        for r in relays:
+            print("    --- %s log (last lines) ---" % r.name)
+            for line in r.log().splitlines()[-15:]:
+                print("    " + line)
+        return False
+    finally:
+        cleanup()
+
+
+def main():
+    only = sys.argv[1:]
+    chosen = [t for t in TESTS if not only or any(o in t.__name__ for o in only)]
+    passed = failed = 0
+    for fn in chosen:
+        if run_one(fn):
+            passed += 1
+        else:
+            failed += 1
+    print("relay: %d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

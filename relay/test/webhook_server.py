@@ -1,0 +1,139 @@
+"""
+webhook_server.py: the loopback HTTP endpoint the relay tests deliver to.
+
+It binds 127.0.0.1 only, records every request, verifies the
+Waitlist-Signature (HMAC-SHA256 over "<timestamp>.<body>") and answers 401
+when it does not match, dedupes on Idempotency-Key (a repeated key is
+answered 200 but not accepted twice), notices two requests for the same key
+in progress at once, and answers as the running test scripts it: status,
+extra headers and a delay, chosen per request.
+"""
+import hashlib
+import hmac
+import http.server
+import json
+import threading
+import time
+
+SIGNATURE_TOLERANCE = 300  # seconds a timestamp may be off, like Stripe's default
+
+
+class Recorder:
+    """What one test saw.  Handlers keep the recorder they started with,
+    so a slow request left over from an earlier test cannot touch this one."""
+
+    def __init__(self, secret):
+        self.secret = secret
+        self.lock = threading.Lock()
+        self.requests = []       # every request, in arrival order
+        self.accepted = {}       # key -> first request answered 2xx
+        self.duplicates = 0      # 2xx answers to keys already accepted
+        self.in_progress = {}    # key -> requests being answered now
+        self.overlaps = []       # keys requested while a request for them was open
+        self.script = lambda req: (200, {}, 0.0)
+
+    def seen(self, key):
+        with self.lock:
+            return sum(1 for r in self.requests if r["key"] == key)
+
+    def open_requests(self):
+        with self.lock:
+            return sum(self.in_progress.values())
+
+    def by_key(self, key):
+        with self.lock:
+            return [r for r in self.requests if r["key"] == key]
+
+
+def signature_ok(secret, headers, body):
+    """Whether the request carries a fresh, valid v1 signature."""
+    ts = headers.get("Waitlist-Timestamp")
+    sig = headers.get("Waitlist-Signature")
+    if not ts or not sig or not ts.isdigit():
+        return False
+    if abs(time.time() - int(ts)) > SIGNATURE_TOLERANCE:
+        return False
+    mac = hmac.new(secret.encode(), ts.encode() + b"." + body, hashlib.sha256)
+    return hmac.compare_digest(sig, "v1=" + mac.hexdigest())
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        rec = self.server.recorder
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        req = self.record(rec, body)
+        status, headers, delay = rec.script(req)
+        if not req["sig_ok"]:
+            status, headers, delay = 401, {}, 0.0
+        time.sleep(delay)
+        self.finish_record(rec, req, status)
+        self.answer(status, headers)
+
+    def record(self, rec, body):
+        key = self.headers.get("Idempotency-Key")
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            doc = None
+        req = {"path": self.path, "key": key, "body": doc, "raw": body,
+               "headers": dict(self.headers), "start": time.time(),
+               "sig_ok": signature_ok(rec.secret, self.headers, body)}
+        with rec.lock:
+            req["seen"] = sum(1 for r in rec.requests if r["key"] == key)
+            if rec.in_progress.get(key, 0) > 0:
+                rec.overlaps.append(key)
+            rec.in_progress[key] = rec.in_progress.get(key, 0) + 1
+            rec.requests.append(req)
+        return req
+
+    def finish_record(self, rec, req, status):
+        with rec.lock:
+            rec.in_progress[req["key"]] -= 1
+            req["status"] = status
+            req["end"] = time.time()
+            if 200 <= status < 300:
+                if req["key"] in rec.accepted:
+                    rec.duplicates += 1
+                else:
+                    rec.accepted[req["key"]] = req
+
+    def answer(self, status, headers):
+        text = b"ok\n" if status < 300 else ("scripted %d\n" % status).encode()
+        try:
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(text)))
+            self.end_headers()
+            self.wfile.write(text)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the relay gave up waiting (a timeout test)
+
+
+class WebhookServer:
+    """A threaded server on 127.0.0.1 with a fresh Recorder per test."""
+
+    def __init__(self, secret):
+        self.secret = secret
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.httpd.recorder = Recorder(secret)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def url(self, path="/hook"):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def reset(self):
+        self.httpd.recorder = Recorder(self.secret)
+        return self.httpd.recorder
+
+    @property
+    def rec(self):
+        return self.httpd.recorder
