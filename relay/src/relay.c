@@ -11,6 +11,7 @@
 #include "dispatch.h"
 #include "log.h"
 #include "metrics.h"
+#include "sink.h"
 #include "util.h"
 
 #include <curl/curl.h>
@@ -43,6 +44,7 @@ typedef struct relay
 	int64_t		next_renew;		/* extend leases */
 	int64_t		next_connect;
 	double		backoff;
+	int			exit_code;		/* 0 unless stopped by a broken sink */
 } relay;
 
 static int	sig_pipe[2] = {-1, -1};
@@ -376,6 +378,12 @@ handle_signals(relay *r, int64_t now)
 	}
 	if (got_term > 1 && r->stopping)
 		r->stop_deadline = now;	/* asked twice: release at once */
+	if (sink_broken && !r->stopping)
+	{
+		log_error("msg=\"the sink cannot deliver any more; stopping\"");
+		r->exit_code = 1;
+		got_term = 1;
+	}
 	if (got_term > 0 && !r->stopping)
 	{
 		r->stopping = true;
@@ -392,7 +400,7 @@ sleep_ms(const relay *r, int64_t now)
 	int64_t		wake = r->next_poll;
 	int64_t		deadline = dispatch_next_deadline(r->dp);
 
-	if (!r->stopping && r->want_drain && room(r) > 0 && db_connected(r->db))
+	if (!r->stopping && ((r->want_drain && room(r) > 0 && db_connected(r->db)) || sink_broken))
 		return 0;
 	if (!r->stopping && r->next_claim < wake)
 		wake = r->next_claim;
@@ -476,7 +484,7 @@ run(relay *r)
 	}
 	log_info("msg=\"stopped\" delivered=%llu retried=%llu dead=%llu released=%llu",
 			 stats.delivered, stats.retried, stats.dead, stats.released);
-	return 0;
+	return r->exit_code;
 }
 
 /* Entry point: parse settings, then run the loop. */

@@ -17,6 +17,9 @@
 /* Exit status of an --exec command that means "give up: dead letter". */
 #define EXEC_EXIT_GIVE_UP 100
 
+/* Set when a sink cannot work any more (stdout closed): the relay stops. */
+extern bool sink_broken;
+
 void		stdout_deliver(delivery *d);
 
 bool		exec_start(delivery *d, const relay_config *cfg);

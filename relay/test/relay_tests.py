@@ -229,6 +229,18 @@ def stdout_sink_writes_one_json_line_per_message():
         check(doc["recipient"] == "r@example.test" and doc["sku"] == "SKU-1", "recipient/sku: %s" % doc)
 
 
+@test
+def stdout_closed_releases_and_exits_nonzero():
+    keys = insert_many(5, "pipe-")
+    r = Relay("stdout-closed", ["--stdout", "--poll-interval", "1s"], stdout=subprocess.PIPE)
+    r.proc.stdout.close()
+    rc = r.wait(10)
+    check(rc == 1, "a closed stdout should stop the relay with exit 1, got %s" % rc)
+    for k in keys:
+        st = row(k)
+        check(st["state"] == "pending" and st["attempts"] == 0, "released, attempt not counted: %s" % st)
+
+
 EXEC_SCRIPT = """#!/bin/sh
 cat > "$EXEC_OUT/$WAITLIST_IDEMPOTENCY_KEY.json"
 echo "$WAITLIST_ID $WAITLIST_KIND $WAITLIST_CHANNEL $WAITLIST_ATTEMPT" > "$EXEC_OUT/$WAITLIST_IDEMPOTENCY_KEY.env"
