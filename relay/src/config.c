@@ -383,6 +383,11 @@ validate(relay_config *cfg)
 		log_error("msg=\"out of range: --lease at least 1s, --poll-interval and --timeout at least 50ms, --in-flight at most 1024\"");
 		return false;
 	}
+	if (cfg->batch > 10000 || strlen(cfg->consumer) > 200 || *cfg->consumer == '\0')
+	{
+		log_error("msg=\"out of range: --batch at most 10000, --consumer 1 to 200 characters\"");
+		return false;
+	}
 	if (cfg->secret == NULL && getenv("WAITLIST_RELAY_SECRET") != NULL)
 		cfg->secret = xstrdup(getenv("WAITLIST_RELAY_SECRET"));
 	if (cfg->sink == SINK_WEBHOOK && (cfg->secret == NULL || *cfg->secret == '\0'))

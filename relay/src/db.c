@@ -75,6 +75,7 @@ static const char *const next_due_filtered_sql =
 struct db
 {
 	PGconn	   *conn;
+	char		sqlstate[6];	/* of the last failed statement, "" if none */
 };
 
 /* A fresh, unconnected handle. */
@@ -108,6 +109,13 @@ db_disconnect(db *d)
 	d->conn = NULL;
 }
 
+/* Whether the last statement failed with this SQLSTATE. */
+bool
+db_failed_with(const db *d, const char *sqlstate)
+{
+	return strcmp(d->sqlstate, sqlstate) == 0;
+}
+
 /* The socket to wait on, or -1. */
 int
 db_socket(const db *d)
@@ -135,8 +143,11 @@ static void
 statement_failed(db *d, const char *what, PGresult *res)
 {
 	char	   *err = error_text(res ? PQresultErrorMessage(res) : PQerrorMessage(d->conn));
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 
-	log_error("msg=\"statement failed\" statement=%s error=%s", what, err);
+	snprintf(d->sqlstate, sizeof(d->sqlstate), "%s", state ? state : "");
+	log_error("msg=\"statement failed\" statement=%s sqlstate=%s error=%s",
+			  what, d->sqlstate[0] ? d->sqlstate : "none", err);
 	free(err);
 	if (PQstatus(d->conn) != CONNECTION_OK)
 	{
@@ -152,6 +163,7 @@ run(db *d, const char *what, const char *sql, int nparams, const unsigned int *t
 {
 	PGresult   *res;
 
+	d->sqlstate[0] = '\0';
 	if (!db_connected(d))
 		return NULL;
 	res = PQexecParams(d->conn, sql, nparams, types, values, NULL, NULL, 0);

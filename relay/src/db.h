@@ -23,12 +23,16 @@ typedef struct relay_msg
 
 typedef struct db db;
 
+/* The extension's SQLSTATE for "this message is not leased to you". */
+#define SQLSTATE_NOT_LEASE_HOLDER "WL008"
+
 db		   *db_new(void);
 void		db_free(db *d);
 bool		db_connected(const db *d);
 bool		db_connect(db *d, const relay_config *cfg);
 void		db_disconnect(db *d);
 int			db_socket(const db *d);
+bool		db_failed_with(const db *d, const char *sqlstate);
 bool		db_take_notifications(db *d);
 
 int			db_claim(db *d, const relay_config *cfg, int max, relay_msg **out);

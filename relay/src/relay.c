@@ -177,9 +177,23 @@ record_batch(relay *r, delivery *list, verdict v)
 		stats.delivered += n;
 	else
 		stats.released += n;
+	if (counted < n && v == VERDICT_DELIVERED)
+		stats.lease_lost += n - counted;
 	if (counted < n)
 		log_warn("msg=\"some messages were no longer leased to this relay when recorded\" "
 				 "outcome=%s sent=%d counted=%d", verdict_name(v), n, counted);
+}
+
+/* The lease went to someone else: nothing left for this relay to record. */
+static bool
+lease_was_lost(relay *r, delivery *d)
+{
+	if (!db_failed_with(r->db, SQLSTATE_NOT_LEASE_HOLDER))
+		return false;
+	stats.lease_lost++;
+	log_warn("msg=\"lease lost before the outcome was recorded; the message is another consumer's now\" "
+			 "id=%lld outcome=%s", d->msg.id, verdict_name(d->verdict));
+	return true;
 }
 
 /* Record one failed delivery: nack (retry) or dead_letter. */
@@ -193,11 +207,14 @@ record_failure(relay *r, delivery *d)
 	{
 		d->recorded = db_dead_letter(r->db, r->cfg.consumer, d->msg.id, err);
 		stats.dead += d->recorded;
+		d->recorded = d->recorded || lease_was_lost(r, d);
 		return;
 	}
 	d->recorded = db_nack(r->db, r->cfg.consumer, d->msg.id, err, d->retry_after,
 						  state, sizeof(state));
-	if (d->recorded && strcmp(state, "dead") == 0)
+	if (!d->recorded)
+		d->recorded = lease_was_lost(r, d);
+	else if (strcmp(state, "dead") == 0)
 	{
 		stats.dead++;
 		log_warn("msg=\"attempts exhausted; message is dead\" id=%lld kind=%s channel=%s",

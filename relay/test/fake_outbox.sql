@@ -55,27 +55,47 @@ LANGUAGE sql AS $$
 	SELECT count(*)::integer FROM a
 $$;
 
+-- Like the extension: WL008 when the message is not leased to consumer.
+CREATE FUNCTION waitlist.lock_leased(consumer text, id bigint) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+	n integer;
+BEGIN
+	SELECT o.attempts INTO n FROM waitlist.outbox o
+	 WHERE o.id = lock_leased.id AND o.state = 'leased' AND o.lease_owner = consumer FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'message % is not leased to consumer "%"', id, consumer USING ERRCODE = 'WL008';
+	END IF;
+	RETURN n;
+END
+$$;
+
 CREATE FUNCTION waitlist.nack(consumer text, id bigint, error text, retry_after interval DEFAULT NULL)
 RETURNS text
-LANGUAGE sql AS $$
+LANGUAGE plpgsql AS $$
+DECLARE
+	n integer := waitlist.lock_leased(consumer, id);
+	max_attempts integer := coalesce(nullif(current_setting('waitlist.max_attempts', true), '')::integer, 10);
+BEGIN
 	UPDATE waitlist.outbox o
-	   SET state = CASE WHEN o.attempts >= coalesce(nullif(current_setting('waitlist.max_attempts', true), '')::integer, 10)
-						THEN 'dead' ELSE 'pending' END,
+	   SET state = CASE WHEN n >= max_attempts THEN 'dead' ELSE 'pending' END,
 		   due_at = now() + coalesce(retry_after,
-									 least(interval '1 second' * power(2, o.attempts - 1), interval '5 minutes')
+									 least(interval '1 second' * power(2, n - 1), interval '5 minutes')
 									 * (0.75 + random() / 2)),
 		   last_error = error, lease_owner = NULL
-	 WHERE o.id = nack.id AND o.state = 'leased' AND o.lease_owner = consumer
-	RETURNING o.state
+	 WHERE o.id = nack.id;
+	RETURN CASE WHEN n >= max_attempts THEN 'dead' ELSE 'pending' END;
+END
 $$;
 
 CREATE FUNCTION waitlist.dead_letter(consumer text, id bigint, error text) RETURNS boolean
-LANGUAGE sql AS $$
-	WITH d AS (
-		UPDATE waitlist.outbox o SET state = 'dead', last_error = error, lease_owner = NULL
-		 WHERE o.id = dead_letter.id AND o.state = 'leased' AND o.lease_owner = consumer
-		RETURNING 1)
-	SELECT count(*) > 0 FROM d
+LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM waitlist.lock_leased(consumer, id);
+	UPDATE waitlist.outbox o SET state = 'dead', last_error = error, lease_owner = NULL
+	 WHERE o.id = dead_letter.id;
+	RETURN true;
+END
 $$;
 
 CREATE FUNCTION waitlist.extend_lease(consumer text, ids bigint[], lease interval DEFAULT '30 seconds')

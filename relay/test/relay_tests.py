@@ -352,6 +352,20 @@ def timeouts_retry():
 
 
 @test
+def binary_error_bodies_are_recorded():
+    rec = server.reset()
+    rec.script = lambda q: ((503, {}, 0.0, b"\xff\xfe bad \xed\xa0\x80 \xc3\xa9t\xc3\xa9 \x01\x1b[0m")
+                            if q["seen"] == 0 else (200, {}, 0.0))
+    insert([{"kind": "shipped", "channel": "email", "key": "binary"}])
+    r = webhook_relay("binary", extra=["--poll-interval", "30s"])
+    wait_until(lambda: row("binary")["state"] == "pending" and row("binary")["error"] != "", 10, "nack recorded")
+    r.stop()
+    err = row("binary")["error"]
+    check(err.startswith("HTTP 503: ?? bad ??? \u00e9t\u00e9"), "sanitized error: %r" % err)
+    check("statement failed" not in r.log(), "no statement failed")
+
+
+@test
 def client_errors_dead_letter_but_408_429_retry():
     codes = {"c400": 400, "c404": 404, "c410": 410, "c422": 422, "c408": 408, "c429": 429, "c503": 503}
     rec = server.reset()
@@ -412,6 +426,31 @@ def sigkill_mid_batch_then_restart_delivers_everything():
     check(len(rec.requests) == 40 + rec.duplicates, "requests = messages + duplicates")
     print("    (%d requests for 40 messages: %d redelivered after the kill)"
           % (len(rec.requests), rec.duplicates))
+
+
+@test
+def stolen_lease_is_noticed_and_not_recorded_forever():
+    rec = server.reset()
+    port = free_port()
+    insert([{"kind": "shipped", "channel": "email", "key": "steal-nack"},
+            {"kind": "shipped", "channel": "email", "key": "steal-ack"}])
+    rec.script = lambda q: ((500, {}, 1.5) if q["key"] == "steal-nack"
+                            else (200, {}, 1.5) if q["key"] == "steal-ack" else (200, {}, 0.0))
+    r = webhook_relay("steal", extra=["--metrics", str(port), "--lease", "30s"])
+    wait_until(lambda: rec.open_requests() == 2, 10, "2 in flight")
+    sql("UPDATE waitlist.outbox SET lease_owner = 'thief' WHERE idempotency_key LIKE 'steal-%'")
+    wait_until(lambda: rec.open_requests() == 0, 10, "both answered")
+    insert([{"kind": "shipped", "channel": "email", "key": "after-steal"}])
+    wait_until(lambda: row("after-steal")["state"] == "delivered", 10, "the relay carries on")
+    body = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5).read().decode()
+    r.stop()
+    log = r.log()
+    check(log.count("statement=nack") == 1, "the refused nack is not retried:\n%s" % log)
+    check("lease lost before the outcome was recorded" in log, "the lost lease is logged")
+    check("no longer leased to this relay" in log, "the uncounted ack is logged")
+    check("waitlist_relay_lease_lost_total 2" in body, "lease_lost counted: %s" % body)
+    for k in ("steal-nack", "steal-ack"):
+        check(row(k)["owner"] == "thief" and row(k)["state"] == "leased", "thief keeps %s" % k)
 
 
 @test

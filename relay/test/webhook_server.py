@@ -6,7 +6,7 @@ Waitlist-Signature (HMAC-SHA256 over "<timestamp>.<body>") and answers 401
 when it does not match, dedupes on Idempotency-Key (a repeated key is
 answered 200 but not accepted twice), notices two requests for the same key
 in progress at once, and answers as the running test scripts it: status,
-extra headers and a delay, chosen per request.
+extra headers, a delay and optionally the body, chosen per request.
 """
 import hashlib
 import hmac
@@ -68,12 +68,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         rec = self.server.recorder
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         req = self.record(rec, body)
-        status, headers, delay = rec.script(req)
+        status, headers, delay, *body_out = rec.script(req)
         if not req["sig_ok"]:
-            status, headers, delay = 401, {}, 0.0
+            status, headers, delay, body_out = 401, {}, 0.0, []
         time.sleep(delay)
         self.finish_record(rec, req, status)
-        self.answer(status, headers)
+        self.answer(status, headers, body_out[0] if body_out else None)
 
     def record(self, rec, body):
         key = self.headers.get("Idempotency-Key")
@@ -103,8 +103,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 else:
                     rec.accepted[req["key"]] = req
 
-    def answer(self, status, headers):
-        text = b"ok\n" if status < 300 else ("scripted %d\n" % status).encode()
+    def answer(self, status, headers, text=None):
+        if text is None:
+            text = b"ok\n" if status < 300 else ("scripted %d\n" % status).encode()
         try:
             self.send_response(status)
             for name, value in headers.items():
