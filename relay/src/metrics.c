@@ -124,7 +124,7 @@ render(void)
 					 "# HELP waitlist_relay_released_total Messages handed back undelivered at shutdown.\n"
 					 "# TYPE waitlist_relay_released_total counter\n"
 					 "waitlist_relay_released_total %llu\n"
-					 "# HELP waitlist_relay_lease_lost_total Leases found taken over when renewing them.\n"
+					 "# HELP waitlist_relay_lease_lost_total Outcomes not recorded because the lease had passed to another consumer.\n"
 					 "# TYPE waitlist_relay_lease_lost_total counter\n"
 					 "waitlist_relay_lease_lost_total %llu\n"
 					 "# HELP waitlist_relay_in_flight Deliveries running now.\n"

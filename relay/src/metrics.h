@@ -16,7 +16,7 @@ typedef struct relay_stats
 	unsigned long long retried;
 	unsigned long long dead;
 	unsigned long long released;
-	unsigned long long lease_lost;
+	unsigned long long lease_lost;	/* outcomes refused: lease gone */
 	int			in_flight;
 	double		lag_seconds;	/* how overdue the oldest due message is */
 	bool		db_connected;

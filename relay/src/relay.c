@@ -177,7 +177,7 @@ record_batch(relay *r, delivery *list, verdict v)
 		stats.delivered += n;
 	else
 		stats.released += n;
-	if (counted < n && v == VERDICT_DELIVERED)
+	if (counted < n)
 		stats.lease_lost += n - counted;
 	if (counted < n)
 		log_warn("msg=\"some messages were no longer leased to this relay when recorded\" "
@@ -220,7 +220,7 @@ record_failure(relay *r, delivery *d)
 		log_warn("msg=\"attempts exhausted; message is dead\" id=%lld kind=%s channel=%s",
 				 d->msg.id, d->msg.kind, d->msg.channel);
 	}
-	else if (d->recorded)
+	else
 		stats.retried++;
 }
 
@@ -313,11 +313,8 @@ renew_leases(relay *r, int64_t now)
 	if (n > 0 && db_extend_lease(r->db, r->cfg.consumer, ids, n, r->cfg.lease, &held))
 	{
 		log_debug("msg=\"leases renewed\" count=%d held=%d", n, held);
-		if (held < n)
-		{
-			stats.lease_lost += n - held;
-			log_warn("msg=\"leases lost: another relay may deliver these too\" count=%d", n - held);
-		}
+		if (held < n)			/* counted in lease_lost when recorded */
+			log_warn("msg=\"leases lost: another consumer may deliver these too\" count=%d", n - held);
 	}
 	free(ids);
 }
