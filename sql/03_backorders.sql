@@ -103,3 +103,26 @@ BEGIN;
 SELECT waitlist.restock('BOOT', 1);
 PREPARE TRANSACTION 'wl';
 SELECT * FROM stock('BOOT');
+
+-- Units taken back before the batch is expanded: no ready_to_ship for the
+-- line that lost them; given back later, it is told once.
+SELECT sku FROM waitlist.upsert_sku('BELT');
+SELECT waitlist.place_backorder('J-1', 'BELT', 2, 'Jo', 'jo@example.com') AS j1;
+SELECT waitlist.restock('BELT', 2);
+SELECT waitlist.set_on_hand('BELT', 0);
+SELECT waitlist.tick() AS expanded;
+SELECT count(*) AS ready_messages FROM waitlist.outbox WHERE kind = 'ready_to_ship' AND sku = 'BELT';
+SELECT waitlist.set_on_hand('BELT', 2);
+SELECT waitlist.tick() AS expanded;
+SELECT waitlist.set_on_hand('BELT', 0);
+SELECT waitlist.set_on_hand('BELT', 2);
+SELECT waitlist.tick() AS expanded;
+SELECT kind, recipient, idempotency_key FROM waitlist.outbox
+ WHERE kind = 'ready_to_ship' AND sku = 'BELT';
+-- Stock counted down earlier in the same transaction: shipping is refused
+-- clearly instead of breaking a constraint.
+BEGIN;
+SELECT waitlist.set_on_hand('BELT', 0);
+SELECT try($$SELECT waitlist.ship_line(9)$$);
+ROLLBACK;
+SELECT waitlist.ship_line(9);

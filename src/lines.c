@@ -37,6 +37,7 @@ typedef struct LineSku
 	int64		waiting_units;	/* paid units queued and not yet allocated */
 	int64		free_units;
 	bool		discontinued;
+	int64		on_hand;
 } LineSku;
 
 typedef struct Line
@@ -54,7 +55,7 @@ typedef struct Line
 #define SKU_COLUMNS \
 	"id, sku, title, CASE WHEN restock_confirmed THEN to_char(restock_date, 'YYYY-MM-DD') END," \
 	" product_url, paid_served, paid_tail - paid_served, on_hand - allocated," \
-	" status = 'discontinued'"
+	" status = 'discontinued', on_hand"
 
 static WlQuery q_lock_by_sku = {
 	"SELECT " SKU_COLUMNS " FROM waitlist.sku WHERE sku = $1 FOR UPDATE",
@@ -79,6 +80,7 @@ read_sku(LineSku *s)
 	s->waiting_units = wl_get_int64(0, 7, NULL);
 	s->free_units = wl_get_int64(0, 8, NULL);
 	s->discontinued = wl_get_bool(0, 9);
+	s->on_hand = wl_get_int64(0, 10, NULL);
 }
 
 /* ---------- place_backorder ---------- */
@@ -382,6 +384,12 @@ waitlist_ship_line(PG_FUNCTION_ARGS)
 				 errmsg("cannot ship line " INT64_FORMAT ": " INT64_FORMAT " of " INT64_FORMAT " units allocated",
 						line_id, held, l.qty),
 				 errdetail("Only a fully allocated line ships; units are allocated when stock arrives, at commit.")));
+	if (s.on_hand < l.qty)
+		ereport(ERROR,
+				(errcode(WL_ERRCODE_NOT_ENOUGH_STOCK),
+				 errmsg("cannot ship line " INT64_FORMAT ": " INT64_FORMAT " units on hand, " INT64_FORMAT " needed",
+						line_id, s.on_hand, l.qty),
+				 errdetail("Stock went down in this transaction; the allocation is corrected when it commits.")));
 	close_line(&s, &l, "shipped", l.qty, l.qty);
 	line_message(&s, &l, "shipped", l.qty);
 	SPI_finish();

@@ -147,21 +147,31 @@ static WlQuery q_pending_batches = {
 	1, {INT4OID}, NULL
 };
 
+/*
+ * Allocation messages.  A line told it is ready to ship is told once
+ * (key per line and channel); a partial allocation once per allocated
+ * total.  Lines that no longer hold the units when the batch is expanded
+ * (a stock count took them back, or the line was cancelled) get nothing.
+ */
 static WlQuery q_expand_allocated = {
 	"INSERT INTO waitlist.outbox (kind, channel, recipient, sku, payload, idempotency_key)"
-	" SELECT CASE WHEN l.pos_end <= $4 THEN 'ready_to_ship' ELSE 'allocated' END,"
-	"  c.channel, c.recipient, s.sku,"
-	"  jsonb_build_object('order_ref', l.order_ref, 'line_id', l.id, 'sku', s.sku,"
-	"   'title', s.title, 'qty', l.qty,"
-	"   'allocated_now', least(l.pos_end, $4) - greatest(l.pos_start, $3),"
-	"   'allocated_total', least(l.pos_end, $4) - l.pos_start,"
-	"   'product_url', s.product_url),"
-	"  'line:' || l.id || ':alloc:' || $1 || ':' || c.channel"
-	" FROM waitlist.sku s"
-	" JOIN waitlist.line l ON l.sku_id = s.id AND l.state = 'waiting'"
-	"  AND l.pos_end > $5 AND l.pos_end <= $6 AND l.pos_start < $4"
-	" CROSS JOIN LATERAL (VALUES ('email', l.email), ('sms', l.phone)) AS c (channel, recipient)"
-	" WHERE s.id = $2 AND c.recipient IS NOT NULL AND l.pos_end > $3"
+	" SELECT a.msg_kind, c.channel, c.recipient, a.sku,"
+	"  jsonb_build_object('order_ref', a.order_ref, 'line_id', a.id, 'sku', a.sku,"
+	"   'title', a.title, 'qty', a.qty, 'allocated_now', a.now,"
+	"   'allocated_total', a.total, 'product_url', a.product_url),"
+	"  'line:' || a.id || CASE WHEN a.msg_kind = 'ready_to_ship' THEN ':ready:'"
+	"   ELSE ':allocated:' || a.total || ':' END || c.channel"
+	" FROM (SELECT l.*, s.sku, s.title, s.product_url,"
+	"        CASE WHEN l.pos_end <= $4 THEN 'ready_to_ship' ELSE 'allocated' END AS msg_kind,"
+	"        least(l.pos_end, $4) - greatest(l.pos_start, $3) AS now,"
+	"        least(l.pos_end, $4) - l.pos_start AS total"
+	"       FROM waitlist.sku s"
+	"       JOIN waitlist.line l ON l.sku_id = s.id AND l.state = 'waiting'"
+	"        AND l.pos_end > $5 AND l.pos_end <= $6 AND l.pos_start < $4"
+	"       WHERE s.id = $2 AND l.pos_end > $3"
+	"        AND s.paid_served >= least(l.pos_end, $4)) a"
+	" CROSS JOIN LATERAL (VALUES ('email', a.email), ('sms', a.phone)) AS c (channel, recipient)"
+	" WHERE c.recipient IS NOT NULL"
 	" ON CONFLICT (idempotency_key) DO NOTHING",
 	6, {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID}, NULL
 };

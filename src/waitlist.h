@@ -19,6 +19,7 @@
 #define WL_ERRCODE_DUPLICATE_ORDER		MAKE_SQLSTATE('W','L','0','0','6')
 #define WL_ERRCODE_UNKNOWN_SUBSCRIPTION	MAKE_SQLSTATE('W','L','0','0','7')
 #define WL_ERRCODE_NOT_LEASE_HOLDER		MAKE_SQLSTATE('W','L','0','0','8')
+#define WL_ERRCODE_NOT_ENOUGH_STOCK		MAKE_SQLSTATE('W','L','0','0','9')
 
 /* Longest texts accepted (characters). */
 #define WL_MAX_SKU_LEN		128

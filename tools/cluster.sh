@@ -1,6 +1,7 @@
 # Sourced by tools/test.sh, tools/demo.sh and bench scripts: a throwaway
 # PostgreSQL 15 cluster owned by an unprivileged user, on a private socket
-# directory and port, stopped by an EXIT trap even when something fails.
+# directory and port (no TCP listener, so clusters never collide), stopped
+# by an EXIT trap even when something fails.
 #
 #   source tools/cluster.sh
 #   cluster_start            # exports PGHOST PGPORT PGUSER PGDATABASE
@@ -39,7 +40,7 @@ cluster_start() {
 		--no-sync -E UTF8 --locale=C >"$WL_CLUSTER_DIR/initdb.log" 2>&1 ||
 		{ cat "$WL_CLUSTER_DIR/initdb.log"; return 1; }
 	{
-		echo "listen_addresses = '127.0.0.1'"
+		echo "listen_addresses = ''"
 		echo "port = $WL_PGPORT"
 		echo "unix_socket_directories = '$WL_CLUSTER_DIR'"
 		echo "max_connections = 100"

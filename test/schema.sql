@@ -1,0 +1,346 @@
+-- pgTAP: the objects waitlist--0.1.0.sql installs, as a contract.
+-- Tables, columns and types, keys, indexes, views, the exact function
+-- signatures, SECURITY DEFINER with a pinned search_path, extension
+-- membership, pg_dump registration (extconfig) and the waitlist.* GUCs.
+-- Run by: pg_prove -d wl_tap --ext .sql test/
+BEGIN;
+SELECT plan(328);
+
+-- ---------------------------------------------------------------- schema
+SELECT has_schema('waitlist');
+SELECT is((SELECT e.extnamespace::regnamespace::text FROM pg_extension e WHERE e.extname = 'waitlist'),
+	'waitlist', 'the extension lives in schema waitlist');
+SELECT is((SELECT e.extrelocatable FROM pg_extension e WHERE e.extname = 'waitlist'),
+	false, 'the extension is not relocatable');
+
+SELECT tables_are('waitlist',
+	ARRAY['sku', 'line', 'subscriber', 'batch', 'outbox', 'tracked_inventory'],
+	'waitlist has exactly its six tables');
+SELECT views_are('waitlist', ARRAY['line_status', 'subscriber_status'],
+	'waitlist has exactly its two views');
+SELECT sequences_are('waitlist',
+	ARRAY['sku_id_seq', 'line_id_seq', 'subscriber_id_seq', 'batch_id_seq', 'outbox_id_seq'],
+	'waitlist has exactly the five id sequences');
+
+-- ------------------------------------------------------- columns and types
+CREATE TEMP TABLE expected_column (tbl name, col name, typ text, not_null boolean) ON COMMIT DROP;
+INSERT INTO expected_column VALUES
+	('sku', 'id', 'bigint', true),
+	('sku', 'sku', 'text', true),
+	('sku', 'title', 'text', false),
+	('sku', 'status', 'text', true),
+	('sku', 'on_hand', 'bigint', true),
+	('sku', 'allocated', 'bigint', true),
+	('sku', 'restock_date', 'date', false),
+	('sku', 'restock_confirmed', 'boolean', true),
+	('sku', 'product_url', 'text', false),
+	('sku', 'image_url', 'text', false),
+	('sku', 'notify_ratio', 'numeric(6,3)', true),
+	('sku', 'send_sold_out_again', 'boolean', true),
+	('sku', 'confirm_signups', 'boolean', true),
+	('sku', 'paid_tail', 'bigint', true),
+	('sku', 'paid_served', 'bigint', true),
+	('sku', 'sub_tail', 'bigint', true),
+	('sku', 'sub_served', 'bigint', true),
+	('sku', 'announced', 'bigint', true),
+	('sku', 'created_at', 'timestamp with time zone', true),
+	('sku', 'updated_at', 'timestamp with time zone', true),
+	('line', 'id', 'bigint', true),
+	('line', 'sku_id', 'bigint', true),
+	('line', 'kind', 'text', true),
+	('line', 'order_ref', 'text', true),
+	('line', 'customer', 'text', false),
+	('line', 'email', 'text', false),
+	('line', 'phone', 'text', false),
+	('line', 'qty', 'integer', true),
+	('line', 'pos_start', 'bigint', true),
+	('line', 'pos_end', 'bigint', true),
+	('line', 'state', 'text', true),
+	('line', 'created_at', 'timestamp with time zone', true),
+	('line', 'cancelled_at', 'timestamp with time zone', false),
+	('line', 'shipped_at', 'timestamp with time zone', false),
+	('subscriber', 'id', 'bigint', true),
+	('subscriber', 'sku_id', 'bigint', true),
+	('subscriber', 'email', 'text', false),
+	('subscriber', 'phone', 'text', false),
+	('subscriber', 'customer', 'text', false),
+	('subscriber', 'pos', 'bigint', true),
+	('subscriber', 'state', 'text', true),
+	('subscriber', 'created_at', 'timestamp with time zone', true),
+	('subscriber', 'unsubscribed_at', 'timestamp with time zone', false),
+	('batch', 'id', 'bigint', true),
+	('batch', 'sku_id', 'bigint', true),
+	('batch', 'kind', 'text', true),
+	('batch', 'pos_from', 'bigint', true),
+	('batch', 'pos_to', 'bigint', true),
+	('batch', 'scan_lo', 'bigint', true),
+	('batch', 'scan_hi', 'bigint', true),
+	('batch', 'units', 'bigint', true),
+	('batch', 'created_at', 'timestamp with time zone', true),
+	('batch', 'expanded_at', 'timestamp with time zone', false),
+	('batch', 'messages', 'bigint', false),
+	('outbox', 'id', 'bigint', true),
+	('outbox', 'kind', 'text', true),
+	('outbox', 'channel', 'text', true),
+	('outbox', 'recipient', 'text', false),
+	('outbox', 'sku', 'text', false),
+	('outbox', 'payload', 'jsonb', true),
+	('outbox', 'idempotency_key', 'text', true),
+	('outbox', 'state', 'text', true),
+	('outbox', 'due_at', 'timestamp with time zone', true),
+	('outbox', 'attempts', 'integer', true),
+	('outbox', 'lease_owner', 'text', false),
+	('outbox', 'last_error', 'text', false),
+	('outbox', 'created_at', 'timestamp with time zone', true),
+	('outbox', 'delivered_at', 'timestamp with time zone', false),
+	('tracked_inventory', 'inventory', 'regclass', true),
+	('tracked_inventory', 'sku_column', 'name', true),
+	('tracked_inventory', 'quantity_column', 'name', true),
+	('tracked_inventory', 'created_at', 'timestamp with time zone', true);
+
+-- 6 tests: the exact column set of each table, in order
+SELECT columns_are('waitlist', t.tbl,
+	   (SELECT array_agg(c.col ORDER BY c.ord) FROM
+		(SELECT col, row_number() OVER () AS ord FROM expected_column WHERE tbl = t.tbl) c),
+	   format('waitlist.%s has exactly the expected columns', t.tbl))
+  FROM (VALUES ('sku'::name), ('line'), ('subscriber'), ('batch'), ('outbox'), ('tracked_inventory')) t (tbl);
+
+-- 72 tests: each column's type
+SELECT col_type_is('waitlist', tbl, col, typ,
+	   format('waitlist.%s.%s is %s', tbl, col, typ))
+  FROM expected_column;
+-- 72 tests: NOT NULL where the install script says so
+SELECT CASE WHEN not_null THEN col_not_null('waitlist', tbl, col, format('waitlist.%s.%s is NOT NULL', tbl, col))
+			ELSE col_is_null('waitlist', tbl, col, format('waitlist.%s.%s is nullable', tbl, col)) END
+  FROM expected_column;
+
+-- A few defaults the allocator relies on (a new SKU starts empty and active).
+SELECT col_default_is('waitlist', 'sku', 'status', 'active', 'sku.status defaults to active');
+SELECT col_default_is('waitlist', 'sku', 'on_hand', 0, 'sku.on_hand defaults to 0');
+SELECT col_default_is('waitlist', 'sku', 'allocated', 0, 'sku.allocated defaults to 0');
+SELECT col_default_is('waitlist', 'line', 'state', 'waiting', 'line.state defaults to waiting');
+SELECT col_default_is('waitlist', 'outbox', 'state', 'pending', 'outbox.state defaults to pending');
+SELECT col_default_is('waitlist', 'outbox', 'attempts', 0, 'outbox.attempts defaults to 0');
+
+-- ------------------------------------------------------------------- keys
+SELECT col_is_pk('waitlist', 'sku', 'id', 'sku.id is the primary key');
+SELECT col_is_pk('waitlist', 'line', 'id', 'line.id is the primary key');
+SELECT col_is_pk('waitlist', 'subscriber', 'id', 'subscriber.id is the primary key');
+SELECT col_is_pk('waitlist', 'batch', 'id', 'batch.id is the primary key');
+SELECT col_is_pk('waitlist', 'outbox', 'id', 'outbox.id is the primary key');
+SELECT col_is_pk('waitlist', 'tracked_inventory', 'inventory', 'tracked_inventory.inventory is the primary key');
+
+SELECT col_is_unique('waitlist', 'sku', ARRAY['sku'], 'a SKU code is unique');
+SELECT col_is_unique('waitlist', 'line', ARRAY['sku_id', 'order_ref'], 'one line per (SKU, order)');
+SELECT col_is_unique('waitlist', 'subscriber', ARRAY['sku_id', 'pos'], 'one sign-up per (SKU, position)');
+SELECT col_is_unique('waitlist', 'outbox', ARRAY['idempotency_key'], 'idempotency keys are unique');
+
+SELECT fk_ok('waitlist', 'line', 'sku_id', 'waitlist', 'sku', 'id');
+SELECT fk_ok('waitlist', 'subscriber', 'sku_id', 'waitlist', 'sku', 'id');
+SELECT fk_ok('waitlist', 'batch', 'sku_id', 'waitlist', 'sku', 'id');
+
+SELECT has_check('waitlist', 'sku', 'sku has CHECK constraints');
+SELECT has_check('waitlist', 'line', 'line has CHECK constraints');
+SELECT has_check('waitlist', 'subscriber', 'subscriber has CHECK constraints');
+SELECT has_check('waitlist', 'outbox', 'outbox has CHECK constraints');
+SELECT ok(EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'waitlist.line'::regclass AND contype = 'c'
+				   AND pg_get_constraintdef(oid) ~ 'pos_end = \(pos_start \+ qty\)'),
+	'line has CHECK (pos_end = pos_start + qty)');
+SELECT ok(EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'waitlist.sku'::regclass AND contype = 'c'
+				   AND pg_get_constraintdef(oid) ~ 'on_hand >= 0'),
+	'sku has CHECK (on_hand >= 0)');
+SELECT ok(EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'waitlist.sku'::regclass AND contype = 'c'
+				   AND pg_get_constraintdef(oid) ~ 'allocated >= 0'),
+	'sku has CHECK (allocated >= 0)');
+SELECT ok(EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'waitlist.subscriber'::regclass AND contype = 'c'
+				   AND pg_get_constraintdef(oid) ~ 'email IS NOT NULL\) OR \(phone IS NOT NULL'),
+	'subscriber has CHECK (email IS NOT NULL OR phone IS NOT NULL)');
+
+-- ---------------------------------------------------------------- indexes
+SELECT indexes_are('waitlist', 'sku', ARRAY['sku_pkey', 'sku_sku_key']);
+SELECT indexes_are('waitlist', 'line', ARRAY['line_pkey', 'line_sku_id_order_ref_key', 'line_waiting', 'line_holes']);
+SELECT indexes_are('waitlist', 'subscriber', ARRAY['subscriber_pkey', 'subscriber_sku_id_pos_key',
+	'subscriber_holes', 'subscriber_email', 'subscriber_phone']);
+SELECT indexes_are('waitlist', 'batch', ARRAY['batch_pkey', 'batch_pending']);
+SELECT indexes_are('waitlist', 'outbox', ARRAY['outbox_pkey', 'outbox_idempotency_key_key', 'outbox_due']);
+SELECT indexes_are('waitlist', 'tracked_inventory', ARRAY['tracked_inventory_pkey']);
+
+SELECT has_index('waitlist', 'line', 'line_waiting', ARRAY['sku_id', 'pos_end'], 'line_waiting on (sku_id, pos_end)');
+SELECT has_index('waitlist', 'line', 'line_holes', ARRAY['sku_id', 'pos_end'], 'line_holes on (sku_id, pos_end)');
+SELECT has_index('waitlist', 'subscriber', 'subscriber_holes', ARRAY['sku_id', 'pos'], 'subscriber_holes on (sku_id, pos)');
+SELECT has_index('waitlist', 'subscriber', 'subscriber_email', ARRAY['sku_id', 'lower(email)'], 'subscriber_email on (sku_id, lower(email))');
+SELECT has_index('waitlist', 'subscriber', 'subscriber_phone', ARRAY['sku_id', 'phone'], 'subscriber_phone on (sku_id, phone)');
+SELECT has_index('waitlist', 'batch', 'batch_pending', ARRAY['id'], 'batch_pending on (id)');
+SELECT has_index('waitlist', 'outbox', 'outbox_due', ARRAY['due_at', 'id'], 'outbox_due on (due_at, id)');
+
+-- The partial-index predicates are what keeps the allocator and claim() cheap.
+SELECT is(pg_get_expr(i.indpred, i.indrelid), e.pred, format('%s is partial: WHERE %s', e.idx, e.pred))
+  FROM (VALUES ('line_waiting', '(state = ''waiting''::text)'),
+			   ('line_holes', '(state <> ''waiting''::text)'),
+			   ('subscriber_holes', '(state <> ''waiting''::text)'),
+			   ('subscriber_email', '(state = ''waiting''::text)'),
+			   ('subscriber_phone', '(state = ''waiting''::text)'),
+			   ('batch_pending', '(expanded_at IS NULL)'),
+			   ('outbox_due', '(state = ANY (ARRAY[''pending''::text, ''leased''::text]))')) e (idx, pred)
+  LEFT JOIN pg_index i ON i.indexrelid = to_regclass('waitlist.' || e.idx);
+
+-- -------------------------------------------------------------- functions
+CREATE TEMP TABLE expected_function (fn name, args text[], rettype text, secdef boolean) ON COMMIT DROP;
+INSERT INTO expected_function VALUES
+	('valid_email', ARRAY['text'], 'boolean', false),
+	('valid_phone', ARRAY['text'], 'boolean', false),
+	('upsert_sku', ARRAY['text', 'text', 'text', 'date', 'boolean', 'text', 'text', 'numeric', 'boolean', 'boolean'], 'waitlist.sku', true),
+	('restock', ARRAY['text', 'bigint'], 'bigint', true),
+	('set_on_hand', ARRAY['text', 'bigint'], 'bigint', true),
+	('inventory_trigger', ARRAY[]::text[], 'trigger', true),
+	('track_inventory', ARRAY['regclass', 'name', 'name'], 'void', true),
+	('untrack_inventory', ARRAY['regclass'], 'boolean', true),
+	('subscribe', ARRAY['text', 'text', 'text', 'text'], 'bigint', true),
+	('unsubscribe', ARRAY['bigint'], 'boolean', true),
+	('place_backorder', ARRAY['text', 'text', 'integer', 'text', 'text', 'text'], 'bigint', true),
+	('cancel_line', ARRAY['bigint'], 'integer', true),
+	('ship_line', ARRAY['bigint'], 'void', true),
+	('waiting_count', ARRAY['text'], 'bigint', true),
+	('queue_position', ARRAY['bigint'], 'record', true),
+	('expand_batches', ARRAY['integer'], 'bigint', true),
+	('claim', ARRAY['text', 'integer', 'interval'], 'setof record', true),
+	('ack', ARRAY['text', 'bigint[]'], 'integer', true),
+	('nack', ARRAY['text', 'bigint', 'text', 'interval'], 'text', true),
+	('dead_letter', ARRAY['text', 'bigint', 'text'], 'boolean', true),
+	('extend_lease', ARRAY['text', 'bigint[]', 'interval'], 'integer', true),
+	('release', ARRAY['text', 'bigint[]'], 'integer', true),
+	('next_due', ARRAY[]::text[], 'timestamp with time zone', true),
+	('tick', ARRAY[]::text[], 'bigint', true),
+	('outbox_metrics', ARRAY[]::text[], 'setof record', true),
+	('purge_delivered', ARRAY['interval'], 'bigint', true);
+
+SELECT functions_are('waitlist', (SELECT array_agg(fn) FROM expected_function),
+	'waitlist has exactly the API functions');
+-- 26 tests: each exact signature exists
+SELECT has_function('waitlist', fn, args,
+	   format('waitlist.%s(%s) exists', fn, array_to_string(args, ', ')))
+  FROM expected_function;
+-- 26 tests: return types
+SELECT function_returns('waitlist', fn, args, rettype,
+	   format('waitlist.%s(%s) returns %s', fn, array_to_string(args, ', '), rettype))
+  FROM expected_function;
+-- 26 tests: SECURITY DEFINER exactly where expected (pg_proc.prosecdef)
+SELECT is(p.prosecdef, e.secdef,
+	   format('waitlist.%s(%s) %s SECURITY DEFINER', e.fn, array_to_string(e.args, ', '),
+			  CASE WHEN e.secdef THEN 'is' ELSE 'is not' END))
+  FROM expected_function e
+  LEFT JOIN pg_proc p ON p.oid = to_regprocedure(format('waitlist.%I(%s)', e.fn, array_to_string(e.args, ',')));
+
+-- Every SECURITY DEFINER function in the schema pins search_path (pg_proc.proconfig),
+-- and with exactly pg_catalog, pg_temp.
+SELECT is_empty($$
+	SELECT p.oid::regprocedure::text FROM pg_proc p
+	 WHERE p.pronamespace = 'waitlist'::regnamespace AND p.prosecdef
+	   AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false)
+$$, 'every SECURITY DEFINER function has SET search_path = pg_catalog, pg_temp');
+SELECT is_empty($$
+	SELECT p.oid::regprocedure::text FROM pg_proc p
+	 WHERE p.pronamespace = 'waitlist'::regnamespace AND p.prosecdef
+	   AND EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c NOT LIKE 'search_path=%')
+$$, 'SECURITY DEFINER functions set no other configuration');
+SELECT is_empty($$
+	SELECT p.oid::regprocedure::text FROM pg_proc p
+	 WHERE p.pronamespace = 'waitlist'::regnamespace
+	   AND NOT EXISTS (SELECT 1 FROM pg_depend d
+					   WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
+						 AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+						 AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'waitlist'))
+$$, 'every waitlist function is a member of the extension');
+SELECT is_empty($$
+	SELECT c.oid::regclass::text FROM pg_class c
+	 WHERE c.relnamespace = 'waitlist'::regnamespace AND c.relkind IN ('r', 'v', 'S')
+	   AND NOT EXISTS (SELECT 1 FROM pg_depend d
+					   WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+						 AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+						 AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'waitlist'))
+$$, 'every waitlist table, view and sequence is a member of the extension');
+SELECT is_empty($$
+	SELECT p.oid::regprocedure::text FROM pg_proc p
+	 WHERE p.pronamespace = 'waitlist'::regnamespace
+	   AND p.proowner <> (SELECT nspowner FROM pg_namespace WHERE nspname = 'waitlist')
+$$, 'every function is owned by the schema owner');
+
+SELECT volatility_is('waitlist', 'valid_email', ARRAY['text'], 'immutable', 'valid_email is IMMUTABLE');
+SELECT volatility_is('waitlist', 'valid_phone', ARRAY['text'], 'immutable', 'valid_phone is IMMUTABLE');
+SELECT is_strict('waitlist', 'valid_email', ARRAY['text'], 'valid_email is STRICT');
+SELECT is_strict('waitlist', 'valid_phone', ARRAY['text'], 'valid_phone is STRICT');
+SELECT volatility_is('waitlist', 'waiting_count', ARRAY['text'], 'stable', 'waiting_count is STABLE');
+SELECT volatility_is('waitlist', 'queue_position', ARRAY['bigint'], 'stable', 'queue_position is STABLE');
+SELECT volatility_is('waitlist', 'restock', ARRAY['text', 'bigint'], 'volatile', 'restock is VOLATILE');
+SELECT volatility_is('waitlist', 'tick', ARRAY[]::text[], 'volatile', 'tick is VOLATILE');
+SELECT function_lang_is('waitlist', 'restock', ARRAY['text', 'bigint'], 'c', 'restock is written in C');
+SELECT function_lang_is('waitlist', 'outbox_metrics', ARRAY[]::text[], 'sql', 'outbox_metrics is SQL');
+SELECT is_empty($$
+	SELECT p.oid::regprocedure::text FROM pg_proc p
+	 WHERE p.pronamespace = 'waitlist'::regnamespace AND p.proisstrict
+	   AND p.proname NOT IN ('valid_email', 'valid_phone', 'expand_batches')
+$$, 'API functions are CALLED ON NULL INPUT (they raise a clear error instead of returning NULL)');
+
+-- OUT parameters and result columns callers depend on.
+SELECT is((SELECT pg_get_function_result('waitlist.queue_position(bigint)'::regprocedure)),
+	'record', 'queue_position returns a record');
+SELECT is((SELECT array_to_string(proargnames, ',') FROM pg_proc
+			WHERE oid = 'waitlist.queue_position(bigint)'::regprocedure),
+	'line_id,position,total', 'queue_position(line_id, OUT position, OUT total)');
+SELECT is((SELECT pg_get_function_result('waitlist.claim(text,integer,interval)'::regprocedure)),
+	'TABLE(id bigint, kind text, channel text, recipient text, sku text, payload jsonb, idempotency_key text, attempts integer, created_at timestamp with time zone, lease_until timestamp with time zone)',
+	'claim returns the documented columns');
+SELECT is((SELECT pg_get_function_result('waitlist.outbox_metrics()'::regprocedure)),
+	'TABLE(state text, kind text, messages bigint, oldest_due_age interval, notification_queue_usage double precision)',
+	'outbox_metrics returns the documented columns');
+SELECT is((SELECT pg_get_function_arguments('waitlist.place_backorder(text,text,integer,text,text,text)'::regprocedure)),
+	'order_ref text, sku text, qty integer, customer text DEFAULT NULL::text, email text DEFAULT NULL::text, phone text DEFAULT NULL::text',
+	'place_backorder argument names and defaults');
+SELECT is((SELECT pg_get_function_arguments('waitlist.subscribe(text,text,text,text)'::regprocedure)),
+	'sku text, email text DEFAULT NULL::text, phone text DEFAULT NULL::text, customer text DEFAULT NULL::text',
+	'subscribe argument names and defaults');
+
+-- ------------------------------------------------------ pg_dump registration
+CREATE TEMP TABLE expected_config (rel text) ON COMMIT DROP;
+INSERT INTO expected_config VALUES
+	('waitlist.sku'), ('waitlist.sku_id_seq'), ('waitlist.line'), ('waitlist.line_id_seq'),
+	('waitlist.subscriber'), ('waitlist.subscriber_id_seq'), ('waitlist.batch'),
+	('waitlist.batch_id_seq'), ('waitlist.outbox'), ('waitlist.outbox_id_seq'),
+	('waitlist.tracked_inventory');
+-- 11 tests
+SELECT ok((SELECT e.rel::regclass = ANY (x.extconfig) FROM pg_extension x WHERE x.extname = 'waitlist'),
+	   format('%s is registered with pg_extension_config_dump', e.rel))
+  FROM expected_config e;
+SELECT is((SELECT array_length(extconfig, 1) FROM pg_extension WHERE extname = 'waitlist'),
+	11, 'extconfig holds exactly 11 relations');
+SELECT is((SELECT count(*)::int FROM pg_extension x, unnest(x.extcondition) c
+			WHERE x.extname = 'waitlist' AND c <> ''),
+	0, 'every config relation is dumped whole (empty filter condition)');
+SELECT ok((SELECT array_length(extconfig, 1) = array_length(extcondition, 1)
+			 FROM pg_extension WHERE extname = 'waitlist'),
+	'extconfig and extcondition have the same length');
+
+-- ------------------------------------------------------------------- GUCs
+-- The GUCs are defined when the library loads; any C function loads it.
+SELECT ok(waitlist.valid_email('a@example.com'), 'loading the library: valid_email works');
+SELECT is((SELECT vartype || '/' || context || '/' || boot_val FROM pg_settings WHERE name = 'waitlist.notify'),
+	'bool/user/on', 'waitlist.notify: boolean, user-settable, on by default');
+SELECT is((SELECT vartype || '/' || context || '/' || boot_val || '/' || min_val || '/' || max_val
+			 FROM pg_settings WHERE name = 'waitlist.max_attempts'),
+	'integer/superuser/10/1/1000', 'waitlist.max_attempts: integer 1..1000, superuser, default 10');
+SELECT is((SELECT vartype || '/' || context || '/' || boot_val || '/' || unit
+			 FROM pg_settings WHERE name = 'waitlist.retry_base'),
+	'integer/superuser/30000/ms', 'waitlist.retry_base: milliseconds, superuser, default 30s');
+SELECT is((SELECT vartype || '/' || context || '/' || boot_val || '/' || unit
+			 FROM pg_settings WHERE name = 'waitlist.retry_max'),
+	'integer/superuser/3600000/ms', 'waitlist.retry_max: milliseconds, superuser, default 1h');
+SELECT is(current_setting('waitlist.notify'), 'on', 'current_setting(waitlist.notify) is on');
+SELECT lives_ok($$SET LOCAL waitlist.notify = off$$, 'waitlist.notify can be turned off per transaction');
+SELECT is(current_setting('waitlist.notify'), 'off', 'waitlist.notify is now off');
+SELECT throws_ok($$SET LOCAL waitlist.no_such_setting = 1$$, '42602', NULL,
+	'the waitlist. prefix is reserved: unknown waitlist.* settings are rejected');
+SELECT throws_ok($$SET LOCAL waitlist.max_attempts = 0$$, '22023', NULL,
+	'waitlist.max_attempts below 1 is rejected');
+
+SELECT * FROM finish();
+ROLLBACK;

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Run the pg_regress suite against a server running under valgrind memcheck
+# and report every error whose stack passes through waitlist.so.  Slow
+# (minutes); not part of tools/test.sh.  Needs the extension installed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+source tools/cluster.sh
+PORT="${WL_PGPORT:-54333}"
+DIR="$(mktemp -d /tmp/waitlist-vg.XXXXXX)"
+chown postgres "$DIR"
+stop() { runuser -u postgres -- "$PGBIN/pg_ctl" -D "$DIR/data" -m fast stop >/dev/null 2>&1; }
+trap 'stop; rm -rf "$DIR"' EXIT
+runuser -u postgres -- "$PGBIN/initdb" -D "$DIR/data" -U postgres -A trust --no-sync >/dev/null
+runuser -u postgres -- bash -c "valgrind --quiet --trace-children=yes --track-origins=yes \
+	--read-var-info=yes --num-callers=30 --error-limit=no --log-file=$DIR/vg.%p.log \
+	$PGBIN/postgres -D $DIR/data -c port=$PORT -c unix_socket_directories=$DIR \
+	-c listen_addresses='' -c max_prepared_transactions=4 >$DIR/server.log 2>&1 &"
+for _ in $(seq 1 120); do
+	"$PGBIN/pg_isready" -h "$DIR" -p "$PORT" -q && break
+	sleep 1
+done
+export PGHOST="$DIR" PGPORT="$PORT" PGUSER=postgres
+make -s installcheck ISOLATION= || true
+stop
+sleep 2
+ours=$(grep -l "waitlist.so" "$DIR"/vg.*.log 2>/dev/null | wc -l)
+total=$(grep -h "ERROR SUMMARY" "$DIR"/vg.*.log 2>/dev/null | awk '{s += $4} END {print s + 0}')
+echo "valgrind: error summary total (all of postgres): $total"
+if [ "$ours" -gt 0 ]; then
+	echo "valgrind: errors through waitlist.so in $ours process logs:"
+	grep -h -B5 -A25 "waitlist.so" "$DIR"/vg.*.log | head -200
+	exit 1
+fi
+echo "valgrind: no error passes through waitlist.so"
