@@ -26,6 +26,7 @@ class Recorder:
         self.secret = secret
         self.lock = threading.Lock()
         self.requests = []       # every request, in arrival order
+        self.counts = {}         # key -> requests so far
         self.accepted = {}       # key -> first request answered 2xx
         self.duplicates = 0      # 2xx answers to keys already accepted
         self.in_progress = {}    # key -> requests being answered now
@@ -34,7 +35,7 @@ class Recorder:
 
     def seen(self, key):
         with self.lock:
-            return sum(1 for r in self.requests if r["key"] == key)
+            return self.counts.get(key, 0)
 
     def open_requests(self):
         with self.lock:
@@ -85,7 +86,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                "headers": dict(self.headers), "start": time.time(),
                "sig_ok": signature_ok(rec.secret, self.headers, body)}
         with rec.lock:
-            req["seen"] = sum(1 for r in rec.requests if r["key"] == key)
+            req["seen"] = rec.counts.get(key, 0)
+            rec.counts[key] = req["seen"] + 1
             if rec.in_progress.get(key, 0) > 0:
                 rec.overlaps.append(key)
             rec.in_progress[key] = rec.in_progress.get(key, 0) + 1
