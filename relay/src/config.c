@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define RELAY_VERSION "0.1.0"
@@ -390,6 +391,12 @@ validate(relay_config *cfg)
 	}
 	if (cfg->secret == NULL && getenv("WAITLIST_RELAY_SECRET") != NULL)
 		cfg->secret = xstrdup(getenv("WAITLIST_RELAY_SECRET"));
+	if (cfg->sink == SINK_WEBHOOK && strncasecmp(cfg->target, "http://", 7) != 0 &&
+		strncasecmp(cfg->target, "https://", 8) != 0)
+	{
+		log_error("msg=\"--webhook takes an http:// or https:// URL\"");
+		return false;
+	}
 	if (cfg->sink == SINK_WEBHOOK && (cfg->secret == NULL || *cfg->secret == '\0'))
 		log_warn("msg=\"no --secret: webhook requests will not be signed\"");
 	log_verbose = cfg->verbose;

@@ -9,6 +9,7 @@
 #include "util.h"
 
 #include <stdlib.h>
+#include <unistd.h>
 
 struct dispatcher
 {
@@ -119,9 +120,16 @@ dispatch_wait(dispatcher *dp, struct curl_waitfd *extra, int nextra, int timeout
 {
 	int			ready = 0;
 
+	CURLMcode	rc;
+
 	if (timeout_ms < 0)
 		timeout_ms = 0;
-	curl_multi_poll(dp->multi, extra, nextra, timeout_ms, &ready);
+	rc = curl_multi_poll(dp->multi, extra, nextra, timeout_ms, &ready);
+	if (rc != CURLM_OK)
+	{
+		log_error("msg=\"waiting failed\" error=\"%s\"", curl_multi_strerror(rc));
+		usleep(100 * 1000);		/* never spin */
+	}
 }
 
 /* Collect finished HTTP transfers. */

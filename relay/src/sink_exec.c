@@ -4,8 +4,9 @@
  * (from an unlinked temporary file, so a child that never reads cannot block
  * the relay), its stdout sent to the relay's stderr, and WAITLIST_ID,
  * WAITLIST_KIND, WAITLIST_CHANNEL, WAITLIST_IDEMPOTENCY_KEY and
- * WAITLIST_ATTEMPT in its environment.  Exit 0 = delivered, 100 = dead
- * letter, anything else (or a signal, or the timeout) = retry.
+ * WAITLIST_ATTEMPT in its environment (WAITLIST_RELAY_SECRET is not passed
+ * on).  Exit 0 = delivered, 100 = dead letter, anything else (or a signal,
+ * or the timeout) = retry.
  */
 #include "sink.h"
 #include "util.h"
@@ -20,35 +21,51 @@
 
 extern char **environ;
 
-/* The inherited environment plus the message's WAITLIST_* variables. */
+#define OWN_VARS 5				/* WAITLIST_* variables set per message */
+
+/* Inherited variables the child does not get: ours, and the webhook secret. */
+static const char *const replaced_vars[] = {
+	"WAITLIST_ID=", "WAITLIST_KIND=", "WAITLIST_CHANNEL=", "WAITLIST_IDEMPOTENCY_KEY=",
+	"WAITLIST_ATTEMPT=", "WAITLIST_RELAY_SECRET=", NULL
+};
+
+/* Whether an inherited "NAME=value" entry passes to the child. */
+static bool
+inherited(const char *entry)
+{
+	for (int i = 0; replaced_vars[i] != NULL; i++)
+		if (strncmp(entry, replaced_vars[i], strlen(replaced_vars[i])) == 0)
+			return false;
+	return true;
+}
+
+/* The message's WAITLIST_* variables, then the relay's environment less replaced_vars. */
 static char **
 child_environment(const delivery *d)
 {
-	int			n = 0;
+	int			n = 0,
+				k = OWN_VARS;
 	char	  **env;
 
 	while (environ[n] != NULL)
 		n++;
-	env = xcalloc(n + 6, sizeof(char *));
+	env = xcalloc(n + OWN_VARS + 1, sizeof(char *));
+	env[0] = xasprintf("WAITLIST_ID=%lld", d->msg.id);
+	env[1] = xasprintf("WAITLIST_KIND=%s", d->msg.kind);
+	env[2] = xasprintf("WAITLIST_CHANNEL=%s", d->msg.channel);
+	env[3] = xasprintf("WAITLIST_IDEMPOTENCY_KEY=%s", d->msg.idempotency_key);
+	env[4] = xasprintf("WAITLIST_ATTEMPT=%d", d->msg.attempts);
 	for (int i = 0; i < n; i++)
-		env[i] = environ[i];
-	env[n++] = xasprintf("WAITLIST_ID=%lld", d->msg.id);
-	env[n++] = xasprintf("WAITLIST_KIND=%s", d->msg.kind);
-	env[n++] = xasprintf("WAITLIST_CHANNEL=%s", d->msg.channel);
-	env[n++] = xasprintf("WAITLIST_IDEMPOTENCY_KEY=%s", d->msg.idempotency_key);
-	env[n++] = xasprintf("WAITLIST_ATTEMPT=%d", d->msg.attempts);
+		if (inherited(environ[i]))
+			env[k++] = environ[i];
 	return env;
 }
 
-/* Free what child_environment added (the inherited strings are not ours). */
+/* Free what child_environment allocated (the inherited strings are not ours). */
 static void
 free_environment(char **env)
 {
-	int			n = 0;
-
-	while (environ[n] != NULL)
-		n++;
-	for (int i = n; env[i] != NULL; i++)
+	for (int i = 0; i < OWN_VARS; i++)
 		free(env[i]);
 	free(env);
 }

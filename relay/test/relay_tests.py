@@ -203,6 +203,8 @@ def help_and_man_page_document_every_flag():
     check(not missing, "flags missing from the man page: %s" % missing)
     bad = subprocess.run([RELAY, "--no-such-flag", "--stdout"], capture_output=True, timeout=10)
     check(bad.returncode == 2, "unknown flag should exit 2, got %d" % bad.returncode)
+    ftp = subprocess.run([RELAY, "--webhook", "ftp://127.0.0.1/x"], capture_output=True, text=True, timeout=10)
+    check(ftp.returncode == 2 and "http://" in ftp.stderr, "a non-HTTP webhook URL is refused")
     nosink = subprocess.run([RELAY], capture_output=True, text=True, timeout=10)
     check(nosink.returncode == 2 and "no sink" in nosink.stderr, "missing sink not reported")
 
@@ -243,7 +245,7 @@ def stdout_closed_releases_and_exits_nonzero():
 
 EXEC_SCRIPT = """#!/bin/sh
 cat > "$EXEC_OUT/$WAITLIST_IDEMPOTENCY_KEY.json"
-echo "$WAITLIST_ID $WAITLIST_KIND $WAITLIST_CHANNEL $WAITLIST_ATTEMPT" > "$EXEC_OUT/$WAITLIST_IDEMPOTENCY_KEY.env"
+echo "$WAITLIST_ID $WAITLIST_KIND $WAITLIST_CHANNEL $WAITLIST_ATTEMPT ${WAITLIST_RELAY_SECRET:-unset}" > "$EXEC_OUT/$WAITLIST_IDEMPOTENCY_KEY.env"
 case "$WAITLIST_KIND" in
 give_up) exit 100 ;;
 flaky) exit 75 ;;
@@ -265,7 +267,7 @@ def exec_sink_exit_codes_and_timeout():
             {"kind": "flaky", "channel": "email", "key": "ex-flaky"},
             {"kind": "slow", "channel": "email", "key": "ex-slow"}])
     r = Relay("exec", ["--exec", script, "--timeout", "1s", "--poll-interval", "1s", "--in-flight", "4"],
-              env={"EXEC_OUT": out})
+              env={"EXEC_OUT": out, "WAITLIST_RELAY_SECRET": "not-for-children", "WAITLIST_KIND": "inherited"})
     wait_until(lambda: row("ex-ok")["state"] == "delivered", 10, "ex-ok delivered")
     wait_until(lambda: row("ex-dead")["state"] == "dead", 10, "ex-dead dead-lettered")
     wait_until(lambda: row("ex-flaky")["attempts"] >= 1 and row("ex-flaky")["error"] != "", 10, "flaky nacked")
@@ -276,7 +278,7 @@ def exec_sink_exit_codes_and_timeout():
     check(doc["idempotency_key"] == "ex-ok" and doc["kind"] == "shipped", "stdin document: %s" % doc)
     with open(os.path.join(out, "ex-ok.env")) as f:
         env = f.read().split()
-    check(env[1:] == ["shipped", "sms", "1"] and env[0] == str(doc["id"]), "environment: %s" % env)
+    check(env[1:] == ["shipped", "sms", "1", "unset"] and env[0] == str(doc["id"]), "environment: %s" % env)
     check("gave up" in row("ex-dead")["error"], "dead error: %s" % row("ex-dead")["error"])
     check("exited with 75" in row("ex-flaky")["error"], "flaky error: %s" % row("ex-flaky")["error"])
     check("timed out" in row("ex-slow")["error"], "slow error: %s" % row("ex-slow")["error"])
