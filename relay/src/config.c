@@ -114,6 +114,17 @@ typedef struct apply_state
 static bool
 apply_sink(relay_config *cfg, const opt_def *o, const char *value, apply_state *st)
 {
+	bool		on = true;
+
+	if (o->arg == NULL && value != NULL && !parse_bool(value, &on))
+	{
+		log_error("msg=\"%s: %s takes yes or no\"", st->source, o->name);
+		return false;
+	}
+	if (!on)
+		return true;			/* "stdout = no": not chosen */
+	if (o->arg == NULL)
+		value = NULL;
 	if (st->sink_set && cfg->sink != (sink_type) o->offset)
 	{
 		log_error("msg=\"%s: choose one sink: --stdout, --exec or --webhook\"", st->source);
