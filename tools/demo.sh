@@ -35,6 +35,15 @@ SELECT waitlist.waiting_count('JACKET-M') AS "people waiting";
 SELECT * FROM waitlist.queue_position(25) AS "last backorder: position X of Y";
 SQL
 
+RELAY_OUT="$(mktemp /tmp/waitlist-demo.XXXXXX)"
+RELAY="$(pg_config --bindir)/waitlist-relay"
+if [ -x "$RELAY" ] && [ -z "${DEMO_NO_RELAY:-}" ]; then
+	echo "== waitlist-relay starts: LISTEN waitlist, drain the outbox, wait"
+	"$RELAY" --stdout --consumer demo-relay --poll-interval 1s >"$RELAY_OUT" 2>/dev/null &
+	RELAY_PID=$!
+	trap 'kill $RELAY_PID 2>/dev/null; rm -f "$RELAY_OUT"; cluster_stop' EXIT
+fi
+
 echo "== 200 units arrive (one transaction; allocation happens at its commit)"
 psql <<'SQL'
 \timing on
@@ -52,16 +61,29 @@ SELECT on_hand, allocated, on_hand - allocated AS left_for_the_store FROM waitli
  WHERE sku = 'JACKET-M';
 SQL
 
-echo "== A listener claims the messages (one of each kind, then totals)"
-if command -v waitlist-relay >/dev/null && [ -z "${DEMO_NO_RELAY:-}" ]; then
-	timeout 20 waitlist-relay --stdout --once 2>/dev/null > /tmp/waitlist-demo.$$ || true
-	head -12 /tmp/waitlist-demo.$$
-	echo "..."
-	python3 -c 'import json,sys,collections
-c=collections.Counter((m["kind"],m["channel"]) for m in map(json.loads, open(sys.argv[1])))
-[print(f"{k:22} {ch:6} {n}") for (k,ch),n in sorted(c.items())]' /tmp/waitlist-demo.$$
-	rm -f /tmp/waitlist-demo.$$
+if [ -n "${RELAY_PID:-}" ]; then
+	echo "== The relay delivers as it claims (one JSON line per message; one of each kind shown)"
+	for _ in $(seq 1 30); do
+		left=$(psql -At -c "SELECT count(*) FROM waitlist.outbox WHERE state <> 'delivered'")
+		[ "$left" = 0 ] && break
+		sleep 1
+	done
+	kill -TERM "$RELAY_PID"; wait "$RELAY_PID" || true
+	python3 - "$RELAY_OUT" <<'PY'
+import collections, json, sys
+msgs = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
+seen = set()
+for m in msgs:
+    if m["kind"] not in seen:
+        seen.add(m["kind"])
+        print(json.dumps(m)[:300])
+print()
+for (kind, channel), n in sorted(collections.Counter((m["kind"], m["channel"]) for m in msgs).items()):
+    print(f"{kind:22} {channel:6} {n}")
+print(f"{len(msgs)} messages delivered")
+PY
 else
+	echo "== A listener claims the messages (one of each kind, then totals)"
 	psql <<'SQL'
 CREATE TEMP TABLE got AS SELECT * FROM waitlist.claim('demo-listener', 10000);
 SELECT DISTINCT ON (kind) kind, channel, recipient, payload::text
