@@ -19,22 +19,25 @@ COMMENT ON FUNCTION waitlist.valid_phone(text) IS
 
 /* ------------------------------------------------------------------------
  * SKU state
+ *
+ * The C API validates every value before it reaches these tables, and it is
+ * their only writer (nothing is granted on them).  The CHECKs kept are the
+ * invariants the allocator relies on; input rules (lengths, email and phone
+ * formats, status names) live in the API so that the hot paths (subscribe,
+ * restock) do not pay for evaluating them twice.
  * ---------------------------------------------------------------------- */
 CREATE TABLE waitlist.sku (
 	id				bigserial PRIMARY KEY,
-	sku				text NOT NULL UNIQUE
-					CHECK (pg_catalog.length(sku) OPERATOR(pg_catalog.<=) 128),
-	title			text CHECK (pg_catalog.length(title) OPERATOR(pg_catalog.<=) 500),
-	status			text NOT NULL DEFAULT 'active'
-					CHECK (status OPERATOR(pg_catalog.=) ANY (ARRAY['active', 'upcoming', 'discontinued'])),
+	sku				text NOT NULL UNIQUE,
+	title			text,
+	status			text NOT NULL DEFAULT 'active',
 	on_hand			bigint NOT NULL DEFAULT 0 CHECK (on_hand OPERATOR(pg_catalog.>=) 0),
 	allocated		bigint NOT NULL DEFAULT 0 CHECK (allocated OPERATOR(pg_catalog.>=) 0),
 	restock_date	date,
 	restock_confirmed boolean NOT NULL DEFAULT false,
-	product_url		text CHECK (pg_catalog.length(product_url) OPERATOR(pg_catalog.<=) 2048),
-	image_url		text CHECK (pg_catalog.length(image_url) OPERATOR(pg_catalog.<=) 2048),
-	notify_ratio	numeric(6, 3) NOT NULL DEFAULT 1.0
-					CHECK (notify_ratio OPERATOR(pg_catalog.>=) 1 AND notify_ratio OPERATOR(pg_catalog.<=) 100),
+	product_url		text,
+	image_url		text,
+	notify_ratio	numeric(6, 3) NOT NULL DEFAULT 1.0,
 	send_sold_out_again boolean NOT NULL DEFAULT true,
 	confirm_signups boolean NOT NULL DEFAULT true,
 	paid_tail		bigint NOT NULL DEFAULT 0,
@@ -57,17 +60,15 @@ COMMENT ON COLUMN waitlist.sku.announced IS 'free units already announced to sig
 CREATE TABLE waitlist.line (
 	id				bigserial PRIMARY KEY,
 	sku_id			bigint NOT NULL REFERENCES waitlist.sku (id),
-	kind			text NOT NULL DEFAULT 'backorder'
-					CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['backorder', 'preorder'])),
-	order_ref		text NOT NULL CHECK (pg_catalog.length(order_ref) OPERATOR(pg_catalog.<=) 100),
-	customer		text CHECK (pg_catalog.length(customer) OPERATOR(pg_catalog.<=) 200),
-	email			text CHECK (waitlist.valid_email(email)),
-	phone			text CHECK (waitlist.valid_phone(phone)),
+	kind			text NOT NULL DEFAULT 'backorder',
+	order_ref		text NOT NULL,
+	customer		text,
+	email			text,
+	phone			text,
 	qty				integer NOT NULL CHECK (qty OPERATOR(pg_catalog.>) 0),
 	pos_start		bigint NOT NULL,
 	pos_end			bigint NOT NULL,
-	state			text NOT NULL DEFAULT 'waiting'
-					CHECK (state OPERATOR(pg_catalog.=) ANY (ARRAY['waiting', 'shipped', 'cancelled'])),
+	state			text NOT NULL DEFAULT 'waiting',
 	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	cancelled_at	timestamptz,
 	shipped_at		timestamptz,
@@ -84,18 +85,20 @@ CREATE INDEX line_holes ON waitlist.line (sku_id, pos_end)
 CREATE TABLE waitlist.subscriber (
 	id				bigserial PRIMARY KEY,
 	sku_id			bigint NOT NULL REFERENCES waitlist.sku (id),
-	email			text CHECK (waitlist.valid_email(email)),
-	phone			text CHECK (waitlist.valid_phone(phone)),
-	customer		text CHECK (pg_catalog.length(customer) OPERATOR(pg_catalog.<=) 200),
+	email			text,
+	phone			text,
+	customer		text,
 	pos				bigint NOT NULL,
-	state			text NOT NULL DEFAULT 'waiting'
-					CHECK (state OPERATOR(pg_catalog.=) ANY (ARRAY['waiting', 'unsubscribed'])),
+	state			text NOT NULL DEFAULT 'waiting',
+	confirm_pending boolean NOT NULL DEFAULT false,
 	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	unsubscribed_at timestamptz,
 	UNIQUE (sku_id, pos),
 	CHECK (email IS NOT NULL OR phone IS NOT NULL)
 );
 COMMENT ON TABLE waitlist.subscriber IS 'back-in-stock sign-ups; a sign-up below sku.sub_served has been told';
+COMMENT ON COLUMN waitlist.subscriber.confirm_pending IS 'its waitlist_joined confirmation is still to be written (by claim or tick)';
+CREATE INDEX subscriber_unconfirmed ON waitlist.subscriber (id) WHERE confirm_pending;
 CREATE INDEX subscriber_holes ON waitlist.subscriber (sku_id, pos)
 	WHERE state OPERATOR(pg_catalog.<>) 'waiting';
 CREATE INDEX subscriber_email ON waitlist.subscriber (sku_id, pg_catalog.lower(email))
@@ -328,7 +331,7 @@ CREATE FUNCTION waitlist.expand_batches(max_batches integer DEFAULT 1000) RETURN
 	LANGUAGE C STRICT VOLATILE
 	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION waitlist.expand_batches(integer) IS
-	'turn committed allocation batches into per-recipient messages; returns messages written';
+	'turn committed allocation batches and pending sign-up confirmations into per-recipient messages; returns messages written';
 
 CREATE FUNCTION waitlist.claim(consumer text, max integer DEFAULT 100, lease interval DEFAULT '30 seconds')
 RETURNS TABLE (id bigint, kind text, channel text, recipient text, sku text, payload jsonb,
@@ -388,7 +391,7 @@ CREATE FUNCTION waitlist.tick() RETURNS bigint
 	LANGUAGE C VOLATILE
 	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION waitlist.tick() IS
-	'time-based work: expands pending batches; call it from a relay, pg_cron or a worker; returns messages written';
+	'time-based work: expands pending batches and sign-up confirmations; call it from a relay, pg_cron or a worker; returns messages written';
 
 CREATE FUNCTION waitlist.outbox_metrics()
 RETURNS TABLE (state text, kind text, messages bigint, oldest_due_age interval,
@@ -410,10 +413,17 @@ AS $$
 	  FROM waitlist.batch b
 	 WHERE b.expanded_at IS NULL
 	 GROUP BY b.kind
+	UNION ALL
+	SELECT 'unexpanded', 'waitlist_joined', pg_catalog.count(*),
+		   pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.min(u.created_at),
+		   pg_catalog.pg_notification_queue_usage()
+	  FROM waitlist.subscriber u
+	 WHERE u.confirm_pending
+	HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 0
 	 ORDER BY 1, 2
 $$;
 COMMENT ON FUNCTION waitlist.outbox_metrics() IS
-	'messages per state and kind, how long the oldest due pending one has waited, batches not yet expanded, and pg_notification_queue_usage()';
+	'messages per state and kind, how long the oldest due pending one has waited, batches and sign-up confirmations not yet expanded, and pg_notification_queue_usage()';
 
 CREATE FUNCTION waitlist.purge_delivered(older_than interval DEFAULT '7 days') RETURNS bigint
 LANGUAGE sql VOLATILE SECURITY DEFINER

@@ -12,7 +12,12 @@ SELECT waitlist.subscribe('LAMP', 'ada@example.com', '+447700900123') AS ada_wit
 SELECT waitlist.subscribe('LAMP', phone => '+14155550123') AS bob_again;
 SELECT id, email, phone, customer, pos FROM waitlist.subscriber ORDER BY id;
 SELECT waitlist.waiting_count('LAMP');
--- The confirmation went out once per channel.
+-- The confirmation is written by the next claim() or tick(), once per
+-- channel of each sign-up.
+SELECT count(*) AS queued_before_tick FROM waitlist.outbox WHERE kind = 'waitlist_joined';
+SELECT state, kind, messages FROM waitlist.outbox_metrics();
+SELECT waitlist.tick();
+SELECT waitlist.tick();
 SELECT kind, channel, recipient, payload->>'expected_restock_date' AS eta
   FROM waitlist.outbox WHERE kind = 'waitlist_joined' ORDER BY id;
 

@@ -31,6 +31,9 @@
 #include "validate.h"
 #include "waitlist.h"
 
+/* Sign-up confirmations written per expansion call at most. */
+#define WL_CONFIRM_CHUNK 10000
+
 PG_FUNCTION_INFO_V1(waitlist_expand_batches);
 PG_FUNCTION_INFO_V1(waitlist_claim);
 PG_FUNCTION_INFO_V1(waitlist_ack);
@@ -211,6 +214,27 @@ static WlQuery q_expand_sold_out = {
 	7, {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID}, NULL
 };
 
+/* Sign-up confirmations marked by subscribe(), oldest first. */
+static WlQuery q_expand_joined = {
+	"WITH c AS ("
+	"  UPDATE waitlist.subscriber u SET confirm_pending = false"
+	"   WHERE u.id IN (SELECT id FROM waitlist.subscriber WHERE confirm_pending"
+	"                  ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)"
+	"  RETURNING u.id, u.sku_id, u.email, u.phone)"
+	" INSERT INTO waitlist.outbox (kind, channel, recipient, sku, payload, idempotency_key)"
+	" SELECT 'waitlist_joined', ch.channel, ch.recipient, s.sku,"
+	"  jsonb_build_object('subscription_id', c.id, 'sku', s.sku, 'title', s.title,"
+	"   'expected_restock_date',"
+	"    CASE WHEN s.restock_confirmed THEN to_char(s.restock_date, 'YYYY-MM-DD') END,"
+	"   'product_url', s.product_url),"
+	"  'sub:' || c.id || ':joined:' || ch.channel"
+	" FROM c JOIN waitlist.sku s ON s.id = c.sku_id"
+	" CROSS JOIN LATERAL (VALUES ('email', c.email), ('sms', c.phone)) AS ch (channel, recipient)"
+	" WHERE ch.recipient IS NOT NULL"
+	" ON CONFLICT (idempotency_key) DO NOTHING",
+	1, {INT4OID}, NULL
+};
+
 static WlQuery q_batch_done = {
 	"UPDATE waitlist.batch SET expanded_at = now(), messages = $2 WHERE id = $1",
 	2, {INT8OID, INT8OID}, NULL
@@ -248,14 +272,26 @@ expand_one(SPITupleTable *batches, uint64 i)
 	return n;
 }
 
-/* Expand up to max_batches committed batches; caller is connected to SPI. */
+/* Write up to max pending sign-up confirmations; returns messages. */
+static int64
+expand_confirmations(int max)
+{
+	Datum		arg = Int32GetDatum(max);
+
+	return (int64) wl_exec(&q_expand_joined, &arg, NULL, SPI_OK_INSERT, 0);
+}
+
+/*
+ * Expand up to max_batches committed batches, and as many pending sign-up
+ * confirmations; caller is connected to SPI.
+ */
 int64
 wl_expand_batches(int max_batches)
 {
 	Datum		arg = Int32GetDatum(max_batches);
 	SPITupleTable *batches;
 	uint64		n;
-	int64		total = 0;
+	int64		total = expand_confirmations(Min(max_batches, WL_CONFIRM_CHUNK));
 
 	n = wl_exec(&q_pending_batches, &arg, NULL, SPI_OK_SELECT, 0);
 	batches = SPI_tuptable;
@@ -289,9 +325,14 @@ Datum
 waitlist_tick(PG_FUNCTION_ARGS)
 {
 	int64		n;
+	int64		more;
 
 	SPI_connect();
 	n = wl_expand_batches(INT_MAX);
+	while ((more = expand_confirmations(WL_CONFIRM_CHUNK)) > 0)
+		n += more;
+	if (n > 0)
+		wl_note_messages();
 	SPI_finish();
 	PG_RETURN_INT64(n);
 }
@@ -578,6 +619,7 @@ waitlist_dead_letter(PG_FUNCTION_ARGS)
 
 static WlQuery q_next_due = {
 	"SELECT CASE WHEN EXISTS (SELECT 1 FROM waitlist.batch WHERE expanded_at IS NULL)"
+	"  OR EXISTS (SELECT 1 FROM waitlist.subscriber WHERE confirm_pending)"
 	" THEN now() ELSE (SELECT due_at FROM waitlist.outbox"
 	"  WHERE state IN ('pending', 'leased') ORDER BY due_at LIMIT 1) END",
 	0, {InvalidOid}, NULL

@@ -14,7 +14,6 @@
 #include "utils/builtins.h"
 
 #include "commit.h"
-#include "outbox.h"
 #include "spi_util.h"
 #include "validate.h"
 #include "waitlist.h"
@@ -30,17 +29,12 @@ typedef struct SignupSku
 	bool		discontinued;
 	bool		confirm;
 	bool		unannounced;	/* free units nobody was told about yet */
-	char	   *title;
-	char	   *eta;
-	char	   *url;
 } SignupSku;
 
 static WlQuery q_take_pos = {
 	"UPDATE waitlist.sku SET sub_tail = sub_tail + 1 WHERE sku = $1"
 	" RETURNING id, sub_tail - 1, sub_served, status = 'discontinued', confirm_signups,"
-	"  on_hand - allocated > announced, title,"
-	"  CASE WHEN restock_confirmed THEN to_char(restock_date, 'YYYY-MM-DD') END,"
-	"  product_url",
+	"  on_hand - allocated > announced",
 	1, {TEXTOID}, NULL
 };
 
@@ -63,10 +57,15 @@ static WlQuery q_fill_contact = {
 	3, {INT8OID, TEXTOID, TEXTOID}, NULL
 };
 
+/*
+ * The waitlist_joined confirmation is not written here: confirm_pending
+ * marks the row, and claim()/tick() write the messages in bulk (outbox.c),
+ * which keeps a sign-up to one small insert.
+ */
 static WlQuery q_insert = {
-	"INSERT INTO waitlist.subscriber (sku_id, email, phone, customer, pos)"
-	" VALUES ($1, $2, $3, $4, $5) RETURNING id",
-	5, {INT8OID, TEXTOID, TEXTOID, TEXTOID, INT8OID}, NULL
+	"INSERT INTO waitlist.subscriber (sku_id, email, phone, customer, pos, confirm_pending)"
+	" VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+	6, {INT8OID, TEXTOID, TEXTOID, TEXTOID, INT8OID, BOOLOID}, NULL
 };
 
 /* Lock the SKU and take the next sign-up position. */
@@ -86,9 +85,6 @@ take_position(const char *sku, SignupSku *s)
 	s->discontinued = wl_get_bool(0, 4);
 	s->confirm = wl_get_bool(0, 5);
 	s->unannounced = wl_get_bool(0, 6);
-	s->title = wl_get_text(0, 7);
-	s->eta = wl_get_text(0, 8);
-	s->url = wl_get_text(0, 9);
 	if (s->discontinued)
 		ereport(ERROR,
 				(errcode(WL_ERRCODE_SKU_DISCONTINUED),
@@ -137,37 +133,20 @@ keep_existing(SignupSku *s, int64 id, const char *email, const char *phone)
 static int64
 insert_signup(SignupSku *s, const char *email, const char *phone, const char *customer)
 {
-	Datum		args[5];
-	char		nulls[6] = "     ";
+	Datum		args[6];
+	char		nulls[7] = "      ";
 
 	args[0] = Int64GetDatum(s->id);
 	args[1] = opt_text(email);
 	args[2] = opt_text(phone);
 	args[3] = opt_text(customer);
 	args[4] = Int64GetDatum(s->pos);
+	args[5] = BoolGetDatum(s->confirm);
 	nulls[1] = email ? ' ' : 'n';
 	nulls[2] = phone ? ' ' : 'n';
 	nulls[3] = customer ? ' ' : 'n';
 	wl_exec(&q_insert, args, nulls, SPI_OK_INSERT_RETURNING, 0);
 	return wl_get_int64(0, 1, NULL);
-}
-
-/* Queue the waitlist_joined confirmation. */
-static void
-confirm_signup(SignupSku *s, const char *sku, int64 id, const char *email,
-			   const char *phone)
-{
-	WlJson		j;
-	char		key[64];
-
-	wl_json_init(&j);
-	wl_json_int(&j, "subscription_id", id);
-	wl_json_str(&j, "sku", sku);
-	wl_json_str(&j, "title", s->title);
-	wl_json_str(&j, "expected_restock_date", s->eta);
-	wl_json_str(&j, "product_url", s->url);
-	snprintf(key, sizeof(key), "sub:" INT64_FORMAT ":joined", id);
-	wl_queue_contacts("waitlist_joined", sku, email, phone, wl_json_finish(&j), key);
 }
 
 /* SQL: waitlist.subscribe(sku, email, phone, customer) */
@@ -193,8 +172,6 @@ waitlist_subscribe(PG_FUNCTION_ARGS)
 	else
 	{
 		id = insert_signup(&s, email, phone, customer);
-		if (s.confirm)
-			confirm_signup(&s, sku, id, email, phone);
 		if (s.unannounced)
 			wl_touch_sku(s.id);
 	}
@@ -218,7 +195,8 @@ static WlQuery q_lock_sku = {
 };
 
 static WlQuery q_unsubscribe = {
-	"UPDATE waitlist.subscriber SET state = 'unsubscribed', unsubscribed_at = now()"
+	"UPDATE waitlist.subscriber SET state = 'unsubscribed', unsubscribed_at = now(),"
+	" confirm_pending = false"
 	" WHERE id = $1 AND state = 'waiting'",
 	1, {INT8OID}, NULL
 };

@@ -4,7 +4,7 @@
 -- membership, pg_dump registration (extconfig) and the waitlist.* GUCs.
 -- Run by: pg_prove -d wl_tap --ext .sql test/
 BEGIN;
-SELECT plan(328);
+SELECT plan(332);
 
 -- ---------------------------------------------------------------- schema
 SELECT has_schema('waitlist');
@@ -66,6 +66,7 @@ INSERT INTO expected_column VALUES
 	('subscriber', 'customer', 'text', false),
 	('subscriber', 'pos', 'bigint', true),
 	('subscriber', 'state', 'text', true),
+	('subscriber', 'confirm_pending', 'boolean', true),
 	('subscriber', 'created_at', 'timestamp with time zone', true),
 	('subscriber', 'unsubscribed_at', 'timestamp with time zone', false),
 	('batch', 'id', 'bigint', true),
@@ -160,7 +161,7 @@ SELECT ok(EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'waitlist.subscri
 SELECT indexes_are('waitlist', 'sku', ARRAY['sku_pkey', 'sku_sku_key']);
 SELECT indexes_are('waitlist', 'line', ARRAY['line_pkey', 'line_sku_id_order_ref_key', 'line_waiting', 'line_holes']);
 SELECT indexes_are('waitlist', 'subscriber', ARRAY['subscriber_pkey', 'subscriber_sku_id_pos_key',
-	'subscriber_holes', 'subscriber_email', 'subscriber_phone']);
+	'subscriber_holes', 'subscriber_email', 'subscriber_phone', 'subscriber_unconfirmed']);
 SELECT indexes_are('waitlist', 'batch', ARRAY['batch_pkey', 'batch_pending']);
 SELECT indexes_are('waitlist', 'outbox', ARRAY['outbox_pkey', 'outbox_idempotency_key_key', 'outbox_due']);
 SELECT indexes_are('waitlist', 'tracked_inventory', ARRAY['tracked_inventory_pkey']);
@@ -170,6 +171,7 @@ SELECT has_index('waitlist', 'line', 'line_holes', ARRAY['sku_id', 'pos_end'], '
 SELECT has_index('waitlist', 'subscriber', 'subscriber_holes', ARRAY['sku_id', 'pos'], 'subscriber_holes on (sku_id, pos)');
 SELECT has_index('waitlist', 'subscriber', 'subscriber_email', ARRAY['sku_id', 'lower(email)'], 'subscriber_email on (sku_id, lower(email))');
 SELECT has_index('waitlist', 'subscriber', 'subscriber_phone', ARRAY['sku_id', 'phone'], 'subscriber_phone on (sku_id, phone)');
+SELECT has_index('waitlist', 'subscriber', 'subscriber_unconfirmed', ARRAY['id'], 'subscriber_unconfirmed on (id)');
 SELECT has_index('waitlist', 'batch', 'batch_pending', ARRAY['id'], 'batch_pending on (id)');
 SELECT has_index('waitlist', 'outbox', 'outbox_due', ARRAY['due_at', 'id'], 'outbox_due on (due_at, id)');
 
@@ -180,6 +182,7 @@ SELECT is(pg_get_expr(i.indpred, i.indrelid), e.pred, format('%s is partial: WHE
 			   ('subscriber_holes', '(state <> ''waiting''::text)'),
 			   ('subscriber_email', '(state = ''waiting''::text)'),
 			   ('subscriber_phone', '(state = ''waiting''::text)'),
+			   ('subscriber_unconfirmed', 'confirm_pending'),
 			   ('batch_pending', '(expanded_at IS NULL)'),
 			   ('outbox_due', '(state = ANY (ARRAY[''pending''::text, ''leased''::text]))')) e (idx, pred)
   LEFT JOIN pg_index i ON i.indexrelid = to_regclass('waitlist.' || e.idx);
