@@ -281,9 +281,16 @@ expand_confirmations(int max)
 	return (int64) wl_exec(&q_expand_joined, &arg, NULL, SPI_OK_INSERT, 0);
 }
 
+static WlQuery q_pending_work = {
+	"SELECT EXISTS (SELECT 1 FROM waitlist.batch WHERE expanded_at IS NULL),"
+	" EXISTS (SELECT 1 FROM waitlist.subscriber WHERE confirm_pending)",
+	0, {InvalidOid}, NULL
+};
+
 /*
  * Expand up to max_batches committed batches, and as many pending sign-up
- * confirmations; caller is connected to SPI.
+ * confirmations; caller is connected to SPI.  One cheap look at the two
+ * partial indexes first, so a claim with nothing to expand pays little.
  */
 int64
 wl_expand_batches(int max_batches)
@@ -291,8 +298,19 @@ wl_expand_batches(int max_batches)
 	Datum		arg = Int32GetDatum(max_batches);
 	SPITupleTable *batches;
 	uint64		n;
-	int64		total = expand_confirmations(Min(max_batches, WL_CONFIRM_CHUNK));
+	int64		total = 0;
+	bool		have_batches;
 
+	wl_exec(&q_pending_work, NULL, NULL, SPI_OK_SELECT, 0);
+	have_batches = wl_get_bool(0, 1);
+	if (wl_get_bool(0, 2))
+		total = expand_confirmations(Min(max_batches, WL_CONFIRM_CHUNK));
+	if (!have_batches)
+	{
+		if (total > 0)
+			wl_note_messages();
+		return total;
+	}
 	n = wl_exec(&q_pending_batches, &arg, NULL, SPI_OK_SELECT, 0);
 	batches = SPI_tuptable;
 	for (uint64 i = 0; i < n; i++)
