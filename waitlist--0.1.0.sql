@@ -333,14 +333,15 @@ CREATE FUNCTION waitlist.expand_batches(max_batches integer DEFAULT 1000) RETURN
 COMMENT ON FUNCTION waitlist.expand_batches(integer) IS
 	'turn committed allocation batches and pending sign-up confirmations into per-recipient messages; returns messages written';
 
-CREATE FUNCTION waitlist.claim(consumer text, max integer DEFAULT 100, lease interval DEFAULT '30 seconds')
+CREATE FUNCTION waitlist.claim(consumer text, max integer DEFAULT 100, lease interval DEFAULT '30 seconds',
+							   kinds text[] DEFAULT NULL, channels text[] DEFAULT NULL)
 RETURNS TABLE (id bigint, kind text, channel text, recipient text, sku text, payload jsonb,
 			   idempotency_key text, attempts integer, created_at timestamptz, lease_until timestamptz)
 AS 'MODULE_PATHNAME', 'waitlist_claim'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE ROWS 100
 	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION waitlist.claim(text, integer, interval) IS
-	'lease up to max due messages (expired leases included) to consumer, oldest due first';
+COMMENT ON FUNCTION waitlist.claim(text, integer, interval, text[], text[]) IS
+	'lease up to max due messages (expired leases included) to consumer, oldest due first; kinds and channels, when given, limit what is claimed';
 
 CREATE FUNCTION waitlist.ack(consumer text, ids bigint[]) RETURNS integer
 	AS 'MODULE_PATHNAME', 'waitlist_ack'
@@ -379,12 +380,13 @@ CREATE FUNCTION waitlist.release(consumer text, ids bigint[]) RETURNS integer
 COMMENT ON FUNCTION waitlist.release(text, bigint[]) IS
 	'hand leased messages back undelivered (a consumer shutting down); the attempt is not counted';
 
-CREATE FUNCTION waitlist.next_due() RETURNS timestamptz
-	AS 'MODULE_PATHNAME', 'waitlist_next_due'
-	LANGUAGE C VOLATILE
+CREATE FUNCTION waitlist.next_due(kinds text[] DEFAULT NULL, channels text[] DEFAULT NULL)
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'waitlist_next_due'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
 	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION waitlist.next_due() IS
-	'when the next message becomes claimable (now if batches wait to be expanded), NULL when nothing is pending';
+COMMENT ON FUNCTION waitlist.next_due(text[], text[]) IS
+	'when the next message (of these kinds and channels, if given) becomes claimable: now if work waits to be expanded, NULL when nothing is pending';
 
 CREATE FUNCTION waitlist.tick() RETURNS bigint
 	AS 'MODULE_PATHNAME', 'waitlist_tick'

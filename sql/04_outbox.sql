@@ -67,6 +67,19 @@ VALUES ('follow_up', 'email', 'later@example.com', '{}', 'test:later', now() + '
 SELECT count(*) FROM waitlist.claim('relay-g', 10) WHERE recipient = 'later@example.com';
 SELECT waitlist.next_due() > now() AND waitlist.next_due() <= now() + '10 seconds' AS next_is_the_backoff;
 
+-- Filters: a relay for SMS only, another for one kind.
+INSERT INTO waitlist.outbox (kind, channel, recipient, payload, idempotency_key)
+VALUES ('shipped', 'sms', '+14155550199', '{}', 'test:sms'),
+       ('shipped', 'email', 'ship@example.com', '{}', 'test:ship-email');
+SELECT kind, channel FROM waitlist.claim('relay-sms', 10, channels => ARRAY['sms']);
+SELECT kind, channel FROM waitlist.claim('relay-kind', 10, kinds => ARRAY['shipped', 'eta_changed']);
+-- Leased messages come due again when their lease expires.
+SELECT waitlist.next_due(kinds => ARRAY['shipped']) BETWEEN now() + '25 seconds' AND now() + '30 seconds'
+       AS shipped_due_at_lease_expiry;
+SELECT waitlist.next_due(kinds => ARRAY['no_such_kind']) IS NULL AS nothing_of_that_kind;
+SELECT try($$SELECT * FROM waitlist.claim('r', 10, kinds => ARRAY['a', NULL])$$);
+SELECT try($$SELECT waitlist.next_due(channels => ARRAY[NULL]::text[])$$);
+
 -- Metrics per state and kind.
 SELECT state, kind, messages, oldest_due_age IS NOT NULL AS has_age,
        notification_queue_usage >= 0 AS usage_known

@@ -362,11 +362,13 @@ static WlQuery q_claim = {
 	" due_at = now() + $3, attempts = o.attempts + 1"
 	" FROM (SELECT id FROM waitlist.outbox"
 	"       WHERE state IN ('pending', 'leased') AND due_at <= now()"
+	"        AND ($4::text[] IS NULL OR kind = ANY ($4))"
+	"        AND ($5::text[] IS NULL OR channel = ANY ($5))"
 	"       ORDER BY due_at, id LIMIT $2 FOR UPDATE SKIP LOCKED) c"
 	" WHERE o.id = c.id"
 	" RETURNING o.id, o.kind, o.channel, o.recipient, o.sku, o.payload,"
 	"  o.idempotency_key, o.attempts, o.created_at, o.due_at",
-	3, {TEXTOID, INT4OID, INTERVALOID}, NULL
+	5, {TEXTOID, INT4OID, INTERVALOID, TEXTARRAYOID, TEXTARRAYOID}, NULL
 };
 
 /* Consumer name argument: required, at most WL_MAX_CONSUMER_LEN. */
@@ -414,7 +416,25 @@ copy_rows(ReturnSetInfo *rsinfo)
 	}
 }
 
-/* SQL: waitlist.claim(consumer, max, lease) */
+/* Optional text[] filter argument: NULL (no filter) or without NULLs. */
+static Datum
+arg_filter(FunctionCallInfo fcinfo, int argno, const char *name, char *null)
+{
+	ArrayType  *a;
+
+	*null = 'n';
+	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
+		return (Datum) 0;
+	a = PG_GETARG_ARRAYTYPE_P(argno);
+	if (array_contains_nulls(a))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not contain nulls", name)));
+	*null = ' ';
+	return PointerGetDatum(a);
+}
+
+/* SQL: waitlist.claim(consumer, max, lease, kinds, channels) */
 Datum
 waitlist_claim(PG_FUNCTION_ARGS)
 {
@@ -422,19 +442,22 @@ waitlist_claim(PG_FUNCTION_ARGS)
 	char	   *consumer = arg_consumer(fcinfo);
 	Interval   *lease = arg_interval(fcinfo, 2, "lease", true);
 	int32		max;
-	Datum		args[3];
+	Datum		args[5];
+	char		nulls[6] = "     ";
 
 	if (PG_ARGISNULL(1) || (max = PG_GETARG_INT32(1)) < 1 || max > 10000)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("max must be between 1 and 10000")));
+	args[3] = arg_filter(fcinfo, 3, "kinds", &nulls[3]);
+	args[4] = arg_filter(fcinfo, 4, "channels", &nulls[4]);
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
 	wl_expand_batches(INT_MAX);
 	args[0] = CStringGetTextDatum(consumer);
 	args[1] = Int32GetDatum(max);
 	args[2] = IntervalPGetDatum(lease);
-	wl_exec(&q_claim, args, NULL, SPI_OK_UPDATE_RETURNING, 0);
+	wl_exec(&q_claim, args, nulls, SPI_OK_UPDATE_RETURNING, 0);
 	copy_rows(rsinfo);
 	SPI_finish();
 	return (Datum) 0;
@@ -639,19 +662,26 @@ static WlQuery q_next_due = {
 	"SELECT CASE WHEN EXISTS (SELECT 1 FROM waitlist.batch WHERE expanded_at IS NULL)"
 	"  OR EXISTS (SELECT 1 FROM waitlist.subscriber WHERE confirm_pending)"
 	" THEN now() ELSE (SELECT due_at FROM waitlist.outbox"
-	"  WHERE state IN ('pending', 'leased') ORDER BY due_at LIMIT 1) END",
-	0, {InvalidOid}, NULL
+	"  WHERE state IN ('pending', 'leased')"
+	"   AND ($1::text[] IS NULL OR kind = ANY ($1))"
+	"   AND ($2::text[] IS NULL OR channel = ANY ($2))"
+	"  ORDER BY due_at LIMIT 1) END",
+	2, {TEXTARRAYOID, TEXTARRAYOID}, NULL
 };
 
-/* SQL: waitlist.next_due() */
+/* SQL: waitlist.next_due(kinds, channels) */
 Datum
 waitlist_next_due(PG_FUNCTION_ARGS)
 {
 	bool		isnull;
 	Datum		d;
+	Datum		args[2];
+	char		nulls[3] = "  ";
 
+	args[0] = arg_filter(fcinfo, 0, "kinds", &nulls[0]);
+	args[1] = arg_filter(fcinfo, 1, "channels", &nulls[1]);
 	SPI_connect();
-	wl_exec(&q_next_due, NULL, NULL, SPI_OK_SELECT, 0);
+	wl_exec(&q_next_due, args, nulls, SPI_OK_SELECT, 0);
 	d = wl_get_datum(0, 1, &isnull);
 	SPI_finish();
 	if (isnull)

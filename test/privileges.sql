@@ -200,7 +200,7 @@ GRANT EXECUTE ON FUNCTION
 	waitlist.waiting_count(text),
 	waitlist.queue_position(bigint),
 	waitlist.track_inventory(regclass, name, name),
-	waitlist.claim(text, integer, interval),
+	waitlist.claim(text, integer, interval, text[], text[]),
 	waitlist.ack(text, bigint[]),
 	waitlist.tick()
 	TO wl_tap_app;

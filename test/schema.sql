@@ -206,13 +206,13 @@ INSERT INTO expected_function VALUES
 	('waiting_count', ARRAY['text'], 'bigint', true),
 	('queue_position', ARRAY['bigint'], 'record', true),
 	('expand_batches', ARRAY['integer'], 'bigint', true),
-	('claim', ARRAY['text', 'integer', 'interval'], 'setof record', true),
+	('claim', ARRAY['text', 'integer', 'interval', 'text[]', 'text[]'], 'setof record', true),
 	('ack', ARRAY['text', 'bigint[]'], 'integer', true),
 	('nack', ARRAY['text', 'bigint', 'text', 'interval'], 'text', true),
 	('dead_letter', ARRAY['text', 'bigint', 'text'], 'boolean', true),
 	('extend_lease', ARRAY['text', 'bigint[]', 'interval'], 'integer', true),
 	('release', ARRAY['text', 'bigint[]'], 'integer', true),
-	('next_due', ARRAY[]::text[], 'timestamp with time zone', true),
+	('next_due', ARRAY['text[]', 'text[]'], 'timestamp with time zone', true),
 	('tick', ARRAY[]::text[], 'bigint', true),
 	('outbox_metrics', ARRAY[]::text[], 'setof record', true),
 	('purge_delivered', ARRAY['interval'], 'bigint', true);
@@ -290,7 +290,7 @@ SELECT is((SELECT pg_get_function_result('waitlist.queue_position(bigint)'::regp
 SELECT is((SELECT array_to_string(proargnames, ',') FROM pg_proc
 			WHERE oid = 'waitlist.queue_position(bigint)'::regprocedure),
 	'line_id,position,total', 'queue_position(line_id, OUT position, OUT total)');
-SELECT is((SELECT pg_get_function_result('waitlist.claim(text,integer,interval)'::regprocedure)),
+SELECT is((SELECT pg_get_function_result('waitlist.claim(text,integer,interval,text[],text[])'::regprocedure)),
 	'TABLE(id bigint, kind text, channel text, recipient text, sku text, payload jsonb, idempotency_key text, attempts integer, created_at timestamp with time zone, lease_until timestamp with time zone)',
 	'claim returns the documented columns');
 SELECT is((SELECT pg_get_function_result('waitlist.outbox_metrics()'::regprocedure)),

@@ -20,14 +20,6 @@
 #define INT8OID 20
 #define TEXTARRAYOID 1009
 
-/*
- * Filtered claims: waitlist.claim() takes no kind/channel filter, so with
- * --kind or --channel the relay leases rows itself with claim()'s semantics
- * (due first, expired leases reclaimed, SKIP LOCKED, one attempt counted).
- * Set to 1 once claim() gains (kinds text[], channels text[]) parameters.
- */
-#define CLAIM_FUNCTION_FILTERS 0
-
 /* What a claim returns: routing fields, then the JSON body sinks deliver. */
 #define CLAIM_COLUMNS \
 	"c.id, c.kind, c.channel, c.idempotency_key, c.attempts, " \
@@ -41,25 +33,9 @@ static const char *const claim_plain_sql =
 "WITH c AS (SELECT * FROM waitlist.claim($1, $2, $3::interval)) "
 "SELECT " CLAIM_COLUMNS " FROM c ORDER BY c.id";
 
-#if CLAIM_FUNCTION_FILTERS
 static const char *const claim_filtered_sql =
 "WITH c AS (SELECT * FROM waitlist.claim($1, $2, $3::interval, $4, $5)) "
 "SELECT " CLAIM_COLUMNS " FROM c ORDER BY c.id";
-#else
-static const char *const claim_filtered_sql =
-"WITH due AS ("
-" SELECT o.id FROM waitlist.outbox o"
-" WHERE o.state = ANY (ARRAY['pending', 'leased']) AND o.due_at <= pg_catalog.now()"
-"   AND ($4::text[] IS NULL OR o.kind = ANY ($4))"
-"   AND ($5::text[] IS NULL OR o.channel = ANY ($5))"
-" ORDER BY o.due_at, o.id LIMIT $2 FOR UPDATE SKIP LOCKED), "
-"c AS (UPDATE waitlist.outbox o SET state = 'leased', lease_owner = $1,"
-"   due_at = pg_catalog.now() + $3::interval, attempts = o.attempts + 1"
-" FROM due WHERE o.id = due.id"
-" RETURNING o.id, o.kind, o.channel, o.recipient, o.sku, o.payload,"
-"   o.idempotency_key, o.attempts, o.created_at, o.due_at AS lease_until) "
-"SELECT " CLAIM_COLUMNS " FROM c ORDER BY c.id";
-#endif
 
 /* Seconds from now to the next claimable message (NULL = none pending). */
 static const char *const next_due_plain_sql =
@@ -67,10 +43,7 @@ static const char *const next_due_plain_sql =
 
 /* The same, limited to the relay's filters. */
 static const char *const next_due_filtered_sql =
-"SELECT EXTRACT(epoch FROM pg_catalog.min(o.due_at) - pg_catalog.clock_timestamp())"
-" FROM waitlist.outbox o WHERE o.state = ANY (ARRAY['pending', 'leased'])"
-"   AND ($1::text[] IS NULL OR o.kind = ANY ($1))"
-"   AND ($2::text[] IS NULL OR o.channel = ANY ($2))";
+"SELECT EXTRACT(epoch FROM waitlist.next_due($1::text[], $2::text[]) - pg_catalog.clock_timestamp())";
 
 struct db
 {
@@ -305,14 +278,6 @@ row_to_msg(PGresult *res, int row, relay_msg *m)
 	m->body = xstrdup(PQgetvalue(res, row, 5));
 }
 
-/* Expand allocation batches first, as claim() itself does. */
-static bool
-expand_batches(db *d)
-{
-	return CLAIM_FUNCTION_FILTERS ||
-		run_simple(d, "expand_batches", "SELECT waitlist.expand_batches()");
-}
-
 /* Lease up to max due messages; *out gets an array of them.  -1 on failure. */
 int
 db_claim(db *d, const relay_config *cfg, int max, relay_msg **out)
@@ -329,8 +294,7 @@ db_claim(db *d, const relay_config *cfg, int max, relay_msg **out)
 
 	snprintf(maxs, sizeof(maxs), "%d", max);
 	interval_text(lease, sizeof(lease), cfg->lease);
-	if (!filtered || expand_batches(d))
-		res = run(d, "claim", filtered ? claim_filtered_sql : claim_plain_sql, 5, types, values);
+	res = run(d, "claim", filtered ? claim_filtered_sql : claim_plain_sql, 5, types, values);
 	if (res != NULL)
 	{
 		n = PQntuples(res);

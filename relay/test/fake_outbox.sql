@@ -31,13 +31,16 @@ LANGUAGE sql AS $$ SELECT 0::bigint $$;
 CREATE FUNCTION waitlist.tick() RETURNS bigint
 LANGUAGE sql AS $$ SELECT waitlist.expand_batches() $$;
 
-CREATE FUNCTION waitlist.claim(consumer text, max integer DEFAULT 100, lease interval DEFAULT '30 seconds')
+CREATE FUNCTION waitlist.claim(consumer text, max integer DEFAULT 100, lease interval DEFAULT '30 seconds',
+							   kinds text[] DEFAULT NULL, channels text[] DEFAULT NULL)
 RETURNS TABLE (id bigint, kind text, channel text, recipient text, sku text, payload jsonb,
 			   idempotency_key text, attempts integer, created_at timestamptz, lease_until timestamptz)
 LANGUAGE sql AS $$
 	WITH due AS (
 		SELECT o.id FROM waitlist.outbox o
 		 WHERE o.state = ANY (ARRAY['pending', 'leased']) AND o.due_at <= now()
+		   AND (kinds IS NULL OR o.kind = ANY (kinds))
+		   AND (channels IS NULL OR o.channel = ANY (channels))
 		 ORDER BY o.due_at, o.id LIMIT max FOR UPDATE SKIP LOCKED)
 	UPDATE waitlist.outbox o
 	   SET state = 'leased', lease_owner = consumer, due_at = now() + lease, attempts = o.attempts + 1
@@ -118,7 +121,10 @@ LANGUAGE sql AS $$
 	SELECT count(*)::integer FROM r
 $$;
 
-CREATE FUNCTION waitlist.next_due() RETURNS timestamptz
+CREATE FUNCTION waitlist.next_due(kinds text[] DEFAULT NULL, channels text[] DEFAULT NULL)
+RETURNS timestamptz
 LANGUAGE sql AS $$
 	SELECT min(o.due_at) FROM waitlist.outbox o WHERE o.state = ANY (ARRAY['pending', 'leased'])
+	   AND (kinds IS NULL OR o.kind = ANY (kinds))
+	   AND (channels IS NULL OR o.channel = ANY (channels))
 $$;
