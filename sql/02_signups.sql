@@ -19,7 +19,8 @@ SELECT state, kind, messages FROM waitlist.outbox_metrics();
 SELECT waitlist.tick();
 SELECT waitlist.tick();
 SELECT kind, channel, recipient, payload->>'expected_restock_date' AS eta
-  FROM waitlist.outbox WHERE kind = 'waitlist_joined' ORDER BY id;
+  FROM waitlist.outbox WHERE kind = 'waitlist_joined'
+ ORDER BY (payload->>'subscription_id')::bigint, channel;
 
 -- Bad input.
 SELECT try($$SELECT waitlist.subscribe('LAMP')$$);

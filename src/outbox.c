@@ -218,8 +218,8 @@ static WlQuery q_expand_sold_out = {
 static WlQuery q_expand_joined = {
 	"WITH c AS ("
 	"  UPDATE waitlist.subscriber u SET confirm_pending = false"
-	"   WHERE u.id IN (SELECT id FROM waitlist.subscriber WHERE confirm_pending"
-	"                  ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)"
+	"   WHERE u.id = ANY (ARRAY(SELECT id FROM waitlist.subscriber WHERE confirm_pending"
+	"                  ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED))"
 	"  RETURNING u.id, u.sku_id, u.email, u.phone)"
 	" INSERT INTO waitlist.outbox (kind, channel, recipient, sku, payload, idempotency_key)"
 	" SELECT 'waitlist_joined', ch.channel, ch.recipient, s.sku,"
@@ -357,15 +357,19 @@ waitlist_tick(PG_FUNCTION_ARGS)
 
 /* ---------- consumers ---------- */
 
+/*
+ * The ids go through an array, not a join: with LIMIT as a parameter the
+ * generic plan would otherwise estimate thousands of rows and hash-join a
+ * sequential scan of the whole outbox.
+ */
 static WlQuery q_claim = {
 	"UPDATE waitlist.outbox o SET state = 'leased', lease_owner = $1,"
 	" due_at = now() + $3, attempts = o.attempts + 1"
-	" FROM (SELECT id FROM waitlist.outbox"
+	" WHERE o.id = ANY (ARRAY(SELECT id FROM waitlist.outbox"
 	"       WHERE state IN ('pending', 'leased') AND due_at <= now()"
 	"        AND ($4::text[] IS NULL OR kind = ANY ($4))"
 	"        AND ($5::text[] IS NULL OR channel = ANY ($5))"
-	"       ORDER BY due_at, id LIMIT $2 FOR UPDATE SKIP LOCKED) c"
-	" WHERE o.id = c.id"
+	"       ORDER BY due_at, id LIMIT $2 FOR UPDATE SKIP LOCKED))"
 	" RETURNING o.id, o.kind, o.channel, o.recipient, o.sku, o.payload,"
 	"  o.idempotency_key, o.attempts, o.created_at, o.due_at",
 	5, {TEXTOID, INT4OID, INTERVALOID, TEXTARRAYOID, TEXTARRAYOID}, NULL
