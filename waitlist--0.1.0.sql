@@ -101,9 +101,9 @@ COMMENT ON COLUMN waitlist.subscriber.confirm_pending IS 'its waitlist_joined co
 CREATE INDEX subscriber_unconfirmed ON waitlist.subscriber (id) WHERE confirm_pending;
 CREATE INDEX subscriber_holes ON waitlist.subscriber (sku_id, pos)
 	WHERE state OPERATOR(pg_catalog.<>) 'waiting';
-CREATE INDEX subscriber_email ON waitlist.subscriber (sku_id, pg_catalog.lower(email))
+CREATE INDEX subscriber_email ON waitlist.subscriber (sku_id, pg_catalog.lower(email), pos)
 	WHERE state OPERATOR(pg_catalog.=) 'waiting';
-CREATE INDEX subscriber_phone ON waitlist.subscriber (sku_id, phone)
+CREATE INDEX subscriber_phone ON waitlist.subscriber (sku_id, phone, pos)
 	WHERE state OPERATOR(pg_catalog.=) 'waiting';
 
 /*
@@ -137,8 +137,8 @@ CREATE TABLE waitlist.outbox (
 					CHECK (channel OPERATOR(pg_catalog.=) ANY (ARRAY['email', 'sms', 'merchant', 'payment'])),
 	recipient		text,
 	sku				text,
-	payload			jsonb NOT NULL DEFAULT '{}',
-	idempotency_key text NOT NULL UNIQUE,
+	payload			json NOT NULL DEFAULT '{}',
+	idempotency_key text COLLATE "C" NOT NULL UNIQUE,
 	state			text NOT NULL DEFAULT 'pending'
 					CHECK (state OPERATOR(pg_catalog.=) ANY (ARRAY['pending', 'leased', 'delivered', 'dead'])),
 	due_at			timestamptz NOT NULL DEFAULT pg_catalog.now(),
@@ -335,7 +335,7 @@ COMMENT ON FUNCTION waitlist.expand_batches(integer) IS
 
 CREATE FUNCTION waitlist.claim(consumer text, max integer DEFAULT 100, lease interval DEFAULT '30 seconds',
 							   kinds text[] DEFAULT NULL, channels text[] DEFAULT NULL)
-RETURNS TABLE (id bigint, kind text, channel text, recipient text, sku text, payload jsonb,
+RETURNS TABLE (id bigint, kind text, channel text, recipient text, sku text, payload json,
 			   idempotency_key text, attempts integer, created_at timestamptz, lease_until timestamptz)
 AS 'MODULE_PATHNAME', 'waitlist_claim'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE ROWS 100

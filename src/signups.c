@@ -43,12 +43,22 @@ static WlQuery q_give_back = {
 	1, {INT8OID}, NULL
 };
 
-static WlQuery q_existing = {
-	"SELECT id FROM waitlist.subscriber"
-	" WHERE sku_id = $1 AND state = 'waiting' AND pos >= $2"
-	"  AND (lower(email) = lower($3) OR phone = $4)"
-	" ORDER BY pos LIMIT 1",
-	4, {INT8OID, INT8OID, TEXTOID, TEXTOID}, NULL
+/*
+ * Two probes, each matching its partial index exactly, so the plan never
+ * walks a long list of waiting sign-ups to find a contact.
+ */
+static WlQuery q_same_email = {
+	"SELECT id, pos FROM waitlist.subscriber"
+	" WHERE sku_id = $1 AND lower(email) = lower($3) AND state = 'waiting' AND pos >= $2"
+	" LIMIT 1",
+	3, {INT8OID, INT8OID, TEXTOID}, NULL
+};
+
+static WlQuery q_same_phone = {
+	"SELECT id, pos FROM waitlist.subscriber"
+	" WHERE sku_id = $1 AND phone = $3 AND state = 'waiting' AND pos >= $2"
+	" LIMIT 1",
+	3, {INT8OID, INT8OID, TEXTOID}, NULL
 };
 
 static WlQuery q_fill_contact = {
@@ -99,22 +109,35 @@ opt_text(const char *s)
 	return s ? CStringGetTextDatum(s) : (Datum) 0;
 }
 
-/* The waiting sign-up with the same email or phone, or 0. */
+/* Probe one contact; returns the sign-up id (0 if none), *pos its place. */
+static int64
+probe(WlQuery *q, SignupSku *s, const char *contact, int64 *pos)
+{
+	Datum		args[3];
+
+	if (contact == NULL)
+		return 0;
+	args[0] = Int64GetDatum(s->id);
+	args[1] = Int64GetDatum(s->sub_served);
+	args[2] = CStringGetTextDatum(contact);
+	if (wl_exec(q, args, NULL, SPI_OK_SELECT, 1) == 0)
+		return 0;
+	*pos = wl_get_int64(0, 2, NULL);
+	return wl_get_int64(0, 1, NULL);
+}
+
+/* The waiting sign-up with the same email or phone (the earlier), or 0. */
 static int64
 find_existing(SignupSku *s, const char *email, const char *phone)
 {
-	Datum		args[4];
-	char		nulls[5] = "    ";
+	int64		epos = 0;
+	int64		ppos = 0;
+	int64		by_email = probe(&q_same_email, s, email, &epos);
+	int64		by_phone = probe(&q_same_phone, s, phone, &ppos);
 
-	args[0] = Int64GetDatum(s->id);
-	args[1] = Int64GetDatum(s->sub_served);
-	args[2] = opt_text(email);
-	args[3] = opt_text(phone);
-	nulls[2] = email ? ' ' : 'n';
-	nulls[3] = phone ? ' ' : 'n';
-	if (wl_exec(&q_existing, args, nulls, SPI_OK_SELECT, 1) == 0)
-		return 0;
-	return wl_get_int64(0, 1, NULL);
+	if (by_email && by_phone)
+		return epos <= ppos ? by_email : by_phone;
+	return by_email ? by_email : by_phone;
 }
 
 /* Keep the existing sign-up: give the position back, add a new contact. */

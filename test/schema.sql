@@ -85,7 +85,7 @@ INSERT INTO expected_column VALUES
 	('outbox', 'channel', 'text', true),
 	('outbox', 'recipient', 'text', false),
 	('outbox', 'sku', 'text', false),
-	('outbox', 'payload', 'jsonb', true),
+	('outbox', 'payload', 'json', true),
 	('outbox', 'idempotency_key', 'text', true),
 	('outbox', 'state', 'text', true),
 	('outbox', 'due_at', 'timestamp with time zone', true),
@@ -169,8 +169,8 @@ SELECT indexes_are('waitlist', 'tracked_inventory', ARRAY['tracked_inventory_pke
 SELECT has_index('waitlist', 'line', 'line_waiting', ARRAY['sku_id', 'pos_end'], 'line_waiting on (sku_id, pos_end)');
 SELECT has_index('waitlist', 'line', 'line_holes', ARRAY['sku_id', 'pos_end'], 'line_holes on (sku_id, pos_end)');
 SELECT has_index('waitlist', 'subscriber', 'subscriber_holes', ARRAY['sku_id', 'pos'], 'subscriber_holes on (sku_id, pos)');
-SELECT has_index('waitlist', 'subscriber', 'subscriber_email', ARRAY['sku_id', 'lower(email)'], 'subscriber_email on (sku_id, lower(email))');
-SELECT has_index('waitlist', 'subscriber', 'subscriber_phone', ARRAY['sku_id', 'phone'], 'subscriber_phone on (sku_id, phone)');
+SELECT has_index('waitlist', 'subscriber', 'subscriber_email', ARRAY['sku_id', 'lower(email)', 'pos'], 'subscriber_email on (sku_id, lower(email), pos)');
+SELECT has_index('waitlist', 'subscriber', 'subscriber_phone', ARRAY['sku_id', 'phone', 'pos'], 'subscriber_phone on (sku_id, phone, pos)');
 SELECT has_index('waitlist', 'subscriber', 'subscriber_unconfirmed', ARRAY['id'], 'subscriber_unconfirmed on (id)');
 SELECT has_index('waitlist', 'batch', 'batch_pending', ARRAY['id'], 'batch_pending on (id)');
 SELECT has_index('waitlist', 'outbox', 'outbox_due', ARRAY['due_at', 'id'], 'outbox_due on (due_at, id)');
@@ -291,7 +291,7 @@ SELECT is((SELECT array_to_string(proargnames, ',') FROM pg_proc
 			WHERE oid = 'waitlist.queue_position(bigint)'::regprocedure),
 	'line_id,position,total', 'queue_position(line_id, OUT position, OUT total)');
 SELECT is((SELECT pg_get_function_result('waitlist.claim(text,integer,interval,text[],text[])'::regprocedure)),
-	'TABLE(id bigint, kind text, channel text, recipient text, sku text, payload jsonb, idempotency_key text, attempts integer, created_at timestamp with time zone, lease_until timestamp with time zone)',
+	'TABLE(id bigint, kind text, channel text, recipient text, sku text, payload json, idempotency_key text, attempts integer, created_at timestamp with time zone, lease_until timestamp with time zone)',
 	'claim returns the documented columns');
 SELECT is((SELECT pg_get_function_result('waitlist.outbox_metrics()'::regprocedure)),
 	'TABLE(state text, kind text, messages bigint, oldest_due_age interval, notification_queue_usage double precision)',
