@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Benchmark 4: claim + ack in batches of 100 with 1 and 4 consumers, against
+# the plain SKIP LOCKED claim/ack over bench.outbox (a copy of the outbox's
+# shape and of the same pending messages).  Both tables are refilled before
+# every run; rounds alternate which side runs first.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+if [ "$BENCH_MODE" = quick ]; then
+	MESSAGES=20000 ROUNDS=1
+else
+	MESSAGES=200000 ROUNDS=3
+fi
+# Claim 90% of the messages: a claim never comes back empty.
+BATCHES=$((MESSAGES * 9 / 10 / 100))
+export PGDATABASE=wl_claim
+fresh_db "$PGDATABASE" 2>/dev/null
+q <<'SQL'
+CREATE SCHEMA bench;
+CREATE TABLE bench.outbox (LIKE waitlist.outbox INCLUDING ALL);
+SQL
+
+# Both outboxes get the same MESSAGES due back_in_stock messages.
+refill() {
+	q -v m="$MESSAGES" <<'SQL'
+TRUNCATE waitlist.outbox, bench.outbox;
+INSERT INTO waitlist.outbox (kind, channel, recipient, sku, payload, idempotency_key,
+							 due_at, created_at)
+SELECT 'back_in_stock', 'email', 'u' || g || '@example.com', 'sku-' || g % 1000,
+	   jsonb_build_object('subscription_id', g, 'sku', 'sku-' || g % 1000,
+						  'title', 'Bench product ' || g % 1000, 'units_available', 10,
+						  'product_url', 'https://shop.example.com/p/' || g % 1000,
+						  'image_url', NULL),
+	   'sub:' || g || ':back:1:email', now() - interval '1 minute', now() - interval '1 minute'
+  FROM generate_series(1, :m) g;
+INSERT INTO bench.outbox SELECT * FROM waitlist.outbox;
+VACUUM ANALYZE waitlist.outbox, bench.outbox, waitlist.batch;
+CHECKPOINT;
+SQL
+}
+
+# run SIDE CONSUMERS -> "msgs_per_s delivered"
+run() {
+	local table=waitlist.outbox tps n got
+	[ "$1" = base ] && table=bench.outbox
+	q -c "CHECKPOINT"
+	read -r tps n <<<"$(pgbench_run -c "$2" -j "$(($2 < 2 ? 1 : 2))" -t "$((BATCHES / $2))" \
+		-f "$BENCH_DIR/pgbench/claim_$1.sql")"
+	got="$(q -c "SELECT count(*) FROM $table WHERE state = 'delivered'")"
+	[ "$got" -eq $((n * 100)) ] || { say "claim $1: $got delivered after $n batches"; return 1; }
+	echo "$(calc "$got * $tps / $n") $got"
+}
+
+for c in 1 4; do
+	ours_m=0 ours_s=0 base_m=0 base_s=0
+	for ((r = 1; r <= ROUNDS; r++)); do
+		order="ours base"
+		[ $((r % 2)) -eq 0 ] && order="base ours"
+		refill
+		for side in $order; do
+			read -r rate got <<<"$(run "$side" "$c")"
+			say "claim+ack $side, $c consumer(s), round $r: $rate messages/s ($got messages)"
+			if [ "$side" = ours ]; then
+				ours_m=$((ours_m + got)) ours_s=$(calc "$ours_s + $got / $rate")
+			else
+				base_m=$((base_m + got)) base_s=$(calc "$base_s + $got / $rate")
+			fi
+		done
+	done
+	ours_rate=$(calc "$ours_m / $ours_s")
+	base_rate=$(calc "$base_m / $base_s")
+	ratio=$(calc "$ours_rate / $base_rate")
+	result "4 claim+ack messages/s, batch 100, $c consumer(s) (vs SKIP LOCKED)" \
+		"$ours_rate" "$base_rate" "$ratio" ">= 1.0" "$(verdict "$ratio >= 1")"
+done
+q -d postgres -c "DROP DATABASE $PGDATABASE"
