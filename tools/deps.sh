@@ -4,7 +4,8 @@
 set -euo pipefail
 
 PKGS=(build-essential postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap
-      libpq-dev libcurl4-openssl-dev libssl-dev python3 valgrind)
+      libtap-parser-sourcehandler-pgtap-perl
+      libpq-dev libcurl4-openssl-dev libssl-dev python3)
 
 missing=()
 for p in "${PKGS[@]}"; do

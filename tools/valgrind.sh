@@ -4,6 +4,7 @@
 # (minutes); not part of tools/test.sh.  Needs the extension installed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; }
 source tools/cluster.sh
 PORT="${WL_PGPORT:-54333}"
 DIR="$(mktemp -d /tmp/waitlist-vg.XXXXXX)"
