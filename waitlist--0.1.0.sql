@@ -17,6 +17,12 @@ CREATE FUNCTION waitlist.valid_phone(text) RETURNS boolean
 COMMENT ON FUNCTION waitlist.valid_phone(text) IS
 	'true when the text is an E.164 phone number: a plus sign and 8 to 15 digits, the first not zero';
 
+CREATE FUNCTION waitlist.payload_json(VARIADIC "any") RETURNS json
+	AS 'MODULE_PATHNAME', 'waitlist_payload_json'
+	LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION waitlist.payload_json(VARIADIC "any") IS
+	'a JSON object from text keys and values (integers, numerics and booleans bare, the rest as their text output in strings, NULL as null); builds message payloads';
+
 /* ------------------------------------------------------------------------
  * SKU state
  *

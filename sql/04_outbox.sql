@@ -101,3 +101,14 @@ SELECT try($$SELECT waitlist.expand_batches(0)$$);
 UPDATE waitlist.outbox SET delivered_at = now() - interval '8 days' WHERE state = 'delivered';
 SELECT waitlist.purge_delivered();
 SELECT count(*) FROM waitlist.outbox WHERE state = 'delivered';
+
+-- payload_json: integers, numerics and booleans bare, text escaped, other
+-- types as their text, NULL as null; keys must be text.
+SELECT waitlist.payload_json('n', 42, 'big', 9007199254740993::bigint, 'ok', true,
+       'name', 'Ann "the" O''Neil\', 'when', '2026-12-01'::date, 'none', NULL::text,
+       'ratio', 1.5::numeric, 'nan', 'NaN'::numeric);
+SELECT waitlist.payload_json('quote', E'line\nbreak\ttab')::json->>'quote' = E'line\nbreak\ttab' AS round_trips;
+SELECT try($$SELECT waitlist.payload_json('odd')$$);
+SELECT try($$SELECT waitlist.payload_json(1, 2)$$);
+SELECT try($$SELECT waitlist.payload_json(NULL::text, 2)$$);
+SELECT try($$SELECT waitlist.payload_json(VARIADIC ARRAY['a', 'b'])$$);

@@ -159,7 +159,7 @@ static WlQuery q_pending_batches = {
 static WlQuery q_expand_allocated = {
 	"INSERT INTO waitlist.outbox (kind, channel, recipient, sku, payload, idempotency_key)"
 	" SELECT a.msg_kind, c.channel, c.recipient, a.sku,"
-	"  json_build_object('order_ref', a.order_ref, 'line_id', a.id, 'sku', a.sku,"
+	"  waitlist.payload_json('order_ref', a.order_ref, 'line_id', a.id, 'sku', a.sku,"
 	"   'title', a.title, 'qty', a.qty, 'allocated_now', a.now,"
 	"   'allocated_total', a.total, 'product_url', a.product_url),"
 	"  'line:' || a.id || CASE WHEN a.msg_kind = 'ready_to_ship' THEN ':ready:'"
@@ -182,7 +182,7 @@ static WlQuery q_expand_allocated = {
 static WlQuery q_expand_back = {
 	"INSERT INTO waitlist.outbox (kind, channel, recipient, sku, payload, idempotency_key)"
 	" SELECT 'back_in_stock', c.channel, c.recipient, s.sku,"
-	"  json_build_object('subscription_id', u.id, 'sku', s.sku, 'title', s.title,"
+	"  waitlist.payload_json('subscription_id', u.id, 'sku', s.sku, 'title', s.title,"
 	"   'units_available', $7, 'product_url', s.product_url, 'image_url', s.image_url),"
 	"  'sub:' || u.id || ':back:' || $1 || ':' || c.channel"
 	" FROM waitlist.sku s"
@@ -197,7 +197,7 @@ static WlQuery q_expand_back = {
 static WlQuery q_expand_sold_out = {
 	"INSERT INTO waitlist.outbox (kind, channel, recipient, sku, payload, idempotency_key)"
 	" SELECT 'sold_out_again', c.channel, c.recipient, s.sku,"
-	"  json_build_object('subscription_id', u.id, 'sku', s.sku, 'title', s.title,"
+	"  waitlist.payload_json('subscription_id', u.id, 'sku', s.sku, 'title', s.title,"
 	"   'position', u.place, 'waiting', u.total, 'still_on_list', true,"
 	"   'product_url', s.product_url),"
 	"  'sub:' || u.id || ':soldout:' || $1 || ':' || c.channel"
@@ -223,7 +223,7 @@ static WlQuery q_expand_joined = {
 	"  RETURNING u.id, u.sku_id, u.email, u.phone)"
 	" INSERT INTO waitlist.outbox (kind, channel, recipient, sku, payload, idempotency_key)"
 	" SELECT 'waitlist_joined', ch.channel, ch.recipient, s.sku,"
-	"  json_build_object('subscription_id', c.id, 'sku', s.sku, 'title', s.title,"
+	"  waitlist.payload_json('subscription_id', c.id, 'sku', s.sku, 'title', s.title,"
 	"   'expected_restock_date',"
 	"    CASE WHEN s.restock_confirmed THEN to_char(s.restock_date, 'YYYY-MM-DD') END,"
 	"   'product_url', s.product_url),"

@@ -111,7 +111,7 @@ static WlQuery q_upsert = {
 static WlQuery q_eta_changed = {
 	"INSERT INTO waitlist.outbox (kind, channel, recipient, sku, payload, idempotency_key)"
 	" SELECT 'eta_changed', c.channel, c.recipient, s.sku,"
-	"  json_build_object('order_ref', l.order_ref, 'line_id', l.id, 'sku', s.sku,"
+	"  waitlist.payload_json('order_ref', l.order_ref, 'line_id', l.id, 'sku', s.sku,"
 	"   'title', s.title, 'qty', l.qty, 'previous_date', to_char($2::date, 'YYYY-MM-DD'),"
 	"   'expected_ship_date', to_char(s.restock_date, 'YYYY-MM-DD'),"
 	"   'confirmed', s.restock_confirmed, 'cancel_allowed', true),"

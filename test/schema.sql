@@ -4,7 +4,7 @@
 -- membership, pg_dump registration (extconfig) and the waitlist.* GUCs.
 -- Run by: pg_prove -d wl_tap --ext .sql test/
 BEGIN;
-SELECT plan(332);
+SELECT plan(335);
 
 -- ---------------------------------------------------------------- schema
 SELECT has_schema('waitlist');
@@ -192,6 +192,7 @@ CREATE TEMP TABLE expected_function (fn name, args text[], rettype text, secdef 
 INSERT INTO expected_function VALUES
 	('valid_email', ARRAY['text'], 'boolean', false),
 	('valid_phone', ARRAY['text'], 'boolean', false),
+	('payload_json', ARRAY['"any"'], 'json', false),
 	('upsert_sku', ARRAY['text', 'text', 'text', 'date', 'boolean', 'text', 'text', 'numeric', 'boolean', 'boolean'], 'waitlist.sku', true),
 	('restock', ARRAY['text', 'bigint'], 'bigint', true),
 	('set_on_hand', ARRAY['text', 'bigint'], 'bigint', true),

@@ -1,0 +1,164 @@
+/*
+ * payload.c
+ *	  waitlist.payload_json(VARIADIC "any"): a JSON object from key/value
+ *	  pairs, built for the batch expansions that write one payload per row.
+ *
+ * json_build_object() looks up every argument's type category on every
+ * call; this function resolves each argument's kind and output function
+ * once per query (cached in fn_extra) and then only formats values.
+ * Integers, numerics and booleans are written bare, other values as JSON
+ * strings (their text output, escaped: callers format dates themselves,
+ * since output follows DateStyle), NULL as null.  Keys must be text.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/lsyscache.h"
+
+PG_FUNCTION_INFO_V1(waitlist_payload_json);
+
+typedef enum ArgKind
+{
+	ARG_INT,
+	ARG_BOOL,
+	ARG_TEXT,
+	ARG_CSTRING,				/* an untyped literal */
+	ARG_NUMERIC,
+	ARG_OTHER
+} ArgKind;
+
+typedef struct ArgInfo
+{
+	ArgKind		kind;
+	FmgrInfo	out;
+} ArgInfo;
+
+/* How to write a value of this type. */
+static ArgKind
+arg_kind(Oid type)
+{
+	switch (type)
+	{
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+			return ARG_INT;
+		case BOOLOID:
+			return ARG_BOOL;
+		case NUMERICOID:
+			return ARG_NUMERIC;
+		case TEXTOID:
+		case VARCHAROID:
+			return ARG_TEXT;
+		case UNKNOWNOID:
+			return ARG_CSTRING;
+		default:
+			return ARG_OTHER;
+	}
+}
+
+/* Per-query cache of argument kinds and output functions. */
+static ArgInfo *
+arg_info(FunctionCallInfo fcinfo, int nargs)
+{
+	ArgInfo    *info = fcinfo->flinfo->fn_extra;
+
+	if (info != NULL)
+		return info;
+	info = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(ArgInfo) * nargs);
+	for (int i = 0; i < nargs; i++)
+	{
+		Oid			type = get_fn_expr_argtype(fcinfo->flinfo, i);
+		Oid			outfn;
+		bool		varlena;
+
+		if (!OidIsValid(type))
+			elog(ERROR, "waitlist.payload_json: could not determine argument %d's type", i + 1);
+		if (i % 2 == 0 && type != TEXTOID && type != UNKNOWNOID)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("waitlist.payload_json: key %d must be text", i / 2 + 1)));
+		info[i].kind = arg_kind(type);
+		getTypeOutputInfo(type, &outfn, &varlena);
+		fmgr_info_cxt(outfn, &info[i].out, fcinfo->flinfo->fn_mcxt);
+	}
+	fcinfo->flinfo->fn_extra = info;
+	return info;
+}
+
+/* Append one value. */
+static void
+append_value(StringInfo buf, ArgInfo *a, Datum value)
+{
+	switch (a->kind)
+	{
+		case ARG_BOOL:
+			appendStringInfoString(buf, DatumGetBool(value) ? "true" : "false");
+			break;
+		case ARG_INT:
+			appendStringInfoString(buf, OutputFunctionCall(&a->out, value));
+			break;
+		case ARG_TEXT:
+			escape_json(buf, TextDatumGetCString(value));
+			break;
+		case ARG_CSTRING:
+			escape_json(buf, DatumGetCString(value));
+			break;
+		case ARG_NUMERIC:
+			{
+				char	   *n = OutputFunctionCall(&a->out, value);
+
+				/* NaN and the infinities are not JSON numbers */
+				if (isdigit((unsigned char) n[strlen(n) - 1]))
+					appendStringInfoString(buf, n);
+				else
+					escape_json(buf, n);
+			}
+			break;
+		default:
+			escape_json(buf, OutputFunctionCall(&a->out, value));
+			break;
+	}
+}
+
+/* SQL: waitlist.payload_json(VARIADIC "any") RETURNS json */
+Datum
+waitlist_payload_json(PG_FUNCTION_ARGS)
+{
+	int			nargs = PG_NARGS();
+	ArgInfo    *info;
+	StringInfoData buf;
+
+	if (get_fn_expr_variadic(fcinfo->flinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("waitlist.payload_json takes its pairs as separate arguments")));
+	if (nargs % 2 != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("waitlist.payload_json needs key/value pairs")));
+	info = arg_info(fcinfo, nargs);
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	for (int i = 0; i < nargs; i += 2)
+	{
+		if (PG_ARGISNULL(i))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("waitlist.payload_json: key %d is null", i / 2 + 1)));
+		if (i > 0)
+			appendStringInfoString(&buf, ", ");
+		append_value(&buf, &info[i], PG_GETARG_DATUM(i));
+		appendStringInfoString(&buf, ": ");
+		if (PG_ARGISNULL(i + 1))
+			appendStringInfoString(&buf, "null");
+		else
+			append_value(&buf, &info[i + 1], PG_GETARG_DATUM(i + 1));
+	}
+	appendStringInfoChar(&buf, '}');
+	PG_RETURN_TEXT_P(cstring_to_text_with_len(buf.data, buf.len));
+}
