@@ -17,7 +17,9 @@
 
 #include "catalog/pg_type.h"
 #include "common/pg_prng.h"
+#include "executor/tstoreReceiver.h"
 #include "funcapi.h"
+#include "nodes/params.h"
 #include "mb/pg_wchar.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -405,19 +407,36 @@ arg_interval(FunctionCallInfo fcinfo, int argno, const char *name, bool positive
 	return iv;
 }
 
-/* Copy the SPI result rows into the SRF's tuplestore. */
+/*
+ * Run the claim with its RETURNING rows going straight into the SRF's
+ * tuplestore (no copy out of SPI); the column types match the result type.
+ */
 static void
-copy_rows(ReturnSetInfo *rsinfo)
+claim_into(ReturnSetInfo *rsinfo, Datum *args, const char *nulls)
 {
-	Datum		values[10];
-	bool		nulls[10];
+	ParamListInfo params = makeParamList(q_claim.nargs);
+	DestReceiver *dest = CreateDestReceiver(DestTuplestore);
+	SPIExecuteOptions options;
+	int			rc;
 
-	for (uint64 i = 0; i < SPI_processed; i++)
+	for (int i = 0; i < q_claim.nargs; i++)
 	{
-		heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
-						  values, nulls);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		params->params[i].value = args[i];
+		params->params[i].isnull = nulls[i] == 'n';
+		params->params[i].pflags = PARAM_FLAG_CONST;
+		params->params[i].ptype = q_claim.argtypes[i];
 	}
+	SetTuplestoreDestReceiverParams(dest, rsinfo->setResult,
+									rsinfo->econtext->ecxt_per_query_memory,
+									false, NULL, NULL);
+	memset(&options, 0, sizeof(options));
+	options.params = params;
+	options.dest = dest;
+	wl_prepare(&q_claim);
+	rc = SPI_execute_plan_extended(q_claim.plan, &options);
+	if (rc != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "waitlist: claim returned %s", SPI_result_code_string(rc));
+	dest->rDestroy(dest);
 }
 
 /* Optional text[] filter argument: NULL (no filter) or without NULLs. */
@@ -461,8 +480,7 @@ waitlist_claim(PG_FUNCTION_ARGS)
 	args[0] = CStringGetTextDatum(consumer);
 	args[1] = Int32GetDatum(max);
 	args[2] = IntervalPGetDatum(lease);
-	wl_exec(&q_claim, args, nulls, SPI_OK_UPDATE_RETURNING, 0);
-	copy_rows(rsinfo);
+	claim_into(rsinfo, args, nulls);
 	SPI_finish();
 	return (Datum) 0;
 }

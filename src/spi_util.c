@@ -13,7 +13,7 @@
 #include "utils/builtins.h"
 
 /* Prepare q once per backend. */
-static void
+void
 wl_prepare(WlQuery *q)
 {
 	SPIPlanPtr	plan;

@@ -20,6 +20,7 @@ typedef struct WlQuery
 	SPIPlanPtr	plan;			/* prepared on first use, kept for the backend */
 } WlQuery;
 
+extern void wl_prepare(WlQuery *q);
 extern uint64 wl_exec(WlQuery *q, Datum *values, const char *nulls,
 					  int expected, long count);
 extern int64 wl_get_int64(int row, int col, bool *isnull);
