@@ -41,7 +41,7 @@ if [ -x "$RELAY" ] && [ -z "${DEMO_NO_RELAY:-}" ]; then
 	echo "== waitlist-relay starts: LISTEN waitlist, drain the outbox, wait"
 	"$RELAY" --stdout --consumer demo-relay --poll-interval 1s >"$RELAY_OUT" 2>/dev/null &
 	RELAY_PID=$!
-	trap 'kill $RELAY_PID 2>/dev/null; rm -f "$RELAY_OUT"; cluster_stop' EXIT
+	trap 'kill $RELAY_PID 2>/dev/null || true; rm -f "$RELAY_OUT"; cluster_stop' EXIT
 fi
 
 echo "== 200 units arrive (one transaction; allocation happens at its commit)"
