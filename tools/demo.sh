@@ -93,3 +93,4 @@ SELECT waitlist.ack('demo-listener', array_agg(id)) AS acknowledged FROM got;
 SQL
 fi
 psql -c "SELECT state, kind, messages FROM waitlist.outbox_metrics()"
+rm -f "$RELAY_OUT"
