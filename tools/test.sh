@@ -45,7 +45,24 @@ pgtap() {
 metadata() {
 	local control meta
 	control=$(sed -n "s/^default_version = '\(.*\)'/\1/p" waitlist.control)
-	meta=$(python3 -c 'import json; m = json.load(open("META.json")); print(m["version"], m["provides"]["waitlist"]["version"])')
+	# PGXN Meta Spec 1.0.0: required keys, semantic versions, provides files exist.
+	meta=$(python3 - <<'PY'
+import json, os, re, sys
+m = json.load(open("META.json"))
+semver = re.compile(r"^\d+\.\d+\.\d+$")
+for key in ("name", "abstract", "maintainer", "license", "provides", "meta-spec", "version"):
+    if key not in m:
+        sys.exit(f"META.json lacks {key}")
+if m["meta-spec"].get("version") != "1.0.0" or not semver.match(m["version"]):
+    sys.exit("META.json: bad meta-spec or version")
+for name, p in m["provides"].items():
+    if not semver.match(p.get("version", "")) or not os.path.exists(p.get("file", "")):
+        sys.exit(f"META.json: provides {name} needs a version and an existing file")
+    if "docfile" in p and not os.path.exists(p["docfile"]):
+        sys.exit(f"META.json: docfile {p['docfile']} missing")
+print(m["version"], m["provides"]["waitlist"]["version"])
+PY
+)
 	echo "control $control, META.json $meta"
 	[ "$meta" = "$control $control" ] && [ -f "waitlist--$control.sql" ] &&
 		grep -q "^## $control" CHANGELOG.md
