@@ -1,24 +1,37 @@
 #!/usr/bin/env bash
-# relay/bench/run.sh [N]: how fast waitlist-relay drains N messages (default
-# 20000) through the stdout sink (into /dev/null: claim + ack cost) and the
-# webhook sink (loopback Python server, --in-flight 1 and 32).  Throwaway
-# cluster on port $WL_PGPORT (default 54359); the installed extension, or the
-# test stand-in when it is not installed.
+# relay/bench/run.sh: the relay's performance requirements, each beside a
+# baseline measured in the same run (bench.py prints the table):
+#   restock commit -> webhook latency vs a bare LISTEN client (1000 restocks)
+#   webhook throughput at 16 in flight vs a libcurl-multi client with no
+#   database, and vs claim+ack alone (50000 messages per run)
+# Throwaway cluster on port $WL_PGPORT (default 54395), unix socket only;
+# needs the installed waitlist extension and node.  About 2-3 minutes.
+#
+#   relay/bench/run.sh [latency|throughput] [--restocks N] [--messages M]
+#   relay/bench/run.sh sinks [N]    the older per-sink table (throughput.py,
+#                                   Python receiver; the test stand-in works)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-export WL_PGPORT="${WL_PGPORT:-54359}"
+export WL_PGPORT="${WL_PGPORT:-54395}"
 make -s -C "$here/.." >/dev/null
+make -s -C "$here" >/dev/null
 # shellcheck source=../../tools/cluster.sh
 source "$repo/tools/cluster.sh"
 cluster_start >/dev/null
 createdb relay_bench
 export PGDATABASE=relay_bench
-if [ -f "$(pg_config --sharedir)/extension/waitlist.control" ]; then
-	psql -X -q -c 'CREATE EXTENSION waitlist'
-	echo "bench: waitlist extension"
-else
-	psql -X -q -f "$here/../test/fake_outbox.sql" >/dev/null
-	echo "bench: test stand-in (extension not installed)"
+if [ "${1:-}" = sinks ]; then
+	if [ -f "$(pg_config --sharedir)/extension/waitlist.control" ]; then
+		psql -X -q -c 'CREATE EXTENSION waitlist'
+		echo "bench: waitlist extension"
+	else
+		psql -X -q -f "$here/../test/fake_outbox.sql" >/dev/null
+		echo "bench: test stand-in (extension not installed)"
+	fi
+	python3 "$here/throughput.py" "${2:-20000}"
+	exit
 fi
-python3 "$here/throughput.py" "${1:-20000}"
+psql -X -q -c 'CREATE EXTENSION waitlist'
+echo "bench: $(nproc) cores, $(psql -X -A -t -c 'SHOW server_version'), $(curl --version | head -1 | cut -d' ' -f1-2), node $(node --version)"
+python3 "$here/bench.py" "$@"

@@ -73,6 +73,8 @@ static const opt_def options[] = {
 	"cap on a webhook's Retry-After (default 1h)"},
 	{"metrics", 0, OPT_STRING, OFF(metrics), "[ADDR:]PORT",
 	"serve Prometheus text at GET /metrics (ADDR defaults to 127.0.0.1)"},
+	{"async-commit", 0, OPT_BOOL, OFF(async_commit), NULL,
+	"synchronous_commit = off for the relay's own transactions: faster; a server crash may cause redeliveries"},
 	{"config", 'c', OPT_STRING, OFF(config_file), "FILE",
 	"read key = value lines named like the long flags; SIGHUP re-reads it"},
 	{"verbose", 'v', OPT_BOOL, OFF(verbose), NULL,
@@ -477,5 +479,6 @@ same_str(const char *a, const char *b)
 bool
 config_same_claim(const relay_config *a, const relay_config *b)
 {
-	return same_str(a->conninfo, b->conninfo) && same_str(a->consumer, b->consumer);
+	return same_str(a->conninfo, b->conninfo) && same_str(a->consumer, b->consumer) &&
+		a->async_commit == b->async_commit;
 }

@@ -35,6 +35,7 @@ typedef struct relay_config
 	double		max_retry_after;
 	char	   *metrics;		/* "[ADDR:]PORT" or NULL */
 	char	   *config_file;
+	bool		async_commit;	/* synchronous_commit = off for the relay's session */
 	bool		verbose;
 } relay_config;
 

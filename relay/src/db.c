@@ -45,10 +45,14 @@ static const char *const next_due_plain_sql =
 static const char *const next_due_filtered_sql =
 "SELECT EXTRACT(epoch FROM waitlist.next_due($1::text[], $2::text[]) - pg_catalog.clock_timestamp())";
 
+#define MAX_PREPARED 16
+
 struct db
 {
 	PGconn	   *conn;
 	char		sqlstate[6];	/* of the last failed statement, "" if none */
+	const char *prepared[MAX_PREPARED];	/* statement "wlN" is prepared[N]'s text */
+	int			nprepared;
 };
 
 /* A fresh, unconnected handle. */
@@ -80,6 +84,7 @@ db_disconnect(db *d)
 	if (d->conn != NULL)
 		PQfinish(d->conn);
 	d->conn = NULL;
+	d->nprepared = 0;			/* prepared statements die with the session */
 }
 
 /* Whether the last statement failed with this SQLSTATE. */
@@ -129,17 +134,55 @@ statement_failed(db *d, const char *what, PGresult *res)
 	}
 }
 
+/*
+ * The name of sql (one of the constant statements of this file, known by
+ * its address) prepared on this connection, preparing it the first time;
+ * NULL (logged) if that failed, "" to run it unprepared.  Planning the claim's CTE on every call
+ * cost more than running it.
+ */
+static const char *
+prepared_name(db *d, const char *what, const char *sql, int nparams, const unsigned int *types,
+			  char *name, size_t len)
+{
+	int			i = 0;
+	PGresult   *res;
+
+	while (i < d->nprepared && d->prepared[i] != sql)
+		i++;
+	if (i == MAX_PREPARED)
+		return "";				/* never (this file has fewer): run it unnamed */
+	snprintf(name, len, "wl%d", i);
+	if (i < d->nprepared)
+		return name;
+	res = PQprepare(d->conn, name, sql, nparams, types);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+	{
+		statement_failed(d, what, res);
+		PQclear(res);
+		return NULL;
+	}
+	PQclear(res);
+	d->prepared[d->nprepared++] = sql;
+	return name;
+}
+
 /* Run a statement with text parameters; NULL (logged) unless it returned rows. */
 static PGresult *
 run(db *d, const char *what, const char *sql, int nparams, const unsigned int *types,
 	const char *const *values)
 {
 	PGresult   *res;
+	char		name[16];
+	const char *stmt;
 
 	d->sqlstate[0] = '\0';
 	if (!db_connected(d))
 		return NULL;
-	res = PQexecParams(d->conn, sql, nparams, types, values, NULL, NULL, 0);
+	stmt = prepared_name(d, what, sql, nparams, types, name, sizeof(name));
+	if (stmt == NULL)
+		return NULL;
+	res = *stmt ? PQexecPrepared(d->conn, stmt, nparams, values, NULL, NULL, 0)
+		: PQexecParams(d->conn, sql, nparams, types, values, NULL, NULL, 0);
 	if (PQresultStatus(res) == PGRES_TUPLES_OK || PQresultStatus(res) == PGRES_COMMAND_OK)
 		return res;
 	statement_failed(d, what, res);
@@ -177,7 +220,14 @@ db_connect(db *d, const relay_config *cfg)
 		db_disconnect(d);
 		return false;
 	}
+	/*
+	 * With --async-commit the relay's own transactions (claims, acks,
+	 * nacks...) do not wait for their WAL flush: a server crash can forget
+	 * the last of them, which hands those messages out again (at least
+	 * once still holds, exactly once as seen by the receiver does not).
+	 */
 	if (!run_simple(d, "set timezone", "SET TimeZone = 'UTC'") ||
+		(cfg->async_commit && !run_simple(d, "set synchronous_commit", "SET synchronous_commit = off")) ||
 		!run_simple(d, "listen", "LISTEN waitlist"))
 	{
 		db_disconnect(d);
@@ -186,7 +236,7 @@ db_connect(db *d, const relay_config *cfg)
 	return true;
 }
 
-/* Read what the server sent; true if a NOTIFY arrived since the last call. */
+/* Read what the server sent; true if another session's NOTIFY arrived since the last call. */
 bool
 db_take_notifications(db *d)
 {
@@ -206,7 +256,13 @@ db_take_notifications(db *d)
 	}
 	while ((n = PQnotifies(d->conn)) != NULL)
 	{
-		any = true;
+		/*
+		 * Our own claim or tick expanded messages: the claim already took
+		 * what it could, and one that came back short is followed by
+		 * next_due, which sees anything left.
+		 */
+		if (n->be_pid != PQbackendPID(d->conn))
+			any = true;
 		PQfreemem(n);
 	}
 	return any;

@@ -1,7 +1,8 @@
 /*
- * dispatch.c: starts deliveries on their sink, notices when they end, logs
- * one line per outcome, and keeps finished deliveries until the relay has
- * recorded them (ack, nack, dead_letter or release).
+ * dispatch.c: queues claimed messages until a delivery slot is free, starts
+ * deliveries on their sink, notices when they end, logs one line per
+ * outcome, and keeps finished deliveries until the relay has recorded them
+ * (ack, nack, dead_letter or release).
  */
 #include "dispatch.h"
 #include "log.h"
@@ -14,9 +15,13 @@
 struct dispatcher
 {
 	CURLM	   *multi;
+	delivery   *queued;			/* claimed, waiting for a slot, oldest first */
+	delivery  **queued_tail;
+	int			nqueued;
 	delivery   *active;
 	int			nactive;
 	delivery   *finished;
+	long		max_connects;	/* CURLMOPT_MAXCONNECTS as last set */
 };
 
 /* An empty dispatcher with its curl multi handle. */
@@ -31,6 +36,7 @@ dispatch_new(void)
 		log_error("msg=\"cannot initialise libcurl\"");
 		exit(1);
 	}
+	dp->queued_tail = &dp->queued;
 	return dp;
 }
 
@@ -47,6 +53,13 @@ int
 dispatch_active(const dispatcher *dp)
 {
 	return dp->nactive;
+}
+
+/* How many claimed messages wait for a slot. */
+int
+dispatch_queued(const dispatcher *dp)
+{
+	return dp->nqueued;
 }
 
 /* The outcome line: id, kind, channel, outcome, status, duration. */
@@ -88,17 +101,42 @@ finish(dispatcher *dp, delivery *d)
 	dp->finished = d;
 }
 
-/* Hand msg (now owned here) to the configured sink. */
+/* Take msg (now owned here); it starts when dispatch_fill finds a free slot. */
 void
-dispatch_start(dispatcher *dp, const relay_config *cfg, relay_msg *msg)
+dispatch_enqueue(dispatcher *dp, relay_msg *msg)
 {
 	delivery   *d = xcalloc(1, sizeof(delivery));
-	bool		started = false;
 
 	d->msg = *msg;
-	d->sink = cfg->sink;
 	d->status = -1;
 	d->retry_after = -1;
+	d->started_ms = now_ms();
+	*dp->queued_tail = d;
+	dp->queued_tail = &d->next;
+	dp->nqueued++;
+}
+
+/* The oldest queued delivery, taken off the queue. */
+static delivery *
+dequeue(dispatcher *dp)
+{
+	delivery   *d = dp->queued;
+
+	dp->queued = d->next;
+	if (dp->queued == NULL)
+		dp->queued_tail = &dp->queued;
+	dp->nqueued--;
+	d->next = NULL;
+	return d;
+}
+
+/* Hand d to the configured sink. */
+static void
+start(dispatcher *dp, const relay_config *cfg, delivery *d)
+{
+	bool		started = false;
+
+	d->sink = cfg->sink;
 	d->started_ms = now_ms();
 	d->deadline_ms = d->started_ms + (int64_t) (cfg->timeout * 1000);
 	d->next = dp->active;
@@ -112,6 +150,53 @@ dispatch_start(dispatcher *dp, const relay_config *cfg, relay_msg *msg)
 		started = webhook_start(d, dp->multi, cfg);
 	if (!started)
 		finish(dp, d);
+}
+
+/* Collect finished HTTP transfers (and send what was just added). */
+static void
+progress_webhooks(dispatcher *dp, const relay_config *cfg);
+
+/*
+ * Start queued deliveries while fewer than --in-flight run (the stdout sink
+ * finishes each before the next).  New HTTP requests go out at once, before
+ * the relay's next statement.
+ */
+void
+dispatch_fill(dispatcher *dp, const relay_config *cfg)
+{
+	int			started = 0;
+
+	/*
+	 * Keep a kept-alive connection per slot.  Left at 0, libcurl sizes its
+	 * cache by the transfers on the handle at the moment, and closes
+	 * connections whenever fewer run.
+	 */
+	if (dp->max_connects != cfg->in_flight)
+	{
+		dp->max_connects = cfg->in_flight;
+		curl_multi_setopt(dp->multi, CURLMOPT_MAXCONNECTS, dp->max_connects);
+	}
+	while (dp->queued != NULL && dp->nactive < cfg->in_flight)
+	{
+		start(dp, cfg, dequeue(dp));
+		started++;
+	}
+	if (started > 0 && cfg->sink == SINK_WEBHOOK)
+		progress_webhooks(dp, cfg);
+}
+
+/* Release every queued message undelivered (shutting down). */
+void
+dispatch_release_queued(dispatcher *dp)
+{
+	while (dp->queued != NULL)
+	{
+		delivery   *d = dequeue(dp);
+
+		d->sink = SINK_STDOUT;	/* no sink resources to free */
+		delivery_fail(d, VERDICT_RELEASE, -1, "relay shutting down");
+		finish(dp, d);
+	}
 }
 
 /* Sleep until a transfer, one of the extra descriptors, or the timeout wakes us. */
@@ -190,10 +275,11 @@ dispatch_next_deadline(const dispatcher *dp)
 	return next;
 }
 
-/* Stop every delivery in flight; they finish as "released". */
+/* Stop every delivery in flight; they, and the queued ones, finish as "released". */
 void
 dispatch_abort_all(dispatcher *dp)
 {
+	dispatch_release_queued(dp);
 	while (dp->active != NULL)
 	{
 		delivery   *d = dp->active;
@@ -241,14 +327,16 @@ dispatch_unrecorded(const dispatcher *dp)
 	return n;
 }
 
-/* Ids whose lease the relay must keep: in flight or not yet recorded. */
+/* Ids whose lease the relay must keep: queued, in flight or not yet recorded. */
 int
 dispatch_held_ids(const dispatcher *dp, long long **ids)
 {
-	int			n = dp->nactive + dispatch_unrecorded(dp);
+	int			n = dp->nqueued + dp->nactive + dispatch_unrecorded(dp);
 
 	*ids = xcalloc(n, sizeof(long long));
 	n = 0;
+	for (const delivery *d = dp->queued; d != NULL; d = d->next)
+		(*ids)[n++] = d->msg.id;
 	for (const delivery *d = dp->active; d != NULL; d = d->next)
 		(*ids)[n++] = d->msg.id;
 	for (const delivery *d = dp->finished; d != NULL; d = d->next)

@@ -1,6 +1,7 @@
 /*
- * dispatch.h: the deliveries in flight and those whose verdict still has to
- * be recorded in the database.  The dispatcher owns the curl multi handle,
+ * dispatch.h: claimed messages waiting for a delivery slot, the deliveries
+ * in flight, and those whose verdict still has to be recorded in the
+ * database.  The dispatcher owns the curl multi handle,
  * and all waiting in the relay goes through dispatch_wait, so HTTP
  * transfers, child processes, the database socket and signals are watched
  * by a single poll.
@@ -17,7 +18,10 @@ typedef struct dispatcher dispatcher;
 dispatcher *dispatch_new(void);
 void		dispatch_free(dispatcher *dp);
 int			dispatch_active(const dispatcher *dp);
-void		dispatch_start(dispatcher *dp, const relay_config *cfg, relay_msg *msg);
+int			dispatch_queued(const dispatcher *dp);
+void		dispatch_enqueue(dispatcher *dp, relay_msg *msg);
+void		dispatch_fill(dispatcher *dp, const relay_config *cfg);
+void		dispatch_release_queued(dispatcher *dp);
 void		dispatch_wait(dispatcher *dp, struct curl_waitfd *extra, int nextra, int timeout_ms);
 void		dispatch_progress(dispatcher *dp, const relay_config *cfg);
 int64_t		dispatch_next_deadline(const dispatcher *dp);

@@ -107,14 +107,27 @@ ms(double seconds)
 	return (int64_t) ceil(seconds * 1000.0);
 }
 
-/* How many messages one claim may take now. */
+/*
+ * How many messages one claim may take now.  Claimed messages wait in the
+ * dispatcher's queue for a free slot, so one claim serves many deliveries
+ * (with synchronous commit every claim waits for a WAL flush): the relay
+ * queues up to PREFETCH times --in-flight beyond those in flight and claims
+ * again once fewer than --in-flight are queued, at most --batch at a time.
+ * The stdout sink delivers a whole claim at once.
+ */
+#define PREFETCH 4
+
 static int
 room(const relay *r)
 {
-	long		free_slots = r->cfg.in_flight - dispatch_active(r->dp);
+	long		queued = dispatch_queued(r->dp),
+				held = dispatch_active(r->dp) + queued,
+				free_slots = (PREFETCH + 1) * r->cfg.in_flight - held;
 
 	if (r->cfg.sink == SINK_STDOUT)
-		return (int) r->cfg.batch;	/* delivered before the claim returns */
+		return (int) r->cfg.batch;
+	if (queued >= r->cfg.in_flight)
+		return 0;
 	return (int) (free_slots < r->cfg.batch ? free_slots : r->cfg.batch);
 }
 
@@ -294,8 +307,9 @@ drain(relay *r, int64_t now)
 		log_debug("msg=\"claimed\" count=%d", n);
 	stats.claimed += n;
 	for (int i = 0; i < n; i++)
-		dispatch_start(r->dp, &r->cfg, &msgs[i]);
+		dispatch_enqueue(r->dp, &msgs[i]);
 	free(msgs);
+	dispatch_fill(r->dp, &r->cfg);
 	r->want_drain = (n == want);
 	if (!r->want_drain)
 		schedule_claim(r, now);
@@ -347,6 +361,17 @@ connected_work(relay *r, int64_t now)
 	if (db_connected(r->db) && !r->stopping && (r->want_drain || now >= r->next_claim))
 		drain(r, now);
 	record_finished(r);			/* what a synchronous sink just delivered */
+
+	/*
+	 * A NOTIFY that came in while one of the statements above ran has been
+	 * read off the socket by libpq already, so the socket will not wake the
+	 * sleep for it: look now, or it would wait for the next poll.
+	 */
+	if (db_take_notifications(r->db))
+	{
+		log_debug("msg=\"notified\"");
+		r->want_drain = true;
+	}
 }
 
 /* Reload --config on SIGHUP; a bad file keeps the running settings. */
@@ -402,6 +427,7 @@ handle_signals(relay *r, int64_t now)
 	{
 		r->stopping = true;
 		r->stop_deadline = now + ms(r->cfg.grace);
+		dispatch_release_queued(r->dp);
 		log_info("msg=\"stopping: no more claims; finishing in-flight deliveries\" in_flight=%d grace_seconds=%.1f",
 				 dispatch_active(r->dp), r->cfg.grace);
 	}
@@ -494,6 +520,7 @@ run(relay *r)
 			break;
 		wait_for_work(r, now);
 		dispatch_progress(r->dp, &r->cfg);
+		dispatch_fill(r->dp, &r->cfg);
 		metrics_serve();
 	}
 	log_info("msg=\"stopped\" delivered=%llu retried=%llu dead=%llu released=%llu",

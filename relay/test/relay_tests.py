@@ -536,6 +536,23 @@ def sigterm_releases_what_overruns_the_grace_period():
 
 
 @test
+def sigterm_releases_messages_claimed_ahead_at_once():
+    rec = server.reset()
+    rec.script = lambda q: (200, {}, 1.5)
+    keys = insert_many(5, "ahead-")
+    r = webhook_relay("term-ahead", extra=["--in-flight", "1", "--grace", "10s", "--timeout", "5s"])
+    wait_until(lambda: rec.open_requests() == 1 and count("leased") == 5, 10, "1 in flight, 4 claimed ahead")
+    r.signal(signal.SIGTERM)
+    wait_until(lambda: count("pending") == 4, 1.0, "the 4 claimed ahead released before the delivery ends")
+    check(r.wait(8) == 0, "exit code")
+    check(count("delivered") == 1 and len(rec.requests) == 1, "only the one in flight was delivered")
+    for k in keys:
+        st = row(k)
+        check(st["state"] == "delivered" or (st["state"] == "pending" and st["attempts"] == 0),
+              "released without counting an attempt: %s" % st)
+
+
+@test
 def channel_and_kind_filters_route_to_separate_sinks():
     rec = server.reset()
     insert([{"kind": "back_in_stock", "channel": "email", "key": "f-e1"},

@@ -1,0 +1,327 @@
+#!/usr/bin/env python3
+"""
+bench.py: the relay's two performance requirements, each beside a baseline
+measured in the same run, printed as one table.  Run by relay/bench/run.sh,
+which builds the helpers, starts a throwaway cluster and installs the
+waitlist extension (PG* variables set).
+
+1. Latency: from the commit of a restock to the webhook receiving its
+   message, over N restocks (default 1000), one at a time, each allocating
+   to the one waiting backorder line of its own SKU (exactly one
+   ready_to_ship message each).  Beside it the floor: a bare libpq client
+   LISTENing on channel waitlist, timed the same way.  Target: relay p50
+   within 3x of the floor's.
+2. Throughput: M pending messages (default 50000) drained by
+   --webhook --in-flight 16 --batch 100 into a loopback receiver that
+   answers 200 at once (receiver.js, Node).  Beside it the HTTP floor (a
+   libcurl-multi client posting the same bodies with 16 in flight and no
+   database) and the claim+ack floor (--stdout into /dev/null).
+   Target: at least 5000 msg/s.
+
+    bench.py [latency|throughput|all] [--restocks N] [--messages M]
+
+Everything listens on 127.0.0.1; every wait is bounded.
+"""
+import argparse
+import json
+import os
+import shlex
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+RELAY = os.environ.get("WAITLIST_RELAY_BIN", os.path.join(HERE, "..", "waitlist-relay"))
+LISTEN_FLOOR = os.path.join(HERE, "listen_floor")
+RESTOCK_DRIVER = os.path.join(HERE, "restock_driver")
+HTTP_FLOOR = os.path.join(HERE, "http_floor")
+RECEIVER = os.path.join(HERE, "receiver.js")
+SECRET = "bench-secret"
+EXTRA_ARGS = shlex.split(os.environ.get("WAITLIST_RELAY_BENCH_ARGS", ""))  # for experiments
+LOGDIR = tempfile.mkdtemp(prefix="waitlist-relay-bench.")
+rows = []  # the table: (measurement, relay, baseline, ratio, target, verdict)
+notes = []  # printed under the table
+
+
+def sql(query, timeout=300):
+    out = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", query],
+                         capture_output=True, text=True, timeout=timeout)
+    if out.returncode != 0:
+        sys.exit("bench: psql failed: %s\n%s" % (query[:200], out.stderr))
+    return out.stdout.strip()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(url):
+    return urllib.request.urlopen(url, timeout=5).read().decode()
+
+
+def wait_until(what, pred, limit, every=0.05):
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        if pred():
+            return
+        time.sleep(every)
+    sys.exit("bench: timed out after %ss waiting for %s (logs in %s)" % (limit, what, LOGDIR))
+
+
+class Receiver:
+    """receiver.js; its stdout (a pipe) carries the port, then --log lines."""
+
+    def __init__(self, *args):
+        self.proc = subprocess.Popen(["node", RECEIVER] + list(args), stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE)
+        self.port = int(self.proc.stdout.readline())
+        self.url = "http://127.0.0.1:%d/hook" % self.port
+
+    def counts(self):
+        return json.loads(get("http://127.0.0.1:%d/count" % self.port))
+
+    def reset(self):
+        get("http://127.0.0.1:%d/reset" % self.port)
+
+    def stop(self):
+        self.proc.stdin.close()
+        self.proc.wait(10)
+
+
+class Relay:
+    """waitlist-relay with --metrics, its stderr in LOGDIR."""
+
+    def __init__(self, name, args, stdout=subprocess.DEVNULL):
+        self.metrics = free_port()
+        self.log = os.path.join(LOGDIR, name + ".log")
+        with open(self.log, "w") as log:
+            self.proc = subprocess.Popen([RELAY, "--metrics", str(self.metrics)] + args + EXTRA_ARGS,
+                                         stdout=stdout, stderr=log)
+        wait_until("the relay to connect", lambda: "connected" in open(self.log).read(), 15)
+
+    def delivered(self):
+        for line in get("http://127.0.0.1:%d/metrics" % self.metrics).splitlines():
+            if line.startswith("waitlist_relay_delivered_total "):
+                return int(line.split()[1])
+        return 0
+
+    def stop(self):
+        self.proc.terminate()
+        if self.proc.wait(30) != 0:
+            sys.exit("bench: the relay exited with %s (log %s)" % (self.proc.returncode, self.log))
+
+
+def ratio_text(x, base):
+    return "%.2fx" % (x / base) if base >= 10 else "n/a (floor < 10 us)"
+
+
+def verdict(ok):
+    return "PASS" if ok else "FAIL"
+
+
+# ------------------------------------------------------------------ latency
+
+def expand_and_clear():
+    """Expand every batch, then empty the outbox (setup messages, floor messages)."""
+    for _ in range(100):
+        if sql("SELECT waitlist.tick()") == "0":
+            break
+    sql("DELETE FROM waitlist.outbox")
+
+
+def setup_latency(n):
+    for tag in ("F", "R", "A"):
+        sql("SELECT count(waitlist.upsert_sku('LAT-%s-' || g, title => 'Bench mug')) FROM generate_series(1, %d) g"
+            % (tag, n))
+        sql("SELECT count(waitlist.place_backorder('ORD-%s-' || g, 'LAT-%s-' || g, 1, 'Bench',"
+            " 'b' || g || '@example.test')) FROM generate_series(1, %d) g" % (tag, tag, n))
+    expand_and_clear()
+    sql("VACUUM ANALYZE")
+
+
+def drive(prefix, listener, n):
+    """restock_driver reading the listener's arrival lines; its JSON summary."""
+    out = subprocess.run([RESTOCK_DRIVER, str(n), prefix], stdin=listener.stdout,
+                         capture_output=True, text=True, timeout=n * 0.2 + 60)
+    if out.returncode != 0:
+        sys.exit("bench: restock_driver %s failed:\n%s" % (prefix, out.stderr))
+    return json.loads(out.stdout)
+
+
+def relay_latency(name, prefix, n, extra):
+    receiver = Receiver("--log")
+    relay = Relay(name, ["--webhook", receiver.url, "--kind", "ready_to_ship"] + extra)
+    out = drive(prefix, receiver.proc, n)
+    relay.stop()
+    conns = receiver.counts()["connections"]
+    receiver.stop()
+    delivered = int(sql("SELECT count(*) FROM waitlist.outbox WHERE kind = 'ready_to_ship'"
+                        " AND sku LIKE '%s%%' AND state = 'delivered'" % prefix))
+    if delivered != n:
+        sys.exit("bench: %s: %d of %d ready_to_ship messages acked" % (name, delivered, n))
+    print("  %s: the receiver saw %d TCP connection(s) for %d requests" % (name, conns, n))
+    return out
+
+
+def latency(n):
+    print("latency: %d restocks, each one ready_to_ship message" % n, flush=True)
+    setup_latency(n)
+
+    floor = subprocess.Popen([LISTEN_FLOOR], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    if floor.stdout.readline().strip() != b"ready":
+        sys.exit("bench: listen_floor did not start")
+    f = drive("LAT-F-", floor, n)
+    floor.stdin.close()
+    floor.wait(10)
+    expand_and_clear()
+
+    r = relay_latency("latency", "LAT-R-", n, [])
+    a = relay_latency("latency-async", "LAT-A-", n, ["--async-commit"])
+    for key, label in (("commit", "from COMMIT's return"), ("sent", "from COMMIT sent")):
+        print("  %-21s relay p50 %7.0f us p99 %7.0f us | LISTEN floor p50 %7.0f us p99 %7.0f us"
+              % (label, r[key + "_p50_us"], r[key + "_p99_us"], f[key + "_p50_us"], f[key + "_p99_us"]))
+    print("  %-21s relay --async-commit p50 %7.0f us p99 %7.0f us"
+          % ("from COMMIT's return", a["commit_p50_us"], a["commit_p99_us"]))
+    ok = r["commit_p50_us"] <= 3 * f["commit_p50_us"]
+    rows.append(("restock -> webhook p50 (us)", "%.0f" % r["commit_p50_us"],
+                 "%.0f (LISTEN)" % f["commit_p50_us"], ratio_text(r["commit_p50_us"], f["commit_p50_us"]),
+                 "<= 3x floor", verdict(ok)))
+    if not ok and f["commit_p50_us"] < 100:
+        notes.append("The LISTEN floor measured from COMMIT's return is ~0 (the NOTIFY reaches a listener"
+                     " as the COMMIT returns), so no relay, which must claim the message before sending it"
+                     " (one statement that writes), can be within 3x of it; the relay adds %.0f us at p50;"
+                     " see the row from COMMIT sent."
+                     % (r["commit_p50_us"] - f["commit_p50_us"]))
+    rows.append(("restock -> webhook p99 (us)", "%.0f" % r["commit_p99_us"],
+                 "%.0f (LISTEN)" % f["commit_p99_us"],
+                 ratio_text(r["commit_p99_us"], f["commit_p99_us"]), "-", "info"))
+    rows.append(("  p50 from COMMIT sent (us)", "%.0f" % r["sent_p50_us"],
+                 "%.0f (LISTEN)" % f["sent_p50_us"], ratio_text(r["sent_p50_us"], f["sent_p50_us"]), "-", "info"))
+    rows.append(("  p50 with --async-commit (us)", "%.0f" % a["commit_p50_us"],
+                 "%.0f (LISTEN)" % f["commit_p50_us"],
+                 ratio_text(a["commit_p50_us"], f["commit_p50_us"]), "-", "info"))
+
+
+# --------------------------------------------------------------- throughput
+
+BODY_SQL = ("jsonb_build_object('order_ref', 'ORD-' || g, 'line_id', g, 'qty', 1, 'allocated_total', 1,"
+            " 'title', 'Bench mug', 'customer', 'Bench', 'expected_ship_date', '2026-12-05')")
+
+
+def load(m):
+    sql("DELETE FROM waitlist.outbox")
+    sql("INSERT INTO waitlist.outbox (kind, channel, recipient, sku, payload, idempotency_key)"
+        " SELECT 'ready_to_ship', 'email', 'b' || g || '@example.test', 'SKU-' || g, %s,"
+        " 'bench-' || g || '-' || extract(epoch FROM now())" " FROM generate_series(1, %d) g" % (BODY_SQL, m))
+    sql("VACUUM ANALYZE waitlist.outbox")
+    sql("CHECKPOINT")  # so no run pays for the previous runs' checkpoint
+
+
+def drain(name, m, args, done, stdout=subprocess.DEVNULL, limit=240):
+    """Start a relay on m loaded messages; seconds until done(relay) holds."""
+    load(m)
+    started = time.time()
+    relay = Relay(name, args, stdout=stdout)
+    wait_until(name + " to drain", lambda: done(relay), limit, every=0.02)
+    elapsed = time.time() - started
+    wait_until(name + " acks", lambda: relay.delivered() == m, 30)
+    relay.stop()
+    left = int(sql("SELECT count(*) FROM waitlist.outbox WHERE state <> 'delivered'"))
+    if left:
+        sys.exit("bench: %s left %d messages undelivered" % (name, left))
+    return elapsed
+
+
+def webhook_run(name, receiver, m, extra):
+    receiver.reset()
+    secs = drain(name, m, ["--webhook", receiver.url, "--in-flight", "16", "--batch", "100"] + extra,
+                 lambda relay: receiver.counts()["posts"] >= m)
+    c = receiver.counts()
+    if c["posts"] != m:
+        sys.exit("bench: %s: the receiver saw %d requests for %d messages" % (name, c["posts"], m))
+    return m / secs, c
+
+
+def throughput(m):
+    print("throughput: %d messages per run" % m, flush=True)
+    receiver = Receiver("--secret", SECRET)
+
+    stdout_rate = m / drain("stdout", m, ["--stdout", "--batch", "100"],
+                            lambda relay: relay.delivered() >= m)
+    print("  claim+ack --stdout >/dev/null        %8.0f msg/s" % stdout_rate, flush=True)
+
+    body = os.path.join(LOGDIR, "body.json")
+    sample = sql("SELECT json_build_object('id', 1, 'kind', 'ready_to_ship', 'channel', 'email',"
+                 " 'recipient', 'b1@example.test', 'sku', 'SKU-1', 'payload', %s,"
+                 " 'idempotency_key', 'bench-1-1763800000', 'attempts', 1,"
+                 " 'created_at', now()) FROM generate_series(1, 1) g" % BODY_SQL)
+    with open(body, "w") as f:
+        f.write(sample)
+    receiver.reset()
+    out = subprocess.run([HTTP_FLOOR, receiver.url, str(m), "16", body],
+                         capture_output=True, text=True, timeout=300)
+    if out.returncode != 0:
+        sys.exit("bench: http_floor failed: %s %s" % (out.stdout, out.stderr))
+    http_rate = json.loads(out.stdout)["per_second"]
+    c = receiver.counts()
+    print("  HTTP floor (libcurl multi, 16)       %8.0f req/s  (%d connections)" % (http_rate, c["connections"]),
+          flush=True)
+
+    plain, c = webhook_run("webhook", receiver, m, [])
+    print("  relay --webhook -n 16 --batch 100    %8.0f msg/s  (%d connections)" % (plain, c["connections"]),
+          flush=True)
+    fast, c = webhook_run("webhook-async", receiver, m, ["--async-commit"])
+    print("  same with --async-commit              %8.0f msg/s  (%d connections)" % (fast, c["connections"]),
+          flush=True)
+    signed, c = webhook_run("webhook-signed", receiver, m, ["--secret", SECRET])
+    print("  same with --secret (HMAC-SHA256)     %8.0f msg/s  (%d connections, %d signed, %d bad signatures"
+          " in the sample checked)" % (signed, c["connections"], c["signed"], c["bad_signatures"]), flush=True)
+    receiver.stop()
+    if c["signed"] != m or c["bad_signatures"]:
+        sys.exit("bench: signatures missing or wrong")
+
+    rows.append(("webhook msg/s, 16 in flight", "%.0f" % plain, "%.0f (HTTP floor)" % http_rate,
+                 "%.2f" % (plain / http_rate), ">= 5000 msg/s", verdict(plain >= 5000)))
+    rows.append(("  same vs claim+ack floor", "%.0f" % plain, "%.0f (--stdout)" % stdout_rate,
+                 "%.2f" % (plain / stdout_rate), "-", "info"))
+    rows.append(("  same with --async-commit", "%.0f" % fast, "%.0f (HTTP floor)" % http_rate,
+                 "%.2f" % (fast / http_rate), "-", "info"))
+    rows.append(("webhook msg/s signed", "%.0f" % signed, "%.0f (unsigned)" % plain,
+                 "%.2f" % (signed / plain), ">= 5000 msg/s", verdict(signed >= 5000)))
+
+
+def table():
+    head = ("measurement", "relay", "baseline", "ratio", "target", "")
+    widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
+    line = lambda r: "| " + " | ".join(str(v).ljust(w) for v, w in zip(r, widths)) + " |"
+    print()
+    print(line(head))
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for r in rows:
+        print(line(r))
+    for n in notes:
+        print("\n" + n)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("what", nargs="?", default="all", choices=["all", "latency", "throughput"])
+    ap.add_argument("--restocks", type=int, default=1000)
+    ap.add_argument("--messages", type=int, default=50000)
+    a = ap.parse_args()
+    if a.what in ("all", "latency"):
+        latency(a.restocks)
+    if a.what in ("all", "throughput"):
+        throughput(a.messages)
+    table()
+    print("\nrelay logs: %s" % LOGDIR)
+    return 0 if all(r[5] != "FAIL" for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
