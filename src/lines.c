@@ -145,16 +145,10 @@ lock_sku_for_order(const char *sku, LineSku *s)
 	Datum		arg = CStringGetTextDatum(sku);
 
 	if (wl_exec(&q_lock_by_sku, &arg, NULL, SPI_OK_SELECT, 0) == 0)
-		ereport(ERROR,
-				(errcode(WL_ERRCODE_UNKNOWN_SKU),
-				 errmsg("unknown SKU \"%s\"", sku),
-				 errhint("Register it first with waitlist.upsert_sku().")));
+		wl_error_unknown_sku(sku);
 	read_sku(s);
 	if (s->discontinued)
-		ereport(ERROR,
-				(errcode(WL_ERRCODE_SKU_DISCONTINUED),
-				 errmsg("SKU \"%s\" is discontinued", sku),
-				 errdetail("A discontinued SKU takes no sign-ups or backorders.")));
+		wl_error_discontinued(sku);
 }
 
 /* An earlier line for the same order and SKU: its id (same qty) or an error. */

@@ -85,10 +85,7 @@ take_position(const char *sku, SignupSku *s)
 	Datum		arg = CStringGetTextDatum(sku);
 
 	if (wl_exec(&q_take_pos, &arg, NULL, SPI_OK_UPDATE_RETURNING, 0) == 0)
-		ereport(ERROR,
-				(errcode(WL_ERRCODE_UNKNOWN_SKU),
-				 errmsg("unknown SKU \"%s\"", sku),
-				 errhint("Register it first with waitlist.upsert_sku().")));
+		wl_error_unknown_sku(sku);
 	s->id = wl_get_int64(0, 1, NULL);
 	s->pos = wl_get_int64(0, 2, NULL);
 	s->sub_served = wl_get_int64(0, 3, NULL);
@@ -96,10 +93,7 @@ take_position(const char *sku, SignupSku *s)
 	s->confirm = wl_get_bool(0, 5);
 	s->unannounced = wl_get_bool(0, 6);
 	if (s->discontinued)
-		ereport(ERROR,
-				(errcode(WL_ERRCODE_SKU_DISCONTINUED),
-				 errmsg("SKU \"%s\" is discontinued", sku),
-				 errdetail("A discontinued SKU takes no sign-ups or backorders.")));
+		wl_error_discontinued(sku);
 }
 
 /* Nullable text datum. */

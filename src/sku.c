@@ -25,16 +25,6 @@ PG_FUNCTION_INFO_V1(waitlist_restock);
 PG_FUNCTION_INFO_V1(waitlist_set_on_hand);
 PG_FUNCTION_INFO_V1(waitlist_waiting_count);
 
-/* Raise the unknown-SKU error. */
-static void
-unknown_sku(const char *sku)
-{
-	ereport(ERROR,
-			(errcode(WL_ERRCODE_UNKNOWN_SKU),
-			 errmsg("unknown SKU \"%s\"", sku),
-			 errhint("Register it first with waitlist.upsert_sku().")));
-}
-
 static WlQuery q_restock = {
 	"UPDATE waitlist.sku SET on_hand = on_hand + $2, updated_at = now()"
 	" WHERE sku = $1 RETURNING id, on_hand",
@@ -56,7 +46,7 @@ change_supply(WlQuery *q, const char *sku, int64 qty)
 
 	SPI_connect();
 	if (wl_exec(q, args, NULL, SPI_OK_UPDATE_RETURNING, 0) == 0)
-		unknown_sku(sku);
+		wl_error_unknown_sku(sku);
 	wl_touch_sku(wl_get_int64(0, 1, NULL));
 	on_hand = wl_get_int64(0, 2, NULL);
 	SPI_finish();
@@ -242,7 +232,7 @@ waitlist_waiting_count(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	if (wl_exec(&q_waiting, &arg, NULL, SPI_OK_SELECT, 0) == 0)
-		unknown_sku(sku);
+		wl_error_unknown_sku(sku);
 	n = wl_get_int64(0, 1, NULL);
 	SPI_finish();
 	PG_RETURN_INT64(n);

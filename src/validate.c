@@ -179,6 +179,26 @@ wl_arg_phone(FunctionCallInfo fcinfo, int argno)
 	return s;
 }
 
+/* The unknown-SKU refusal (WL001). */
+void
+wl_error_unknown_sku(const char *sku)
+{
+	ereport(ERROR,
+			(errcode(WL_ERRCODE_UNKNOWN_SKU),
+			 errmsg("unknown SKU \"%s\"", sku),
+			 errhint("Register it first with waitlist.upsert_sku().")));
+}
+
+/* The discontinued-SKU refusal (WL002). */
+void
+wl_error_discontinued(const char *sku)
+{
+	ereport(ERROR,
+			(errcode(WL_ERRCODE_SKU_DISCONTINUED),
+			 errmsg("SKU \"%s\" is discontinued", sku),
+			 errdetail("A discontinued SKU takes no sign-ups or backorders.")));
+}
+
 /* SQL: waitlist.valid_email(text) */
 Datum
 waitlist_valid_email(PG_FUNCTION_ARGS)

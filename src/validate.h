@@ -16,5 +16,7 @@ extern int64 wl_arg_int64(FunctionCallInfo fcinfo, int argno, const char *name);
 extern int64 wl_arg_qty(FunctionCallInfo fcinfo, int argno, bool allow_zero);
 extern char *wl_arg_email(FunctionCallInfo fcinfo, int argno);
 extern char *wl_arg_phone(FunctionCallInfo fcinfo, int argno);
+extern void wl_error_unknown_sku(const char *sku) pg_attribute_noreturn();
+extern void wl_error_discontinued(const char *sku) pg_attribute_noreturn();
 
 #endif
