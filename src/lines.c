@@ -181,9 +181,9 @@ insert_line(LineSku *s, OrderArgs *a)
 	start = wl_get_int64(0, 1, NULL);
 	args[0] = Int64GetDatum(s->id);
 	args[1] = CStringGetTextDatum(a->order_ref);
-	args[2] = a->customer ? CStringGetTextDatum(a->customer) : (Datum) 0;
-	args[3] = a->email ? CStringGetTextDatum(a->email) : (Datum) 0;
-	args[4] = a->phone ? CStringGetTextDatum(a->phone) : (Datum) 0;
+	args[2] = wl_opt_text(a->customer);
+	args[3] = wl_opt_text(a->email);
+	args[4] = wl_opt_text(a->phone);
 	args[5] = Int32GetDatum(a->qty);
 	args[6] = Int64GetDatum(start);
 	nulls[2] = a->customer ? ' ' : 'n';

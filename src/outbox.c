@@ -128,8 +128,8 @@ wl_queue_contacts(const char *kind, const char *sku, const char *email,
 	uint64		n;
 
 	args[0] = CStringGetTextDatum(kind);
-	args[1] = email ? CStringGetTextDatum(email) : (Datum) 0;
-	args[2] = phone ? CStringGetTextDatum(phone) : (Datum) 0;
+	args[1] = wl_opt_text(email);
+	args[2] = wl_opt_text(phone);
 	args[3] = CStringGetTextDatum(sku);
 	args[4] = CStringGetTextDatum(payload);
 	args[5] = CStringGetTextDatum(key_prefix);

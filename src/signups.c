@@ -96,13 +96,6 @@ take_position(const char *sku, SignupSku *s)
 		wl_error_discontinued(sku);
 }
 
-/* Nullable text datum. */
-static Datum
-opt_text(const char *s)
-{
-	return s ? CStringGetTextDatum(s) : (Datum) 0;
-}
-
 /* Probe one contact; returns the sign-up id (0 if none), *pos its place. */
 static int64
 probe(WlQuery *q, SignupSku *s, const char *contact, int64 *pos)
@@ -139,7 +132,7 @@ static void
 keep_existing(SignupSku *s, int64 id, const char *email, const char *phone)
 {
 	Datum		arg = Int64GetDatum(s->id);
-	Datum		args[3] = {Int64GetDatum(id), opt_text(email), opt_text(phone)};
+	Datum		args[3] = {Int64GetDatum(id), wl_opt_text(email), wl_opt_text(phone)};
 	char		nulls[4] = {' ', email ? ' ' : 'n', phone ? ' ' : 'n', '\0'};
 
 	wl_exec(&q_give_back, &arg, NULL, SPI_OK_UPDATE, 0);
@@ -154,9 +147,9 @@ insert_signup(SignupSku *s, const char *email, const char *phone, const char *cu
 	char		nulls[7] = "      ";
 
 	args[0] = Int64GetDatum(s->id);
-	args[1] = opt_text(email);
-	args[2] = opt_text(phone);
-	args[3] = opt_text(customer);
+	args[1] = wl_opt_text(email);
+	args[2] = wl_opt_text(phone);
+	args[3] = wl_opt_text(customer);
 	args[4] = Int64GetDatum(s->pos);
 	args[5] = BoolGetDatum(s->confirm);
 	nulls[1] = email ? ' ' : 'n';

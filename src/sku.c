@@ -165,7 +165,7 @@ upsert_args(FunctionCallInfo fcinfo, Datum *args, char *nulls)
 		{
 			char	   *s = wl_arg_text(fcinfo, i, texts[i].name, texts[i].maxlen, i == 0);
 
-			args[i] = s ? CStringGetTextDatum(s) : (Datum) 0;
+			args[i] = wl_opt_text(s);
 		}
 		else
 			args[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);

@@ -69,6 +69,13 @@ wl_get_int64(int row, int col, bool *isnull)
 	return null ? 0 : DatumGetInt64(d);
 }
 
+/* A text argument from a C string that may be NULL (pair with a nulls flag). */
+Datum
+wl_opt_text(const char *s)
+{
+	return s ? CStringGetTextDatum(s) : (Datum) 0;
+}
+
 /* Column col of result row as a palloc'd C string, or NULL. */
 char *
 wl_get_text(int row, int col)

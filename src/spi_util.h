@@ -27,5 +27,6 @@ extern int64 wl_get_int64(int row, int col, bool *isnull);
 extern char *wl_get_text(int row, int col);
 extern bool wl_get_bool(int row, int col);
 extern Datum wl_get_datum(int row, int col, bool *isnull);
+extern Datum wl_opt_text(const char *s);
 
 #endif
