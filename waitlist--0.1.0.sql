@@ -51,6 +51,21 @@ CREATE TABLE waitlist.sku (
 	sub_tail		bigint NOT NULL DEFAULT 0,
 	sub_served		bigint NOT NULL DEFAULT 0,
 	announced		bigint NOT NULL DEFAULT 0,
+	planned_production bigint,
+	preorder_cap_pct numeric(5, 2),
+	preorder_limit	bigint,
+	preorders_open	boolean NOT NULL DEFAULT false,
+	preorder_accepted bigint NOT NULL DEFAULT 0
+					CHECK (preorder_accepted OPERATOR(pg_catalog.>=) 0),
+	preorder_limit_hits integer NOT NULL DEFAULT 0,
+	preorder_at_limit boolean NOT NULL DEFAULT false,
+	production_date	date,
+	ships_on		date,
+	payment_mode	text,
+	deposit_pct		numeric(5, 2),
+	deposit_amount	numeric,
+	preorder_terms	integer NOT NULL DEFAULT 0,
+	channel_limits	boolean NOT NULL DEFAULT false,
 	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	updated_at		timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
@@ -61,6 +76,11 @@ COMMENT ON COLUMN waitlist.sku.paid_served IS 'watermark: paid-queue positions b
 COMMENT ON COLUMN waitlist.sku.sub_tail IS 'next free position in the sign-up queue';
 COMMENT ON COLUMN waitlist.sku.sub_served IS 'watermark: sign-ups below it have been told the SKU is back';
 COMMENT ON COLUMN waitlist.sku.announced IS 'free units already announced to sign-ups, so a wave only covers new units';
+COMMENT ON COLUMN waitlist.sku.preorder_limit IS 'floor(planned_production * preorder_cap_pct / 100): pre-order units are never accepted beyond it';
+COMMENT ON COLUMN waitlist.sku.preorder_accepted IS 'pre-order units accepted and not cancelled (shipped ones included)';
+COMMENT ON COLUMN waitlist.sku.preorder_limit_hits IS 'times the pre-order limit was reached; keys the preorder_limit_reached event';
+COMMENT ON COLUMN waitlist.sku.preorder_terms IS 'bumped whenever the pre-order plan or terms change, so a placement can tell it read current terms';
+COMMENT ON COLUMN waitlist.sku.channel_limits IS 'true when some sales channel has its own pre-order limit (waitlist.preorder_channel)';
 
 /* Paid lines: backorders (and, later, pre-orders), FIFO by position. */
 CREATE TABLE waitlist.line (
@@ -78,10 +98,42 @@ CREATE TABLE waitlist.line (
 	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	cancelled_at	timestamptz,
 	shipped_at		timestamptz,
+	channel			text,
+	unit_price		numeric,
+	currency		text,
+	amount			numeric,
+	deposit			numeric,
+	captured		numeric NOT NULL DEFAULT 0,
+	refunded		numeric NOT NULL DEFAULT 0,
+	payment_mode	text,
+	payment_state	text,
+	authorized_until timestamptz,
+	reauthorizations integer NOT NULL DEFAULT 0,
 	UNIQUE (sku_id, order_ref),
-	CHECK (pos_end OPERATOR(pg_catalog.=) (pos_start OPERATOR(pg_catalog.+) qty))
+	CHECK (pos_end OPERATOR(pg_catalog.=) (pos_start OPERATOR(pg_catalog.+) qty)),
+	/* payment invariants: money only moves for pre-orders, never beyond the amount */
+	CHECK ((kind OPERATOR(pg_catalog.=) 'preorder') OPERATOR(pg_catalog.=) (payment_state IS NOT NULL)),
+	CHECK (captured OPERATOR(pg_catalog.>=) 0 AND refunded OPERATOR(pg_catalog.>=) 0
+		   AND refunded OPERATOR(pg_catalog.<=) captured),
+	CHECK (payment_state IS NULL OR captured OPERATOR(pg_catalog.<=) amount),
+	CHECK (payment_state IS NULL OR payment_state OPERATOR(pg_catalog.<>) 'captured'
+		   OR captured OPERATOR(pg_catalog.=) amount)
 );
-COMMENT ON TABLE waitlist.line IS 'paid lines (backorders), served first and strictly FIFO; allocation is derived from sku.paid_served';
+COMMENT ON TABLE waitlist.line IS 'paid lines (backorders and pre-orders), served first and strictly FIFO; allocation is derived from sku.paid_served';
+COMMENT ON COLUMN waitlist.line.payment_state IS 'pre-orders: authorized, deposit_captured, captured, voided or refunded; NULL for backorders (paid outside waitlist)';
+COMMENT ON COLUMN waitlist.line.authorized_until IS 'pre-orders paid by authorization: when the authorization lapses; tick() asks for a new one before';
+CREATE INDEX line_authorization ON waitlist.line (authorized_until)
+	WHERE state OPERATOR(pg_catalog.=) 'waiting' AND payment_state OPERATOR(pg_catalog.=) 'authorized';
+
+/* Per-channel pre-order limits within the SKU's global one. */
+CREATE TABLE waitlist.preorder_channel (
+	sku_id			bigint NOT NULL REFERENCES waitlist.sku (id),
+	channel			text NOT NULL,
+	max_units		bigint NOT NULL CHECK (max_units OPERATOR(pg_catalog.>=) 0),
+	accepted		bigint NOT NULL DEFAULT 0 CHECK (accepted OPERATOR(pg_catalog.>=) 0),
+	PRIMARY KEY (sku_id, channel)
+);
+COMMENT ON TABLE waitlist.preorder_channel IS 'a sales channel''s own pre-order limit for a SKU; accepted counts that channel''s pre-order units not cancelled';
 CREATE INDEX line_waiting ON waitlist.line (sku_id, pos_end)
 	WHERE state OPERATOR(pg_catalog.=) 'waiting';
 CREATE INDEX line_holes ON waitlist.line (sku_id, pos_end)
@@ -179,6 +231,7 @@ SELECT pg_catalog.pg_extension_config_dump('waitlist.batch_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('waitlist.outbox', '');
 SELECT pg_catalog.pg_extension_config_dump('waitlist.outbox_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('waitlist.tracked_inventory', '');
+SELECT pg_catalog.pg_extension_config_dump('waitlist.preorder_channel', '');
 
 /* ------------------------------------------------------------------------
  * Derived views
@@ -197,7 +250,8 @@ SELECT l.id, s.sku, l.kind, l.order_ref, l.customer, l.qty,
 		   WHEN s.paid_served OPERATOR(pg_catalog.>) l.pos_start THEN 'partially_allocated'
 		   ELSE 'waiting'
 	   END AS status,
-	   l.created_at, l.cancelled_at, l.shipped_at
+	   l.created_at, l.cancelled_at, l.shipped_at,
+	   l.channel, l.payment_mode, l.payment_state, l.currency, l.amount, l.captured, l.refunded
   FROM waitlist.line l
   JOIN waitlist.sku s ON s.id OPERATOR(pg_catalog.=) l.sku_id;
 COMMENT ON VIEW waitlist.line_status IS 'paid lines with their derived allocation and status';
@@ -328,6 +382,81 @@ CREATE FUNCTION waitlist.queue_position(line_id bigint, OUT "position" bigint, O
 	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION waitlist.queue_position(bigint) IS
 	'"position X of Y" among the SKU''s paid lines still short of units; position is NULL once the line is allocated, shipped or cancelled';
+
+/* ------------------------------------------------------------------------
+ * Pre-orders
+ * ---------------------------------------------------------------------- */
+CREATE TYPE waitlist.preorder_report AS (
+	sku				text,
+	status			text,
+	planned_production bigint,
+	cap_pct			numeric,
+	preorder_limit	bigint,
+	accepted		bigint,
+	remaining		bigint,
+	over_limit		bigint,
+	production_date	date,
+	ships_on		date,
+	payment			text,
+	report			text
+);
+COMMENT ON TYPE waitlist.preorder_report IS 'a SKU''s pre-order tracking block: the plan, the limit, what was accepted and what remains';
+
+CREATE FUNCTION waitlist.open_preorders(sku text, planned_production bigint,
+										cap_pct numeric DEFAULT 80,
+										production_date date DEFAULT NULL,
+										ships_on date DEFAULT NULL,
+										payment text DEFAULT 'authorize',
+										deposit_pct numeric DEFAULT NULL,
+										deposit_amount numeric DEFAULT NULL)
+RETURNS waitlist.preorder_report
+AS 'MODULE_PATHNAME', 'waitlist_open_preorders'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.open_preorders(text, bigint, numeric, date, date, text, numeric, numeric) IS
+	'open pre-orders (or change the plan): the SKU becomes upcoming and takes pre-orders up to floor(planned_production * cap_pct / 100); a smaller plan never cancels accepted pre-orders, it reports those over the limit';
+
+CREATE FUNCTION waitlist.close_preorders(sku text) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'waitlist_close_preorders'
+	LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.close_preorders(text) IS
+	'stop taking pre-orders; accepted ones stay in line and sign-ups open; returns false when they were not open';
+
+CREATE FUNCTION waitlist.reschedule_preorders(sku text, ships_on date, production_date date DEFAULT NULL)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'waitlist_reschedule_preorders'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.reschedule_preorders(text, date, date) IS
+	'move the expected ship (and production) date; pre-orders still waiting for units get eta_changed; returns how many lines were told';
+
+CREATE FUNCTION waitlist.set_preorder_channel_limit(sku text, channel text, max_units bigint)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'waitlist_set_preorder_channel_limit'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.set_preorder_channel_limit(text, text, bigint) IS
+	'cap the pre-order units one sales channel may take, within the global limit (NULL removes the cap); returns the units that channel has accepted';
+
+CREATE FUNCTION waitlist.place_preorder(order_ref text, sku text, qty integer,
+										customer text DEFAULT NULL, email text DEFAULT NULL,
+										phone text DEFAULT NULL, channel text DEFAULT 'dtc',
+										unit_price numeric DEFAULT NULL, currency text DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'waitlist_place_preorder'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.place_preorder(text, text, integer, text, text, text, text, numeric, text) IS
+	'accept a pre-order within the limit (refused with WL010 beyond it); queues preorder_confirmed and the payment event; idempotent per order and SKU; returns the line id';
+
+CREATE FUNCTION waitlist.preorder_status(sku text DEFAULT NULL)
+RETURNS SETOF waitlist.preorder_report
+AS 'MODULE_PATHNAME', 'waitlist_preorder_status'
+LANGUAGE C CALLED ON NULL INPUT STABLE ROWS 1
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.preorder_status(text) IS
+	'the pre-order tracking block of one SKU, or of every SKU with a pre-order plan when sku is NULL';
 
 /* ------------------------------------------------------------------------
  * Outbox

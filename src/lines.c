@@ -1,7 +1,8 @@
 /*
  * lines.c
  *	  SQL API for paid lines: place_backorder, cancel_line, ship_line,
- *	  queue_position.
+ *	  queue_position.  Pre-order placement and payments live in preorders.c;
+ *	  cancelling or shipping a pre-order line calls into it.
  *
  * Locking: the SKU row first, then the line; placement, cancellation,
  * shipment and the commit-time allocator all follow that order, so they
@@ -17,6 +18,7 @@
 
 #include "commit.h"
 #include "outbox.h"
+#include "preorders.h"
 #include "spi_util.h"
 #include "validate.h"
 #include "waitlist.h"
@@ -38,6 +40,7 @@ typedef struct LineSku
 	int64		free_units;
 	bool		discontinued;
 	int64		on_hand;
+	bool		preorders_open;
 } LineSku;
 
 typedef struct Line
@@ -50,12 +53,13 @@ typedef struct Line
 	char	   *order_ref;
 	char	   *email;
 	char	   *phone;
+	bool		preorder;
 } Line;
 
 #define SKU_COLUMNS \
 	"id, sku, title, CASE WHEN restock_confirmed THEN to_char(restock_date, 'YYYY-MM-DD') END," \
 	" product_url, paid_served, paid_tail - paid_served, on_hand - allocated," \
-	" status = 'discontinued', on_hand"
+	" status = 'discontinued', on_hand, preorders_open"
 
 static WlQuery q_lock_by_sku = {
 	"SELECT " SKU_COLUMNS " FROM waitlist.sku WHERE sku = $1 FOR UPDATE",
@@ -81,6 +85,7 @@ read_sku(LineSku *s)
 	s->free_units = wl_get_int64(0, 8, NULL);
 	s->discontinued = wl_get_bool(0, 9);
 	s->on_hand = wl_get_int64(0, 10, NULL);
+	s->preorders_open = wl_get_bool(0, 11);
 }
 
 /* ---------- place_backorder ---------- */
@@ -119,15 +124,7 @@ order_args(FunctionCallInfo fcinfo, OrderArgs *a)
 {
 	a->order_ref = wl_arg_text(fcinfo, 0, "order_ref", WL_MAX_REF_LEN, true);
 	a->sku = wl_arg_text(fcinfo, 1, "sku", WL_MAX_SKU_LEN, true);
-	if (PG_ARGISNULL(2))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("qty must not be null")));
-	a->qty = PG_GETARG_INT32(2);
-	if (a->qty <= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("qty must be positive, got %d", a->qty)));
+	a->qty = wl_arg_line_qty(fcinfo, 2);
 	a->customer = wl_arg_text(fcinfo, 3, "customer", WL_MAX_NAME_LEN, false);
 	a->email = wl_arg_email(fcinfo, 4);
 	a->phone = wl_arg_phone(fcinfo, 5);
@@ -149,6 +146,12 @@ lock_sku_for_order(const char *sku, LineSku *s)
 	read_sku(s);
 	if (s->discontinued)
 		wl_error_discontinued(sku);
+	if (s->preorders_open)
+		ereport(ERROR,
+				(errcode(WL_ERRCODE_PREORDERS_OPEN),
+				 errmsg("SKU \"%s\" takes pre-orders, not backorders", sku),
+				 errdetail("Backorders would bypass the pre-order limit."),
+				 errhint("Use waitlist.place_preorder.")));
 }
 
 /* An earlier line for the same order and SKU: its id (same qty) or an error. */
@@ -246,8 +249,8 @@ static WlQuery q_line_sku = {
 };
 
 static WlQuery q_lock_line = {
-	"SELECT id, qty, pos_start, pos_end, state, order_ref, email, phone"
-	" FROM waitlist.line WHERE id = $1 FOR UPDATE",
+	"SELECT id, qty, pos_start, pos_end, state, order_ref, email, phone,"
+	" kind = 'preorder' FROM waitlist.line WHERE id = $1 FOR UPDATE",
 	1, {INT8OID}, NULL
 };
 
@@ -274,6 +277,7 @@ lock_line(int64 line_id, LineSku *s, Line *l)
 	l->order_ref = wl_get_text(0, 6);
 	l->email = wl_get_text(0, 7);
 	l->phone = wl_get_text(0, 8);
+	l->preorder = wl_get_bool(0, 9);
 }
 
 /* Refuse lines that already shipped or were cancelled. */
@@ -354,6 +358,8 @@ waitlist_cancel_line(PG_FUNCTION_ARGS)
 	held = held_units(&s, &l);
 	close_line(&s, &l, "cancelled", held, 0);
 	line_message(&s, &l, "line_cancelled", held);
+	if (l.preorder)
+		wl_preorder_cancelled(s.id, s.sku, l.id);
 	wl_touch_sku(s.id);
 	SPI_finish();
 	PG_RETURN_INT32((int32) held);
@@ -386,6 +392,8 @@ waitlist_ship_line(PG_FUNCTION_ARGS)
 				 errdetail("Stock went down in this transaction; the allocation is corrected when it commits.")));
 	close_line(&s, &l, "shipped", l.qty, l.qty);
 	line_message(&s, &l, "shipped", l.qty);
+	if (l.preorder)
+		wl_preorder_shipped(s.sku, l.id);
 	SPI_finish();
 	PG_RETURN_VOID();
 }

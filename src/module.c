@@ -19,6 +19,8 @@ int			wl_max_attempts = 10;
 int			wl_retry_base_ms = 30000;
 int			wl_retry_max_ms = 3600000;
 double		wl_notify_skip_usage = 0.5;
+int			wl_authorization_ttl_s = 7 * 24 * 3600;
+int			wl_reauthorize_before_s = 24 * 3600;
 
 void		_PG_init(void);
 
@@ -48,6 +50,16 @@ _PG_init(void)
 							 "A full queue would roll back the committing transaction; the outbox keeps the messages either way.",
 							 &wl_notify_skip_usage, 0.5, 0.0, 1.0, PGC_SUSET, 0,
 							 NULL, NULL, NULL);
+	DefineCustomIntVariable("waitlist.authorization_ttl",
+							"How long a pre-order's card authorization stays valid.",
+							"Card networks let authorizations lapse after about 7 days.",
+							&wl_authorization_ttl_s, 7 * 24 * 3600, 60, INT_MAX, PGC_SUSET,
+							GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("waitlist.reauthorize_before",
+							"How long before an authorization lapses tick() queues a payment_reauthorize event.",
+							"At most half of waitlist.authorization_ttl is used.",
+							&wl_reauthorize_before_s, 24 * 3600, 0, INT_MAX, PGC_SUSET,
+							GUC_UNIT_S, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("waitlist");
 	wl_commit_init();
 }

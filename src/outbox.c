@@ -29,6 +29,7 @@
 
 #include "commit.h"
 #include "outbox.h"
+#include "preorders.h"
 #include "spi_util.h"
 #include "validate.h"
 #include "waitlist.h"
@@ -87,6 +88,14 @@ wl_json_int(WlJson *j, const char *key, int64 val)
 	appendStringInfo(&j->buf, INT64_FORMAT, val);
 }
 
+/* Add a member whose value is already JSON (a numeric's text); NULL is null. */
+void
+wl_json_raw(WlJson *j, const char *key, const char *val)
+{
+	json_key(j, key);
+	appendStringInfoString(&j->buf, val ? val : "null");
+}
+
 /* Add a boolean member. */
 void
 wl_json_bool(WlJson *j, const char *key, bool val)
@@ -141,6 +150,38 @@ wl_queue_contacts(const char *kind, const char *sku, const char *email,
 	if (n > 0)
 		wl_note_messages();
 	return (int) n;
+}
+
+static WlQuery q_queue_one = {
+	"INSERT INTO waitlist.outbox (kind, channel, recipient, sku, payload, idempotency_key)"
+	" VALUES ($1, $2, $3, $4, $5::json, $6)"
+	" ON CONFLICT (idempotency_key) DO NOTHING",
+	6, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID}, NULL
+};
+
+/*
+ * Queue one message on a channel other than the customer's contacts
+ * (payment, merchant); returns whether it was new.  Caller is in SPI.
+ */
+bool
+wl_queue_message(const char *kind, const char *channel, const char *recipient,
+				 const char *sku, const char *payload, const char *key)
+{
+	Datum		args[6];
+	char		nulls[7] = "      ";
+
+	args[0] = CStringGetTextDatum(kind);
+	args[1] = CStringGetTextDatum(channel);
+	args[2] = wl_opt_text(recipient);
+	args[3] = CStringGetTextDatum(sku);
+	args[4] = CStringGetTextDatum(payload);
+	args[5] = CStringGetTextDatum(key);
+	if (!recipient)
+		nulls[2] = 'n';
+	if (wl_exec(&q_queue_one, args, nulls, SPI_OK_INSERT, 0) == 0)
+		return false;
+	wl_note_messages();
+	return true;
 }
 
 /* ---------- batch expansion ---------- */
@@ -351,6 +392,7 @@ waitlist_tick(PG_FUNCTION_ARGS)
 	n = wl_expand_batches(INT_MAX);
 	while ((more = expand_confirmations(WL_CONFIRM_CHUNK)) > 0)
 		n += more;
+	n += wl_reauthorize_due();
 	if (n > 0)
 		wl_note_messages();
 	SPI_finish();

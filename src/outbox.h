@@ -23,6 +23,10 @@ extern char *wl_json_finish(WlJson *j);
 extern int	wl_queue_contacts(const char *kind, const char *sku,
 							  const char *email, const char *phone,
 							  const char *payload, const char *key_prefix);
+extern bool wl_queue_message(const char *kind, const char *channel,
+							 const char *recipient, const char *sku,
+							 const char *payload, const char *key);
+extern void wl_json_raw(WlJson *j, const char *key, const char *val);
 extern int64 wl_expand_batches(int max_batches);
 
 #endif

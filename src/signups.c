@@ -29,12 +29,14 @@ typedef struct SignupSku
 	bool		discontinued;
 	bool		confirm;
 	bool		unannounced;	/* free units nobody was told about yet */
+	int64		preorder_room;	/* pre-order units still open to take, or 0 */
 } SignupSku;
 
 static WlQuery q_take_pos = {
 	"UPDATE waitlist.sku SET sub_tail = sub_tail + 1 WHERE sku = $1"
 	" RETURNING id, sub_tail - 1, sub_served, status = 'discontinued', confirm_signups,"
-	"  on_hand - allocated > announced",
+	"  on_hand - allocated > announced,"
+	"  CASE WHEN preorders_open THEN greatest(preorder_limit - preorder_accepted, 0) ELSE 0 END",
 	1, {TEXTOID}, NULL
 };
 
@@ -92,8 +94,16 @@ take_position(const char *sku, SignupSku *s)
 	s->discontinued = wl_get_bool(0, 4);
 	s->confirm = wl_get_bool(0, 5);
 	s->unannounced = wl_get_bool(0, 6);
+	s->preorder_room = wl_get_int64(0, 7, NULL);
 	if (s->discontinued)
 		wl_error_discontinued(sku);
+	if (s->preorder_room > 0)
+		ereport(ERROR,
+				(errcode(WL_ERRCODE_PREORDERS_OPEN),
+				 errmsg("SKU \"%s\" still takes pre-orders", sku),
+				 errdetail(INT64_FORMAT " pre-order units remain; sign-ups open when the pre-order limit is reached or pre-orders close.",
+						   s->preorder_room),
+				 errhint("Offer the pre-order (waitlist.place_preorder).")));
 }
 
 /* Probe one contact; returns the sign-up id (0 if none), *pos its place. */

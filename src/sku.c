@@ -108,7 +108,7 @@ static WlQuery q_eta_changed = {
 	"  'line:' || l.id || ':eta:' || to_char(s.restock_date, 'YYYYMMDD') || ':' || c.channel"
 	" FROM waitlist.sku s"
 	" JOIN waitlist.line l ON l.sku_id = s.id AND l.state = 'waiting'"
-	"  AND l.pos_end > s.paid_served"
+	"  AND l.pos_end > s.paid_served AND l.kind = 'backorder'"
 	" CROSS JOIN LATERAL (VALUES ('email', l.email), ('sms', l.phone)) AS c (channel, recipient)"
 	" WHERE s.sku = $1 AND c.recipient IS NOT NULL"
 	" ON CONFLICT (idempotency_key) DO NOTHING",

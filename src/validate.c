@@ -151,6 +151,24 @@ wl_arg_qty(FunctionCallInfo fcinfo, int argno, bool allow_zero)
 	return qty;
 }
 
+/* Required order-line quantity argument (integer): positive. */
+int32
+wl_arg_line_qty(FunctionCallInfo fcinfo, int argno)
+{
+	int32		qty;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("qty must not be null")));
+	qty = PG_GETARG_INT32(argno);
+	if (qty <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("qty must be positive, got %d", qty)));
+	return qty;
+}
+
 /* Optional email argument, validated and lower-cased in the domain. */
 char *
 wl_arg_email(FunctionCallInfo fcinfo, int argno)
@@ -215,4 +233,72 @@ waitlist_valid_phone(PG_FUNCTION_ARGS)
 	char	   *s = text_to_cstring(PG_GETARG_TEXT_PP(0));
 
 	PG_RETURN_BOOL(wl_phone_ok(s));
+}
+
+/* Optional sales channel name: 1-40 of a-z, 0-9, '_' and '-'; default dtc. */
+char *
+wl_arg_channel(FunctionCallInfo fcinfo, int argno)
+{
+	char	   *s = wl_arg_text(fcinfo, argno, "channel", WL_MAX_CHANNEL_LEN, false);
+
+	if (s == NULL)
+		return pstrdup("dtc");
+	for (const char *c = s; *c; c++)
+		if (!(*c >= 'a' && *c <= 'z') && !isdigit((unsigned char) *c) &&
+			*c != '_' && *c != '-')
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid channel name \"%s\"", s),
+					 errhint("Channel names use lower-case letters, digits, \"_\" and \"-\", such as dtc or amazon.")));
+	if (*s == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("channel must not be empty")));
+	return s;
+}
+
+/*
+ * A positive finite numeric argument below max, returned as its text form
+ * (for SPI and JSON), or NULL when absent and not required.
+ */
+char *
+wl_arg_amount(FunctionCallInfo fcinfo, int argno, const char *name,
+			  bool required, double max)
+{
+	char	   *s;
+	double		v;
+
+	if (PG_ARGISNULL(argno))
+	{
+		if (required)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s must not be null", name)));
+		return NULL;
+	}
+	s = DatumGetCString(DirectFunctionCall1(numeric_out, PG_GETARG_DATUM(argno)));
+	v = strtod(s, NULL);
+	if (!(v > 0.0) || !(v <= max))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be greater than 0 and at most %g, got %s", name, max, s)));
+	return s;
+}
+
+/* A required finite date argument. */
+DateADT
+wl_arg_date(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	DateADT		d;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", name)));
+	d = PG_GETARG_DATEADT(argno);
+	if (DATE_NOT_FINITE(d))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a finite date", name)));
+	return d;
 }

@@ -20,6 +20,9 @@
 #define WL_ERRCODE_UNKNOWN_SUBSCRIPTION	MAKE_SQLSTATE('W','L','0','0','7')
 #define WL_ERRCODE_NOT_LEASE_HOLDER		MAKE_SQLSTATE('W','L','0','0','8')
 #define WL_ERRCODE_NOT_ENOUGH_STOCK		MAKE_SQLSTATE('W','L','0','0','9')
+#define WL_ERRCODE_PREORDER_LIMIT		MAKE_SQLSTATE('W','L','0','1','0')
+#define WL_ERRCODE_PREORDERS_NOT_OPEN	MAKE_SQLSTATE('W','L','0','1','1')
+#define WL_ERRCODE_PREORDERS_OPEN		MAKE_SQLSTATE('W','L','0','1','2')
 
 /* Longest texts accepted (characters). */
 #define WL_MAX_SKU_LEN		128
@@ -29,6 +32,7 @@
 #define WL_MAX_URL_LEN		2048
 #define WL_MAX_ERROR_LEN	2000
 #define WL_MAX_CONSUMER_LEN	200
+#define WL_MAX_CHANNEL_LEN	40
 
 /* GUCs (module.c) */
 extern bool wl_notify_enabled;
@@ -36,5 +40,7 @@ extern int	wl_max_attempts;
 extern int	wl_retry_base_ms;
 extern int	wl_retry_max_ms;
 extern double wl_notify_skip_usage;
+extern int	wl_authorization_ttl_s;
+extern int	wl_reauthorize_before_s;
 
 #endif

@@ -1,0 +1,14 @@
+/*
+ * preorders.h
+ *	  Pre-order plans, the cap, and the payment events of pre-order lines.
+ */
+#ifndef WAITLIST_PREORDERS_H
+#define WAITLIST_PREORDERS_H
+
+#include "postgres.h"
+
+extern void wl_preorder_cancelled(int64 sku_id, const char *sku, int64 line_id);
+extern void wl_preorder_shipped(const char *sku, int64 line_id);
+extern int64 wl_reauthorize_due(void);
+
+#endif
