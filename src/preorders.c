@@ -740,46 +740,44 @@ typedef struct Slot
 	bool		channel_limits;
 	int64		terms;
 	bool		at_limit;
+	bool		open;
 } Slot;
 
+/*
+ * The slot is taken unconditionally and checked afterwards: a conditional
+ * WHERE would be judged on the snapshot and refuse at once, without waiting
+ * for an in-flight cancellation that may free the units.  Taking the row
+ * lock first means every placement is decided on the latest committed
+ * state; a refusal raises an error, which rolls the increment back.
+ */
 static WlQuery q_take_slot = {
 	"UPDATE waitlist.sku SET preorder_accepted = preorder_accepted + $2,"
 	" paid_tail = paid_tail + $2, updated_at = now()"
-	" WHERE id = $1 AND preorders_open AND preorder_accepted + $2 <= preorder_limit"
+	" WHERE id = $1"
 	" RETURNING paid_tail - $2, preorder_accepted, preorder_limit, on_hand - allocated,"
-	"  channel_limits, preorder_terms::bigint, preorder_at_limit",
+	"  channel_limits, preorder_terms::bigint, preorder_at_limit, preorders_open",
 	2, {INT8OID, INT8OID}, NULL
-};
-
-static WlQuery q_slot_state = {
-	"SELECT preorders_open, preorder_accepted, preorder_limit FROM waitlist.sku WHERE id = $1",
-	1, {INT8OID}, NULL
 };
 
 /* The SKU refused the slot: say why (closed meanwhile, or the limit). */
 static void
-refuse_slot(PreorderArgs *a, Terms *t)
+refuse_slot(PreorderArgs *a, Terms *t, Slot *s)
 {
-	Datum		arg = Int64GetDatum(t->sku_id);
-	int64		accepted;
-	int64		limit;
+	int64		taken = s->accepted - a->qty;
 
-	wl_exec(&q_slot_state, &arg, NULL, SPI_OK_SELECT, 1);
-	if (!wl_get_bool(0, 1))
+	if (!s->open)
 	{
 		t->open = false;
 		require_open(a, t);
 	}
-	accepted = wl_get_int64(0, 2, NULL);
-	limit = wl_get_int64(0, 3, NULL);
 	ereport(ERROR,
 			(errcode(WL_ERRCODE_PREORDER_LIMIT),
-			 accepted >= limit
+			 taken >= s->limit
 			 ? errmsg("pre-order limit reached for SKU \"%s\"", a->sku)
 			 : errmsg("only " INT64_FORMAT " pre-order units remain for SKU \"%s\", %d asked",
-					  limit - accepted, a->sku, a->qty),
+					  s->limit - taken, a->sku, a->qty),
 			 errdetail(INT64_FORMAT " of " INT64_FORMAT " pre-order units are taken.",
-					   accepted, limit),
+					   taken, s->limit),
 			 errhint("Offer the notify-me sign-up (waitlist.subscribe) for the demand beyond the limit.")));
 }
 
@@ -789,8 +787,7 @@ take_slot(PreorderArgs *a, Terms *t, Slot *s)
 {
 	Datum		args[2] = {Int64GetDatum(t->sku_id), Int64GetDatum(a->qty)};
 
-	if (wl_exec(&q_take_slot, args, NULL, SPI_OK_UPDATE_RETURNING, 0) == 0)
-		refuse_slot(a, t);
+	wl_exec(&q_take_slot, args, NULL, SPI_OK_UPDATE_RETURNING, 1);
 	s->pos_start = wl_get_int64(0, 1, NULL);
 	s->accepted = wl_get_int64(0, 2, NULL);
 	s->limit = wl_get_int64(0, 3, NULL);
@@ -798,11 +795,14 @@ take_slot(PreorderArgs *a, Terms *t, Slot *s)
 	s->channel_limits = wl_get_bool(0, 5);
 	s->terms = wl_get_int64(0, 6, NULL);
 	s->at_limit = wl_get_bool(0, 7);
-	if (s->terms != t->terms)
+	s->open = wl_get_bool(0, 8);
+	if (s->terms != t->terms && s->open)
 		ereport(ERROR,
 				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 				 errmsg("pre-order terms of SKU \"%s\" changed while the pre-order was placed", a->sku),
 				 errhint("Retry the transaction; it will use the new terms.")));
+	if (!s->open || s->accepted > s->limit)
+		refuse_slot(a, t, s);
 }
 
 static WlQuery q_channel_take = {
