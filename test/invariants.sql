@@ -19,13 +19,7 @@ SET LOCAL statement_timeout = '300s';
 
 CREATE EXTENSION IF NOT EXISTS dblink;
 
--- libpq in the backend does not see the caller's PGHOST/PGPORT: name them.
-CREATE FUNCTION pg_temp.conn() RETURNS text LANGUAGE sql AS $$
-	SELECT format('host=%s port=%s dbname=%s user=%s options=%L',
-				  split_part(current_setting('unix_socket_directories'), ',', 1),
-				  current_setting('port'), current_database(), current_user,
-				  '-c lock_timeout=20s -c statement_timeout=120s')
-$$;
+\ir lib/conn.psql
 
 CREATE FUNCTION pg_temp.cleanup() RETURNS void LANGUAGE plpgsql AS $$
 BEGIN

@@ -10,18 +10,12 @@
 -- catalog rows this transaction changes later.  Part 2 stays inside the
 -- transaction with SET ROLE and is undone by the ROLLBACK.
 BEGIN;
-SELECT plan(89);
+SELECT plan(99);
 SET LOCAL statement_timeout = '120s';
 
 CREATE EXTENSION IF NOT EXISTS dblink;
 
--- libpq in the backend does not see the caller's PGHOST/PGPORT: name them.
-CREATE FUNCTION pg_temp.conn(who text) RETURNS text LANGUAGE sql AS $$
-	SELECT format('host=%s port=%s dbname=%s user=%s options=%L',
-				  split_part(current_setting('unix_socket_directories'), ',', 1),
-				  current_setting('port'), current_database(), who,
-				  '-c lock_timeout=20s -c statement_timeout=60s')
-$$;
+\ir lib/conn.psql
 
 -- Cleanup through a committed connection (the ROLLBACK does not undo it);
 -- also run first in case an earlier run stopped half-way.
@@ -54,7 +48,10 @@ SELECT is(dblink_exec('wl_su', $$GRANT EXECUTE ON FUNCTION
 	waitlist.upsert_sku(text, text, text, date, boolean, text, text, numeric, boolean, boolean),
 	waitlist.restock(text, bigint), waitlist.subscribe(text, text, text, text),
 	waitlist.place_backorder(text, text, integer, text, text, text),
-	waitlist.ship_line(bigint), waitlist.tick() TO wl_tap_login$$), 'GRANT', 'committed: GRANT EXECUTE on six API functions');
+	waitlist.ship_line(bigint), waitlist.tick(),
+	waitlist.open_preorders(text, bigint, numeric, date, date, text, numeric, numeric),
+	waitlist.place_preorder(text, text, integer, text, text, text, text, numeric, text),
+	waitlist.cancel_line(bigint) TO wl_tap_login$$), 'GRANT', 'committed: GRANT EXECUTE on nine API functions');
 
 SELECT is(dblink_connect('wl_app', pg_temp.conn('wl_tap_login')), 'OK', 'dblink: connection as wl_tap_login');
 
@@ -93,6 +90,25 @@ SELECT lives_ok($$SELECT * FROM dblink('wl_app',
 	'granted role ships the allocated line');
 SELECT is((SELECT on_hand || '/' || allocated FROM waitlist.sku WHERE sku = 'TAP-PRIV-C'), '1/0',
 	'shipping took 2 units out of stock and out of allocated');
+
+-- Pre-orders through the API only: the plan, a placement, a cancellation.
+SELECT is((SELECT r FROM dblink('wl_app', $$SELECT waitlist.upsert_sku('TAP-PRIV-P', 'Pre-order')::text IS NOT NULL$$) AS t (r boolean)),
+	true, 'granted role creates an upcoming SKU (committed)');
+SELECT is((SELECT r FROM dblink('wl_app',
+	$$SELECT status FROM waitlist.open_preorders('TAP-PRIV-P', 10, 50, '2026-04-15', '2026-04-22')$$) AS t (r text)),
+	'ACCEPTING PREORDERS (5 remaining)', 'granted role opens pre-orders (committed)');
+SELECT ok((SELECT r FROM dblink('wl_app',
+	$$SELECT waitlist.place_preorder('TAP-PRIV-P1', 'TAP-PRIV-P', 2, 'Ada', 'ada@example.com', NULL, 'dtc', 25.00, 'EUR')$$) AS t (r bigint)) > 0,
+	'granted role places a pre-order (committed)');
+SELECT is((SELECT payment_state || '/' || amount FROM waitlist.line WHERE order_ref = 'TAP-PRIV-P1'), 'authorized/50.00',
+	'the pre-order is authorized for 2 x 25.00');
+SELECT is((SELECT r FROM dblink('wl_app',
+	format('SELECT waitlist.cancel_line(%s)', (SELECT id FROM waitlist.line WHERE order_ref = 'TAP-PRIV-P1'))) AS t (r integer)),
+	0, 'granted role cancels the pre-order (committed)');
+SELECT is((SELECT array_agg(kind ORDER BY id) FROM waitlist.outbox WHERE sku = 'TAP-PRIV-P' AND channel = 'payment'),
+	ARRAY['payment_authorize', 'payment_void'], 'the authorization and its void went to the outbox');
+SELECT is((SELECT preorder_accepted FROM waitlist.sku WHERE sku = 'TAP-PRIV-P'), 0::bigint,
+	'the cancelled units went back to the cap');
 
 -- Direct table access stays closed for the committed role too.
 SELECT throws_ok($$SELECT * FROM dblink('wl_app', 'SELECT count(*) FROM waitlist.subscriber') AS t (n bigint)$$,
@@ -134,7 +150,7 @@ SELECT is_empty($$
 	 WHERE n.nspname = 'waitlist' AND a.grantee = 0
 $$, 'PUBLIC has neither USAGE nor CREATE on schema waitlist');
 
--- 8 tests: every table and view, every privilege, for a role without grants.
+-- 9 tests: every table and view, every privilege, for a role without grants.
 SELECT ok(NOT has_table_privilege('wl_tap_nobody', c.oid,
 		   'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER'),
 	   format('a fresh role has no privilege on %s', c.oid::regclass))
@@ -166,6 +182,10 @@ SELECT throws_ok($$SELECT waitlist.subscribe('TAP-PRIV-1', 'x@example.com')$$, '
 	'a role without grants cannot call waitlist.subscribe (42501)');
 SELECT throws_ok($$SELECT waitlist.tick()$$, '42501', NULL,
 	'a role without grants cannot call waitlist.tick (42501)');
+SELECT throws_ok($$SELECT waitlist.place_preorder('o', 'TAP-PRIV-1', 1, NULL, 'x@example.com', NULL, 'dtc', 1, 'USD')$$, '42501', NULL,
+	'a role without grants cannot call waitlist.place_preorder (42501)');
+SELECT throws_ok($$SELECT * FROM waitlist.preorder_status('TAP-PRIV-1')$$, '42501', NULL,
+	'a role without grants cannot call waitlist.preorder_status (42501)');
 SELECT throws_ok($$SELECT * FROM waitlist.claim('c')$$, '42501', NULL,
 	'a role without grants cannot call waitlist.claim (42501)');
 SELECT throws_ok($$SELECT count(*) FROM waitlist.subscriber$$, '42501', NULL,

@@ -4,7 +4,7 @@
 -- membership, pg_dump registration (extconfig) and the waitlist.* GUCs.
 -- Run by: pg_prove -d wl_tap --ext .sql test/
 BEGIN;
-SELECT plan(335);
+SELECT plan(432);
 
 -- ---------------------------------------------------------------- schema
 SELECT has_schema('waitlist');
@@ -14,8 +14,9 @@ SELECT is((SELECT e.extrelocatable FROM pg_extension e WHERE e.extname = 'waitli
 	false, 'the extension is not relocatable');
 
 SELECT tables_are('waitlist',
-	ARRAY['sku', 'line', 'subscriber', 'batch', 'outbox', 'tracked_inventory'],
-	'waitlist has exactly its six tables');
+	ARRAY['sku', 'line', 'subscriber', 'batch', 'outbox', 'tracked_inventory', 'preorder_channel'],
+	'waitlist has exactly its seven tables');
+SELECT types_are('waitlist', ARRAY['preorder_report'], 'waitlist has exactly one composite type of its own');
 SELECT views_are('waitlist', ARRAY['line_status', 'subscriber_status'],
 	'waitlist has exactly its two views');
 SELECT sequences_are('waitlist',
@@ -43,6 +44,20 @@ INSERT INTO expected_column VALUES
 	('sku', 'sub_tail', 'bigint', true),
 	('sku', 'sub_served', 'bigint', true),
 	('sku', 'announced', 'bigint', true),
+	('sku', 'planned_production', 'bigint', false),
+	('sku', 'preorder_cap_pct', 'numeric(5,2)', false),
+	('sku', 'preorder_limit', 'bigint', false),
+	('sku', 'preorders_open', 'boolean', true),
+	('sku', 'preorder_accepted', 'bigint', true),
+	('sku', 'preorder_limit_hits', 'integer', true),
+	('sku', 'preorder_at_limit', 'boolean', true),
+	('sku', 'production_date', 'date', false),
+	('sku', 'ships_on', 'date', false),
+	('sku', 'payment_mode', 'text', false),
+	('sku', 'deposit_pct', 'numeric(5,2)', false),
+	('sku', 'deposit_amount', 'numeric', false),
+	('sku', 'preorder_terms', 'integer', true),
+	('sku', 'channel_limits', 'boolean', true),
 	('sku', 'created_at', 'timestamp with time zone', true),
 	('sku', 'updated_at', 'timestamp with time zone', true),
 	('line', 'id', 'bigint', true),
@@ -59,6 +74,17 @@ INSERT INTO expected_column VALUES
 	('line', 'created_at', 'timestamp with time zone', true),
 	('line', 'cancelled_at', 'timestamp with time zone', false),
 	('line', 'shipped_at', 'timestamp with time zone', false),
+	('line', 'channel', 'text', false),
+	('line', 'unit_price', 'numeric', false),
+	('line', 'currency', 'text', false),
+	('line', 'amount', 'numeric', false),
+	('line', 'deposit', 'numeric', false),
+	('line', 'captured', 'numeric', true),
+	('line', 'refunded', 'numeric', true),
+	('line', 'payment_mode', 'text', false),
+	('line', 'payment_state', 'text', false),
+	('line', 'authorized_until', 'timestamp with time zone', false),
+	('line', 'reauthorizations', 'integer', true),
 	('subscriber', 'id', 'bigint', true),
 	('subscriber', 'sku_id', 'bigint', true),
 	('subscriber', 'email', 'text', false),
@@ -97,20 +123,25 @@ INSERT INTO expected_column VALUES
 	('tracked_inventory', 'inventory', 'regclass', true),
 	('tracked_inventory', 'sku_column', 'name', true),
 	('tracked_inventory', 'quantity_column', 'name', true),
-	('tracked_inventory', 'created_at', 'timestamp with time zone', true);
+	('tracked_inventory', 'created_at', 'timestamp with time zone', true),
+	('preorder_channel', 'sku_id', 'bigint', true),
+	('preorder_channel', 'channel', 'text', true),
+	('preorder_channel', 'max_units', 'bigint', true),
+	('preorder_channel', 'accepted', 'bigint', true);
 
--- 6 tests: the exact column set of each table, in order
+-- 7 tests: the exact column set of each table, in order
 SELECT columns_are('waitlist', t.tbl,
 	   (SELECT array_agg(c.col ORDER BY c.ord) FROM
 		(SELECT col, row_number() OVER () AS ord FROM expected_column WHERE tbl = t.tbl) c),
 	   format('waitlist.%s has exactly the expected columns', t.tbl))
-  FROM (VALUES ('sku'::name), ('line'), ('subscriber'), ('batch'), ('outbox'), ('tracked_inventory')) t (tbl);
+  FROM (VALUES ('sku'::name), ('line'), ('subscriber'), ('batch'), ('outbox'), ('tracked_inventory'),
+			   ('preorder_channel')) t (tbl);
 
--- 72 tests: each column's type
+-- one test per column: its type
 SELECT col_type_is('waitlist', tbl, col, typ,
 	   format('waitlist.%s.%s is %s', tbl, col, typ))
   FROM expected_column;
--- 72 tests: NOT NULL where the install script says so
+-- one test per column: NOT NULL where the install script says so
 SELECT CASE WHEN not_null THEN col_not_null('waitlist', tbl, col, format('waitlist.%s.%s is NOT NULL', tbl, col))
 			ELSE col_is_null('waitlist', tbl, col, format('waitlist.%s.%s is nullable', tbl, col)) END
   FROM expected_column;
@@ -122,6 +153,9 @@ SELECT col_default_is('waitlist', 'sku', 'allocated', 0, 'sku.allocated defaults
 SELECT col_default_is('waitlist', 'line', 'state', 'waiting', 'line.state defaults to waiting');
 SELECT col_default_is('waitlist', 'outbox', 'state', 'pending', 'outbox.state defaults to pending');
 SELECT col_default_is('waitlist', 'outbox', 'attempts', 0, 'outbox.attempts defaults to 0');
+SELECT col_default_is('waitlist', 'sku', 'preorders_open', false, 'sku.preorders_open defaults to false');
+SELECT col_default_is('waitlist', 'sku', 'preorder_accepted', 0, 'sku.preorder_accepted defaults to 0');
+SELECT col_default_is('waitlist', 'line', 'captured', 0, 'line.captured defaults to 0');
 
 -- ------------------------------------------------------------------- keys
 SELECT col_is_pk('waitlist', 'sku', 'id', 'sku.id is the primary key');
@@ -130,6 +164,7 @@ SELECT col_is_pk('waitlist', 'subscriber', 'id', 'subscriber.id is the primary k
 SELECT col_is_pk('waitlist', 'batch', 'id', 'batch.id is the primary key');
 SELECT col_is_pk('waitlist', 'outbox', 'id', 'outbox.id is the primary key');
 SELECT col_is_pk('waitlist', 'tracked_inventory', 'inventory', 'tracked_inventory.inventory is the primary key');
+SELECT col_is_pk('waitlist', 'preorder_channel', ARRAY['sku_id', 'channel'], 'preorder_channel is keyed by (sku_id, channel)');
 
 SELECT col_is_unique('waitlist', 'sku', ARRAY['sku'], 'a SKU code is unique');
 SELECT col_is_unique('waitlist', 'line', ARRAY['sku_id', 'order_ref'], 'one line per (SKU, order)');
@@ -139,6 +174,7 @@ SELECT col_is_unique('waitlist', 'outbox', ARRAY['idempotency_key'], 'idempotenc
 SELECT fk_ok('waitlist', 'line', 'sku_id', 'waitlist', 'sku', 'id');
 SELECT fk_ok('waitlist', 'subscriber', 'sku_id', 'waitlist', 'sku', 'id');
 SELECT fk_ok('waitlist', 'batch', 'sku_id', 'waitlist', 'sku', 'id');
+SELECT fk_ok('waitlist', 'preorder_channel', 'sku_id', 'waitlist', 'sku', 'id');
 
 SELECT has_check('waitlist', 'sku', 'sku has CHECK constraints');
 SELECT has_check('waitlist', 'line', 'line has CHECK constraints');
@@ -156,10 +192,25 @@ SELECT ok(EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'waitlist.sku'::r
 SELECT ok(EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'waitlist.subscriber'::regclass AND contype = 'c'
 				   AND pg_get_constraintdef(oid) ~ 'email IS NOT NULL\) OR \(phone IS NOT NULL'),
 	'subscriber has CHECK (email IS NOT NULL OR phone IS NOT NULL)');
+SELECT ok(EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'waitlist.line'::regclass AND contype = 'c'
+				   AND pg_get_constraintdef(oid) ~ 'refunded <= captured'),
+	'line has CHECK (refunded <= captured): never refund more than was captured');
+SELECT ok(EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'waitlist.line'::regclass AND contype = 'c'
+				   AND pg_get_constraintdef(oid) ~ 'captured <= amount'),
+	'line has CHECK (captured <= amount): never capture more than the order');
+SELECT ok(EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'waitlist.line'::regclass AND contype = 'c'
+				   AND pg_get_constraintdef(oid) ~ 'preorder.*payment_state IS NOT NULL'),
+	'line has CHECK: a payment state exactly for pre-orders');
+SELECT ok(EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'waitlist.sku'::regclass AND contype = 'c'
+				   AND pg_get_constraintdef(oid) ~ 'preorder_accepted >= 0'),
+	'sku has CHECK (preorder_accepted >= 0)');
 
 -- ---------------------------------------------------------------- indexes
 SELECT indexes_are('waitlist', 'sku', ARRAY['sku_pkey', 'sku_sku_key']);
-SELECT indexes_are('waitlist', 'line', ARRAY['line_pkey', 'line_sku_id_order_ref_key', 'line_waiting', 'line_holes']);
+SELECT indexes_are('waitlist', 'line', ARRAY['line_pkey', 'line_sku_id_order_ref_key', 'line_waiting', 'line_holes',
+	'line_authorization']);
+SELECT indexes_are('waitlist', 'preorder_channel', ARRAY['preorder_channel_pkey']);
+SELECT has_index('waitlist', 'line', 'line_authorization', ARRAY['authorized_until'], 'line_authorization on (authorized_until)');
 SELECT indexes_are('waitlist', 'subscriber', ARRAY['subscriber_pkey', 'subscriber_sku_id_pos_key',
 	'subscriber_holes', 'subscriber_email', 'subscriber_phone', 'subscriber_unconfirmed']);
 SELECT indexes_are('waitlist', 'batch', ARRAY['batch_pkey', 'batch_pending']);
@@ -184,6 +235,7 @@ SELECT is(pg_get_expr(i.indpred, i.indrelid), e.pred, format('%s is partial: WHE
 			   ('subscriber_phone', '(state = ''waiting''::text)'),
 			   ('subscriber_unconfirmed', 'confirm_pending'),
 			   ('batch_pending', '(expanded_at IS NULL)'),
+			   ('line_authorization', '((state = ''waiting''::text) AND (payment_state = ''authorized''::text))'),
 			   ('outbox_due', '(state = ANY (ARRAY[''pending''::text, ''leased''::text]))')) e (idx, pred)
   LEFT JOIN pg_index i ON i.indexrelid = to_regclass('waitlist.' || e.idx);
 
@@ -216,19 +268,25 @@ INSERT INTO expected_function VALUES
 	('next_due', ARRAY['text[]', 'text[]'], 'timestamp with time zone', true),
 	('tick', ARRAY[]::text[], 'bigint', true),
 	('outbox_metrics', ARRAY[]::text[], 'setof record', true),
-	('purge_delivered', ARRAY['interval'], 'bigint', true);
+	('purge_delivered', ARRAY['interval'], 'bigint', true),
+	('open_preorders', ARRAY['text', 'bigint', 'numeric', 'date', 'date', 'text', 'numeric', 'numeric'], 'waitlist.preorder_report', true),
+	('close_preorders', ARRAY['text'], 'boolean', true),
+	('reschedule_preorders', ARRAY['text', 'date', 'date'], 'integer', true),
+	('set_preorder_channel_limit', ARRAY['text', 'text', 'bigint'], 'bigint', true),
+	('place_preorder', ARRAY['text', 'text', 'integer', 'text', 'text', 'text', 'text', 'numeric', 'text'], 'bigint', true),
+	('preorder_status', ARRAY['text'], 'setof waitlist.preorder_report', true);
 
 SELECT functions_are('waitlist', (SELECT array_agg(fn) FROM expected_function),
 	'waitlist has exactly the API functions');
--- 26 tests: each exact signature exists
+-- one test per function: its exact signature exists
 SELECT has_function('waitlist', fn, args,
 	   format('waitlist.%s(%s) exists', fn, array_to_string(args, ', ')))
   FROM expected_function;
--- 26 tests: return types
+-- one test per function: its return type
 SELECT function_returns('waitlist', fn, args, rettype,
 	   format('waitlist.%s(%s) returns %s', fn, array_to_string(args, ', '), rettype))
   FROM expected_function;
--- 26 tests: SECURITY DEFINER exactly where expected (pg_proc.prosecdef)
+-- one test per function: SECURITY DEFINER exactly where expected (pg_proc.prosecdef)
 SELECT is(p.prosecdef, e.secdef,
 	   format('waitlist.%s(%s) %s SECURITY DEFINER', e.fn, array_to_string(e.args, ', '),
 			  CASE WHEN e.secdef THEN 'is' ELSE 'is not' END))
@@ -303,6 +361,17 @@ SELECT is((SELECT pg_get_function_arguments('waitlist.place_backorder(text,text,
 SELECT is((SELECT pg_get_function_arguments('waitlist.subscribe(text,text,text,text)'::regprocedure)),
 	'sku text, email text DEFAULT NULL::text, phone text DEFAULT NULL::text, customer text DEFAULT NULL::text',
 	'subscribe argument names and defaults');
+SELECT is((SELECT pg_get_function_arguments('waitlist.place_preorder(text,text,integer,text,text,text,text,numeric,text)'::regprocedure)),
+	'order_ref text, sku text, qty integer, customer text DEFAULT NULL::text, email text DEFAULT NULL::text, phone text DEFAULT NULL::text, channel text DEFAULT ''dtc''::text, unit_price numeric DEFAULT NULL::numeric, currency text DEFAULT NULL::text',
+	'place_preorder argument names and defaults');
+SELECT is((SELECT pg_get_function_arguments('waitlist.open_preorders(text,bigint,numeric,date,date,text,numeric,numeric)'::regprocedure)),
+	'sku text, planned_production bigint, cap_pct numeric DEFAULT 80, production_date date DEFAULT NULL::date, ships_on date DEFAULT NULL::date, payment text DEFAULT ''authorize''::text, deposit_pct numeric DEFAULT NULL::numeric, deposit_amount numeric DEFAULT NULL::numeric',
+	'open_preorders argument names and defaults: an 80% cap, authorize at order');
+SELECT volatility_is('waitlist', 'preorder_status', ARRAY['text'], 'stable', 'preorder_status is STABLE');
+SELECT is((SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum)
+			 FROM pg_attribute a WHERE a.attrelid = 'waitlist.preorder_report'::regclass AND a.attnum > 0),
+	'sku text, status text, planned_production bigint, cap_pct numeric, preorder_limit bigint, accepted bigint, remaining bigint, over_limit bigint, production_date date, ships_on date, payment text, report text',
+	'preorder_report has the documented columns');
 
 -- ------------------------------------------------------ pg_dump registration
 CREATE TEMP TABLE expected_config (rel text) ON COMMIT DROP;
@@ -310,13 +379,13 @@ INSERT INTO expected_config VALUES
 	('waitlist.sku'), ('waitlist.sku_id_seq'), ('waitlist.line'), ('waitlist.line_id_seq'),
 	('waitlist.subscriber'), ('waitlist.subscriber_id_seq'), ('waitlist.batch'),
 	('waitlist.batch_id_seq'), ('waitlist.outbox'), ('waitlist.outbox_id_seq'),
-	('waitlist.tracked_inventory');
--- 11 tests
+	('waitlist.tracked_inventory'), ('waitlist.preorder_channel');
+-- one test per relation
 SELECT ok((SELECT e.rel::regclass = ANY (x.extconfig) FROM pg_extension x WHERE x.extname = 'waitlist'),
 	   format('%s is registered with pg_extension_config_dump', e.rel))
   FROM expected_config e;
 SELECT is((SELECT array_length(extconfig, 1) FROM pg_extension WHERE extname = 'waitlist'),
-	11, 'extconfig holds exactly 11 relations');
+	12, 'extconfig holds exactly 12 relations');
 SELECT is((SELECT count(*)::int FROM pg_extension x, unnest(x.extcondition) c
 			WHERE x.extname = 'waitlist' AND c <> ''),
 	0, 'every config relation is dumped whole (empty filter condition)');
@@ -338,6 +407,12 @@ SELECT is((SELECT vartype || '/' || context || '/' || boot_val || '/' || unit
 SELECT is((SELECT vartype || '/' || context || '/' || boot_val || '/' || unit
 			 FROM pg_settings WHERE name = 'waitlist.retry_max'),
 	'integer/superuser/3600000/ms', 'waitlist.retry_max: milliseconds, superuser, default 1h');
+SELECT is((SELECT vartype || '/' || context || '/' || boot_val || '/' || unit
+			 FROM pg_settings WHERE name = 'waitlist.authorization_ttl'),
+	'integer/superuser/604800/s', 'waitlist.authorization_ttl: seconds, superuser, default 7 days');
+SELECT is((SELECT vartype || '/' || context || '/' || boot_val || '/' || unit
+			 FROM pg_settings WHERE name = 'waitlist.reauthorize_before'),
+	'integer/superuser/86400/s', 'waitlist.reauthorize_before: seconds, superuser, default 1 day');
 SELECT is(current_setting('waitlist.notify'), 'on', 'current_setting(waitlist.notify) is on');
 SELECT lives_ok($$SET LOCAL waitlist.notify = off$$, 'waitlist.notify can be turned off per transaction');
 SELECT is(current_setting('waitlist.notify'), 'off', 'waitlist.notify is now off');
