@@ -37,8 +37,8 @@ CREATE TABLE waitlist.sku (
 	sku				text NOT NULL UNIQUE,
 	title			text,
 	status			text NOT NULL DEFAULT 'active',
-	on_hand			bigint NOT NULL DEFAULT 0 CHECK (on_hand OPERATOR(pg_catalog.>=) 0),
-	allocated		bigint NOT NULL DEFAULT 0 CHECK (allocated OPERATOR(pg_catalog.>=) 0),
+	on_hand			bigint NOT NULL DEFAULT 0,
+	allocated		bigint NOT NULL DEFAULT 0,
 	restock_date	date,
 	restock_confirmed boolean NOT NULL DEFAULT false,
 	product_url		text,
@@ -55,8 +55,7 @@ CREATE TABLE waitlist.sku (
 	preorder_cap_pct numeric(5, 2),
 	preorder_limit	bigint,
 	preorders_open	boolean NOT NULL DEFAULT false,
-	preorder_accepted bigint NOT NULL DEFAULT 0
-					CHECK (preorder_accepted OPERATOR(pg_catalog.>=) 0),
+	preorder_accepted bigint NOT NULL DEFAULT 0,
 	preorder_limit_hits integer NOT NULL DEFAULT 0,
 	preorder_at_limit boolean NOT NULL DEFAULT false,
 	production_date	date,
@@ -67,7 +66,15 @@ CREATE TABLE waitlist.sku (
 	preorder_terms	integer NOT NULL DEFAULT 0,
 	channel_limits	boolean NOT NULL DEFAULT false,
 	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
-	updated_at		timestamptz NOT NULL DEFAULT pg_catalog.now()
+	updated_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	/*
+	 * One constraint for the counters: PostgreSQL prepares every CHECK of a
+	 * table again for each statement that writes it, and this row is
+	 * updated by every placement, sign-up and restock.
+	 */
+	CONSTRAINT sku_counters_ok CHECK (on_hand OPERATOR(pg_catalog.>=) 0
+		AND allocated OPERATOR(pg_catalog.>=) 0
+		AND preorder_accepted OPERATOR(pg_catalog.>=) 0)
 );
 COMMENT ON TABLE waitlist.sku IS 'one row per SKU: stock as waitlist knows it, restock date, message settings and the queue counters';
 COMMENT ON COLUMN waitlist.sku.allocated IS 'units allocated to waiting paid lines and not yet shipped';
@@ -79,10 +86,10 @@ COMMENT ON COLUMN waitlist.sku.announced IS 'free units already announced to sig
 COMMENT ON COLUMN waitlist.sku.preorder_limit IS 'floor(planned_production * preorder_cap_pct / 100): pre-order units are never accepted beyond it';
 COMMENT ON COLUMN waitlist.sku.preorder_accepted IS 'pre-order units accepted and not cancelled (shipped ones included)';
 COMMENT ON COLUMN waitlist.sku.preorder_limit_hits IS 'times the pre-order limit was reached; keys the preorder_limit_reached event';
-COMMENT ON COLUMN waitlist.sku.preorder_terms IS 'bumped whenever the pre-order plan or terms change, so a placement can tell it read current terms';
+COMMENT ON COLUMN waitlist.sku.preorder_terms IS 'bumped whenever the pre-order plan changes; keys the messages about the change';
 COMMENT ON COLUMN waitlist.sku.channel_limits IS 'true when some sales channel has its own pre-order limit (waitlist.preorder_channel)';
 
-/* Paid lines: backorders (and, later, pre-orders), FIFO by position. */
+/* Paid lines: backorders and pre-orders, FIFO by position. */
 CREATE TABLE waitlist.line (
 	id				bigserial PRIMARY KEY,
 	sku_id			bigint NOT NULL REFERENCES waitlist.sku (id),
@@ -91,7 +98,7 @@ CREATE TABLE waitlist.line (
 	customer		text,
 	email			text,
 	phone			text,
-	qty				integer NOT NULL CHECK (qty OPERATOR(pg_catalog.>) 0),
+	qty				integer NOT NULL,
 	pos_start		bigint NOT NULL,
 	pos_end			bigint NOT NULL,
 	state			text NOT NULL DEFAULT 'waiting',
@@ -109,21 +116,26 @@ CREATE TABLE waitlist.line (
 	payment_state	text,
 	authorized_until timestamptz,
 	reauthorizations integer NOT NULL DEFAULT 0,
+	confirm_pending	boolean NOT NULL DEFAULT false,
+	action_at		timestamptz,
 	UNIQUE (sku_id, order_ref),
-	CHECK (pos_end OPERATOR(pg_catalog.=) (pos_start OPERATOR(pg_catalog.+) qty)),
-	/* payment invariants: money only moves for pre-orders, never beyond the amount */
-	CHECK ((kind OPERATOR(pg_catalog.=) 'preorder') OPERATOR(pg_catalog.=) (payment_state IS NOT NULL)),
-	CHECK (captured OPERATOR(pg_catalog.>=) 0 AND refunded OPERATOR(pg_catalog.>=) 0
-		   AND refunded OPERATOR(pg_catalog.<=) captured),
-	CHECK (payment_state IS NULL OR captured OPERATOR(pg_catalog.<=) amount),
-	CHECK (payment_state IS NULL OR payment_state OPERATOR(pg_catalog.<>) 'captured'
-		   OR captured OPERATOR(pg_catalog.=) amount)
+	/*
+	 * Positions tile the queue, and money never moves backwards: a refund
+	 * never passes what was captured, a capture never passes the amount.
+	 * One constraint, as for sku.  The payment-state rules are checked by
+	 * the pgTAP invariants.
+	 */
+	CONSTRAINT line_ok CHECK (qty OPERATOR(pg_catalog.>) 0
+		AND pos_end OPERATOR(pg_catalog.=) (pos_start OPERATOR(pg_catalog.+) qty)
+		AND refunded OPERATOR(pg_catalog.>=) 0 AND refunded OPERATOR(pg_catalog.<=) captured
+		AND captured OPERATOR(pg_catalog.<=) coalesce(amount, 0))
 );
 COMMENT ON TABLE waitlist.line IS 'paid lines (backorders and pre-orders), served first and strictly FIFO; allocation is derived from sku.paid_served';
 COMMENT ON COLUMN waitlist.line.payment_state IS 'pre-orders: authorized, deposit_captured, captured, voided or refunded; NULL for backorders (paid outside waitlist)';
 COMMENT ON COLUMN waitlist.line.authorized_until IS 'pre-orders paid by authorization: when the authorization lapses; tick() asks for a new one before';
-CREATE INDEX line_authorization ON waitlist.line (authorized_until)
-	WHERE state OPERATOR(pg_catalog.=) 'waiting' AND payment_state OPERATOR(pg_catalog.=) 'authorized';
+COMMENT ON COLUMN waitlist.line.confirm_pending IS 'a new pre-order whose confirmation and payment event are still to be written (by claim or tick)';
+COMMENT ON COLUMN waitlist.line.action_at IS 'pre-orders: when claim or tick must next act on the line (write its confirmation, renew its authorization); NULL when nothing is left';
+CREATE INDEX line_action ON waitlist.line (action_at) WHERE action_at IS NOT NULL;
 
 /* Per-channel pre-order limits within the SKU's global one. */
 CREATE TABLE waitlist.preorder_channel (
@@ -448,7 +460,7 @@ AS 'MODULE_PATHNAME', 'waitlist_place_preorder'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE
 	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION waitlist.place_preorder(text, text, integer, text, text, text, text, numeric, text) IS
-	'accept a pre-order within the limit (refused with WL010 beyond it); queues preorder_confirmed and the payment event; idempotent per order and SKU; returns the line id';
+	'accept a pre-order within the limit (refused with WL010 beyond it); its preorder_confirmed and payment event are written by the next claim or tick; idempotent per order and SKU; returns the line id';
 
 CREATE FUNCTION waitlist.preorder_status(sku text DEFAULT NULL)
 RETURNS SETOF waitlist.preorder_report
@@ -557,10 +569,17 @@ AS $$
 	  FROM waitlist.subscriber u
 	 WHERE u.confirm_pending
 	HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 0
+	UNION ALL
+	SELECT 'unexpanded', 'preorder_confirmed', pg_catalog.count(*),
+		   pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.min(l.action_at),
+		   pg_catalog.pg_notification_queue_usage()
+	  FROM waitlist.line l
+	 WHERE l.action_at IS NOT NULL AND l.confirm_pending
+	HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 0
 	 ORDER BY 1, 2
 $$;
 COMMENT ON FUNCTION waitlist.outbox_metrics() IS
-	'messages per state and kind, how long the oldest due pending one has waited, batches and sign-up confirmations not yet expanded, and pg_notification_queue_usage()';
+	'messages per state and kind, how long the oldest due pending one has waited, batches and sign-up and pre-order confirmations not yet expanded, and pg_notification_queue_usage()';
 
 CREATE FUNCTION waitlist.purge_delivered(older_than interval DEFAULT '7 days') RETURNS bigint
 LANGUAGE sql VOLATILE SECURITY DEFINER

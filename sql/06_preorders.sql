@@ -22,11 +22,17 @@ SELECT sku, status, planned_production, cap_pct, preorder_limit, accepted, remai
   FROM waitlist.preorder_status('LAUNCH');
 SELECT status FROM waitlist.sku WHERE sku = 'LAUNCH';
 
--- What a placement queued: the confirmation and the authorization.
+-- A placement writes only its line; the next claim() or tick() writes its
+-- confirmation and its payment event (here, the authorization).
+SELECT count(*) AS before_tick FROM waitlist.outbox WHERE sku = 'LAUNCH';
+SELECT kind, count(*) FROM waitlist.outbox_metrics() WHERE state = 'unexpanded' GROUP BY kind;
+SELECT waitlist.next_due() <= now() AS due_now;
+SELECT waitlist.tick() AS written;
 SELECT kind, channel, recipient, payload
   FROM waitlist.outbox WHERE sku = 'LAUNCH' AND payload->>'order_ref' = 'L-1' ORDER BY id;
-SELECT payment_mode, payment_state, amount, captured, channel, currency,
-       authorized_until > now() + interval '6 days' AS auth_7_days
+SELECT payment_mode, payment_state, amount, captured, channel, currency, confirm_pending,
+       authorized_until > now() + interval '6 days' AS auth_7_days,
+       action_at = authorized_until - interval '1 day' AS renew_a_day_before
   FROM waitlist.line WHERE order_ref = 'L-1';
 -- The same order again returns the same line and queues nothing more.
 SELECT po('L-1', 'LAUNCH', 2) = line_of('L-1') AS same_line;
@@ -105,10 +111,14 @@ SELECT try($$SELECT po('L-LATE', 'LAUNCH', 1)$$);
 SELECT status, accepted, remaining FROM waitlist.preorder_status('LAUNCH');
 SELECT kind, channel, recipient, payload
   FROM waitlist.outbox WHERE kind = 'preorder_limit_reached' ORDER BY id;
+-- A retry of an accepted order still returns its line at the limit.
+SELECT po('L-BIG', 'LAUNCH', 125) = line_of('L-BIG') AS same_line_at_limit;
+SELECT preorder_accepted, paid_tail FROM waitlist.sku WHERE sku = 'LAUNCH';
 -- The limit reached, sign-ups are accepted ("notify me").
 SELECT waitlist.subscribe('LAUNCH', 'later@example.com') > 0 AS signed_up;
 
 -- Cancellation is free until shipment and gives the units back to the cap.
+SELECT waitlist.tick() > 0 AS confirmations_written;
 SELECT waitlist.cancel_line(line_of('L-2'));
 SELECT status, accepted, remaining FROM waitlist.preorder_status('LAUNCH');
 SELECT kind, payload->>'action' AS action, payload->>'amount' AS amount, payload->>'reason' AS reason
@@ -165,6 +175,7 @@ SELECT * FROM stock('LAUNCH');
 SELECT sku FROM waitlist.upsert_sku('FULL', title => 'Paid in full');
 SELECT payment FROM waitlist.open_preorders('FULL', 10, 80, '2026-03-01', '2026-03-08', 'full');
 SELECT po('PF-1', 'FULL', 2) > 0 AND po('PF-2', 'FULL', 1) > 0 AS placed;
+SELECT waitlist.tick() AS written;
 SELECT order_ref, payment_state, amount, captured FROM waitlist.line
  WHERE order_ref LIKE 'PF-%' ORDER BY id;
 SELECT waitlist.cancel_line(line_of('PF-2'));
@@ -188,6 +199,9 @@ SELECT order_ref, state, payment_state, amount, deposit, captured, refunded
   FROM waitlist.line WHERE order_ref LIKE 'PD-%' ORDER BY id;
 SELECT payment FROM waitlist.open_preorders('DEP', 10, 80, '2026-03-01', '2026-03-08', 'deposit', NULL, 15);
 SELECT po('PD-3', 'DEP', 2) > 0 AS placed;
+-- Its confirmation is still pending; shipping or cancelling would write it first.
+SELECT count(*) AS confirmations_yet FROM waitlist.outbox WHERE payload->>'order_ref' = 'PD-3';
+SELECT waitlist.tick() AS written;
 SELECT payment_mode, payment_state, amount, deposit, captured FROM waitlist.line WHERE order_ref = 'PD-3';
 SELECT payload->>'charged_now' AS now, payload->>'due_at_shipment' AS later
   FROM waitlist.outbox WHERE kind = 'preorder_confirmed' AND payload->>'order_ref' = 'PD-3';
@@ -221,12 +235,14 @@ SELECT try($$SELECT waitlist.close_preorders('NOPE')$$);
 SELECT waitlist.close_preorders('PLAIN') AS plain_was_open;
 
 -- Authorizations about to lapse: tick() asks for a new one, once.
-UPDATE waitlist.line SET authorized_until = now() + interval '1 hour' WHERE order_ref = 'L-4';
+UPDATE waitlist.line SET authorized_until = now() + interval '1 hour', action_at = now()
+ WHERE order_ref = 'L-4';
 SELECT waitlist.tick() >= 1 AS ticked;
 SELECT kind, recipient, payload->>'amount' AS amount, payload->>'reason' AS reason,
        idempotency_key
   FROM waitlist.outbox WHERE kind = 'payment_reauthorize';
-SELECT reauthorizations, authorized_until > now() + interval '6 days' AS extended
+SELECT reauthorizations, authorized_until > now() + interval '6 days' AS extended,
+       action_at = authorized_until - interval '1 day' AS next_renewal
   FROM waitlist.line WHERE order_ref = 'L-4';
 SELECT waitlist.tick() AS nothing_more;
 SELECT count(*) AS reauthorize_events FROM waitlist.outbox WHERE kind = 'payment_reauthorize';

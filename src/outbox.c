@@ -315,13 +315,17 @@ expand_one(SPITupleTable *batches, uint64 i)
 	return n;
 }
 
-/* Write up to max pending sign-up confirmations; returns messages. */
+/*
+ * Write up to max pending sign-up confirmations, then the pre-order lines'
+ * due confirmations, payment events and re-authorizations; returns messages.
+ */
 static int64
 expand_confirmations(int max)
 {
 	Datum		arg = Int32GetDatum(max);
+	int64		n = (int64) wl_exec(&q_expand_joined, &arg, NULL, SPI_OK_INSERT, 0);
 
-	return (int64) wl_exec(&q_expand_joined, &arg, NULL, SPI_OK_INSERT, 0);
+	return n + wl_expand_line_actions(max);
 }
 
 static WlQuery q_pending_work = {
@@ -392,7 +396,6 @@ waitlist_tick(PG_FUNCTION_ARGS)
 	n = wl_expand_batches(INT_MAX);
 	while ((more = expand_confirmations(WL_CONFIRM_CHUNK)) > 0)
 		n += more;
-	n += wl_reauthorize_due();
 	if (n > 0)
 		wl_note_messages();
 	SPI_finish();
@@ -725,11 +728,13 @@ waitlist_dead_letter(PG_FUNCTION_ARGS)
 static WlQuery q_next_due = {
 	"SELECT CASE WHEN EXISTS (SELECT 1 FROM waitlist.batch WHERE expanded_at IS NULL)"
 	"  OR EXISTS (SELECT 1 FROM waitlist.subscriber WHERE confirm_pending)"
-	" THEN now() ELSE (SELECT due_at FROM waitlist.outbox"
+	"  OR EXISTS (SELECT 1 FROM waitlist.line WHERE action_at <= now())"
+	" THEN now() ELSE least((SELECT due_at FROM waitlist.outbox"
 	"  WHERE state IN ('pending', 'leased')"
 	"   AND ($1::text[] IS NULL OR kind = ANY ($1))"
 	"   AND ($2::text[] IS NULL OR channel = ANY ($2))"
-	"  ORDER BY due_at LIMIT 1) END",
+	"  ORDER BY due_at LIMIT 1),"
+	"  (SELECT min(action_at) FROM waitlist.line WHERE action_at IS NOT NULL)) END",
 	2, {TEXTARRAYOID, TEXTARRAYOID}, NULL
 };
 

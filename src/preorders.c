@@ -548,26 +548,18 @@ typedef struct PreorderArgs
 	char	   *currency;
 } PreorderArgs;
 
-/* What a placement reads before it locks anything. */
-typedef struct Terms
+/* The SKU row after taking the units (under its lock). */
+typedef struct Slot
 {
 	int64		sku_id;
-	char	   *title;
-	char	   *url;
-	bool		discontinued;
+	int64		accepted;
+	int64		limit;
+	int64		free_units;
+	bool		channel_limits;
+	bool		at_limit;
 	bool		open;
-	int64		terms;
-	char	   *mode;
-	char	   *production;
-	char	   *ships;
-	char	   *amount;			/* qty * unit_price */
-	char	   *now;			/* charged at order: 0, the deposit or all */
-	char	   *balance;		/* charged at shipment */
-	int64		line_id;		/* id for the new line */
-	int64		existing_id;	/* an earlier line of the same order, or 0 */
-	int32		existing_qty;
-	bool		existing_preorder;
-} Terms;
+	bool		discontinued;
+} Slot;
 
 /* A three-letter upper-case ISO 4217 code. */
 static char *
@@ -604,172 +596,102 @@ preorder_args(FunctionCallInfo fcinfo, PreorderArgs *a)
 				 errdetail("The pre-order confirmation and the shipping notice need somewhere to go.")));
 }
 
-static WlQuery q_terms = {
-	"SELECT s.id, s.title, s.product_url, s.status = 'discontinued', s.preorders_open,"
-	"  s.preorder_terms::bigint, s.payment_mode,"
-	"  to_char(s.production_date, 'YYYY-MM-DD'), to_char(s.ships_on, 'YYYY-MM-DD'),"
-	"  m.amount::text, c.now::text, (m.amount - c.now)::text,"
-	"  nextval('waitlist.line_id_seq'), l.id, l.qty, l.kind = 'preorder'"
-	" FROM waitlist.sku s"
-	" CROSS JOIN LATERAL (SELECT $3::numeric * $2 AS amount) m"
-	" CROSS JOIN LATERAL (SELECT CASE s.payment_mode WHEN 'full' THEN m.amount"
-	"   WHEN 'deposit' THEN least(m.amount, coalesce("
-	"    round(m.amount * s.deposit_pct / 100, greatest(scale($3::numeric), 2)),"
-	"    s.deposit_amount * $2))"
-	"   ELSE 0 END AS now) c"
-	" LEFT JOIN waitlist.line l ON l.sku_id = s.id AND l.order_ref = $4"
-	" WHERE s.sku = $1",
-	4, {TEXTOID, INT4OID, TEXTOID, TEXTOID}, NULL
+/*
+ * One statement takes the units and inserts the line, so the SKU row lock
+ * is held for as little as possible.  The units are taken unconditionally
+ * and the limit is checked against the row updated: a conditional WHERE
+ * would be judged on the snapshot and refuse at once, without waiting for
+ * an in-flight cancellation that may free units, whereas taking the row
+ * lock first means every placement is decided on the latest committed
+ * state.  When the line is not inserted (a refusal, or an earlier line of
+ * the same order), the caller raises, or gives the units back.  The money
+ * is worked out from the SKU's payment terms as of the updated row; the
+ * confirmation and payment event are written later, in bulk, by claim()
+ * or tick(): the line is due for that at once (action_at = now()).
+ */
+static WlQuery q_place = {
+	"WITH u AS ("
+	"  UPDATE waitlist.sku SET preorder_accepted = preorder_accepted + $6,"
+	"   paid_tail = paid_tail + $6, updated_at = now()"
+	"  WHERE sku = $1"
+	"  RETURNING id, paid_tail - $6 AS pos, preorder_accepted, preorder_limit,"
+	"   on_hand - allocated AS free_units, channel_limits, preorder_at_limit, preorders_open,"
+	"   status = 'discontinued' AS gone, payment_mode, deposit_pct, deposit_amount),"
+	" i AS ("
+	"  INSERT INTO waitlist.line (sku_id, kind, order_ref, customer, email, phone, qty,"
+	"   pos_start, pos_end, channel, unit_price, currency, amount, deposit, captured,"
+	"   payment_mode, payment_state, authorized_until, confirm_pending, action_at)"
+	"  SELECT u.id, 'preorder', $2, $3, $4, $5, $6, u.pos, u.pos + $6, $7, $8::numeric, $9,"
+	"   m.amount, CASE u.payment_mode WHEN 'deposit' THEN c.now END, c.now, u.payment_mode,"
+	"   CASE u.payment_mode WHEN 'authorize' THEN 'authorized' WHEN 'full' THEN 'captured'"
+	"    ELSE 'deposit_captured' END,"
+	"   CASE u.payment_mode WHEN 'authorize' THEN now() + make_interval(secs => $10) END,"
+	"   true, now()"
+	"  FROM u"
+	"  CROSS JOIN LATERAL (SELECT $8::numeric * $6 AS amount) m"
+	"  CROSS JOIN LATERAL (SELECT CASE u.payment_mode WHEN 'full' THEN m.amount"
+	"    WHEN 'deposit' THEN least(m.amount, coalesce("
+	"     round(m.amount * u.deposit_pct / 100, greatest(scale($8::numeric), 2)),"
+	"     u.deposit_amount * $6))"
+	"    ELSE 0 END AS now) c"
+	"  WHERE u.preorders_open AND NOT u.gone AND u.preorder_accepted <= u.preorder_limit"
+	"  ON CONFLICT (sku_id, order_ref) DO NOTHING RETURNING id)"
+	" SELECT u.id, u.pos, u.preorder_accepted, u.preorder_limit, u.free_units,"
+	"  u.channel_limits, u.preorder_at_limit, u.preorders_open, u.gone, (SELECT id FROM i)"
+	" FROM u",
+	10, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTOID,
+		FLOAT8OID}, NULL
 };
 
-/* Read the SKU's terms and any earlier line of the same order. */
-static void
-read_terms(PreorderArgs *a, Terms *t)
-{
-	Datum		args[4] = {CStringGetTextDatum(a->sku), Int32GetDatum(a->qty),
-	CStringGetTextDatum(a->price), CStringGetTextDatum(a->order_ref)};
-	bool		isnull;
+static WlQuery q_give_back_units = {
+	"UPDATE waitlist.sku SET preorder_accepted = preorder_accepted - $2,"
+	" paid_tail = paid_tail - $2 WHERE id = $1",
+	2, {INT8OID, INT8OID}, NULL
+};
 
-	if (wl_exec(&q_terms, args, NULL, SPI_OK_SELECT, 0) == 0)
-		wl_error_unknown_sku(a->sku);
-	t->sku_id = wl_get_int64(0, 1, NULL);
-	t->title = wl_get_text(0, 2);
-	t->url = wl_get_text(0, 3);
-	t->discontinued = wl_get_bool(0, 4);
-	t->open = wl_get_bool(0, 5);
-	t->terms = wl_get_int64(0, 6, NULL);
-	t->mode = wl_get_text(0, 7);
-	t->production = wl_get_text(0, 8);
-	t->ships = wl_get_text(0, 9);
-	t->amount = wl_get_text(0, 10);
-	t->now = wl_get_text(0, 11);
-	t->balance = wl_get_text(0, 12);
-	t->line_id = wl_get_int64(0, 13, NULL);
-	t->existing_id = wl_get_int64(0, 14, &isnull);
-	t->existing_qty = isnull ? 0 : DatumGetInt32(wl_get_datum(0, 15, NULL));
-	t->existing_preorder = wl_get_bool(0, 16);
-}
+static WlQuery q_same_order = {
+	"SELECT id, qty, kind = 'preorder' FROM waitlist.line WHERE sku_id = $1 AND order_ref = $2",
+	2, {INT8OID, TEXTOID}, NULL
+};
 
-/* An earlier line of the same order: its id when it is this pre-order, or an error. */
+/*
+ * An earlier line of the same order and SKU: give the units just taken
+ * back (the SKU row is still locked, so nobody took positions after them)
+ * and return its id, or refuse when it is another line.  0 when none.
+ */
 static int64
-same_preorder(PreorderArgs *a, Terms *t)
+same_order(PreorderArgs *a, Slot *s)
 {
-	if (t->existing_id == 0)
+	Datum		args[2] = {Int64GetDatum(s->sku_id), CStringGetTextDatum(a->order_ref)};
+	Datum		back[2] = {Int64GetDatum(s->sku_id), Int64GetDatum(a->qty)};
+	int64		id;
+
+	if (wl_exec(&q_same_order, args, NULL, SPI_OK_SELECT, 0) == 0)
 		return 0;
-	if (!t->existing_preorder || t->existing_qty != a->qty)
+	if (!wl_get_bool(0, 3) || DatumGetInt32(wl_get_datum(0, 2, NULL)) != a->qty)
 		ereport(ERROR,
 				(errcode(WL_ERRCODE_DUPLICATE_ORDER),
 				 errmsg("order \"%s\" already has another line for SKU \"%s\"",
 						a->order_ref, a->sku),
 				 errdetail("Placing the same pre-order again returns the existing line; change it by cancelling and placing a new one.")));
-	return t->existing_id;
+	id = wl_get_int64(0, 1, NULL);
+	wl_exec(&q_give_back_units, back, NULL, SPI_OK_UPDATE, 1);
+	return id;
 }
 
-/* Refuse placements the SKU does not take, before anything is written. */
+/* The SKU refused the units: say why (not open, or the limit). */
 static void
-require_open(PreorderArgs *a, Terms *t)
+refuse_slot(PreorderArgs *a, Slot *s)
 {
-	if (t->discontinued)
+	int64		taken = s->accepted - a->qty;
+
+	if (s->discontinued)
 		wl_error_discontinued(a->sku);
-	if (!t->open)
+	if (!s->open)
 		ereport(ERROR,
 				(errcode(WL_ERRCODE_PREORDERS_NOT_OPEN),
 				 errmsg("SKU \"%s\" does not take pre-orders", a->sku),
 				 errhint("Offer the back-in-stock sign-up (waitlist.subscribe) instead.")));
-}
-
-/* Queue preorder_confirmed to the customer: ship date, payment, cancel option. */
-static void
-queue_confirmation(PreorderArgs *a, Terms *t)
-{
-	WlJson		j;
-	char		key[64];
-
-	wl_json_init(&j);
-	wl_json_str(&j, "order_ref", a->order_ref);
-	wl_json_int(&j, "line_id", t->line_id);
-	wl_json_str(&j, "sku", a->sku);
-	wl_json_str(&j, "title", t->title);
-	wl_json_int(&j, "qty", a->qty);
-	wl_json_str(&j, "channel", a->channel);
-	wl_json_str(&j, "production_date", t->production);
-	wl_json_str(&j, "expected_ship_date", t->ships);
-	wl_json_str(&j, "payment_mode", t->mode);
-	wl_json_str(&j, "currency", a->currency);
-	wl_json_raw(&j, "amount", t->amount);
-	wl_json_raw(&j, "charged_now", t->now);
-	wl_json_raw(&j, "due_at_shipment", t->balance);
-	wl_json_bool(&j, "cancel_allowed", true);
-	wl_json_str(&j, "product_url", t->url);
-	snprintf(key, sizeof(key), "line:" INT64_FORMAT ":confirmed", t->line_id);
-	wl_queue_contacts("preorder_confirmed", a->sku, a->email, a->phone,
-					  wl_json_finish(&j), key);
-}
-
-/* Queue the payment event at order: authorize, or capture all or the deposit. */
-static void
-queue_order_payment(PreorderArgs *a, Terms *t)
-{
-	WlJson		j;
-	char		key[64];
-	bool		authorize = strcmp(t->mode, "authorize") == 0;
-	const char *action = authorize ? "authorize" : "capture";
-
-	wl_json_init(&j);
-	wl_json_str(&j, "action", action);
-	wl_json_str(&j, "order_ref", a->order_ref);
-	wl_json_int(&j, "line_id", t->line_id);
-	wl_json_str(&j, "sku", a->sku);
-	wl_json_int(&j, "qty", a->qty);
-	wl_json_raw(&j, "amount", authorize ? t->amount : t->now);
-	wl_json_str(&j, "currency", a->currency);
-	wl_json_str(&j, "payment_mode", t->mode);
-	wl_json_str(&j, "reason", strcmp(t->mode, "deposit") == 0 ? "deposit" : "preorder_placed");
-	snprintf(key, sizeof(key), "line:" INT64_FORMAT ":pay:%s:order", t->line_id, action);
-	wl_queue_message(authorize ? "payment_authorize" : "payment_capture", "payment",
-					 a->order_ref, a->sku, wl_json_finish(&j), key);
-}
-
-/* The SKU row after taking the slot. */
-typedef struct Slot
-{
-	int64		pos_start;
-	int64		accepted;
-	int64		limit;
-	int64		free_units;
-	bool		channel_limits;
-	int64		terms;
-	bool		at_limit;
-	bool		open;
-} Slot;
-
-/*
- * The slot is taken unconditionally and checked afterwards: a conditional
- * WHERE would be judged on the snapshot and refuse at once, without waiting
- * for an in-flight cancellation that may free the units.  Taking the row
- * lock first means every placement is decided on the latest committed
- * state; a refusal raises an error, which rolls the increment back.
- */
-static WlQuery q_take_slot = {
-	"UPDATE waitlist.sku SET preorder_accepted = preorder_accepted + $2,"
-	" paid_tail = paid_tail + $2, updated_at = now()"
-	" WHERE id = $1"
-	" RETURNING paid_tail - $2, preorder_accepted, preorder_limit, on_hand - allocated,"
-	"  channel_limits, preorder_terms::bigint, preorder_at_limit, preorders_open",
-	2, {INT8OID, INT8OID}, NULL
-};
-
-/* The SKU refused the slot: say why (closed meanwhile, or the limit). */
-static void
-refuse_slot(PreorderArgs *a, Terms *t, Slot *s)
-{
-	int64		taken = s->accepted - a->qty;
-
-	if (!s->open)
-	{
-		t->open = false;
-		require_open(a, t);
-	}
 	ereport(ERROR,
 			(errcode(WL_ERRCODE_PREORDER_LIMIT),
 			 taken >= s->limit
@@ -781,28 +703,49 @@ refuse_slot(PreorderArgs *a, Terms *t, Slot *s)
 			 errhint("Offer the notify-me sign-up (waitlist.subscribe) for the demand beyond the limit.")));
 }
 
-/* Take the units under the SKU's limit (locks the SKU row). */
-static void
-take_slot(PreorderArgs *a, Terms *t, Slot *s)
+/*
+ * Take the units and insert the line (locks the SKU row).  Returns true
+ * with *id for a new line; false with *id for an earlier line of the same
+ * order (the units given back).  Refusals raise.
+ */
+static bool
+place(PreorderArgs *a, Slot *s, int64 *id)
 {
-	Datum		args[2] = {Int64GetDatum(t->sku_id), Int64GetDatum(a->qty)};
+	Datum		v[10];
+	char		nulls[11] = "          ";
+	bool		isnull;
 
-	wl_exec(&q_take_slot, args, NULL, SPI_OK_UPDATE_RETURNING, 1);
-	s->pos_start = wl_get_int64(0, 1, NULL);
-	s->accepted = wl_get_int64(0, 2, NULL);
-	s->limit = wl_get_int64(0, 3, NULL);
-	s->free_units = wl_get_int64(0, 4, NULL);
-	s->channel_limits = wl_get_bool(0, 5);
-	s->terms = wl_get_int64(0, 6, NULL);
+	v[0] = CStringGetTextDatum(a->sku);
+	v[1] = CStringGetTextDatum(a->order_ref);
+	v[2] = wl_opt_text(a->customer);
+	v[3] = wl_opt_text(a->email);
+	v[4] = wl_opt_text(a->phone);
+	v[5] = Int32GetDatum(a->qty);
+	v[6] = CStringGetTextDatum(a->channel);
+	v[7] = CStringGetTextDatum(a->price);
+	v[8] = CStringGetTextDatum(a->currency);
+	v[9] = Float8GetDatum((double) wl_authorization_ttl_s);
+	nulls[2] = a->customer ? ' ' : 'n';
+	nulls[3] = a->email ? ' ' : 'n';
+	nulls[4] = a->phone ? ' ' : 'n';
+	if (wl_exec(&q_place, v, nulls, SPI_OK_SELECT, 0) == 0)
+		wl_error_unknown_sku(a->sku);
+	s->sku_id = wl_get_int64(0, 1, NULL);
+	s->accepted = wl_get_int64(0, 3, NULL);
+	s->limit = wl_get_int64(0, 4, NULL);
+	s->free_units = wl_get_int64(0, 5, NULL);
+	s->channel_limits = wl_get_bool(0, 6);
 	s->at_limit = wl_get_bool(0, 7);
 	s->open = wl_get_bool(0, 8);
-	if (s->terms != t->terms && s->open)
-		ereport(ERROR,
-				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-				 errmsg("pre-order terms of SKU \"%s\" changed while the pre-order was placed", a->sku),
-				 errhint("Retry the transaction; it will use the new terms.")));
-	if (!s->open || s->accepted > s->limit)
-		refuse_slot(a, t, s);
+	s->discontinued = wl_get_bool(0, 9);
+	*id = wl_get_int64(0, 10, &isnull);
+	if (!isnull)
+		return true;
+	/* a retry of an accepted order returns it, whatever the limit now */
+	*id = same_order(a, s);
+	if (*id == 0)
+		refuse_slot(a, s);
+	return false;
 }
 
 static WlQuery q_channel_take = {
@@ -817,11 +760,15 @@ static WlQuery q_channel_row = {
 	2, {INT8OID, TEXTOID}, NULL
 };
 
-/* Count the units against the channel's own limit, if it has one. */
+/*
+ * Count the units against the channel's own limit, if it has one.  The SKU
+ * row lock serializes placements, so the statement's snapshot already holds
+ * every earlier committed placement on this channel.
+ */
 static void
-take_channel_slot(PreorderArgs *a, Terms *t)
+take_channel_slot(PreorderArgs *a, Slot *s)
 {
-	Datum		args[3] = {Int64GetDatum(t->sku_id), CStringGetTextDatum(a->channel),
+	Datum		args[3] = {Int64GetDatum(s->sku_id), CStringGetTextDatum(a->channel),
 	Int64GetDatum(a->qty)};
 
 	if (wl_exec(&q_channel_take, args, NULL, SPI_OK_UPDATE, 0) == 1 ||
@@ -836,85 +783,120 @@ take_channel_slot(PreorderArgs *a, Terms *t)
 			 errhint("Offer the notify-me sign-up (waitlist.subscribe), or take the pre-order on another channel.")));
 }
 
-static WlQuery q_insert_preorder = {
-	"INSERT INTO waitlist.line (id, sku_id, kind, order_ref, customer, email, phone, qty,"
-	"  pos_start, pos_end, channel, unit_price, currency, amount, deposit, captured,"
-	"  payment_mode, payment_state, authorized_until)"
-	" VALUES ($1, $2, 'preorder', $3, $4, $5, $6, $7, $8, $8 + $7, $9, $10::numeric, $11,"
-	"  $12::numeric, CASE $14 WHEN 'deposit' THEN $13::numeric END, $13::numeric, $14,"
-	"  CASE $14 WHEN 'authorize' THEN 'authorized' WHEN 'full' THEN 'captured'"
-	"   ELSE 'deposit_captured' END,"
-	"  CASE $14 WHEN 'authorize' THEN now() + make_interval(secs => $15) END)"
-	" ON CONFLICT (sku_id, order_ref) DO NOTHING",
-	15, {INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, INT8OID,
-		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, FLOAT8OID}, NULL
-};
-
-/* Insert the line at its positions; a racing twin of the order is a conflict. */
-static void
-insert_preorder(PreorderArgs *a, Terms *t, Slot *s)
-{
-	Datum		v[15];
-	char		nulls[16] = "               ";
-
-	v[0] = Int64GetDatum(t->line_id);
-	v[1] = Int64GetDatum(t->sku_id);
-	v[2] = CStringGetTextDatum(a->order_ref);
-	v[3] = wl_opt_text(a->customer);
-	v[4] = wl_opt_text(a->email);
-	v[5] = wl_opt_text(a->phone);
-	v[6] = Int32GetDatum(a->qty);
-	v[7] = Int64GetDatum(s->pos_start);
-	v[8] = CStringGetTextDatum(a->channel);
-	v[9] = CStringGetTextDatum(a->price);
-	v[10] = CStringGetTextDatum(a->currency);
-	v[11] = CStringGetTextDatum(t->amount);
-	v[12] = CStringGetTextDatum(t->now);
-	v[13] = CStringGetTextDatum(t->mode);
-	v[14] = Float8GetDatum((double) wl_authorization_ttl_s);
-	nulls[3] = a->customer ? ' ' : 'n';
-	nulls[4] = a->email ? ' ' : 'n';
-	nulls[5] = a->phone ? ' ' : 'n';
-	if (wl_exec(&q_insert_preorder, v, nulls, SPI_OK_INSERT, 0) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-				 errmsg("order \"%s\" was placed for SKU \"%s\" by another transaction at the same time",
-						a->order_ref, a->sku),
-				 errhint("Retry the transaction; it returns the line already placed.")));
-}
-
 /* SQL: waitlist.place_preorder(order_ref, sku, qty, customer, email, phone, channel, unit_price, currency) */
 Datum
 waitlist_place_preorder(PG_FUNCTION_ARGS)
 {
 	PreorderArgs a;
-	Terms		t;
 	Slot		s;
 	int64		id;
 
 	preorder_args(fcinfo, &a);
 	SPI_connect();
-	read_terms(&a, &t);
-	id = same_preorder(&a, &t);
-	if (id == 0)
+	if (place(&a, &s, &id))
 	{
-		require_open(&a, &t);
-		queue_confirmation(&a, &t);
-		queue_order_payment(&a, &t);
-		take_slot(&a, &t, &s);
 		if (s.channel_limits)
-			take_channel_slot(&a, &t);
-		insert_preorder(&a, &t, &s);
-		sync_limit(t.sku_id, s.at_limit, s.accepted, s.limit);
+			take_channel_slot(&a, &s);
+		sync_limit(s.sku_id, s.at_limit, s.accepted, s.limit);
 		if (s.free_units > 0)
-			wl_touch_sku(t.sku_id);
-		id = t.line_id;
+			wl_touch_sku(s.sku_id);
 	}
 	SPI_finish();
 	PG_RETURN_INT64(id);
 }
 
-/* ---------- payment events of pre-order lines ---------- */
+/* ---------- confirmations, payment events, re-authorization ---------- */
+
+/*
+ * What claim() and tick() do for pre-order lines that are due
+ * (line.action_at): a new line gets preorder_confirmed (per contact) and
+ * its payment event at order; an authorization about to lapse gets
+ * payment_reauthorize and a new validity.  Afterwards action_at holds when
+ * the authorization next needs renewing (NULL when nothing is left to do).
+ * $1 limits the lines, $2 picks one line (NULL: any due), $3 is the
+ * authorization TTL and $4 the margin before it lapses, in seconds.
+ */
+static WlQuery q_line_actions = {
+	"WITH due AS ("
+	"  SELECT id, confirm_pending AS was_pending FROM waitlist.line"
+	"  WHERE action_at <= now() AND ($2::bigint IS NULL OR id = $2)"
+	"  ORDER BY action_at, id LIMIT $1 FOR UPDATE SKIP LOCKED),"
+	" u AS ("
+	"  UPDATE waitlist.line l SET confirm_pending = false,"
+	"   authorized_until = CASE WHEN NOT due.was_pending AND l.payment_state = 'authorized'"
+	"    THEN now() + make_interval(secs => $3) ELSE l.authorized_until END,"
+	"   reauthorizations = l.reauthorizations"
+	"    + CASE WHEN due.was_pending THEN 0 ELSE 1 END,"
+	"   action_at = CASE WHEN l.state = 'waiting' AND l.payment_state = 'authorized'"
+	"    THEN CASE WHEN due.was_pending THEN l.authorized_until"
+	"     ELSE now() + make_interval(secs => $3) END - make_interval(secs => $4) END"
+	"  FROM due WHERE l.id = due.id"
+	"  RETURNING l.*, due.was_pending),"
+	" x AS (SELECT u.*, s.sku AS code, s.title, s.product_url,"
+	"   to_char(s.production_date, 'YYYY-MM-DD') AS production,"
+	"   to_char(s.ships_on, 'YYYY-MM-DD') AS ships"
+	"  FROM u JOIN waitlist.sku s ON s.id = u.sku_id)"
+	" INSERT INTO waitlist.outbox (kind, channel, recipient, sku, payload, idempotency_key)"
+	" SELECT 'preorder_confirmed', c.channel, c.recipient, x.code,"
+	"  waitlist.payload_json('order_ref', x.order_ref, 'line_id', x.id, 'sku', x.code,"
+	"   'title', x.title, 'qty', x.qty, 'channel', x.channel,"
+	"   'production_date', x.production, 'expected_ship_date', x.ships,"
+	"   'payment_mode', x.payment_mode, 'currency', x.currency, 'amount', x.amount,"
+	"   'charged_now', x.captured, 'due_at_shipment', x.amount - x.captured,"
+	"   'cancel_allowed', true, 'product_url', x.product_url),"
+	"  'line:' || x.id || ':confirmed:' || c.channel"
+	" FROM x CROSS JOIN LATERAL (VALUES ('email', x.email), ('sms', x.phone))"
+	"  AS c (channel, recipient)"
+	" WHERE x.was_pending AND c.recipient IS NOT NULL"
+	" UNION ALL"
+	" SELECT CASE x.payment_mode WHEN 'authorize' THEN 'payment_authorize'"
+	"   ELSE 'payment_capture' END, 'payment', x.order_ref, x.code,"
+	"  waitlist.payload_json('action', CASE x.payment_mode WHEN 'authorize' THEN 'authorize'"
+	"    ELSE 'capture' END, 'order_ref', x.order_ref, 'line_id', x.id, 'sku', x.code,"
+	"   'qty', x.qty, 'amount', CASE x.payment_mode WHEN 'authorize' THEN x.amount"
+	"    ELSE x.captured END, 'currency', x.currency, 'payment_mode', x.payment_mode,"
+	"   'reason', CASE x.payment_mode WHEN 'deposit' THEN 'deposit'"
+	"    ELSE 'preorder_placed' END),"
+	"  'line:' || x.id || ':pay:' || CASE x.payment_mode WHEN 'authorize' THEN 'authorize'"
+	"   ELSE 'capture' END || ':order'"
+	" FROM x WHERE x.was_pending"
+	" UNION ALL"
+	" SELECT 'payment_reauthorize', 'payment', x.order_ref, x.code,"
+	"  waitlist.payload_json('action', 'reauthorize', 'order_ref', x.order_ref,"
+	"   'line_id', x.id, 'sku', x.code, 'qty', x.qty, 'amount', x.amount,"
+	"   'currency', x.currency, 'payment_mode', x.payment_mode,"
+	"   'reason', 'authorization_expiring',"
+	"   'valid_until', to_char(x.authorized_until AT TIME ZONE 'UTC',"
+	"    'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')),"
+	"  'line:' || x.id || ':pay:reauthorize:' || x.reauthorizations"
+	" FROM x WHERE NOT x.was_pending AND x.state = 'waiting'"
+	"  AND x.payment_state = 'authorized'"
+	" ON CONFLICT (idempotency_key) DO NOTHING",
+	4, {INT4OID, INT8OID, FLOAT8OID, FLOAT8OID}, NULL
+};
+
+/* Run the due actions of up to max lines (or of one line); messages written. */
+static int64
+line_actions(int max, int64 line_id)
+{
+	double		ttl = wl_authorization_ttl_s;
+	double		before = Min((double) wl_reauthorize_before_s, ttl / 2);
+	Datum		args[4] = {Int32GetDatum(max), Int64GetDatum(line_id),
+	Float8GetDatum(ttl), Float8GetDatum(before)};
+	char		nulls[5] = {' ', line_id ? ' ' : 'n', ' ', ' ', '\0'};
+	int64		n = (int64) wl_exec(&q_line_actions, args, nulls, SPI_OK_INSERT, 0);
+
+	if (n > 0)
+		wl_note_messages();
+	return n;
+}
+
+/* claim()/tick(): confirmations and re-authorizations due; messages written (in SPI). */
+int64
+wl_expand_line_actions(int max)
+{
+	return line_actions(max, 0);
+}
 
 static WlQuery q_give_back_slot = {
 	"UPDATE waitlist.sku s SET preorder_accepted = s.preorder_accepted - l.qty"
@@ -948,7 +930,7 @@ static WlQuery q_pay_cancel = {
 	"WITH u AS ("
 	"  UPDATE waitlist.line l SET"
 	"   payment_state = CASE o.payment_state WHEN 'authorized' THEN 'voided' ELSE 'refunded' END,"
-	"   refunded = o.captured, authorized_until = NULL"
+	"   refunded = o.captured, authorized_until = NULL, action_at = NULL"
 	"  FROM (SELECT id, payment_state, captured FROM waitlist.line WHERE id = $1) o"
 	"  WHERE l.id = o.id"
 	"   AND o.payment_state IN ('authorized', 'captured', 'deposit_captured')"
@@ -964,7 +946,7 @@ static WlQuery q_pay_cancel = {
 static WlQuery q_pay_ship = {
 	"WITH u AS ("
 	"  UPDATE waitlist.line l SET payment_state = 'captured', captured = l.amount,"
-	"   authorized_until = NULL"
+	"   authorized_until = NULL, action_at = NULL"
 	"  FROM (SELECT id, captured FROM waitlist.line WHERE id = $1"
 	"        AND payment_state IN ('authorized', 'deposit_captured')) o"
 	"  WHERE l.id = o.id"
@@ -974,12 +956,17 @@ static WlQuery q_pay_ship = {
 	2, {INT8OID, TEXTOID}, NULL
 };
 
-/* Queue a payment transition's event; notes the NOTIFY when one was written. */
+/*
+ * Queue a payment transition's event.  A confirmation still pending is
+ * written first, so the listener sees the authorization (or the capture at
+ * order) before its void, refund or capture.
+ */
 static void
 payment_transition(WlQuery *q, const char *sku, int64 line_id)
 {
 	Datum		args[2] = {Int64GetDatum(line_id), CStringGetTextDatum(sku)};
 
+	line_actions(1, line_id);
 	if (wl_exec(q, args, NULL, SPI_OK_INSERT, 0) > 0)
 		wl_note_messages();
 }
@@ -1016,43 +1003,4 @@ void
 wl_preorder_shipped(const char *sku, int64 line_id)
 {
 	payment_transition(&q_pay_ship, sku, line_id);
-}
-
-/*
- * Authorizations about to lapse: extend each by waitlist.authorization_ttl
- * and queue a payment_reauthorize event for the shop's payment listener.
- * Runs from tick(); SKIP LOCKED keeps concurrent ticks apart.
- */
-static WlQuery q_reauthorize = {
-	"WITH u AS ("
-	"  UPDATE waitlist.line l SET authorized_until = now() + make_interval(secs => $1),"
-	"   reauthorizations = l.reauthorizations + 1"
-	"  FROM waitlist.sku s"
-	"  WHERE s.id = l.sku_id AND l.id IN (SELECT x.id FROM waitlist.line x"
-	"   WHERE x.state = 'waiting' AND x.payment_state = 'authorized'"
-	"    AND x.authorized_until <= now() + make_interval(secs => $2)"
-	"   ORDER BY x.authorized_until LIMIT 10000 FOR UPDATE SKIP LOCKED)"
-	"  RETURNING l.*, s.sku)"
-	" INSERT INTO waitlist.outbox (kind, channel, recipient, sku, payload, idempotency_key)"
-	" SELECT 'payment_reauthorize', 'payment', u.order_ref, u.sku,"
-	"  waitlist.payload_json('action', 'reauthorize', 'order_ref', u.order_ref,"
-	"   'line_id', u.id, 'sku', u.sku, 'qty', u.qty, 'amount', u.amount,"
-	"   'currency', u.currency, 'payment_mode', u.payment_mode,"
-	"   'reason', 'authorization_expiring',"
-	"   'valid_until', to_char(u.authorized_until AT TIME ZONE 'UTC',"
-	"    'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')),"
-	"  'line:' || u.id || ':pay:reauthorize:' || u.reauthorizations"
-	" FROM u ON CONFLICT (idempotency_key) DO NOTHING",
-	2, {FLOAT8OID, FLOAT8OID}, NULL
-};
-
-/* Queue re-authorizations that are due; returns the events written (in SPI). */
-int64
-wl_reauthorize_due(void)
-{
-	double		ttl = wl_authorization_ttl_s;
-	double		before = Min((double) wl_reauthorize_before_s, ttl / 2);
-	Datum		args[2] = {Float8GetDatum(ttl), Float8GetDatum(before)};
-
-	return (int64) wl_exec(&q_reauthorize, args, NULL, SPI_OK_INSERT, 0);
 }

@@ -9,6 +9,6 @@
 
 extern void wl_preorder_cancelled(int64 sku_id, const char *sku, int64 line_id);
 extern void wl_preorder_shipped(const char *sku, int64 line_id);
-extern int64 wl_reauthorize_due(void);
+extern int64 wl_expand_line_actions(int max);
 
 #endif

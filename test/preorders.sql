@@ -16,7 +16,7 @@
 -- Writes commit through dblink (the pgTAP transaction never commits);
 -- pg_temp.cleanup() removes them, first and last.  Test SKUs: TAP-PO-*.
 BEGIN;
-SELECT plan(30);
+SELECT plan(32);
 SET LOCAL statement_timeout = '300s';
 -- refused placements are expected: dblink reports them as notices
 SET LOCAL client_min_messages = warning;
@@ -151,7 +151,7 @@ BEGIN
 		ELSIF r < 0.95 THEN
 			-- time passes for a few authorizations; tick() asks for new ones
 			what := 'lapse+tick';
-			body := $b$UPDATE waitlist.line SET authorized_until = now() + interval '1 minute'
+			body := $b$UPDATE waitlist.line SET authorized_until = now() + interval '1 minute', action_at = now()
 						WHERE id IN (SELECT id FROM waitlist.line WHERE payment_state = 'authorized'
 									  AND state = 'waiting' ORDER BY random() LIMIT 3);
 					   SELECT waitlist.tick();$b$;
@@ -184,6 +184,7 @@ SELECT cmp_ok((SELECT n FROM tally WHERE what = 'place refused'), '>', 0,
 SELECT cmp_ok((SELECT count(*)::int FROM waitlist.line l JOIN waitlist.sku s ON s.id = l.sku_id
 				WHERE s.sku LIKE 'TAP-PO-%' AND l.state = 'shipped'), '>', 0,
 	'the workload shipped pre-orders');
+SELECT ok(pg_temp.tx('SELECT waitlist.tick();'), 'a last tick writes the pending confirmations');
 SELECT is_empty($$SELECT * FROM violation ORDER BY step$$,
 	'after every committed transaction: accepted <= limit and = the lines, channels, stock, the limit mark');
 
@@ -247,8 +248,13 @@ SELECT cmp_ok((SELECT count(*)::int FROM pay WHERE kind = 'payment_reauthorize')
 	'lapsing authorizations were renewed by tick()');
 SELECT is_empty($$
 	SELECT l.id FROM po_line l
-	 WHERE l.state = 'waiting' AND l.payment_state = 'authorized' AND l.authorized_until <= now() + interval '1 hour'
-$$, 'after the last tick no waiting authorization is about to lapse');
+	 WHERE l.state = 'waiting' AND l.payment_state = 'authorized'
+	   AND (l.authorized_until <= now() + interval '1 hour' OR l.action_at IS NULL
+			OR l.action_at <> l.authorized_until - interval '1 day')
+$$, 'waiting authorizations: valid for more than an hour, renewal due a day before they lapse');
+SELECT is_empty($$
+	SELECT l.id FROM po_line l WHERE l.action_at IS NOT NULL AND (l.state <> 'waiting' OR l.payment_state <> 'authorized')
+$$, 'nothing is left to do for shipped, cancelled or paid lines (action_at is NULL)');
 
 -- ------------------------------------- many connections race for the last slots
 -- Limit 20 (25 planned, 80%).  A holder places 1 unit and keeps the row

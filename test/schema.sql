@@ -4,7 +4,7 @@
 -- membership, pg_dump registration (extconfig) and the waitlist.* GUCs.
 -- Run by: pg_prove -d wl_tap --ext .sql test/
 BEGIN;
-SELECT plan(432);
+SELECT plan(441);
 
 -- ---------------------------------------------------------------- schema
 SELECT has_schema('waitlist');
@@ -85,6 +85,8 @@ INSERT INTO expected_column VALUES
 	('line', 'payment_state', 'text', false),
 	('line', 'authorized_until', 'timestamp with time zone', false),
 	('line', 'reauthorizations', 'integer', true),
+	('line', 'confirm_pending', 'boolean', true),
+	('line', 'action_at', 'timestamp with time zone', false),
 	('subscriber', 'id', 'bigint', true),
 	('subscriber', 'sku_id', 'bigint', true),
 	('subscriber', 'email', 'text', false),
@@ -192,15 +194,23 @@ SELECT ok(EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'waitlist.sku'::r
 SELECT ok(EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'waitlist.subscriber'::regclass AND contype = 'c'
 				   AND pg_get_constraintdef(oid) ~ 'email IS NOT NULL\) OR \(phone IS NOT NULL'),
 	'subscriber has CHECK (email IS NOT NULL OR phone IS NOT NULL)');
-SELECT ok(EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'waitlist.line'::regclass AND contype = 'c'
-				   AND pg_get_constraintdef(oid) ~ 'refunded <= captured'),
-	'line has CHECK (refunded <= captured): never refund more than was captured');
-SELECT ok(EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'waitlist.line'::regclass AND contype = 'c'
-				   AND pg_get_constraintdef(oid) ~ 'captured <= amount'),
-	'line has CHECK (captured <= amount): never capture more than the order');
-SELECT ok(EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'waitlist.line'::regclass AND contype = 'c'
-				   AND pg_get_constraintdef(oid) ~ 'preorder.*payment_state IS NOT NULL'),
-	'line has CHECK: a payment state exactly for pre-orders');
+SELECT ok(pg_get_constraintdef(c.oid) ~ 'refunded <= captured', 'line_ok: never refund more than was captured')
+  FROM pg_constraint c WHERE c.conname = 'line_ok' AND c.conrelid = 'waitlist.line'::regclass;
+SELECT ok(pg_get_constraintdef(c.oid) ~ 'captured <= COALESCE\(amount', 'line_ok: never capture more than the order')
+  FROM pg_constraint c WHERE c.conname = 'line_ok' AND c.conrelid = 'waitlist.line'::regclass;
+SELECT is((SELECT count(*)::int FROM pg_constraint WHERE conrelid = t::regclass AND contype = 'c'), 1,
+	   format('%s has one CHECK constraint (each is prepared again per write)', t))
+  FROM (VALUES ('waitlist.sku'), ('waitlist.line')) v (t);
+SELECT lives_ok($$INSERT INTO waitlist.sku (sku) VALUES ('TAP-SCHEMA-1')$$, 'a SKU for the constraint checks (rolled back)');
+SELECT throws_ok($$INSERT INTO waitlist.line (sku_id, kind, order_ref, qty, pos_start, pos_end, amount, captured, refunded, payment_state)
+	VALUES ((SELECT id FROM waitlist.sku WHERE sku = 'TAP-SCHEMA-1'), 'preorder', 'tap-x', 1, -10, -9, 10, 5, 6, 'refunded')$$,
+	'23514', NULL, 'line_ok refuses a refund above what was captured');
+SELECT throws_ok($$INSERT INTO waitlist.line (sku_id, kind, order_ref, qty, pos_start, pos_end, amount, captured, payment_state)
+	VALUES ((SELECT id FROM waitlist.sku WHERE sku = 'TAP-SCHEMA-1'), 'preorder', 'tap-x', 1, -10, -9, 10, 11, 'captured')$$,
+	'23514', NULL, 'line_ok refuses a capture above the amount');
+SELECT throws_ok($$INSERT INTO waitlist.line (sku_id, order_ref, qty, pos_start, pos_end)
+	VALUES ((SELECT id FROM waitlist.sku WHERE sku = 'TAP-SCHEMA-1'), 'tap-y', 0, -10, -10)$$,
+	'23514', NULL, 'line_ok refuses a line of zero units');
 SELECT ok(EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'waitlist.sku'::regclass AND contype = 'c'
 				   AND pg_get_constraintdef(oid) ~ 'preorder_accepted >= 0'),
 	'sku has CHECK (preorder_accepted >= 0)');
@@ -208,9 +218,9 @@ SELECT ok(EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'waitlist.sku'::r
 -- ---------------------------------------------------------------- indexes
 SELECT indexes_are('waitlist', 'sku', ARRAY['sku_pkey', 'sku_sku_key']);
 SELECT indexes_are('waitlist', 'line', ARRAY['line_pkey', 'line_sku_id_order_ref_key', 'line_waiting', 'line_holes',
-	'line_authorization']);
+	'line_action']);
 SELECT indexes_are('waitlist', 'preorder_channel', ARRAY['preorder_channel_pkey']);
-SELECT has_index('waitlist', 'line', 'line_authorization', ARRAY['authorized_until'], 'line_authorization on (authorized_until)');
+SELECT has_index('waitlist', 'line', 'line_action', ARRAY['action_at'], 'line_action on (action_at)');
 SELECT indexes_are('waitlist', 'subscriber', ARRAY['subscriber_pkey', 'subscriber_sku_id_pos_key',
 	'subscriber_holes', 'subscriber_email', 'subscriber_phone', 'subscriber_unconfirmed']);
 SELECT indexes_are('waitlist', 'batch', ARRAY['batch_pkey', 'batch_pending']);
@@ -235,7 +245,7 @@ SELECT is(pg_get_expr(i.indpred, i.indrelid), e.pred, format('%s is partial: WHE
 			   ('subscriber_phone', '(state = ''waiting''::text)'),
 			   ('subscriber_unconfirmed', 'confirm_pending'),
 			   ('batch_pending', '(expanded_at IS NULL)'),
-			   ('line_authorization', '((state = ''waiting''::text) AND (payment_state = ''authorized''::text))'),
+			   ('line_action', '(action_at IS NOT NULL)'),
 			   ('outbox_due', '(state = ANY (ARRAY[''pending''::text, ''leased''::text]))')) e (idx, pred)
   LEFT JOIN pg_index i ON i.indexrelid = to_regclass('waitlist.' || e.idx);
 
