@@ -65,6 +65,11 @@ CREATE TABLE waitlist.sku (
 	deposit_amount	numeric,
 	preorder_terms	integer NOT NULL DEFAULT 0,
 	channel_limits	boolean NOT NULL DEFAULT false,
+	channels		text[],
+	backorder_days	integer,
+	out_of_stock_days integer,
+	min_demand		integer,
+	max_backorder_units bigint,
 	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	updated_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	/*
@@ -87,6 +92,11 @@ COMMENT ON COLUMN waitlist.sku.preorder_limit IS 'floor(planned_production * pre
 COMMENT ON COLUMN waitlist.sku.preorder_accepted IS 'pre-order units accepted and not cancelled (shipped ones included)';
 COMMENT ON COLUMN waitlist.sku.preorder_limit_hits IS 'times the pre-order limit was reached; keys the preorder_limit_reached event';
 COMMENT ON COLUMN waitlist.sku.preorder_terms IS 'bumped whenever the pre-order plan changes; keys the messages about the change';
+COMMENT ON COLUMN waitlist.sku.channels IS 'sales channels the SKU is listed on; each gets availability_changed events; NULL: listed nowhere (no events)';
+COMMENT ON COLUMN waitlist.sku.backorder_days IS 'policy override: longest wait to a confirmed restock that still takes backorders (NULL: waitlist.backorder_days)';
+COMMENT ON COLUMN waitlist.sku.out_of_stock_days IS 'policy override: restocks further away are treated as uncertain (NULL: waitlist.out_of_stock_days)';
+COMMENT ON COLUMN waitlist.sku.min_demand IS 'policy override: people waiting before backorders open (NULL: waitlist.backorder_min_demand)';
+COMMENT ON COLUMN waitlist.sku.max_backorder_units IS 'policy override: backordered units the support team can carry (NULL: waitlist.backorder_max_units; 0: no limit)';
 COMMENT ON COLUMN waitlist.sku.channel_limits IS 'true when some sales channel has its own pre-order limit (waitlist.preorder_channel)';
 
 /* Paid lines: backorders and pre-orders, FIFO by position. */
@@ -204,7 +214,7 @@ CREATE TABLE waitlist.outbox (
 	id				bigserial PRIMARY KEY,
 	kind			text NOT NULL,
 	channel			text NOT NULL
-					CHECK (channel OPERATOR(pg_catalog.=) ANY (ARRAY['email', 'sms', 'merchant', 'payment'])),
+					CHECK (channel OPERATOR(pg_catalog.=) ANY (ARRAY['email', 'sms', 'merchant', 'payment', 'feed'])),
 	recipient		text,
 	sku				text,
 	payload			json NOT NULL DEFAULT '{}',
@@ -231,6 +241,72 @@ CREATE TABLE waitlist.tracked_inventory (
 	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 
+/*
+ * Sales channels.  The playbook's channel table is built in (the view
+ * waitlist.channel); channel_rule holds the shop's own channels and its
+ * changes to the built-in ones, so pg_dump keeps exactly what the shop
+ * changed and a restore never collides with the built-in rows.
+ */
+CREATE TABLE waitlist.channel_rule (
+	channel			text PRIMARY KEY,
+	title			text NOT NULL,
+	marketplace		boolean NOT NULL,
+	backorders		text NOT NULL
+					CHECK (backorders OPERATOR(pg_catalog.=) ANY (ARRAY['yes', 'handling_time', 'no'])),
+	preorders		text NOT NULL
+					CHECK (preorders OPERATOR(pg_catalog.=) ANY (ARRAY['yes', 'brand_registry', 'handling_time', 'no'])),
+	max_handling_days integer,
+	brand_registry	boolean NOT NULL,
+	notify_me		boolean NOT NULL,
+	updated_at		timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE waitlist.channel_rule IS 'the shop''s own sales channels and its changes to the built-in ones (see the view waitlist.channel)';
+
+CREATE FUNCTION waitlist.channel_rule_changed() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'waitlist_channel_rule_changed'
+	LANGUAGE C;
+COMMENT ON FUNCTION waitlist.channel_rule_changed() IS
+	'statement trigger on waitlist.channel_rule: every backend reloads its cached channel rules';
+CREATE TRIGGER channel_rule_changed
+	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON waitlist.channel_rule
+	FOR EACH STATEMENT EXECUTE FUNCTION waitlist.channel_rule_changed();
+
+CREATE VIEW waitlist.channel AS
+SELECT coalesce(r.channel, b.channel) AS channel,
+	   coalesce(r.title, b.title) AS title,
+	   coalesce(r.marketplace, b.marketplace) AS marketplace,
+	   coalesce(r.backorders, b.backorders) AS backorders,
+	   coalesce(r.preorders, b.preorders) AS preorders,
+	   CASE WHEN r.channel IS NULL THEN b.max_handling_days ELSE r.max_handling_days END AS max_handling_days,
+	   coalesce(r.brand_registry, b.brand_registry) AS brand_registry,
+	   coalesce(r.notify_me, b.notify_me) AS notify_me,
+	   b.channel IS NOT NULL AS builtin,
+	   r.channel IS NOT NULL AS changed
+  FROM (VALUES
+		('dtc', 'Your own store', false, 'yes', 'yes', NULL::integer, false, true),
+		('amazon', 'Amazon', true, 'no', 'brand_registry', NULL, false, false),
+		('ebay', 'eBay', true, 'handling_time', 'handling_time', 30, false, false),
+		('walmart', 'Walmart', true, 'no', 'no', NULL, false, false),
+		('tiktok_shop', 'TikTok Shop', true, 'no', 'no', NULL, false, false))
+	   AS b (channel, title, marketplace, backorders, preorders, max_handling_days, brand_registry, notify_me)
+  FULL JOIN waitlist.channel_rule r ON r.channel OPERATOR(pg_catalog.=) b.channel;
+COMMENT ON VIEW waitlist.channel IS 'sales channels and what they support: the playbook''s table (dtc, amazon, ebay, walmart, tiktok_shop) with the shop''s changes; edit with waitlist.set_channel';
+
+/* The decision last published per SKU and listed channel. */
+CREATE TABLE waitlist.availability (
+	sku_id			bigint NOT NULL REFERENCES waitlist.sku (id),
+	channel			text NOT NULL,
+	decision		text NOT NULL,
+	reason			text NOT NULL,
+	ship_by			date,
+	changes			integer NOT NULL DEFAULT 1,
+	changed_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	checked_on		date NOT NULL DEFAULT CURRENT_DATE,
+	PRIMARY KEY (sku_id, channel)
+);
+COMMENT ON TABLE waitlist.availability IS 'the decision last published (availability_changed) for each SKU on each channel it is listed on';
+CREATE INDEX availability_checked ON waitlist.availability (checked_on);
+
 /* pg_dump keeps the user data. */
 SELECT pg_catalog.pg_extension_config_dump('waitlist.sku', '');
 SELECT pg_catalog.pg_extension_config_dump('waitlist.sku_id_seq', '');
@@ -244,6 +320,8 @@ SELECT pg_catalog.pg_extension_config_dump('waitlist.outbox', '');
 SELECT pg_catalog.pg_extension_config_dump('waitlist.outbox_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('waitlist.tracked_inventory', '');
 SELECT pg_catalog.pg_extension_config_dump('waitlist.preorder_channel', '');
+SELECT pg_catalog.pg_extension_config_dump('waitlist.channel_rule', '');
+SELECT pg_catalog.pg_extension_config_dump('waitlist.availability', '');
 
 /* ------------------------------------------------------------------------
  * Derived views
@@ -360,12 +438,13 @@ COMMENT ON FUNCTION waitlist.unsubscribe(bigint) IS
 
 CREATE FUNCTION waitlist.place_backorder(order_ref text, sku text, qty integer,
 										 customer text DEFAULT NULL, email text DEFAULT NULL,
-										 phone text DEFAULT NULL) RETURNS bigint
-	AS 'MODULE_PATHNAME', 'waitlist_place_backorder'
-	LANGUAGE C CALLED ON NULL INPUT VOLATILE
+										 phone text DEFAULT NULL, channel text DEFAULT 'dtc')
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'waitlist_place_backorder'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
 	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION waitlist.place_backorder(text, text, integer, text, text, text) IS
-	'queue a paid line; allocated at commit when free units exist and nobody waits ahead; returns the line id';
+COMMENT ON FUNCTION waitlist.place_backorder(text, text, integer, text, text, text, text) IS
+	'queue a paid line where the policy takes backorders on the channel (WL013 otherwise); allocated at commit when free units exist and nobody waits ahead; returns the line id';
 
 CREATE FUNCTION waitlist.cancel_line(line_id bigint) RETURNS integer
 	AS 'MODULE_PATHNAME', 'waitlist_cancel_line'
@@ -469,6 +548,63 @@ LANGUAGE C CALLED ON NULL INPUT STABLE ROWS 1
 	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION waitlist.preorder_status(text) IS
 	'the pre-order tracking block of one SKU, or of every SKU with a pre-order plan when sku is NULL';
+
+/* ------------------------------------------------------------------------
+ * Availability policy
+ * ---------------------------------------------------------------------- */
+CREATE FUNCTION waitlist.policy(sku text, channel text DEFAULT 'dtc',
+								OUT decision text, OUT reason text, OUT ship_by date)
+AS 'MODULE_PATHNAME', 'waitlist_policy'
+LANGUAGE C CALLED ON NULL INPUT STABLE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.policy(text, text) IS
+	'what the SKU''s page shows on the channel now and why: in_stock, backorder (with ship_by), preorder, notify_me or out_of_stock';
+
+CREATE FUNCTION waitlist.policy(s waitlist.sku, channel text DEFAULT 'dtc',
+								OUT decision text, OUT reason text, OUT ship_by date)
+AS 'MODULE_PATHNAME', 'waitlist_policy_row'
+LANGUAGE C CALLED ON NULL INPUT STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION waitlist.policy(waitlist.sku, text) IS
+	'the policy for a waitlist.sku row, for catalog queries (SELECT waitlist.policy(s, ''amazon'') FROM waitlist.sku s); needs read access to waitlist.sku and waitlist.channel';
+
+CREATE FUNCTION waitlist.set_channel(channel text, title text DEFAULT NULL,
+									 marketplace boolean DEFAULT NULL, backorders text DEFAULT NULL,
+									 preorders text DEFAULT NULL, max_handling_days integer DEFAULT NULL,
+									 brand_registry boolean DEFAULT NULL, notify_me boolean DEFAULT NULL)
+RETURNS waitlist.channel
+AS 'MODULE_PATHNAME', 'waitlist_set_channel'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.set_channel(text, text, boolean, text, text, integer, boolean, boolean) IS
+	'add a sales channel or change what one supports (NULL keeps the current value); SKUs listed on it publish their new availability at commit';
+
+CREATE FUNCTION waitlist.set_listings(sku text, channels text[]) RETURNS text[]
+	AS 'MODULE_PATHNAME', 'waitlist_set_listings'
+	LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.set_listings(text, text[]) IS
+	'the channels the SKU is listed on (NULL: none); each listed channel gets availability_changed events from the next commit on';
+
+CREATE FUNCTION waitlist.set_policy(sku text, backorder_days integer DEFAULT NULL,
+									out_of_stock_days integer DEFAULT NULL,
+									min_demand integer DEFAULT NULL,
+									max_backorder_units bigint DEFAULT NULL)
+RETURNS waitlist.sku
+AS 'MODULE_PATHNAME', 'waitlist_set_policy'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.set_policy(text, integer, integer, integer, bigint) IS
+	'the SKU''s own policy thresholds; a NULL argument means the waitlist.* setting applies';
+
+CREATE FUNCTION waitlist.place_order(order_ref text, customer text, email text, phone text,
+									 channel text, lines jsonb)
+RETURNS TABLE (line_no integer, sku text, qty integer, decision text, line_id bigint,
+			   shipment integer, ship_by date)
+AS 'MODULE_PATHNAME', 'waitlist_place_order'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE ROWS 4
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.place_order(text, text, text, text, text, jsonb) IS
+	'a mixed cart: each line is sold from stock, backordered or pre-ordered as the policy decides, grouped into shipments; all or nothing';
 
 /* ------------------------------------------------------------------------
  * Outbox

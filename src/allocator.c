@@ -44,11 +44,12 @@ typedef struct SkuState
 	int64		announced;
 	double		notify_ratio;
 	bool		sold_out_again;
+	bool		listed;
 } SkuState;
 
 static WlQuery q_lock = {
 	"SELECT on_hand, allocated, paid_tail, paid_served, sub_tail, sub_served,"
-	" announced, notify_ratio::float8, send_sold_out_again"
+	" announced, notify_ratio::float8, send_sold_out_again, channels IS NOT NULL"
 	" FROM waitlist.sku WHERE id = $1 FOR UPDATE",
 	1, {INT8OID}, NULL
 };
@@ -111,6 +112,7 @@ load_sku(int64 id, SkuState *s)
 	s->announced = wl_get_int64(0, 7, NULL);
 	s->notify_ratio = DatumGetFloat8(wl_get_datum(0, 8, NULL));
 	s->sold_out_again = wl_get_bool(0, 9);
+	s->listed = wl_get_bool(0, 10);
 }
 
 /*
@@ -297,10 +299,11 @@ store_sku(SkuState *s)
 }
 
 /*
- * Allocate one SKU's free units.  Returns true when batches (and so
- * messages) were written.  The caller is connected to SPI.
+ * Allocate one SKU's free units.  Returns WL_ALLOC_* flags: whether
+ * batches (and so messages) were written, and whether the SKU is listed.
+ * The caller is connected to SPI.
  */
-bool
+int
 wl_allocate_sku(int64 sku_id)
 {
 	SkuState	s;
@@ -320,5 +323,5 @@ wl_allocate_sku(int64 sku_id)
 	if (s.allocated != allocated || s.paid_served != paid_served ||
 		s.sub_served != sub_served || s.announced != announced)
 		store_sku(&s);
-	return queued;
+	return (queued ? WL_ALLOC_QUEUED : 0) | (s.listed ? WL_ALLOC_LISTED : 0);
 }

@@ -7,6 +7,10 @@
 
 #include "postgres.h"
 
-extern bool wl_allocate_sku(int64 sku_id);
+/* wl_allocate_sku's result flags */
+#define WL_ALLOC_QUEUED		0x01	/* batches (so messages) were written */
+#define WL_ALLOC_LISTED		0x02	/* the SKU is listed on sales channels */
+
+extern int	wl_allocate_sku(int64 sku_id);
 
 #endif

@@ -8,7 +8,8 @@
  * At XACT_EVENT_PRE_COMMIT, after the last change of the transaction and
  * after deferred triggers fired, the allocator runs for each SKU in id
  * order (so two committing transactions lock SKUs in the same order) as
- * the extension's owner with a pinned search_path.  Errors there abort the
+ * the extension's owner with a pinned search_path; SKUs listed on sales
+ * channels then publish their availability (policy.c).  Errors there abort the
  * transaction like any failed COMMIT.  Nothing is done on the abort path
  * except forgetting the state; leftovers at COMMIT are a bug and logged.
  *
@@ -34,6 +35,7 @@
 
 #include "allocator.h"
 #include "commit.h"
+#include "policy.h"
 #include "waitlist.h"
 
 #define WL_NOTIFY_CHANNEL	"waitlist"
@@ -158,8 +160,14 @@ allocate_touched(void)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "waitlist: SPI_connect failed");
 	for (int i = 0; i < n; i++)
-		if (wl_allocate_sku(ids[i]))
+	{
+		int			flags = wl_allocate_sku(ids[i]);
+
+		if (flags & WL_ALLOC_QUEUED)
 			wl_note_messages();
+		if (flags & WL_ALLOC_LISTED)
+			wl_publish_availability(ids[i]);
+	}
 	SPI_finish();
 	PopActiveSnapshot();
 	AtEOXact_GUC(true, nest);

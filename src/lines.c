@@ -18,6 +18,7 @@
 
 #include "commit.h"
 #include "outbox.h"
+#include "policy.h"
 #include "preorders.h"
 #include "spi_util.h"
 #include "validate.h"
@@ -103,9 +104,9 @@ static WlQuery q_take_range = {
 
 static WlQuery q_insert_line = {
 	"INSERT INTO waitlist.line (sku_id, kind, order_ref, customer, email, phone, qty,"
-	"  pos_start, pos_end)"
-	" VALUES ($1, 'backorder', $2, $3, $4, $5, $6, $7, $7 + $6) RETURNING id",
-	7, {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, INT8OID}, NULL
+	"  pos_start, pos_end, channel)"
+	" VALUES ($1, $8, $2, $3, $4, $5, $6, $7, $7 + $6, $9) RETURNING id",
+	9, {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, INT8OID, TEXTOID, TEXTOID}, NULL
 };
 
 typedef struct OrderArgs
@@ -116,6 +117,7 @@ typedef struct OrderArgs
 	char	   *customer;
 	char	   *email;
 	char	   *phone;
+	char	   *channel;
 } OrderArgs;
 
 /* Read and check place_backorder's arguments. */
@@ -128,6 +130,7 @@ order_args(FunctionCallInfo fcinfo, OrderArgs *a)
 	a->customer = wl_arg_text(fcinfo, 3, "customer", WL_MAX_NAME_LEN, false);
 	a->email = wl_arg_email(fcinfo, 4);
 	a->phone = wl_arg_phone(fcinfo, 5);
+	a->channel = wl_arg_channel(fcinfo, 6);
 	if (!a->email && !a->phone)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -154,6 +157,24 @@ lock_sku_for_order(const char *sku, LineSku *s)
 				 errhint("Use waitlist.place_preorder.")));
 }
 
+/*
+ * Refuse what the availability policy does not allow on the channel: a
+ * backorder is taken when the policy says backorder (or in stock: the line
+ * is then allocated at commit).
+ */
+static void
+require_backorder_policy(LineSku *s, OrderArgs *a)
+{
+	WlPolicy	p;
+
+	wl_require_channel(a->channel);
+	if (!wl_enforce_policy)
+		return;
+	wl_policy_of_sku(s->id, a->channel, a->qty, &p);
+	if (p.decision != WL_BACKORDER && p.decision != WL_IN_STOCK)
+		wl_policy_refuse(a->sku, a->channel, "backorders", &p);
+}
+
 /* An earlier line for the same order and SKU: its id (same qty) or an error. */
 static int64
 same_order(LineSku *s, OrderArgs *a)
@@ -173,10 +194,10 @@ same_order(LineSku *s, OrderArgs *a)
 
 /* Take positions and insert the line. */
 static int64
-insert_line(LineSku *s, OrderArgs *a)
+insert_line(LineSku *s, OrderArgs *a, const char *kind)
 {
-	Datum		args[7];
-	char		nulls[8] = "       ";
+	Datum		args[9];
+	char		nulls[10] = "         ";
 	int64		start;
 	Datum		targs[2] = {Int64GetDatum(s->id), Int64GetDatum(a->qty)};
 
@@ -189,6 +210,8 @@ insert_line(LineSku *s, OrderArgs *a)
 	args[4] = wl_opt_text(a->phone);
 	args[5] = Int32GetDatum(a->qty);
 	args[6] = Int64GetDatum(start);
+	args[7] = CStringGetTextDatum(kind);
+	args[8] = CStringGetTextDatum(a->channel);
 	nulls[2] = a->customer ? ' ' : 'n';
 	nulls[3] = a->email ? ' ' : 'n';
 	nulls[4] = a->phone ? ' ' : 'n';
@@ -233,7 +256,8 @@ waitlist_place_backorder(PG_FUNCTION_ARGS)
 	id = same_order(&s, &a);
 	if (id == 0)
 	{
-		id = insert_line(&s, &a);
+		require_backorder_policy(&s, &a);
+		id = insert_line(&s, &a, "backorder");
 		confirm_backorder(&s, &a, id);
 		wl_touch_sku(s.id);
 	}

@@ -10,6 +10,7 @@
 #include "utils/guc.h"
 
 #include "commit.h"
+#include "policy.h"
 #include "waitlist.h"
 
 PG_MODULE_MAGIC;
@@ -21,6 +22,11 @@ int			wl_retry_max_ms = 3600000;
 double		wl_notify_skip_usage = 0.5;
 int			wl_authorization_ttl_s = 7 * 24 * 3600;
 int			wl_reauthorize_before_s = 24 * 3600;
+int			wl_backorder_days = 14;
+int			wl_out_of_stock_days = 21;
+int			wl_backorder_min_demand = 0;
+int			wl_backorder_max_units = 0;
+bool		wl_enforce_policy = true;
 
 void		_PG_init(void);
 
@@ -60,6 +66,27 @@ _PG_init(void)
 							"At most half of waitlist.authorization_ttl is used.",
 							&wl_reauthorize_before_s, 24 * 3600, 0, INT_MAX, PGC_SUSET,
 							GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("waitlist.backorder_days",
+							"Longest wait to a confirmed restock for which backorders are taken.",
+							"Per SKU: waitlist.set_policy.", &wl_backorder_days, 14, 0, 365,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("waitlist.out_of_stock_days",
+							"Restocks further away than this many days are treated as uncertain.",
+							"Per SKU: waitlist.set_policy.", &wl_out_of_stock_days, 21, 0, 365,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("waitlist.backorder_min_demand",
+							"People waiting (sign-ups and backordered units) before backorders open.",
+							"Per SKU: waitlist.set_policy.", &wl_backorder_min_demand, 0, 0,
+							INT_MAX, PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("waitlist.backorder_max_units",
+							"Backordered units waiting for stock that support can carry per SKU (0: no limit).",
+							"Per SKU: waitlist.set_policy.", &wl_backorder_max_units, 0, 0,
+							INT_MAX, PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("waitlist.enforce_policy",
+							 "Refuse backorders and pre-orders the availability policy does not allow.",
+							 "Off only for imports and tests that place orders by hand.",
+							 &wl_enforce_policy, true, PGC_SUSET, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("waitlist");
 	wl_commit_init();
+	wl_policy_init();
 }

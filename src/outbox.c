@@ -29,6 +29,7 @@
 
 #include "commit.h"
 #include "outbox.h"
+#include "policy.h"
 #include "preorders.h"
 #include "spi_util.h"
 #include "validate.h"
@@ -396,6 +397,7 @@ waitlist_tick(PG_FUNCTION_ARGS)
 	n = wl_expand_batches(INT_MAX);
 	while ((more = expand_confirmations(WL_CONFIRM_CHUNK)) > 0)
 		n += more;
+	wl_availability_tick(1000);
 	if (n > 0)
 		wl_note_messages();
 	SPI_finish();

@@ -29,6 +29,7 @@
 
 #include "commit.h"
 #include "outbox.h"
+#include "policy.h"
 #include "preorders.h"
 #include "spi_util.h"
 #include "validate.h"
@@ -399,6 +400,7 @@ waitlist_open_preorders(PG_FUNCTION_ARGS)
 	if (p.discontinued)
 		wl_error_discontinued(a.sku);
 	terms = store_plan(&a, &p);
+	wl_touch_sku(p.id);
 	sync_limit(p.id, p.at_limit, p.accepted, p.limit);
 	if (p.accepted > p.limit)
 		report_over_limit(a.sku, &p, terms);
@@ -431,6 +433,7 @@ waitlist_close_preorders(PG_FUNCTION_ARGS)
 	{
 		arg = Int64GetDatum(p.id);
 		wl_exec(&q_close, &arg, NULL, SPI_OK_UPDATE, 0);
+		wl_touch_sku(p.id);
 	}
 	SPI_finish();
 	PG_RETURN_BOOL(p.open);
@@ -464,6 +467,7 @@ waitlist_reschedule_preorders(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("ships_on must not be before production_date")));
 	wl_exec(&q_reschedule, args, NULL, SPI_OK_UPDATE, 0);
+	wl_touch_sku(p.id);
 	if (DatumGetDateADT(p.ships_on) != ships)
 		told = tell_new_date(p.id, p.ships_on);
 	SPI_finish();
@@ -616,7 +620,8 @@ static WlQuery q_place = {
 	"  WHERE sku = $1"
 	"  RETURNING id, paid_tail - $6 AS pos, preorder_accepted, preorder_limit,"
 	"   on_hand - allocated AS free_units, channel_limits, preorder_at_limit, preorders_open,"
-	"   status = 'discontinued' AS gone, payment_mode, deposit_pct, deposit_amount),"
+	"   status = 'discontinued' AS gone, payment_mode, deposit_pct, deposit_amount,"
+	"   ships_on, channels),"
 	" i AS ("
 	"  INSERT INTO waitlist.line (sku_id, kind, order_ref, customer, email, phone, qty,"
 	"   pos_start, pos_end, channel, unit_price, currency, amount, deposit, captured,"
@@ -637,7 +642,8 @@ static WlQuery q_place = {
 	"  WHERE u.preorders_open AND NOT u.gone AND u.preorder_accepted <= u.preorder_limit"
 	"  ON CONFLICT (sku_id, order_ref) DO NOTHING RETURNING id)"
 	" SELECT u.id, u.pos, u.preorder_accepted, u.preorder_limit, u.free_units,"
-	"  u.channel_limits, u.preorder_at_limit, u.preorders_open, u.gone, (SELECT id FROM i)"
+	"  u.channel_limits, u.preorder_at_limit, u.preorders_open, u.gone, (SELECT id FROM i),"
+	"  u.ships_on, u.channels"
 	" FROM u",
 	10, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTOID,
 		FLOAT8OID}, NULL
@@ -704,6 +710,27 @@ refuse_slot(PreorderArgs *a, Slot *s)
 }
 
 /*
+ * Refuse a pre-order the channel's rules do not allow (the SKU's own state,
+ * the plan and its limit, is checked by place()).  Reads the ships_on and
+ * channels columns of q_place's row.
+ */
+static void
+require_preorder_channel(PreorderArgs *a, Slot *s)
+{
+	WlPolicy	p;
+	bool		no_date;
+	bool		unlisted;
+	Datum		ships_on = wl_get_datum(0, 11, &no_date);
+	Datum		channels = wl_get_datum(0, 12, &unlisted);
+
+	if (!wl_enforce_policy ||
+		!wl_preorder_channel_refusal(a->channel, ships_on, no_date, channels, unlisted, &p))
+		return;
+	(void) s;
+	wl_policy_refuse(a->sku, a->channel, "pre-orders", &p);
+}
+
+/*
  * Take the units and insert the line (locks the SKU row).  Returns true
  * with *id for a new line; false with *id for an earlier line of the same
  * order (the units given back).  Refusals raise.
@@ -740,7 +767,10 @@ place(PreorderArgs *a, Slot *s, int64 *id)
 	s->discontinued = wl_get_bool(0, 9);
 	*id = wl_get_int64(0, 10, &isnull);
 	if (!isnull)
+	{
+		require_preorder_channel(a, s);
 		return true;
+	}
 	/* a retry of an accepted order returns it, whatever the limit now */
 	*id = same_order(a, s);
 	if (*id == 0)
@@ -793,6 +823,7 @@ waitlist_place_preorder(PG_FUNCTION_ARGS)
 
 	preorder_args(fcinfo, &a);
 	SPI_connect();
+	wl_require_channel(a.channel);
 	if (place(&a, &s, &id))
 	{
 		if (s.channel_limits)

@@ -29,6 +29,7 @@ typedef struct SignupSku
 	bool		discontinued;
 	bool		confirm;
 	bool		unannounced;	/* free units nobody was told about yet */
+	bool		listed;			/* on sales channels: demand feeds the policy */
 	int64		preorder_room;	/* pre-order units still open to take, or 0 */
 } SignupSku;
 
@@ -36,7 +37,8 @@ static WlQuery q_take_pos = {
 	"UPDATE waitlist.sku SET sub_tail = sub_tail + 1 WHERE sku = $1"
 	" RETURNING id, sub_tail - 1, sub_served, status = 'discontinued', confirm_signups,"
 	"  on_hand - allocated > announced,"
-	"  CASE WHEN preorders_open THEN greatest(preorder_limit - preorder_accepted, 0) ELSE 0 END",
+	"  CASE WHEN preorders_open THEN greatest(preorder_limit - preorder_accepted, 0) ELSE 0 END,"
+	"  channels IS NOT NULL",
 	1, {TEXTOID}, NULL
 };
 
@@ -95,6 +97,7 @@ take_position(const char *sku, SignupSku *s)
 	s->confirm = wl_get_bool(0, 5);
 	s->unannounced = wl_get_bool(0, 6);
 	s->preorder_room = wl_get_int64(0, 7, NULL);
+	s->listed = wl_get_bool(0, 8);
 	if (s->discontinued)
 		wl_error_discontinued(sku);
 	if (s->preorder_room > 0)
@@ -192,7 +195,7 @@ waitlist_subscribe(PG_FUNCTION_ARGS)
 	else
 	{
 		id = insert_signup(&s, email, phone, customer);
-		if (s.unannounced)
+		if (s.unannounced || s.listed)
 			wl_touch_sku(s.id);
 	}
 	SPI_finish();

@@ -198,6 +198,7 @@ waitlist_upsert_sku(PG_FUNCTION_ARGS)
 	}
 	wl_exec(&q_upsert, args, nulls, SPI_OK_INSERT_RETURNING, 0);
 	row = SPI_copytuple(SPI_tuptable->vals[0]);
+	wl_touch_sku(wl_get_int64(0, 1, NULL));	/* status and dates move the policy */
 	if (had_date && !PG_ARGISNULL(3) &&
 		DatumGetDateADT(old_date) != PG_GETARG_DATEADT(3))
 	{

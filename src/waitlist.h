@@ -23,6 +23,8 @@
 #define WL_ERRCODE_PREORDER_LIMIT		MAKE_SQLSTATE('W','L','0','1','0')
 #define WL_ERRCODE_PREORDERS_NOT_OPEN	MAKE_SQLSTATE('W','L','0','1','1')
 #define WL_ERRCODE_PREORDERS_OPEN		MAKE_SQLSTATE('W','L','0','1','2')
+#define WL_ERRCODE_POLICY_REFUSED		MAKE_SQLSTATE('W','L','0','1','3')
+#define WL_ERRCODE_UNKNOWN_CHANNEL		MAKE_SQLSTATE('W','L','0','1','4')
 
 /* Longest texts accepted (characters). */
 #define WL_MAX_SKU_LEN		128
@@ -42,5 +44,10 @@ extern int	wl_retry_max_ms;
 extern double wl_notify_skip_usage;
 extern int	wl_authorization_ttl_s;
 extern int	wl_reauthorize_before_s;
+extern int	wl_backorder_days;
+extern int	wl_out_of_stock_days;
+extern int	wl_backorder_min_demand;
+extern int	wl_backorder_max_units;
+extern bool wl_enforce_policy;
 
 #endif

@@ -260,8 +260,8 @@ END
 $$;
 
 -- =================================================================== setup
-SELECT is(dblink_connect('wl_w', pg_temp.conn()), 'OK', 'dblink: writer connection');
-SELECT is(dblink_connect('wl_l', pg_temp.conn()), 'OK', 'dblink: listener connection');
+SELECT is(dblink_connect('wl_w', pg_temp.conn(current_user, '-c waitlist.enforce_policy=off')), 'OK', 'dblink: writer connection');
+SELECT is(dblink_connect('wl_l', pg_temp.conn(current_user, '-c waitlist.enforce_policy=off')), 'OK', 'dblink: listener connection');
 SELECT lives_ok('SELECT pg_temp.cleanup()', 'leftovers of an earlier run removed');
 SELECT is(dblink_exec('wl_l', 'LISTEN waitlist'), 'LISTEN', 'listener: LISTEN waitlist');
 
