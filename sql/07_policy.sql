@@ -1,0 +1,243 @@
+-- The availability policy: every branch of the flowchart on every channel
+-- of the playbook's table, dates around each threshold (13, 14, 15, 21 and
+-- 22 days), per-SKU overrides and settings, enforcement at order time,
+-- availability_changed once per real change, and mixed carts.
+-- Dates are relative to today, and shown as days from today.
+SET waitlist.enforce_policy = on;
+-- Errors with their detail and the cart line they are about.
+CREATE FUNCTION try_detail(stmt text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	d text;
+	c text;
+BEGIN
+	EXECUTE stmt;
+	RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+	GET STACKED DIAGNOSTICS d = PG_EXCEPTION_DETAIL, c = PG_EXCEPTION_CONTEXT;
+	RETURN SQLSTATE || ': ' || SQLERRM || coalesce(' | ' || nullif(d, ''), '')
+		|| coalesce(' | ' || substring(c from 'cart line [0-9]+ \([^)]*\)'), '');
+END
+$$;
+
+SELECT channel, title, marketplace, backorders, preorders, max_handling_days,
+       brand_registry, notify_me, builtin, changed
+  FROM waitlist.channel ORDER BY builtin DESC, channel;
+
+-- One SKU per case.
+CREATE TEMP TABLE policy_case (name text, status text, on_hand int, restock int,
+							   confirmed boolean, preorder text);
+INSERT INTO policy_case VALUES
+	('discontinued', 'discontinued', 0, 5, true, NULL),
+	('in-stock', 'active', 3, NULL, false, NULL),
+	('no-date', 'active', 0, NULL, false, NULL),
+	('unconfirmed', 'active', 0, 5, false, NULL),
+	('date-passed', 'active', 0, -1, true, NULL),
+	('restock-13d', 'active', 0, 13, true, NULL),
+	('restock-14d', 'active', 0, 14, true, NULL),
+	('restock-15d', 'active', 0, 15, true, NULL),
+	('restock-21d', 'active', 0, 21, true, NULL),
+	('restock-22d', 'active', 0, 22, true, NULL),
+	('preorder-20d', 'upcoming', 0, NULL, false, 'open:20'),
+	('preorder-40d', 'upcoming', 0, NULL, false, 'open:40'),
+	('preorder-full', 'upcoming', 0, NULL, false, 'full:20'),
+	('upcoming-closed', 'upcoming', 0, NULL, false, NULL);
+SELECT count(*) AS skus FROM (
+	SELECT waitlist.upsert_sku('POL-' || name, status => status,
+							   restock_date => current_date + restock, restock_confirmed => confirmed)
+	  FROM policy_case) x;
+SELECT count(waitlist.restock('POL-' || name, on_hand)) AS stocked FROM policy_case WHERE on_hand > 0;
+SELECT count(waitlist.open_preorders('POL-' || name, 10, 50, current_date + 10,
+									 current_date + split_part(preorder, ':', 2)::int)) AS plans
+  FROM policy_case WHERE preorder IS NOT NULL;
+SELECT count(waitlist.place_preorder('PF-' || g, 'POL-preorder-full', 1, email => 'f@example.com',
+									 unit_price => 10, currency => 'USD')) AS filled
+  FROM generate_series(1, 5) g;
+
+SELECT c.name AS sku_case, ch.channel, p.decision, p.reason, p.ship_by - current_date AS ship_in_days
+  FROM policy_case c CROSS JOIN waitlist.channel ch
+ CROSS JOIN LATERAL waitlist.policy('POL-' || c.name, ch.channel) p
+ WHERE ch.builtin
+ ORDER BY c.name, ch.channel;
+
+-- The row form gives the same answers (catalog queries).
+SELECT count(*) AS disagreements
+  FROM waitlist.sku s CROSS JOIN waitlist.channel ch
+ WHERE s.sku LIKE 'POL-%'
+   AND waitlist.policy(s, ch.channel) IS DISTINCT FROM waitlist.policy(s.sku, ch.channel);
+
+-- Amazon with Brand Registry takes pre-orders.
+SELECT brand_registry FROM waitlist.set_channel('amazon', brand_registry => true);
+SELECT decision, reason FROM waitlist.policy('POL-preorder-20d', 'amazon');
+SELECT brand_registry FROM waitlist.set_channel('amazon', brand_registry => false);
+SELECT decision FROM waitlist.policy('POL-preorder-20d', 'amazon');
+
+-- Settings and per-SKU overrides of the thresholds.
+SET waitlist.backorder_days = 10;
+SELECT decision, reason FROM waitlist.policy('POL-restock-13d');
+RESET waitlist.backorder_days;
+SELECT backorder_days FROM waitlist.set_policy('POL-restock-15d', backorder_days => 20);
+SELECT decision, reason FROM waitlist.policy('POL-restock-15d');
+SELECT out_of_stock_days FROM waitlist.set_policy('POL-restock-22d', out_of_stock_days => 30,
+												 backorder_days => 25);
+SELECT decision, reason FROM waitlist.policy('POL-restock-22d');
+SELECT min_demand FROM waitlist.set_policy('POL-restock-13d', min_demand => 2);
+SELECT decision, reason FROM waitlist.policy('POL-restock-13d');
+SELECT waitlist.subscribe('POL-restock-13d', 'd1@example.com') > 0 AS signed_up;
+SELECT waitlist.subscribe('POL-restock-13d', 'd2@example.com') > 0 AS signed_up;
+SELECT decision, reason FROM waitlist.policy('POL-restock-13d');
+SELECT max_backorder_units FROM waitlist.set_policy('POL-restock-14d', max_backorder_units => 3);
+SELECT waitlist.place_backorder('CAP-1', 'POL-restock-14d', 3, email => 'cap@example.com') > 0 AS placed;
+SELECT decision, reason FROM waitlist.policy('POL-restock-14d');
+SELECT try($$SELECT waitlist.place_backorder('CAP-2', 'POL-restock-14d', 1, email => 'cap2@example.com')$$);
+SELECT backorder_days, max_backorder_units FROM waitlist.set_policy('POL-restock-14d');
+
+-- A channel the shop adds: backorders by handling time, up to 10 days.
+SELECT channel, marketplace, backorders, preorders, max_handling_days, builtin, changed
+  FROM waitlist.set_channel('etsy', 'Etsy', backorders => 'handling_time', max_handling_days => 10);
+SELECT decision, reason FROM waitlist.policy('POL-restock-13d', 'etsy');
+SELECT decision, reason FROM waitlist.policy('POL-restock-15d', 'etsy');
+
+-- Listings: a SKU listed on some channels is off the others.
+SELECT waitlist.set_listings('POL-in-stock', ARRAY['dtc', 'ebay']);
+SELECT ch, (waitlist.policy('POL-in-stock', ch)).decision
+  FROM unnest(ARRAY['dtc', 'ebay', 'amazon']) ch;
+SELECT waitlist.set_listings('POL-in-stock', NULL) IS NULL AS unlisted;
+
+-- Bad input.
+SELECT try($$SELECT waitlist.policy('NOPE')$$);
+SELECT try($$SELECT waitlist.policy(NULL)$$);
+SELECT try($$SELECT waitlist.policy('POL-in-stock', NULL)$$);
+SELECT try($$SELECT waitlist.policy('POL-in-stock', 'nowhere')$$);
+SELECT try($$SELECT waitlist.policy('POL-in-stock', 'No Such')$$);
+SELECT try($$SELECT waitlist.set_channel(NULL)$$);
+SELECT try($$SELECT waitlist.set_channel('x', backorders => 'sometimes')$$);
+SELECT try($$SELECT waitlist.set_channel('x', preorders => 'maybe')$$);
+SELECT try($$SELECT waitlist.set_channel('x', backorders => 'brand_registry')$$);
+SELECT try($$SELECT waitlist.set_channel('x', max_handling_days => 400)$$);
+SELECT try($$SELECT waitlist.set_listings('POL-in-stock', ARRAY['dtc', 'nowhere'])$$);
+SELECT try($$SELECT waitlist.set_listings('POL-in-stock', ARRAY['dtc', NULL])$$);
+SELECT try($$SELECT waitlist.set_listings('NOPE', ARRAY['dtc'])$$);
+SELECT try($$SELECT waitlist.set_policy('POL-in-stock', backorder_days => -1)$$);
+SELECT try($$SELECT waitlist.set_policy('POL-in-stock', out_of_stock_days => 366)$$);
+SELECT try($$SELECT waitlist.set_policy('POL-in-stock', min_demand => -5)$$);
+SELECT try($$SELECT waitlist.set_policy('NOPE')$$);
+SELECT count(*) AS channels_after_bad_input FROM waitlist.channel;
+
+-- Enforcement: what the policy forbids on a channel is refused with WL013.
+SELECT try_detail($$SELECT waitlist.place_backorder('E-1', 'POL-restock-13d', 1, email => 'e@example.com', channel => 'amazon')$$);
+SELECT try_detail($$SELECT waitlist.place_backorder('E-1', 'POL-restock-21d', 1, email => 'e@example.com', channel => 'ebay')$$);
+SELECT try_detail($$SELECT waitlist.place_backorder('E-1', 'POL-no-date', 1, email => 'e@example.com')$$);
+SELECT try_detail($$SELECT waitlist.place_backorder('E-1', 'POL-restock-22d', 1, email => 'e@example.com', channel => 'walmart')$$);
+SELECT try_detail($$SELECT waitlist.place_backorder('E-1', 'POL-restock-13d', 1, email => 'e@example.com', channel => 'nowhere')$$);
+SELECT try_detail($$SELECT waitlist.place_preorder('E-2', 'POL-preorder-20d', 1, email => 'e@example.com', channel => 'walmart', unit_price => 10, currency => 'USD')$$);
+SELECT try_detail($$SELECT waitlist.place_preorder('E-2', 'POL-preorder-20d', 1, email => 'e@example.com', channel => 'amazon', unit_price => 10, currency => 'USD')$$);
+SELECT try_detail($$SELECT waitlist.place_preorder('E-2', 'POL-preorder-40d', 1, email => 'e@example.com', channel => 'ebay', unit_price => 10, currency => 'USD')$$);
+SELECT try_detail($$SELECT waitlist.place_preorder('E-2', 'POL-preorder-20d', 1, email => 'e@example.com', channel => 'nowhere', unit_price => 10, currency => 'USD')$$);
+SELECT count(*) AS lines_refused FROM waitlist.line WHERE order_ref LIKE 'E-%';
+SELECT waitlist.place_backorder('E-3', 'POL-restock-13d', 1, email => 'e@example.com') > 0 AS dtc_backorder,
+       waitlist.place_backorder('E-4', 'POL-restock-13d', 1, email => 'e@example.com', channel => 'ebay') > 0 AS ebay_backorder,
+       waitlist.place_preorder('E-5', 'POL-preorder-20d', 1, email => 'e@example.com', channel => 'ebay', unit_price => 10, currency => 'USD') > 0 AS ebay_preorder;
+SELECT order_ref, kind, channel FROM waitlist.line WHERE order_ref LIKE 'E-%' ORDER BY order_ref;
+SELECT error FROM (SELECT waitlist.place_backorder('E-6', 'POL-no-date', 1, email => 'e@example.com')) x (error);
+SET waitlist.enforce_policy = off;
+SELECT waitlist.place_backorder('E-6', 'POL-no-date', 1, email => 'e@example.com') > 0 AS placed_with_enforcement_off;
+SET waitlist.enforce_policy = on;
+
+-- Detection: a listed SKU switches to backorders by itself when its stock
+-- reaches zero, and every change of a decision is announced once.
+SELECT sku FROM waitlist.upsert_sku('AUTO', restock_date => current_date + 7, restock_confirmed => true);
+SELECT waitlist.restock('AUTO', 2);
+SELECT waitlist.set_listings('AUTO', ARRAY['dtc', 'amazon', 'ebay']);
+SELECT recipient, payload->>'decision' AS decision, payload->>'previous' AS previous,
+       payload->>'reason' AS reason
+  FROM waitlist.outbox WHERE kind = 'availability_changed' AND sku = 'AUTO' ORDER BY id;
+-- The last two units sell (one order of two): at commit AUTO has none left.
+SELECT waitlist.place_backorder('A-1', 'AUTO', 2, email => 'a@example.com') > 0 AS sold;
+SELECT channel, decision, reason, ship_by - current_date AS ship_in_days, changes
+  FROM waitlist.availability a JOIN waitlist.sku s ON s.id = a.sku_id WHERE s.sku = 'AUTO'
+ ORDER BY channel;
+SELECT recipient, payload->>'decision' AS decision, payload->>'previous' AS previous
+  FROM waitlist.outbox WHERE kind = 'availability_changed' AND sku = 'AUTO' ORDER BY id;
+-- Touching the SKU without changing a decision announces nothing.
+SELECT waitlist.place_backorder('A-2', 'AUTO', 1, email => 'b@example.com') > 0 AS backordered;
+SELECT waitlist.subscribe('AUTO', 'c@example.com') > 0 AS signed_up;
+SELECT count(*) AS events FROM waitlist.outbox WHERE kind = 'availability_changed' AND sku = 'AUTO';
+-- The restock date moves out of the window: backorders stop, on dtc and eBay.
+SELECT sku FROM waitlist.upsert_sku('AUTO', restock_date => current_date + 30);
+SELECT recipient, payload->>'decision' AS decision, payload->>'previous' AS previous,
+       payload->>'reason' AS reason
+  FROM waitlist.outbox WHERE kind = 'availability_changed' AND sku = 'AUTO' ORDER BY id DESC LIMIT 2;
+-- Days pass: tick() re-evaluates once a day (simulated: the date moved
+-- behind the API's back, and the last check was yesterday).
+UPDATE waitlist.sku SET restock_date = current_date + 10 WHERE sku = 'AUTO';
+UPDATE waitlist.availability SET checked_on = current_date - 1
+ WHERE sku_id = (SELECT id FROM waitlist.sku WHERE sku = 'AUTO');
+SELECT waitlist.tick() >= 0 AS ticked;
+SELECT channel, decision, changes, checked_on = current_date AS checked_today
+  FROM waitlist.availability a JOIN waitlist.sku s ON s.id = a.sku_id WHERE s.sku = 'AUTO'
+ ORDER BY channel;
+SELECT count(*) AS events FROM waitlist.outbox WHERE kind = 'availability_changed' AND sku = 'AUTO';
+-- A channel rule change re-publishes the SKUs listed there.
+SELECT backorders FROM waitlist.set_channel('ebay', backorders => 'no');
+SELECT recipient, payload->>'decision' AS decision, payload->>'previous' AS previous
+  FROM waitlist.outbox WHERE kind = 'availability_changed' AND sku = 'AUTO' ORDER BY id DESC LIMIT 1;
+SELECT backorders, changed FROM waitlist.set_channel('ebay', backorders => 'handling_time');
+-- Unlisting drops the published rows.
+SELECT waitlist.set_listings('AUTO', ARRAY['dtc']) AS listed;
+SELECT count(*) AS published FROM waitlist.availability a JOIN waitlist.sku s ON s.id = a.sku_id
+ WHERE s.sku = 'AUTO';
+
+-- Mixed carts: in stock ships now, the backorder when the stock arrives,
+-- the pre-order on its ship date; all or nothing.
+SELECT sku FROM waitlist.upsert_sku('CART-STOCK');
+SELECT waitlist.restock('CART-STOCK', 5);
+SELECT sku FROM waitlist.upsert_sku('CART-BACK', restock_date => current_date + 7, restock_confirmed => true);
+SELECT sku FROM waitlist.upsert_sku('CART-PRE');
+SELECT status FROM waitlist.open_preorders('CART-PRE', 10, 50, current_date + 20, current_date + 30);
+SELECT line_no, sku, qty, decision, line_id > 0 AS placed, shipment, ship_by - current_date AS ship_in_days
+  FROM waitlist.place_order('CART-1', 'Cy', 'cy@example.com', NULL, 'dtc',
+	'[{"sku": "CART-PRE", "qty": 1, "unit_price": 30.00, "currency": "USD"},
+	  {"sku": "CART-STOCK", "qty": 2},
+	  {"sku": "CART-BACK", "qty": 1}]');
+SELECT s.sku, l.kind, l.channel, ls.status FROM waitlist.line l JOIN waitlist.sku s ON s.id = l.sku_id
+  JOIN waitlist.line_status ls ON ls.id = l.id WHERE l.order_ref = 'CART-1' ORDER BY s.sku;
+SELECT json_array_length(payload->'lines') AS lines, payload->'lines'->0->>'decision' AS first
+  FROM waitlist.outbox WHERE kind = 'order_confirmed' AND payload->>'order_ref' = 'CART-1';
+-- More than is in stock: with a confirmed restock the line is a backorder,
+-- which takes the units there are at commit and waits for the rest.
+SELECT sku FROM waitlist.upsert_sku('CART-STOCK', restock_date => current_date + 5, restock_confirmed => true);
+SELECT line_no, decision, shipment, ship_by - current_date AS ship_in_days
+  FROM waitlist.place_order('CART-2', NULL, 'dee@example.com', NULL, 'dtc',
+	'[{"sku": "CART-STOCK", "qty": 4}, {"sku": "CART-BACK", "qty": 2}]');
+SELECT s.sku, ls.allocated, ls.status FROM waitlist.line l JOIN waitlist.sku s ON s.id = l.sku_id
+  JOIN waitlist.line_status ls ON ls.id = l.id WHERE l.order_ref = 'CART-2' ORDER BY s.sku;
+-- Without a restock date, more than is in stock is refused.
+SELECT sku FROM waitlist.upsert_sku('CART-MORE');
+SELECT waitlist.restock('CART-MORE', 1);
+SELECT try_detail($$SELECT * FROM waitlist.place_order('CART-5', NULL, 'e@example.com', NULL, 'dtc',
+	'[{"sku": "CART-MORE", "qty": 2}]')$$);
+-- A line the policy refuses stops the whole cart.
+SELECT try_detail($$SELECT * FROM waitlist.place_order('CART-3', NULL, 'e@example.com', NULL, 'dtc',
+	'[{"sku": "CART-STOCK", "qty": 1}, {"sku": "POL-no-date", "qty": 1}]')$$);
+SELECT try_detail($$SELECT * FROM waitlist.place_order('CART-3', NULL, 'e@example.com', NULL, 'amazon',
+	'[{"sku": "CART-STOCK", "qty": 1}, {"sku": "CART-BACK", "qty": 1}]')$$);
+SELECT try_detail($$SELECT * FROM waitlist.place_order('CART-3', NULL, 'e@example.com', NULL, 'dtc',
+	'[{"sku": "CART-STOCK", "qty": 1}, {"sku": "CART-PRE", "qty": 9, "unit_price": 30, "currency": "USD"}]')$$);
+SELECT count(*) AS lines_of_refused_carts FROM waitlist.line WHERE order_ref = 'CART-3';
+SELECT on_hand - allocated AS free FROM waitlist.sku WHERE sku = 'CART-MORE';
+-- Malformed carts.
+SELECT try($$SELECT * FROM waitlist.place_order('CART-4', NULL, 'e@example.com', NULL, 'dtc', '{"sku": "CART-STOCK"}')$$);
+SELECT try($$SELECT * FROM waitlist.place_order('CART-4', NULL, 'e@example.com', NULL, 'dtc', '[]')$$);
+SELECT try($$SELECT * FROM waitlist.place_order('CART-4', NULL, 'e@example.com', NULL, 'dtc', '[1]')$$);
+SELECT try($$SELECT * FROM waitlist.place_order('CART-4', NULL, 'e@example.com', NULL, 'dtc', '[{"qty": 1}]')$$);
+SELECT try($$SELECT * FROM waitlist.place_order('CART-4', NULL, 'e@example.com', NULL, 'dtc', '[{"sku": "CART-STOCK"}]')$$);
+SELECT try($$SELECT * FROM waitlist.place_order('CART-4', NULL, 'e@example.com', NULL, 'dtc', '[{"sku": "CART-STOCK", "qty": 0}]')$$);
+SELECT try($$SELECT * FROM waitlist.place_order('CART-4', NULL, 'e@example.com', NULL, 'dtc', '[{"sku": "CART-STOCK", "qty": "two"}]')$$);
+SELECT try($$SELECT * FROM waitlist.place_order('CART-4', NULL, 'e@example.com', NULL, 'dtc', '[{"sku": "NOPE", "qty": 1}]')$$);
+SELECT try($$SELECT * FROM waitlist.place_order('CART-4', NULL, 'e@example.com', NULL, 'dtc', '[{"sku": "CART-STOCK", "qty": 1}, {"sku": "CART-STOCK", "qty": 1}]')$$);
+SELECT try($$SELECT * FROM waitlist.place_order('CART-4', NULL, 'e@example.com', NULL, 'dtc', '[{"sku": "CART-PRE", "qty": 1}]')$$);
+SELECT try($$SELECT * FROM waitlist.place_order('CART-4', NULL, NULL, NULL, 'dtc', '[{"sku": "CART-STOCK", "qty": 1}]')$$);
+SELECT try($$SELECT * FROM waitlist.place_order('CART-4', NULL, 'e@example.com', NULL, NULL, '[{"sku": "CART-STOCK", "qty": 1}]')$$);
+SELECT try($$SELECT * FROM waitlist.place_order('CART-4', NULL, 'e@example.com', NULL, 'dtc', NULL)$$);
+SELECT try($$SELECT * FROM waitlist.place_order(NULL, NULL, 'e@example.com', NULL, 'dtc', '[{"sku": "CART-STOCK", "qty": 1}]')$$);
+SELECT count(*) AS lines_of_malformed_carts FROM waitlist.line WHERE order_ref = 'CART-4';
