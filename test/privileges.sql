@@ -10,7 +10,7 @@
 -- catalog rows this transaction changes later.  Part 2 stays inside the
 -- transaction with SET ROLE and is undone by the ROLLBACK.
 BEGIN;
-SELECT plan(99);
+SELECT plan(102);
 SET LOCAL statement_timeout = '120s';
 
 CREATE EXTENSION IF NOT EXISTS dblink;
@@ -47,7 +47,7 @@ SELECT is(dblink_exec('wl_su', $$GRANT USAGE ON SCHEMA waitlist TO wl_tap_login$
 SELECT is(dblink_exec('wl_su', $$GRANT EXECUTE ON FUNCTION
 	waitlist.upsert_sku(text, text, text, date, boolean, text, text, numeric, boolean, boolean),
 	waitlist.restock(text, bigint), waitlist.subscribe(text, text, text, text),
-	waitlist.place_backorder(text, text, integer, text, text, text),
+	waitlist.place_backorder(text, text, integer, text, text, text, text),
 	waitlist.ship_line(bigint), waitlist.tick(),
 	waitlist.open_preorders(text, bigint, numeric, date, date, text, numeric, numeric),
 	waitlist.place_preorder(text, text, integer, text, text, text, text, numeric, text),
@@ -150,7 +150,7 @@ SELECT is_empty($$
 	 WHERE n.nspname = 'waitlist' AND a.grantee = 0
 $$, 'PUBLIC has neither USAGE nor CREATE on schema waitlist');
 
--- 9 tests: every table and view, every privilege, for a role without grants.
+-- one test per table and view:, every privilege, for a role without grants.
 SELECT ok(NOT has_table_privilege('wl_tap_nobody', c.oid,
 		   'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER'),
 	   format('a fresh role has no privilege on %s', c.oid::regclass))
@@ -218,7 +218,7 @@ GRANT EXECUTE ON FUNCTION
 	waitlist.restock(text, bigint),
 	waitlist.subscribe(text, text, text, text),
 	waitlist.unsubscribe(bigint),
-	waitlist.place_backorder(text, text, integer, text, text, text),
+	waitlist.place_backorder(text, text, integer, text, text, text, text),
 	waitlist.cancel_line(bigint),
 	waitlist.waiting_count(text),
 	waitlist.queue_position(bigint),

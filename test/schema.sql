@@ -4,7 +4,7 @@
 -- membership, pg_dump registration (extconfig) and the waitlist.* GUCs.
 -- Run by: pg_prove -d wl_tap --ext .sql test/
 BEGIN;
-SELECT plan(441);
+SELECT plan(519);
 
 -- ---------------------------------------------------------------- schema
 SELECT has_schema('waitlist');
@@ -14,11 +14,12 @@ SELECT is((SELECT e.extrelocatable FROM pg_extension e WHERE e.extname = 'waitli
 	false, 'the extension is not relocatable');
 
 SELECT tables_are('waitlist',
-	ARRAY['sku', 'line', 'subscriber', 'batch', 'outbox', 'tracked_inventory', 'preorder_channel'],
-	'waitlist has exactly its seven tables');
+	ARRAY['sku', 'line', 'subscriber', 'batch', 'outbox', 'tracked_inventory', 'preorder_channel',
+		  'channel_rule', 'availability'],
+	'waitlist has exactly its nine tables');
 SELECT types_are('waitlist', ARRAY['preorder_report'], 'waitlist has exactly one composite type of its own');
-SELECT views_are('waitlist', ARRAY['line_status', 'subscriber_status'],
-	'waitlist has exactly its two views');
+SELECT views_are('waitlist', ARRAY['line_status', 'subscriber_status', 'channel'],
+	'waitlist has exactly its three views');
 SELECT sequences_are('waitlist',
 	ARRAY['sku_id_seq', 'line_id_seq', 'subscriber_id_seq', 'batch_id_seq', 'outbox_id_seq'],
 	'waitlist has exactly the five id sequences');
@@ -58,6 +59,11 @@ INSERT INTO expected_column VALUES
 	('sku', 'deposit_amount', 'numeric', false),
 	('sku', 'preorder_terms', 'integer', true),
 	('sku', 'channel_limits', 'boolean', true),
+	('sku', 'channels', 'text[]', false),
+	('sku', 'backorder_days', 'integer', false),
+	('sku', 'out_of_stock_days', 'integer', false),
+	('sku', 'min_demand', 'integer', false),
+	('sku', 'max_backorder_units', 'bigint', false),
 	('sku', 'created_at', 'timestamp with time zone', true),
 	('sku', 'updated_at', 'timestamp with time zone', true),
 	('line', 'id', 'bigint', true),
@@ -129,15 +135,32 @@ INSERT INTO expected_column VALUES
 	('preorder_channel', 'sku_id', 'bigint', true),
 	('preorder_channel', 'channel', 'text', true),
 	('preorder_channel', 'max_units', 'bigint', true),
-	('preorder_channel', 'accepted', 'bigint', true);
+	('preorder_channel', 'accepted', 'bigint', true),
+	('channel_rule', 'channel', 'text', true),
+	('channel_rule', 'title', 'text', true),
+	('channel_rule', 'marketplace', 'boolean', true),
+	('channel_rule', 'backorders', 'text', true),
+	('channel_rule', 'preorders', 'text', true),
+	('channel_rule', 'max_handling_days', 'integer', false),
+	('channel_rule', 'brand_registry', 'boolean', true),
+	('channel_rule', 'notify_me', 'boolean', true),
+	('channel_rule', 'updated_at', 'timestamp with time zone', true),
+	('availability', 'sku_id', 'bigint', true),
+	('availability', 'channel', 'text', true),
+	('availability', 'decision', 'text', true),
+	('availability', 'reason', 'text', true),
+	('availability', 'ship_by', 'date', false),
+	('availability', 'changes', 'integer', true),
+	('availability', 'changed_at', 'timestamp with time zone', true),
+	('availability', 'checked_on', 'date', true);
 
--- 7 tests: the exact column set of each table, in order
+-- one test per table: the exact column set, in order
 SELECT columns_are('waitlist', t.tbl,
 	   (SELECT array_agg(c.col ORDER BY c.ord) FROM
 		(SELECT col, row_number() OVER () AS ord FROM expected_column WHERE tbl = t.tbl) c),
 	   format('waitlist.%s has exactly the expected columns', t.tbl))
   FROM (VALUES ('sku'::name), ('line'), ('subscriber'), ('batch'), ('outbox'), ('tracked_inventory'),
-			   ('preorder_channel')) t (tbl);
+			   ('preorder_channel'), ('channel_rule'), ('availability')) t (tbl);
 
 -- one test per column: its type
 SELECT col_type_is('waitlist', tbl, col, typ,
@@ -177,6 +200,13 @@ SELECT fk_ok('waitlist', 'line', 'sku_id', 'waitlist', 'sku', 'id');
 SELECT fk_ok('waitlist', 'subscriber', 'sku_id', 'waitlist', 'sku', 'id');
 SELECT fk_ok('waitlist', 'batch', 'sku_id', 'waitlist', 'sku', 'id');
 SELECT fk_ok('waitlist', 'preorder_channel', 'sku_id', 'waitlist', 'sku', 'id');
+SELECT fk_ok('waitlist', 'availability', 'sku_id', 'waitlist', 'sku', 'id');
+SELECT col_is_pk('waitlist', 'channel_rule', 'channel', 'channel_rule is keyed by channel');
+SELECT col_is_pk('waitlist', 'availability', ARRAY['sku_id', 'channel'], 'availability is keyed by (sku_id, channel)');
+SELECT has_trigger('waitlist', 'channel_rule', 'channel_rule_changed', 'channel_rule has the cache-invalidating statement trigger');
+SELECT results_eq($$SELECT channel FROM waitlist.channel WHERE builtin ORDER BY channel$$,
+	ARRAY['amazon', 'dtc', 'ebay', 'tiktok_shop', 'walmart'], 'waitlist.channel holds the playbook''s five channels');
+SELECT is((SELECT count(*)::int FROM waitlist.channel_rule), 0, 'no channel rule of the shop after CREATE EXTENSION');
 
 SELECT has_check('waitlist', 'sku', 'sku has CHECK constraints');
 SELECT has_check('waitlist', 'line', 'line has CHECK constraints');
@@ -220,6 +250,8 @@ SELECT indexes_are('waitlist', 'sku', ARRAY['sku_pkey', 'sku_sku_key']);
 SELECT indexes_are('waitlist', 'line', ARRAY['line_pkey', 'line_sku_id_order_ref_key', 'line_waiting', 'line_holes',
 	'line_action']);
 SELECT indexes_are('waitlist', 'preorder_channel', ARRAY['preorder_channel_pkey']);
+SELECT indexes_are('waitlist', 'availability', ARRAY['availability_pkey', 'availability_checked']);
+SELECT indexes_are('waitlist', 'channel_rule', ARRAY['channel_rule_pkey']);
 SELECT has_index('waitlist', 'line', 'line_action', ARRAY['action_at'], 'line_action on (action_at)');
 SELECT indexes_are('waitlist', 'subscriber', ARRAY['subscriber_pkey', 'subscriber_sku_id_pos_key',
 	'subscriber_holes', 'subscriber_email', 'subscriber_phone', 'subscriber_unconfirmed']);
@@ -263,7 +295,7 @@ INSERT INTO expected_function VALUES
 	('untrack_inventory', ARRAY['regclass'], 'boolean', true),
 	('subscribe', ARRAY['text', 'text', 'text', 'text'], 'bigint', true),
 	('unsubscribe', ARRAY['bigint'], 'boolean', true),
-	('place_backorder', ARRAY['text', 'text', 'integer', 'text', 'text', 'text'], 'bigint', true),
+	('place_backorder', ARRAY['text', 'text', 'integer', 'text', 'text', 'text', 'text'], 'bigint', true),
 	('cancel_line', ARRAY['bigint'], 'integer', true),
 	('ship_line', ARRAY['bigint'], 'void', true),
 	('waiting_count', ARRAY['text'], 'bigint', true),
@@ -284,7 +316,14 @@ INSERT INTO expected_function VALUES
 	('reschedule_preorders', ARRAY['text', 'date', 'date'], 'integer', true),
 	('set_preorder_channel_limit', ARRAY['text', 'text', 'bigint'], 'bigint', true),
 	('place_preorder', ARRAY['text', 'text', 'integer', 'text', 'text', 'text', 'text', 'numeric', 'text'], 'bigint', true),
-	('preorder_status', ARRAY['text'], 'setof waitlist.preorder_report', true);
+	('preorder_status', ARRAY['text'], 'setof waitlist.preorder_report', true),
+	('policy', ARRAY['text', 'text'], 'record', true),
+	('policy', ARRAY['waitlist.sku', 'text'], 'record', false),
+	('set_channel', ARRAY['text', 'text', 'boolean', 'text', 'text', 'integer', 'boolean', 'boolean'], 'waitlist.channel', true),
+	('set_listings', ARRAY['text', 'text[]'], 'text[]', true),
+	('set_policy', ARRAY['text', 'integer', 'integer', 'integer', 'bigint'], 'waitlist.sku', true),
+	('place_order', ARRAY['text', 'text', 'text', 'text', 'text', 'jsonb'], 'setof record', true),
+	('channel_rule_changed', ARRAY[]::text[], 'trigger', false);
 
 SELECT functions_are('waitlist', (SELECT array_agg(fn) FROM expected_function),
 	'waitlist has exactly the API functions');
@@ -365,8 +404,8 @@ SELECT is((SELECT pg_get_function_result('waitlist.claim(text,integer,interval,t
 SELECT is((SELECT pg_get_function_result('waitlist.outbox_metrics()'::regprocedure)),
 	'TABLE(state text, kind text, messages bigint, oldest_due_age interval, notification_queue_usage double precision)',
 	'outbox_metrics returns the documented columns');
-SELECT is((SELECT pg_get_function_arguments('waitlist.place_backorder(text,text,integer,text,text,text)'::regprocedure)),
-	'order_ref text, sku text, qty integer, customer text DEFAULT NULL::text, email text DEFAULT NULL::text, phone text DEFAULT NULL::text',
+SELECT is((SELECT pg_get_function_arguments('waitlist.place_backorder(text,text,integer,text,text,text,text)'::regprocedure)),
+	'order_ref text, sku text, qty integer, customer text DEFAULT NULL::text, email text DEFAULT NULL::text, phone text DEFAULT NULL::text, channel text DEFAULT ''dtc''::text',
 	'place_backorder argument names and defaults');
 SELECT is((SELECT pg_get_function_arguments('waitlist.subscribe(text,text,text,text)'::regprocedure)),
 	'sku text, email text DEFAULT NULL::text, phone text DEFAULT NULL::text, customer text DEFAULT NULL::text',
@@ -389,13 +428,14 @@ INSERT INTO expected_config VALUES
 	('waitlist.sku'), ('waitlist.sku_id_seq'), ('waitlist.line'), ('waitlist.line_id_seq'),
 	('waitlist.subscriber'), ('waitlist.subscriber_id_seq'), ('waitlist.batch'),
 	('waitlist.batch_id_seq'), ('waitlist.outbox'), ('waitlist.outbox_id_seq'),
-	('waitlist.tracked_inventory'), ('waitlist.preorder_channel');
+	('waitlist.tracked_inventory'), ('waitlist.preorder_channel'), ('waitlist.channel_rule'),
+	('waitlist.availability');
 -- one test per relation
 SELECT ok((SELECT e.rel::regclass = ANY (x.extconfig) FROM pg_extension x WHERE x.extname = 'waitlist'),
 	   format('%s is registered with pg_extension_config_dump', e.rel))
   FROM expected_config e;
 SELECT is((SELECT array_length(extconfig, 1) FROM pg_extension WHERE extname = 'waitlist'),
-	12, 'extconfig holds exactly 12 relations');
+	14, 'extconfig holds exactly 14 relations');
 SELECT is((SELECT count(*)::int FROM pg_extension x, unnest(x.extcondition) c
 			WHERE x.extname = 'waitlist' AND c <> ''),
 	0, 'every config relation is dumped whole (empty filter condition)');
@@ -423,6 +463,11 @@ SELECT is((SELECT vartype || '/' || context || '/' || boot_val || '/' || unit
 SELECT is((SELECT vartype || '/' || context || '/' || boot_val || '/' || unit
 			 FROM pg_settings WHERE name = 'waitlist.reauthorize_before'),
 	'integer/superuser/86400/s', 'waitlist.reauthorize_before: seconds, superuser, default 1 day');
+SELECT is((SELECT string_agg(name || '=' || boot_val || '/' || context, ', ' ORDER BY name) FROM pg_settings
+			WHERE name IN ('waitlist.backorder_days', 'waitlist.out_of_stock_days', 'waitlist.backorder_min_demand',
+						   'waitlist.backorder_max_units', 'waitlist.enforce_policy')),
+	'waitlist.backorder_days=14/user, waitlist.backorder_max_units=0/user, waitlist.backorder_min_demand=0/user, waitlist.enforce_policy=on/superuser, waitlist.out_of_stock_days=21/user',
+	'policy settings: 14 and 21 days, no demand or capacity limit, enforcement on (superuser to turn off)');
 SELECT is(current_setting('waitlist.notify'), 'on', 'current_setting(waitlist.notify) is on');
 SELECT lives_ok($$SET LOCAL waitlist.notify = off$$, 'waitlist.notify can be turned off per transaction');
 SELECT is(current_setting('waitlist.notify'), 'off', 'waitlist.notify is now off');
