@@ -552,18 +552,49 @@ COMMENT ON FUNCTION waitlist.preorder_status(text) IS
 /* ------------------------------------------------------------------------
  * Availability policy
  * ---------------------------------------------------------------------- */
-CREATE FUNCTION waitlist.policy(sku text, channel text DEFAULT 'dtc',
-								OUT decision text, OUT reason text, OUT ship_by date)
+CREATE TYPE waitlist.policy_result AS (
+	decision		text,
+	reason			text,
+	ship_by			date
+);
+COMMENT ON TYPE waitlist.policy_result IS 'what a product page shows: in_stock, backorder (to ship by ship_by), preorder, notify_me or out_of_stock, and the branch of the flowchart taken';
+
+CREATE FUNCTION waitlist.policy(sku text, channel text DEFAULT 'dtc')
+RETURNS waitlist.policy_result
 AS 'MODULE_PATHNAME', 'waitlist_policy'
 LANGUAGE C CALLED ON NULL INPUT STABLE
 	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION waitlist.policy(text, text) IS
 	'what the SKU''s page shows on the channel now and why: in_stock, backorder (with ship_by), preorder, notify_me or out_of_stock';
 
-CREATE FUNCTION waitlist.policy(s waitlist.sku, channel text DEFAULT 'dtc',
-								OUT decision text, OUT reason text, OUT ship_by date)
-AS 'MODULE_PATHNAME', 'waitlist_policy_row'
+CREATE FUNCTION waitlist.policy_of(status text, on_hand bigint, allocated bigint,
+								   paid_tail bigint, paid_served bigint, sub_tail bigint,
+								   sub_served bigint, restock_date date, restock_confirmed boolean,
+								   preorders_open boolean, preorder_accepted bigint,
+								   preorder_limit bigint, ships_on date, channels text[],
+								   backorder_days integer, out_of_stock_days integer,
+								   min_demand integer, max_backorder_units bigint, channel text)
+RETURNS waitlist.policy_result
+AS 'MODULE_PATHNAME', 'waitlist_policy_of'
 LANGUAGE C CALLED ON NULL INPUT STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION waitlist.policy_of(text, bigint, bigint, bigint, bigint, bigint, bigint, date, boolean, boolean, bigint, bigint, date, text[], integer, integer, integer, bigint, text) IS
+	'the policy from a SKU''s columns (what policy(waitlist.sku, text) passes); needs read access to waitlist.channel';
+
+/*
+ * The row form for catalog queries.  A plain SQL function, inlined by the
+ * planner: the query passes the columns the C function reads straight from
+ * the scan, with no whole-row value built per row.
+ */
+CREATE FUNCTION waitlist.policy(s waitlist.sku, channel text DEFAULT 'dtc')
+RETURNS waitlist.policy_result
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+	SELECT waitlist.policy_of(s.status, s.on_hand, s.allocated, s.paid_tail, s.paid_served,
+							  s.sub_tail, s.sub_served, s.restock_date, s.restock_confirmed,
+							  s.preorders_open, s.preorder_accepted, s.preorder_limit, s.ships_on,
+							  s.channels, s.backorder_days, s.out_of_stock_days, s.min_demand,
+							  s.max_backorder_units, channel)
+$$;
 COMMENT ON FUNCTION waitlist.policy(waitlist.sku, text) IS
 	'the policy for a waitlist.sku row, for catalog queries (SELECT waitlist.policy(s, ''amazon'') FROM waitlist.sku s); needs read access to waitlist.sku and waitlist.channel';
 

@@ -50,7 +50,7 @@
 #include "waitlist.h"
 
 PG_FUNCTION_INFO_V1(waitlist_policy);
-PG_FUNCTION_INFO_V1(waitlist_policy_row);
+PG_FUNCTION_INFO_V1(waitlist_policy_of);
 PG_FUNCTION_INFO_V1(waitlist_set_channel);
 PG_FUNCTION_INFO_V1(waitlist_set_listings);
 PG_FUNCTION_INFO_V1(waitlist_set_policy);
@@ -262,26 +262,41 @@ map_atts(TupleDesc desc, SkuAtts *m)
 		elog(ERROR, "waitlist: the row is not a waitlist.sku row");
 }
 
-/* Is channel one of the listed channels (a text[]); NULL lists every channel. */
+/* Does a text datum hold exactly the C string s (no copy)? */
+static bool
+text_is(Datum d, const char *s)
+{
+	text	   *t = DatumGetTextPP(d);
+	size_t		len = VARSIZE_ANY_EXHDR(t);
+
+	return strlen(s) == len && memcmp(VARDATA_ANY(t), s, len) == 0;
+}
+
+/*
+ * Is channel one of the listed channels (a text[] without NULLs, as
+ * set_listings writes it); NULL lists every channel.  Walks the array in
+ * place: this runs once per row of a catalog query.
+ */
 static bool
 listed_on(Datum channels, bool isnull, const char *channel)
 {
 	ArrayType  *arr;
-	Datum	   *elems;
-	bool	   *nulls;
+	char	   *p;
 	int			n;
 
 	if (isnull)
 		return true;
 	arr = DatumGetArrayTypeP(channels);
-	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	if (ARR_NDIM(arr) != 1 || ARR_HASNULL(arr))
+		return false;
+	n = ARR_DIMS(arr)[0];
+	p = ARR_DATA_PTR(arr);
 	for (int i = 0; i < n; i++)
 	{
-		text	   *t = DatumGetTextPP(elems[i]);
-
-		if (!nulls[i] && strlen(channel) == VARSIZE_ANY_EXHDR(t) &&
-			memcmp(channel, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)) == 0)
+		if (text_is(PointerGetDatum(p), channel))
 			return true;
+		p = att_addlength_pointer(p, -1, p);
+		p = (char *) att_align_nominal(p, TYPALIGN_INT);
 	}
 	return false;
 }
@@ -296,10 +311,8 @@ listed_on(Datum channels, bool isnull, const char *channel)
 static void
 read_input(Datum *v, bool *n, SkuAtts *m, const char *channel, int64 qty, PolicyInput *in)
 {
-	char	   *status = TextDatumGetCString(v[m->status - 1]);
-
-	in->discontinued = strcmp(status, "discontinued") == 0;
-	in->upcoming = strcmp(status, "upcoming") == 0;
+	in->discontinued = text_is(v[m->status - 1], "discontinued");
+	in->upcoming = !in->discontinued && text_is(v[m->status - 1], "upcoming");
 	in->free_units = I64(m->on_hand) - I64(m->allocated);
 	if (in->free_units < qty)
 		in->free_units = 0;
@@ -318,7 +331,6 @@ read_input(Datum *v, bool *n, SkuAtts *m, const char *channel, int64 qty, Policy
 	in->min_demand = OPT_INT(m->min_demand, wl_backorder_min_demand);
 	in->max_backorder_units = n[m->max_backorder_units - 1] ? wl_backorder_max_units
 		: I64(m->max_backorder_units);
-	pfree(status);
 }
 
 /* ---------- the flowchart ---------- */
@@ -494,6 +506,29 @@ wl_preorder_channel_refusal(const char *channel, Datum ships_on, bool no_date,
 
 /* ---------- SQL: policy() ---------- */
 
+/*
+ * The decision names and reasons are a few constant strings: their text
+ * datums are made once per backend, not once per row of a catalog query.
+ */
+static Datum
+constant_text(const char *s)
+{
+	static const char *keys[32];
+	static text *values[32];
+	static int	n = 0;
+
+	for (int i = 0; i < n; i++)
+		if (keys[i] == s)
+			return PointerGetDatum(values[i]);
+	if (n == lengthof(keys))
+		return CStringGetTextDatum(s);
+	keys[n] = s;
+	values[n] = (text *) MemoryContextAlloc(TopMemoryContext, VARHDRSZ + strlen(s));
+	SET_VARSIZE(values[n], VARHDRSZ + strlen(s));
+	memcpy(VARDATA(values[n]), s, strlen(s));
+	return PointerGetDatum(values[n++]);
+}
+
 /* Build the (decision, reason, ship_by) result. */
 static Datum
 policy_result(FunctionCallInfo fcinfo, TupleDesc *cache, WlPolicy *p)
@@ -511,8 +546,8 @@ policy_result(FunctionCallInfo fcinfo, TupleDesc *cache, WlPolicy *p)
 		*cache = BlessTupleDesc(CreateTupleDescCopy(desc));
 		MemoryContextSwitchTo(old);
 	}
-	values[0] = CStringGetTextDatum(wl_decision_name(p->decision));
-	values[1] = CStringGetTextDatum(p->reason);
+	values[0] = constant_text(wl_decision_name(p->decision));
+	values[1] = constant_text(p->reason);
 	values[2] = DateADTGetDatum(p->ship_by);
 	return HeapTupleGetDatum(heap_form_tuple(*cache, values, nulls));
 }
@@ -539,50 +574,41 @@ waitlist_policy(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(policy_result(fcinfo, &desc, &p));
 }
 
-/* What policy(s waitlist.sku, ...) keeps between the rows of one query. */
-typedef struct RowCache
+/* The arguments of policy_of(), in the places of the sku columns. */
+static const SkuAtts of_args = {
+	.status = 1, .on_hand = 2, .allocated = 3, .paid_tail = 4, .paid_served = 5,
+	.sub_tail = 6, .sub_served = 7, .restock_date = 8, .restock_confirmed = 9,
+	.preorders_open = 10, .preorder_accepted = 11, .preorder_limit = 12, .ships_on = 13,
+	.channels = 14, .backorder_days = 15, .out_of_stock_days = 16, .min_demand = 17,
+	.max_backorder_units = 18
+};
+#define OF_CHANNEL 18			/* 0-based argument number of channel */
+
+/* What policy_of() keeps between the rows of one query. */
+typedef struct OfCache
 {
-	Oid			typid;
-	int32		typmod;
-	TupleDesc	rowdesc;
-	SkuAtts		atts;
-	Datum	   *v;
-	bool	   *n;
-	TupleDesc	result;
 	char		channel[WL_MAX_CHANNEL_LEN + 1];
 	ChannelRule rule;
 	TimestampTz xact_start;
 	DateADT		today;
-} RowCache;
+	TupleDesc	result;
+} OfCache;
 
-/* Set up (or refresh) the per-query cache for this row type and channel. */
-static RowCache *
-row_cache(FunctionCallInfo fcinfo, HeapTupleHeader row, const char *channel)
+/* The channel's rule and today's date, once per query (or channel). */
+static OfCache *
+of_cache(FunctionCallInfo fcinfo)
 {
-	RowCache   *c = fcinfo->flinfo->fn_extra;
-	Oid			typid = HeapTupleHeaderGetTypeId(row);
-	int32		typmod = HeapTupleHeaderGetTypMod(row);
+	OfCache    *c = fcinfo->flinfo->fn_extra;
+	Datum		arg = fcinfo->args[OF_CHANNEL].value;
 
 	if (c == NULL)
 		c = fcinfo->flinfo->fn_extra =
-			MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(RowCache));
-	if (c->rowdesc == NULL || c->typid != typid || c->typmod != typmod)
-	{
-		TupleDesc	d = lookup_rowtype_tupdesc(typid, typmod);
-		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-
-		c->rowdesc = CreateTupleDescCopy(d);
-		ReleaseTupleDesc(d);
-		map_atts(c->rowdesc, &c->atts);
-		c->v = palloc(sizeof(Datum) * c->rowdesc->natts);
-		c->n = palloc(sizeof(bool) * c->rowdesc->natts);
-		MemoryContextSwitchTo(old);
-		c->typid = typid;
-		c->typmod = typmod;
-	}
-	if (!rules_valid || strcmp(c->channel, channel) != 0 ||
+			MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(OfCache));
+	if (!rules_valid || c->channel[0] == '\0' || !text_is(arg, c->channel) ||
 		c->xact_start != GetCurrentTransactionStartTimestamp())
 	{
+		char	   *channel = text_to_cstring(DatumGetTextPP(arg));
+
 		c->rule = *channel_rule(channel);
 		strlcpy(c->channel, channel, sizeof(c->channel));
 		c->xact_start = GetCurrentTransactionStartTimestamp();
@@ -591,34 +617,31 @@ row_cache(FunctionCallInfo fcinfo, HeapTupleHeader row, const char *channel)
 	return c;
 }
 
-/* SQL: waitlist.policy(s waitlist.sku, channel text) */
+/* SQL: waitlist.policy_of(status, on_hand, ..., max_backorder_units, channel) */
 Datum
-waitlist_policy_row(PG_FUNCTION_ARGS)
+waitlist_policy_of(PG_FUNCTION_ARGS)
 {
-	HeapTupleHeader row;
-	HeapTupleData tup;
-	RowCache   *c;
+	Datum		v[OF_CHANNEL];
+	bool		n[OF_CHANNEL];
+	OfCache    *c;
 	PolicyInput in;
 	WlPolicy	p;
-	char	   *channel;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("the sku row must not be null")));
-	if (PG_ARGISNULL(1))
+	for (int i = 0; i < OF_CHANNEL; i++)
+	{
+		v[i] = fcinfo->args[i].value;
+		n[i] = fcinfo->args[i].isnull;
+	}
+	if (PG_ARGISNULL(OF_CHANNEL))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("channel must not be null")));
-	row = PG_GETARG_HEAPTUPLEHEADER(0);
-	channel = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	c = row_cache(fcinfo, row, channel);
-	tup.t_len = HeapTupleHeaderGetDatumLength(row);
-	ItemPointerSetInvalid(&tup.t_self);
-	tup.t_tableOid = InvalidOid;
-	tup.t_data = row;
-	heap_deform_tuple(&tup, c->rowdesc, c->v, c->n);
-	read_input(c->v, c->n, &c->atts, channel, 1, &in);
+	if (n[0] || n[1] || n[2] || n[3] || n[4] || n[5] || n[6] || n[8] || n[9] || n[10])
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the SKU's status, counters and flags must not be null")));
+	c = of_cache(fcinfo);
+	read_input(v, n, (SkuAtts *) &of_args, c->channel, 1, &in);
 	evaluate(&in, &c->rule, c->today, &p);
 	PG_RETURN_DATUM(policy_result(fcinfo, &c->result, &p));
 }

@@ -4,7 +4,7 @@
 -- membership, pg_dump registration (extconfig) and the waitlist.* GUCs.
 -- Run by: pg_prove -d wl_tap --ext .sql test/
 BEGIN;
-SELECT plan(519);
+SELECT plan(524);
 
 -- ---------------------------------------------------------------- schema
 SELECT has_schema('waitlist');
@@ -17,7 +17,7 @@ SELECT tables_are('waitlist',
 	ARRAY['sku', 'line', 'subscriber', 'batch', 'outbox', 'tracked_inventory', 'preorder_channel',
 		  'channel_rule', 'availability'],
 	'waitlist has exactly its nine tables');
-SELECT types_are('waitlist', ARRAY['preorder_report'], 'waitlist has exactly one composite type of its own');
+SELECT types_are('waitlist', ARRAY['preorder_report', 'policy_result'], 'waitlist has exactly two composite types of its own');
 SELECT views_are('waitlist', ARRAY['line_status', 'subscriber_status', 'channel'],
 	'waitlist has exactly its three views');
 SELECT sequences_are('waitlist',
@@ -317,8 +317,11 @@ INSERT INTO expected_function VALUES
 	('set_preorder_channel_limit', ARRAY['text', 'text', 'bigint'], 'bigint', true),
 	('place_preorder', ARRAY['text', 'text', 'integer', 'text', 'text', 'text', 'text', 'numeric', 'text'], 'bigint', true),
 	('preorder_status', ARRAY['text'], 'setof waitlist.preorder_report', true),
-	('policy', ARRAY['text', 'text'], 'record', true),
-	('policy', ARRAY['waitlist.sku', 'text'], 'record', false),
+	('policy', ARRAY['text', 'text'], 'waitlist.policy_result', true),
+	('policy', ARRAY['waitlist.sku', 'text'], 'waitlist.policy_result', false),
+	('policy_of', ARRAY['text', 'bigint', 'bigint', 'bigint', 'bigint', 'bigint', 'bigint', 'date', 'boolean',
+		'boolean', 'bigint', 'bigint', 'date', 'text[]', 'integer', 'integer', 'integer', 'bigint', 'text'],
+		'waitlist.policy_result', false),
 	('set_channel', ARRAY['text', 'text', 'boolean', 'text', 'text', 'integer', 'boolean', 'boolean'], 'waitlist.channel', true),
 	('set_listings', ARRAY['text', 'text[]'], 'text[]', true),
 	('set_policy', ARRAY['text', 'integer', 'integer', 'integer', 'bigint'], 'waitlist.sku', true),
@@ -386,6 +389,11 @@ SELECT volatility_is('waitlist', 'restock', ARRAY['text', 'bigint'], 'volatile',
 SELECT volatility_is('waitlist', 'tick', ARRAY[]::text[], 'volatile', 'tick is VOLATILE');
 SELECT function_lang_is('waitlist', 'restock', ARRAY['text', 'bigint'], 'c', 'restock is written in C');
 SELECT function_lang_is('waitlist', 'outbox_metrics', ARRAY[]::text[], 'sql', 'outbox_metrics is SQL');
+SELECT function_lang_is('waitlist', 'policy', ARRAY['waitlist.sku', 'text'], 'sql',
+	'policy(waitlist.sku, text) is SQL, inlined into catalog queries');
+SELECT function_lang_is('waitlist', 'policy_of', ARRAY['text', 'bigint', 'bigint', 'bigint', 'bigint', 'bigint', 'bigint',
+	'date', 'boolean', 'boolean', 'bigint', 'bigint', 'date', 'text[]', 'integer', 'integer', 'integer', 'bigint', 'text'],
+	'c', 'policy_of is written in C');
 SELECT is_empty($$
 	SELECT p.oid::regprocedure::text FROM pg_proc p
 	 WHERE p.pronamespace = 'waitlist'::regnamespace AND p.proisstrict
