@@ -109,34 +109,7 @@ static WlQuery q_insert_line = {
 	9, {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, INT8OID, TEXTOID, TEXTOID}, NULL
 };
 
-typedef struct OrderArgs
-{
-	char	   *order_ref;
-	char	   *sku;
-	int32		qty;
-	char	   *customer;
-	char	   *email;
-	char	   *phone;
-	char	   *channel;
-} OrderArgs;
-
-/* Read and check place_backorder's arguments. */
-static void
-order_args(FunctionCallInfo fcinfo, OrderArgs *a)
-{
-	a->order_ref = wl_arg_text(fcinfo, 0, "order_ref", WL_MAX_REF_LEN, true);
-	a->sku = wl_arg_text(fcinfo, 1, "sku", WL_MAX_SKU_LEN, true);
-	a->qty = wl_arg_line_qty(fcinfo, 2);
-	a->customer = wl_arg_text(fcinfo, 3, "customer", WL_MAX_NAME_LEN, false);
-	a->email = wl_arg_email(fcinfo, 4);
-	a->phone = wl_arg_phone(fcinfo, 5);
-	a->channel = wl_arg_channel(fcinfo, 6);
-	if (!a->email && !a->phone)
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("an email address or a phone number is required"),
-				 errdetail("The backorder confirmation and the shipping notice need somewhere to go.")));
-}
+typedef WlOrderArgs OrderArgs;
 
 /* Lock the SKU by code; unknown and discontinued SKUs are refused. */
 static void
@@ -250,7 +223,7 @@ waitlist_place_backorder(PG_FUNCTION_ARGS)
 	LineSku		s;
 	int64		id;
 
-	order_args(fcinfo, &a);
+	wl_arg_order(fcinfo, &a, "backorder");
 	SPI_connect();
 	lock_sku_for_order(a.sku, &s);
 	id = same_order(&s, &a);

@@ -541,13 +541,7 @@ waitlist_set_preorder_channel_limit(PG_FUNCTION_ARGS)
 
 typedef struct PreorderArgs
 {
-	char	   *order_ref;
-	char	   *sku;
-	int32		qty;
-	char	   *customer;
-	char	   *email;
-	char	   *phone;
-	char	   *channel;
+	WlOrderArgs o;				/* order_ref, sku, qty, contacts, channel */
 	char	   *price;
 	char	   *currency;
 } PreorderArgs;
@@ -584,20 +578,9 @@ currency_arg(FunctionCallInfo fcinfo, int argno)
 static void
 preorder_args(FunctionCallInfo fcinfo, PreorderArgs *a)
 {
-	a->order_ref = wl_arg_text(fcinfo, 0, "order_ref", WL_MAX_REF_LEN, true);
-	a->sku = wl_arg_text(fcinfo, 1, "sku", WL_MAX_SKU_LEN, true);
-	a->qty = wl_arg_line_qty(fcinfo, 2);
-	a->customer = wl_arg_text(fcinfo, 3, "customer", WL_MAX_NAME_LEN, false);
-	a->email = wl_arg_email(fcinfo, 4);
-	a->phone = wl_arg_phone(fcinfo, 5);
-	a->channel = wl_arg_channel(fcinfo, 6);
+	wl_arg_order(fcinfo, &a->o, "pre-order");
 	a->price = wl_arg_amount(fcinfo, 7, "unit_price", true, 1e9);
 	a->currency = currency_arg(fcinfo, 8);
-	if (!a->email && !a->phone)
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("an email address or a phone number is required"),
-				 errdetail("The pre-order confirmation and the shipping notice need somewhere to go.")));
 }
 
 /*
@@ -668,17 +651,17 @@ static WlQuery q_same_order = {
 static int64
 same_order(PreorderArgs *a, Slot *s)
 {
-	Datum		args[2] = {Int64GetDatum(s->sku_id), CStringGetTextDatum(a->order_ref)};
-	Datum		back[2] = {Int64GetDatum(s->sku_id), Int64GetDatum(a->qty)};
+	Datum		args[2] = {Int64GetDatum(s->sku_id), CStringGetTextDatum(a->o.order_ref)};
+	Datum		back[2] = {Int64GetDatum(s->sku_id), Int64GetDatum(a->o.qty)};
 	int64		id;
 
 	if (wl_exec(&q_same_order, args, NULL, SPI_OK_SELECT, 0) == 0)
 		return 0;
-	if (!wl_get_bool(0, 3) || DatumGetInt32(wl_get_datum(0, 2, NULL)) != a->qty)
+	if (!wl_get_bool(0, 3) || DatumGetInt32(wl_get_datum(0, 2, NULL)) != a->o.qty)
 		ereport(ERROR,
 				(errcode(WL_ERRCODE_DUPLICATE_ORDER),
 				 errmsg("order \"%s\" already has another line for SKU \"%s\"",
-						a->order_ref, a->sku),
+						a->o.order_ref, a->o.sku),
 				 errdetail("Placing the same pre-order again returns the existing line; change it by cancelling and placing a new one.")));
 	id = wl_get_int64(0, 1, NULL);
 	wl_exec(&q_give_back_units, back, NULL, SPI_OK_UPDATE, 1);
@@ -689,21 +672,21 @@ same_order(PreorderArgs *a, Slot *s)
 static void
 refuse_slot(PreorderArgs *a, Slot *s)
 {
-	int64		taken = s->accepted - a->qty;
+	int64		taken = s->accepted - a->o.qty;
 
 	if (s->discontinued)
-		wl_error_discontinued(a->sku);
+		wl_error_discontinued(a->o.sku);
 	if (!s->open)
 		ereport(ERROR,
 				(errcode(WL_ERRCODE_PREORDERS_NOT_OPEN),
-				 errmsg("SKU \"%s\" does not take pre-orders", a->sku),
+				 errmsg("SKU \"%s\" does not take pre-orders", a->o.sku),
 				 errhint("Offer the back-in-stock sign-up (waitlist.subscribe) instead.")));
 	ereport(ERROR,
 			(errcode(WL_ERRCODE_PREORDER_LIMIT),
 			 taken >= s->limit
-			 ? errmsg("pre-order limit reached for SKU \"%s\"", a->sku)
+			 ? errmsg("pre-order limit reached for SKU \"%s\"", a->o.sku)
 			 : errmsg("only " INT64_FORMAT " pre-order units remain for SKU \"%s\", %d asked",
-					  s->limit - taken, a->sku, a->qty),
+					  s->limit - taken, a->o.sku, a->o.qty),
 			 errdetail(INT64_FORMAT " of " INT64_FORMAT " pre-order units are taken.",
 					   taken, s->limit),
 			 errhint("Offer the notify-me sign-up (waitlist.subscribe) for the demand beyond the limit.")));
@@ -724,10 +707,10 @@ require_preorder_channel(PreorderArgs *a, Slot *s)
 	Datum		channels = wl_get_datum(0, 12, &unlisted);
 
 	if (!wl_enforce_policy ||
-		!wl_preorder_channel_refusal(a->channel, ships_on, no_date, channels, unlisted, &p))
+		!wl_preorder_channel_refusal(a->o.channel, ships_on, no_date, channels, unlisted, &p))
 		return;
 	(void) s;
-	wl_policy_refuse(a->sku, a->channel, "pre-orders", &p);
+	wl_policy_refuse(a->o.sku, a->o.channel, "pre-orders", &p);
 }
 
 /*
@@ -742,21 +725,21 @@ place(PreorderArgs *a, Slot *s, int64 *id)
 	char		nulls[11] = "          ";
 	bool		isnull;
 
-	v[0] = CStringGetTextDatum(a->sku);
-	v[1] = CStringGetTextDatum(a->order_ref);
-	v[2] = wl_opt_text(a->customer);
-	v[3] = wl_opt_text(a->email);
-	v[4] = wl_opt_text(a->phone);
-	v[5] = Int32GetDatum(a->qty);
-	v[6] = CStringGetTextDatum(a->channel);
+	v[0] = CStringGetTextDatum(a->o.sku);
+	v[1] = CStringGetTextDatum(a->o.order_ref);
+	v[2] = wl_opt_text(a->o.customer);
+	v[3] = wl_opt_text(a->o.email);
+	v[4] = wl_opt_text(a->o.phone);
+	v[5] = Int32GetDatum(a->o.qty);
+	v[6] = CStringGetTextDatum(a->o.channel);
 	v[7] = CStringGetTextDatum(a->price);
 	v[8] = CStringGetTextDatum(a->currency);
 	v[9] = Float8GetDatum((double) wl_authorization_ttl_s);
-	nulls[2] = a->customer ? ' ' : 'n';
-	nulls[3] = a->email ? ' ' : 'n';
-	nulls[4] = a->phone ? ' ' : 'n';
+	nulls[2] = a->o.customer ? ' ' : 'n';
+	nulls[3] = a->o.email ? ' ' : 'n';
+	nulls[4] = a->o.phone ? ' ' : 'n';
 	if (wl_exec(&q_place, v, nulls, SPI_OK_SELECT, 0) == 0)
-		wl_error_unknown_sku(a->sku);
+		wl_error_unknown_sku(a->o.sku);
 	s->sku_id = wl_get_int64(0, 1, NULL);
 	s->accepted = wl_get_int64(0, 3, NULL);
 	s->limit = wl_get_int64(0, 4, NULL);
@@ -798,8 +781,8 @@ static WlQuery q_channel_row = {
 static void
 take_channel_slot(PreorderArgs *a, Slot *s)
 {
-	Datum		args[3] = {Int64GetDatum(s->sku_id), CStringGetTextDatum(a->channel),
-	Int64GetDatum(a->qty)};
+	Datum		args[3] = {Int64GetDatum(s->sku_id), CStringGetTextDatum(a->o.channel),
+	Int64GetDatum(a->o.qty)};
 
 	if (wl_exec(&q_channel_take, args, NULL, SPI_OK_UPDATE, 0) == 1 ||
 		wl_exec(&q_channel_row, args, NULL, SPI_OK_SELECT, 0) == 0)
@@ -807,9 +790,9 @@ take_channel_slot(PreorderArgs *a, Slot *s)
 	ereport(ERROR,
 			(errcode(WL_ERRCODE_PREORDER_LIMIT),
 			 errmsg("pre-order limit of channel \"%s\" reached for SKU \"%s\"",
-					a->channel, a->sku),
+					a->o.channel, a->o.sku),
 			 errdetail(INT64_FORMAT " of the channel's " INT64_FORMAT " pre-order units are taken; %d asked.",
-					   wl_get_int64(0, 2, NULL), wl_get_int64(0, 1, NULL), a->qty),
+					   wl_get_int64(0, 2, NULL), wl_get_int64(0, 1, NULL), a->o.qty),
 			 errhint("Offer the notify-me sign-up (waitlist.subscribe), or take the pre-order on another channel.")));
 }
 
@@ -823,7 +806,7 @@ waitlist_place_preorder(PG_FUNCTION_ARGS)
 
 	preorder_args(fcinfo, &a);
 	SPI_connect();
-	wl_require_channel(a.channel);
+	wl_require_channel(a.o.channel);
 	if (place(&a, &s, &id))
 	{
 		if (s.channel_limits)

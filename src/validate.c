@@ -98,6 +98,19 @@ wl_phone_ok(const char *s)
 	return digits >= 8 && digits <= 15;
 }
 
+/* True when an optional argument is NULL; a required one raises. */
+static bool
+arg_missing(FunctionCallInfo fcinfo, int argno, const char *name, bool required)
+{
+	if (!PG_ARGISNULL(argno))
+		return false;
+	if (required)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", name)));
+	return true;
+}
+
 /* Text argument: NULL check, length check (characters), never empty. */
 char *
 wl_arg_text(FunctionCallInfo fcinfo, int argno, const char *name,
@@ -105,14 +118,8 @@ wl_arg_text(FunctionCallInfo fcinfo, int argno, const char *name,
 {
 	char	   *s;
 
-	if (PG_ARGISNULL(argno))
-	{
-		if (required)
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("%s must not be null", name)));
+	if (arg_missing(fcinfo, argno, name, required))
 		return NULL;
-	}
 	s = text_to_cstring(PG_GETARG_TEXT_PP(argno));
 	if (pg_mbstrlen(s) > maxlen)
 		ereport(ERROR,
@@ -167,6 +174,28 @@ wl_arg_line_qty(FunctionCallInfo fcinfo, int argno)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("qty must be positive, got %d", qty)));
 	return qty;
+}
+
+/*
+ * Arguments 0-6 of an order line: order_ref, sku, qty, customer, email,
+ * phone, channel; an email or a phone is required (what: the kind of order,
+ * for the message).
+ */
+void
+wl_arg_order(FunctionCallInfo fcinfo, WlOrderArgs *a, const char *what)
+{
+	a->order_ref = wl_arg_text(fcinfo, 0, "order_ref", WL_MAX_REF_LEN, true);
+	a->sku = wl_arg_text(fcinfo, 1, "sku", WL_MAX_SKU_LEN, true);
+	a->qty = wl_arg_line_qty(fcinfo, 2);
+	a->customer = wl_arg_text(fcinfo, 3, "customer", WL_MAX_NAME_LEN, false);
+	a->email = wl_arg_email(fcinfo, 4);
+	a->phone = wl_arg_phone(fcinfo, 5);
+	a->channel = wl_arg_channel(fcinfo, 6);
+	if (!a->email && !a->phone)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("an email address or a phone number is required"),
+				 errdetail("The %s confirmation and the shipping notice need somewhere to go.", what)));
 }
 
 /* Optional email argument, validated and lower-cased in the domain. */
@@ -268,14 +297,8 @@ wl_arg_amount(FunctionCallInfo fcinfo, int argno, const char *name,
 	char	   *s;
 	double		v;
 
-	if (PG_ARGISNULL(argno))
-	{
-		if (required)
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("%s must not be null", name)));
+	if (arg_missing(fcinfo, argno, name, required))
 		return NULL;
-	}
 	s = DatumGetCString(DirectFunctionCall1(numeric_out, PG_GETARG_DATUM(argno)));
 	v = strtod(s, NULL);
 	if (!(v > 0.0) || !(v <= max))

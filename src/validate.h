@@ -16,6 +16,20 @@ extern char *wl_arg_text(FunctionCallInfo fcinfo, int argno, const char *name,
 extern int64 wl_arg_int64(FunctionCallInfo fcinfo, int argno, const char *name);
 extern int64 wl_arg_qty(FunctionCallInfo fcinfo, int argno, bool allow_zero);
 extern int32 wl_arg_line_qty(FunctionCallInfo fcinfo, int argno);
+
+/* The arguments every order line starts with (place_backorder, place_preorder). */
+typedef struct WlOrderArgs
+{
+	char	   *order_ref;
+	char	   *sku;
+	int32		qty;
+	char	   *customer;
+	char	   *email;
+	char	   *phone;
+	char	   *channel;
+} WlOrderArgs;
+
+extern void wl_arg_order(FunctionCallInfo fcinfo, WlOrderArgs *a, const char *what);
 extern char *wl_arg_email(FunctionCallInfo fcinfo, int argno);
 extern char *wl_arg_phone(FunctionCallInfo fcinfo, int argno);
 extern char *wl_arg_channel(FunctionCallInfo fcinfo, int argno);

@@ -56,7 +56,7 @@ static const opt_def options[] = {
 	{"kind", 0, OPT_LIST, OFF(kinds), "KIND",
 	"claim only messages of this kind (repeatable)"},
 	{"channel", 0, OPT_LIST, OFF(channels), "CHANNEL",
-	"claim only this channel: email, sms, merchant or payment (repeatable)"},
+	"claim only this channel: email, sms, merchant, payment or feed (repeatable)"},
 	{"in-flight", 'n', OPT_LONG, OFF(in_flight), "N",
 	"deliveries running at once (default 8)"},
 	{"batch", 0, OPT_LONG, OFF(batch), "N",
@@ -85,7 +85,7 @@ static const opt_def options[] = {
 
 #define NOPTIONS ((int) (sizeof(options) / sizeof(options[0])))
 
-static const char *const valid_channels[] = {"email", "sms", "merchant", "payment"};
+static const char *const valid_channels[] = {"email", "sms", "merchant", "payment", "feed"};
 
 /* Where one option's value lives inside cfg. */
 static void *
@@ -375,7 +375,7 @@ check_channels(const relay_config *cfg)
 			known |= strcmp(cfg->channels.items[i], valid_channels[j]) == 0;
 		if (!known)
 		{
-			log_error("msg=\"unknown channel %s: use email, sms, merchant or payment\"",
+			log_error("msg=\"unknown channel %s: use email, sms, merchant, payment or feed\"",
 					  cfg->channels.items[i]);
 			return false;
 		}
