@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The demo: a SKU sells out, 350 shoppers sign up, some backorders come in,
-# 200 units arrive; prints who got what and the messages as a listener
+# The demo: a SKU sells out, the policy says what each sales channel shows,
+# 350 shoppers sign up, some backorders come in, 200 units arrive; prints who got what and the messages as a listener
 # claims them.  Runs on a throwaway cluster that is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +19,13 @@ SELECT sku, title, on_hand FROM waitlist.upsert_sku('JACKET-M', title => 'Rain j
        product_url => 'https://shop.example/jacket');
 SELECT waitlist.set_on_hand('JACKET-M', 12) AS on_hand;
 SELECT waitlist.set_on_hand('JACKET-M', 0) AS sold_out;
+SQL
+
+echo "== What the product page shows on each sales channel now (the availability policy)"
+psql <<'SQL'
+SELECT c.channel, p.decision, p.reason, p.ship_by
+  FROM waitlist.channel c, LATERAL waitlist.policy('JACKET-M', c.channel) p
+ ORDER BY c.channel;
 SQL
 
 echo "== 350 shoppers ask to be told when it is back; 25 pay now for a backorder"
