@@ -241,3 +241,39 @@ SELECT try($$SELECT * FROM waitlist.place_order('CART-4', NULL, 'e@example.com',
 SELECT try($$SELECT * FROM waitlist.place_order('CART-4', NULL, 'e@example.com', NULL, 'dtc', NULL)$$);
 SELECT try($$SELECT * FROM waitlist.place_order(NULL, NULL, 'e@example.com', NULL, 'dtc', '[{"sku": "CART-STOCK", "qty": 1}]')$$);
 SELECT count(*) AS lines_of_malformed_carts FROM waitlist.line WHERE order_ref = 'CART-4';
+
+-- Leaving a channel tells its feed the SKU is out of stock there; listing
+-- it again is announced again (every publication has its own key).
+SELECT recipient, payload->>'decision' AS decision, payload->>'previous' AS previous,
+       payload->>'reason' AS reason
+  FROM waitlist.outbox WHERE kind = 'availability_changed' AND sku = 'AUTO' ORDER BY id DESC LIMIT 2;
+SELECT waitlist.set_listings('AUTO', ARRAY['dtc', 'ebay']) AS listed;
+SELECT recipient, payload->>'decision' AS decision, payload->>'previous' AS previous
+  FROM waitlist.outbox WHERE kind = 'availability_changed' AND sku = 'AUTO' ORDER BY id DESC LIMIT 1;
+SELECT waitlist.set_listings('AUTO', NULL) IS NULL AS listed_nowhere;
+SELECT count(*) AS published FROM waitlist.availability a JOIN waitlist.sku s ON s.id = a.sku_id
+ WHERE s.sku = 'AUTO';
+SELECT recipient, payload->>'decision' AS decision
+  FROM waitlist.outbox WHERE kind = 'availability_changed' AND sku = 'AUTO' ORDER BY id DESC LIMIT 2;
+
+-- A pre-order that fills the limit of a listed SKU switches its page to
+-- notify-me at that commit.
+SELECT waitlist.set_listings('POL-preorder-20d', ARRAY['dtc']) AS listed;
+SELECT count(waitlist.place_preorder('FILL-' || g, 'POL-preorder-20d', 1, email => 'f@example.com',
+									 unit_price => 10, currency => 'USD')) AS placed
+  FROM generate_series(1, 4) g;
+SELECT payload->>'decision' AS decision, payload->>'previous' AS previous, payload->>'reason' AS reason
+  FROM waitlist.outbox WHERE kind = 'availability_changed' AND sku = 'POL-preorder-20d' ORDER BY id;
+
+-- claim() writes the pre-order confirmations that are due, as tick() does.
+SELECT count(*) AS confirmations_pending FROM waitlist.line WHERE confirm_pending AND order_ref LIKE 'FILL-%';
+SELECT count(*) AS claimed FROM waitlist.claim('policy-test', 1000, kinds => ARRAY['preorder_confirmed']) c
+ WHERE c.payload->>'order_ref' LIKE 'FILL-%';
+SELECT count(*) AS confirmations_pending FROM waitlist.line WHERE confirm_pending AND order_ref LIKE 'FILL-%';
+
+-- Production arrived while pre-orders are still open: the SKU is in stock,
+-- and a backorder (sold from stock) is taken.
+SELECT waitlist.restock('CART-PRE', 3);
+SELECT decision FROM waitlist.policy('CART-PRE');
+SELECT waitlist.place_backorder('PB-1', 'CART-PRE', 1, email => 'p@example.com') > 0 AS placed;
+SELECT status FROM waitlist.line_status WHERE order_ref = 'PB-1';

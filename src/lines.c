@@ -41,7 +41,7 @@ typedef struct LineSku
 	int64		free_units;
 	bool		discontinued;
 	int64		on_hand;
-	bool		preorders_open;
+	int64		preorder_room;	/* pre-order units still open to take, or 0 */
 } LineSku;
 
 typedef struct Line
@@ -60,7 +60,8 @@ typedef struct Line
 #define SKU_COLUMNS \
 	"id, sku, title, CASE WHEN restock_confirmed THEN to_char(restock_date, 'YYYY-MM-DD') END," \
 	" product_url, paid_served, paid_tail - paid_served, on_hand - allocated," \
-	" status = 'discontinued', on_hand, preorders_open"
+	" status = 'discontinued', on_hand," \
+	" CASE WHEN preorders_open THEN greatest(preorder_limit - preorder_accepted, 0) ELSE 0 END"
 
 static WlQuery q_lock_by_sku = {
 	"SELECT " SKU_COLUMNS " FROM waitlist.sku WHERE sku = $1 FOR UPDATE",
@@ -86,7 +87,7 @@ read_sku(LineSku *s)
 	s->free_units = wl_get_int64(0, 8, NULL);
 	s->discontinued = wl_get_bool(0, 9);
 	s->on_hand = wl_get_int64(0, 10, NULL);
-	s->preorders_open = wl_get_bool(0, 11);
+	s->preorder_room = wl_get_int64(0, 11, NULL);
 }
 
 /* ---------- place_backorder ---------- */
@@ -122,7 +123,7 @@ lock_sku_for_order(const char *sku, LineSku *s)
 	read_sku(s);
 	if (s->discontinued)
 		wl_error_discontinued(sku);
-	if (s->preorders_open)
+	if (s->preorder_room > 0 && s->free_units <= 0)
 		ereport(ERROR,
 				(errcode(WL_ERRCODE_PREORDERS_OPEN),
 				 errmsg("SKU \"%s\" takes pre-orders, not backorders", sku),

@@ -195,7 +195,8 @@ decide_lines(Cart *c)
 		CartLine   *l = byid[i];
 		Datum		arg = Int64GetDatum(l->sku_id);
 
-		wl_exec(&q_lock_sku, &arg, NULL, SPI_OK_SELECT, 1);
+		if (wl_exec(&q_lock_sku, &arg, NULL, SPI_OK_SELECT, 1) == 0)
+			wl_error_unknown_sku(l->sku);
 		wl_policy_of_tuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, c->channel,
 						   l->qty, &l->policy);
 	}

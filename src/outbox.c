@@ -331,14 +331,16 @@ expand_confirmations(int max)
 
 static WlQuery q_pending_work = {
 	"SELECT EXISTS (SELECT 1 FROM waitlist.batch WHERE expanded_at IS NULL),"
-	" EXISTS (SELECT 1 FROM waitlist.subscriber WHERE confirm_pending)",
+	" EXISTS (SELECT 1 FROM waitlist.subscriber WHERE confirm_pending)"
+	"  OR EXISTS (SELECT 1 FROM waitlist.line WHERE action_at <= now())",
 	0, {InvalidOid}, NULL
 };
 
 /*
  * Expand up to max_batches committed batches, and as many pending sign-up
- * confirmations; caller is connected to SPI.  One cheap look at the two
- * partial indexes first, so a claim with nothing to expand pays little.
+ * confirmations and due pre-order lines; caller is connected to SPI.  One
+ * cheap look at the partial indexes first, so a claim with nothing to
+ * expand pays little.
  */
 int64
 wl_expand_batches(int max_batches)

@@ -40,6 +40,7 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/typcache.h"
 
 #include "commit.h"
@@ -79,6 +80,8 @@ typedef struct ChannelRule
 static ChannelRule *rules = NULL;	/* TopMemoryContext */
 static int	nrules = 0;
 static bool rules_valid = false;
+static uint64 rules_generation = 0;	/* bumped by every load */
+static uint64 rules_invals = 0;	/* bumped by every invalidation */
 static Oid	rules_relid = InvalidOid;	/* waitlist.channel_rule, once known */
 
 /* Forget the cached rules. */
@@ -98,7 +101,10 @@ rules_inval(Datum arg, Oid relid)
 {
 	(void) arg;
 	if (relid == InvalidOid || relid == rules_relid)
+	{
 		rules_valid = false;
+		rules_invals++;
+	}
 }
 
 /* Register the invalidation callback (from _PG_init). */
@@ -143,20 +149,39 @@ static WlQuery q_rules = {
 	0, {0}, NULL
 };
 
-/* Read every channel rule into the cache. */
+/* The rules query, read with the latest snapshot: the cache outlives the transaction. */
+static uint64
+query_rules(void)
+{
+	int			rc;
+
+	wl_prepare(&q_rules);
+	rc = SPI_execute_snapshot(q_rules.plan, NULL, NULL, GetLatestSnapshot(),
+							  InvalidSnapshot, true, false, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "waitlist: reading the channel rules failed: %s",
+			 SPI_result_code_string(rc));
+	return SPI_processed;
+}
+
+/*
+ * Read every channel rule into the cache.  The new array is built before
+ * the old one is freed; the cache counts as valid only if no invalidation
+ * arrived while it was read.
+ */
 static void
 load_rules(void)
 {
 	uint64		n;
+	ChannelRule *fresh;
+	uint64		invals = rules_invals;
 
 	SPI_connect();
-	n = wl_exec(&q_rules, NULL, NULL, SPI_OK_SELECT, 0);
-	if (rules)
-		pfree(rules);
-	rules = MemoryContextAllocZero(TopMemoryContext, sizeof(ChannelRule) * Max(n, 1));
+	n = query_rules();
+	fresh = MemoryContextAllocZero(TopMemoryContext, sizeof(ChannelRule) * Max(n, 1));
 	for (uint64 i = 0; i < n; i++)
 	{
-		ChannelRule *r = &rules[i];
+		ChannelRule *r = &fresh[i];
 
 		strlcpy(r->name, wl_get_text(i, 1), sizeof(r->name));
 		r->marketplace = wl_get_bool(i, 2);
@@ -166,8 +191,12 @@ load_rules(void)
 		r->brand_registry = wl_get_bool(i, 6);
 		r->notify_me = wl_get_bool(i, 7);
 	}
+	if (rules)
+		pfree(rules);
+	rules = fresh;
 	nrules = (int) n;
-	rules_valid = true;
+	rules_generation++;
+	rules_valid = (rules_invals == invals);
 	rules_relid = get_relname_relid("channel_rule", get_namespace_oid("waitlist", false));
 	SPI_finish();
 }
@@ -560,7 +589,7 @@ waitlist_policy(PG_FUNCTION_ARGS)
 	char	   *channel = PG_ARGISNULL(1) ? NULL : wl_arg_channel(fcinfo, 1);
 	Datum		arg = CStringGetTextDatum(sku);
 	WlPolicy	p;
-	TupleDesc	desc = NULL;
+	TupleDesc  *desc;
 
 	if (channel == NULL)
 		ereport(ERROR,
@@ -571,7 +600,12 @@ waitlist_policy(PG_FUNCTION_ARGS)
 		wl_error_unknown_sku(sku);
 	wl_policy_of_tuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, channel, 1, &p);
 	SPI_finish();
-	PG_RETURN_DATUM(policy_result(fcinfo, &desc, &p));
+	/* the result descriptor is kept for the query, in fn_extra */
+	if (fcinfo->flinfo->fn_extra == NULL)
+		fcinfo->flinfo->fn_extra = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt,
+														  sizeof(TupleDesc));
+	desc = fcinfo->flinfo->fn_extra;
+	PG_RETURN_DATUM(policy_result(fcinfo, desc, &p));
 }
 
 /* The arguments of policy_of(), in the places of the sku columns. */
@@ -589,6 +623,7 @@ typedef struct OfCache
 {
 	char		channel[WL_MAX_CHANNEL_LEN + 1];
 	ChannelRule rule;
+	uint64		generation;		/* of the rules the copy came from */
 	TimestampTz xact_start;
 	DateADT		today;
 	TupleDesc	result;
@@ -604,12 +639,13 @@ of_cache(FunctionCallInfo fcinfo)
 	if (c == NULL)
 		c = fcinfo->flinfo->fn_extra =
 			MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(OfCache));
-	if (!rules_valid || c->channel[0] == '\0' || !text_is(arg, c->channel) ||
-		c->xact_start != GetCurrentTransactionStartTimestamp())
+	if (!rules_valid || c->generation != rules_generation || c->channel[0] == '\0' ||
+		!text_is(arg, c->channel) || c->xact_start != GetCurrentTransactionStartTimestamp())
 	{
 		char	   *channel = text_to_cstring(DatumGetTextPP(arg));
 
 		c->rule = *channel_rule(channel);
+		c->generation = rules_generation;
 		strlcpy(c->channel, channel, sizeof(c->channel));
 		c->xact_start = GetCurrentTransactionStartTimestamp();
 		c->today = GetSQLCurrentDate();
@@ -667,10 +703,40 @@ static WlQuery q_publish = {
 };
 
 static WlQuery q_unlisted = {
-	"DELETE FROM waitlist.availability WHERE sku_id = $1"
-	" AND ($2::text[] IS NULL OR NOT channel = ANY ($2))",
+	"DELETE FROM waitlist.availability a WHERE a.sku_id = $1"
+	" AND ($2::text[] IS NULL OR NOT a.channel = ANY ($2)"
+	"  OR NOT EXISTS (SELECT 1 FROM waitlist.channel c WHERE c.channel = a.channel))"
+	" RETURNING a.channel, a.decision, a.changes + 1",
 	2, {INT8OID, TEXTARRAYOID}, NULL
 };
+
+static void announce(int64 sku_id, const char *sku, const char *channel,
+					 const char *previous, WlPolicy *p, int64 changes);
+
+/*
+ * Channels the SKU left (unlisted, or the channel was removed): their rows
+ * go, and a feed that showed something else hears it is out of stock there.
+ */
+static void
+drop_unlisted(int64 sku_id, const char *sku, Datum channels, bool unlisted)
+{
+	Datum		args[2] = {Int64GetDatum(sku_id), channels};
+	char		nulls[3] = {' ', unlisted ? 'n' : ' ', '\0'};
+	uint64		n = wl_exec(&q_unlisted, args, nulls, SPI_OK_DELETE_RETURNING, 0);
+	SPITupleTable *t = SPI_tuptable;
+	WlPolicy	gone = {WL_OUT_OF_STOCK, "not listed on the channel", false, 0, true};
+
+	for (uint64 i = 0; i < n; i++)
+	{
+		char	   *channel = SPI_getvalue(t->vals[i], t->tupdesc, 1);
+		char	   *was = SPI_getvalue(t->vals[i], t->tupdesc, 2);
+		bool		isnull;
+
+		if (strcmp(was, wl_decision_name(WL_OUT_OF_STOCK)) != 0)
+			announce(sku_id, sku, channel, was, &gone,
+					 DatumGetInt32(SPI_getbinval(t->vals[i], t->tupdesc, 3, &isnull)));
+	}
+}
 
 /* What was published for one channel, from q_published's result. */
 typedef struct Published
@@ -712,8 +778,8 @@ announce(int64 sku_id, const char *sku, const char *channel, const char *previou
 	wl_json_str(&j, "ship_by", p->has_ship_by
 				? DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(p->ship_by)))
 				: NULL);
-	snprintf(key, sizeof(key), "sku:" INT64_FORMAT ":avail:%s:" INT64_FORMAT,
-			 sku_id, channel, changes);
+	snprintf(key, sizeof(key), "sku:" INT64_FORMAT ":avail:%s:" INT64_FORMAT ":%u",
+			 sku_id, channel, changes, GetTopTransactionId());
 	wl_queue_message("availability_changed", "feed", channel, sku, wl_json_finish(&j), key);
 }
 
@@ -728,7 +794,7 @@ publish_channel(int64 sku_id, const char *sku, const char *channel, Published *w
 	const char *now;
 
 	if (find_rule(channel) == NULL)
-		return;					/* a channel removed from waitlist.channel_rule */
+		return;					/* a channel removed: drop_unlisted dropped it */
 	wl_policy_of_tuple(tup, desc, channel, 1, &p);
 	now = wl_decision_name(p.decision);
 	if (was->decision && strcmp(was->decision, now) == 0 && !was->stale)
@@ -756,8 +822,6 @@ wl_publish_availability(int64 sku_id)
 	TupleDesc	desc;
 	bool		isnull;
 	Datum		channels;
-	Datum		dargs[2];
-	char		dnulls[3] = "  ";
 	SPITupleTable *pub;
 	uint64		npub;
 	Datum	   *elems;
@@ -767,10 +831,7 @@ wl_publish_availability(int64 sku_id)
 	tup = SPI_copytuple(SPI_tuptable->vals[0]);
 	desc = CreateTupleDescCopy(SPI_tuptable->tupdesc);
 	channels = SPI_getbinval(tup, desc, SPI_fnumber(desc, "channels"), &isnull);
-	dargs[0] = arg;
-	dargs[1] = channels;
-	dnulls[1] = isnull ? 'n' : ' ';
-	wl_exec(&q_unlisted, dargs, dnulls, SPI_OK_DELETE, 0);
+	drop_unlisted(sku_id, SPI_getvalue(tup, desc, SPI_fnumber(desc, "sku")), channels, isnull);
 	if (isnull)
 		return;
 	npub = wl_exec(&q_published, &arg, NULL, SPI_OK_SELECT, 0);
@@ -948,7 +1009,10 @@ waitlist_set_listings(PG_FUNCTION_ARGS)
 	SPI_connect();
 	if (wl_exec(&q_set_listings, args, nulls, SPI_OK_UPDATE_RETURNING, 0) == 0)
 		wl_error_unknown_sku(sku);
-	wl_touch_sku(wl_get_int64(0, 1, NULL));
+	if (isnull)
+		wl_publish_availability(wl_get_int64(0, 1, NULL));	/* the feeds hear it now */
+	else
+		wl_touch_sku(wl_get_int64(0, 1, NULL));
 	result = isnull ? (Datum) 0 : SPI_datumTransfer(wl_get_datum(0, 2, NULL), false, -1);
 	SPI_finish();
 	if (isnull)

@@ -557,6 +557,7 @@ typedef struct Slot
 	bool		at_limit;
 	bool		open;
 	bool		discontinued;
+	bool		listed;			/* on sales channels: publish availability at commit */
 } Slot;
 
 /* A three-letter upper-case ISO 4217 code. */
@@ -695,7 +696,7 @@ refuse_slot(PreorderArgs *a, Slot *s)
 /*
  * Refuse a pre-order the channel's rules do not allow (the SKU's own state,
  * the plan and its limit, is checked by place()).  Reads the ships_on and
- * channels columns of q_place's row.
+ * channels columns of q_place's row, and notes whether the SKU is listed.
  */
 static void
 require_preorder_channel(PreorderArgs *a, Slot *s)
@@ -706,10 +707,10 @@ require_preorder_channel(PreorderArgs *a, Slot *s)
 	Datum		ships_on = wl_get_datum(0, 11, &no_date);
 	Datum		channels = wl_get_datum(0, 12, &unlisted);
 
+	s->listed = !unlisted;
 	if (!wl_enforce_policy ||
 		!wl_preorder_channel_refusal(a->o.channel, ships_on, no_date, channels, unlisted, &p))
 		return;
-	(void) s;
 	wl_policy_refuse(a->o.sku, a->o.channel, "pre-orders", &p);
 }
 
@@ -812,8 +813,8 @@ waitlist_place_preorder(PG_FUNCTION_ARGS)
 		if (s.channel_limits)
 			take_channel_slot(&a, &s);
 		sync_limit(s.sku_id, s.at_limit, s.accepted, s.limit);
-		if (s.free_units > 0)
-			wl_touch_sku(s.sku_id);
+		if (s.free_units > 0 || s.listed)
+			wl_touch_sku(s.sku_id);	/* allocation, or the policy to publish */
 	}
 	SPI_finish();
 	PG_RETURN_INT64(id);
