@@ -88,7 +88,15 @@ if ! q "$SRC" >"$WORK/setup.log" 2>&1 \
 	                         'smtp 451', interval '10 minutes')" \
 	-c "SELECT waitlist.place_backorder('ORD-7', 'DR-A', 1, 'Jo', NULL, '+4915100000007')" \
 	-c "SELECT waitlist.restock('DR-A', 2)" \
-	-c "UPDATE public.app_inventory SET qty = qty + 1 WHERE sku = 'DR-T' AND location = 'south'"; then
+	-c "UPDATE public.app_inventory SET qty = qty + 1 WHERE sku = 'DR-T' AND location = 'south'" \
+	-c "SELECT waitlist.upsert_sku('DR-P', 'Pre-order press')" \
+	-c "SELECT waitlist.open_preorders('DR-P', 100, 80, DATE '2031-04-15', DATE '2031-04-22', 'deposit', 20)" \
+	-c "SELECT waitlist.set_preorder_channel_limit('DR-P', 'ebay', 10)" \
+	-c "SELECT waitlist.place_preorder('ORD-P1', 'DR-P', 2, 'Kim', 'kim@example.com', NULL, 'ebay', 25.00, 'EUR')" \
+	-c "SELECT waitlist.set_channel('etsy', 'Etsy', backorders => 'handling_time', max_handling_days => 10)" \
+	-c "SELECT waitlist.set_channel('amazon', brand_registry => true)" \
+	-c "SELECT waitlist.set_listings('DR-A', ARRAY['dtc', 'amazon', 'etsy'])" \
+	-c "SELECT waitlist.set_policy('DR-B', backorder_days => 20)"; then
 	cat "$WORK/setup.log"
 	echo "FAIL: could not set up the source database"
 	exit 1
@@ -143,7 +151,17 @@ UNION ALL SELECT 'tracked_inventory', count(*), md5(coalesce(string_agg(t::text,
 UNION ALL SELECT 'line_status', count(*), md5(coalesce(string_agg(t::text, ',' ORDER BY id), '')) FROM waitlist.line_status t
 UNION ALL SELECT 'subscriber_status', count(*), md5(coalesce(string_agg(t::text, ',' ORDER BY id), '')) FROM waitlist.subscriber_status t
 UNION ALL SELECT 'app_inventory', count(*), md5(coalesce(string_agg(t::text, ',' ORDER BY sku, location), ''))
-  FROM public.app_inventory t"
+  FROM public.app_inventory t
+UNION ALL SELECT 'preorder_channel', count(*), md5(coalesce(string_agg(t::text, ',' ORDER BY sku_id, channel), ''))
+  FROM waitlist.preorder_channel t
+UNION ALL SELECT 'channel_rule', count(*), md5(coalesce(string_agg(t::text, ',' ORDER BY channel), ''))
+  FROM waitlist.channel_rule t
+UNION ALL SELECT 'channel', count(*), md5(coalesce(string_agg(t::text, ',' ORDER BY channel), ''))
+  FROM waitlist.channel t
+UNION ALL SELECT 'availability', count(*), md5(coalesce(string_agg(t::text, ',' ORDER BY sku_id, channel), ''))
+  FROM waitlist.availability t
+UNION ALL SELECT 'preorder_status', count(*), md5(coalesce(string_agg(t::text, ',' ORDER BY sku), ''))
+  FROM waitlist.preorder_status() t"
 src_sums="$(q "$SRC" -F ' ' -c "$checksum_sql")"
 dst_sums="$(q "$DST" -F ' ' -c "$checksum_sql")"
 while read -r table count sum; do
@@ -174,6 +192,11 @@ expect "extension registered with the same version and config tables" \
 expect "the inventory trigger exists on the restored app table" \
 	"$(q "$DST" -c "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'public.app_inventory'::regclass
 	                AND tgfoid = 'waitlist.inventory_trigger()'::regprocedure AND NOT tgisinternal")" "1"
+
+expect "the shop's channel changes survive: DR-P takes pre-orders on Amazon (Brand Registry)" \
+	"$(q "$DST" -c "SELECT decision FROM waitlist.policy('DR-P', 'amazon')")" "preorder"
+expect "the pre-order plan survives: 78 of 80 units left" \
+	"$(q "$DST" -c "SELECT status FROM waitlist.preorder_status('DR-P')")" "ACCEPTING PREORDERS (78 remaining)"
 
 # ------------------------------------------------------ life after restore
 max_sub="$(q "$DST" -c "SELECT max(id) FROM waitlist.subscriber")"
