@@ -115,44 +115,6 @@ wl_json_finish(WlJson *j)
 
 /* ---------- queueing ---------- */
 
-static WlQuery q_queue = {
-	"INSERT INTO waitlist.outbox (kind, channel, recipient, sku, payload, idempotency_key)"
-	" SELECT $1, c.channel, c.recipient, $4, $5::json, $6 || ':' || c.channel"
-	" FROM (VALUES ('email', $2), ('sms', $3)) AS c (channel, recipient)"
-	" WHERE c.recipient IS NOT NULL"
-	" ON CONFLICT (idempotency_key) DO NOTHING",
-	6, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID}, NULL
-};
-
-/*
- * Queue one message per contact (email, sms) given; returns how many were
- * new.  The key prefix names what the message is about; the channel is
- * appended.  Caller is connected to SPI.
- */
-int
-wl_queue_contacts(const char *kind, const char *sku, const char *email,
-				  const char *phone, const char *payload, const char *key_prefix)
-{
-	Datum		args[6];
-	char		nulls[7] = "      ";
-	uint64		n;
-
-	args[0] = CStringGetTextDatum(kind);
-	args[1] = wl_opt_text(email);
-	args[2] = wl_opt_text(phone);
-	args[3] = CStringGetTextDatum(sku);
-	args[4] = CStringGetTextDatum(payload);
-	args[5] = CStringGetTextDatum(key_prefix);
-	if (!email)
-		nulls[1] = 'n';
-	if (!phone)
-		nulls[2] = 'n';
-	n = wl_exec(&q_queue, args, nulls, SPI_OK_INSERT, 0);
-	if (n > 0)
-		wl_note_messages();
-	return (int) n;
-}
-
 static WlQuery q_queue_one = {
 	"INSERT INTO waitlist.outbox (kind, channel, recipient, sku, payload, idempotency_key)"
 	" VALUES ($1, $2, $3, $4, $5::json, $6)"
@@ -183,6 +145,26 @@ wl_queue_message(const char *kind, const char *channel, const char *recipient,
 		return false;
 	wl_note_messages();
 	return true;
+}
+
+/*
+ * Queue one message per contact (email, sms) given; returns how many were
+ * new.  The key prefix names what the message is about; the channel is
+ * appended.  Caller is connected to SPI.
+ */
+int
+wl_queue_contacts(const char *kind, const char *sku, const char *email,
+				  const char *phone, const char *payload, const char *key_prefix)
+{
+	int			n = 0;
+
+	if (email)
+		n += wl_queue_message(kind, "email", email, sku, payload,
+							  psprintf("%s:email", key_prefix));
+	if (phone)
+		n += wl_queue_message(kind, "sms", phone, sku, payload,
+							  psprintf("%s:sms", key_prefix));
+	return n;
 }
 
 /* ---------- batch expansion ---------- */
