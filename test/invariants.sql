@@ -30,13 +30,9 @@ BEGIN
 				PERFORM waitlist.untrack_inventory('public.tap_inv_inventory');
 				DROP TABLE public.tap_inv_inventory;
 			END IF;
-			DELETE FROM waitlist.outbox WHERE sku LIKE 'TAP-INV-%';
-			DELETE FROM waitlist.batch WHERE sku_id IN (SELECT id FROM waitlist.sku WHERE sku LIKE 'TAP-INV-%');
-			DELETE FROM waitlist.line WHERE sku_id IN (SELECT id FROM waitlist.sku WHERE sku LIKE 'TAP-INV-%');
-			DELETE FROM waitlist.subscriber WHERE sku_id IN (SELECT id FROM waitlist.sku WHERE sku LIKE 'TAP-INV-%');
-			DELETE FROM waitlist.sku WHERE sku LIKE 'TAP-INV-%';
 		END
 		$d$ $q$);
+	PERFORM pg_temp.delete_skus('wl_w', 'TAP-INV-');
 END
 $$;
 

@@ -26,18 +26,8 @@ CREATE EXTENSION IF NOT EXISTS dblink;
 
 CREATE FUNCTION pg_temp.cleanup() RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-	PERFORM dblink_exec('wl_w', $q$
-		DO $d$
-		BEGIN
-			DELETE FROM waitlist.outbox WHERE sku LIKE 'TAP-PO-%';
-			DELETE FROM waitlist.batch WHERE sku_id IN (SELECT id FROM waitlist.sku WHERE sku LIKE 'TAP-PO-%');
-			DELETE FROM waitlist.line WHERE sku_id IN (SELECT id FROM waitlist.sku WHERE sku LIKE 'TAP-PO-%');
-			DELETE FROM waitlist.subscriber WHERE sku_id IN (SELECT id FROM waitlist.sku WHERE sku LIKE 'TAP-PO-%');
-			DELETE FROM waitlist.preorder_channel WHERE sku_id IN (SELECT id FROM waitlist.sku WHERE sku LIKE 'TAP-PO-%');
-			DELETE FROM waitlist.sku WHERE sku LIKE 'TAP-PO-%';
-			DROP PROCEDURE IF EXISTS public.tap_po_race(text, int, int);
-		END
-		$d$ $q$);
+	PERFORM pg_temp.delete_skus('wl_w', 'TAP-PO-');
+	PERFORM dblink_exec('wl_w', 'DROP PROCEDURE IF EXISTS public.tap_po_race(text, int, int)');
 END
 $$;
 

@@ -21,14 +21,10 @@ CREATE EXTENSION IF NOT EXISTS dblink;
 -- also run first in case an earlier run stopped half-way.
 CREATE FUNCTION pg_temp.cleanup() RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
+	PERFORM pg_temp.delete_skus('wl_su', 'TAP-PRIV-');
 	PERFORM dblink_exec('wl_su', $q$
 		DO $d$
 		BEGIN
-			DELETE FROM waitlist.outbox WHERE sku LIKE 'TAP-PRIV-%';
-			DELETE FROM waitlist.batch WHERE sku_id IN (SELECT id FROM waitlist.sku WHERE sku LIKE 'TAP-PRIV-%');
-			DELETE FROM waitlist.line WHERE sku_id IN (SELECT id FROM waitlist.sku WHERE sku LIKE 'TAP-PRIV-%');
-			DELETE FROM waitlist.subscriber WHERE sku_id IN (SELECT id FROM waitlist.sku WHERE sku LIKE 'TAP-PRIV-%');
-			DELETE FROM waitlist.sku WHERE sku LIKE 'TAP-PRIV-%';
 			IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'wl_tap_login') THEN
 				DROP OWNED BY wl_tap_login;
 				DROP ROLE wl_tap_login;
