@@ -258,7 +258,12 @@ CREATE TABLE waitlist.channel_rule (
 	max_handling_days integer,
 	brand_registry	boolean NOT NULL,
 	notify_me		boolean NOT NULL,
-	updated_at		timestamptz NOT NULL DEFAULT pg_catalog.now()
+	updated_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	-- "by handling time" means nothing without the maximum
+	CONSTRAINT channel_rule_handling_days
+		CHECK (max_handling_days IS NOT NULL
+			   OR (backorders OPERATOR(pg_catalog.<>) 'handling_time'
+				   AND preorders OPERATOR(pg_catalog.<>) 'handling_time'))
 );
 COMMENT ON TABLE waitlist.channel_rule IS 'the shop''s own sales channels and its changes to the built-in ones (see the view waitlist.channel)';
 

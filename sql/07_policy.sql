@@ -114,6 +114,13 @@ SELECT try($$SELECT waitlist.set_channel('x', backorders => 'sometimes')$$);
 SELECT try($$SELECT waitlist.set_channel('x', preorders => 'maybe')$$);
 SELECT try($$SELECT waitlist.set_channel('x', backorders => 'brand_registry')$$);
 SELECT try($$SELECT waitlist.set_channel('x', max_handling_days => 400)$$);
+-- "by handling time" without a maximum, new or left by a change: refused, nothing stored
+SELECT try($$SELECT waitlist.set_channel('x', backorders => 'handling_time')$$);
+SELECT try($$SELECT waitlist.set_channel('x', preorders => 'handling_time', max_handling_days => 0)$$);
+SELECT try($$SELECT waitlist.set_channel('ebay', max_handling_days => 0)$$);
+SELECT try($$SELECT waitlist.set_channel('etsy', max_handling_days => 0)$$);
+SELECT channel, max_handling_days, changed FROM waitlist.channel WHERE channel IN ('x', 'ebay', 'etsy')
+ ORDER BY channel;
 SELECT try($$SELECT waitlist.set_listings('POL-in-stock', ARRAY['dtc', 'nowhere'])$$);
 SELECT try($$SELECT waitlist.set_listings('POL-in-stock', ARRAY['dtc', NULL])$$);
 SELECT try($$SELECT waitlist.set_listings('NOPE', ARRAY['dtc'])$$);

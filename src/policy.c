@@ -894,6 +894,14 @@ static WlQuery q_set_channel = {
 	8, {TEXTOID, TEXTOID, BOOLOID, TEXTOID, TEXTOID, INT4OID, BOOLOID, BOOLOID}, NULL
 };
 
+/* The support values and whether a maximum is left, as q_set_channel would store them. */
+static WlQuery q_channel_merged = {
+	"SELECT coalesce($2, c.backorders, 'no'), coalesce($3, c.preorders, 'no'),"
+	"  CASE WHEN $4 IS NOT NULL THEN nullif($4, 0) ELSE c.max_handling_days END IS NULL"
+	" FROM (SELECT 1) one LEFT JOIN waitlist.channel c ON c.channel = $1",
+	4, {TEXTOID, TEXTOID, TEXTOID, INT4OID}, NULL
+};
+
 static WlQuery q_channel_row = {
 	"SELECT c FROM waitlist.channel c WHERE c.channel = $1", 1, {TEXTOID}, NULL
 };
@@ -918,6 +926,40 @@ check_support(FunctionCallInfo fcinfo, int argno, const char *name, bool registr
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid %s support \"%s\"", name, s),
 				 errhint("Use yes, no or handling_time%s.", registry ? " or brand_registry" : "")));
+}
+
+/*
+ * A channel that takes orders "by handling time" needs its maximum: without
+ * one it would silently take nothing.  Checked on the merged rule, so
+ * keeping or clearing a value is checked too.  (The table's CHECK catches a
+ * concurrent change in between, with a plainer message.)
+ */
+static void
+require_handling_days(const char *channel, Datum *args, char *nulls)
+{
+	Datum		m[4] = {args[0], args[3], args[4], args[5]};
+	char		mn[5] = {nulls[0], nulls[3], nulls[4], nulls[5], '\0'};
+	char	   *backorders;
+	char	   *preorders;
+	const char *what;
+
+	wl_exec(&q_channel_merged, m, mn, SPI_OK_SELECT, 1);
+	backorders = wl_get_text(0, 1);
+	preorders = wl_get_text(0, 2);
+
+	if (!wl_get_bool(0, 3))
+		return;
+	if (strcmp(backorders, "handling_time") == 0)
+		what = "backorders";
+	else if (strcmp(preorders, "handling_time") == 0)
+		what = "pre-orders";
+	else
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("channel \"%s\" takes %s by handling time but has no max_handling_days", channel, what),
+			 errhint("Give max_handling_days (1 to 365), or set %s to yes or no.",
+					 strcmp(what, "backorders") == 0 ? "backorders" : "preorders")));
 }
 
 /* SQL: waitlist.set_channel(channel, title, marketplace, backorders, preorders, ...) */
@@ -952,6 +994,7 @@ waitlist_set_channel(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(1))
 		args[1] = CStringGetTextDatum(wl_arg_text(fcinfo, 1, "title", WL_MAX_NAME_LEN, false));
 	SPI_connect();
+	require_handling_days(channel, args, nulls);
 	wl_exec(&q_set_channel, args, nulls, SPI_OK_INSERT, 1);
 	wl_policy_reset_cache();
 	n = wl_exec(&q_listed_skus, args, NULL, SPI_OK_SELECT, 0);

@@ -4,7 +4,7 @@
 -- membership, pg_dump registration (extconfig) and the waitlist.* GUCs.
 -- Run by: pg_prove -d wl_tap --ext .sql test/
 BEGIN;
-SELECT plan(524);
+SELECT plan(525);
 
 -- ---------------------------------------------------------------- schema
 SELECT has_schema('waitlist');
@@ -241,6 +241,9 @@ SELECT throws_ok($$INSERT INTO waitlist.line (sku_id, kind, order_ref, qty, pos_
 SELECT throws_ok($$INSERT INTO waitlist.line (sku_id, order_ref, qty, pos_start, pos_end)
 	VALUES ((SELECT id FROM waitlist.sku WHERE sku = 'TAP-SCHEMA-1'), 'tap-y', 0, -10, -10)$$,
 	'23514', NULL, 'line_ok refuses a line of zero units');
+SELECT throws_ok($$INSERT INTO waitlist.channel_rule (channel, title, marketplace, backorders, preorders, brand_registry, notify_me)
+	VALUES ('tap-handling', 'TAP', true, 'handling_time', 'no', false, false)$$,
+	'23514', NULL, 'channel_rule_handling_days refuses "by handling time" without a maximum');
 SELECT ok(EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'waitlist.sku'::regclass AND contype = 'c'
 				   AND pg_get_constraintdef(oid) ~ 'preorder_accepted >= 0'),
 	'sku has CHECK (preorder_accepted >= 0)');
