@@ -69,6 +69,9 @@ SELECT try($$SELECT waitlist.open_preorders('PLAIN', 500, 80, '2026-04-15', '202
 SELECT try($$SELECT waitlist.open_preorders('PLAIN', 500, 80, '2026-04-15', '2026-04-22', 'deposit', 100)$$);
 SELECT try($$SELECT waitlist.open_preorders('PLAIN', 500, 80, '2026-04-15', '2026-04-22', 'deposit', NULL, 0)$$);
 SELECT try($$SELECT waitlist.open_preorders('PLAIN', 500, 80, '2026-04-15', '2026-04-22', 'authorize', 20)$$);
+-- A plan that leaves no unit to pre-order (a cap that rounds to 0.00%, or too few units).
+SELECT try($$SELECT waitlist.open_preorders('PLAIN', 500, 0.001, '2026-04-15', '2026-04-22')$$);
+SELECT try($$SELECT waitlist.open_preorders('PLAIN', 1, 80, '2026-04-15', '2026-04-22')$$);
 SELECT status, planned_production, preorders_open, preorder_terms FROM waitlist.sku WHERE sku = 'PLAIN';
 SELECT status, report FROM waitlist.preorder_status('PLAIN');
 SELECT try($$SELECT waitlist.preorder_status('NOPE')$$);
@@ -197,6 +200,10 @@ SELECT recipient AS order_ref, kind, payload->>'amount' AS amount, payload->>'re
   FROM waitlist.outbox WHERE sku = 'DEP' AND channel = 'payment' ORDER BY id;
 SELECT order_ref, state, payment_state, amount, deposit, captured, refunded
   FROM waitlist.line WHERE order_ref LIKE 'PD-%' ORDER BY id;
+-- Shipped and cancelled before any claim()/tick(): each order's messages in
+-- the order written, the confirmation and the payment at order first.
+SELECT coalesce(payload->>'order_ref', recipient) AS order_ref, kind, channel
+  FROM waitlist.outbox WHERE sku = 'DEP' ORDER BY coalesce(payload->>'order_ref', recipient), id;
 SELECT payment FROM waitlist.open_preorders('DEP', 10, 80, '2026-03-01', '2026-03-08', 'deposit', NULL, 15);
 SELECT po('PD-3', 'DEP', 2) > 0 AS placed;
 -- Its confirmation is still pending; shipping or cancelling would write it first.
@@ -225,6 +232,7 @@ SELECT try($$SELECT waitlist.set_preorder_channel_limit('CHAN', NULL, 3)$$);
 SELECT try($$SELECT waitlist.set_preorder_channel_limit('CHAN', 'Amazon', 3)$$);
 SELECT try($$SELECT waitlist.set_preorder_channel_limit('CHAN', 'amazon', -1)$$);
 SELECT try($$SELECT waitlist.set_preorder_channel_limit('NOPE', 'amazon', 3)$$);
+SELECT try($$SELECT waitlist.set_preorder_channel_limit('CHAN', 'nowhere', 3)$$);
 
 -- Closing: no more pre-orders, sign-ups open; placing again is refused.
 SELECT waitlist.close_preorders('CHAN') AS closed, waitlist.close_preorders('CHAN') AS again;
@@ -233,6 +241,14 @@ SELECT waitlist.subscribe('CHAN', 'closed@example.com') > 0 AS signed_up;
 SELECT status FROM waitlist.preorder_status('CHAN');
 SELECT try($$SELECT waitlist.close_preorders('NOPE')$$);
 SELECT waitlist.close_preorders('PLAIN') AS plain_was_open;
+-- Released (status active): pre-orders close with it, sign-ups open.
+SELECT sku FROM waitlist.upsert_sku('RELEASED', title => 'Released');
+SELECT status FROM waitlist.open_preorders('RELEASED', 100, 80, '2026-03-01', '2026-03-08');
+SELECT po('R-1', 'RELEASED', 1) > 0 AS placed;
+SELECT status, preorders_open FROM waitlist.upsert_sku('RELEASED', status => 'active');
+SELECT try($$SELECT po('R-2', 'RELEASED', 1)$$);
+SELECT waitlist.subscribe('RELEASED', 'released@example.com') > 0 AS signed_up;
+SELECT status, preorders_open FROM waitlist.upsert_sku('RELEASED', title => 'Released, renamed');
 
 -- Authorizations about to lapse: tick() asks for a new one, once.
 UPDATE waitlist.line SET authorized_until = now() + interval '1 hour', action_at = now()

@@ -210,6 +210,17 @@ SELECT s.sku, l.kind, l.channel, ls.status FROM waitlist.line l JOIN waitlist.sk
   JOIN waitlist.line_status ls ON ls.id = l.id WHERE l.order_ref = 'CART-1' ORDER BY s.sku;
 SELECT json_array_length(payload->'lines') AS lines, payload->'lines'->0->>'decision' AS first
   FROM waitlist.outbox WHERE kind = 'order_confirmed' AND payload->>'order_ref' = 'CART-1';
+-- Order refs of 100 multibyte characters: each order gets its own whole key
+-- (a cut-off key dropped the second one and stored broken UTF-8).
+SELECT sku FROM waitlist.upsert_sku('CART-LONG');
+SELECT waitlist.restock('CART-LONG', 2);
+SELECT count(*) AS lines FROM waitlist.place_order(repeat('é', 99) || 'A', NULL, 'long@example.com', NULL,
+	'dtc', '[{"sku": "CART-LONG", "qty": 1}]');
+SELECT count(*) AS lines FROM waitlist.place_order(repeat('é', 99) || 'B', NULL, 'long@example.com', NULL,
+	'dtc', '[{"sku": "CART-LONG", "qty": 1}]');
+SELECT right(payload->>'order_ref', 1) AS ref_ends, right(idempotency_key, 12) AS key_ends,
+       length(idempotency_key) AS key_chars
+  FROM waitlist.outbox WHERE kind = 'order_confirmed' AND payload->>'order_ref' LIKE 'éé%' ORDER BY id;
 -- More than is in stock: with a confirmed restock the line is a backorder,
 -- which takes the units there are at commit and waits for the rest.
 SELECT sku FROM waitlist.upsert_sku('CART-STOCK', restock_date => current_date + 5, restock_confirmed => true);

@@ -354,6 +354,8 @@ waitlist_cancel_line(PG_FUNCTION_ARGS)
 	lock_line(line_id, &s, &l);
 	require_open(&l, "cancel");
 	held = held_units(&s, &l);
+	if (l.preorder)
+		wl_preorder_confirm_pending(l.id);	/* before line_cancelled */
 	close_line(&s, &l, "cancelled", held, 0);
 	line_message(&s, &l, "line_cancelled", held);
 	if (l.preorder)
@@ -388,6 +390,8 @@ waitlist_ship_line(PG_FUNCTION_ARGS)
 				 errmsg("cannot ship line " INT64_FORMAT ": " INT64_FORMAT " units on hand, " INT64_FORMAT " needed",
 						line_id, s.on_hand, l.qty),
 				 errdetail("Stock went down in this transaction; the allocation is corrected when it commits.")));
+	if (l.preorder)
+		wl_preorder_confirm_pending(l.id);	/* before shipped */
 	close_line(&s, &l, "shipped", l.qty, l.qty);
 	line_message(&s, &l, "shipped", l.qty);
 	if (l.preorder)

@@ -329,7 +329,6 @@ static void
 confirm_order(Cart *c)
 {
 	StringInfoData b;
-	char		key[160];
 
 	initStringInfo(&b);
 	appendStringInfoString(&b, "{\"order_ref\": ");
@@ -354,8 +353,9 @@ confirm_order(Cart *c)
 		appendStringInfoChar(&b, '}');
 	}
 	appendStringInfoString(&b, "]}");
-	snprintf(key, sizeof(key), "order:%s:%s:confirmed", c->channel, c->order_ref);
-	wl_queue_contacts("order_confirmed", c->lines[0].sku, c->email, c->phone, b.data, key);
+	/* whole: order_ref is up to 100 characters, up to 400 bytes */
+	wl_queue_contacts("order_confirmed", c->lines[0].sku, c->email, c->phone, b.data,
+					  psprintf("order:%s:%s:confirmed", c->channel, c->order_ref));
 }
 
 /* SQL: waitlist.place_order(order_ref, customer, email, phone, channel, lines) */

@@ -394,6 +394,13 @@ store_plan(PlanArgs *a, PlanSku *p)
 	nulls[7] = a->deposit_amount ? ' ' : 'n';
 	wl_exec(&q_set_plan, args, nulls, SPI_OK_UPDATE_RETURNING, 0);
 	p->limit = wl_get_int64(0, 1, NULL);
+	if (p->limit == 0)			/* the error undoes the UPDATE */
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("planned_production " INT64_FORMAT " capped at %s%% leaves no unit to pre-order",
+						a->planned, a->cap),
+				 errdetail("The limit is floor(planned_production * cap_pct / 100), with cap_pct rounded to 2 decimals."),
+				 errhint("Plan more units or a higher cap; waitlist.close_preorders stops pre-orders.")));
 	return wl_get_int64(0, 2, NULL);
 }
 
@@ -530,8 +537,13 @@ waitlist_set_preorder_channel_limit(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("channel must not be null")));
 	channel = wl_arg_channel(fcinfo, 1);
-	args[2] = Int64GetDatum(PG_ARGISNULL(2) ? 0 : wl_arg_qty(fcinfo, 2, true));
+	if (!PG_ARGISNULL(2) && PG_GETARG_INT64(2) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_units must be zero or more, got " INT64_FORMAT, PG_GETARG_INT64(2))));
+	args[2] = Int64GetDatum(PG_ARGISNULL(2) ? 0 : PG_GETARG_INT64(2));
 	SPI_connect();
+	wl_require_channel(channel);
 	lock_plan(sku, &p);
 	args[0] = Int64GetDatum(p.id);
 	args[1] = CStringGetTextDatum(channel);
@@ -1018,18 +1030,28 @@ static WlQuery q_pay_ship = {
 };
 
 /*
- * Queue a payment transition's event.  A confirmation still pending is
- * written first, so the listener sees the authorization (or the capture at
- * order) before its void, refund or capture.
+ * Queue a payment transition's event (the caller wrote any pending
+ * confirmation first: wl_preorder_confirm_pending).
  */
 static void
 payment_transition(WlQuery *q, const char *sku, int64 line_id)
 {
 	Datum		args[2] = {Int64GetDatum(line_id), CStringGetTextDatum(sku)};
 
-	line_actions(1, line_id);
 	if (wl_exec(q, args, NULL, SPI_OK_INSERT, 0) > 0)
 		wl_note_messages();
+}
+
+/*
+ * Before a pre-order line is cancelled or shipped (it is locked): write its
+ * confirmation and payment event at order if claim()/tick() has not yet,
+ * so the customer reads "confirmed" before "cancelled" or "shipped", and
+ * the payment listener sees the authorization before its void or capture.
+ */
+void
+wl_preorder_confirm_pending(int64 line_id)
+{
+	line_actions(1, line_id);
 }
 
 /*

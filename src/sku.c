@@ -92,7 +92,11 @@ static WlQuery q_upsert = {
 	"  product_url = coalesce($6, k.product_url), image_url = coalesce($7, k.image_url),"
 	"  notify_ratio = coalesce($8, k.notify_ratio),"
 	"  send_sold_out_again = coalesce($9, k.send_sold_out_again),"
-	"  confirm_signups = coalesce($10, k.confirm_signups), updated_at = now()"
+	"  confirm_signups = coalesce($10, k.confirm_signups), updated_at = now(),"
+	/* a SKU that is no longer upcoming takes no more pre-orders */
+	"  preorders_open = k.preorders_open AND coalesce($3, k.status) = 'upcoming',"
+	"  preorder_terms = k.preorder_terms"
+	"   + CASE WHEN k.preorders_open AND coalesce($3, k.status) <> 'upcoming' THEN 1 ELSE 0 END"
 	" RETURNING k.*",
 	10, {TEXTOID, TEXTOID, TEXTOID, DATEOID, BOOLOID, TEXTOID, TEXTOID, NUMERICOID,
 		BOOLOID, BOOLOID}, NULL
