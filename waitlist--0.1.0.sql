@@ -51,6 +51,8 @@ CREATE TABLE waitlist.sku (
 	sub_tail		bigint NOT NULL DEFAULT 0,
 	sub_served		bigint NOT NULL DEFAULT 0,
 	announced		bigint NOT NULL DEFAULT 0,
+	paid_waiting	bigint NOT NULL DEFAULT 0,
+	sub_waiting		bigint NOT NULL DEFAULT 0,
 	planned_production bigint,
 	preorder_cap_pct numeric(5, 2),
 	preorder_limit	bigint,
@@ -79,7 +81,8 @@ CREATE TABLE waitlist.sku (
 	 */
 	CONSTRAINT sku_counters_ok CHECK (on_hand OPERATOR(pg_catalog.>=) 0
 		AND allocated OPERATOR(pg_catalog.>=) 0
-		AND preorder_accepted OPERATOR(pg_catalog.>=) 0)
+		AND preorder_accepted OPERATOR(pg_catalog.>=) 0
+		AND paid_waiting OPERATOR(pg_catalog.>=) 0 AND sub_waiting OPERATOR(pg_catalog.>=) 0)
 );
 COMMENT ON TABLE waitlist.sku IS 'one row per SKU: stock as waitlist knows it, restock date, message settings and the queue counters';
 COMMENT ON COLUMN waitlist.sku.allocated IS 'units allocated to waiting paid lines and not yet shipped';
@@ -87,6 +90,8 @@ COMMENT ON COLUMN waitlist.sku.paid_tail IS 'next free position in the paid queu
 COMMENT ON COLUMN waitlist.sku.paid_served IS 'watermark: paid-queue positions below it are allocated (cancelled holes skipped)';
 COMMENT ON COLUMN waitlist.sku.sub_tail IS 'next free position in the sign-up queue';
 COMMENT ON COLUMN waitlist.sku.sub_served IS 'watermark: sign-ups below it have been told the SKU is back';
+COMMENT ON COLUMN waitlist.sku.paid_waiting IS 'paid units of waiting lines not allocated yet (the live backorder and pre-order queue, cancelled lines left out)';
+COMMENT ON COLUMN waitlist.sku.sub_waiting IS 'sign-ups waiting and not told yet (unsubscribed ones left out)';
 COMMENT ON COLUMN waitlist.sku.announced IS 'free units already announced to sign-ups, so a wave only covers new units';
 COMMENT ON COLUMN waitlist.sku.preorder_limit IS 'floor(planned_production * preorder_cap_pct / 100): pre-order units are never accepted beyond it';
 COMMENT ON COLUMN waitlist.sku.preorder_accepted IS 'pre-order units accepted and not cancelled (shipped ones included)';
@@ -573,8 +578,8 @@ COMMENT ON FUNCTION waitlist.policy(text, text) IS
 	'what the SKU''s page shows on the channel now and why: in_stock, backorder (with ship_by), preorder, notify_me or out_of_stock';
 
 CREATE FUNCTION waitlist.policy_of(status text, on_hand bigint, allocated bigint,
-								   paid_tail bigint, paid_served bigint, sub_tail bigint,
-								   sub_served bigint, restock_date date, restock_confirmed boolean,
+								   paid_waiting bigint, sub_waiting bigint,
+								   restock_date date, restock_confirmed boolean,
 								   preorders_open boolean, preorder_accepted bigint,
 								   preorder_limit bigint, ships_on date, channels text[],
 								   backorder_days integer, out_of_stock_days integer,
@@ -582,7 +587,7 @@ CREATE FUNCTION waitlist.policy_of(status text, on_hand bigint, allocated bigint
 RETURNS waitlist.policy_result
 AS 'MODULE_PATHNAME', 'waitlist_policy_of'
 LANGUAGE C CALLED ON NULL INPUT STABLE PARALLEL SAFE;
-COMMENT ON FUNCTION waitlist.policy_of(text, bigint, bigint, bigint, bigint, bigint, bigint, date, boolean, boolean, bigint, bigint, date, text[], integer, integer, integer, bigint, text) IS
+COMMENT ON FUNCTION waitlist.policy_of(text, bigint, bigint, bigint, bigint, date, boolean, boolean, bigint, bigint, date, text[], integer, integer, integer, bigint, text) IS
 	'the policy from a SKU''s columns (what policy(waitlist.sku, text) passes); needs read access to waitlist.channel';
 
 /*
@@ -594,8 +599,8 @@ CREATE FUNCTION waitlist.policy(s waitlist.sku, channel text DEFAULT 'dtc')
 RETURNS waitlist.policy_result
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
-	SELECT waitlist.policy_of(s.status, s.on_hand, s.allocated, s.paid_tail, s.paid_served,
-							  s.sub_tail, s.sub_served, s.restock_date, s.restock_confirmed,
+	SELECT waitlist.policy_of(s.status, s.on_hand, s.allocated, s.paid_waiting, s.sub_waiting,
+							  s.restock_date, s.restock_confirmed,
 							  s.preorders_open, s.preorder_accepted, s.preorder_limit, s.ships_on,
 							  s.channels, s.backorder_days, s.out_of_stock_days, s.min_demand,
 							  s.max_backorder_units, channel)

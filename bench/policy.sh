@@ -27,7 +27,7 @@ say "policy: building a catalog of $N SKUs"
 q -v n="$N" >/dev/null <<'SQL'
 SET synchronous_commit = off;
 INSERT INTO waitlist.sku (sku, status, on_hand, allocated, restock_date, restock_confirmed,
-						  paid_tail, paid_served, sub_tail, sub_served,
+						  paid_waiting, sub_waiting,
 						  planned_production, preorder_cap_pct, preorder_limit, preorders_open,
 						  preorder_accepted, production_date, ships_on, payment_mode,
 						  channels, backorder_days, out_of_stock_days, min_demand, max_backorder_units)
@@ -35,7 +35,7 @@ SELECT 'CAT-' || g,
 	   CASE WHEN g % 20 = 0 THEN 'discontinued' WHEN g % 10 = 1 THEN 'upcoming' ELSE 'active' END,
 	   CASE WHEN g % 3 = 0 THEN g % 7 + 1 ELSE 0 END, 0,
 	   CASE WHEN g % 11 <> 5 THEN current_date + (g % 45) - 5 END, g % 4 <> 0,
-	   g % 9, 0, g % 13, g % 5,
+	   g % 9, g % 13 - g % 5,
 	   CASE WHEN g % 10 = 1 THEN 500 END, CASE WHEN g % 10 = 1 THEN 80 END,
 	   CASE WHEN g % 10 = 1 THEN 400 END, g % 10 = 1 AND g % 30 <> 1,
 	   CASE WHEN g % 10 = 1 THEN (g % 5) * 100 ELSE 0 END,

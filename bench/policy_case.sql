@@ -13,7 +13,7 @@ SELECT CASE
 		THEN ROW('out_of_stock', 'discontinued', NULL)::waitlist.policy_result
 	WHEN s.channels IS NOT NULL AND NOT c.channel = ANY (s.channels)
 		THEN ROW('out_of_stock', 'not listed on the channel', NULL)::waitlist.policy_result
-	WHEN s.on_hand - s.allocated > 0
+	WHEN s.on_hand - s.allocated - s.paid_waiting > 0
 		THEN ROW('in_stock', 'units in stock', NULL)::waitlist.policy_result
 	WHEN s.status = 'upcoming' AND NOT s.preorders_open
 		THEN ROW(CASE WHEN c.notify_me THEN 'notify_me' ELSE 'out_of_stock' END,
@@ -49,10 +49,10 @@ SELECT CASE
 	WHEN c.backorders = 'handling_time'
 		 AND s.restock_date - current_date > coalesce(c.max_handling_days, 0)
 		THEN ROW('out_of_stock', 'restock beyond the channel''s handling time', NULL)::waitlist.policy_result
-	WHEN s.sub_tail - s.sub_served + s.paid_tail - s.paid_served < coalesce(s.min_demand, 0)
+	WHEN s.sub_waiting + s.paid_waiting < coalesce(s.min_demand, 0)
 		THEN ROW(CASE WHEN c.notify_me THEN 'notify_me' ELSE 'out_of_stock' END,
 				 'demand not proven yet', NULL)::waitlist.policy_result
-	WHEN coalesce(s.max_backorder_units, 0) > 0 AND s.paid_tail - s.paid_served >= s.max_backorder_units
+	WHEN coalesce(s.max_backorder_units, 0) > 0 AND s.paid_waiting >= s.max_backorder_units
 		THEN ROW(CASE WHEN c.notify_me THEN 'notify_me' ELSE 'out_of_stock' END,
 				 'backorders at support capacity', NULL)::waitlist.policy_result
 	ELSE ROW('backorder', 'restock confirmed within the backorder window', s.restock_date)::waitlist.policy_result

@@ -89,6 +89,16 @@ SELECT max_backorder_units FROM waitlist.set_policy('POL-restock-14d', max_backo
 SELECT waitlist.place_backorder('CAP-1', 'POL-restock-14d', 3, email => 'cap@example.com') > 0 AS placed;
 SELECT decision, reason FROM waitlist.policy('POL-restock-14d');
 SELECT try($$SELECT waitlist.place_backorder('CAP-2', 'POL-restock-14d', 1, email => 'cap2@example.com')$$);
+-- The checks count the live queue: a cancelled backorder frees its place at
+-- once, and an unsubscribed sign-up no longer counts as demand.
+SELECT waitlist.cancel_line(id) AS units_held FROM waitlist.line WHERE order_ref = 'CAP-1';
+SELECT decision, reason FROM waitlist.policy('POL-restock-14d');
+SELECT waitlist.place_backorder('CAP-2', 'POL-restock-14d', 1, email => 'cap2@example.com') > 0 AS placed;
+SELECT waitlist.unsubscribe(id) FROM waitlist.subscriber WHERE email = 'd2@example.com';
+SELECT decision, reason FROM waitlist.policy('POL-restock-13d');
+SELECT sku, paid_waiting, sub_waiting FROM waitlist.sku WHERE sku IN ('POL-restock-13d', 'POL-restock-14d')
+ ORDER BY sku;
+SELECT waitlist.subscribe('POL-restock-13d', 'd3@example.com') > 0 AS signed_up;
 SELECT backorder_days, max_backorder_units FROM waitlist.set_policy('POL-restock-14d');
 
 -- A channel the shop adds: backorders by handling time, up to 10 days.
@@ -229,6 +239,17 @@ SELECT line_no, decision, shipment, ship_by - current_date AS ship_in_days
 	'[{"sku": "CART-STOCK", "qty": 4}, {"sku": "CART-BACK", "qty": 2}]');
 SELECT s.sku, ls.allocated, ls.status FROM waitlist.line l JOIN waitlist.sku s ON s.id = l.sku_id
   JOIN waitlist.line_status ls ON ls.id = l.id WHERE l.order_ref = 'CART-2' ORDER BY s.sku;
+-- Units that the allocator owes earlier backorders at commit are not in
+-- stock, even in the transaction that brought them in.
+SELECT sku FROM waitlist.upsert_sku('CART-OWED', restock_date => current_date + 3, restock_confirmed => true);
+SELECT waitlist.place_backorder('OWED-1', 'CART-OWED', 5, email => 'owed@example.com') > 0 AS placed;
+BEGIN;
+SELECT waitlist.restock('CART-OWED', 5);
+SELECT decision FROM waitlist.policy('CART-OWED');
+SELECT line_no, decision, shipment FROM waitlist.place_order('CART-6', NULL, 'six@example.com', NULL, 'dtc',
+	'[{"sku": "CART-OWED", "qty": 2}]');
+COMMIT;
+SELECT order_ref, allocated, status FROM waitlist.line_status WHERE sku = 'CART-OWED' ORDER BY id;
 -- Without a restock date, more than is in stock is refused.
 SELECT sku FROM waitlist.upsert_sku('CART-MORE');
 SELECT waitlist.restock('CART-MORE', 1);

@@ -42,6 +42,8 @@ typedef struct SkuState
 	int64		sub_tail;
 	int64		sub_served;
 	int64		announced;
+	int64		paid_waiting;	/* paid units not yet allocated (sku.paid_waiting) */
+	int64		sub_waiting;	/* sign-ups not yet told (sku.sub_waiting) */
 	double		notify_ratio;
 	bool		sold_out_again;
 	bool		listed;
@@ -49,7 +51,8 @@ typedef struct SkuState
 
 static WlQuery q_lock = {
 	"SELECT on_hand, allocated, paid_tail, paid_served, sub_tail, sub_served,"
-	" announced, notify_ratio::float8, send_sold_out_again, channels IS NOT NULL"
+	" announced, notify_ratio::float8, send_sold_out_again, channels IS NOT NULL,"
+	" paid_waiting, sub_waiting"
 	" FROM waitlist.sku WHERE id = $1 FOR UPDATE",
 	1, {INT8OID}, NULL
 };
@@ -90,8 +93,8 @@ static WlQuery q_batch = {
 
 static WlQuery q_update = {
 	"UPDATE waitlist.sku SET allocated = $2, paid_served = $3, sub_served = $4,"
-	" announced = $5, updated_at = now() WHERE id = $1",
-	5, {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID}, NULL
+	" announced = $5, paid_waiting = $6, sub_waiting = $7, updated_at = now() WHERE id = $1",
+	7, {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID}, NULL
 };
 
 /* Lock the SKU row and read its counters. */
@@ -113,6 +116,8 @@ load_sku(int64 id, SkuState *s)
 	s->notify_ratio = DatumGetFloat8(wl_get_datum(0, 8, NULL));
 	s->sold_out_again = wl_get_bool(0, 9);
 	s->listed = wl_get_bool(0, 10);
+	s->paid_waiting = wl_get_int64(0, 11, NULL);
+	s->sub_waiting = wl_get_int64(0, 12, NULL);
 }
 
 /*
@@ -240,6 +245,7 @@ serve_paid(SkuState *s)
 	{
 		s->paid_served = walk_back(s->id, old, -free_units, &granted);
 		s->allocated -= granted;
+		s->paid_waiting += granted;	/* taken back from waiting lines */
 		return false;
 	}
 	if (free_units == 0 || old >= s->paid_tail)
@@ -249,6 +255,7 @@ serve_paid(SkuState *s)
 	if (granted == 0)
 		return false;
 	s->allocated += granted;
+	s->paid_waiting -= granted;
 	insert_batch(s->id, "allocated", old, s->paid_served, old,
 				 scan_hi(s->id, s->paid_served), granted);
 	return true;
@@ -274,6 +281,7 @@ serve_signups(SkuState *s)
 								 wave, &told);
 	if (told == 0)
 		return false;
+	s->sub_waiting -= told;
 	s->announced = Min(free_units,
 					   s->announced + (int64) ceil((double) told / s->notify_ratio));
 	insert_batch(s->id, "back_in_stock", old, s->sub_served, old,
@@ -288,13 +296,15 @@ serve_signups(SkuState *s)
 static void
 store_sku(SkuState *s)
 {
-	Datum		args[5];
+	Datum		args[7];
 
 	args[0] = Int64GetDatum(s->id);
 	args[1] = Int64GetDatum(s->allocated);
 	args[2] = Int64GetDatum(s->paid_served);
 	args[3] = Int64GetDatum(s->sub_served);
 	args[4] = Int64GetDatum(s->announced);
+	args[5] = Int64GetDatum(s->paid_waiting);
+	args[6] = Int64GetDatum(s->sub_waiting);
 	wl_exec(&q_update, args, NULL, SPI_OK_UPDATE, 0);
 }
 

@@ -59,7 +59,7 @@ typedef struct Line
 
 #define SKU_COLUMNS \
 	"id, sku, title, CASE WHEN restock_confirmed THEN to_char(restock_date, 'YYYY-MM-DD') END," \
-	" product_url, paid_served, paid_tail - paid_served, on_hand - allocated," \
+	" product_url, paid_served, paid_waiting, on_hand - allocated," \
 	" status = 'discontinued', on_hand," \
 	" CASE WHEN preorders_open THEN greatest(preorder_limit - preorder_accepted, 0) ELSE 0 END"
 
@@ -98,7 +98,8 @@ static WlQuery q_same_order = {
 };
 
 static WlQuery q_take_range = {
-	"UPDATE waitlist.sku SET paid_tail = paid_tail + $2 WHERE id = $1"
+	"UPDATE waitlist.sku SET paid_tail = paid_tail + $2, paid_waiting = paid_waiting + $2"
+	" WHERE id = $1"
 	" RETURNING paid_tail - $2",
 	2, {INT8OID, INT8OID}, NULL
 };
@@ -306,8 +307,8 @@ static WlQuery q_close_line = {
 
 static WlQuery q_release_units = {
 	"UPDATE waitlist.sku SET allocated = allocated - $2, on_hand = on_hand - $3,"
-	" updated_at = now() WHERE id = $1",
-	3, {INT8OID, INT8OID, INT8OID}, NULL
+	" paid_waiting = paid_waiting - $4, updated_at = now() WHERE id = $1",
+	4, {INT8OID, INT8OID, INT8OID, INT8OID}, NULL
 };
 
 /* Close a line and take its units off the SKU's counters. */
@@ -315,8 +316,9 @@ static void
 close_line(LineSku *s, Line *l, const char *state, int64 unallocate, int64 unstock)
 {
 	Datum		largs[2] = {Int64GetDatum(l->id), CStringGetTextDatum(state)};
-	Datum		sargs[3] = {Int64GetDatum(s->id), Int64GetDatum(unallocate),
-	Int64GetDatum(unstock)};
+	/* the units it held leave the allocation, the rest leave the queue */
+	Datum		sargs[4] = {Int64GetDatum(s->id), Int64GetDatum(unallocate),
+	Int64GetDatum(unstock), Int64GetDatum(l->qty - unallocate)};
 
 	wl_exec(&q_close_line, largs, NULL, SPI_OK_UPDATE, 0);
 	wl_exec(&q_release_units, sargs, NULL, SPI_OK_UPDATE, 0);

@@ -259,7 +259,7 @@ typedef struct PolicyInput
 /* Attribute numbers of the sku columns the policy reads. */
 typedef struct SkuAtts
 {
-	int			status, on_hand, allocated, paid_tail, paid_served, sub_tail, sub_served;
+	int			status, on_hand, allocated, paid_waiting, sub_waiting;
 	int			restock_date, restock_confirmed, preorders_open, preorder_accepted;
 	int			preorder_limit, ships_on, channels, backorder_days, out_of_stock_days;
 	int			min_demand, max_backorder_units;
@@ -272,10 +272,8 @@ map_atts(TupleDesc desc, SkuAtts *m)
 	m->status = SPI_fnumber(desc, "status");
 	m->on_hand = SPI_fnumber(desc, "on_hand");
 	m->allocated = SPI_fnumber(desc, "allocated");
-	m->paid_tail = SPI_fnumber(desc, "paid_tail");
-	m->paid_served = SPI_fnumber(desc, "paid_served");
-	m->sub_tail = SPI_fnumber(desc, "sub_tail");
-	m->sub_served = SPI_fnumber(desc, "sub_served");
+	m->paid_waiting = SPI_fnumber(desc, "paid_waiting");
+	m->sub_waiting = SPI_fnumber(desc, "sub_waiting");
 	m->restock_date = SPI_fnumber(desc, "restock_date");
 	m->restock_confirmed = SPI_fnumber(desc, "restock_confirmed");
 	m->preorders_open = SPI_fnumber(desc, "preorders_open");
@@ -342,7 +340,9 @@ read_input(Datum *v, bool *n, SkuAtts *m, const char *channel, int64 qty, Policy
 {
 	in->discontinued = text_is(v[m->status - 1], "discontinued");
 	in->upcoming = !in->discontinued && text_is(v[m->status - 1], "upcoming");
-	in->free_units = I64(m->on_hand) - I64(m->allocated);
+	in->open_backorder_units = I64(m->paid_waiting);
+	/* units the allocator owes waiting lines at commit are not for sale */
+	in->free_units = I64(m->on_hand) - I64(m->allocated) - in->open_backorder_units;
 	if (in->free_units < qty)
 		in->free_units = 0;
 	in->has_restock = !n[m->restock_date - 1] && DatumGetBool(v[m->restock_confirmed - 1]);
@@ -353,8 +353,7 @@ read_input(Datum *v, bool *n, SkuAtts *m, const char *channel, int64 qty, Policy
 	in->has_ships_on = !n[m->ships_on - 1];
 	in->ships_on = in->has_ships_on ? DatumGetDateADT(v[m->ships_on - 1]) : 0;
 	in->listed = listed_on(v[m->channels - 1], n[m->channels - 1], channel);
-	in->open_backorder_units = I64(m->paid_tail) - I64(m->paid_served);
-	in->demand = I64(m->sub_tail) - I64(m->sub_served) + in->open_backorder_units;
+	in->demand = I64(m->sub_waiting) + in->open_backorder_units;
 	in->backorder_days = OPT_INT(m->backorder_days, wl_backorder_days);
 	in->out_of_stock_days = OPT_INT(m->out_of_stock_days, wl_out_of_stock_days);
 	in->min_demand = OPT_INT(m->min_demand, wl_backorder_min_demand);
@@ -610,13 +609,12 @@ waitlist_policy(PG_FUNCTION_ARGS)
 
 /* The arguments of policy_of(), in the places of the sku columns. */
 static const SkuAtts of_args = {
-	.status = 1, .on_hand = 2, .allocated = 3, .paid_tail = 4, .paid_served = 5,
-	.sub_tail = 6, .sub_served = 7, .restock_date = 8, .restock_confirmed = 9,
-	.preorders_open = 10, .preorder_accepted = 11, .preorder_limit = 12, .ships_on = 13,
-	.channels = 14, .backorder_days = 15, .out_of_stock_days = 16, .min_demand = 17,
-	.max_backorder_units = 18
+	.status = 1, .on_hand = 2, .allocated = 3, .paid_waiting = 4, .sub_waiting = 5,
+	.restock_date = 6, .restock_confirmed = 7, .preorders_open = 8, .preorder_accepted = 9,
+	.preorder_limit = 10, .ships_on = 11, .channels = 12, .backorder_days = 13,
+	.out_of_stock_days = 14, .min_demand = 15, .max_backorder_units = 16
 };
-#define OF_CHANNEL 18			/* 0-based argument number of channel */
+#define OF_CHANNEL 16			/* 0-based argument number of channel */
 
 /* What policy_of() keeps between the rows of one query. */
 typedef struct OfCache
@@ -672,7 +670,7 @@ waitlist_policy_of(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("channel must not be null")));
-	if (n[0] || n[1] || n[2] || n[3] || n[4] || n[5] || n[6] || n[8] || n[9] || n[10])
+	if (n[0] || n[1] || n[2] || n[3] || n[4] || n[6] || n[7] || n[8])
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("the SKU's status, counters and flags must not be null")));

@@ -117,7 +117,7 @@ static WlQuery q_set_at_limit = {
 	" preorder_limit_hits = preorder_limit_hits + CASE WHEN $2 THEN 1 ELSE 0 END"
 	" WHERE id = $1"
 	" RETURNING preorder_limit_hits, sku, title, planned_production, preorder_limit,"
-	"  preorder_accepted, sub_tail - sub_served",
+	"  preorder_accepted",
 	2, {INT8OID, BOOLOID}, NULL
 };
 
@@ -627,7 +627,7 @@ preorder_args(FunctionCallInfo fcinfo, PreorderArgs *a)
 static WlQuery q_place = {
 	"WITH u AS ("
 	"  UPDATE waitlist.sku SET preorder_accepted = preorder_accepted + $6,"
-	"   paid_tail = paid_tail + $6, updated_at = now()"
+	"   paid_tail = paid_tail + $6, paid_waiting = paid_waiting + $6, updated_at = now()"
 	"  WHERE sku = $1"
 	"  RETURNING id, paid_tail - $6 AS pos, preorder_accepted, preorder_limit,"
 	"   on_hand - allocated AS free_units, channel_limits, preorder_at_limit, preorders_open,"
@@ -662,7 +662,7 @@ static WlQuery q_place = {
 
 static WlQuery q_give_back_units = {
 	"UPDATE waitlist.sku SET preorder_accepted = preorder_accepted - $2,"
-	" paid_tail = paid_tail - $2 WHERE id = $1",
+	" paid_tail = paid_tail - $2, paid_waiting = paid_waiting - $2 WHERE id = $1",
 	2, {INT8OID, INT8OID}, NULL
 };
 

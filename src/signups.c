@@ -34,7 +34,7 @@ typedef struct SignupSku
 } SignupSku;
 
 static WlQuery q_take_pos = {
-	"UPDATE waitlist.sku SET sub_tail = sub_tail + 1 WHERE sku = $1"
+	"UPDATE waitlist.sku SET sub_tail = sub_tail + 1, sub_waiting = sub_waiting + 1 WHERE sku = $1"
 	" RETURNING id, sub_tail - 1, sub_served, status = 'discontinued', confirm_signups,"
 	"  on_hand - allocated > announced,"
 	"  CASE WHEN preorders_open THEN greatest(preorder_limit - preorder_accepted, 0) ELSE 0 END,"
@@ -43,7 +43,7 @@ static WlQuery q_take_pos = {
 };
 
 static WlQuery q_give_back = {
-	"UPDATE waitlist.sku SET sub_tail = sub_tail - 1 WHERE id = $1",
+	"UPDATE waitlist.sku SET sub_tail = sub_tail - 1, sub_waiting = sub_waiting - 1 WHERE id = $1",
 	1, {INT8OID}, NULL
 };
 
@@ -220,8 +220,14 @@ static WlQuery q_lock_sku = {
 static WlQuery q_unsubscribe = {
 	"UPDATE waitlist.subscriber SET state = 'unsubscribed', unsubscribed_at = now(),"
 	" confirm_pending = false"
-	" WHERE id = $1 AND state = 'waiting'",
+	" WHERE id = $1 AND state = 'waiting' RETURNING pos",
 	1, {INT8OID}, NULL
+};
+
+/* One sign-up fewer waiting, unless the wave already passed its place. */
+static WlQuery q_unsub_count = {
+	"UPDATE waitlist.sku SET sub_waiting = sub_waiting - 1 WHERE id = $1 AND sub_served <= $2",
+	2, {INT8OID, INT8OID}, NULL
 };
 
 /* SQL: waitlist.unsubscribe(id) */
@@ -240,7 +246,13 @@ waitlist_unsubscribe(PG_FUNCTION_ARGS)
 				 errmsg("unknown sign-up " INT64_FORMAT, id)));
 	sku_id = wl_get_datum(0, 1, NULL);
 	wl_exec(&q_lock_sku, &sku_id, NULL, SPI_OK_UPDATE, 0);
-	n = wl_exec(&q_unsubscribe, &arg, NULL, SPI_OK_UPDATE, 0);
+	n = wl_exec(&q_unsubscribe, &arg, NULL, SPI_OK_UPDATE_RETURNING, 0);
+	if (n > 0)
+	{
+		Datum		args[2] = {sku_id, wl_get_datum(0, 1, NULL)};
+
+		wl_exec(&q_unsub_count, args, NULL, SPI_OK_UPDATE, 0);
+	}
 	SPI_finish();
 	PG_RETURN_BOOL(n > 0);
 }

@@ -14,7 +14,7 @@
 -- table.  After every transaction the stock invariants are checked and any
 -- violation is recorded with the step and the SQL that led to it.
 BEGIN;
-SELECT plan(68);
+SELECT plan(69);
 SET LOCAL statement_timeout = '300s';
 
 CREATE EXTENSION IF NOT EXISTS dblink;
@@ -93,6 +93,22 @@ BEGIN
 	   AND NOT (s.allocated <= s.on_hand AND s.on_hand >= 0 AND s.allocated >= 0
 				AND s.paid_served >= 0 AND s.paid_served <= s.paid_tail
 				AND s.sub_served >= 0 AND s.sub_served <= s.sub_tail AND s.announced >= 0);
+
+	-- the live-queue counters the policy reads: paid units of waiting lines
+	-- not allocated yet, and sign-ups waiting above the watermark
+	INSERT INTO violation
+	SELECT step, 'waiting-counters', s.sku,
+		   format('paid_waiting=%s, lines short of %s; sub_waiting=%s, sign-ups waiting %s',
+				  s.paid_waiting, coalesce(w.n, 0), s.sub_waiting, coalesce(u.n, 0)),
+		   last_tx
+	  FROM waitlist.sku s
+	  LEFT JOIN (SELECT ls.sku, sum(l.qty - ls.allocated) AS n
+				   FROM waitlist.line l JOIN waitlist.line_status ls ON ls.id = l.id
+				  WHERE l.state = 'waiting' GROUP BY ls.sku) w ON w.sku = s.sku
+	  LEFT JOIN (SELECT u.sku_id, count(*) AS n FROM waitlist.subscriber u JOIN waitlist.sku k ON k.id = u.sku_id
+				  WHERE u.state = 'waiting' AND u.pos >= k.sub_served GROUP BY u.sku_id) u ON u.sku_id = s.id
+	 WHERE s.sku LIKE 'TAP-INV-%'
+	   AND (s.paid_waiting <> coalesce(w.n, 0) OR s.sub_waiting <> coalesce(u.n, 0));
 
 	-- FIFO: no later waiting line holds a unit while an earlier one is short
 	INSERT INTO violation
@@ -290,7 +306,7 @@ SELECT ok((SELECT count(DISTINCT l.state) = 3 FROM waitlist.line l JOIN waitlist
 SELECT ok((SELECT count(*) > 0 FROM waitlist.line_status WHERE sku LIKE 'TAP-INV-%' AND status = 'waiting'),
 	'the workload ends with lines still short of stock');
 
--- 6 tests: invariants after every committed transaction.
+-- 7 tests: invariants after every committed transaction.
 SELECT is_empty(format($$SELECT step, sku, detail, last_tx FROM violation WHERE check_name = %L ORDER BY step LIMIT 10$$, c.name),
 	   c.descr)
   FROM (VALUES
@@ -299,7 +315,8 @@ SELECT is_empty(format($$SELECT step, sku, detail, last_tx FROM violation WHERE 
 	('fifo', 'after every transaction: no later waiting line holds a unit while an earlier one is short'),
 	('greedy', 'after every transaction: allocated = least(on_hand, units wanted by waiting lines)'),
 	('on-hand-model', 'after every transaction: on_hand equals the committed restocks, counts, inventory moves and shipments'),
-	('positions', 'after every transaction: paid lines tile [0, paid_tail), sign-ups take 0 .. sub_tail-1')) c (name, descr);
+	('positions', 'after every transaction: paid lines tile [0, paid_tail), sign-ups take 0 .. sub_tail-1'),
+	('waiting-counters', 'after every transaction: paid_waiting and sub_waiting count the live queues')) c (name, descr);
 
 -- ========================================================= messages after tick
 SELECT cmp_ok((SELECT r FROM dblink('wl_w', 'SELECT waitlist.tick()') AS t (r bigint)), '>=', 0::bigint,

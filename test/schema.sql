@@ -4,7 +4,7 @@
 -- membership, pg_dump registration (extconfig) and the waitlist.* GUCs.
 -- Run by: pg_prove -d wl_tap --ext .sql test/
 BEGIN;
-SELECT plan(525);
+SELECT plan(529);
 
 -- ---------------------------------------------------------------- schema
 SELECT has_schema('waitlist');
@@ -45,6 +45,8 @@ INSERT INTO expected_column VALUES
 	('sku', 'sub_tail', 'bigint', true),
 	('sku', 'sub_served', 'bigint', true),
 	('sku', 'announced', 'bigint', true),
+	('sku', 'paid_waiting', 'bigint', true),
+	('sku', 'sub_waiting', 'bigint', true),
 	('sku', 'planned_production', 'bigint', false),
 	('sku', 'preorder_cap_pct', 'numeric(5,2)', false),
 	('sku', 'preorder_limit', 'bigint', false),
@@ -322,7 +324,7 @@ INSERT INTO expected_function VALUES
 	('preorder_status', ARRAY['text'], 'setof waitlist.preorder_report', true),
 	('policy', ARRAY['text', 'text'], 'waitlist.policy_result', true),
 	('policy', ARRAY['waitlist.sku', 'text'], 'waitlist.policy_result', false),
-	('policy_of', ARRAY['text', 'bigint', 'bigint', 'bigint', 'bigint', 'bigint', 'bigint', 'date', 'boolean',
+	('policy_of', ARRAY['text', 'bigint', 'bigint', 'bigint', 'bigint', 'date', 'boolean',
 		'boolean', 'bigint', 'bigint', 'date', 'text[]', 'integer', 'integer', 'integer', 'bigint', 'text'],
 		'waitlist.policy_result', false),
 	('set_channel', ARRAY['text', 'text', 'boolean', 'text', 'text', 'integer', 'boolean', 'boolean'], 'waitlist.channel', true),
@@ -394,7 +396,7 @@ SELECT function_lang_is('waitlist', 'restock', ARRAY['text', 'bigint'], 'c', 're
 SELECT function_lang_is('waitlist', 'outbox_metrics', ARRAY[]::text[], 'sql', 'outbox_metrics is SQL');
 SELECT function_lang_is('waitlist', 'policy', ARRAY['waitlist.sku', 'text'], 'sql',
 	'policy(waitlist.sku, text) is SQL, inlined into catalog queries');
-SELECT function_lang_is('waitlist', 'policy_of', ARRAY['text', 'bigint', 'bigint', 'bigint', 'bigint', 'bigint', 'bigint',
+SELECT function_lang_is('waitlist', 'policy_of', ARRAY['text', 'bigint', 'bigint', 'bigint', 'bigint',
 	'date', 'boolean', 'boolean', 'bigint', 'bigint', 'date', 'text[]', 'integer', 'integer', 'integer', 'bigint', 'text'],
 	'c', 'policy_of is written in C');
 SELECT is_empty($$
