@@ -583,12 +583,13 @@ CREATE FUNCTION waitlist.policy_of(status text, on_hand bigint, allocated bigint
 								   preorders_open boolean, preorder_accepted bigint,
 								   preorder_limit bigint, ships_on date, channels text[],
 								   backorder_days integer, out_of_stock_days integer,
-								   min_demand integer, max_backorder_units bigint, channel text)
+								   min_demand integer, max_backorder_units bigint, id bigint,
+								   channel_limits boolean, channel text)
 RETURNS waitlist.policy_result
 AS 'MODULE_PATHNAME', 'waitlist_policy_of'
 LANGUAGE C CALLED ON NULL INPUT STABLE PARALLEL SAFE;
-COMMENT ON FUNCTION waitlist.policy_of(text, bigint, bigint, bigint, bigint, date, boolean, boolean, bigint, bigint, date, text[], integer, integer, integer, bigint, text) IS
-	'the policy from a SKU''s columns (what policy(waitlist.sku, text) passes); needs read access to waitlist.channel';
+COMMENT ON FUNCTION waitlist.policy_of(text, bigint, bigint, bigint, bigint, date, boolean, boolean, bigint, bigint, date, text[], integer, integer, integer, bigint, bigint, boolean, text) IS
+	'the policy from a SKU''s columns (what policy(waitlist.sku, text) passes); needs read access to waitlist.channel, and to waitlist.preorder_channel for SKUs with channel limits';
 
 /*
  * The row form for catalog queries.  A plain SQL function, inlined by the
@@ -603,10 +604,10 @@ AS $$
 							  s.restock_date, s.restock_confirmed,
 							  s.preorders_open, s.preorder_accepted, s.preorder_limit, s.ships_on,
 							  s.channels, s.backorder_days, s.out_of_stock_days, s.min_demand,
-							  s.max_backorder_units, channel)
+							  s.max_backorder_units, s.id, s.channel_limits, channel)
 $$;
 COMMENT ON FUNCTION waitlist.policy(waitlist.sku, text) IS
-	'the policy for a waitlist.sku row, for catalog queries (SELECT waitlist.policy(s, ''amazon'') FROM waitlist.sku s); needs read access to waitlist.sku and waitlist.channel';
+	'the policy for a waitlist.sku row, for catalog queries (SELECT waitlist.policy(s, ''amazon'') FROM waitlist.sku s); needs read access to waitlist.sku and waitlist.channel (and waitlist.preorder_channel for SKUs with per-channel pre-order limits)';
 
 CREATE FUNCTION waitlist.set_channel(channel text, title text DEFAULT NULL,
 									 marketplace boolean DEFAULT NULL, backorders text DEFAULT NULL,

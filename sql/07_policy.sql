@@ -204,6 +204,21 @@ SELECT waitlist.set_listings('AUTO', ARRAY['dtc']) AS listed;
 SELECT count(*) AS published FROM waitlist.availability a JOIN waitlist.sku s ON s.id = a.sku_id
  WHERE s.sku = 'AUTO';
 
+-- A channel's own pre-order limit: full on eBay, the SKU is out of stock
+-- there while the own store still takes pre-orders.
+SELECT sku FROM waitlist.upsert_sku('POL-chan-limit');
+SELECT status FROM waitlist.open_preorders('POL-chan-limit', 100, 80, current_date + 10, current_date + 20);
+SELECT waitlist.set_preorder_channel_limit('POL-chan-limit', 'ebay', 2);
+SELECT (waitlist.policy('POL-chan-limit', 'ebay')).decision AS before_full;
+SELECT waitlist.place_preorder('CL-1', 'POL-chan-limit', 2, email => 'cl@example.com', channel => 'ebay',
+							   unit_price => 10, currency => 'USD') > 0 AS placed;
+SELECT ch, p.decision, p.reason, p.ship_by - current_date AS ship_in_days
+  FROM unnest(ARRAY['ebay', 'dtc']) ch, waitlist.policy('POL-chan-limit', ch) p;
+SELECT count(*) AS row_form_disagrees FROM waitlist.sku s, unnest(ARRAY['ebay', 'dtc']) ch
+ WHERE s.sku = 'POL-chan-limit' AND waitlist.policy(s, ch) IS DISTINCT FROM waitlist.policy(s.sku, ch);
+SELECT try_detail($$SELECT * FROM waitlist.place_order('CL-2', NULL, 'cl2@example.com', NULL, 'ebay',
+	'[{"sku": "POL-chan-limit", "qty": 1, "unit_price": 10, "currency": "USD"}]')$$);
+
 -- Mixed carts: in stock ships now, the backorder when the stock arrives,
 -- the pre-order on its ship date; all or nothing.
 SELECT sku FROM waitlist.upsert_sku('CART-STOCK');

@@ -245,6 +245,7 @@ typedef struct PolicyInput
 	DateADT		restock_date;
 	bool		preorders_open;
 	int64		preorder_room;
+	int64		channel_room;	/* the channel's own pre-order room, -1: no limit */
 	bool		has_ships_on;
 	DateADT		ships_on;
 	bool		listed;			/* on the channel asked about */
@@ -259,7 +260,7 @@ typedef struct PolicyInput
 /* Attribute numbers of the sku columns the policy reads. */
 typedef struct SkuAtts
 {
-	int			status, on_hand, allocated, paid_waiting, sub_waiting;
+	int			id, status, on_hand, allocated, paid_waiting, sub_waiting, channel_limits;
 	int			restock_date, restock_confirmed, preorders_open, preorder_accepted;
 	int			preorder_limit, ships_on, channels, backorder_days, out_of_stock_days;
 	int			min_demand, max_backorder_units;
@@ -269,7 +270,9 @@ typedef struct SkuAtts
 static void
 map_atts(TupleDesc desc, SkuAtts *m)
 {
+	m->id = SPI_fnumber(desc, "id");
 	m->status = SPI_fnumber(desc, "status");
+	m->channel_limits = SPI_fnumber(desc, "channel_limits");
 	m->on_hand = SPI_fnumber(desc, "on_hand");
 	m->allocated = SPI_fnumber(desc, "allocated");
 	m->paid_waiting = SPI_fnumber(desc, "paid_waiting");
@@ -285,7 +288,8 @@ map_atts(TupleDesc desc, SkuAtts *m)
 	m->out_of_stock_days = SPI_fnumber(desc, "out_of_stock_days");
 	m->min_demand = SPI_fnumber(desc, "min_demand");
 	m->max_backorder_units = SPI_fnumber(desc, "max_backorder_units");
-	if (m->status <= 0 || m->channels <= 0 || m->max_backorder_units <= 0)
+	if (m->status <= 0 || m->channels <= 0 || m->max_backorder_units <= 0 || m->id <= 0 ||
+		m->channel_limits <= 0)
 		elog(ERROR, "waitlist: the row is not a waitlist.sku row");
 }
 
@@ -328,6 +332,29 @@ listed_on(Datum channels, bool isnull, const char *channel)
 	return false;
 }
 
+static WlQuery q_channel_room = {
+	"SELECT max_units - accepted FROM waitlist.preorder_channel WHERE sku_id = $1 AND channel = $2",
+	2, {INT8OID, TEXTOID}, NULL
+};
+
+/*
+ * The pre-order units the channel's own limit leaves, or -1 when it has
+ * none.  Only SKUs with channel limits (sku.channel_limits) pay for the
+ * lookup; it runs in a nested SPI connection, so any caller may use it.
+ */
+static int64
+channel_room(int64 sku_id, const char *channel)
+{
+	Datum		args[2] = {Int64GetDatum(sku_id), CStringGetTextDatum(channel)};
+	int64		room = -1;
+
+	SPI_connect();
+	if (wl_exec(&q_channel_room, args, NULL, SPI_OK_SELECT, 0) == 1)
+		room = Max(wl_get_int64(0, 1, NULL), 0);
+	SPI_finish();
+	return room;
+}
+
 #define I64(a)	DatumGetInt64(v[(a) - 1])
 #define OPT_INT(a, dflt) (n[(a) - 1] ? (dflt) : DatumGetInt32(v[(a) - 1]))
 
@@ -350,6 +377,10 @@ read_input(Datum *v, bool *n, SkuAtts *m, const char *channel, int64 qty, Policy
 	in->preorders_open = DatumGetBool(v[m->preorders_open - 1]);
 	in->preorder_room = n[m->preorder_limit - 1] ? 0
 		: I64(m->preorder_limit) - I64(m->preorder_accepted);
+	in->channel_room = -1;
+	if (in->upcoming && in->preorders_open && in->preorder_room > 0 &&
+		DatumGetBool(v[m->channel_limits - 1]))
+		in->channel_room = channel_room(I64(m->id), channel);
 	in->has_ships_on = !n[m->ships_on - 1];
 	in->ships_on = in->has_ships_on ? DatumGetDateADT(v[m->ships_on - 1]) : 0;
 	in->listed = listed_on(v[m->channels - 1], n[m->channels - 1], channel);
@@ -400,6 +431,8 @@ decide_upcoming(PolicyInput *in, ChannelRule *ch, DateADT today, WlPolicy *p)
 	if (ch->preorders == SUPPORT_HANDLING_TIME &&
 		(!in->has_ships_on || in->ships_on - today > ch->max_handling_days))
 		return channel_refuses(p, "the ship date is beyond the channel's handling time");
+	if (in->channel_room == 0)	/* the other channels still take them */
+		return channel_refuses(p, "the channel's own pre-order limit is reached");
 	decide(p, WL_PREORDER, "pre-orders open with units left");
 	p->has_ship_by = in->has_ships_on;
 	p->ship_by = in->ships_on;
@@ -525,6 +558,7 @@ wl_preorder_channel_refusal(const char *channel, Datum ships_on, bool no_date,
 	in.upcoming = true;
 	in.preorders_open = true;
 	in.preorder_room = 1;
+	in.channel_room = -1;			/* checked by take_channel_slot */
 	in.has_ships_on = !no_date;
 	in.ships_on = no_date ? 0 : DatumGetDateADT(ships_on);
 	in.listed = listed_on(channels, unlisted, channel);
@@ -612,9 +646,10 @@ static const SkuAtts of_args = {
 	.status = 1, .on_hand = 2, .allocated = 3, .paid_waiting = 4, .sub_waiting = 5,
 	.restock_date = 6, .restock_confirmed = 7, .preorders_open = 8, .preorder_accepted = 9,
 	.preorder_limit = 10, .ships_on = 11, .channels = 12, .backorder_days = 13,
-	.out_of_stock_days = 14, .min_demand = 15, .max_backorder_units = 16
+	.out_of_stock_days = 14, .min_demand = 15, .max_backorder_units = 16, .id = 17,
+	.channel_limits = 18
 };
-#define OF_CHANNEL 16			/* 0-based argument number of channel */
+#define OF_CHANNEL 18			/* 0-based argument number of channel */
 
 /* What policy_of() keeps between the rows of one query. */
 typedef struct OfCache
@@ -670,7 +705,7 @@ waitlist_policy_of(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("channel must not be null")));
-	if (n[0] || n[1] || n[2] || n[3] || n[4] || n[6] || n[7] || n[8])
+	if (n[0] || n[1] || n[2] || n[3] || n[4] || n[6] || n[7] || n[8] || n[16] || n[17])
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("the SKU's status, counters and flags must not be null")));

@@ -325,7 +325,8 @@ INSERT INTO expected_function VALUES
 	('policy', ARRAY['text', 'text'], 'waitlist.policy_result', true),
 	('policy', ARRAY['waitlist.sku', 'text'], 'waitlist.policy_result', false),
 	('policy_of', ARRAY['text', 'bigint', 'bigint', 'bigint', 'bigint', 'date', 'boolean',
-		'boolean', 'bigint', 'bigint', 'date', 'text[]', 'integer', 'integer', 'integer', 'bigint', 'text'],
+		'boolean', 'bigint', 'bigint', 'date', 'text[]', 'integer', 'integer', 'integer', 'bigint', 'bigint',
+		'boolean', 'text'],
 		'waitlist.policy_result', false),
 	('set_channel', ARRAY['text', 'text', 'boolean', 'text', 'text', 'integer', 'boolean', 'boolean'], 'waitlist.channel', true),
 	('set_listings', ARRAY['text', 'text[]'], 'text[]', true),
@@ -397,7 +398,8 @@ SELECT function_lang_is('waitlist', 'outbox_metrics', ARRAY[]::text[], 'sql', 'o
 SELECT function_lang_is('waitlist', 'policy', ARRAY['waitlist.sku', 'text'], 'sql',
 	'policy(waitlist.sku, text) is SQL, inlined into catalog queries');
 SELECT function_lang_is('waitlist', 'policy_of', ARRAY['text', 'bigint', 'bigint', 'bigint', 'bigint',
-	'date', 'boolean', 'boolean', 'bigint', 'bigint', 'date', 'text[]', 'integer', 'integer', 'integer', 'bigint', 'text'],
+	'date', 'boolean', 'boolean', 'bigint', 'bigint', 'date', 'text[]', 'integer', 'integer', 'integer', 'bigint',
+	'bigint', 'boolean', 'text'],
 	'c', 'policy_of is written in C');
 SELECT is_empty($$
 	SELECT p.oid::regprocedure::text FROM pg_proc p
