@@ -821,7 +821,7 @@ take_channel_slot(PreorderArgs *a, Slot *s)
 					a->o.channel, a->o.sku),
 			 errdetail(INT64_FORMAT " of the channel's " INT64_FORMAT " pre-order units are taken; %d asked.",
 					   wl_get_int64(0, 2, NULL), wl_get_int64(0, 1, NULL), a->o.qty),
-			 errhint("Offer the notify-me sign-up (waitlist.subscribe), or take the pre-order on another channel.")));
+			 errhint("Take the pre-order on another channel; sign-ups open once the SKU's own limit is reached.")));
 }
 
 /* objsubid of the queue lock in pg_locks (the SQL advisory functions use 1 and 2) */
