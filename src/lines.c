@@ -21,6 +21,7 @@
 #include "policy.h"
 #include "preorders.h"
 #include "spi_util.h"
+#include "turn.h"
 #include "validate.h"
 #include "waitlist.h"
 
@@ -227,6 +228,7 @@ waitlist_place_backorder(PG_FUNCTION_ARGS)
 
 	wl_arg_order(fcinfo, &a, "backorder");
 	SPI_connect();
+	wl_wait_turn(a.sku);
 	lock_sku_for_order(a.sku, &s);
 	id = same_order(&s, &a);
 	if (id == 0)
@@ -265,6 +267,7 @@ lock_line(int64 line_id, LineSku *s, Line *l)
 				(errcode(WL_ERRCODE_UNKNOWN_LINE),
 				 errmsg("unknown line " INT64_FORMAT, line_id)));
 	sku_id = wl_get_datum(0, 1, NULL);
+	wl_wait_turn_id(DatumGetInt64(sku_id));
 	wl_exec(&q_lock_by_id, &sku_id, NULL, SPI_OK_SELECT, 0);
 	read_sku(s);
 	wl_exec(&q_lock_line, &arg, NULL, SPI_OK_SELECT, 0);

@@ -47,6 +47,7 @@
 #include "outbox.h"
 #include "policy.h"
 #include "spi_util.h"
+#include "turn.h"
 #include "validate.h"
 #include "waitlist.h"
 
@@ -1083,6 +1084,7 @@ waitlist_set_listings(PG_FUNCTION_ARGS)
 	args[1] = listing_arg(fcinfo, 1, &isnull);
 	nulls[1] = isnull ? 'n' : ' ';
 	SPI_connect();
+	wl_wait_turn(sku);
 	if (wl_exec(&q_set_listings, args, nulls, SPI_OK_UPDATE_RETURNING, 0) == 0)
 		wl_error_unknown_sku(sku);
 	if (isnull)
@@ -1141,6 +1143,7 @@ waitlist_set_policy(PG_FUNCTION_ARGS)
 		args[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
 	}
 	SPI_connect();
+	wl_wait_turn(sku);
 	if (wl_exec(&q_set_policy, args, nulls, SPI_OK_UPDATE_RETURNING, 0) == 0)
 		wl_error_unknown_sku(sku);
 	row = SPI_copytuple(SPI_tuptable->vals[0]);

@@ -14,19 +14,8 @@
  * lock and each one decides on the row it finally updated, the latest
  * committed state, so no interleaving lets one unit past the limit.
  *
- * The queue: when many checkouts race for one SKU, waiting on the row lock
- * wakes every waiter at each commit (they all wait on the committing
- * transaction's id) and all but one go back to sleep; at 32 clients on 2
- * cores that herd halved the throughput.  So a placement that starts its
- * transaction (no transaction id yet, hence no row locks held) first waits
- * its turn on a lock of its own for the SKU, held to the end of the
- * transaction: locktype advisory with objsubid 3 in pg_locks, out of reach
- * of the SQL advisory lock functions (they use 1 and 2).  A lock queue
- * hands over to one waiter at a time, in arrival order, and the one whose
- * turn it is finds the row free and the latest commit in its snapshot.  A
- * transaction that already holds a transaction id skips the queue and
- * waits on the row as before; so the queue never waits for a row lock
- * holder that waits for the queue.
+ * Racing checkouts on one SKU first wait their turn in the SKU's queue
+ * (turn.c), which hands over to one at a time instead of waking them all.
  *
  * Locking: the SKU row, then its per-channel limit rows, then lines, the
  * order lines.c and the allocator follow.
@@ -38,15 +27,13 @@
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
-#include "access/xact.h"
-#include "miscadmin.h"
-#include "storage/lock.h"
 
 #include "commit.h"
 #include "outbox.h"
 #include "policy.h"
 #include "preorders.h"
 #include "spi_util.h"
+#include "turn.h"
 #include "validate.h"
 #include "waitlist.h"
 
@@ -86,6 +73,7 @@ lock_plan(const char *sku, PlanSku *p)
 	Datum		arg = CStringGetTextDatum(sku);
 	bool		isnull;
 
+	wl_wait_turn(sku);
 	if (wl_exec(&q_plan_lock, &arg, NULL, SPI_OK_SELECT, 0) == 0)
 		wl_error_unknown_sku(sku);
 	p->id = wl_get_int64(0, 1, NULL);
@@ -824,36 +812,6 @@ take_channel_slot(PreorderArgs *a, Slot *s)
 			 errhint("Take the pre-order on another channel; sign-ups open once the SKU's own limit is reached.")));
 }
 
-/* objsubid of the queue lock in pg_locks (the SQL advisory functions use 1 and 2) */
-#define WL_QUEUE_LOCK_FIELD 3
-
-static WlQuery q_sku_id = {
-	"SELECT id FROM waitlist.sku WHERE sku = $1", 1, {TEXTOID}, NULL
-};
-
-/*
- * Wait for this transaction's turn at the SKU (see "The queue" above), when
- * it has no transaction id yet.  An unknown SKU takes no lock (q_place
- * refuses it).
- */
-static void
-wait_turn(const char *sku)
-{
-	Datum		arg;
-	int64		sku_id;
-	LOCKTAG		tag;
-
-	if (TransactionIdIsValid(GetTopTransactionIdIfAny()))
-		return;
-	arg = CStringGetTextDatum(sku);
-	if (wl_exec(&q_sku_id, &arg, NULL, SPI_OK_SELECT, 0) == 0)
-		return;
-	sku_id = wl_get_int64(0, 1, NULL);
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) ((uint64) sku_id >> 32), (uint32) sku_id,
-						 WL_QUEUE_LOCK_FIELD);
-	(void) LockAcquire(&tag, ExclusiveLock, false, false);
-}
-
 /* SQL: waitlist.place_preorder(order_ref, sku, qty, customer, email, phone, channel, unit_price, currency) */
 Datum
 waitlist_place_preorder(PG_FUNCTION_ARGS)
@@ -865,7 +823,7 @@ waitlist_place_preorder(PG_FUNCTION_ARGS)
 	preorder_args(fcinfo, &a);
 	SPI_connect();
 	wl_require_channel(a.o.channel);
-	wait_turn(a.o.sku);
+	wl_wait_turn(a.o.sku);
 	if (place(&a, &s, &id))
 	{
 		if (s.channel_limits)

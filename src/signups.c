@@ -15,6 +15,7 @@
 
 #include "commit.h"
 #include "spi_util.h"
+#include "turn.h"
 #include "validate.h"
 #include "waitlist.h"
 
@@ -188,6 +189,7 @@ waitlist_subscribe(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("an email address or a phone number is required")));
 	SPI_connect();
+	wl_wait_turn(sku);
 	take_position(sku, &s);
 	id = find_existing(&s, email, phone);
 	if (id != 0)
@@ -245,6 +247,7 @@ waitlist_unsubscribe(PG_FUNCTION_ARGS)
 				(errcode(WL_ERRCODE_UNKNOWN_SUBSCRIPTION),
 				 errmsg("unknown sign-up " INT64_FORMAT, id)));
 	sku_id = wl_get_datum(0, 1, NULL);
+	wl_wait_turn_id(DatumGetInt64(sku_id));
 	wl_exec(&q_lock_sku, &sku_id, NULL, SPI_OK_UPDATE, 0);
 	n = wl_exec(&q_unsubscribe, &arg, NULL, SPI_OK_UPDATE_RETURNING, 0);
 	if (n > 0)

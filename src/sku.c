@@ -17,6 +17,7 @@
 
 #include "commit.h"
 #include "spi_util.h"
+#include "turn.h"
 #include "validate.h"
 #include "waitlist.h"
 
@@ -45,6 +46,7 @@ change_supply(WlQuery *q, const char *sku, int64 qty)
 	int64		on_hand;
 
 	SPI_connect();
+	wl_wait_turn(sku);
 	if (wl_exec(q, args, NULL, SPI_OK_UPDATE_RETURNING, 0) == 0)
 		wl_error_unknown_sku(sku);
 	wl_touch_sku(wl_get_int64(0, 1, NULL));
@@ -193,6 +195,7 @@ waitlist_upsert_sku(PG_FUNCTION_ARGS)
 	upsert_args(fcinfo, args, nulls);
 	check_sku_settings(fcinfo);
 	SPI_connect();
+	wl_wait_turn(TextDatumGetCString(args[0]));
 	if (wl_exec(&q_old_date, args, NULL, SPI_OK_SELECT, 0) == 1)
 	{
 		bool		isnull;
