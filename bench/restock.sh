@@ -50,7 +50,7 @@ label() {
 # Put the hot SKU back where it was before any restock (ours: the lines are
 # never written, only the SKU counters, the batch table and the outbox).
 reset_ours() {
-	q -c "UPDATE waitlist.sku SET on_hand = 0, allocated = 0, paid_served = 0 WHERE id = 1" \
+	q -c "UPDATE waitlist.sku SET on_hand = 0, allocated = 0, paid_served = 0, paid_waiting = paid_tail WHERE id = 1" \
 		-c "TRUNCATE waitlist.outbox, waitlist.batch" \
 		-c "VACUUM ANALYZE waitlist.sku, waitlist.batch, waitlist.outbox" \
 		-c "CHECKPOINT"

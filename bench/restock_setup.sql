@@ -11,7 +11,8 @@
  * writes (src/lines.c): kind 'backorder', state 'waiting', an order_ref unique
  * per SKU, a contact email, qty, pos_start = the SKU's paid_tail before the
  * line (the running sum of earlier quantities, starting at 0), pos_end =
- * pos_start + qty; then sku.paid_tail = the sum of the SKU's quantities.
+ * pos_start + qty; then sku.paid_tail = sku.paid_waiting = the sum of the SKU's
+ * quantities (nothing allocated yet).
  * The backorder_confirmed outbox rows place_backorder() also queues are left
  * out: the benchmark does not need them.
  */
@@ -38,7 +39,7 @@ WINDOW w AS (PARTITION BY sku_id ORDER BY g)
  ORDER BY g;
 SELECT setval('waitlist.line_id_seq', :n + :n / 10 + 1000);
 
-UPDATE waitlist.sku s SET paid_tail = t.units
+UPDATE waitlist.sku s SET paid_tail = t.units, paid_waiting = t.units
   FROM (SELECT sku_id, sum(qty) AS units FROM waitlist.line GROUP BY sku_id) t
  WHERE s.id = t.sku_id;
 
@@ -65,7 +66,7 @@ BEGIN
 		FOREIGN KEY (sku_id) REFERENCES bench.sku (id));
 	CREATE INDEX line_fifo ON bench.line (sku_id, id) WHERE state = 'waiting';
 	INSERT INTO bench.line SELECT l.*, 0 FROM waitlist.line l ORDER BY l.id;
-	UPDATE bench.sku SET on_hand = 0, allocated = 0, paid_served = 0;
+	UPDATE bench.sku SET on_hand = 0, allocated = 0, paid_served = 0, paid_waiting = paid_tail;
 END
 $$;
 
