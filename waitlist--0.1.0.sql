@@ -587,7 +587,7 @@ CREATE FUNCTION waitlist.policy_of(status text, on_hand bigint, allocated bigint
 								   channel_limits boolean, channel text)
 RETURNS waitlist.policy_result
 AS 'MODULE_PATHNAME', 'waitlist_policy_of'
-LANGUAGE C CALLED ON NULL INPUT STABLE PARALLEL SAFE;
+LANGUAGE C CALLED ON NULL INPUT STABLE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION waitlist.policy_of(text, bigint, bigint, bigint, bigint, date, boolean, boolean, bigint, bigint, date, text[], integer, integer, integer, bigint, bigint, boolean, text) IS
 	'the policy from a SKU''s columns (what policy(waitlist.sku, text) passes); needs read access to waitlist.channel, and to waitlist.preorder_channel for SKUs with channel limits';
 
@@ -598,7 +598,7 @@ COMMENT ON FUNCTION waitlist.policy_of(text, bigint, bigint, bigint, bigint, dat
  */
 CREATE FUNCTION waitlist.policy(s waitlist.sku, channel text DEFAULT 'dtc')
 RETURNS waitlist.policy_result
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE sql STABLE PARALLEL RESTRICTED
 AS $$
 	SELECT waitlist.policy_of(s.status, s.on_hand, s.allocated, s.paid_waiting, s.sub_waiting,
 							  s.restock_date, s.restock_confirmed,

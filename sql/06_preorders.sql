@@ -262,6 +262,14 @@ SELECT reauthorizations, authorized_until > now() + interval '6 days' AS extende
   FROM waitlist.line WHERE order_ref = 'L-4';
 SELECT waitlist.tick() AS nothing_more;
 SELECT count(*) AS reauthorize_events FROM waitlist.outbox WHERE kind = 'payment_reauthorize';
+-- Cancelled while its renewal is due: voided, not re-authorized first (the one
+-- re-authorization listed is the tick above).
+UPDATE waitlist.line SET action_at = now() WHERE order_ref = 'L-4';
+SELECT waitlist.cancel_line(line_of('L-4')) AS units_held;
+SELECT kind, payload->>'reason' AS reason FROM waitlist.outbox
+ WHERE channel = 'payment' AND recipient = 'L-4' ORDER BY id;
+SELECT reauthorizations, payment_state, action_at IS NULL AS nothing_due
+  FROM waitlist.line WHERE order_ref = 'L-4';
 
 -- The report for every SKU with a plan.
 SELECT sku, status, preorder_limit, accepted, remaining, payment FROM waitlist.preorder_status();

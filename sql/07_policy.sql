@@ -219,6 +219,26 @@ SELECT count(*) AS row_form_disagrees FROM waitlist.sku s, unnest(ARRAY['ebay', 
 SELECT try_detail($$SELECT * FROM waitlist.place_order('CL-2', NULL, 'cl2@example.com', NULL, 'ebay',
 	'[{"sku": "POL-chan-limit", "qty": 1, "unit_price": 10, "currency": "USD"}]')$$);
 
+-- Listed SKUs republish when demand or a channel limit moves their policy:
+-- an unsubscribe below min_demand, a channel's pre-order limit set to 0.
+SELECT sku FROM waitlist.upsert_sku('POL-demand', restock_date => current_date + 3, restock_confirmed => true);
+SELECT min_demand FROM waitlist.set_policy('POL-demand', min_demand => 2);
+SELECT waitlist.subscribe('POL-demand', 'dm1@example.com') > 0 AND
+       waitlist.subscribe('POL-demand', 'dm2@example.com') > 0 AS signed_up;
+SELECT waitlist.set_listings('POL-demand', ARRAY['dtc']);
+SELECT waitlist.unsubscribe(id) FROM waitlist.subscriber WHERE email = 'dm2@example.com';
+SELECT waitlist.set_listings('POL-chan-limit', ARRAY['dtc', 'ebay']);
+SELECT waitlist.set_preorder_channel_limit('POL-chan-limit', 'dtc', 0);
+SELECT s.sku, a.channel, a.decision FROM waitlist.availability a JOIN waitlist.sku s ON s.id = a.sku_id
+ WHERE s.sku IN ('POL-demand', 'POL-chan-limit') ORDER BY 1, 2;
+SELECT sku, recipient, payload->>'decision' AS decision, payload->>'previous' AS previous
+  FROM waitlist.outbox WHERE kind = 'availability_changed' AND sku IN ('POL-demand', 'POL-chan-limit')
+ ORDER BY id;
+-- The row form stays out of parallel workers (its channel cache needs the latest snapshot).
+SET force_parallel_mode = on;
+SELECT count(*) AS decided FROM waitlist.sku s WHERE (waitlist.policy(s, 'dtc')).decision IS NOT NULL;
+RESET force_parallel_mode;
+
 -- Mixed carts: in stock ships now, the backorder when the stock arrives,
 -- the pre-order on its ship date; all or nothing.
 SELECT sku FROM waitlist.upsert_sku('CART-STOCK');

@@ -543,6 +543,7 @@ waitlist_set_preorder_channel_limit(PG_FUNCTION_ARGS)
 	else
 		wl_exec(&q_channel_set, args, NULL, SPI_OK_INSERT, 0);
 	wl_exec(&q_channel_flag, args, NULL, SPI_OK_UPDATE, 0);
+	wl_touch_sku(p.id);			/* the channel's policy may change */
 	if (!PG_ARGISNULL(2) && used > DatumGetInt64(args[2]))
 		ereport(WARNING,
 				(errmsg("channel \"%s\" already holds " INT64_FORMAT " pre-order units of SKU \"%s\", over its new limit of " INT64_FORMAT,
@@ -850,7 +851,7 @@ waitlist_place_preorder(PG_FUNCTION_ARGS)
 static WlQuery q_line_actions = {
 	"WITH due AS ("
 	"  SELECT id, confirm_pending AS was_pending FROM waitlist.line"
-	"  WHERE action_at <= now() AND ($2::bigint IS NULL OR id = $2)"
+	"  WHERE action_at <= now() AND ($2::bigint IS NULL OR id = $2) AND (confirm_pending OR NOT $5)"
 	"  ORDER BY action_at, id LIMIT $1 FOR UPDATE SKIP LOCKED),"
 	" u AS ("
 	"  UPDATE waitlist.line l SET confirm_pending = false,"
@@ -903,18 +904,18 @@ static WlQuery q_line_actions = {
 	" FROM x WHERE NOT x.was_pending AND x.state = 'waiting'"
 	"  AND x.payment_state = 'authorized'"
 	" ON CONFLICT (idempotency_key) DO NOTHING",
-	4, {INT4OID, INT8OID, FLOAT8OID, FLOAT8OID}, NULL
+	5, {INT4OID, INT8OID, FLOAT8OID, FLOAT8OID, BOOLOID}, NULL
 };
 
 /* Run the due actions of up to max lines (or of one line); messages written. */
 static int64
-line_actions(int max, int64 line_id)
+line_actions(int max, int64 line_id, bool pending_only)
 {
 	double		ttl = wl_authorization_ttl_s;
 	double		before = Min((double) wl_reauthorize_before_s, ttl / 2);
-	Datum		args[4] = {Int32GetDatum(max), Int64GetDatum(line_id),
-	Float8GetDatum(ttl), Float8GetDatum(before)};
-	char		nulls[5] = {' ', line_id ? ' ' : 'n', ' ', ' ', '\0'};
+	Datum		args[5] = {Int32GetDatum(max), Int64GetDatum(line_id),
+	Float8GetDatum(ttl), Float8GetDatum(before), BoolGetDatum(pending_only)};
+	char		nulls[6] = {' ', line_id ? ' ' : 'n', ' ', ' ', ' ', '\0'};
 	int64		n = (int64) wl_exec(&q_line_actions, args, nulls, SPI_OK_INSERT, 0);
 
 	if (n > 0)
@@ -926,7 +927,7 @@ line_actions(int max, int64 line_id)
 int64
 wl_expand_line_actions(int max)
 {
-	return line_actions(max, 0);
+	return line_actions(max, 0, false);
 }
 
 static WlQuery q_give_back_slot = {
@@ -1009,7 +1010,7 @@ payment_transition(WlQuery *q, const char *sku, int64 line_id)
 void
 wl_preorder_confirm_pending(int64 line_id)
 {
-	line_actions(1, line_id);
+	line_actions(1, line_id, true);	/* not a re-authorization: the line is closing */
 }
 
 /*

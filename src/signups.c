@@ -228,7 +228,8 @@ static WlQuery q_unsubscribe = {
 
 /* One sign-up fewer waiting, unless the wave already passed its place. */
 static WlQuery q_unsub_count = {
-	"UPDATE waitlist.sku SET sub_waiting = sub_waiting - 1 WHERE id = $1 AND sub_served <= $2",
+	"UPDATE waitlist.sku SET sub_waiting = sub_waiting - 1 WHERE id = $1 AND sub_served <= $2"
+	" RETURNING channels IS NOT NULL",
 	2, {INT8OID, INT8OID}, NULL
 };
 
@@ -254,7 +255,10 @@ waitlist_unsubscribe(PG_FUNCTION_ARGS)
 	{
 		Datum		args[2] = {sku_id, wl_get_datum(0, 1, NULL)};
 
-		wl_exec(&q_unsub_count, args, NULL, SPI_OK_UPDATE, 0);
+		/* demand moved: a listed SKU publishes its availability at commit */
+		if (wl_exec(&q_unsub_count, args, NULL, SPI_OK_UPDATE_RETURNING, 0) == 1 &&
+			wl_get_bool(0, 1))
+			wl_touch_sku(DatumGetInt64(sku_id));
 	}
 	SPI_finish();
 	PG_RETURN_BOOL(n > 0);

@@ -16,8 +16,8 @@
  * whose turn it is finds the row free and, under READ COMMITTED, the last
  * commit in its next statement's snapshot.
  *
- * The lock is locktype advisory with objid = the SKU's id and objsubid 3 in
- * pg_locks; the SQL advisory lock functions use objsubid 1 and 2, so the
+ * The lock is locktype advisory with objsubid 3 in pg_locks, objid the low
+ * and classid the high 32 bits of the SKU's id; the SQL advisory lock functions use objsubid 1 and 2, so the
  * application's own advisory locks never collide with it.  A transaction
  * that already holds a transaction id (a cart, a cancellation, an earlier
  * call) skips the queue and waits on the row as before: the queue is never
