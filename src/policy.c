@@ -912,14 +912,11 @@ wl_availability_tick(int max)
 
 /* ---------- SQL: set_channel, set_listings, set_policy ---------- */
 
+/* Store a merged rule (q_channel_merged's row). */
 static WlQuery q_set_channel = {
 	"INSERT INTO waitlist.channel_rule AS r (channel, title, marketplace, backorders, preorders,"
 	"  max_handling_days, brand_registry, notify_me)"
-	" SELECT $1, coalesce($2, c.title, $1), coalesce($3, c.marketplace, true),"
-	"  coalesce($4, c.backorders, 'no'), coalesce($5, c.preorders, 'no'),"
-	"  CASE WHEN $6 IS NOT NULL THEN nullif($6, 0) ELSE c.max_handling_days END,"
-	"  coalesce($7, c.brand_registry, false), coalesce($8, c.notify_me, false)"
-	" FROM (SELECT 1) one LEFT JOIN waitlist.channel c ON c.channel = $1"
+	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
 	" ON CONFLICT (channel) DO UPDATE SET title = excluded.title,"
 	"  marketplace = excluded.marketplace, backorders = excluded.backorders,"
 	"  preorders = excluded.preorders, max_handling_days = excluded.max_handling_days,"
@@ -928,12 +925,18 @@ static WlQuery q_set_channel = {
 	8, {TEXTOID, TEXTOID, BOOLOID, TEXTOID, TEXTOID, INT4OID, BOOLOID, BOOLOID}, NULL
 };
 
-/* The support values and whether a maximum is left, as q_set_channel would store them. */
+/*
+ * set_channel's arguments merged with the channel's current rule (NULL
+ * keeps a value, max_handling_days 0 clears it; defaults for a new channel),
+ * in q_set_channel's order.
+ */
 static WlQuery q_channel_merged = {
-	"SELECT coalesce($2, c.backorders, 'no'), coalesce($3, c.preorders, 'no'),"
-	"  CASE WHEN $4 IS NOT NULL THEN nullif($4, 0) ELSE c.max_handling_days END IS NULL"
+	"SELECT $1, coalesce($2, c.title, $1), coalesce($3, c.marketplace, true),"
+	"  coalesce($4, c.backorders, 'no'), coalesce($5, c.preorders, 'no'),"
+	"  CASE WHEN $6 IS NOT NULL THEN nullif($6, 0) ELSE c.max_handling_days END,"
+	"  coalesce($7, c.brand_registry, false), coalesce($8, c.notify_me, false)"
 	" FROM (SELECT 1) one LEFT JOIN waitlist.channel c ON c.channel = $1",
-	4, {TEXTOID, TEXTOID, TEXTOID, INT4OID}, NULL
+	8, {TEXTOID, TEXTOID, BOOLOID, TEXTOID, TEXTOID, INT4OID, BOOLOID, BOOLOID}, NULL
 };
 
 static WlQuery q_channel_row = {
@@ -963,25 +966,34 @@ check_support(FunctionCallInfo fcinfo, int argno, const char *name, bool registr
 }
 
 /*
- * A channel that takes orders "by handling time" needs its maximum: without
- * one it would silently take nothing.  Checked on the merged rule, so
- * keeping or clearing a value is checked too.  (The table's CHECK catches a
- * concurrent change in between, with a plainer message.)
+ * Merge the arguments into the channel's rule (args and nulls are replaced
+ * by the merged values).  A channel that takes orders "by handling time"
+ * needs its maximum: without one it would silently take nothing.  Checked
+ * on the merged rule, so keeping or clearing a value is checked too.  (The
+ * table's CHECK catches a concurrent change in between, with a plainer
+ * message.)
  */
 static void
-require_handling_days(const char *channel, Datum *args, char *nulls)
+merge_channel_rule(const char *channel, Datum *args, char *nulls)
 {
-	Datum		m[4] = {args[0], args[3], args[4], args[5]};
-	char		mn[5] = {nulls[0], nulls[3], nulls[4], nulls[5], '\0'};
 	char	   *backorders;
 	char	   *preorders;
+	bool		no_days;
 	const char *what;
 
-	wl_exec(&q_channel_merged, m, mn, SPI_OK_SELECT, 1);
-	backorders = wl_get_text(0, 1);
-	preorders = wl_get_text(0, 2);
+	wl_exec(&q_channel_merged, args, nulls, SPI_OK_SELECT, 1);
+	for (int i = 0; i < 8; i++)
+	{
+		bool		isnull;
 
-	if (!wl_get_bool(0, 3))
+		args[i] = wl_get_datum(0, i + 1, &isnull);
+		nulls[i] = isnull ? 'n' : ' ';
+	}
+	backorders = wl_get_text(0, 4);
+	preorders = wl_get_text(0, 5);
+	no_days = nulls[5] == 'n';
+
+	if (!no_days)
 		return;
 	if (strcmp(backorders, "handling_time") == 0)
 		what = "backorders";
@@ -1028,7 +1040,7 @@ waitlist_set_channel(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(1))
 		args[1] = CStringGetTextDatum(wl_arg_text(fcinfo, 1, "title", WL_MAX_NAME_LEN, false));
 	SPI_connect();
-	require_handling_days(channel, args, nulls);
+	merge_channel_rule(channel, args, nulls);
 	wl_exec(&q_set_channel, args, nulls, SPI_OK_INSERT, 1);
 	wl_policy_reset_cache();
 	n = wl_exec(&q_listed_skus, args, NULL, SPI_OK_SELECT, 0);
