@@ -14,7 +14,15 @@ SELECT kind, channel, recipient, attempts, lease_until > now() AS leased,
 SELECT state, lease_owner, count(*) FROM waitlist.outbox GROUP BY 1, 2 ORDER BY 1, 2;
 -- Another consumer only gets what is not leased.
 SELECT count(*) FROM waitlist.claim('relay-b', 10);
+-- The claim turns bitmap scans off for its own statement only: the
+-- session's setting is back as soon as it returns.
+BEGIN;
 SELECT count(*) FROM waitlist.claim('relay-b', 10);
+SHOW enable_bitmapscan;
+SET LOCAL enable_bitmapscan = off;
+SELECT count(*) FROM waitlist.claim('relay-b', 10);
+SHOW enable_bitmapscan;
+COMMIT;
 
 -- ack only counts messages leased to the caller.
 SELECT waitlist.ack('relay-b', (SELECT array_agg(id) FROM waitlist.outbox WHERE lease_owner = 'relay-a'));

@@ -23,6 +23,7 @@
 #include "mb/pg_wchar.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/json.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
@@ -441,6 +442,14 @@ arg_interval(FunctionCallInfo fcinfo, int argno, const char *name, bool positive
 /*
  * Run the claim with its RETURNING rows going straight into the SRF's
  * tuplestore (no copy out of SPI); the column types match the result type.
+ *
+ * The claim reads outbox_due in index order, so it stops at its LIMIT and
+ * marks the dead entries it steps over (the earlier versions of claimed,
+ * acked and retried messages) for later scans to skip.  When the
+ * statistics promise few due messages the planner prefers a bitmap scan and
+ * a sort, which reads every entry due by now, dead or alive, on every
+ * claim until VACUUM: after a few thousand deliveries that was most of a
+ * claim's time.  So bitmap scans are off while the claim is planned and run.
  */
 static void
 claim_into(ReturnSetInfo *rsinfo, Datum *args, const char *nulls)
@@ -448,6 +457,7 @@ claim_into(ReturnSetInfo *rsinfo, Datum *args, const char *nulls)
 	ParamListInfo params = makeParamList(q_claim.nargs);
 	DestReceiver *dest = CreateDestReceiver(DestTuplestore);
 	SPIExecuteOptions options;
+	int			nestlevel;
 	int			rc;
 
 	for (int i = 0; i < q_claim.nargs; i++)
@@ -463,8 +473,12 @@ claim_into(ReturnSetInfo *rsinfo, Datum *args, const char *nulls)
 	memset(&options, 0, sizeof(options));
 	options.params = params;
 	options.dest = dest;
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("enable_bitmapscan", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 	wl_prepare(&q_claim);
 	rc = SPI_execute_plan_extended(q_claim.plan, &options);
+	AtEOXact_GUC(true, nestlevel);
 	if (rc != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "waitlist: claim returned %s", SPI_result_code_string(rc));
 	dest->rDestroy(dest);
