@@ -28,6 +28,7 @@
 #define BACKOFF_FIRST 0.5		/* seconds before the first reconnect */
 #define BACKOFF_MAX 30.0
 #define RECHECK_MS 200			/* due work we could not claim: look again */
+#define ACK_WAIT_MS 10		/* longest an ack waits for more to join it */
 
 typedef struct relay
 {
@@ -42,6 +43,7 @@ typedef struct relay
 	int64_t		next_claim;		/* the next message becomes due */
 	int64_t		next_poll;		/* tick, refresh next_due */
 	int64_t		next_renew;		/* extend leases */
+	int64_t		next_ack;		/* deferred acks are due */
 	int64_t		next_connect;
 	double		backoff;
 	int			exit_code;		/* 0 unless stopped by a broken sink */
@@ -237,15 +239,48 @@ record_failure(relay *r, delivery *d)
 		stats.retried++;
 }
 
-/* Record every finished delivery; keep those that could not be recorded. */
+/*
+ * Whether the delivered messages in list are acked now or a little later.
+ * Each ack is a commit that waits for its WAL flush, so acking every
+ * delivery as it finishes made the flushes, not the sink, the limit of a
+ * busy relay.  While more deliveries are under way an ack waits up to
+ * ACK_WAIT_MS (10 ms) for others to join it, or until as many as --in-flight have
+ * finished.  Nothing is lost by waiting: a delivered message that is not
+ * acked yet is leased to this relay like one in flight.  *due is when the
+ * deferred ack must run.
+ */
+static bool
+ack_now(relay *r, delivery *list, int64_t now, int64_t *due)
+{
+	int			n = 0;
+	int64_t		oldest = NEVER;
+
+	for (delivery *d = list; d != NULL; d = d->next)
+		if (awaits(d, VERDICT_DELIVERED))
+		{
+			n++;
+			if (d->started_ms + d->duration_ms < oldest)
+				oldest = d->started_ms + d->duration_ms;
+		}
+	*due = NEVER;
+	if (n == 0 || r->stopping || n >= r->cfg.in_flight ||
+		dispatch_active(r->dp) + dispatch_queued(r->dp) == 0 || now >= oldest + ACK_WAIT_MS)
+		return true;
+	*due = oldest + ACK_WAIT_MS;
+	return false;
+}
+
+/* Record every finished delivery; keep those that could not be recorded, or wait to be acked. */
 static void
-record_finished(relay *r)
+record_finished(relay *r, int64_t now)
 {
 	delivery   *list = dispatch_take_finished(r->dp);
 
+	r->next_ack = NEVER;
 	if (list == NULL)
 		return;
-	record_batch(r, list, VERDICT_DELIVERED);
+	if (ack_now(r, list, now, &r->next_ack))
+		record_batch(r, list, VERDICT_DELIVERED);
 	record_batch(r, list, VERDICT_RELEASE);
 	for (delivery *d = list; d != NULL && db_connected(r->db); d = d->next)
 		if (!d->recorded && (d->verdict == VERDICT_RETRY || d->verdict == VERDICT_DEAD))
@@ -353,14 +388,14 @@ connected_work(relay *r, int64_t now)
 		log_debug("msg=\"notified\"");
 		r->want_drain = true;
 	}
-	record_finished(r);
+	record_finished(r, now);
 	if (db_connected(r->db) && now >= r->next_poll)
 		poll_due(r, now);
 	if (db_connected(r->db) && now >= r->next_renew)
 		renew_leases(r, now);
 	if (db_connected(r->db) && !r->stopping && (r->want_drain || now >= r->next_claim))
 		drain(r, now);
-	record_finished(r);			/* what a synchronous sink just delivered */
+	record_finished(r, now_ms());	/* what a synchronous sink just delivered */
 
 	/*
 	 * A NOTIFY that came in while one of the statements above ran has been
@@ -446,6 +481,8 @@ sleep_ms(const relay *r, int64_t now)
 		wake = r->next_claim;
 	if (db_connected(r->db) && r->next_renew < wake)
 		wake = r->next_renew;
+	if (db_connected(r->db) && r->next_ack < wake)
+		wake = r->next_ack;
 	if (!db_connected(r->db) && r->next_connect < wake)
 		wake = r->next_connect;
 	if (deadline < wake)
@@ -555,6 +592,7 @@ relay_main(int argc, char **argv)
 	r.dp = dispatch_new();
 	r.backoff = BACKOFF_FIRST;
 	r.next_claim = NEVER;
+	r.next_ack = NEVER;
 	log_info("msg=\"starting\" consumer=%s sink=%s in_flight=%ld lease_seconds=%.1f",
 			 r.cfg.consumer, r.cfg.sink == SINK_STDOUT ? "stdout" : r.cfg.sink == SINK_EXEC ? "exec" : "webhook",
 			 r.cfg.in_flight, r.cfg.lease);

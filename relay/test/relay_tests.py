@@ -573,6 +573,30 @@ def channel_and_kind_filters_route_to_separate_sinks():
         check(row(k)["state"] == "pending" and row(k)["attempts"] == 0, "%s untouched" % k)
 
 
+def ack_calls():
+    return int(sql("SELECT coalesce(sum(calls), 0) FROM pg_stat_user_functions"
+                   " WHERE schemaname = 'waitlist' AND funcname = 'ack'"))
+
+
+@test
+def busy_relay_acks_deliveries_together():
+    # Each ack is a commit that waits for a WAL flush: while deliveries keep
+    # finishing, one ack covers several of them (within 10 ms, up to --in-flight of them).
+    rec = server.reset()
+    rec.script = lambda q: (200, {}, 0.02)
+    before = ack_calls()
+    keys = insert_many(300, "acks-")
+    r = Relay("acks", ["--webhook", server.url("/hook"), "--consumer", "acks", "--secret", SECRET,
+                       "--in-flight", "16", "--poll-interval", "1s"],
+              env={"PGOPTIONS": os.environ.get("PGOPTIONS", "") + " -c track_functions=all"})
+    wait_until(lambda: count("delivered") == 300, 30, "all 300 delivered")
+    r.stop()
+    check(sorted(rec.accepted) == sorted(keys), "all keys accepted")
+    wait_until(lambda: ack_calls() > before, 5, "the relay's function statistics")
+    calls = ack_calls() - before
+    check(calls <= 300 // 4, "%d ack calls for 300 deliveries" % calls)
+
+
 @test
 def metrics_endpoint_counts_outcomes():
     rec = server.reset()
