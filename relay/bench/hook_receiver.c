@@ -34,6 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mono_clock.h"
+
 #define MAX_CONNS 64
 #define BUF_SIZE 65536
 
@@ -48,15 +50,6 @@ typedef struct
 
 static conn conns[MAX_CONNS];
 static long posts, connections, signed_posts;
-
-static int64_t
-mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static void
 die(const char *what)

@@ -27,14 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static int64_t
-mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
+#include "mono_clock.h"
 
 static void
 must(PGconn *conn, const char *sql, ExecStatusType want)
