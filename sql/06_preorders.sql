@@ -273,3 +273,25 @@ SELECT reauthorizations, payment_state, action_at IS NULL AS nothing_due
 
 -- The report for every SKU with a plan.
 SELECT sku, status, preorder_limit, accepted, remaining, payment FROM waitlist.preorder_status();
+
+-- Early lock release: a commit that locked a SKU row is written
+-- asynchronously and flushed once its locks are released, before COMMIT
+-- returns (test/crash_durability.sh crashes the server to check the flush).
+-- Only that commit is asynchronous: the session's synchronous_commit is as
+-- it was, also when the session chose its own.
+SHOW waitlist.early_lock_release;
+SELECT sku FROM waitlist.upsert_sku('FLUSH', title => 'Flushed');
+SELECT status FROM waitlist.open_preorders('FLUSH', 100, 80, '2026-03-01', '2026-03-08');
+BEGIN;
+SELECT po('F-1', 'FLUSH', 1) > 0 AS placed;
+SHOW synchronous_commit;
+COMMIT;
+SHOW synchronous_commit;
+SET synchronous_commit = local;
+SELECT po('F-2', 'FLUSH', 1) > 0 AS placed;
+SHOW synchronous_commit;
+SET waitlist.early_lock_release = off;
+SELECT po('F-3', 'FLUSH', 1) > 0 AS placed;
+RESET synchronous_commit;
+RESET waitlist.early_lock_release;
+SELECT accepted, remaining FROM waitlist.preorder_status('FLUSH');

@@ -20,15 +20,18 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "commands/async.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "replication/syncrep.h"
 #include "utils/fmgrprotos.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "catalog/pg_namespace.h"
@@ -49,6 +52,11 @@ typedef struct TouchedSku
 
 static HTAB *touched = NULL;	/* NULL when nothing is pending */
 static int	messages_level = 0; /* 0: no messages queued in this xact */
+
+/* Early lock release (see wl_note_sku_lock) */
+static bool locks_sku = false;	/* this xact locks a SKU row */
+static bool flush_pending = false;	/* committed without its flush */
+static XLogRecPtr flush_lsn = InvalidXLogRecPtr;	/* end of its commit record */
 
 /* Create the per-transaction table on first touch. */
 static void
@@ -73,10 +81,70 @@ wl_touch_sku(int64 sku_id)
 	bool		found;
 	int			level = GetCurrentTransactionNestLevel();
 
+	locks_sku = true;
 	ensure_touched();
 	t = hash_search(touched, &sku_id, HASH_ENTER, &found);
 	if (!found || level < t->level)
 		t->level = level;
+}
+
+/*
+ * Remember that this transaction locks a SKU row, so that its commit can
+ * release the locks before the commit record's WAL flush, then wait for the
+ * flush before COMMIT returns (waitlist.early_lock_release).
+ *
+ * Every change to a SKU updates its row, and the next checkout for the
+ * same SKU waits for that row lock.  PostgreSQL releases locks after the
+ * commit's flush, so a hot SKU takes one commit at a time, each one a
+ * flush long.  Here the commit is written asynchronously (the commit
+ * record is in WAL, the transaction is visible and its locks go), and a
+ * resource-release callback that runs after the locks are released flushes
+ * WAL up to the commit record before the client hears COMMIT.  A waiter
+ * that proceeds on the released row writes its own commit record later in
+ * the same WAL, so whatever it commits cannot outlive this transaction in
+ * a crash: every session that builds on this commit with a write is safe.
+ * What changes is that a read-only session may see the commit up to one
+ * flush before it is durable, as with synchronous_commit = off.
+ *
+ * Not done when the transaction already commits asynchronously, or when
+ * synchronous standbys are configured (the commit must wait for them while
+ * it still holds its locks).
+ */
+void
+wl_note_sku_lock(void)
+{
+	locks_sku = true;
+}
+
+/* At pre-commit: commit asynchronously if the locks may go before the flush. */
+static void
+release_locks_early(void)
+{
+	if (!locks_sku || !wl_early_lock_release ||
+		synchronous_commit == SYNCHRONOUS_COMMIT_OFF ||
+		(SyncRepStandbyNames != NULL && SyncRepStandbyNames[0] != '\0') ||
+		!TransactionIdIsValid(GetTopTransactionIdIfAny()))
+		return;
+	(void) set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+	flush_pending = true;
+}
+
+/*
+ * After the commit released its locks (and before COMMIT returns): flush
+ * WAL up to the commit record, as a synchronous commit would have.
+ */
+static void
+resource_release_callback(ResourceReleasePhase phase, bool isCommit,
+						  bool isTopLevel, void *arg)
+{
+	(void) arg;
+	if (phase != RESOURCE_RELEASE_AFTER_LOCKS || !isTopLevel || !flush_pending)
+		return;
+	flush_pending = false;
+	if (isCommit && !XLogRecPtrIsInvalid(flush_lsn))
+		XLogFlush(flush_lsn);
+	flush_lsn = InvalidXLogRecPtr;
 }
 
 /* Remember that deliverable messages were queued (for the NOTIFY). */
@@ -203,6 +271,7 @@ reset_state(void)
 {
 	touched = NULL;
 	messages_level = 0;
+	locks_sku = false;
 }
 
 /* Transaction callback. */
@@ -216,6 +285,7 @@ xact_callback(XactEvent event, void *arg)
 			allocate_touched();
 			notify_listeners();
 			messages_level = 0;
+			release_locks_early();
 			break;
 		case XACT_EVENT_PRE_PREPARE:
 			if (touched != NULL || messages_level != 0)
@@ -226,12 +296,15 @@ xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_COMMIT:
 			if (touched != NULL)
 				elog(WARNING, "waitlist: touched SKUs left over at commit");
+			if (flush_pending)
+				flush_lsn = XactLastCommitEnd;	/* flushed after the locks go */
 			reset_state();
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:
 			reset_state();
+			flush_pending = false;
 			break;
 		default:
 			break;
@@ -274,4 +347,5 @@ wl_commit_init(void)
 {
 	RegisterXactCallback(xact_callback, NULL);
 	RegisterSubXactCallback(subxact_callback, NULL);
+	RegisterResourceReleaseCallback(resource_release_callback, NULL);
 }

@@ -16,6 +16,7 @@
 PG_MODULE_MAGIC;
 
 bool		wl_notify_enabled = true;
+bool		wl_early_lock_release = true;
 int			wl_max_attempts = 10;
 int			wl_retry_base_ms = 30000;
 int			wl_retry_max_ms = 3600000;
@@ -38,6 +39,11 @@ _PG_init(void)
 							 "Send one NOTIFY on channel waitlist when a transaction queues messages.",
 							 "Commits that NOTIFY are serialized cluster-wide; turn off to rely on polling.",
 							 &wl_notify_enabled, true, PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+	DefineCustomBoolVariable("waitlist.early_lock_release",
+							 "Release a transaction's SKU row locks before its commit's WAL flush; COMMIT still returns after the flush.",
+							 "Racing checkouts on one SKU then queue behind each other's work, not behind each other's flushes; other sessions may see the commit up to one flush before it is durable.",
+							 &wl_early_lock_release, true, PGC_USERSET, 0,
 							 NULL, NULL, NULL);
 	DefineCustomIntVariable("waitlist.max_attempts",
 							"Delivery attempts after which a message is dead.",

@@ -32,6 +32,7 @@
 #include "storage/lock.h"
 #include "utils/builtins.h"
 
+#include "commit.h"
 #include "spi_util.h"
 #include "turn.h"
 
@@ -47,6 +48,7 @@ wl_wait_turn_id(int64 sku_id)
 {
 	LOCKTAG		tag;
 
+	wl_note_sku_lock();
 	if (TransactionIdIsValid(GetTopTransactionIdIfAny()))
 		return;
 	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) ((uint64) sku_id >> 32), (uint32) sku_id,
@@ -63,6 +65,7 @@ wl_wait_turn(const char *sku)
 {
 	Datum		arg;
 
+	wl_note_sku_lock();
 	if (TransactionIdIsValid(GetTopTransactionIdIfAny()))
 		return;
 	arg = CStringGetTextDatum(sku);

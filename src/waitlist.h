@@ -38,6 +38,7 @@
 
 /* GUCs (module.c) */
 extern bool wl_notify_enabled;
+extern bool wl_early_lock_release;
 extern int	wl_max_attempts;
 extern int	wl_retry_base_ms;
 extern int	wl_retry_max_ms;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Run every test suite: pg_regress, isolation specs, pgTAP, dump/restore and
-# the relay's tests.  Installs missing Debian packages, builds with
+# Run every test suite: pg_regress, isolation specs, pgTAP, dump/restore,
+# crash durability and the relay's tests.  Installs missing Debian packages, builds with
 # -Wall -Wextra -Werror, installs, starts a throwaway cluster as the
 # unprivileged "postgres" user and stops it on exit, even on failure.
 set -uo pipefail
@@ -72,6 +72,7 @@ suite "metadata agrees" metadata
 suite "pg_regress + isolation" regress
 suite "pgTAP" pgtap
 suite "dump and restore" bash test/dump_restore.sh
+suite "crash durability" bash test/crash_durability.sh
 if [ -x relay/test/run.sh ]; then
 	suite "relay" relay/test/run.sh
 fi

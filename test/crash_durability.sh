@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Crash durability of commits that release their SKU locks early
+# (waitlist.early_lock_release, src/commit.c).
+#
+# Such a commit is written asynchronously and flushed after its locks are
+# released; COMMIT must still return only after the flush.  This test runs
+# its own cluster (tools/cluster.sh, port $WL_PGPORT, default 54369).
+# Before each check it stops (SIGSTOP) the WAL writer and the background
+# writer, so WAL that no committing backend flushed stays in shared memory;
+# right after the clients heard COMMIT it crashes the server by killing the
+# WAL writer (SIGKILL: the postmaster resets shared memory and recovers from
+# the WAL on disk).  Checks, one PASS/FAIL line each:
+#   1. placements, one per transaction from one session: every
+#      acknowledged line survives the crash;
+#   2. the same from 8 racing pgbench clients on one SKU: every
+#      acknowledged transaction's line survives, and the SKU's counters
+#      agree with the lines;
+#   3. with waitlist.early_lock_release = off: the same as 1 (the plain
+#      synchronous commit);
+#   4. sensitivity: with synchronous_commit = off (commits nobody flushes)
+#      the same crash does lose acknowledged placements, so checks 1-3
+#      would see a missing flush.
+# Exits non-zero on any failure; the cluster is removed either way.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export WL_PGPORT="${WL_PGPORT:-54369}"
+source tools/cluster.sh
+failures=0
+pass() { echo "PASS: $*"; }
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+q() { psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
+
+cluster_start "synchronous_commit = on" "autovacuum = off" "restart_after_crash = on" \
+	>/dev/null || { echo "FAIL: cluster_start"; exit 1; }
+q -c "CREATE EXTENSION waitlist" >/dev/null || { echo "FAIL: CREATE EXTENSION"; exit 1; }
+
+# open SKU: a pre-order plan far above what the test takes
+open_sku() {
+	q -c "SELECT waitlist.upsert_sku('$1', 'Crash test $1')" \
+		-c "SELECT waitlist.open_preorders('$1', 1000000, 80, current_date + 30, current_date + 60)" >/dev/null
+}
+
+# place SKU N [SET...]: N placements from one session, one transaction each;
+# prints how many the server acknowledged
+place() {
+	local sku="$1" n="$2" set="${3:-}"
+	{
+		[ -n "$set" ] && echo "$set;"
+		for ((i = 1; i <= n; i++)); do
+			echo "SELECT 'ok' FROM waitlist.place_preorder('$sku-$i', '$sku', 1, email => 'c$i@example.com', unit_price => 10, currency => 'USD');"
+		done
+	} | q | grep -c '^ok$'
+}
+
+# lines SKU: pre-order lines of the SKU after the crash
+lines() {
+	q -c "SELECT count(*) FROM waitlist.line l JOIN waitlist.sku s ON s.id = l.sku_id WHERE s.sku = '$1'"
+}
+
+# helper PIDs of the running server, by backend type
+helper_pid() {
+	q -c "SELECT pid FROM pg_stat_activity WHERE backend_type = '$1'"
+}
+
+# freeze: checkpoint, then stop the processes that write WAL in the background
+freeze() {
+	q -c CHECKPOINT
+	WALWRITER=$(helper_pid walwriter)
+	BGWRITER=$(helper_pid "background writer")
+	[ -n "$WALWRITER" ] && [ -n "$BGWRITER" ] || { echo "FAIL: no WAL writer or background writer"; exit 1; }
+	kill -STOP "$WALWRITER" "$BGWRITER"
+}
+
+# crash: kill the frozen WAL writer; the postmaster kills the rest, resets
+# shared memory (unflushed WAL is gone) and recovers
+crash() {
+	kill -KILL "$WALWRITER"
+	kill -CONT "$BGWRITER" 2>/dev/null
+	for ((i = 0; i < 600; i++)); do
+		if [ "$(helper_pid walwriter 2>/dev/null)" != "" ] &&
+			[ "$(helper_pid walwriter 2>/dev/null)" != "$WALWRITER" ]; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	echo "FAIL: the server did not come back after the crash"
+	exit 1
+}
+
+# 1. one session
+open_sku CR-ONE
+freeze
+acked=$(place CR-ONE 200)
+crash
+got=$(lines CR-ONE)
+if [ "$acked" -eq 200 ] && [ "$got" -eq "$acked" ]; then
+	pass "one session: $acked acknowledged placements, $got lines after the crash"
+else
+	fail "one session: $acked acknowledged placements, $got lines after the crash"
+fi
+
+# 2. eight racing clients on one SKU
+open_sku CR-RACE
+cat >"$WL_CLUSTER_DIR/race.sql" <<'SQL'
+\set r random(1, 1000000000000)
+SELECT waitlist.place_preorder('r' || :client_id || '.' || :r, 'CR-RACE', 1, email => 'r@example.com', unit_price => 10, currency => 'USD');
+SQL
+freeze
+acked=$(pgbench -n -c 8 -j 2 -t 150 -f "$WL_CLUSTER_DIR/race.sql" 2>&1 |
+	sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p')
+crash
+read -r got accepted tail <<<"$(q -F ' ' -c "
+	SELECT count(l.id), max(s.preorder_accepted), max(s.paid_tail)
+	  FROM waitlist.sku s LEFT JOIN waitlist.line l ON l.sku_id = s.id WHERE s.sku = 'CR-RACE'")"
+if [ "${acked:-0}" -eq 1200 ] && [ "$got" -eq "$acked" ] && [ "$accepted" -eq "$got" ] && [ "$tail" -eq "$got" ]; then
+	pass "8 racing clients: $acked acknowledged, $got lines, accepted $accepted, queue tail $tail after the crash"
+else
+	fail "8 racing clients: ${acked:-none} acknowledged, $got lines, accepted $accepted, queue tail $tail after the crash"
+fi
+
+# 3. early lock release off
+open_sku CR-OFF
+freeze
+acked=$(place CR-OFF 200 "SET waitlist.early_lock_release = off")
+crash
+got=$(lines CR-OFF)
+if [ "$acked" -eq 200 ] && [ "$got" -eq "$acked" ]; then
+	pass "early_lock_release off: $acked acknowledged placements, $got lines after the crash"
+else
+	fail "early_lock_release off: $acked acknowledged placements, $got lines after the crash"
+fi
+
+# 4. the crash loses unflushed commits
+open_sku CR-ASYNC
+freeze
+acked=$(place CR-ASYNC 200 "SET synchronous_commit = off")
+crash
+got=$(lines CR-ASYNC)
+if [ "$acked" -eq 200 ] && [ "$got" -lt "$acked" ]; then
+	pass "sensitivity: with synchronous_commit = off the crash lost $((acked - got)) of $acked acknowledged placements"
+else
+	fail "sensitivity: with synchronous_commit = off, $acked acknowledged and $got lines after the crash (expected a loss)"
+fi
+
+[ "$failures" -eq 0 ]
