@@ -55,8 +55,8 @@ static int	messages_level = 0; /* 0: no messages queued in this xact */
 
 /* Early lock release (see wl_note_sku_lock) */
 static bool locks_sku = false;	/* this xact locks a SKU row */
-static bool flush_pending = false;	/* committed without its flush */
-static XLogRecPtr flush_lsn = InvalidXLogRecPtr;	/* end of its commit record */
+static bool flush_pending = false;	/* committing without its flush */
+static XLogRecPtr flush_lsn = InvalidXLogRecPtr;	/* end of that commit record, to flush */
 
 /* Create the per-transaction table on first touch. */
 static void
@@ -116,14 +116,24 @@ wl_note_sku_lock(void)
 	locks_sku = true;
 }
 
+/*
+ * True when synchronous standbys are configured, as this backend last read
+ * the configuration.  (The walsenders' shared flag is not read: its layout
+ * changed within PostgreSQL 15's minor releases.)
+ */
+static bool
+sync_standbys(void)
+{
+	return SyncRepStandbyNames != NULL && SyncRepStandbyNames[0] != '\0';
+}
+
 /* At pre-commit: commit asynchronously if the locks may go before the flush. */
 static void
 release_locks_early(void)
 {
 	if (!locks_sku || !wl_early_lock_release ||
-		synchronous_commit == SYNCHRONOUS_COMMIT_OFF ||
-		(SyncRepStandbyNames != NULL && SyncRepStandbyNames[0] != '\0') ||
-		!TransactionIdIsValid(GetTopTransactionIdIfAny()))
+		synchronous_commit == SYNCHRONOUS_COMMIT_OFF || sync_standbys() ||
+		IsInParallelMode() || !TransactionIdIsValid(GetTopTransactionIdIfAny()))
 		return;
 	(void) set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_LOCAL, true, 0, false);
@@ -139,12 +149,25 @@ resource_release_callback(ResourceReleasePhase phase, bool isCommit,
 						  bool isTopLevel, void *arg)
 {
 	(void) arg;
-	if (phase != RESOURCE_RELEASE_AFTER_LOCKS || !isTopLevel || !flush_pending)
+	if (phase != RESOURCE_RELEASE_AFTER_LOCKS || !isTopLevel || !isCommit ||
+		XLogRecPtrIsInvalid(flush_lsn))
 		return;
-	flush_pending = false;
-	if (isCommit && !XLogRecPtrIsInvalid(flush_lsn))
-		XLogFlush(flush_lsn);
+	XLogFlush(flush_lsn);
 	flush_lsn = InvalidXLogRecPtr;
+}
+
+/*
+ * Before a refusal that rests on other transactions' work reaches the
+ * client (a pre-order limit, a channel limit, a policy refusal): flush the
+ * WAL written so far, so a commit released early that the refusal saw is
+ * durable first.  A shopper is then never turned away for units that a
+ * crash gives back.  Costs a flush only when something is refused.
+ */
+void
+wl_flush_seen(void)
+{
+	if (!RecoveryInProgress())
+		XLogFlush(GetXLogInsertRecPtr());
 }
 
 /* Remember that deliverable messages were queued (for the NOTIFY). */
@@ -298,6 +321,7 @@ xact_callback(XactEvent event, void *arg)
 				elog(WARNING, "waitlist: touched SKUs left over at commit");
 			if (flush_pending)
 				flush_lsn = XactLastCommitEnd;	/* flushed after the locks go */
+			flush_pending = false;
 			reset_state();
 			break;
 		case XACT_EVENT_ABORT:
@@ -305,6 +329,7 @@ xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PREPARE:
 			reset_state();
 			flush_pending = false;
+			flush_lsn = InvalidXLogRecPtr;
 			break;
 		default:
 			break;

@@ -12,6 +12,7 @@ extern void wl_commit_init(void);
 extern void wl_touch_sku(int64 sku_id);
 extern void wl_note_messages(void);
 extern void wl_note_sku_lock(void);
+extern void wl_flush_seen(void);
 extern Oid	wl_owner(void);
 
 #endif

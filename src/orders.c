@@ -21,6 +21,7 @@
 #include "utils/json.h"
 #include "utils/jsonb.h"
 
+#include "commit.h"
 #include "outbox.h"
 #include "policy.h"
 #include "spi_util.h"
@@ -212,6 +213,8 @@ require_sellable(Cart *c)
 		CartLine   *l = &c->lines[i];
 
 		if (l->policy.decision == WL_NOTIFY_ME || l->policy.decision == WL_OUT_OF_STOCK)
+		{
+			wl_flush_seen();
 			ereport(ERROR,
 					(errcode(WL_ERRCODE_POLICY_REFUSED),
 					 errmsg("cart line %d: SKU \"%s\" cannot be ordered on channel \"%s\"",
@@ -222,6 +225,7 @@ require_sellable(Cart *c)
 					 l->policy.decision == WL_NOTIFY_ME
 					 ? errhint("Remove the line and offer the notify-me sign-up (waitlist.subscribe).")
 					 : 0));
+		}
 		if (l->policy.decision == WL_PREORDER && (l->price == NULL || l->currency == NULL))
 			bad_line(l->line_no, "a pre-order line needs unit_price and currency");
 	}

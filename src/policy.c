@@ -536,6 +536,7 @@ wl_policy_of_sku(int64 sku_id, const char *channel, int64 qty, WlPolicy *out)
 void
 wl_policy_refuse(const char *sku, const char *channel, const char *what, WlPolicy *p)
 {
+	wl_flush_seen();
 	ereport(ERROR,
 			(errcode(WL_ERRCODE_POLICY_REFUSED),
 			 errmsg("SKU \"%s\" takes no %s on channel \"%s\"", sku, what, channel),

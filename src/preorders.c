@@ -691,6 +691,7 @@ refuse_slot(PreorderArgs *a, Slot *s)
 {
 	int64		taken = s->accepted - a->o.qty;
 
+	wl_flush_seen();
 	if (s->discontinued)
 		wl_error_discontinued(a->o.sku);
 	if (!s->open)
@@ -804,6 +805,7 @@ take_channel_slot(PreorderArgs *a, Slot *s)
 	if (wl_exec(&q_channel_take, args, NULL, SPI_OK_UPDATE, 0) == 1 ||
 		wl_exec(&q_channel_row, args, NULL, SPI_OK_SELECT, 0) == 0)
 		return;
+	wl_flush_seen();
 	ereport(ERROR,
 			(errcode(WL_ERRCODE_PREORDER_LIMIT),
 			 errmsg("pre-order limit of channel \"%s\" reached for SKU \"%s\"",
