@@ -1,9 +1,10 @@
 /*
  * listen_floor.c: the physical floor of notification latency.  A bare libpq
  * client that runs LISTEN waitlist and prints, for every notification, the
- * CLOCK_MONOTONIC time (ns) at which select() saw it arrive:
+ * CLOCK_MONOTONIC time (ns) at which select() saw it arrive and the PID of
+ * the backend that sent it:
  *
- *   <ns> notify
+ *   <ns> notify <pid>
  *
  * Prints "ready" once LISTEN has run.  Connects with the PG* environment.
  * Exits when stdin closes or after 10 minutes (a bounded loop).
@@ -69,7 +70,7 @@ main(void)
 		}
 		while ((n = PQnotifies(conn)) != NULL)
 		{
-			printf("%lld notify\n", (long long) at);
+			printf("%lld notify %d\n", (long long) at, n->be_pid);
 			PQfreemem(n);
 		}
 		fflush(stdout);

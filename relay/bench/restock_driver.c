@@ -5,17 +5,32 @@
  *   BEGIN; SELECT waitlist.restock('<prefix><i>', 1); COMMIT;
  *
  * with CLOCK_MONOTONIC read just before COMMIT is sent and just after it
- * returns.  Then it waits (at most 10 s) for the next line on stdin, which
- * the listener under test writes when the restock reaches it:
+ * returns.  Then it waits (at most 10 s) for the restock's line on stdin,
+ * which the listener under test writes when the restock reaches it:
  *
- *   <CLOCK_MONOTONIC ns of arrival> <sku, or "notify">
+ *   <CLOCK_MONOTONIC ns of arrival> <sku>
  *
- * (relay/bench/receiver.js --log behind waitlist-relay, or listen_floor).
- * A line naming another SKU is an error.  Prints one JSON object: p50, p99,
- * mean, min and max in microseconds from the commit's return ("commit_*")
- * and from the moment COMMIT was sent ("sent_*"), and the count.
+ * (relay/bench/hook_receiver or receiver.js --log behind waitlist-relay).
+ * The first line naming the restock's SKU is its arrival; lines naming an
+ * earlier restock's SKU (its other messages) are skipped; any other line is
+ * an error.
  *
- *   restock_driver N PREFIX      (connects with the PG* environment)
+ * With FLOOR_FD, the same restocks are also timed to a bare LISTEN client
+ * (listen_floor) whose lines come in on that descriptor:
+ *
+ *   <ns> notify <pid of the notifying backend>
+ *
+ * The restock's arrival there is the first notification from this
+ * driver's own backend after its COMMIT was sent; the rest (the relay's
+ * claims notify too) are skipped.  Both listeners then see the same
+ * restocks on the same machine at the same moment.
+ *
+ * Prints one JSON object: p50, p99, mean, min and max in microseconds from
+ * the commit's return ("commit_*") and from the moment COMMIT was sent
+ * ("sent_*"), the same for the floor ("floor_commit_*", "floor_sent_*")
+ * with FLOOR_FD, and the count.
+ *
+ *   restock_driver N PREFIX [FLOOR_FD]   (connects with the PG* environment)
  */
 #include <libpq-fe.h>
 #include <poll.h>
@@ -42,37 +57,43 @@ must(PGconn *conn, const char *sql, ExecStatusType want)
 	PQclear(res);
 }
 
-/* Read one line from stdin within timeout_ms; false on timeout or EOF. */
-static bool
-read_line(char *buf, size_t len, int timeout_ms)
+/* A line-oriented input: a descriptor and what was read past its last line. */
+typedef struct
 {
-	static char pending[65536];
-	static size_t have = 0;
+	int			fd;
+	char		pending[65536];
+	size_t		have;
+} input;
+
+/* Read one line within timeout_ms; false on timeout or EOF. */
+static bool
+read_line(input *in, char *buf, size_t len, int timeout_ms)
+{
 	int64_t		deadline = mono_ns() + (int64_t) timeout_ms * 1000000;
 
 	for (;;)
 	{
-		char	   *nl = memchr(pending, '\n', have);
-		struct pollfd pfd = {0, POLLIN, 0};
+		char	   *nl = memchr(in->pending, '\n', in->have);
+		struct pollfd pfd = {in->fd, POLLIN, 0};
 		int64_t		left;
 		ssize_t		got;
 
 		if (nl != NULL)
 		{
-			size_t		n = nl - pending;
+			size_t		n = nl - in->pending;
 
-			snprintf(buf, len, "%.*s", (int) n, pending);
-			memmove(pending, nl + 1, have - n - 1);
-			have -= n + 1;
+			snprintf(buf, len, "%.*s", (int) n, in->pending);
+			memmove(in->pending, nl + 1, in->have - n - 1);
+			in->have -= n + 1;
 			return true;
 		}
 		left = (deadline - mono_ns()) / 1000000;
 		if (left <= 0 || poll(&pfd, 1, (int) left) <= 0)
 			return false;
-		got = read(0, pending + have, sizeof(pending) - have);
+		got = read(in->fd, in->pending + in->have, sizeof(in->pending) - in->have);
 		if (got <= 0)
 			return false;
-		have += got;
+		in->have += got;
 	}
 }
 
@@ -100,30 +121,79 @@ summary(const char *prefix, int64_t *v, int n)
 		   prefix, sum / n / 1e3, prefix, v[0] / 1e3, prefix, v[n - 1] / 1e3);
 }
 
+/*
+ * True if an arrival line names one of the first "before" restocks (SKU
+ * <prefix>1 .. <prefix>before): a restock's second message, which may come
+ * in after its first one was counted.
+ */
+static bool
+restocked_earlier(const char *line, const char *prefix, int before)
+{
+	const char *sku = strchr(line, ' ');
+	char	   *end;
+	long		k;
+
+	if (sku == NULL || strncmp(sku + 1, prefix, strlen(prefix)) != 0)
+		return false;
+	k = strtol(sku + 1 + strlen(prefix), &end, 10);
+	return *end == '\0' && k >= 1 && k < before;
+}
+
+/*
+ * The floor's arrival of this restock: the first notification from pid
+ * that listen_floor saw after sent (ns); -1 if none came within 10 s.
+ */
+static int64_t
+floor_arrival(input *in, int pid, int64_t sent)
+{
+	char		line[256];
+
+	while (read_line(in, line, sizeof(line), 10000))
+	{
+		long long	at;
+		int			from;
+
+		if (sscanf(line, "%lld notify %d", &at, &from) == 2 && from == pid && at >= sent)
+			return at;
+	}
+	return -1;
+}
+
 int
 main(int argc, char **argv)
 {
 	PGconn	   *conn;
-	int			n;
+	int			n,
+				pid;
 	const char *prefix;
 	int64_t    *from_commit,
-			   *from_sent;
+			   *from_sent,
+			   *floor_commit,
+			   *floor_sent;
 	char		line[256];
+	static input arrivals = {0},
+				floor;
+	bool		paired = argc == 4;
 
-	if (argc != 3 || (n = atoi(argv[1])) <= 0)
+	if ((argc != 3 && argc != 4) || (n = atoi(argv[1])) <= 0)
 	{
-		fprintf(stderr, "usage: restock_driver N PREFIX\n");
+		fprintf(stderr, "usage: restock_driver N PREFIX [FLOOR_FD]\n");
 		return 2;
 	}
 	prefix = argv[2];
+	if (paired)
+		floor.fd = atoi(argv[3]);
 	from_commit = calloc(n, sizeof(int64_t));
 	from_sent = calloc(n, sizeof(int64_t));
+	floor_commit = calloc(n, sizeof(int64_t));
+	floor_sent = calloc(n, sizeof(int64_t));
 	conn = PQconnectdb("");
 	if (PQstatus(conn) != CONNECTION_OK)
 	{
 		fprintf(stderr, "restock_driver: %s", PQerrorMessage(conn));
 		return 1;
 	}
+	pid = PQbackendPID(conn);
 	for (int i = 0; i < n; i++)
 	{
 		char		sql[256],
@@ -139,14 +209,17 @@ main(int argc, char **argv)
 		sent = mono_ns();
 		must(conn, "COMMIT", PGRES_COMMAND_OK);
 		done = mono_ns();
-		if (!read_line(line, sizeof(line), 10000))
+		do
 		{
-			fprintf(stderr, "restock_driver: restock %d (%s) never arrived\n", i + 1, want);
-			return 1;
-		}
+			/* the other messages of earlier restocks may still come in first */
+			if (!read_line(&arrivals, line, sizeof(line), 10000))
+			{
+				fprintf(stderr, "restock_driver: restock %d (%s) never arrived\n", i + 1, want);
+				return 1;
+			}
+		} while (restocked_earlier(line, prefix, i + 1));
 		arrived = strtoll(line, NULL, 10);
-		if (strchr(line, ' ') == NULL ||
-			(strcmp(strchr(line, ' ') + 1, "notify") != 0 && strcmp(strchr(line, ' ') + 1, want) != 0))
+		if (strchr(line, ' ') == NULL || strcmp(strchr(line, ' ') + 1, want) != 0)
 		{
 			fprintf(stderr, "restock_driver: restock %d: expected %s, the listener saw \"%s\"\n",
 					i + 1, want, line);
@@ -154,17 +227,40 @@ main(int argc, char **argv)
 		}
 		from_commit[i] = arrived - done;
 		from_sent[i] = arrived - sent;
+		if (paired)
+		{
+			int64_t		at = floor_arrival(&floor, pid, sent);
+
+			if (at < 0)
+			{
+				fprintf(stderr, "restock_driver: restock %d (%s): no NOTIFY reached listen_floor\n",
+						i + 1, want);
+				return 1;
+			}
+			floor_commit[i] = at - done;
+			floor_sent[i] = at - sent;
+		}
 	}
-	/* Nothing more may arrive: exactly one message per restock. */
-	if (read_line(line, sizeof(line), 300))
+	/* Afterwards only the other messages of these restocks may arrive. */
+	while (read_line(&arrivals, line, sizeof(line), 300))
 	{
-		fprintf(stderr, "restock_driver: an extra arrival after the last restock: \"%s\"\n", line);
-		return 1;
+		if (!restocked_earlier(line, prefix, n + 1))
+		{
+			fprintf(stderr, "restock_driver: an extra arrival after the last restock: \"%s\"\n", line);
+			return 1;
+		}
 	}
 	printf("{\"count\": %d, ", n);
 	summary("commit", from_commit, n);
 	printf(", ");
 	summary("sent", from_sent, n);
+	if (paired)
+	{
+		printf(", ");
+		summary("floor_commit", floor_commit, n);
+		printf(", ");
+		summary("floor_sent", floor_sent, n);
+	}
 	printf("}\n");
 	PQfinish(conn);
 	return 0;

@@ -74,7 +74,7 @@ static const opt_def options[] = {
 	{"metrics", 0, OPT_STRING, OFF(metrics), "[ADDR:]PORT",
 	"serve Prometheus text at GET /metrics (ADDR defaults to 127.0.0.1)"},
 	{"async-commit", 0, OPT_BOOL, OFF(async_commit), NULL,
-	"synchronous_commit = off for the relay's own transactions: faster; a server crash may cause redeliveries"},
+	"synchronous_commit = off for claims, nacks and releases too (acks always): faster; a server crash may cause redeliveries"},
 	{"config", 'c', OPT_STRING, OFF(config_file), "FILE",
 	"read key = value lines named like the long flags; SIGHUP re-reads it"},
 	{"verbose", 'v', OPT_BOOL, OFF(verbose), NULL,

@@ -423,11 +423,19 @@ run_ids(db *d, const char *what, const char *sql, const char *consumer,
 	return true;
 }
 
-/* Mark ids delivered; *counted = how many were still ours. */
+/*
+ * Mark ids delivered; *counted = how many were still ours.  The ack's own
+ * transaction commits without waiting for its WAL flush (set_config's
+ * is_local ends with that transaction): a server crash can forget it, which
+ * only hands the messages out again once their lease has run out, never
+ * while this relay may still be delivering them.  So acks do not take a
+ * flush from the claims and restocks committing beside them.
+ */
 bool
 db_ack(db *d, const char *consumer, const long long *ids, int n, int *counted)
 {
-	return run_ids(d, "ack", "SELECT waitlist.ack($1, $2::bigint[])",
+	return run_ids(d, "ack", "SELECT waitlist.ack($1, $2::bigint[])"
+				   " FROM pg_catalog.set_config('synchronous_commit', 'off', true)",
 				   consumer, ids, n, NULL, counted);
 }
 

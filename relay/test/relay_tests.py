@@ -598,6 +598,33 @@ def busy_relay_acks_deliveries_together():
 
 
 @test
+def acks_commit_without_a_flush_claims_with_one():
+    # A lost ack only hands a message out again after its lease: acks need not
+    # wait for their WAL flush.  A lost claim could let two relays deliver one
+    # message at once: claims do.  A trigger records each state change's
+    # synchronous_commit, the setting its transaction commits with.
+    rec = server.reset()
+    sql("CREATE TABLE public.sync_seen (state text, setting text);"
+        " CREATE FUNCTION public.sync_seen() RETURNS trigger LANGUAGE plpgsql AS $$"
+        " BEGIN INSERT INTO public.sync_seen VALUES (NEW.state, current_setting('synchronous_commit'));"
+        " RETURN NEW; END $$;"
+        " CREATE TRIGGER sync_seen AFTER UPDATE OF state ON waitlist.outbox"
+        " FOR EACH ROW EXECUTE FUNCTION public.sync_seen()")
+    try:
+        keys = insert_many(5, "sync-")
+        r = webhook_relay("sync")
+        wait_until(lambda: count("delivered") == 5, 10, "all 5 delivered")
+        r.stop()
+        seen = sql("SELECT string_agg(state || '=' || setting, ' ' ORDER BY state, setting)"
+                   " FROM (SELECT DISTINCT state, setting FROM public.sync_seen) s")
+    finally:
+        sql("DROP TRIGGER sync_seen ON waitlist.outbox; DROP FUNCTION public.sync_seen();"
+            " DROP TABLE public.sync_seen")
+    check(sorted(rec.accepted) == sorted(keys), "all keys accepted")
+    check(seen == "delivered=off leased=on", "settings seen: %s" % seen)
+
+
+@test
 def metrics_endpoint_counts_outcomes():
     rec = server.reset()
     rec.script = lambda q: (404, {}, 0.0) if q["key"] == "m-dead" else (200, {}, 0.0)
