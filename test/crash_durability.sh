@@ -94,12 +94,18 @@ crash() {
 	exit 1
 }
 
+# crashed_run SKU [SET]: 200 placements from one session, then the crash;
+# sets acked (placements the server acknowledged) and got (lines after it)
+crashed_run() {
+	open_sku "$1"
+	freeze
+	acked=$(place "$1" 200 "${2:-}")
+	crash
+	got=$(lines "$1")
+}
+
 # 1. one session
-open_sku CR-ONE
-freeze
-acked=$(place CR-ONE 200)
-crash
-got=$(lines CR-ONE)
+crashed_run CR-ONE
 if [ "$acked" -eq 200 ] && [ "$got" -eq "$acked" ]; then
 	pass "one session: $acked acknowledged placements, $got lines after the crash"
 else
@@ -126,11 +132,7 @@ else
 fi
 
 # 3. early lock release off
-open_sku CR-OFF
-freeze
-acked=$(place CR-OFF 200 "SET waitlist.early_lock_release = off")
-crash
-got=$(lines CR-OFF)
+crashed_run CR-OFF "SET waitlist.early_lock_release = off"
 if [ "$acked" -eq 200 ] && [ "$got" -eq "$acked" ]; then
 	pass "early_lock_release off: $acked acknowledged placements, $got lines after the crash"
 else
@@ -138,11 +140,7 @@ else
 fi
 
 # 4. the crash loses unflushed commits
-open_sku CR-ASYNC
-freeze
-acked=$(place CR-ASYNC 200 "SET synchronous_commit = off")
-crash
-got=$(lines CR-ASYNC)
+crashed_run CR-ASYNC "SET synchronous_commit = off"
 if [ "$acked" -eq 200 ] && [ "$got" -lt "$acked" ]; then
 	pass "sensitivity: with synchronous_commit = off the crash lost $((acked - got)) of $acked acknowledged placements"
 else
