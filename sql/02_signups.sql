@@ -84,6 +84,30 @@ SELECT waitlist.restock('HOODIE', 5);
 SELECT waitlist.tick();
 SELECT count(*) AS told FROM waitlist.outbox WHERE sku = 'HOODIE' AND kind = 'back_in_stock';
 
+-- The same-contact checks read their own index, whatever the planner would
+-- choose (here: generic plans, and a table never analyzed, as in a launch's
+-- first minutes): a sign-up by email never walks the SKU's waiting list
+-- through the phone index, nor one by phone through the email index.
+SELECT sku FROM waitlist.upsert_sku('RUSH', title => 'Launch rush');
+SELECT count(waitlist.subscribe('RUSH', 'rush' || g || '@example.com')) FROM generate_series(1, 300) g;
+SET plan_cache_mode = force_generic_plan;
+SELECT pg_stat_force_next_flush();
+SELECT idx_scan AS phone_scans FROM pg_stat_user_indexes WHERE indexrelname = 'subscriber_phone' \gset
+SELECT waitlist.subscribe('RUSH', 'rush301@example.com') > 0 AS email_signup;
+SELECT waitlist.subscribe('RUSH', 'rush3@example.com') =
+       (SELECT min(u.id) + 2 FROM waitlist.subscriber u JOIN waitlist.sku s ON s.id = u.sku_id
+         WHERE s.sku = 'RUSH') AS email_again_same_place;
+SELECT pg_stat_force_next_flush();
+SELECT idx_scan - :phone_scans AS phone_index_scans FROM pg_stat_user_indexes
+ WHERE indexrelname = 'subscriber_phone';
+SELECT idx_scan AS email_scans FROM pg_stat_user_indexes WHERE indexrelname = 'subscriber_email' \gset
+SELECT waitlist.subscribe('RUSH', phone => '+14155550999') > 0 AS phone_signup;
+SELECT pg_stat_force_next_flush();
+SELECT idx_scan - :email_scans AS email_index_scans FROM pg_stat_user_indexes
+ WHERE indexrelname = 'subscriber_email';
+RESET plan_cache_mode;
+SELECT waitlist.tick() AS rush_confirmations;
+
 -- A notify ratio above 1 tells more sign-ups than units.
 SELECT sku FROM waitlist.upsert_sku('CAP', notify_ratio => 1.5, send_sold_out_again => false,
                                     confirm_signups => false);
