@@ -11,8 +11,10 @@ DIR="$(mktemp -d /tmp/waitlist-vg.XXXXXX)"
 chown postgres "$DIR"
 stop() { runuser -u postgres -- "$PGBIN/pg_ctl" -D "$DIR/data" -m fast stop >/dev/null 2>&1; }
 trap 'stop; rm -rf "$DIR"' EXIT
+cp tools/valgrind.supp "$DIR/"
 runuser -u postgres -- "$PGBIN/initdb" -D "$DIR/data" -U postgres -A trust --no-sync >/dev/null
 runuser -u postgres -- bash -c "valgrind --trace-children=yes --track-origins=yes \
+	--suppressions=$DIR/valgrind.supp \
 	--read-var-info=yes --num-callers=30 --error-limit=no --log-file=$DIR/vg.%p.log \
 	$PGBIN/postgres -D $DIR/data -c port=$PORT -c unix_socket_directories=$DIR \
 	-c listen_addresses='' -c max_prepared_transactions=4 >$DIR/server.log 2>&1 &"
