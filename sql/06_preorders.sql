@@ -295,3 +295,26 @@ SELECT po('F-3', 'FLUSH', 1) > 0 AS placed;
 RESET synchronous_commit;
 RESET waitlist.early_lock_release;
 SELECT accepted, remaining FROM waitlist.preorder_status('FLUSH');
+
+-- A refusal flushes the WAL inserted so far, whatever the insert position:
+-- 3000 refusals with WAL records of varying sizes before each, so that the
+-- insert position sometimes sits right after a page header when a refusal
+-- flushes (the flush must then stop at the page boundary, or XLogFlush
+-- refuses the request and the call fails with XX000 instead of WL010).
+SELECT sku FROM waitlist.upsert_sku('PAGE', title => 'Page boundary');
+SELECT status FROM waitlist.open_preorders('PAGE', 2, 50, '2026-03-01', '2026-03-08');
+SELECT po('PAGE-0', 'PAGE', 1) > 0 AS placed;
+DO $$
+DECLARE
+	refused int := 0;
+BEGIN
+	FOR i IN 1..3000 LOOP
+		PERFORM pg_logical_emit_message(false, 'waitlist-test', repeat('x', (i * 37) % 200));
+		BEGIN
+			PERFORM po('PAGE-' || i, 'PAGE', 1);
+		EXCEPTION WHEN SQLSTATE 'WL010' THEN
+			refused := refused + 1;
+		END;
+	END LOOP;
+	RAISE NOTICE 'refused: % of 3000', refused;
+END $$;

@@ -21,6 +21,7 @@
 
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "access/xlog_internal.h"
 #include "catalog/namespace.h"
 #include "commands/async.h"
 #include "executor/spi.h"
@@ -166,8 +167,23 @@ resource_release_callback(ResourceReleasePhase phase, bool isCommit,
 void
 wl_flush_seen(void)
 {
-	if (!RecoveryInProgress())
-		XLogFlush(GetXLogInsertRecPtr());
+	XLogRecPtr	end = GetXLogInsertRecPtr();
+
+	if (RecoveryInProgress())
+		return;
+
+	/*
+	 * The insert position points past the page header when the last record
+	 * ended on a page boundary; no record ends there yet, and XLogFlush
+	 * refuses a request beyond the WAL that can be written ("xlog flush
+	 * request ... is not satisfied").  Everything inserted ends at the
+	 * boundary itself.
+	 */
+	if (XLogSegmentOffset(end, wal_segment_size) == SizeOfXLogLongPHD)
+		end -= SizeOfXLogLongPHD;
+	else if (end % XLOG_BLCKSZ == SizeOfXLogShortPHD)
+		end -= SizeOfXLogShortPHD;
+	XLogFlush(end);
 }
 
 /* Remember that deliverable messages were queued (for the NOTIFY). */
