@@ -28,6 +28,7 @@ waitlist extension (PG* variables set).
 Everything listens on 127.0.0.1; every wait is bounded.
 """
 import argparse
+import atexit
 import json
 import os
 import shlex
@@ -49,6 +50,15 @@ SECRET = "bench-secret"
 EXTRA_ARGS = shlex.split(os.environ.get("WAITLIST_RELAY_BENCH_ARGS", ""))  # for experiments
 LOGDIR = tempfile.mkdtemp(prefix="waitlist-relay-bench.")
 rows = []  # the table: (measurement, relay, baseline, ratio, target, verdict)
+started = []  # every process started, stopped at exit even when the bench fails
+
+
+@atexit.register
+def stop_leftovers():
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
 notes = []  # printed under the table
 
 
@@ -85,6 +95,7 @@ class Receiver:
     def __init__(self, *args, command=("node", RECEIVER)):
         self.proc = subprocess.Popen(list(command) + list(args), stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE)
+        started.append(self.proc)
         self.port = int(self.proc.stdout.readline())
         self.url = "http://127.0.0.1:%d/hook" % self.port
 
@@ -108,6 +119,7 @@ class Relay:
         with open(self.log, "w") as log:
             self.proc = subprocess.Popen([RELAY, "--metrics", str(self.metrics)] + args + EXTRA_ARGS,
                                          stdout=stdout, stderr=log)
+        started.append(self.proc)
         wait_until("the relay to connect", lambda: "connected" in open(self.log).read(), 15)
 
     def delivered(self):
@@ -153,6 +165,7 @@ def setup_latency(n):
 def start_floor():
     """listen_floor, LISTENing: its stdout carries one line per notification."""
     floor = subprocess.Popen([LISTEN_FLOOR], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    started.append(floor)
     if floor.stdout.readline().strip() != b"ready":
         sys.exit("bench: listen_floor did not start")
     return floor

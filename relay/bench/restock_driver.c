@@ -20,9 +20,12 @@
  *
  *   <ns> notify <pid of the notifying backend>
  *
- * The restock's arrival there is the first notification from this
- * driver's own backend after its COMMIT was sent; the rest (the relay's
- * claims notify too) are skipped.  Both listeners then see the same
+ * The restock's arrival there is the next notification from this driver's
+ * own backend, which sends exactly one per restock; the rest (the relay's
+ * claims notify too) are skipped.  listen_floor reads its clock once per
+ * wake-up, before it reads what arrived, so a notification that came in
+ * with another's may carry a time before COMMIT was sent: that sample is
+ * kept as it is (it only flatters the floor).  Both listeners then see the same
  * restocks on the same machine at the same moment.
  *
  * Prints one JSON object: p50, p99, mean, min and max in microseconds from
@@ -140,11 +143,11 @@ restocked_earlier(const char *line, const char *prefix, int before)
 }
 
 /*
- * The floor's arrival of this restock: the first notification from pid
- * that listen_floor saw after sent (ns); -1 if none came within 10 s.
+ * The floor's arrival of this restock: the next notification from pid that
+ * listen_floor saw (ns); -1 if none came within 10 s.
  */
 static int64_t
-floor_arrival(input *in, int pid, int64_t sent)
+floor_arrival(input *in, int pid)
 {
 	char		line[256];
 
@@ -153,7 +156,7 @@ floor_arrival(input *in, int pid, int64_t sent)
 		long long	at;
 		int			from;
 
-		if (sscanf(line, "%lld notify %d", &at, &from) == 2 && from == pid && at >= sent)
+		if (sscanf(line, "%lld notify %d", &at, &from) == 2 && from == pid)
 			return at;
 	}
 	return -1;
@@ -229,7 +232,7 @@ main(int argc, char **argv)
 		from_sent[i] = arrived - sent;
 		if (paired)
 		{
-			int64_t		at = floor_arrival(&floor, pid, sent);
+			int64_t		at = floor_arrival(&floor, pid);
 
 			if (at < 0)
 			{

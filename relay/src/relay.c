@@ -468,23 +468,28 @@ handle_signals(relay *r, int64_t now)
 	}
 }
 
-/* Milliseconds to sleep before something is due. */
+/*
+ * Milliseconds to sleep before something is due.  While the database is
+ * away only the next connection attempt, deliveries and stopping count: the
+ * poll, claim, renewal and ack times are about the database and stay in the
+ * past until it is back (counting them made the relay spin while it waited
+ * to reconnect).
+ */
 static int
 sleep_ms(const relay *r, int64_t now)
 {
-	int64_t		wake = r->next_poll;
+	bool		connected = db_connected(r->db);
+	int64_t		wake = connected ? r->next_poll : r->next_connect;
 	int64_t		deadline = dispatch_next_deadline(r->dp);
 
-	if (!r->stopping && ((r->want_drain && room(r) > 0 && db_connected(r->db)) || sink_broken))
+	if (!r->stopping && ((r->want_drain && room(r) > 0 && connected) || sink_broken))
 		return 0;
-	if (!r->stopping && r->next_claim < wake)
+	if (connected && !r->stopping && r->next_claim < wake)
 		wake = r->next_claim;
-	if (db_connected(r->db) && r->next_renew < wake)
+	if (connected && r->next_renew < wake)
 		wake = r->next_renew;
-	if (db_connected(r->db) && r->next_ack < wake)
+	if (connected && r->next_ack < wake)
 		wake = r->next_ack;
-	if (!db_connected(r->db) && r->next_connect < wake)
-		wake = r->next_connect;
 	if (deadline < wake)
 		wake = deadline;
 	if (r->stopping && r->stop_deadline < wake)

@@ -624,6 +624,32 @@ def acks_commit_without_a_flush_claims_with_one():
     check(seen == "delivered=off leased=on", "settings seen: %s" % seen)
 
 
+def cpu_ticks(pid):
+    """utime + stime of a process, in clock ticks (/proc/PID/stat)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+@test
+def relay_without_a_database_sleeps_between_attempts():
+    # While it waits to reconnect, the relay sleeps until the next attempt:
+    # it used to count the poll and claim times, which stay in the past
+    # without a database, and spun at full CPU between attempts.
+    missing = tempfile.mkdtemp(prefix="no-server.")
+    r = Relay("nodb", ["--stdout", "--poll-interval", "1s"], env={"PGHOST": missing})
+    wait_until(lambda: "cannot connect" in r.log(), 10, "a failed connection attempt")
+    before = cpu_ticks(r.proc.pid)
+    time.sleep(2.5)
+    used = cpu_ticks(r.proc.pid) - before
+    attempts = r.log().count("cannot connect")
+    check(r.alive(), "the relay keeps trying")
+    r.stop()
+    os.rmdir(missing)
+    check(attempts >= 2, "%d connection attempts in the first 2.5 s or more" % attempts)
+    check(used <= 25, "%d clock ticks of CPU in 2.5 s of waiting (a spinning loop uses ~250)" % used)
+
+
 @test
 def metrics_endpoint_counts_outcomes():
     rec = server.reset()
