@@ -216,22 +216,16 @@ def latency(n):
         print("  %-21s %s p50 %7.0f us p99 %7.0f us | LISTEN floor p50 %7.0f us p99 %7.0f us"
               % ("from COMMIT sent", label, x["sent_p50_us"], x["sent_p99_us"],
                  x["floor_sent_p50_us"], x["floor_sent_p99_us"]))
-    ok = r["sent_p50_us"] <= 3 * r["floor_sent_p50_us"]
-    rows.append(("restock -> webhook p50 (us)", "%.0f" % r["sent_p50_us"],
-                 "%.0f (LISTEN)" % r["floor_sent_p50_us"],
-                 ratio_text(r["sent_p50_us"], r["floor_sent_p50_us"]), "<= 3x floor", verdict(ok)))
-    rows.append(("restock -> webhook p99 (us)", "%.0f" % r["sent_p99_us"],
-                 "%.0f (LISTEN)" % r["floor_sent_p99_us"],
-                 ratio_text(r["sent_p99_us"], r["floor_sent_p99_us"]), "-", "info"))
-    rows.append(("  p50 from COMMIT's return (us)", "%.0f" % r["commit_p50_us"],
-                 "%.0f (LISTEN)" % r["floor_commit_p50_us"],
-                 ratio_text(r["commit_p50_us"], r["floor_commit_p50_us"]), "-", "info"))
-    rows.append(("  p50 with --async-commit (us)", "%.0f" % a["sent_p50_us"],
-                 "%.0f (LISTEN)" % a["floor_sent_p50_us"],
-                 ratio_text(a["sent_p50_us"], a["floor_sent_p50_us"]), "-", "info"))
-    rows.append(("  p50, node receiver (us)", "%.0f" % j["sent_p50_us"],
-                 "%.0f (LISTEN)" % j["floor_sent_p50_us"],
-                 ratio_text(j["sent_p50_us"], j["floor_sent_p50_us"]), "-", "info"))
+    def row(label, x, stat, target="-", result="info"):
+        ours, floor = x[stat + "_us"], x["floor_" + stat + "_us"]
+        rows.append((label, "%.0f" % ours, "%.0f (LISTEN)" % floor, ratio_text(ours, floor),
+                     target, result))
+    row("restock -> webhook p50 (us)", r, "sent_p50", "<= 3x floor",
+        verdict(r["sent_p50_us"] <= 3 * r["floor_sent_p50_us"]))
+    row("restock -> webhook p99 (us)", r, "sent_p99")
+    row("  p50 from COMMIT's return (us)", r, "commit_p50")
+    row("  p50 with --async-commit (us)", a, "sent_p50")
+    row("  p50, node receiver (us)", j, "sent_p50")
     notes.append("Latencies are timed from the moment COMMIT is sent; from its return the LISTEN floor"
                  " is ~0, because the NOTIFY reaches a listener while the COMMIT returns. The floor"
                  " listens during each relay run and is timed on the same restocks.")
