@@ -82,7 +82,7 @@ wl_touch_sku(int64 sku_id)
 	bool		found;
 	int			level = GetCurrentTransactionNestLevel();
 
-	locks_sku = true;
+	wl_note_sku_lock();
 	ensure_touched();
 	t = hash_search(touched, &sku_id, HASH_ENTER, &found);
 	if (!found || level < t->level)
