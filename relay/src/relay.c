@@ -241,9 +241,9 @@ record_failure(relay *r, delivery *d)
 
 /*
  * Whether the delivered messages in list are acked now or a little later.
- * Each ack is a commit that waits for its WAL flush, so acking every
- * delivery as it finishes made the flushes, not the sink, the limit of a
- * busy relay.  While more deliveries are under way an ack waits up to
+ * Each ack is a statement and a commit (asynchronous: see db_ack), so
+ * acking every delivery as it finishes spent the relay's loop on the
+ * database instead of the sink.  While more deliveries are under way an ack waits up to
  * ACK_WAIT_MS (10 ms) for others to join it, or until as many as --in-flight have
  * finished.  Nothing is lost by waiting: a delivered message that is not
  * acked yet is leased to this relay like one in flight.  *due is when the

@@ -580,8 +580,9 @@ def ack_calls():
 
 @test
 def busy_relay_acks_deliveries_together():
-    # Each ack is a commit that waits for a WAL flush: while deliveries keep
-    # finishing, one ack covers several of them (within 10 ms, up to --in-flight of them).
+    # While deliveries keep finishing, one ack covers several of them (within
+    # 10 ms, up to --in-flight of them).  Measured with this test: 44-79 calls
+    # with the 10 ms window, 141-158 with a 2 ms window, 216-230 without one.
     rec = server.reset()
     rec.script = lambda q: (200, {}, 0.02)
     before = ack_calls()
@@ -594,7 +595,8 @@ def busy_relay_acks_deliveries_together():
     check(sorted(rec.accepted) == sorted(keys), "all keys accepted")
     wait_until(lambda: ack_calls() > before, 5, "the relay's function statistics")
     calls = ack_calls() - before
-    check(calls <= 300 // 4, "%d ack calls for 300 deliveries" % calls)
+    check(calls <= 300 // 3, "%d ack calls for 300 deliveries" % calls)
+    print("    (%d ack calls for 300 deliveries)" % calls)
 
 
 @test
