@@ -134,6 +134,27 @@ SELECT channel, max_handling_days, changed FROM waitlist.channel WHERE channel I
 SELECT try($$SELECT waitlist.set_listings('POL-in-stock', ARRAY['dtc', 'nowhere'])$$);
 SELECT try($$SELECT waitlist.set_listings('POL-in-stock', ARRAY['dtc', NULL])$$);
 SELECT try($$SELECT waitlist.set_listings('NOPE', ARRAY['dtc'])$$);
+-- A listing is one-dimensional, names each channel once and at most 64 of
+-- them: 100,000 repeats once grew a backend until the kernel killed it.
+SELECT waitlist.set_listings('POL-in-stock', array_fill('dtc'::text, ARRAY[100000])) AS repeats_once;
+SELECT waitlist.set_listings('POL-in-stock', ARRAY['ebay', 'dtc', 'ebay', 'dtc']) AS first_mention_kept;
+SELECT channel FROM waitlist.availability a JOIN waitlist.sku s ON s.id = a.sku_id
+ WHERE s.sku = 'POL-in-stock' ORDER BY channel;
+SELECT try($$SELECT waitlist.set_listings('POL-in-stock', '{{dtc,amazon},{ebay,walmart}}')$$);
+SELECT channels FROM waitlist.sku WHERE sku = 'POL-in-stock';
+DO $$ BEGIN
+	FOR i IN 1..65 LOOP PERFORM waitlist.set_channel('shop' || i, title => 'Shop ' || i); END LOOP;
+END $$;
+SELECT try($$SELECT waitlist.set_listings('POL-in-stock', ARRAY(SELECT 'shop' || i FROM generate_series(1, 65) i))$$);
+SELECT cardinality(waitlist.set_listings('POL-in-stock',
+       ARRAY(SELECT 'shop' || (i % 64 + 1) FROM generate_series(1, 6400) i))) AS channels_kept;
+-- Listings stored before they were de-duplicated publish each channel once.
+UPDATE waitlist.sku SET channels = array_fill('dtc'::text, ARRAY[20000]) WHERE sku = 'POL-in-stock';
+SELECT sku FROM waitlist.set_policy('POL-in-stock');
+SELECT channel, changes FROM waitlist.availability a JOIN waitlist.sku s ON s.id = a.sku_id
+ WHERE s.sku = 'POL-in-stock' ORDER BY channel;
+SELECT waitlist.set_listings('POL-in-stock', NULL) IS NULL AS unlisted_again;
+DELETE FROM waitlist.channel_rule WHERE channel LIKE 'shop%';
 SELECT try($$SELECT waitlist.set_policy('POL-in-stock', backorder_days => -1)$$);
 SELECT try($$SELECT waitlist.set_policy('POL-in-stock', out_of_stock_days => 366)$$);
 SELECT try($$SELECT waitlist.set_policy('POL-in-stock', min_demand => -5)$$);

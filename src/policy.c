@@ -773,27 +773,58 @@ drop_unlisted(int64 sku_id, const char *sku, Datum channels, bool unlisted)
 	}
 }
 
+/* Is the text datum d among the first n of elems (no copies)? */
+static bool
+listed_before(Datum *elems, int n, Datum d)
+{
+	text	   *t = DatumGetTextPP(d);
+	size_t		len = VARSIZE_ANY_EXHDR(t);
+
+	for (int i = 0; i < n; i++)
+	{
+		text	   *e = DatumGetTextPP(elems[i]);
+
+		if (VARSIZE_ANY_EXHDR(e) == len && memcmp(VARDATA_ANY(e), VARDATA_ANY(t), len) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* What was published for one channel, from q_published's result. */
 typedef struct Published
 {
+	char	   *channel;
 	char	   *decision;		/* NULL: nothing yet */
 	bool		stale;
 } Published;
 
-static Published
-published_for(SPITupleTable *t, uint64 n, const char *channel)
+/* q_published's rows, read once (one row per channel the SKU is listed on). */
+static Published *
+read_published(SPITupleTable *t, uint64 n)
 {
-	Published	r = {NULL, false};
+	Published  *r = palloc(sizeof(Published) * (n + 1));
 
 	for (uint64 i = 0; i < n; i++)
-		if (strcmp(SPI_getvalue(t->vals[i], t->tupdesc, 1), channel) == 0)
-		{
-			bool		isnull;
+	{
+		bool		isnull;
 
-			r.decision = SPI_getvalue(t->vals[i], t->tupdesc, 2);
-			r.stale = DatumGetBool(SPI_getbinval(t->vals[i], t->tupdesc, 3, &isnull));
-		}
+		r[i].channel = SPI_getvalue(t->vals[i], t->tupdesc, 1);
+		r[i].decision = SPI_getvalue(t->vals[i], t->tupdesc, 2);
+		r[i].stale = DatumGetBool(SPI_getbinval(t->vals[i], t->tupdesc, 3, &isnull));
+	}
 	return r;
+}
+
+/* The row published for channel, or one that says nothing was yet. */
+static Published
+published_for(Published *pub, uint64 n, const char *channel)
+{
+	Published	none = {NULL, NULL, false};
+
+	for (uint64 i = 0; i < n; i++)
+		if (strcmp(pub[i].channel, channel) == 0)
+			return pub[i];
+	return none;
 }
 
 /* Queue availability_changed for the storefront cache or marketplace feed. */
@@ -857,29 +888,37 @@ wl_publish_availability(int64 sku_id)
 	TupleDesc	desc;
 	bool		isnull;
 	Datum		channels;
-	SPITupleTable *pub;
+	char	   *sku;
+	Published  *pub;
 	uint64		npub;
+	int			distinct = 0;
 	Datum	   *elems;
 	int			nelems;
 
 	wl_exec(&q_sku_by_id, &arg, NULL, SPI_OK_SELECT, 1);
 	tup = SPI_copytuple(SPI_tuptable->vals[0]);
 	desc = CreateTupleDescCopy(SPI_tuptable->tupdesc);
+	sku = SPI_getvalue(tup, desc, SPI_fnumber(desc, "sku"));
 	channels = SPI_getbinval(tup, desc, SPI_fnumber(desc, "channels"), &isnull);
-	drop_unlisted(sku_id, SPI_getvalue(tup, desc, SPI_fnumber(desc, "sku")), channels, isnull);
+	drop_unlisted(sku_id, sku, channels, isnull);
 	if (isnull)
 		return;
 	npub = wl_exec(&q_published, &arg, NULL, SPI_OK_SELECT, 0);
-	pub = SPI_tuptable;
+	pub = read_published(SPI_tuptable, npub);
 	deconstruct_array(DatumGetArrayTypeP(channels), TEXTOID, -1, false, TYPALIGN_INT,
 					  &elems, NULL, &nelems);
 	for (int i = 0; i < nelems; i++)
 	{
-		char	   *channel = TextDatumGetCString(elems[i]);
-		Published	was = published_for(pub, npub, channel);
+		char	   *channel;
+		Published	was;
 
-		publish_channel(sku_id, SPI_getvalue(tup, desc, SPI_fnumber(desc, "sku")),
-						channel, &was, tup, desc);
+		/* listings stored before they were de-duplicated may repeat */
+		if (listed_before(elems, distinct, elems[i]))
+			continue;
+		elems[distinct++] = elems[i];
+		channel = TextDatumGetCString(elems[i]);
+		was = published_for(pub, npub, channel);
+		publish_channel(sku_id, sku, channel, &was, tup, desc);
 	}
 }
 
@@ -1059,28 +1098,45 @@ static WlQuery q_set_listings = {
 	2, {TEXTOID, TEXTARRAYOID}, NULL
 };
 
-/* Check that every channel of a listing exists; returns the array (or NULL). */
+/*
+ * A listing argument, checked and normalised: one dimension, no NULLs,
+ * every channel known, each channel once (first mention kept), at most
+ * WL_MAX_LISTINGS channels.  Returns the array to store (or NULL).
+ */
 static Datum
 listing_arg(FunctionCallInfo fcinfo, int argno, bool *isnull)
 {
+	ArrayType  *arr;
 	Datum	   *elems;
 	bool	   *nulls;
 	int			n;
+	int			kept = 0;
 
 	*isnull = PG_ARGISNULL(argno);
 	if (*isnull)
 		return (Datum) 0;
-	deconstruct_array(PG_GETARG_ARRAYTYPE_P(argno), TEXTOID, -1, false, TYPALIGN_INT,
-					  &elems, &nulls, &n);
+	arr = PG_GETARG_ARRAYTYPE_P(argno);
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("channels must be a one-dimensional array")));
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
 	for (int i = 0; i < n; i++)
 	{
 		if (nulls[i])
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("channels must not contain NULL")));
+		if (listed_before(elems, kept, elems[i]))
+			continue;
+		if (kept == WL_MAX_LISTINGS)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("a SKU can be listed on at most %d channels", WL_MAX_LISTINGS)));
 		wl_require_channel(TextDatumGetCString(elems[i]));
+		elems[kept++] = elems[i];
 	}
-	return PG_GETARG_DATUM(argno);
+	return PointerGetDatum(construct_array(elems, kept, TEXTOID, -1, false, TYPALIGN_INT));
 }
 
 /* SQL: waitlist.set_listings(sku, channels) */

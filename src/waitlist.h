@@ -36,6 +36,9 @@
 #define WL_MAX_CONSUMER_LEN	200
 #define WL_MAX_CHANNEL_LEN	40
 
+/* Most sales channels one SKU can be listed on. */
+#define WL_MAX_LISTINGS		64
+
 /* GUCs (module.c) */
 extern bool wl_notify_enabled;
 extern bool wl_early_lock_release;
