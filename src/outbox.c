@@ -15,6 +15,7 @@
 
 #include <math.h>
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "common/pg_prng.h"
 #include "executor/tstoreReceiver.h"
@@ -25,6 +26,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/json.h"
+#include "utils/resowner.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
@@ -246,6 +248,7 @@ static WlQuery q_expand_joined = {
 	"WITH c AS ("
 	"  UPDATE waitlist.subscriber u SET confirm_pending = false"
 	"   WHERE u.id = ANY (ARRAY(SELECT id FROM waitlist.subscriber WHERE confirm_pending"
+	"                  AND ($2::bigint IS NULL OR id = $2)"
 	"                  ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED))"
 	"  RETURNING u.id, u.sku_id, u.email, u.phone)"
 	" INSERT INTO waitlist.outbox (kind, channel, recipient, sku, payload, idempotency_key)"
@@ -259,7 +262,7 @@ static WlQuery q_expand_joined = {
 	" CROSS JOIN LATERAL (VALUES ('email', c.email), ('sms', c.phone)) AS ch (channel, recipient)"
 	" WHERE ch.recipient IS NOT NULL"
 	" ON CONFLICT (idempotency_key) DO NOTHING",
-	1, {INT4OID}, NULL
+	2, {INT4OID, INT8OID}, NULL
 };
 
 static WlQuery q_batch_done = {
@@ -299,6 +302,195 @@ expand_one(SPITupleTable *batches, uint64 i)
 	return n;
 }
 
+/* ---------- expansion that bad data cannot block ---------- */
+
+/*
+ * Expansion work of one kind.  It runs in bulk; when the bulk statement
+ * fails on a unit's data (a date no message can carry, say), it runs again
+ * unit by unit, and each unit that still fails is taken off the work and
+ * dead-lettered with its reason, so one bad row never stops the others.
+ */
+typedef struct ExpandWork
+{
+	const char *unit;			/* what an id names: subscription, line, batch */
+	int64		(*bulk) (int64 max);	/* messages written */
+	WlQuery    *due;			/* $1 max: the ids bulk would take, in its order */
+	int64		(*one) (int64 id);	/* messages written for one unit */
+	WlQuery    *retire;			/* $1 id: off the work, RETURNING sku_id */
+} ExpandWork;
+
+/* Errors that come from a unit's data, not from the database's state. */
+static bool
+data_error(ErrorData *e)
+{
+	int			category = ERRCODE_TO_CATEGORY(e->sqlerrcode);
+
+	return category == ERRCODE_DATA_EXCEPTION ||
+		category == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION ||
+		category == ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+}
+
+/*
+ * fn(arg) in a subtransaction (caller is in SPI).  False, with the work
+ * rolled back and *reason set, when it failed on its data; any other error
+ * propagates.
+ */
+static bool
+run_guarded(int64 (*fn) (int64), int64 arg, int64 *result, char **reason)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool ok = true;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		*result = fn(arg);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *e;
+
+		MemoryContextSwitchTo(cxt);
+		e = CopyErrorData();
+		if (!data_error(e))
+			PG_RE_THROW();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		*reason = e->message;
+		ok = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return ok;
+}
+
+/*
+ * The merchant's record of a message that could not be built: dead on
+ * arrival, with the reason and what it was about, never a contact.
+ */
+static WlQuery q_dead_unit = {
+	"INSERT INTO waitlist.outbox (kind, channel, sku, payload, idempotency_key, state,"
+	"  last_error)"
+	" SELECT 'message_failed', 'merchant', s.sku,"
+	"  waitlist.payload_json('sku', s.sku, 'unit', $1, 'id', $2, 'reason', $3),"
+	"  'failed:' || $1 || ':' || $2, 'dead', $3"
+	" FROM waitlist.sku s WHERE s.id = $4"
+	" ON CONFLICT (idempotency_key) DO NOTHING",
+	4, {TEXTOID, INT8OID, TEXTOID, INT8OID}, NULL
+};
+
+/* Take a unit that cannot be built off the work and dead-letter it. */
+static void
+retire_unit(const ExpandWork *w, int64 id, const char *reason)
+{
+	Datum		arg = Int64GetDatum(id);
+	Datum		args[4];
+
+	if (wl_exec(w->retire, &arg, NULL, SPI_OK_UPDATE_RETURNING, 0) == 0)
+		return;
+	args[0] = CStringGetTextDatum(w->unit);
+	args[1] = arg;
+	args[2] = CStringGetTextDatum(reason);
+	args[3] = wl_get_datum(0, 1, NULL);
+	wl_exec(&q_dead_unit, args, NULL, SPI_OK_INSERT, 0);
+	ereport(WARNING,
+			(errcode(ERRCODE_DATA_EXCEPTION),
+			 errmsg("waitlist: %s " INT64_FORMAT " cannot be turned into a message: %s",
+					w->unit, id, reason),
+			 errdetail("It is dead-lettered in waitlist.outbox as message_failed.")));
+}
+
+/* Run w in bulk, or unit by unit when the bulk run fails on bad data. */
+static int64
+expand_guarded(const ExpandWork *w, int max)
+{
+	Datum		arg = Int32GetDatum(max);
+	int64		n;
+	int64		total = 0;
+	char	   *reason;
+	uint64		nids;
+	int64	   *ids;
+
+	if (run_guarded(w->bulk, max, &n, &reason))
+		return n;
+	nids = wl_exec(w->due, &arg, NULL, SPI_OK_SELECT, 0);
+	ids = palloc(sizeof(int64) * (nids + 1));
+	for (uint64 i = 0; i < nids; i++)
+		ids[i] = wl_get_int64(i, 1, NULL);
+	for (uint64 i = 0; i < nids; i++)
+	{
+		if (run_guarded(w->one, ids[i], &n, &reason))
+			total += n;
+		else
+			retire_unit(w, ids[i], reason);
+	}
+	pfree(ids);
+	return total;
+}
+
+/* Sign-up confirmations: up to max, or one sign-up's. */
+static int64
+joined_messages(int64 max, int64 id)
+{
+	Datum		args[2] = {Int32GetDatum((int32) max), Int64GetDatum(id)};
+	char		nulls[3] = {' ', id ? ' ' : 'n', '\0'};
+
+	return (int64) wl_exec(&q_expand_joined, args, nulls, SPI_OK_INSERT, 0);
+}
+
+static int64
+joined_bulk(int64 max)
+{
+	return joined_messages(max, 0);
+}
+
+static int64
+joined_one(int64 id)
+{
+	return joined_messages(1, id);
+}
+
+static WlQuery q_joined_due = {
+	"SELECT id FROM waitlist.subscriber WHERE confirm_pending"
+	" ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+	1, {INT4OID}, NULL
+};
+
+static WlQuery q_joined_retire = {
+	"UPDATE waitlist.subscriber SET confirm_pending = false WHERE id = $1 RETURNING sku_id",
+	1, {INT8OID}, NULL
+};
+
+static const ExpandWork joined_work = {
+	"subscription", joined_bulk, &q_joined_due, joined_one, &q_joined_retire
+};
+
+static int64
+line_actions_bulk(int64 max)
+{
+	return wl_expand_line_actions((int) max);
+}
+
+static WlQuery q_line_due = {
+	"SELECT id FROM waitlist.line WHERE action_at <= now()"
+	" ORDER BY action_at, id LIMIT $1 FOR UPDATE SKIP LOCKED",
+	1, {INT4OID}, NULL
+};
+
+static WlQuery q_line_retire = {
+	"UPDATE waitlist.line SET confirm_pending = false, action_at = NULL WHERE id = $1"
+	" RETURNING sku_id",
+	1, {INT8OID}, NULL
+};
+
+static const ExpandWork line_work = {
+	"line", line_actions_bulk, &q_line_due, wl_expand_line_action, &q_line_retire
+};
+
 /*
  * Write up to max pending sign-up confirmations, then the pre-order lines'
  * due confirmations, payment events and re-authorizations; returns messages.
@@ -306,11 +498,56 @@ expand_one(SPITupleTable *batches, uint64 i)
 static int64
 expand_confirmations(int max)
 {
-	Datum		arg = Int32GetDatum(max);
-	int64		n = (int64) wl_exec(&q_expand_joined, &arg, NULL, SPI_OK_INSERT, 0);
-
-	return n + wl_expand_line_actions(max);
+	return expand_guarded(&joined_work, max) + expand_guarded(&line_work, max);
 }
+
+/* Up to max committed batches, oldest first. */
+static int64
+batches_bulk(int64 max)
+{
+	Datum		arg = Int32GetDatum((int32) max);
+	SPITupleTable *batches;
+	uint64		n = wl_exec(&q_pending_batches, &arg, NULL, SPI_OK_SELECT, 0);
+	int64		total = 0;
+
+	batches = SPI_tuptable;
+	for (uint64 i = 0; i < n; i++)
+		total += expand_one(batches, i);
+	SPI_freetuptable(batches);
+	return total;
+}
+
+static WlQuery q_batch_by_id = {
+	"SELECT id, sku_id, kind, pos_from, pos_to, scan_lo, scan_hi, units"
+	" FROM waitlist.batch WHERE id = $1 AND expanded_at IS NULL",
+	1, {INT8OID}, NULL
+};
+
+static int64
+batch_one(int64 id)
+{
+	Datum		arg = Int64GetDatum(id);
+
+	if (wl_exec(&q_batch_by_id, &arg, NULL, SPI_OK_SELECT, 0) == 0)
+		return 0;
+	return expand_one(SPI_tuptable, 0);
+}
+
+static WlQuery q_batch_due = {
+	"SELECT id FROM waitlist.batch WHERE expanded_at IS NULL"
+	" ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+	1, {INT4OID}, NULL
+};
+
+static WlQuery q_batch_retire = {
+	"UPDATE waitlist.batch SET expanded_at = now(), messages = 0 WHERE id = $1"
+	" AND expanded_at IS NULL RETURNING sku_id",
+	1, {INT8OID}, NULL
+};
+
+static const ExpandWork batch_work = {
+	"batch", batches_bulk, &q_batch_due, batch_one, &q_batch_retire
+};
 
 static WlQuery q_pending_work = {
 	"SELECT EXISTS (SELECT 1 FROM waitlist.batch WHERE expanded_at IS NULL),"
@@ -328,9 +565,6 @@ static WlQuery q_pending_work = {
 int64
 wl_expand_batches(int max_batches)
 {
-	Datum		arg = Int32GetDatum(max_batches);
-	SPITupleTable *batches;
-	uint64		n;
 	int64		total = 0;
 	bool		have_batches;
 
@@ -338,17 +572,8 @@ wl_expand_batches(int max_batches)
 	have_batches = wl_get_bool(0, 1);
 	if (wl_get_bool(0, 2))
 		total = expand_confirmations(Min(max_batches, WL_CONFIRM_CHUNK));
-	if (!have_batches)
-	{
-		if (total > 0)
-			wl_note_messages();
-		return total;
-	}
-	n = wl_exec(&q_pending_batches, &arg, NULL, SPI_OK_SELECT, 0);
-	batches = SPI_tuptable;
-	for (uint64 i = 0; i < n; i++)
-		total += expand_one(batches, i);
-	SPI_freetuptable(batches);
+	if (have_batches)
+		total += expand_guarded(&batch_work, max_batches);
 	if (total > 0)
 		wl_note_messages();
 	return total;

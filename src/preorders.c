@@ -932,6 +932,13 @@ wl_expand_line_actions(int max)
 	return line_actions(max, 0, false);
 }
 
+/* The same for one line, if it is due (in SPI). */
+int64
+wl_expand_line_action(int64 line_id)
+{
+	return line_actions(1, line_id, false);
+}
+
 static WlQuery q_give_back_slot = {
 	"UPDATE waitlist.sku s SET preorder_accepted = s.preorder_accepted - l.qty"
 	" FROM waitlist.line l WHERE l.id = $1 AND s.id = l.sku_id"

@@ -11,5 +11,6 @@ extern void wl_preorder_confirm_pending(int64 line_id);
 extern void wl_preorder_cancelled(int64 sku_id, const char *sku, int64 line_id);
 extern void wl_preorder_shipped(const char *sku, int64 line_id);
 extern int64 wl_expand_line_actions(int max);
+extern int64 wl_expand_line_action(int64 line_id);
 
 #endif

@@ -125,6 +125,8 @@ static WlQuery q_eta_changed = {
 static void
 check_sku_settings(FunctionCallInfo fcinfo)
 {
+	if (!PG_ARGISNULL(3))
+		wl_check_date(PG_GETARG_DATEADT(3), "restock_date");
 	if (!PG_ARGISNULL(2))
 	{
 		char	   *st = text_to_cstring(PG_GETARG_TEXT_PP(2));

@@ -10,6 +10,7 @@
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
 
 #include "validate.h"
 #include "waitlist.h"
@@ -308,7 +309,31 @@ wl_arg_amount(FunctionCallInfo fcinfo, int argno, const char *name,
 	return s;
 }
 
-/* A required finite date argument. */
+/*
+ * Dates the extension accepts: every date it stores ends up in a message,
+ * and one past the timestamp range could not even be formatted.
+ */
+#define WL_MIN_DATE_TEXT "2000-01-01"
+#define WL_MAX_DATE_TEXT "9999-12-31"
+
+/* Refuse an infinite date or one outside WL_MIN_DATE_TEXT..WL_MAX_DATE_TEXT. */
+void
+wl_check_date(DateADT d, const char *name)
+{
+	DateADT		lo = date2j(2000, 1, 1) - POSTGRES_EPOCH_JDATE;
+	DateADT		hi = date2j(9999, 12, 31) - POSTGRES_EPOCH_JDATE;
+
+	if (DATE_NOT_FINITE(d))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a finite date", name)));
+	if (d < lo || d > hi)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("%s must be between " WL_MIN_DATE_TEXT " and " WL_MAX_DATE_TEXT, name)));
+}
+
+/* A required date argument within the accepted range. */
 DateADT
 wl_arg_date(FunctionCallInfo fcinfo, int argno, const char *name)
 {
@@ -319,9 +344,6 @@ wl_arg_date(FunctionCallInfo fcinfo, int argno, const char *name)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("%s must not be null", name)));
 	d = PG_GETARG_DATEADT(argno);
-	if (DATE_NOT_FINITE(d))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must be a finite date", name)));
+	wl_check_date(d, name);
 	return d;
 }

@@ -35,6 +35,7 @@ extern char *wl_arg_phone(FunctionCallInfo fcinfo, int argno);
 extern char *wl_arg_channel(FunctionCallInfo fcinfo, int argno);
 extern char *wl_arg_amount(FunctionCallInfo fcinfo, int argno, const char *name,
 						   bool required, double max);
+extern void wl_check_date(DateADT d, const char *name);
 extern DateADT wl_arg_date(FunctionCallInfo fcinfo, int argno, const char *name);
 extern void wl_error_unknown_sku(const char *sku) pg_attribute_noreturn();
 extern void wl_error_discontinued(const char *sku) pg_attribute_noreturn();

@@ -1,0 +1,70 @@
+-- Bad data that reaches the outbox: dates are checked at the door, and a
+-- message that still cannot be built is dead-lettered with its reason
+-- instead of stopping every claim() and tick() for every SKU.
+
+-- Each dead letter is also logged as a WARNING naming the unit's id; ids
+-- depend on the tests before this one, so warnings are not shown here.
+SET client_min_messages = error;
+
+-- Dates outside 2000-01-01..9999-12-31 are refused, and nothing changes.
+SELECT try($$SELECT waitlist.upsert_sku('FAR', restock_date => '300000-01-01', restock_confirmed => true)$$);
+SELECT try($$SELECT waitlist.upsert_sku('FAR', restock_date => 'infinity')$$);
+SELECT try($$SELECT waitlist.upsert_sku('FAR', restock_date => '-infinity')$$);
+SELECT try($$SELECT waitlist.upsert_sku('FAR', restock_date => '1999-12-31')$$);
+SELECT count(*) AS far_skus FROM waitlist.sku WHERE sku = 'FAR';
+SELECT sku FROM waitlist.upsert_sku('FAR-P', title => 'Far pre-order');
+SELECT try($$SELECT waitlist.open_preorders('FAR-P', 100, 80, '2026-12-01', '10000-01-01')$$);
+SELECT try($$SELECT waitlist.open_preorders('FAR-P', 100, 80, '1970-01-01', '2026-12-10')$$);
+SELECT status, preorders_open FROM waitlist.sku WHERE sku = 'FAR-P';
+-- The edges are accepted.
+SELECT restock_date FROM waitlist.upsert_sku('FAR', restock_date => '9999-12-31', restock_confirmed => true);
+SELECT restock_date FROM waitlist.upsert_sku('FAR', restock_date => '2000-01-01');
+
+-- A date stored before the door checked it (or by hand) cannot be formatted
+-- into the sign-up confirmation.  Only that confirmation is dead-lettered.
+SELECT sku FROM waitlist.upsert_sku('NEAR', title => 'Near', restock_date => '2026-12-20',
+                                    restock_confirmed => true);
+UPDATE waitlist.sku SET restock_date = '300000-01-01' WHERE sku = 'FAR';
+SELECT waitlist.subscribe('NEAR', 'near1@example.com') > 0 AS near1,
+       waitlist.subscribe('FAR', 'far@example.com', '+14155550101') > 0 AS far,
+       waitlist.subscribe('NEAR', 'near2@example.com') > 0 AS near2;
+SELECT kind, channel, recipient, sku, payload->>'expected_restock_date' AS eta
+  FROM waitlist.claim('bad-data', 100, kinds => ARRAY['waitlist_joined'])
+ WHERE sku IN ('NEAR', 'FAR') ORDER BY id;
+SELECT kind, channel, recipient, sku, state, last_error,
+       payload->>'unit' AS unit, payload->>'reason' AS reason
+  FROM waitlist.outbox WHERE kind = 'message_failed' ORDER BY id;
+-- The sign-up keeps its place; nothing is left pending for it.
+SELECT count(*) AS still_pending FROM waitlist.subscriber WHERE confirm_pending;
+SELECT waitlist.waiting_count('FAR') AS far_waiting;
+-- tick() and expand_batches() go on as well.
+SELECT waitlist.subscribe('NEAR', 'near3@example.com') > 0 AS near3;
+SELECT waitlist.tick() >= 1 AS ticked;
+
+-- A pre-order line whose ship date cannot be formatted: its confirmation
+-- and payment event are dead-lettered, the other SKU's are written.
+SELECT status FROM waitlist.open_preorders('FAR-P', 100, 80, '2026-12-01', '2026-12-10');
+SELECT sku FROM waitlist.upsert_sku('NEAR-P', title => 'Near pre-order');
+SELECT status FROM waitlist.open_preorders('NEAR-P', 100, 80, '2026-12-01', '2026-12-10');
+UPDATE waitlist.sku SET ships_on = '300000-01-01' WHERE sku = 'FAR-P';
+SELECT waitlist.place_preorder('BD-1', 'FAR-P', 1, 'Far', 'farp@example.com', unit_price => 10, currency => 'USD') > 0 AS far_line,
+       waitlist.place_preorder('BD-2', 'NEAR-P', 1, 'Near', 'nearp@example.com', unit_price => 10, currency => 'USD') > 0 AS near_line;
+SELECT waitlist.expand_batches(100) >= 2 AS expanded;
+SELECT kind, channel, sku FROM waitlist.outbox WHERE sku IN ('NEAR-P', 'FAR-P') ORDER BY id;
+SELECT sku, payload->>'unit' AS unit, state, last_error
+  FROM waitlist.outbox WHERE kind = 'message_failed' AND sku = 'FAR-P';
+SELECT confirm_pending, action_at IS NULL AS no_action_left
+  FROM waitlist.line WHERE order_ref = 'BD-1';
+
+-- A batch that fails as a whole (here a constraint the test adds) is
+-- dead-lettered; the batch of the other SKU is expanded.
+ALTER TABLE waitlist.outbox ADD CONSTRAINT test_refuses_far
+	CHECK (sku IS DISTINCT FROM 'FAR' OR kind <> 'back_in_stock') NOT VALID;
+SELECT waitlist.restock('FAR', 1), waitlist.restock('NEAR', 1);
+SELECT kind, recipient, sku FROM waitlist.claim('bad-data', 100, kinds => ARRAY['back_in_stock'])
+ WHERE sku IN ('NEAR', 'FAR') ORDER BY id;
+SELECT sku, payload->>'unit' AS unit, state, last_error
+  FROM waitlist.outbox WHERE kind = 'message_failed' AND payload->>'unit' = 'batch';
+SELECT count(*) AS unexpanded_batches FROM waitlist.batch WHERE expanded_at IS NULL;
+ALTER TABLE waitlist.outbox DROP CONSTRAINT test_refuses_far;
+RESET client_min_messages;
