@@ -67,4 +67,16 @@ SELECT sku, payload->>'unit' AS unit, state, last_error
   FROM waitlist.outbox WHERE kind = 'message_failed' AND payload->>'unit' = 'batch';
 SELECT count(*) AS unexpanded_batches FROM waitlist.batch WHERE expanded_at IS NULL;
 ALTER TABLE waitlist.outbox DROP CONSTRAINT test_refuses_far;
+
+-- An error in a statement that writes messages never shows a row: moving a
+-- restock date to infinity once failed with 23502 and a DETAIL that showed
+-- a waiting customer's outbox row, email included.
+SELECT sku FROM waitlist.upsert_sku('LEAKY', restock_date => '2026-12-20', restock_confirmed => true);
+SELECT waitlist.place_backorder('LEAK-1', 'LEAKY', 1, 'Pat', 'pat@example.com') > 0 AS backordered;
+SELECT try_detail($$SELECT waitlist.upsert_sku('LEAKY', restock_date => 'infinity')$$);
+-- Whatever constraint a message insert breaks, the caller sees no row.
+ALTER TABLE waitlist.outbox ADD CONSTRAINT test_refuses_eta CHECK (kind <> 'eta_changed') NOT VALID;
+SELECT try_detail($$SELECT waitlist.upsert_sku('LEAKY', restock_date => '2026-12-24')$$);
+ALTER TABLE waitlist.outbox DROP CONSTRAINT test_refuses_eta;
+SELECT restock_date FROM waitlist.sku WHERE sku = 'LEAKY';
 RESET client_min_messages;

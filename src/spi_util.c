@@ -29,14 +29,44 @@ wl_prepare(WlQuery *q)
 	q->plan = plan;
 }
 
+/*
+ * Rethrow the current error without its DETAIL when that detail shows row
+ * values: a constraint failure in a statement that writes messages would
+ * print another customer's contact details to the caller and the log.
+ */
+static void
+rethrow_without_row(MemoryContext cxt)
+{
+	ErrorData  *e;
+
+	MemoryContextSwitchTo(cxt);
+	e = CopyErrorData();
+	if (ERRCODE_TO_CATEGORY(e->sqlerrcode) != ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION ||
+		e->detail == NULL)
+		PG_RE_THROW();
+	FlushErrorState();
+	e->detail = pstrdup("The row's values are not shown: they may hold a customer's contact details.");
+	e->detail_log = NULL;
+	ReThrowError(e);
+}
+
 /* Run q with bound values; the SPI result must equal expected. */
 uint64
 wl_exec(WlQuery *q, Datum *values, const char *nulls, int expected, long count)
 {
-	int			rc;
+	MemoryContext cxt = CurrentMemoryContext;
+	int			rc = 0;
 
 	wl_prepare(q);
-	rc = SPI_execute_plan(q->plan, values, nulls, false, count);
+	PG_TRY();
+	{
+		rc = SPI_execute_plan(q->plan, values, nulls, false, count);
+	}
+	PG_CATCH();
+	{
+		rethrow_without_row(cxt);
+	}
+	PG_END_TRY();
 	if (rc != expected)
 		elog(ERROR, "waitlist: SPI returned %s, expected %s: %s",
 			 SPI_result_code_string(rc), SPI_result_code_string(expected),
