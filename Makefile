@@ -4,7 +4,8 @@ EXTENSION = waitlist
 EXTVERSION = $(shell grep default_version $(EXTENSION).control | sed -e "s/default_version[[:space:]]*=[[:space:]]*'\([^']*\)'/\1/")
 
 MODULE_big = waitlist
-OBJS = $(patsubst %.c,%.o,$(wildcard src/*.c))
+# src/ is layered: api/ -> domain/ -> store/ -> txn/ (docs/architecture.md)
+OBJS = $(patsubst %.c,%.o,$(wildcard src/*.c src/*/*.c))
 DATA = $(wildcard waitlist--*.sql)
 
 REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
@@ -19,6 +20,6 @@ installcheck: export PGOPTIONS := $(PGOPTIONS) -c waitlist.enforce_policy=off
 
 PG_CONFIG ?= pg_config
 # Server headers are system headers: -Wextra then judges only our code.
-PG_CPPFLAGS = -isystem $(shell $(PG_CONFIG) --includedir-server)
+PG_CPPFLAGS = -I$(srcdir)/src -isystem $(shell $(PG_CONFIG) --includedir-server)
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)

@@ -1,6 +1,9 @@
 /*
  * module.c
- *	  Module initialisation: GUCs and transaction callbacks.
+ *	  Module initialisation: the waitlist.* settings, the transaction
+ *	  callbacks, the commit hook (the allocator, then the availability
+ *	  publication) and the channel-rule cache's invalidation.  The top of
+ *	  the layers: api/ -> domain/ -> store/ -> txn/ (docs/architecture.md).
  */
 #include "postgres.h"
 
@@ -9,8 +12,9 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
-#include "commit.h"
-#include "policy.h"
+#include "domain/settle.h"
+#include "store/channel_rules.h"
+#include "txn/commit.h"
 #include "waitlist.h"
 
 PG_MODULE_MAGIC;
@@ -94,5 +98,6 @@ _PG_init(void)
 							 &wl_enforce_policy, true, PGC_SUSET, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("waitlist");
 	wl_commit_init();
-	wl_policy_init();
+	wl_on_commit_sku(wl_settle_sku);
+	wl_channel_rules_init();
 }

@@ -39,6 +39,18 @@
 /* Most sales channels one SKU can be listed on. */
 #define WL_MAX_LISTINGS		64
 
+/* The arguments every order line starts with (place_backorder, place_preorder). */
+typedef struct WlOrderArgs
+{
+	char	   *order_ref;
+	char	   *sku;
+	int32		qty;
+	char	   *customer;
+	char	   *email;
+	char	   *phone;
+	char	   *channel;
+} WlOrderArgs;
+
 /* GUCs (module.c) */
 extern bool wl_notify_enabled;
 extern bool wl_early_lock_release;

@@ -1,0 +1,446 @@
+/*
+ * outbox_api.c
+ *	  SQL API for listeners: claim, ack, nack, dead_letter, extend_lease,
+ *	  release, next_due, and the time-based work (expand_batches, tick).
+ *
+ * Claims lease due messages with FOR UPDATE SKIP LOCKED; due_at holds the
+ * deliver-after time while pending and the lease expiry while leased, so
+ * one partial index serves both.  Before claiming, pending batches and
+ * confirmations are expanded (domain/expansion.c).
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "common/pg_prng.h"
+#include "executor/tstoreReceiver.h"
+#include "funcapi.h"
+#include "nodes/params.h"
+#include "mb/pg_wchar.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+
+#include "api/args.h"
+#include "domain/availability.h"
+#include "domain/expansion.h"
+#include "store/spi.h"
+#include "txn/pending.h"
+#include "waitlist.h"
+
+PG_FUNCTION_INFO_V1(waitlist_expand_batches);
+PG_FUNCTION_INFO_V1(waitlist_claim);
+PG_FUNCTION_INFO_V1(waitlist_ack);
+PG_FUNCTION_INFO_V1(waitlist_nack);
+PG_FUNCTION_INFO_V1(waitlist_dead_letter);
+PG_FUNCTION_INFO_V1(waitlist_extend_lease);
+PG_FUNCTION_INFO_V1(waitlist_release);
+PG_FUNCTION_INFO_V1(waitlist_next_due);
+PG_FUNCTION_INFO_V1(waitlist_tick);
+
+/* SQL: waitlist.expand_batches(max_batches) */
+Datum
+waitlist_expand_batches(PG_FUNCTION_ARGS)
+{
+	int32		max_batches = PG_GETARG_INT32(0);
+	int64		n;
+
+	if (max_batches <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_batches must be positive")));
+	wl_spi_connect();
+	n = wl_expand_batches(max_batches);
+	SPI_finish();
+	PG_RETURN_INT64(n);
+}
+
+/* SQL: waitlist.tick() */
+Datum
+waitlist_tick(PG_FUNCTION_ARGS)
+{
+	int64		n;
+	int64		more;
+
+	wl_spi_connect();
+	n = wl_expand_batches(INT_MAX);
+	while ((more = wl_expand_confirmations(WL_CONFIRM_CHUNK)) > 0)
+		n += more;
+	wl_availability_tick(1000);
+	if (n > 0)
+		wl_note_messages();
+	SPI_finish();
+	PG_RETURN_INT64(n);
+}
+
+/* ---------- consumers ---------- */
+
+/*
+ * The ids go through an array, not a join: with LIMIT as a parameter the
+ * generic plan would otherwise estimate thousands of rows and hash-join a
+ * sequential scan of the whole outbox.
+ */
+static WlQuery q_claim = {
+	"UPDATE waitlist.outbox o SET state = 'leased', lease_owner = $1,"
+	" due_at = now() + $3, attempts = o.attempts + 1"
+	" WHERE o.id = ANY (ARRAY(SELECT id FROM waitlist.outbox"
+	"       WHERE state IN ('pending', 'leased') AND due_at <= now()"
+	"        AND ($4::text[] IS NULL OR kind = ANY ($4))"
+	"        AND ($5::text[] IS NULL OR channel = ANY ($5))"
+	"       ORDER BY due_at, id LIMIT $2 FOR UPDATE SKIP LOCKED))"
+	" RETURNING o.id, o.kind, o.channel, o.recipient, o.sku, o.payload,"
+	"  o.idempotency_key, o.attempts, o.created_at, o.due_at",
+	5, {TEXTOID, INT4OID, INTERVALOID, TEXTARRAYOID, TEXTARRAYOID}, NULL
+};
+
+/* Consumer name argument: required, at most WL_MAX_CONSUMER_LEN. */
+static char *
+arg_consumer(FunctionCallInfo fcinfo)
+{
+	return wl_arg_text(fcinfo, 0, "consumer", WL_MAX_CONSUMER_LEN, true);
+}
+
+/* Interval argument that must be positive (or NULL when allowed). */
+static Interval *
+arg_interval(FunctionCallInfo fcinfo, int argno, const char *name, bool positive)
+{
+	Interval   *iv;
+	Interval	zero = {0};
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", name)));
+	iv = PG_GETARG_INTERVAL_P(argno);
+	if (DatumGetBool(DirectFunctionCall2(interval_lt, IntervalPGetDatum(iv),
+										 IntervalPGetDatum(&zero))) ||
+		(positive && DatumGetBool(DirectFunctionCall2(interval_eq,
+													  IntervalPGetDatum(iv),
+													  IntervalPGetDatum(&zero)))))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be %s", name, positive ? "positive" : "zero or more")));
+	return iv;
+}
+
+/*
+ * Run the claim with its RETURNING rows going straight into the SRF's
+ * tuplestore (no copy out of SPI); the column types match the result type.
+ *
+ * The claim reads outbox_due in index order, so it stops at its LIMIT and
+ * marks the dead entries it steps over (the earlier versions of claimed,
+ * acked and retried messages) for later scans to skip.  When the
+ * statistics promise few due messages the planner prefers a bitmap scan and
+ * a sort, which reads every entry due by now, dead or alive, on every
+ * claim until VACUUM: after a few thousand deliveries that was most of a
+ * claim's time.  So bitmap scans are off while the claim is planned and run.
+ */
+static void
+claim_into(ReturnSetInfo *rsinfo, Datum *args, const char *nulls)
+{
+	ParamListInfo params = makeParamList(q_claim.nargs);
+	DestReceiver *dest = CreateDestReceiver(DestTuplestore);
+	SPIExecuteOptions options;
+	int			nestlevel;
+	int			rc;
+
+	for (int i = 0; i < q_claim.nargs; i++)
+	{
+		params->params[i].value = args[i];
+		params->params[i].isnull = nulls[i] == 'n';
+		params->params[i].pflags = PARAM_FLAG_CONST;
+		params->params[i].ptype = q_claim.argtypes[i];
+	}
+	SetTuplestoreDestReceiverParams(dest, rsinfo->setResult,
+									rsinfo->econtext->ecxt_per_query_memory,
+									false, NULL, NULL);
+	memset(&options, 0, sizeof(options));
+	options.params = params;
+	options.dest = dest;
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("enable_bitmapscan", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	wl_prepare(&q_claim);
+	rc = SPI_execute_plan_extended(q_claim.plan, &options);
+	AtEOXact_GUC(true, nestlevel);
+	if (rc != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "waitlist: claim returned %s", SPI_result_code_string(rc));
+	dest->rDestroy(dest);
+}
+
+/* Optional text[] filter argument: NULL (no filter) or without NULLs. */
+static Datum
+arg_filter(FunctionCallInfo fcinfo, int argno, const char *name, char *null)
+{
+	ArrayType  *a;
+
+	*null = 'n';
+	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
+		return (Datum) 0;
+	a = PG_GETARG_ARRAYTYPE_P(argno);
+	if (array_contains_nulls(a))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not contain nulls", name)));
+	*null = ' ';
+	return PointerGetDatum(a);
+}
+
+/* SQL: waitlist.claim(consumer, max, lease, kinds, channels) */
+Datum
+waitlist_claim(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *consumer = arg_consumer(fcinfo);
+	Interval   *lease = arg_interval(fcinfo, 2, "lease", true);
+	int32		max;
+	Datum		args[5];
+	char		nulls[6] = "     ";
+
+	if (PG_ARGISNULL(1) || (max = PG_GETARG_INT32(1)) < 1 || max > 10000)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max must be between 1 and 10000")));
+	args[3] = arg_filter(fcinfo, 3, "kinds", &nulls[3]);
+	args[4] = arg_filter(fcinfo, 4, "channels", &nulls[4]);
+	InitMaterializedSRF(fcinfo, 0);
+	wl_spi_connect();
+	wl_expand_batches(INT_MAX);
+	args[0] = CStringGetTextDatum(consumer);
+	args[1] = Int32GetDatum(max);
+	args[2] = IntervalPGetDatum(lease);
+	claim_into(rsinfo, args, nulls);
+	SPI_finish();
+	return (Datum) 0;
+}
+
+static WlQuery q_ack = {
+	"UPDATE waitlist.outbox SET state = 'delivered', delivered_at = now()"
+	" WHERE id = ANY ($2) AND state = 'leased' AND lease_owner = $1",
+	2, {TEXTOID, INT8ARRAYOID}, NULL
+};
+
+static WlQuery q_extend = {
+	"UPDATE waitlist.outbox SET due_at = now() + $3"
+	" WHERE id = ANY ($2) AND state = 'leased' AND lease_owner = $1",
+	3, {TEXTOID, INT8ARRAYOID, INTERVALOID}, NULL
+};
+
+static WlQuery q_release = {
+	"UPDATE waitlist.outbox SET state = 'pending', due_at = now(),"
+	" attempts = greatest(attempts - 1, 0), lease_owner = NULL"
+	" WHERE id = ANY ($2) AND state = 'leased' AND lease_owner = $1",
+	2, {TEXTOID, INT8ARRAYOID}, NULL
+};
+
+/* ids argument: a non-null array without NULL elements. */
+static Datum
+arg_ids(FunctionCallInfo fcinfo, int argno)
+{
+	ArrayType  *a;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("ids must not be null")));
+	a = PG_GETARG_ARRAYTYPE_P(argno);
+	if (array_contains_nulls(a))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("ids must not contain nulls")));
+	return PointerGetDatum(a);
+}
+
+/* Run an UPDATE over (consumer, ids[, lease]) and return the row count. */
+static int32
+update_leased(WlQuery *q, Datum *args)
+{
+	uint64		n;
+
+	wl_spi_connect();
+	n = wl_exec(q, args, NULL, SPI_OK_UPDATE, 0);
+	SPI_finish();
+	return (int32) n;
+}
+
+/* SQL: waitlist.ack(consumer, ids) */
+Datum
+waitlist_ack(PG_FUNCTION_ARGS)
+{
+	Datum		args[2];
+
+	args[0] = CStringGetTextDatum(arg_consumer(fcinfo));
+	args[1] = arg_ids(fcinfo, 1);
+	PG_RETURN_INT32(update_leased(&q_ack, args));
+}
+
+/* SQL: waitlist.extend_lease(consumer, ids, lease) */
+Datum
+waitlist_extend_lease(PG_FUNCTION_ARGS)
+{
+	Datum		args[3];
+
+	args[0] = CStringGetTextDatum(arg_consumer(fcinfo));
+	args[1] = arg_ids(fcinfo, 1);
+	args[2] = IntervalPGetDatum(arg_interval(fcinfo, 2, "lease", true));
+	PG_RETURN_INT32(update_leased(&q_extend, args));
+}
+
+/* SQL: waitlist.release(consumer, ids) */
+Datum
+waitlist_release(PG_FUNCTION_ARGS)
+{
+	Datum		args[2];
+
+	args[0] = CStringGetTextDatum(arg_consumer(fcinfo));
+	args[1] = arg_ids(fcinfo, 1);
+	PG_RETURN_INT32(update_leased(&q_release, args));
+}
+
+static WlQuery q_leased = {
+	"SELECT attempts FROM waitlist.outbox"
+	" WHERE id = $2 AND state = 'leased' AND lease_owner = $1 FOR UPDATE",
+	2, {TEXTOID, INT8OID}, NULL
+};
+
+static WlQuery q_fail = {
+	"UPDATE waitlist.outbox SET state = $2, last_error = $3,"
+	" due_at = now() + make_interval(secs => $4 / 1000.0), lease_owner = NULL"
+	" WHERE id = $1",
+	4, {INT8OID, TEXTOID, TEXTOID, FLOAT8OID}, NULL
+};
+
+/* Lock a message leased to consumer; returns its attempts or raises WL008. */
+static int32
+lock_leased(const char *consumer, int64 id)
+{
+	Datum		args[2] = {CStringGetTextDatum(consumer), Int64GetDatum(id)};
+
+	if (wl_exec(&q_leased, args, NULL, SPI_OK_SELECT, 0) == 0)
+		ereport(ERROR,
+				(errcode(WL_ERRCODE_NOT_LEASE_HOLDER),
+				 errmsg("message " INT64_FORMAT " is not leased to consumer \"%s\"",
+						id, consumer),
+				 errdetail("Its lease expired and it was claimed again, or it was never claimed by this consumer.")));
+	return DatumGetInt32(wl_get_datum(0, 1, NULL));
+}
+
+/* Backoff for the given attempt: base * 2^(attempt-1), capped, equal jitter. */
+static double
+backoff_ms(int32 attempts)
+{
+	double		d = (double) wl_retry_base_ms * pow(2.0, Max(attempts - 1, 0));
+
+	d = Min(d, (double) wl_retry_max_ms);
+	return d / 2 + pg_prng_double(&pg_global_prng_state) * d / 2;
+}
+
+/* Interval to milliseconds. */
+static double
+interval_ms(Interval *iv)
+{
+	return (double) iv->time / 1000.0 +
+		((double) iv->day + (double) iv->month * DAYS_PER_MONTH) * (double) USECS_PER_DAY / 1000.0;
+}
+
+/* Truncate an error text to something a row can hold. */
+static char *
+clip_error(FunctionCallInfo fcinfo, int argno)
+{
+	char	   *e;
+
+	if (PG_ARGISNULL(argno))
+		return pstrdup("(no error given)");
+	e = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	if (strlen(e) > WL_MAX_ERROR_LEN)
+		e[pg_mbcliplen(e, strlen(e), WL_MAX_ERROR_LEN)] = '\0';
+	return e;
+}
+
+/* Write the failure outcome. */
+static void
+store_failure(int64 id, const char *state, const char *error, double delay_ms)
+{
+	Datum		args[4];
+
+	args[0] = Int64GetDatum(id);
+	args[1] = CStringGetTextDatum(state);
+	args[2] = CStringGetTextDatum(error);
+	args[3] = Float8GetDatum(delay_ms);
+	wl_exec(&q_fail, args, NULL, SPI_OK_UPDATE, 0);
+}
+
+/* SQL: waitlist.nack(consumer, id, error, retry_after) */
+Datum
+waitlist_nack(PG_FUNCTION_ARGS)
+{
+	char	   *consumer = arg_consumer(fcinfo);
+	int64		id = wl_arg_int64(fcinfo, 1, "id");
+	char	   *error = clip_error(fcinfo, 2);
+	double		delay = -1;
+	const char *state = "pending";
+	int32		attempts;
+
+	if (!PG_ARGISNULL(3))
+		delay = interval_ms(arg_interval(fcinfo, 3, "retry_after", false));
+	wl_spi_connect();
+	attempts = lock_leased(consumer, id);
+	if (attempts >= wl_max_attempts)
+		state = "dead";
+	else if (delay < 0)
+		delay = backoff_ms(attempts);
+	store_failure(id, state, error, Max(delay, 0));
+	SPI_finish();
+	PG_RETURN_TEXT_P(cstring_to_text(state));
+}
+
+/* SQL: waitlist.dead_letter(consumer, id, error) */
+Datum
+waitlist_dead_letter(PG_FUNCTION_ARGS)
+{
+	char	   *consumer = arg_consumer(fcinfo);
+	int64		id = wl_arg_int64(fcinfo, 1, "id");
+	char	   *error = clip_error(fcinfo, 2);
+
+	wl_spi_connect();
+	(void) lock_leased(consumer, id);
+	store_failure(id, "dead", error, 0);
+	SPI_finish();
+	PG_RETURN_BOOL(true);
+}
+
+static WlQuery q_next_due = {
+	"SELECT CASE WHEN EXISTS (SELECT 1 FROM waitlist.batch WHERE expanded_at IS NULL)"
+	"  OR EXISTS (SELECT 1 FROM waitlist.subscriber WHERE confirm_pending)"
+	"  OR EXISTS (SELECT 1 FROM waitlist.line WHERE action_at <= now())"
+	" THEN now() ELSE least((SELECT due_at FROM waitlist.outbox"
+	"  WHERE state IN ('pending', 'leased')"
+	"   AND ($1::text[] IS NULL OR kind = ANY ($1))"
+	"   AND ($2::text[] IS NULL OR channel = ANY ($2))"
+	"  ORDER BY due_at LIMIT 1),"
+	"  (SELECT min(action_at) FROM waitlist.line WHERE action_at IS NOT NULL)) END",
+	2, {TEXTARRAYOID, TEXTARRAYOID}, NULL
+};
+
+/* SQL: waitlist.next_due(kinds, channels) */
+Datum
+waitlist_next_due(PG_FUNCTION_ARGS)
+{
+	bool		isnull;
+	Datum		d;
+	Datum		args[2];
+	char		nulls[3] = "  ";
+
+	args[0] = arg_filter(fcinfo, 0, "kinds", &nulls[0]);
+	args[1] = arg_filter(fcinfo, 1, "channels", &nulls[1]);
+	wl_spi_connect();
+	wl_exec(&q_next_due, args, nulls, SPI_OK_SELECT, 0);
+	d = wl_get_datum(0, 1, &isnull);
+	SPI_finish();
+	if (isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(d);
+}

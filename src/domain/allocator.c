@@ -1,0 +1,331 @@
+/*
+ * allocator.c
+ *	  Hands a SKU's free units out first-come-first-served, at commit.
+ *
+ * Every paid line owns the positions [pos_start, pos_end) of its SKU's paid
+ * queue, every sign-up one position of the sign-up queue.  A line's
+ * allocation is derived from the SKU's watermark paid_served, so a restock
+ * never updates per-line rows: it moves the watermark over the free units,
+ * skipping "holes" (cancelled or shipped lines above it, found through a
+ * partial index), and records one batch row.  Per-recipient messages are
+ * expanded from batches after the commit (outbox.c).  The cost of a commit
+ * therefore depends on the number of holes crossed, not on queue length.
+ *
+ * Order: paid lines strictly FIFO first; only when no paid line is short do
+ * free units that were not announced before reach sign-ups, as a wave of
+ * ceil(units * notify_ratio) sign-ups, after which those still waiting are
+ * told the SKU sold out again.  Stock below the allocated units (a stock
+ * count went down) takes units back from the most recent allocations.
+ *
+ * Locking: the SKU row is locked FOR UPDATE first; callers hold no line
+ * locks.  Runs inside SPI, connected by the caller (txn/commit.c, through
+ * the commit hook in domain/settle.c).
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
+
+#include "domain/allocator.h"
+#include "store/sku_row.h"
+#include "store/spi.h"
+
+#define HOLE_PAGE 1000
+
+typedef struct SkuState
+{
+	int64		id;
+	int64		on_hand;
+	int64		allocated;
+	int64		paid_tail;
+	int64		paid_served;
+	int64		sub_tail;
+	int64		sub_served;
+	int64		announced;
+	int64		paid_waiting;	/* paid units not yet allocated (sku.paid_waiting) */
+	int64		sub_waiting;	/* sign-ups not yet told (sku.sub_waiting) */
+	double		notify_ratio;
+	bool		sold_out_again;
+	bool		listed;
+} SkuState;
+
+
+static WlQuery q_line_holes_fwd = {
+	"SELECT pos_start, pos_end FROM waitlist.line"
+	" WHERE sku_id = $1 AND state <> 'waiting' AND pos_end > $2"
+	" ORDER BY pos_end LIMIT 1000",
+	2, {INT8OID, INT8OID}, NULL
+};
+
+static WlQuery q_line_holes_back = {
+	"SELECT pos_start, pos_end FROM waitlist.line"
+	" WHERE sku_id = $1 AND state <> 'waiting' AND pos_start < $2"
+	" ORDER BY pos_end DESC LIMIT 1000",
+	2, {INT8OID, INT8OID}, NULL
+};
+
+static WlQuery q_sub_holes_fwd = {
+	"SELECT pos, pos + 1 FROM waitlist.subscriber"
+	" WHERE sku_id = $1 AND state <> 'waiting' AND pos >= $2"
+	" ORDER BY pos LIMIT 1000",
+	2, {INT8OID, INT8OID}, NULL
+};
+
+static WlQuery q_scan_hi = {
+	"SELECT pos_end FROM waitlist.line"
+	" WHERE sku_id = $1 AND state = 'waiting' AND pos_end >= $2"
+	" ORDER BY pos_end LIMIT 1",
+	2, {INT8OID, INT8OID}, NULL
+};
+
+static WlQuery q_batch = {
+	"INSERT INTO waitlist.batch (sku_id, kind, pos_from, pos_to, scan_lo, scan_hi, units)"
+	" VALUES ($1, $2, $3, $4, $5, $6, $7)",
+	7, {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID}, NULL
+};
+
+
+/* Lock the SKU row and read its counters. */
+static void
+load_sku(int64 id, WlSku *row, SkuState *s)
+{
+	wl_sku_get(id, true, row);
+	s->id = id;
+	s->on_hand = wl_sku_int64(row, SKU_ON_HAND);
+	s->allocated = wl_sku_int64(row, SKU_ALLOCATED);
+	s->paid_tail = wl_sku_int64(row, SKU_PAID_TAIL);
+	s->paid_served = wl_sku_int64(row, SKU_PAID_SERVED);
+	s->sub_tail = wl_sku_int64(row, SKU_SUB_TAIL);
+	s->sub_served = wl_sku_int64(row, SKU_SUB_SERVED);
+	s->announced = wl_sku_int64(row, SKU_ANNOUNCED);
+	s->notify_ratio = wl_sku_float8(row, SKU_NOTIFY_RATIO);
+	s->sold_out_again = wl_sku_bool(row, SKU_SEND_SOLD_OUT_AGAIN);
+	s->listed = !row->nulls[SKU_CHANNELS];
+	s->paid_waiting = wl_sku_int64(row, SKU_PAID_WAITING);
+	s->sub_waiting = wl_sku_int64(row, SKU_SUB_WAITING);
+}
+
+/*
+ * Move a watermark forward from `from` over up to `units` live positions
+ * below `tail`, skipping holes.  Returns the new watermark; *granted gets
+ * the live positions crossed.
+ */
+static int64
+walk_forward(WlQuery *holes, int64 sku, int64 from, int64 tail,
+			 int64 units, int64 *granted)
+{
+	int64		p = from;
+	int64		remaining = units;
+
+	for (;;)
+	{
+		Datum		args[2] = {Int64GetDatum(sku), Int64GetDatum(p)};
+		uint64		n = wl_exec(holes, args, NULL, SPI_OK_SELECT, 0);
+
+		for (uint64 i = 0; i < n; i++)
+		{
+			int64		s = wl_get_int64(i, 1, NULL);
+			int64		e = wl_get_int64(i, 2, NULL);
+
+			if (s > p && s - p >= remaining)
+				goto done;
+			if (s > p)
+				remaining -= s - p;
+			p = Max(p, e);
+		}
+		SPI_freetuptable(SPI_tuptable);
+		if (n < HOLE_PAGE)
+			break;
+	}
+done:
+	if (remaining > 0 && p < tail)
+	{
+		int64		take = Min(remaining, tail - p);
+
+		p += take;
+		remaining -= take;
+	}
+	*granted = units - remaining;
+	return p;
+}
+
+/*
+ * Move the paid watermark back over `units` live allocated positions
+ * (most recent first), skipping cancelled and shipped lines.
+ */
+static int64
+walk_back(int64 sku, int64 from, int64 units, int64 *taken)
+{
+	int64		p = from;
+	int64		remaining = units;
+
+	for (;;)
+	{
+		Datum		args[2] = {Int64GetDatum(sku), Int64GetDatum(p)};
+		uint64		n = wl_exec(&q_line_holes_back, args, NULL, SPI_OK_SELECT, 0);
+
+		for (uint64 i = 0; i < n; i++)
+		{
+			int64		s = wl_get_int64(i, 1, NULL);
+			int64		e = Min(wl_get_int64(i, 2, NULL), p);
+
+			if (e < p && p - e >= remaining)
+				goto done;
+			if (e < p)
+				remaining -= p - e;
+			p = Min(p, s);
+		}
+		SPI_freetuptable(SPI_tuptable);
+		if (n < HOLE_PAGE)
+			break;
+	}
+done:
+	{
+		int64		give = Min(remaining, p);
+
+		p -= give;
+		remaining -= give;
+	}
+	*taken = units - remaining;
+	return p;
+}
+
+/* Smallest pos_end >= pos among waiting lines (bounds a batch's scan). */
+static int64
+scan_hi(int64 sku, int64 pos)
+{
+	Datum		args[2] = {Int64GetDatum(sku), Int64GetDatum(pos)};
+
+	if (wl_exec(&q_scan_hi, args, NULL, SPI_OK_SELECT, 1) == 0)
+		return pos;
+	return wl_get_int64(0, 1, NULL);
+}
+
+/* Record one watermark move for expansion after the commit. */
+static void
+insert_batch(int64 sku, const char *kind, int64 from, int64 to,
+			 int64 lo, int64 hi, int64 units)
+{
+	Datum		args[7];
+
+	args[0] = Int64GetDatum(sku);
+	args[1] = CStringGetTextDatum(kind);
+	args[2] = Int64GetDatum(from);
+	args[3] = Int64GetDatum(to);
+	args[4] = Int64GetDatum(lo);
+	args[5] = Int64GetDatum(hi);
+	args[6] = Int64GetDatum(units);
+	wl_exec(&q_batch, args, NULL, SPI_OK_INSERT, 0);
+}
+
+/* Free units to the paid queue; returns true when a batch was written. */
+static bool
+serve_paid(SkuState *s)
+{
+	int64		free_units = s->on_hand - s->allocated;
+	int64		granted;
+	int64		old = s->paid_served;
+
+	if (free_units < 0)
+	{
+		s->paid_served = walk_back(s->id, old, -free_units, &granted);
+		s->allocated -= granted;
+		s->paid_waiting += granted;	/* taken back from waiting lines */
+		return false;
+	}
+	if (free_units == 0 || old >= s->paid_tail)
+		return false;
+	s->paid_served = walk_forward(&q_line_holes_fwd, s->id, old, s->paid_tail,
+								  free_units, &granted);
+	if (granted == 0)
+		return false;
+	s->allocated += granted;
+	s->paid_waiting -= granted;
+	insert_batch(s->id, "allocated", old, s->paid_served, old,
+				 scan_hi(s->id, s->paid_served), granted);
+	return true;
+}
+
+/* New free units to the sign-up queue as one wave; true when it told someone. */
+static bool
+serve_signups(SkuState *s)
+{
+	int64		free_units = s->on_hand - s->allocated;
+	int64		fresh;
+	int64		wave;
+	int64		told;
+	int64		old = s->sub_served;
+
+	if (s->announced > free_units)
+		s->announced = Max(free_units, 0);
+	fresh = free_units - s->announced;
+	if (fresh <= 0 || old >= s->sub_tail)
+		return false;
+	wave = (int64) ceil((double) fresh * s->notify_ratio);
+	s->sub_served = walk_forward(&q_sub_holes_fwd, s->id, old, s->sub_tail,
+								 wave, &told);
+	if (told == 0)
+		return false;
+	s->sub_waiting -= told;
+	s->announced = Min(free_units,
+					   s->announced + (int64) ceil((double) told / s->notify_ratio));
+	insert_batch(s->id, "back_in_stock", old, s->sub_served, old,
+				 s->sub_served, free_units);
+	if (s->sold_out_again && s->sub_served < s->sub_tail)
+		insert_batch(s->id, "sold_out_again", s->sub_served, s->sub_tail,
+					 s->sub_served, s->sub_tail, free_units);
+	return true;
+}
+
+/* Write the counters back into the row. */
+static void
+store_sku(WlSku *row, SkuState *s)
+{
+	const struct
+	{
+		WlSkuCol	col;
+		int64		value;
+	}			counters[] = {
+		{SKU_ALLOCATED, s->allocated}, {SKU_PAID_SERVED, s->paid_served},
+		{SKU_SUB_SERVED, s->sub_served}, {SKU_ANNOUNCED, s->announced},
+		{SKU_PAID_WAITING, s->paid_waiting}, {SKU_SUB_WAITING, s->sub_waiting}
+	};
+
+	for (int i = 0; i < (int) lengthof(counters); i++)
+	{
+		row->values[counters[i].col] = Int64GetDatum(counters[i].value);
+		row->nulls[counters[i].col] = false;
+	}
+	wl_sku_store_allocation(row);
+}
+
+/*
+ * Allocate one SKU's free units.  Returns WL_ALLOC_* flags: whether
+ * batches (and so messages) were written, and whether the SKU is listed.
+ * The caller is connected to SPI.
+ */
+int
+wl_allocate_sku(int64 sku_id)
+{
+	WlSku		row;
+	SkuState	s;
+	int64		allocated;
+	int64		paid_served;
+	int64		sub_served;
+	int64		announced;
+	bool		queued;
+
+	load_sku(sku_id, &row, &s);
+	allocated = s.allocated;
+	paid_served = s.paid_served;
+	sub_served = s.sub_served;
+	announced = s.announced;
+	queued = serve_paid(&s);
+	queued |= serve_signups(&s);
+	if (s.allocated != allocated || s.paid_served != paid_served ||
+		s.sub_served != sub_served || s.announced != announced)
+		store_sku(&row, &s);
+	return (queued ? WL_ALLOC_QUEUED : 0) | (s.listed ? WL_ALLOC_LISTED : 0);
+}

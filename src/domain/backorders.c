@@ -1,0 +1,370 @@
+/*
+ * backorders.c
+ *	  Paid lines: placing a backorder, cancelling or shipping a line (a
+ *	  backorder or a pre-order: pre-order lines also move their payment,
+ *	  domain/preorders.c), and telling waiting backorders a new restock
+ *	  date.  SQL entry points: api/line_api.c and api/order_api.c.
+ *
+ * Locking: the SKU's turn in its queue, the SKU row, then the line;
+ * placement, cancellation, shipment and the commit-time allocator all
+ * follow that order, so they serialize per SKU and never deadlock with each
+ * other.  A line's allocation is derived from the SKU's paid watermark
+ * (domain/allocator.c).  Callers are in SPI.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+
+#include "domain/backorders.h"
+#include "domain/policy.h"
+#include "domain/preorders.h"
+#include "store/channel_rules.h"
+#include "store/json.h"
+#include "store/outbox_writer.h"
+#include "store/sku_row.h"
+#include "store/spi.h"
+#include "txn/pending.h"
+#include "txn/sku_queue.h"
+#include "waitlist.h"
+
+/* A paid line, read under its lock. */
+typedef struct Line
+{
+	int64		id;
+	int64		qty;
+	int64		pos_start;
+	int64		pos_end;
+	char	   *state;
+	char	   *order_ref;
+	char	   *email;
+	char	   *phone;
+	bool		preorder;
+	char	   *channel;
+} Line;
+
+/* ---------- placing a backorder ---------- */
+
+static WlQuery q_same_order = {
+	"SELECT id, qty FROM waitlist.line WHERE sku_id = $1 AND order_ref = $2",
+	2, {INT8OID, TEXTOID}, NULL
+};
+
+static WlQuery q_insert_line = {
+	"INSERT INTO waitlist.line (sku_id, kind, order_ref, customer, email, phone, qty,"
+	"  pos_start, pos_end, channel)"
+	" VALUES ($1, $8, $2, $3, $4, $5, $6, $7, $7 + $6, $9) RETURNING id",
+	9, {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, INT8OID, TEXTOID, TEXTOID}, NULL
+};
+
+/* Lock the SKU by code; unknown and discontinued SKUs are refused. */
+static void
+lock_sku_for_order(const char *sku, WlSku *s)
+{
+	int64		room;
+
+	wl_sku_lock(sku, s);
+	if (wl_sku_text_is(s, SKU_STATUS, "discontinued"))
+		wl_error_discontinued(sku);
+	room = wl_sku_preorder_room(s);
+	if (room > 0 && wl_sku_free_units(s) <= 0)
+		ereport(ERROR,
+				(errcode(WL_ERRCODE_PREORDERS_OPEN),
+				 errmsg("SKU \"%s\" takes pre-orders, not backorders", sku),
+				 errdetail("Backorders would bypass the pre-order limit."),
+				 errhint("Use waitlist.place_preorder.")));
+}
+
+/*
+ * Refuse what the availability policy does not allow on the channel: a
+ * backorder is taken when the policy says backorder (or in stock: the line
+ * is then allocated at commit).
+ */
+static void
+require_backorder_policy(const WlSku *s, const WlOrderArgs *a)
+{
+	WlPolicy	p;
+
+	wl_require_channel(a->channel);
+	if (!wl_enforce_policy)
+		return;
+	wl_policy_of(s, a->channel, a->qty, &p);
+	if (p.decision != WL_BACKORDER && p.decision != WL_IN_STOCK)
+		wl_policy_refuse(a->sku, a->channel, "backorders", &p);
+}
+
+/* An earlier line for the same order and SKU: its id (same qty) or an error. */
+static int64
+same_order(int64 sku_id, const WlOrderArgs *a)
+{
+	Datum		args[2] = {Int64GetDatum(sku_id), CStringGetTextDatum(a->order_ref)};
+
+	if (wl_exec(&q_same_order, args, NULL, SPI_OK_SELECT, 0) == 0)
+		return 0;
+	if (DatumGetInt32(wl_get_datum(0, 2, NULL)) != a->qty)
+		ereport(ERROR,
+				(errcode(WL_ERRCODE_DUPLICATE_ORDER),
+				 errmsg("order \"%s\" already has a line for SKU \"%s\" with another quantity",
+						a->order_ref, a->sku),
+				 errdetail("Placing the same order line again returns the existing line; change it by cancelling and placing a new one.")));
+	return wl_get_int64(0, 1, NULL);
+}
+
+/* Take positions and insert the line. */
+static int64
+insert_line(int64 sku_id, const WlOrderArgs *a, const char *kind)
+{
+	Datum		args[9];
+	char		nulls[10] = "         ";
+	int64		start = wl_sku_take_paid(sku_id, a->qty);
+
+	args[0] = Int64GetDatum(sku_id);
+	args[1] = CStringGetTextDatum(a->order_ref);
+	args[2] = wl_opt_text(a->customer);
+	args[3] = wl_opt_text(a->email);
+	args[4] = wl_opt_text(a->phone);
+	args[5] = Int32GetDatum(a->qty);
+	args[6] = Int64GetDatum(start);
+	args[7] = CStringGetTextDatum(kind);
+	args[8] = CStringGetTextDatum(a->channel);
+	nulls[2] = a->customer ? ' ' : 'n';
+	nulls[3] = a->email ? ' ' : 'n';
+	nulls[4] = a->phone ? ' ' : 'n';
+	wl_exec(&q_insert_line, args, nulls, SPI_OK_INSERT_RETURNING, 0);
+	return wl_get_int64(0, 1, NULL);
+}
+
+/* Queue backorder_confirmed: ship date, order number, cancel option. */
+static void
+confirm_backorder(const WlSku *s, const WlOrderArgs *a, int64 line_id)
+{
+	WlJson		j;
+	char		key[64];
+	bool		in_stock = wl_sku_free_units(s) >= wl_sku_int64(s, SKU_PAID_WAITING) + a->qty;
+	DateADT		eta;
+	bool		has_eta = wl_sku_date(s, SKU_RESTOCK_DATE, &eta) &&
+		wl_sku_bool(s, SKU_RESTOCK_CONFIRMED);
+	char	   *sku = wl_sku_text(s, SKU_CODE);
+
+	wl_json_init(&j);
+	wl_json_str(&j, "order_ref", a->order_ref);
+	wl_json_int(&j, "line_id", line_id);
+	wl_json_str(&j, "sku", sku);
+	wl_json_str(&j, "title", wl_sku_text(s, SKU_TITLE));
+	wl_json_int(&j, "qty", a->qty);
+	wl_json_bool(&j, "in_stock", in_stock);
+	wl_json_str(&j, "expected_ship_date", in_stock || !has_eta ? NULL : wl_iso_date(eta));
+	wl_json_bool(&j, "cancel_allowed", true);
+	wl_json_str(&j, "product_url", wl_sku_text(s, SKU_PRODUCT_URL));
+	snprintf(key, sizeof(key), "line:" INT64_FORMAT ":confirmed", line_id);
+	wl_queue_contacts("backorder_confirmed", sku, a->email, a->phone,
+					  wl_json_finish(&j), key);
+}
+
+/*
+ * Place a backorder line (or an in-stock line, allocated at commit);
+ * returns its id, or the id of the same order's earlier line.  The
+ * arguments are checked.
+ */
+int64
+wl_place_backorder(const WlOrderArgs *a)
+{
+	WlSku		s;
+	int64		id;
+	int64		sku_id;
+
+	wl_sku_wait_turn(a->sku);
+	lock_sku_for_order(a->sku, &s);
+	sku_id = wl_sku_int64(&s, SKU_ID);
+	id = same_order(sku_id, a);
+	if (id == 0)
+	{
+		require_backorder_policy(&s, a);
+		id = insert_line(sku_id, a, "backorder");
+		confirm_backorder(&s, a, id);
+		wl_touch_sku(sku_id);
+	}
+	return id;
+}
+
+/* ---------- cancelling and shipping ---------- */
+
+static WlQuery q_line_sku = {
+	"SELECT sku_id FROM waitlist.line WHERE id = $1",
+	1, {INT8OID}, NULL
+};
+
+static WlQuery q_lock_line = {
+	"SELECT id, qty, pos_start, pos_end, state, order_ref, email, phone,"
+	" kind = 'preorder', channel FROM waitlist.line WHERE id = $1 FOR UPDATE",
+	1, {INT8OID}, NULL
+};
+
+/* Lock the line's SKU, then the line (that order). */
+static void
+lock_line(int64 line_id, WlSku *s, Line *l)
+{
+	Datum		arg = Int64GetDatum(line_id);
+	int64		sku_id;
+
+	if (wl_exec(&q_line_sku, &arg, NULL, SPI_OK_SELECT, 0) == 0)
+		ereport(ERROR,
+				(errcode(WL_ERRCODE_UNKNOWN_LINE),
+				 errmsg("unknown line " INT64_FORMAT, line_id)));
+	sku_id = wl_get_int64(0, 1, NULL);
+	wl_wait_turn_id(sku_id);
+	wl_sku_get(sku_id, true, s);
+	wl_exec(&q_lock_line, &arg, NULL, SPI_OK_SELECT, 0);
+	l->id = line_id;
+	l->qty = DatumGetInt32(wl_get_datum(0, 2, NULL));
+	l->pos_start = wl_get_int64(0, 3, NULL);
+	l->pos_end = wl_get_int64(0, 4, NULL);
+	l->state = wl_get_text(0, 5);
+	l->order_ref = wl_get_text(0, 6);
+	l->email = wl_get_text(0, 7);
+	l->phone = wl_get_text(0, 8);
+	l->preorder = wl_get_bool(0, 9);
+	l->channel = wl_get_text(0, 10);
+}
+
+/* Refuse lines that already shipped or were cancelled. */
+static void
+require_open(const Line *l, const char *action)
+{
+	if (strcmp(l->state, "waiting") != 0)
+		ereport(ERROR,
+				(errcode(WL_ERRCODE_LINE_CLOSED),
+				 errmsg("cannot %s line " INT64_FORMAT ": it is %s",
+						action, l->id, l->state)));
+}
+
+/* Units the line holds under the current watermark. */
+static int64
+held_units(const WlSku *s, const Line *l)
+{
+	return Max(0, Min(l->qty, wl_sku_int64(s, SKU_PAID_SERVED) - l->pos_start));
+}
+
+static WlQuery q_close_line = {
+	"UPDATE waitlist.line SET state = $2,"
+	" cancelled_at = CASE WHEN $2 = 'cancelled' THEN now() END,"
+	" shipped_at = CASE WHEN $2 = 'shipped' THEN now() END"
+	" WHERE id = $1",
+	2, {INT8OID, TEXTOID}, NULL
+};
+
+/* Close a line and take its units off the SKU's counters. */
+static void
+close_line(const WlSku *s, const Line *l, const char *state, int64 unallocate, int64 unstock)
+{
+	Datum		largs[2] = {Int64GetDatum(l->id), CStringGetTextDatum(state)};
+
+	wl_exec(&q_close_line, largs, NULL, SPI_OK_UPDATE, 0);
+	/* the units it held leave the allocation, the rest leave the queue */
+	wl_sku_close_line(wl_sku_int64(s, SKU_ID), unallocate, unstock, l->qty - unallocate);
+}
+
+/* Queue a message about a closed line. */
+static void
+line_message(const WlSku *s, const Line *l, const char *kind, int64 units)
+{
+	WlJson		j;
+	char		key[64];
+	char	   *sku = wl_sku_text(s, SKU_CODE);
+
+	wl_json_init(&j);
+	wl_json_str(&j, "order_ref", l->order_ref);
+	wl_json_int(&j, "line_id", l->id);
+	wl_json_str(&j, "sku", sku);
+	wl_json_str(&j, "title", wl_sku_text(s, SKU_TITLE));
+	wl_json_int(&j, "qty", l->qty);
+	wl_json_int(&j, "units", units);
+	wl_json_str(&j, "product_url", wl_sku_text(s, SKU_PRODUCT_URL));
+	snprintf(key, sizeof(key), "line:" INT64_FORMAT ":%s", l->id, kind);
+	wl_queue_contacts(kind, sku, l->email, l->phone, wl_json_finish(&j), key);
+}
+
+/* Cancel a line; returns the units it held. */
+int64
+wl_cancel_line(int64 line_id)
+{
+	WlSku		s;
+	Line		l;
+	int64		held;
+	int64		sku_id;
+
+	lock_line(line_id, &s, &l);
+	require_open(&l, "cancel");
+	sku_id = wl_sku_int64(&s, SKU_ID);
+	held = held_units(&s, &l);
+	if (l.preorder)
+		wl_preorder_confirm_pending(l.id);	/* before line_cancelled */
+	close_line(&s, &l, "cancelled", held, 0);
+	line_message(&s, &l, "line_cancelled", held);
+	if (l.preorder)
+		wl_preorder_cancelled(sku_id, wl_sku_text(&s, SKU_CODE), l.id, (int32) l.qty,
+							  l.channel);
+	wl_touch_sku(sku_id);
+	return held;
+}
+
+/* Ship a fully allocated line. */
+void
+wl_ship_line(int64 line_id)
+{
+	WlSku		s;
+	Line		l;
+	int64		held;
+	int64		on_hand;
+
+	lock_line(line_id, &s, &l);
+	require_open(&l, "ship");
+	held = held_units(&s, &l);
+	on_hand = wl_sku_int64(&s, SKU_ON_HAND);
+	if (held < l.qty)
+		ereport(ERROR,
+				(errcode(WL_ERRCODE_LINE_NOT_ALLOCATED),
+				 errmsg("cannot ship line " INT64_FORMAT ": " INT64_FORMAT " of " INT64_FORMAT " units allocated",
+						line_id, held, l.qty),
+				 errdetail("Only a fully allocated line ships; units are allocated when stock arrives, at commit.")));
+	if (on_hand < l.qty)
+		ereport(ERROR,
+				(errcode(WL_ERRCODE_NOT_ENOUGH_STOCK),
+				 errmsg("cannot ship line " INT64_FORMAT ": " INT64_FORMAT " units on hand, " INT64_FORMAT " needed",
+						line_id, on_hand, l.qty),
+				 errdetail("Stock went down in this transaction; the allocation is corrected when it commits.")));
+	if (l.preorder)
+		wl_preorder_confirm_pending(l.id);	/* before shipped */
+	close_line(&s, &l, "shipped", l.qty, l.qty);
+	line_message(&s, &l, "shipped", l.qty);
+	if (l.preorder)
+		wl_preorder_shipped(wl_sku_text(&s, SKU_CODE), l.id);
+}
+
+/* ---------- a new restock date ---------- */
+
+static WlQuery q_eta_changed = {
+	WL_CONTACT_MESSAGES(
+		"SELECT 'eta_changed' AS kind, s.sku, l.email, l.phone,"
+		" waitlist.payload_json('order_ref', l.order_ref, 'line_id', l.id, 'sku', s.sku,"
+		"  'title', s.title, 'qty', l.qty, 'previous_date', to_char($2::date, 'YYYY-MM-DD'),"
+		"  'expected_ship_date', to_char(s.restock_date, 'YYYY-MM-DD'),"
+		"  'confirmed', s.restock_confirmed, 'cancel_allowed', true) AS payload,"
+		" 'line:' || l.id || ':eta:' || to_char(s.restock_date, 'YYYYMMDD') AS key"
+		" FROM waitlist.sku s"
+		" JOIN waitlist.line l ON l.sku_id = s.id AND l.state = 'waiting'"
+		"  AND l.pos_end > s.paid_served AND l.kind = 'backorder'"
+		" WHERE s.sku = $1"),
+	2, {TEXTOID, DATEOID}, NULL
+};
+
+/* The restock date moved from previous: tell every backorder still short of units. */
+void
+wl_backorders_eta_changed(const char *sku, DateADT previous)
+{
+	Datum		args[2] = {CStringGetTextDatum(sku), DateADTGetDatum(previous)};
+
+	if (wl_exec(&q_eta_changed, args, NULL, SPI_OK_INSERT, 0) > 0)
+		wl_note_messages();
+}

@@ -1,0 +1,19 @@
+/*
+ * backorders.h
+ *	  Paid lines: backorder placement, cancelling and shipping a line, and
+ *	  a moved restock date.
+ */
+#ifndef WAITLIST_BACKORDERS_H
+#define WAITLIST_BACKORDERS_H
+
+#include "postgres.h"
+#include "utils/date.h"
+
+#include "waitlist.h"
+
+extern int64 wl_place_backorder(const WlOrderArgs *a);
+extern int64 wl_cancel_line(int64 line_id);
+extern void wl_ship_line(int64 line_id);
+extern void wl_backorders_eta_changed(const char *sku, DateADT previous);
+
+#endif

@@ -1,0 +1,401 @@
+/*
+ * expansion.c
+ *	  Per-recipient messages written after the commit: batches (the
+ *	  allocator's watermark moves), sign-up confirmations and the due
+ *	  actions of pre-order lines.
+ *
+ * Batches written by the allocator at commit are expanded here into one
+ * message per recipient and channel, with FOR UPDATE SKIP LOCKED so that
+ * concurrent consumers never expand the same batch.  Bad data never
+ * blocks the others: see ExpandWork.  claim(), tick() and expand_batches()
+ * (api/outbox_api.c) call in; the caller is connected to SPI.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
+#include "utils/resowner.h"
+
+#include "domain/expansion.h"
+#include "domain/preorders.h"
+#include "store/outbox_writer.h"
+#include "store/spi.h"
+#include "txn/pending.h"
+
+static WlQuery q_pending_batches = {
+	"SELECT id, sku_id, kind, pos_from, pos_to, scan_lo, scan_hi, units"
+	" FROM waitlist.batch WHERE expanded_at IS NULL"
+	" ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+	1, {INT4OID}, NULL
+};
+
+/*
+ * Allocation messages.  A line told it is ready to ship is told once
+ * (key per line and channel); a partial allocation once per allocated
+ * total.  Lines that no longer hold the units when the batch is expanded
+ * (a stock count took them back, or the line was cancelled) get nothing.
+ */
+static WlQuery q_expand_allocated = {
+	WL_CONTACT_MESSAGES(
+		"SELECT a.msg_kind AS kind, a.sku, a.email, a.phone,"
+		" waitlist.payload_json('order_ref', a.order_ref, 'line_id', a.id, 'sku', a.sku,"
+		"  'title', a.title, 'qty', a.qty, 'allocated_now', a.now,"
+		"  'allocated_total', a.total, 'product_url', a.product_url) AS payload,"
+		" 'line:' || a.id || CASE WHEN a.msg_kind = 'ready_to_ship' THEN ':ready'"
+		"  ELSE ':allocated:' || a.total END AS key"
+		" FROM (SELECT l.*, s.sku, s.title, s.product_url,"
+		"        CASE WHEN l.pos_end <= $4 THEN 'ready_to_ship' ELSE 'allocated' END AS msg_kind,"
+		"        least(l.pos_end, $4) - greatest(l.pos_start, $3) AS now,"
+		"        least(l.pos_end, $4) - l.pos_start AS total"
+		"       FROM waitlist.sku s"
+		"       JOIN waitlist.line l ON l.sku_id = s.id AND l.state = 'waiting'"
+		"        AND l.pos_end > $5 AND l.pos_end <= $6 AND l.pos_start < $4"
+		"       WHERE s.id = $2 AND l.pos_end > $3"
+		"        AND s.paid_served >= least(l.pos_end, $4)) a"),
+	6, {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID}, NULL
+};
+
+static WlQuery q_expand_back = {
+	WL_CONTACT_MESSAGES(
+		"SELECT 'back_in_stock' AS kind, s.sku, u.email, u.phone,"
+		" waitlist.payload_json('subscription_id', u.id, 'sku', s.sku, 'title', s.title,"
+		"  'units_available', $7, 'product_url', s.product_url, 'image_url', s.image_url)"
+		"  AS payload,"
+		" 'sub:' || u.id || ':back:' || $1 AS key"
+		" FROM waitlist.sku s"
+		" JOIN waitlist.subscriber u ON u.sku_id = s.id AND u.state = 'waiting'"
+		"  AND u.pos >= $5 AND u.pos < $6"
+		" WHERE s.id = $2 AND $3 IS NOT NULL AND $4 IS NOT NULL"),
+	7, {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID}, NULL
+};
+
+static WlQuery q_expand_sold_out = {
+	WL_CONTACT_MESSAGES(
+		"SELECT 'sold_out_again' AS kind, s.sku, u.email, u.phone,"
+		" waitlist.payload_json('subscription_id', u.id, 'sku', s.sku, 'title', s.title,"
+		"  'position', u.place, 'waiting', u.total, 'still_on_list', true,"
+		"  'product_url', s.product_url) AS payload,"
+		" 'sub:' || u.id || ':soldout:' || $1 AS key"
+		" FROM waitlist.sku s"
+		" JOIN (SELECT w.*, row_number() OVER (ORDER BY w.pos) AS place,"
+		"        count(*) OVER () AS total"
+		"       FROM waitlist.subscriber w"
+		"       WHERE w.sku_id = $2 AND w.state = 'waiting' AND w.pos >= $5 AND w.pos < $6) u"
+		"  ON u.sku_id = s.id"
+		" WHERE s.id = $2 AND $3 IS NOT NULL AND $4 IS NOT NULL AND $7 IS NOT NULL"),
+	7, {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID}, NULL
+};
+
+/* Sign-up confirmations marked by subscribe(), oldest first. */
+static WlQuery q_expand_joined = {
+	"WITH c AS ("
+	"  UPDATE waitlist.subscriber u SET confirm_pending = false"
+	"   WHERE u.id = ANY (ARRAY(SELECT id FROM waitlist.subscriber WHERE confirm_pending"
+	"                  AND ($2::bigint IS NULL OR id = $2)"
+	"                  ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED))"
+	"  RETURNING u.id, u.sku_id, u.email, u.phone) "
+	WL_CONTACT_MESSAGES(
+		"SELECT 'waitlist_joined' AS kind, s.sku, c.email, c.phone,"
+		" waitlist.payload_json('subscription_id', c.id, 'sku', s.sku, 'title', s.title,"
+		"  'expected_restock_date',"
+		"   CASE WHEN s.restock_confirmed THEN to_char(s.restock_date, 'YYYY-MM-DD') END,"
+		"  'product_url', s.product_url) AS payload,"
+		" 'sub:' || c.id || ':joined' AS key"
+		" FROM c JOIN waitlist.sku s ON s.id = c.sku_id"),
+	2, {INT4OID, INT8OID}, NULL
+};
+
+static WlQuery q_batch_done = {
+	"UPDATE waitlist.batch SET expanded_at = now(), messages = $2 WHERE id = $1",
+	2, {INT8OID, INT8OID}, NULL
+};
+
+/* Expand one batch row (the current SPI result row i) into messages. */
+static int64
+expand_one(SPITupleTable *batches, uint64 i)
+{
+	Datum		args[7];
+	char	   *kind;
+	WlQuery    *q;
+	int64		n;
+	Datum		done[2];
+
+	SPI_tuptable = batches;
+	args[0] = wl_get_datum(i, 1, NULL);	/* id */
+	args[1] = wl_get_datum(i, 2, NULL);	/* sku_id */
+	kind = wl_get_text(i, 3);
+	args[2] = wl_get_datum(i, 4, NULL);	/* pos_from */
+	args[3] = wl_get_datum(i, 5, NULL);	/* pos_to */
+	args[4] = wl_get_datum(i, 6, NULL);	/* scan_lo */
+	args[5] = wl_get_datum(i, 7, NULL);	/* scan_hi */
+	args[6] = wl_get_datum(i, 8, NULL);	/* units */
+	if (strcmp(kind, "allocated") == 0)
+		q = &q_expand_allocated;
+	else if (strcmp(kind, "back_in_stock") == 0)
+		q = &q_expand_back;
+	else
+		q = &q_expand_sold_out;
+	n = (int64) wl_exec(q, args, NULL, SPI_OK_INSERT, 0);
+	done[0] = args[0];
+	done[1] = Int64GetDatum(n);
+	wl_exec(&q_batch_done, done, NULL, SPI_OK_UPDATE, 0);
+	return n;
+}
+
+/* ---------- expansion that bad data cannot block ---------- */
+
+/*
+ * Expansion work of one kind.  It runs in bulk; when the bulk statement
+ * fails on a unit's data (a date no message can carry, say), it runs again
+ * unit by unit, and each unit that still fails is taken off the work and
+ * dead-lettered with its reason, so one bad row never stops the others.
+ */
+typedef struct ExpandWork
+{
+	const char *unit;			/* what an id names: subscription, line, batch */
+	int64		(*bulk) (int64 max);	/* messages written */
+	WlQuery    *due;			/* $1 max: the ids bulk would take, in its order */
+	int64		(*one) (int64 id);	/* messages written for one unit */
+	WlQuery    *retire;			/* $1 id: off the work, RETURNING sku_id */
+} ExpandWork;
+
+/* Errors that come from a unit's data, not from the database's state. */
+static bool
+data_error(ErrorData *e)
+{
+	int			category = ERRCODE_TO_CATEGORY(e->sqlerrcode);
+
+	return category == ERRCODE_DATA_EXCEPTION ||
+		category == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION ||
+		category == ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+}
+
+/*
+ * fn(arg) in a subtransaction (caller is in SPI).  False, with the work
+ * rolled back and *reason set, when it failed on its data; any other error
+ * propagates.
+ */
+static bool
+run_guarded(int64 (*fn) (int64), int64 arg, int64 *result, char **reason)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool ok = true;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		*result = fn(arg);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *e;
+
+		MemoryContextSwitchTo(cxt);
+		e = CopyErrorData();
+		if (!data_error(e))
+			PG_RE_THROW();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		*reason = e->message;
+		ok = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return ok;
+}
+
+/* Take a unit that cannot be built off the work and dead-letter it. */
+static void
+retire_unit(const ExpandWork *w, int64 id, const char *reason)
+{
+	Datum		arg = Int64GetDatum(id);
+
+	if (wl_exec(w->retire, &arg, NULL, SPI_OK_UPDATE_RETURNING, 0) == 0)
+		return;
+	wl_queue_failed(wl_get_int64(0, 1, NULL), w->unit, id, reason);
+	ereport(WARNING,
+			(errcode(ERRCODE_DATA_EXCEPTION),
+			 errmsg("waitlist: %s " INT64_FORMAT " cannot be turned into a message: %s",
+					w->unit, id, reason),
+			 errdetail("It is dead-lettered in waitlist.outbox as message_failed.")));
+}
+
+/* Run w in bulk, or unit by unit when the bulk run fails on bad data. */
+static int64
+expand_guarded(const ExpandWork *w, int max)
+{
+	Datum		arg = Int32GetDatum(max);
+	int64		n;
+	int64		total = 0;
+	char	   *reason;
+	uint64		nids;
+	int64	   *ids;
+
+	if (run_guarded(w->bulk, max, &n, &reason))
+		return n;
+	nids = wl_exec(w->due, &arg, NULL, SPI_OK_SELECT, 0);
+	ids = palloc(sizeof(int64) * (nids + 1));
+	for (uint64 i = 0; i < nids; i++)
+		ids[i] = wl_get_int64(i, 1, NULL);
+	for (uint64 i = 0; i < nids; i++)
+	{
+		if (run_guarded(w->one, ids[i], &n, &reason))
+			total += n;
+		else
+			retire_unit(w, ids[i], reason);
+	}
+	pfree(ids);
+	return total;
+}
+
+/* Sign-up confirmations: up to max, or one sign-up's. */
+static int64
+joined_messages(int64 max, int64 id)
+{
+	Datum		args[2] = {Int32GetDatum((int32) max), Int64GetDatum(id)};
+	char		nulls[3] = {' ', id ? ' ' : 'n', '\0'};
+
+	return (int64) wl_exec(&q_expand_joined, args, nulls, SPI_OK_INSERT, 0);
+}
+
+static int64
+joined_bulk(int64 max)
+{
+	return joined_messages(max, 0);
+}
+
+static int64
+joined_one(int64 id)
+{
+	return joined_messages(1, id);
+}
+
+static WlQuery q_joined_due = {
+	"SELECT id FROM waitlist.subscriber WHERE confirm_pending"
+	" ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+	1, {INT4OID}, NULL
+};
+
+static WlQuery q_joined_retire = {
+	"UPDATE waitlist.subscriber SET confirm_pending = false WHERE id = $1 RETURNING sku_id",
+	1, {INT8OID}, NULL
+};
+
+static const ExpandWork joined_work = {
+	"subscription", joined_bulk, &q_joined_due, joined_one, &q_joined_retire
+};
+
+static int64
+line_actions_bulk(int64 max)
+{
+	return wl_expand_line_actions((int) max);
+}
+
+static WlQuery q_line_due = {
+	"SELECT id FROM waitlist.line WHERE action_at <= now()"
+	" ORDER BY action_at, id LIMIT $1 FOR UPDATE SKIP LOCKED",
+	1, {INT4OID}, NULL
+};
+
+static WlQuery q_line_retire = {
+	"UPDATE waitlist.line SET confirm_pending = false, action_at = NULL WHERE id = $1"
+	" RETURNING sku_id",
+	1, {INT8OID}, NULL
+};
+
+static const ExpandWork line_work = {
+	"line", line_actions_bulk, &q_line_due, wl_expand_line_action, &q_line_retire
+};
+
+/*
+ * Write up to max pending sign-up confirmations, then the pre-order lines'
+ * due confirmations, payment events and re-authorizations; returns messages.
+ */
+int64
+wl_expand_confirmations(int max)
+{
+	return expand_guarded(&joined_work, max) + expand_guarded(&line_work, max);
+}
+
+/* Up to max committed batches, oldest first. */
+static int64
+batches_bulk(int64 max)
+{
+	Datum		arg = Int32GetDatum((int32) max);
+	SPITupleTable *batches;
+	uint64		n = wl_exec(&q_pending_batches, &arg, NULL, SPI_OK_SELECT, 0);
+	int64		total = 0;
+
+	batches = SPI_tuptable;
+	for (uint64 i = 0; i < n; i++)
+		total += expand_one(batches, i);
+	SPI_freetuptable(batches);
+	return total;
+}
+
+static WlQuery q_batch_by_id = {
+	"SELECT id, sku_id, kind, pos_from, pos_to, scan_lo, scan_hi, units"
+	" FROM waitlist.batch WHERE id = $1 AND expanded_at IS NULL",
+	1, {INT8OID}, NULL
+};
+
+static int64
+batch_one(int64 id)
+{
+	Datum		arg = Int64GetDatum(id);
+
+	if (wl_exec(&q_batch_by_id, &arg, NULL, SPI_OK_SELECT, 0) == 0)
+		return 0;
+	return expand_one(SPI_tuptable, 0);
+}
+
+static WlQuery q_batch_due = {
+	"SELECT id FROM waitlist.batch WHERE expanded_at IS NULL"
+	" ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+	1, {INT4OID}, NULL
+};
+
+static WlQuery q_batch_retire = {
+	"UPDATE waitlist.batch SET expanded_at = now(), messages = 0 WHERE id = $1"
+	" AND expanded_at IS NULL RETURNING sku_id",
+	1, {INT8OID}, NULL
+};
+
+static const ExpandWork batch_work = {
+	"batch", batches_bulk, &q_batch_due, batch_one, &q_batch_retire
+};
+
+static WlQuery q_pending_work = {
+	"SELECT EXISTS (SELECT 1 FROM waitlist.batch WHERE expanded_at IS NULL),"
+	" EXISTS (SELECT 1 FROM waitlist.subscriber WHERE confirm_pending)"
+	"  OR EXISTS (SELECT 1 FROM waitlist.line WHERE action_at <= now())",
+	0, {InvalidOid}, NULL
+};
+
+/*
+ * Expand up to max_batches committed batches, and as many pending sign-up
+ * confirmations and due pre-order lines; caller is connected to SPI.  One
+ * cheap look at the partial indexes first, so a claim with nothing to
+ * expand pays little.
+ */
+int64
+wl_expand_batches(int max_batches)
+{
+	int64		total = 0;
+	bool		have_batches;
+
+	wl_exec(&q_pending_work, NULL, NULL, SPI_OK_SELECT, 0);
+	have_batches = wl_get_bool(0, 1);
+	if (wl_get_bool(0, 2))
+		total = wl_expand_confirmations(Min(max_batches, WL_CONFIRM_CHUNK));
+	if (have_batches)
+		total += expand_guarded(&batch_work, max_batches);
+	if (total > 0)
+		wl_note_messages();
+	return total;
+}

@@ -1,0 +1,14 @@
+/*
+ * signups.h
+ *	  Back-in-stock sign-ups.
+ */
+#ifndef WAITLIST_SIGNUPS_H
+#define WAITLIST_SIGNUPS_H
+
+#include "postgres.h"
+
+extern int64 wl_subscribe(const char *sku, const char *email, const char *phone,
+						  const char *customer);
+extern bool wl_unsubscribe(int64 id);
+
+#endif

@@ -1,0 +1,96 @@
+/*
+ * outbox_writer.c
+ *	  The one writer of waitlist.outbox rows.
+ *
+ * Every message has an idempotency key, unique in the table, built from
+ * what it is about (line or sign-up id, kind, batch, channel); inserts use
+ * ON CONFLICT DO NOTHING, so a message is never queued twice.  A message
+ * written notes the transaction for its NOTIFY (txn/pending.c).  The bulk
+ * statements elsewhere write through WL_CONTACT_MESSAGES (outbox_writer.h).
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
+
+#include "store/outbox_writer.h"
+#include "store/spi.h"
+#include "txn/pending.h"
+
+static WlQuery q_queue_one = {
+	WL_OUTBOX_INSERT "VALUES ($1, $2, $3, $4, $5::json, $6)" WL_OUTBOX_ONCE,
+	6, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID}, NULL
+};
+
+/*
+ * Queue one message on a channel other than the customer's contacts
+ * (payment, merchant); returns whether it was new.  Caller is in SPI.
+ */
+bool
+wl_queue_message(const char *kind, const char *channel, const char *recipient,
+				 const char *sku, const char *payload, const char *key)
+{
+	Datum		args[6];
+	char		nulls[7] = "      ";
+
+	args[0] = CStringGetTextDatum(kind);
+	args[1] = CStringGetTextDatum(channel);
+	args[2] = wl_opt_text(recipient);
+	args[3] = CStringGetTextDatum(sku);
+	args[4] = CStringGetTextDatum(payload);
+	args[5] = CStringGetTextDatum(key);
+	if (!recipient)
+		nulls[2] = 'n';
+	if (wl_exec(&q_queue_one, args, nulls, SPI_OK_INSERT, 0) == 0)
+		return false;
+	wl_note_messages();
+	return true;
+}
+
+/*
+ * Queue one message per contact (email, sms) given, the C twin of
+ * WL_CONTACT_ROWS; returns how many were new.  The key names what the
+ * message is about; the channel is appended.  Caller is connected to SPI.
+ */
+int
+wl_queue_contacts(const char *kind, const char *sku, const char *email,
+				  const char *phone, const char *payload, const char *key)
+{
+	const char *contacts[2] = {email, phone};
+	static const char *const channels[2] = {"email", "sms"};
+	int			n = 0;
+
+	for (int i = 0; i < 2; i++)
+		if (contacts[i])
+			n += wl_queue_message(kind, channels[i], contacts[i], sku, payload,
+								  psprintf("%s:%s", key, channels[i]));
+	return n;
+}
+
+/*
+ * The merchant's record of a message that could not be built: dead on
+ * arrival, with the reason and what it was about, never a contact.
+ */
+static WlQuery q_dead_unit = {
+	"INSERT INTO waitlist.outbox (kind, channel, sku, payload, idempotency_key, state,"
+	"  last_error)"
+	" SELECT 'message_failed', 'merchant', s.sku,"
+	"  waitlist.payload_json('sku', s.sku, 'unit', $1, 'id', $2, 'reason', $3),"
+	"  'failed:' || $1 || ':' || $2, 'dead', $3"
+	" FROM waitlist.sku s WHERE s.id = $4"
+	" ON CONFLICT (idempotency_key) DO NOTHING",
+	4, {TEXTOID, INT8OID, TEXTOID, INT8OID}, NULL
+};
+
+/* Record a unit no message could be built from (dead on arrival). */
+void
+wl_queue_failed(int64 sku_id, const char *unit, int64 id, const char *reason)
+{
+	Datum		args[4];
+
+	args[0] = CStringGetTextDatum(unit);
+	args[1] = Int64GetDatum(id);
+	args[2] = CStringGetTextDatum(reason);
+	args[3] = Int64GetDatum(sku_id);
+	wl_exec(&q_dead_unit, args, NULL, SPI_OK_INSERT, 0);
+}

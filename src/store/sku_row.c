@@ -1,0 +1,780 @@
+/*
+ * sku_row.c
+ *	  The one owner of the waitlist.sku row: every statement that reads,
+ *	  locks or updates it is here, and every result is read by column name
+ *	  into a WlSku (wl_sku_from_tuple).
+ *
+ * Callers are connected to SPI.  The row's datums point into the SPI result
+ * and live until the caller's next statement or SPI_finish.
+ *
+ * Locking: the functions that lock (FOR UPDATE, or an UPDATE) are the
+ * SKU-row-first step of the lock order: callers take the SKU's turn in its
+ * lock queue first (wl_sku_wait_turn), then the row, then its lines.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+
+#include "store/spi.h"
+#include "store/sku_row.h"
+#include "txn/sku_queue.h"
+#include "waitlist.h"
+
+/* Column names, in WlSkuCol order. */
+static const char *const col_names[SKU_NCOLS] = {
+	"id", "sku", "title", "status", "on_hand", "allocated", "restock_date",
+	"restock_confirmed", "product_url", "image_url", "notify_ratio",
+	"send_sold_out_again", "confirm_signups", "paid_tail", "paid_served", "sub_tail",
+	"sub_served", "announced", "paid_waiting", "sub_waiting", "planned_production",
+	"preorder_limit", "preorders_open", "preorder_accepted", "preorder_at_limit",
+	"preorder_limit_hits",
+	"production_date", "ships_on", "payment_mode", "preorder_terms", "channel_limits",
+	"channels", "backorder_days", "out_of_stock_days", "min_demand", "max_backorder_units"
+};
+
+/* Attribute numbers of the columns in the last layout seen (0: absent). */
+static AttrNumber col_att[SKU_NCOLS];
+static int	map_natts = -1;
+
+/* Is the cached map still the layout of desc? */
+static bool
+map_fits(TupleDesc desc)
+{
+	if (desc->natts != map_natts)
+		return false;
+	for (int c = 0; c < SKU_NCOLS; c++)
+		if (col_att[c] > 0 &&
+			strcmp(NameStr(TupleDescAttr(desc, col_att[c] - 1)->attname), col_names[c]) != 0)
+			return false;
+	return true;
+}
+
+/* Map the columns of desc by name (the first column of each name counts). */
+static void
+map_columns(TupleDesc desc)
+{
+	for (int c = 0; c < SKU_NCOLS; c++)
+	{
+		col_att[c] = 0;
+		for (int a = 0; a < desc->natts && col_att[c] == 0; a++)
+			if (!TupleDescAttr(desc, a)->attisdropped &&
+				strcmp(NameStr(TupleDescAttr(desc, a)->attname), col_names[c]) == 0)
+				col_att[c] = a + 1;
+	}
+	map_natts = desc->natts;
+}
+
+/* Read a sku row (any result that has its columns, by name). */
+void
+wl_sku_from_tuple(HeapTuple tup, TupleDesc desc, WlSku *s)
+{
+	Datum	   *v = palloc(sizeof(Datum) * desc->natts);
+	bool	   *n = palloc(sizeof(bool) * desc->natts);
+
+	if (!map_fits(desc))
+		map_columns(desc);
+	heap_deform_tuple(tup, desc, v, n);
+	for (int c = 0; c < SKU_NCOLS; c++)
+	{
+		s->values[c] = col_att[c] ? v[col_att[c] - 1] : (Datum) 0;
+		s->nulls[c] = col_att[c] ? n[col_att[c] - 1] : true;
+	}
+	pfree(v);
+	pfree(n);
+}
+
+/* Row `row` of the last SPI result as a sku row. */
+static void
+read_result(uint64 row, WlSku *s)
+{
+	wl_sku_from_tuple(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, s);
+}
+
+/* A bigint (or integer) column; NULL reads as 0. */
+int64
+wl_sku_int64(const WlSku *s, WlSkuCol c)
+{
+	return s->nulls[c] ? 0 : DatumGetInt64(s->values[c]);
+}
+
+/* An integer column, or if_null. */
+int32
+wl_sku_int32(const WlSku *s, WlSkuCol c, int32 if_null)
+{
+	return s->nulls[c] ? if_null : DatumGetInt32(s->values[c]);
+}
+
+/* A boolean column; NULL reads as false. */
+bool
+wl_sku_bool(const WlSku *s, WlSkuCol c)
+{
+	return !s->nulls[c] && DatumGetBool(s->values[c]);
+}
+
+/* A text column as a C string, or NULL. */
+char *
+wl_sku_text(const WlSku *s, WlSkuCol c)
+{
+	return s->nulls[c] ? NULL : TextDatumGetCString(s->values[c]);
+}
+
+/* Does a text column hold exactly value (no copy)? */
+bool
+wl_sku_text_is(const WlSku *s, WlSkuCol c, const char *value)
+{
+	return !s->nulls[c] && wl_text_equals(s->values[c], value);
+}
+
+/* A date column: false when NULL. */
+bool
+wl_sku_date(const WlSku *s, WlSkuCol c, DateADT *d)
+{
+	*d = s->nulls[c] ? 0 : DatumGetDateADT(s->values[c]);
+	return !s->nulls[c];
+}
+
+/* A numeric column as a double (NULL reads as 0). */
+double
+wl_sku_float8(const WlSku *s, WlSkuCol c)
+{
+	if (s->nulls[c])
+		return 0;
+	return DatumGetFloat8(DirectFunctionCall1(numeric_float8, s->values[c]));
+}
+
+/* Units on hand not allocated (negative after a stock count went down). */
+int64
+wl_sku_free_units(const WlSku *s)
+{
+	return wl_sku_int64(s, SKU_ON_HAND) - wl_sku_int64(s, SKU_ALLOCATED);
+}
+
+/* Pre-order units still open to take, or 0. */
+int64
+wl_sku_preorder_room(const WlSku *s)
+{
+	if (!wl_sku_bool(s, SKU_PREORDERS_OPEN))
+		return 0;
+	return Max(wl_sku_int64(s, SKU_PREORDER_LIMIT) - wl_sku_int64(s, SKU_PREORDER_ACCEPTED), 0);
+}
+
+/* ---------- finding and locking ---------- */
+
+/* The unknown-SKU refusal (WL001). */
+void
+wl_error_unknown_sku(const char *sku)
+{
+	ereport(ERROR,
+			(errcode(WL_ERRCODE_UNKNOWN_SKU),
+			 errmsg("unknown SKU \"%s\"", sku),
+			 errhint("Register it first with waitlist.upsert_sku().")));
+}
+
+/* The discontinued-SKU refusal (WL002). */
+void
+wl_error_discontinued(const char *sku)
+{
+	ereport(ERROR,
+			(errcode(WL_ERRCODE_SKU_DISCONTINUED),
+			 errmsg("SKU \"%s\" is discontinued", sku)));
+}
+
+static WlQuery q_id_of = {
+	"SELECT id FROM waitlist.sku WHERE sku = $1", 1, {TEXTOID}, NULL
+};
+
+/* The SKU's id, or 0 when there is no such SKU. */
+int64
+wl_sku_id_of(const char *code)
+{
+	Datum		arg = CStringGetTextDatum(code);
+
+	if (wl_exec(&q_id_of, &arg, NULL, SPI_OK_SELECT, 0) == 0)
+		return 0;
+	return wl_get_int64(0, 1, NULL);
+}
+
+/*
+ * Wait for this transaction's turn at the SKU (txn/sku_queue.c) by code.
+ * An unknown SKU takes no lock (the caller refuses it).
+ */
+void
+wl_sku_wait_turn(const char *code)
+{
+	wl_wait_turn_id(wl_turn_needed() ? wl_sku_id_of(code) : 0);
+}
+
+static WlQuery q_by_code = {
+	"SELECT * FROM waitlist.sku WHERE sku = $1", 1, {TEXTOID}, NULL
+};
+
+static WlQuery q_lock_by_code = {
+	"SELECT * FROM waitlist.sku WHERE sku = $1 FOR UPDATE", 1, {TEXTOID}, NULL
+};
+
+static WlQuery q_by_id = {
+	"SELECT * FROM waitlist.sku WHERE id = $1", 1, {INT8OID}, NULL
+};
+
+static WlQuery q_lock_by_id = {
+	"SELECT * FROM waitlist.sku WHERE id = $1 FOR UPDATE", 1, {INT8OID}, NULL
+};
+
+/* Read (and lock) the SKU by code; false when there is none. */
+bool
+wl_sku_find(const char *code, bool lock, WlSku *s)
+{
+	Datum		arg = CStringGetTextDatum(code);
+
+	if (wl_exec(lock ? &q_lock_by_code : &q_by_code, &arg, NULL, SPI_OK_SELECT, 0) == 0)
+		return false;
+	read_result(0, s);
+	return true;
+}
+
+/* Lock the SKU by code; an unknown SKU is refused. */
+void
+wl_sku_lock(const char *code, WlSku *s)
+{
+	if (!wl_sku_find(code, true, s))
+		wl_error_unknown_sku(code);
+}
+
+/* Read (and lock) the SKU by id; it must exist. */
+void
+wl_sku_get(int64 id, bool lock, WlSku *s)
+{
+	Datum		arg = Int64GetDatum(id);
+
+	if (wl_exec(lock ? &q_lock_by_id : &q_by_id, &arg, NULL, SPI_OK_SELECT, 0) == 0)
+		elog(ERROR, "waitlist: SKU id " INT64_FORMAT " vanished", id);
+	read_result(0, s);
+}
+
+/* Run an UPDATE ... RETURNING * with args; true (and *s) when a row changed. */
+static bool
+update_row(WlQuery *q, Datum *args, const char *nulls, WlSku *s)
+{
+	if (wl_exec(q, args, nulls, SPI_OK_UPDATE_RETURNING, 0) == 0)
+		return false;
+	if (s)
+		read_result(0, s);
+	return true;
+}
+
+/* ---------- supply and settings ---------- */
+
+static WlQuery q_restock = {
+	"UPDATE waitlist.sku SET on_hand = on_hand + $2, updated_at = now()"
+	" WHERE sku = $1 RETURNING *",
+	2, {TEXTOID, INT8OID}, NULL
+};
+
+static WlQuery q_set_on_hand = {
+	"UPDATE waitlist.sku SET on_hand = $2, updated_at = now()"
+	" WHERE sku = $1 RETURNING *",
+	2, {TEXTOID, INT8OID}, NULL
+};
+
+/* Add qty units, or set the units on hand (absolute); false for an unknown SKU. */
+bool
+wl_sku_change_supply(const char *code, int64 qty, bool absolute, WlSku *s)
+{
+	Datum		args[2] = {CStringGetTextDatum(code), Int64GetDatum(qty)};
+
+	return update_row(absolute ? &q_set_on_hand : &q_restock, args, NULL, s);
+}
+
+/*
+ * Move the units on hand by delta for a tracked inventory table; false for
+ * an unknown SKU.  Going below zero is refused.
+ */
+bool
+wl_sku_move_on_hand(const char *code, int64 delta, WlSku *s)
+{
+	int64		on_hand;
+
+	if (!wl_sku_find(code, true, s))
+		return false;
+	on_hand = wl_sku_int64(s, SKU_ON_HAND);
+	if (on_hand + delta < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("units on hand for SKU \"%s\" would go below zero", code),
+				 errdetail("waitlist knows " INT64_FORMAT " units; the change is " INT64_FORMAT ".",
+						   on_hand, delta),
+				 errhint("Quantities in a tracked inventory table must not be negative.")));
+	return wl_sku_change_supply(code, delta, false, s);
+}
+
+static WlQuery q_upsert = {
+	"INSERT INTO waitlist.sku AS k (sku, title, status, restock_date, restock_confirmed,"
+	"  product_url, image_url, notify_ratio, send_sold_out_again, confirm_signups)"
+	" VALUES ($1, $2, coalesce($3, 'active'), $4, coalesce($5, false), $6, $7,"
+	"  coalesce($8, 1.0), coalesce($9, true), coalesce($10, true))"
+	" ON CONFLICT (sku) DO UPDATE SET"
+	"  title = coalesce($2, k.title), status = coalesce($3, k.status),"
+	"  restock_date = coalesce($4, k.restock_date),"
+	"  restock_confirmed = coalesce($5, k.restock_confirmed),"
+	"  product_url = coalesce($6, k.product_url), image_url = coalesce($7, k.image_url),"
+	"  notify_ratio = coalesce($8, k.notify_ratio),"
+	"  send_sold_out_again = coalesce($9, k.send_sold_out_again),"
+	"  confirm_signups = coalesce($10, k.confirm_signups), updated_at = now(),"
+	/* a SKU that is no longer upcoming takes no more pre-orders */
+	"  preorders_open = k.preorders_open AND coalesce($3, k.status) = 'upcoming',"
+	"  preorder_terms = k.preorder_terms"
+	"   + CASE WHEN k.preorders_open AND coalesce($3, k.status) <> 'upcoming' THEN 1 ELSE 0 END"
+	" RETURNING k.*",
+	10, {TEXTOID, TEXTOID, TEXTOID, DATEOID, BOOLOID, TEXTOID, TEXTOID, NUMERICOID,
+		BOOLOID, BOOLOID}, NULL
+};
+
+/* Create or change a SKU (q_upsert's ten arguments); returns the row. */
+HeapTuple
+wl_sku_upsert(Datum *args, const char *nulls)
+{
+	wl_exec(&q_upsert, args, nulls, SPI_OK_INSERT_RETURNING, 0);
+	return SPI_copytuple(SPI_tuptable->vals[0]);
+}
+
+static WlQuery q_set_listings = {
+	"UPDATE waitlist.sku SET channels = $2, updated_at = now() WHERE sku = $1 RETURNING *",
+	2, {TEXTOID, TEXTARRAYOID}, NULL
+};
+
+/* Store the channels the SKU is listed on (unlisted: nowhere); false when unknown. */
+bool
+wl_sku_set_listings(const char *code, Datum channels, bool unlisted, WlSku *s)
+{
+	Datum		args[2] = {CStringGetTextDatum(code), channels};
+	char		nulls[3] = {' ', unlisted ? 'n' : ' ', '\0'};
+
+	return update_row(&q_set_listings, args, nulls, s);
+}
+
+static WlQuery q_set_policy = {
+	"UPDATE waitlist.sku AS k SET backorder_days = $2, out_of_stock_days = $3, min_demand = $4,"
+	" max_backorder_units = $5, updated_at = now() WHERE sku = $1 RETURNING k.*",
+	5, {TEXTOID, INT4OID, INT4OID, INT4OID, INT8OID}, NULL
+};
+
+/* Store the SKU's own policy thresholds; the row, or NULL when unknown. */
+HeapTuple
+wl_sku_set_policy(const char *code, Datum *args, const char *nulls)
+{
+	args[0] = CStringGetTextDatum(code);
+	if (wl_exec(&q_set_policy, args, nulls, SPI_OK_UPDATE_RETURNING, 0) == 0)
+		return NULL;
+	return SPI_copytuple(SPI_tuptable->vals[0]);
+}
+
+static WlQuery q_waiting = {
+	"SELECT (s.sub_tail - s.sub_served)"
+	"  - (SELECT count(*) FROM waitlist.subscriber u"
+	"     WHERE u.sku_id = s.id AND u.state <> 'waiting' AND u.pos >= s.sub_served)"
+	"  + (SELECT count(*) FROM waitlist.line l"
+	"     WHERE l.sku_id = s.id AND l.state = 'waiting' AND l.pos_end > s.paid_served)"
+	" FROM waitlist.sku s WHERE s.sku = $1",
+	1, {TEXTOID}, NULL
+};
+
+/* People and paid lines waiting for the SKU. */
+int64
+wl_sku_waiting_count(const char *code, bool *found)
+{
+	Datum		arg = CStringGetTextDatum(code);
+
+	*found = wl_exec(&q_waiting, &arg, NULL, SPI_OK_SELECT, 0) > 0;
+	return *found ? wl_get_int64(0, 1, NULL) : 0;
+}
+
+/*
+ * Set the units on hand of every SKU in units_query (its columns sku and
+ * units, built by the caller with quoted identifiers) that differs; the ids
+ * changed are left in SPI_tuptable.
+ */
+uint64
+wl_sku_sync_on_hand(const char *units_query)
+{
+	char	   *sql = psprintf("UPDATE waitlist.sku s SET on_hand = t.units, updated_at = now()"
+							   " FROM (%s) t"
+							   " WHERE s.sku = t.sku AND s.on_hand <> t.units RETURNING s.id",
+							   units_query);
+
+	if (SPI_execute(sql, false, 0) != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "waitlist: could not synchronise units on hand");
+	return SPI_processed;
+}
+
+/* ---------- queues ---------- */
+
+static WlQuery q_take_paid = {
+	"UPDATE waitlist.sku SET paid_tail = paid_tail + $2, paid_waiting = paid_waiting + $2"
+	" WHERE id = $1"
+	" RETURNING paid_tail - $2",
+	2, {INT8OID, INT8OID}, NULL
+};
+
+/* Take qty positions at the end of the paid queue; returns the first. */
+int64
+wl_sku_take_paid(int64 id, int64 qty)
+{
+	Datum		args[2] = {Int64GetDatum(id), Int64GetDatum(qty)};
+
+	wl_exec(&q_take_paid, args, NULL, SPI_OK_UPDATE_RETURNING, 1);
+	return wl_get_int64(0, 1, NULL);
+}
+
+static WlQuery q_close_line = {
+	"UPDATE waitlist.sku SET allocated = allocated - $2, on_hand = on_hand - $3,"
+	" paid_waiting = paid_waiting - $4, updated_at = now() WHERE id = $1",
+	4, {INT8OID, INT8OID, INT8OID, INT8OID}, NULL
+};
+
+/*
+ * A line closed: the units it held leave the allocation (unallocate), the
+ * units shipped leave the stock (unstock), the rest leave the queue.
+ */
+void
+wl_sku_close_line(int64 id, int64 unallocate, int64 unstock, int64 unqueue)
+{
+	Datum		args[4] = {Int64GetDatum(id), Int64GetDatum(unallocate),
+	Int64GetDatum(unstock), Int64GetDatum(unqueue)};
+
+	wl_exec(&q_close_line, args, NULL, SPI_OK_UPDATE, 0);
+}
+
+static WlQuery q_take_signup = {
+	"UPDATE waitlist.sku SET sub_tail = sub_tail + 1, sub_waiting = sub_waiting + 1"
+	" WHERE sku = $1 RETURNING *",
+	1, {TEXTOID}, NULL
+};
+
+/*
+ * Take the next sign-up position (locks the row): it is sub_tail - 1 of
+ * the row returned.  False for an unknown SKU.
+ */
+bool
+wl_sku_take_signup(const char *code, WlSku *s)
+{
+	Datum		arg = CStringGetTextDatum(code);
+
+	return update_row(&q_take_signup, &arg, NULL, s);
+}
+
+static WlQuery q_give_back_signup = {
+	"UPDATE waitlist.sku SET sub_tail = sub_tail - 1, sub_waiting = sub_waiting - 1 WHERE id = $1",
+	1, {INT8OID}, NULL
+};
+
+/* Give the position just taken back (the row is still locked). */
+void
+wl_sku_give_back_signup(int64 id)
+{
+	Datum		arg = Int64GetDatum(id);
+
+	wl_exec(&q_give_back_signup, &arg, NULL, SPI_OK_UPDATE, 0);
+}
+
+/*
+ * The row is updated, not only locked, so that a REPEATABLE READ
+ * transaction that changes the SKU concurrently fails with a serialization
+ * error instead of allocating on a snapshot that misses this change.
+ */
+static WlQuery q_mark_changed = {
+	"UPDATE waitlist.sku SET updated_at = now() WHERE id = $1",
+	1, {INT8OID}, NULL
+};
+
+/* Lock the row by updating it. */
+void
+wl_sku_mark_changed(int64 id)
+{
+	Datum		arg = Int64GetDatum(id);
+
+	wl_exec(&q_mark_changed, &arg, NULL, SPI_OK_UPDATE, 0);
+}
+
+/* One sign-up fewer waiting, unless the wave already passed its place. */
+static WlQuery q_signup_left = {
+	"UPDATE waitlist.sku SET sub_waiting = sub_waiting - 1 WHERE id = $1 AND sub_served <= $2"
+	" RETURNING *",
+	2, {INT8OID, INT8OID}, NULL
+};
+
+/* A sign-up at pos left the queue; true (and *s) when it was still waiting to be told. */
+bool
+wl_sku_signup_left(int64 id, int64 pos, WlSku *s)
+{
+	Datum		args[2] = {Int64GetDatum(id), Int64GetDatum(pos)};
+
+	return update_row(&q_signup_left, args, NULL, s);
+}
+
+static WlQuery q_store_allocation = {
+	"UPDATE waitlist.sku SET allocated = $2, paid_served = $3, sub_served = $4,"
+	" announced = $5, paid_waiting = $6, sub_waiting = $7, updated_at = now() WHERE id = $1",
+	7, {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID}, NULL
+};
+
+/* Write the allocator's counters back. */
+void
+wl_sku_store_allocation(const WlSku *s)
+{
+	static const WlSkuCol cols[7] = {SKU_ID, SKU_ALLOCATED, SKU_PAID_SERVED, SKU_SUB_SERVED,
+	SKU_ANNOUNCED, SKU_PAID_WAITING, SKU_SUB_WAITING};
+	Datum		args[7];
+
+	for (int i = 0; i < 7; i++)
+		args[i] = Int64GetDatum(wl_sku_int64(s, cols[i]));
+	wl_exec(&q_store_allocation, args, NULL, SPI_OK_UPDATE, 0);
+}
+
+/* ---------- pre-order plans ---------- */
+
+static WlQuery q_set_at_limit = {
+	"UPDATE waitlist.sku SET preorder_at_limit = $2,"
+	" preorder_limit_hits = preorder_limit_hits + CASE WHEN $2 THEN 1 ELSE 0 END"
+	" WHERE id = $1 RETURNING *",
+	2, {INT8OID, BOOLOID}, NULL
+};
+
+/* Mark whether accepted units fill the limit; *s gets the row (preorder_limit_hits included). */
+void
+wl_sku_set_at_limit(int64 id, bool at_limit, WlSku *s)
+{
+	Datum		args[2] = {Int64GetDatum(id), BoolGetDatum(at_limit)};
+
+	update_row(&q_set_at_limit, args, NULL, s);
+}
+
+static WlQuery q_store_plan = {
+	"UPDATE waitlist.sku SET status = 'upcoming', planned_production = $2,"
+	" preorder_cap_pct = round($3::numeric, 2),"
+	" preorder_limit = floor($2 * round($3::numeric, 2) / 100)::bigint,"
+	" preorders_open = true, production_date = $4, ships_on = $5, payment_mode = $6,"
+	" deposit_pct = $7::numeric, deposit_amount = $8::numeric,"
+	" preorder_terms = preorder_terms + 1, updated_at = now()"
+	" WHERE id = $1 RETURNING *",
+	8, {INT8OID, INT8OID, TEXTOID, DATEOID, DATEOID, TEXTOID, TEXTOID, TEXTOID}, NULL
+};
+
+/* Store a pre-order plan (q_store_plan's arguments after the id); *s gets the row. */
+void
+wl_sku_store_plan(int64 id, Datum *args, const char *nulls, WlSku *s)
+{
+	args[0] = Int64GetDatum(id);
+	update_row(&q_store_plan, args, nulls, s);
+}
+
+static WlQuery q_close_preorders = {
+	"UPDATE waitlist.sku SET preorders_open = false, preorder_terms = preorder_terms + 1,"
+	" updated_at = now() WHERE id = $1",
+	1, {INT8OID}, NULL
+};
+
+/* Stop taking pre-orders. */
+void
+wl_sku_close_preorders(int64 id)
+{
+	Datum		arg = Int64GetDatum(id);
+
+	wl_exec(&q_close_preorders, &arg, NULL, SPI_OK_UPDATE, 0);
+}
+
+static WlQuery q_reschedule = {
+	"UPDATE waitlist.sku SET ships_on = $2, production_date = $3,"
+	" preorder_terms = preorder_terms + 1, updated_at = now() WHERE id = $1",
+	3, {INT8OID, DATEOID, DATEOID}, NULL
+};
+
+/* Move the plan's dates. */
+void
+wl_sku_reschedule(int64 id, DateADT ships, Datum production)
+{
+	Datum		args[3] = {Int64GetDatum(id), DateADTGetDatum(ships), production};
+
+	wl_exec(&q_reschedule, args, NULL, SPI_OK_UPDATE, 0);
+}
+
+static WlQuery q_channel_limits = {
+	"UPDATE waitlist.sku SET channel_limits = EXISTS"
+	" (SELECT 1 FROM waitlist.preorder_channel c WHERE c.sku_id = $1) WHERE id = $1",
+	1, {INT8OID}, NULL
+};
+
+/* Note whether some channel has its own pre-order limit for the SKU. */
+void
+wl_sku_refresh_channel_limits(int64 id)
+{
+	Datum		arg = Int64GetDatum(id);
+
+	wl_exec(&q_channel_limits, &arg, NULL, SPI_OK_UPDATE, 0);
+}
+
+static WlQuery q_give_back_preorder = {
+	"UPDATE waitlist.sku SET preorder_accepted = preorder_accepted - $2,"
+	" paid_tail = paid_tail - CASE WHEN $3 THEN $2 ELSE 0 END,"
+	" paid_waiting = paid_waiting - CASE WHEN $3 THEN $2 ELSE 0 END"
+	" WHERE id = $1 RETURNING *",
+	3, {INT8OID, INT8OID, BOOLOID}, NULL
+};
+
+/*
+ * Pre-order units go back to the cap: a cancelled line's (its positions
+ * stay, a hole), or units just taken by a retried order (positions too,
+ * under the same lock, so nobody took positions after them).
+ */
+void
+wl_sku_give_back_preorder(int64 id, int64 qty, bool positions, WlSku *s)
+{
+	Datum		args[3] = {Int64GetDatum(id), Int64GetDatum(qty), BoolGetDatum(positions)};
+
+	update_row(&q_give_back_preorder, args, NULL, s);
+}
+
+/*
+ * One statement takes the units and inserts the line, so the SKU row lock
+ * is held for as little as possible: the one statement of this module that
+ * writes another table, for that reason.  The units are taken
+ * unconditionally and the limit is checked against the row updated: a
+ * conditional WHERE would be judged on the snapshot and refuse at once,
+ * without waiting for an in-flight cancellation that may free units,
+ * whereas taking the row lock first means every placement is decided on the
+ * latest committed state.  When the line is not inserted (a refusal, or an
+ * earlier line of the same order), the caller raises, or gives the units
+ * back.  The money is worked out from the SKU's payment terms as of the
+ * updated row; the confirmation and payment event are written later, in
+ * bulk, by claim() or tick(): the line is due for that at once
+ * (action_at = now()).
+ */
+static WlQuery q_place_preorder = {
+	"WITH u AS ("
+	"  UPDATE waitlist.sku SET preorder_accepted = preorder_accepted + $6,"
+	"   paid_tail = paid_tail + $6, paid_waiting = paid_waiting + $6, updated_at = now()"
+	"  WHERE sku = $1"
+	"  RETURNING *, paid_tail - $6 AS pos, status = 'discontinued' AS gone),"
+	" i AS ("
+	"  INSERT INTO waitlist.line (sku_id, kind, order_ref, customer, email, phone, qty,"
+	"   pos_start, pos_end, channel, unit_price, currency, amount, deposit, captured,"
+	"   payment_mode, payment_state, authorized_until, confirm_pending, action_at)"
+	"  SELECT u.id, 'preorder', $2, $3, $4, $5, $6, u.pos, u.pos + $6, $7, $8::numeric, $9,"
+	"   m.amount, CASE u.payment_mode WHEN 'deposit' THEN c.now END, c.now, u.payment_mode,"
+	"   CASE u.payment_mode WHEN 'authorize' THEN 'authorized' WHEN 'full' THEN 'captured'"
+	"    ELSE 'deposit_captured' END,"
+	"   CASE u.payment_mode WHEN 'authorize' THEN now() + make_interval(secs => $10) END,"
+	"   true, now()"
+	"  FROM u"
+	"  CROSS JOIN LATERAL (SELECT $8::numeric * $6 AS amount) m"
+	"  CROSS JOIN LATERAL (SELECT CASE u.payment_mode WHEN 'full' THEN m.amount"
+	"    WHEN 'deposit' THEN least(m.amount, coalesce("
+	"     round(m.amount * u.deposit_pct / 100, greatest(scale($8::numeric), 2)),"
+	"     u.deposit_amount * $6))"
+	"    ELSE 0 END AS now) c"
+	"  WHERE u.preorders_open AND NOT u.gone AND u.preorder_accepted <= u.preorder_limit"
+	"  ON CONFLICT (sku_id, order_ref) DO NOTHING RETURNING id)"
+	" SELECT u.*, (SELECT id FROM i) AS line_id FROM u",
+	10, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTOID,
+		FLOAT8OID}, NULL
+};
+
+/*
+ * Place a pre-order line (q_place_preorder's ten arguments).  False for an
+ * unknown SKU; else *s is the SKU row after taking the units and *line_id
+ * the new line, or 0 when none was inserted.
+ */
+bool
+wl_sku_place_preorder(Datum *args, const char *nulls, WlSku *s, int64 *line_id)
+{
+	bool		isnull;
+
+	if (wl_exec(&q_place_preorder, args, nulls, SPI_OK_SELECT, 0) == 0)
+		return false;
+	read_result(0, s);
+	*line_id = wl_get_int64(0, SPI_fnumber(SPI_tuptable->tupdesc, "line_id"), &isnull);
+	return true;
+}
+
+/* The tracking block; the layout of waitlist.preorder_report. */
+static WlQuery q_report = {
+	"SELECT s.sku, st.status, s.planned_production, s.preorder_cap_pct::numeric,"
+	"  s.preorder_limit, s.preorder_accepted,"
+	"  greatest(s.preorder_limit - s.preorder_accepted, 0),"
+	"  greatest(s.preorder_accepted - s.preorder_limit, 0),"
+	"  s.production_date, s.ships_on,"
+	"  s.payment_mode || CASE WHEN s.deposit_pct IS NOT NULL"
+	"   THEN ' ' || trim_scale(s.deposit_pct) || '%'"
+	"   WHEN s.deposit_amount IS NOT NULL THEN ' ' || s.deposit_amount || ' per unit'"
+	"   ELSE '' END,"
+	"  CASE WHEN s.planned_production IS NULL"
+	"   THEN 'No pre-order plan for ' || s.sku || '.'"
+	"   ELSE 'Total planned production: ' || s.planned_production || ' units' || E'\\n'"
+	"    || 'Preorder limit (' || trim_scale(s.preorder_cap_pct) || '%): '"
+	"    || s.preorder_limit || ' units' || E'\\n'"
+	"    || 'Preorders received: ' || s.preorder_accepted || ' units' || E'\\n'"
+	"    || 'Remaining preorder capacity: '"
+	"    || greatest(s.preorder_limit - s.preorder_accepted, 0) || ' units' || E'\\n'"
+	"    || 'Expected production date: ' || to_char(s.production_date, 'FMMonth FMDD, YYYY')"
+	"    || E'\\n' || 'Expected ship date: ' || to_char(s.ships_on, 'FMMonth FMDD, YYYY')"
+	"    || E'\\n' || 'Status: ' || st.status END"
+	" FROM waitlist.sku s"
+	" CROSS JOIN LATERAL (SELECT CASE"
+	"   WHEN s.planned_production IS NULL THEN 'NO PREORDER PLAN'"
+	"   WHEN s.preorder_accepted > s.preorder_limit THEN"
+	"    'LIMIT REACHED (' || s.preorder_accepted - s.preorder_limit || ' over)'"
+	"   WHEN s.preorder_accepted = s.preorder_limit THEN 'LIMIT REACHED'"
+	"   WHEN NOT s.preorders_open THEN 'CLOSED'"
+	"   ELSE 'ACCEPTING PREORDERS (' || s.preorder_limit - s.preorder_accepted"
+	"    || ' remaining)' END AS status) st"
+	" WHERE CASE WHEN $1 IS NULL THEN s.planned_production IS NOT NULL ELSE s.sku = $1 END"
+	" ORDER BY s.sku",
+	1, {TEXTOID}, NULL
+};
+
+/* The pre-order report rows of one SKU (or of every SKU with a plan), left in SPI_tuptable. */
+uint64
+wl_sku_preorder_report(const char *code)
+{
+	Datum		arg = wl_opt_text(code);
+
+	return wl_exec(&q_report, &arg, code ? NULL : "n", SPI_OK_SELECT, 0);
+}
+
+/* ---------- sets of SKUs ---------- */
+
+static WlQuery q_listed_on = {
+	"SELECT id FROM waitlist.sku WHERE $1 = ANY (channels) ORDER BY id",
+	1, {TEXTOID}, NULL
+};
+
+/* The ids of the SKUs listed on a channel, left in SPI_tuptable. */
+uint64
+wl_sku_ids_listed_on(const char *channel)
+{
+	Datum		arg = CStringGetTextDatum(channel);
+
+	return wl_exec(&q_listed_on, &arg, NULL, SPI_OK_SELECT, 0);
+}
+
+static WlQuery q_to_recheck = {
+	"SELECT s.id FROM waitlist.sku s"
+	" WHERE s.id IN (SELECT DISTINCT a.sku_id FROM waitlist.availability a"
+	"  WHERE a.checked_on < current_date ORDER BY 1 LIMIT $1)"
+	" ORDER BY s.id FOR UPDATE SKIP LOCKED",
+	1, {INT4OID}, NULL
+};
+
+/*
+ * Up to max listed SKUs whose published availability was last checked
+ * before today, locked (others skipped), left in SPI_tuptable.
+ */
+uint64
+wl_sku_ids_to_recheck(int max)
+{
+	Datum		arg = Int32GetDatum(max);
+
+	return wl_exec(&q_to_recheck, &arg, NULL, SPI_OK_SELECT, 0);
+}

@@ -1,0 +1,119 @@
+/*
+ * sku_row.h
+ *	  The waitlist.sku row: the one module that reads, locks and updates it.
+ *
+ * A WlSku holds the row's columns as datums, read by column name (so a
+ * column added to the table changes this module only).  Every statement
+ * here returns the whole row (k.*), and wl_sku_read maps it; statements
+ * that also return something else name it after the row's columns.
+ */
+#ifndef WAITLIST_SKU_ROW_H
+#define WAITLIST_SKU_ROW_H
+
+#include "postgres.h"
+#include "access/htup.h"
+#include "access/tupdesc.h"
+#include "utils/date.h"
+
+typedef enum WlSkuCol
+{
+	SKU_ID,
+	SKU_CODE,					/* the column "sku" */
+	SKU_TITLE,
+	SKU_STATUS,
+	SKU_ON_HAND,
+	SKU_ALLOCATED,
+	SKU_RESTOCK_DATE,
+	SKU_RESTOCK_CONFIRMED,
+	SKU_PRODUCT_URL,
+	SKU_IMAGE_URL,
+	SKU_NOTIFY_RATIO,
+	SKU_SEND_SOLD_OUT_AGAIN,
+	SKU_CONFIRM_SIGNUPS,
+	SKU_PAID_TAIL,
+	SKU_PAID_SERVED,
+	SKU_SUB_TAIL,
+	SKU_SUB_SERVED,
+	SKU_ANNOUNCED,
+	SKU_PAID_WAITING,
+	SKU_SUB_WAITING,
+	SKU_PLANNED_PRODUCTION,
+	SKU_PREORDER_LIMIT,
+	SKU_PREORDERS_OPEN,
+	SKU_PREORDER_ACCEPTED,
+	SKU_PREORDER_AT_LIMIT,
+	SKU_PREORDER_LIMIT_HITS,
+	SKU_PRODUCTION_DATE,
+	SKU_SHIPS_ON,
+	SKU_PAYMENT_MODE,
+	SKU_PREORDER_TERMS,
+	SKU_CHANNEL_LIMITS,
+	SKU_CHANNELS,
+	SKU_BACKORDER_DAYS,
+	SKU_OUT_OF_STOCK_DAYS,
+	SKU_MIN_DEMAND,
+	SKU_MAX_BACKORDER_UNITS,
+	SKU_NCOLS
+} WlSkuCol;
+
+/* A sku row (or the columns of one that a caller has). */
+typedef struct WlSku
+{
+	Datum		values[SKU_NCOLS];
+	bool		nulls[SKU_NCOLS];
+} WlSku;
+
+/* Reading a row's columns */
+extern void wl_sku_from_tuple(HeapTuple tup, TupleDesc desc, WlSku *s);
+extern int64 wl_sku_int64(const WlSku *s, WlSkuCol c);
+extern int32 wl_sku_int32(const WlSku *s, WlSkuCol c, int32 if_null);
+extern bool wl_sku_bool(const WlSku *s, WlSkuCol c);
+extern char *wl_sku_text(const WlSku *s, WlSkuCol c);
+extern bool wl_sku_text_is(const WlSku *s, WlSkuCol c, const char *value);
+extern bool wl_sku_date(const WlSku *s, WlSkuCol c, DateADT *d);
+extern double wl_sku_float8(const WlSku *s, WlSkuCol c);
+extern int64 wl_sku_free_units(const WlSku *s);
+extern int64 wl_sku_preorder_room(const WlSku *s);
+
+/* Finding and locking */
+extern void wl_error_unknown_sku(const char *sku) pg_attribute_noreturn();
+extern void wl_error_discontinued(const char *sku) pg_attribute_noreturn();
+extern int64 wl_sku_id_of(const char *code);
+extern void wl_sku_wait_turn(const char *code);
+extern bool wl_sku_find(const char *code, bool lock, WlSku *s);
+extern void wl_sku_lock(const char *code, WlSku *s);
+extern void wl_sku_get(int64 id, bool lock, WlSku *s);
+
+/* Supply and settings */
+extern bool wl_sku_change_supply(const char *code, int64 qty, bool absolute, WlSku *s);
+extern bool wl_sku_move_on_hand(const char *code, int64 delta, WlSku *s);
+extern uint64 wl_sku_sync_on_hand(const char *units_query);
+extern HeapTuple wl_sku_upsert(Datum *args, const char *nulls);
+extern bool wl_sku_set_listings(const char *code, Datum channels, bool unlisted, WlSku *s);
+extern HeapTuple wl_sku_set_policy(const char *code, Datum *args, const char *nulls);
+extern int64 wl_sku_waiting_count(const char *code, bool *found);
+
+/* Queues */
+extern int64 wl_sku_take_paid(int64 id, int64 qty);
+extern void wl_sku_close_line(int64 id, int64 unallocate, int64 unstock, int64 unqueue);
+extern bool wl_sku_take_signup(const char *code, WlSku *s);
+extern void wl_sku_give_back_signup(int64 id);
+extern void wl_sku_mark_changed(int64 id);
+extern bool wl_sku_signup_left(int64 id, int64 pos, WlSku *s);
+extern void wl_sku_store_allocation(const WlSku *s);
+
+/* Pre-order plans */
+extern void wl_sku_set_at_limit(int64 id, bool at_limit, WlSku *s);
+extern void wl_sku_store_plan(int64 id, Datum *args, const char *nulls, WlSku *s);
+extern void wl_sku_close_preorders(int64 id);
+extern void wl_sku_reschedule(int64 id, DateADT ships, Datum production);
+extern void wl_sku_refresh_channel_limits(int64 id);
+extern void wl_sku_give_back_preorder(int64 id, int64 qty, bool positions, WlSku *s);
+extern bool wl_sku_place_preorder(Datum *args, const char *nulls, WlSku *s, int64 *line_id);
+extern uint64 wl_sku_preorder_report(const char *code);
+
+/* Sets of SKUs */
+extern uint64 wl_sku_ids_listed_on(const char *channel);
+extern uint64 wl_sku_ids_to_recheck(int max);
+
+#endif

@@ -1,0 +1,145 @@
+/*
+ * spi.c
+ *	  The one SPI wrapper: prepared-statement cache, result accessors, and
+ *	  the connection check.
+ *
+ * Callers connect with wl_spi_connect() themselves; wl_exec() prepares the
+ * statement on first use (SPI_keepplan, so it lives for the backend and is
+ * re-planned by the plan cache after DDL), runs it with bound parameters and
+ * raises an internal error when SPI returns anything but the expected code.
+ */
+#include "postgres.h"
+
+#include "store/spi.h"
+#include "utils/builtins.h"
+
+/* Connect to SPI (every C entry point that runs statements does). */
+void
+wl_spi_connect(void)
+{
+	int			rc = SPI_connect();
+
+	if (rc != SPI_OK_CONNECT)
+		elog(ERROR, "waitlist: SPI_connect failed: %s", SPI_result_code_string(rc));
+}
+
+/* Prepare q once per backend. */
+void
+wl_prepare(WlQuery *q)
+{
+	SPIPlanPtr	plan;
+
+	if (q->plan != NULL)
+		return;
+	plan = SPI_prepare(q->sql, q->nargs, q->argtypes);
+	if (plan == NULL)
+		elog(ERROR, "waitlist: SPI_prepare failed (%s): %s",
+			 SPI_result_code_string(SPI_result), q->sql);
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "waitlist: SPI_keepplan failed");
+	q->plan = plan;
+}
+
+/*
+ * Rethrow the current error without its DETAIL when that detail shows row
+ * values: a constraint failure in a statement that writes messages would
+ * print another customer's contact details to the caller and the log.
+ */
+static void
+rethrow_without_row(MemoryContext cxt)
+{
+	ErrorData  *e;
+
+	MemoryContextSwitchTo(cxt);
+	e = CopyErrorData();
+	if (ERRCODE_TO_CATEGORY(e->sqlerrcode) != ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION ||
+		e->detail == NULL)
+		PG_RE_THROW();
+	FlushErrorState();
+	e->detail = pstrdup("The row's values are not shown: they may hold a customer's contact details.");
+	e->detail_log = NULL;
+	ReThrowError(e);
+}
+
+/* Run q with bound values; the SPI result must equal expected. */
+uint64
+wl_exec(WlQuery *q, Datum *values, const char *nulls, int expected, long count)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	int			rc = 0;
+
+	wl_prepare(q);
+	PG_TRY();
+	{
+		rc = SPI_execute_plan(q->plan, values, nulls, false, count);
+	}
+	PG_CATCH();
+	{
+		rethrow_without_row(cxt);
+	}
+	PG_END_TRY();
+	if (rc != expected)
+		elog(ERROR, "waitlist: SPI returned %s, expected %s: %s",
+			 SPI_result_code_string(rc), SPI_result_code_string(expected),
+			 q->sql);
+	return SPI_processed;
+}
+
+/* Column col (1-based) of result row as a datum; isnull may be NULL. */
+Datum
+wl_get_datum(int row, int col, bool *isnull)
+{
+	bool		null;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc,
+								  col, &null);
+
+	if (isnull)
+		*isnull = null;
+	return d;
+}
+
+/* Column col of result row as int64 (the column must be bigint). */
+int64
+wl_get_int64(int row, int col, bool *isnull)
+{
+	bool		null;
+	Datum		d = wl_get_datum(row, col, &null);
+
+	if (isnull)
+		*isnull = null;
+	return null ? 0 : DatumGetInt64(d);
+}
+
+/* A text argument from a C string that may be NULL (pair with a nulls flag). */
+Datum
+wl_opt_text(const char *s)
+{
+	return s ? CStringGetTextDatum(s) : (Datum) 0;
+}
+
+/* Column col of result row as a palloc'd C string, or NULL. */
+char *
+wl_get_text(int row, int col)
+{
+	return SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col);
+}
+
+/* Column col of result row as bool (NULL reads as false). */
+bool
+wl_get_bool(int row, int col)
+{
+	bool		null;
+	Datum		d = wl_get_datum(row, col, &null);
+
+	return null ? false : DatumGetBool(d);
+}
+
+/* Does a text datum hold exactly the C string s (no copy)? */
+bool
+wl_text_equals(Datum d, const char *s)
+{
+	text	   *t = DatumGetTextPP(d);
+	size_t		len = VARSIZE_ANY_EXHDR(t);
+
+	return strlen(s) == len && memcmp(VARDATA_ANY(t), s, len) == 0;
+}

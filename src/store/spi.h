@@ -1,0 +1,34 @@
+/*
+ * spi.h
+ *	  One small SPI wrapper: every statement the extension runs is a
+ *	  WlQuery, prepared once per backend and kept, and every call states the
+ *	  SPI result it expects.
+ */
+#ifndef WAITLIST_SPI_H
+#define WAITLIST_SPI_H
+
+#include "postgres.h"
+#include "executor/spi.h"
+
+#define WL_MAX_ARGS 16
+
+typedef struct WlQuery
+{
+	const char *sql;
+	int			nargs;
+	Oid			argtypes[WL_MAX_ARGS];
+	SPIPlanPtr	plan;			/* prepared on first use, kept for the backend */
+} WlQuery;
+
+extern void wl_spi_connect(void);
+extern void wl_prepare(WlQuery *q);
+extern uint64 wl_exec(WlQuery *q, Datum *values, const char *nulls,
+					  int expected, long count);
+extern int64 wl_get_int64(int row, int col, bool *isnull);
+extern char *wl_get_text(int row, int col);
+extern bool wl_get_bool(int row, int col);
+extern Datum wl_get_datum(int row, int col, bool *isnull);
+extern Datum wl_opt_text(const char *s);
+extern bool wl_text_equals(Datum d, const char *s);
+
+#endif

@@ -1,0 +1,16 @@
+/*
+ * commit.h
+ *	  Commit-time work: registered hooks run for every SKU the transaction
+ *	  touched, then one NOTIFY wakes listeners if messages were queued.
+ */
+#ifndef WAITLIST_COMMIT_H
+#define WAITLIST_COMMIT_H
+
+#include "postgres.h"
+
+typedef void (*WlSkuHook) (int64 sku_id);
+
+extern void wl_on_commit_sku(WlSkuHook hook);
+extern void wl_commit_init(void);
+
+#endif

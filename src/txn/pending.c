@@ -1,0 +1,152 @@
+/*
+ * pending.c
+ *	  What the current transaction owes at commit.
+ *
+ * The SQL API records the SKUs whose supply or queues it changed, with the
+ * subtransaction level that changed them, in a hash table living in
+ * TopTransactionContext, and notes when it queued deliverable messages.  A
+ * rolled-back savepoint forgets what it recorded; a released one hands it
+ * to its parent.  commit.c takes the lot at pre-commit.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+
+#include "txn/durability.h"
+#include "txn/pending.h"
+
+typedef struct TouchedSku
+{
+	int64		sku_id;			/* hash key */
+	int			level;			/* outermost nest level that touched it */
+} TouchedSku;
+
+static HTAB *touched = NULL;	/* NULL when nothing is pending */
+static int	messages_level = 0; /* 0: no messages queued in this xact */
+
+/* Create the per-transaction table on first touch. */
+static void
+ensure_touched(void)
+{
+	HASHCTL		ctl;
+
+	if (touched != NULL)
+		return;
+	ctl.keysize = sizeof(int64);
+	ctl.entrysize = sizeof(TouchedSku);
+	ctl.hcxt = TopTransactionContext;
+	touched = hash_create("waitlist touched SKUs", 64, &ctl,
+						  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+/* Remember that this (sub)transaction changed the SKU's supply or queue. */
+void
+wl_touch_sku(int64 sku_id)
+{
+	TouchedSku *t;
+	bool		found;
+	int			level = GetCurrentTransactionNestLevel();
+
+	wl_note_sku_lock();
+	ensure_touched();
+	t = hash_search(touched, &sku_id, HASH_ENTER, &found);
+	if (!found || level < t->level)
+		t->level = level;
+}
+
+/* Remember that deliverable messages were queued (for the NOTIFY). */
+void
+wl_note_messages(void)
+{
+	int			level = GetCurrentTransactionNestLevel();
+
+	if (messages_level == 0 || level < messages_level)
+		messages_level = level;
+}
+
+/* Does the transaction owe anything at commit? */
+bool
+wl_pending_work(void)
+{
+	return touched != NULL || messages_level != 0;
+}
+
+/* qsort comparator for SKU ids. */
+static int
+cmp_int64(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return (x > y) - (x < y);
+}
+
+/* The touched SKU ids in id order (NULL when none); the table is forgotten. */
+int64 *
+wl_take_touched(int *n)
+{
+	HASH_SEQ_STATUS seq;
+	TouchedSku *t;
+	int64	   *ids;
+	int			i = 0;
+
+	*n = touched ? (int) hash_get_num_entries(touched) : 0;
+	if (*n == 0)
+	{
+		touched = NULL;
+		return NULL;
+	}
+	ids = MemoryContextAlloc(TopTransactionContext, sizeof(int64) * *n);
+	hash_seq_init(&seq, touched);
+	while ((t = hash_seq_search(&seq)) != NULL)
+		ids[i++] = t->sku_id;
+	touched = NULL;
+	qsort(ids, *n, sizeof(int64), cmp_int64);
+	return ids;
+}
+
+/* Were messages queued?  The note is forgotten. */
+bool
+wl_take_messages(void)
+{
+	bool		any = messages_level != 0;
+
+	messages_level = 0;
+	return any;
+}
+
+/* Subtransaction end: an abort forgets its notes, a commit hands them up. */
+void
+wl_pending_subxact(SubXactEvent event)
+{
+	int			level = GetCurrentTransactionNestLevel();
+	HASH_SEQ_STATUS seq;
+	TouchedSku *t;
+
+	if (event != SUBXACT_EVENT_ABORT_SUB && event != SUBXACT_EVENT_COMMIT_SUB)
+		return;
+	if (messages_level >= level)
+		messages_level = (event == SUBXACT_EVENT_ABORT_SUB) ? 0 : level - 1;
+	if (touched == NULL)
+		return;
+	hash_seq_init(&seq, touched);
+	while ((t = hash_seq_search(&seq)) != NULL)
+	{
+		if (t->level < level)
+			continue;
+		if (event == SUBXACT_EVENT_COMMIT_SUB)
+			t->level = level - 1;
+		else
+			hash_search(touched, &t->sku_id, HASH_REMOVE, NULL);
+	}
+}
+
+/* Forget everything (end of transaction, either way). */
+void
+wl_pending_reset(void)
+{
+	touched = NULL;
+	messages_level = 0;
+}
