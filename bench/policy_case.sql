@@ -1,4 +1,4 @@
--- Benchmark 6's baseline: the flowchart of waitlist.policy() (src/policy.c)
+-- Benchmark 6's baseline: the flowchart of waitlist.policy() (src/domain/flowchart.c)
 -- as one plain SQL CASE expression over a waitlist.sku row and a
 -- waitlist.channel row.  A scalar SQL function like this one is inlined by
 -- the planner, so the benchmark query runs the bare CASE.  The thresholds

@@ -8,7 +8,7 @@
  * pseudo-random but deterministic (hashint8 of the line id).
  *
  * Lines are written straight into waitlist.line with what place_backorder()
- * writes (src/lines.c): kind 'backorder', state 'waiting', an order_ref unique
+ * writes (src/domain/backorders.c): kind 'backorder', state 'waiting', an order_ref unique
  * per SKU, a contact email, qty, pos_start = the SKU's paid_tail before the
  * line (the running sum of earlier quantities, starting at 0), pos_end =
  * pos_start + qty; then sku.paid_tail = sku.paid_waiting = the sum of the SKU's
