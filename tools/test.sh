@@ -10,7 +10,7 @@ ROOT="$PWD"
 tools/deps.sh || exit 1
 tools/build.sh || { echo "build failed"; exit 1; }
 
-source tools/cluster.sh
+source tools/harness.sh
 cluster_start || exit 1
 
 passed=0
@@ -37,8 +37,8 @@ regress() {
 }
 
 pgtap() {
-	psql -X -q -c "DROP DATABASE IF EXISTS wl_tap" -c "CREATE DATABASE wl_tap" >/dev/null &&
-	psql -X -q -d wl_tap -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION waitlist" >/dev/null &&
+	q -c "DROP DATABASE IF EXISTS wl_tap" -c "CREATE DATABASE wl_tap" >/dev/null &&
+	q -d wl_tap -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION waitlist" >/dev/null &&
 	pg_prove -d wl_tap --ext .sql test/
 }
 

@@ -105,7 +105,7 @@ def reset_outbox():
 
 
 def restart_cluster(mode="immediate"):
-    subprocess.run(["bash", "-c", '. "$0/tools/cluster.sh" && cluster_restart "$1"', REPO, mode],
+    subprocess.run(["bash", "-c", '. "$0/tools/harness.sh" && cluster_restart "$1"', REPO, mode],
                    check=True, timeout=90)
 
 

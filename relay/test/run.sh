@@ -1,17 +1,15 @@
 #!/usr/bin/env bash
 # relay/test/run.sh: end-to-end tests of waitlist-relay against a throwaway
-# cluster (tools/cluster.sh, port $WL_PGPORT, default 54339 so it can run
-# beside the extension's tests).  Uses the installed waitlist extension when
-# its control file exists; otherwise, or with WAITLIST_RELAY_FAKE=1, the
-# test stand-in relay/test/fake_outbox.sql.  WAITLIST_RELAY_FAKE=0 insists on
-# the real extension.  Extra arguments select tests by name substring.
+# cluster (tools/harness.sh, on a free port, so it can run beside the
+# extension's tests and the demo).  Uses the installed waitlist extension
+# when its control file exists; otherwise, or with WAITLIST_RELAY_FAKE=1,
+# the test stand-in relay/test/fake_outbox.sql.  WAITLIST_RELAY_FAKE=0
+# insists on the real extension.  Extra arguments select tests by name
+# substring.
 # Ends with "relay: N passed, M failed"; exits non-zero when M > 0.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-export WL_PGPORT="${WL_PGPORT:-54339}"
-# The tests place backorders on SKUs without restock dates: no policy.
-export PGOPTIONS="${PGOPTIONS:-} -c waitlist.enforce_policy=off"
 
 fail_setup() {
 	echo "relay: setup failed: $*" >&2
@@ -20,23 +18,24 @@ fail_setup() {
 }
 
 make -s -C "$here/.." CFLAGS_EXTRA="${CFLAGS_EXTRA:-}" >/dev/null || fail_setup "build"
-# shellcheck source=../../tools/cluster.sh
-source "$repo/tools/cluster.sh"
+# shellcheck source=../../tools/harness.sh
+source "$repo/tools/harness.sh"
 cluster_start >/dev/null || fail_setup "cluster_start"
-export WL_CLUSTER_DIR
+# The tests place backorders on SKUs without restock dates: no policy.
+policy_off
 createdb relay_test || fail_setup "createdb"
 export PGDATABASE=relay_test
 
 control="$(pg_config --sharedir)/extension/waitlist.control"
 if [ "${WAITLIST_RELAY_FAKE:-}" != 1 ] && [ -f "$control" ]; then
-	psql -X -q -v ON_ERROR_STOP=1 -c 'CREATE EXTENSION waitlist' >/dev/null ||
+	q -c 'CREATE EXTENSION waitlist' >/dev/null ||
 		fail_setup "CREATE EXTENSION waitlist"
 	echo "relay: testing against the installed waitlist extension"
 elif [ "${WAITLIST_RELAY_FAKE:-}" = 0 ]; then
 	fail_setup "WAITLIST_RELAY_FAKE=0 but $control is not installed"
 else
 	export WAITLIST_RELAY_FAKE=1
-	psql -X -q -v ON_ERROR_STOP=1 -f "$here/fake_outbox.sql" >/dev/null ||
+	q -f "$here/fake_outbox.sql" >/dev/null ||
 		fail_setup "loading the stand-in"
 	if [ -f "$control" ]; then why="WAITLIST_RELAY_FAKE=1"; else why="waitlist extension not installed"; fi
 	echo "relay: $why: testing against the STAND-IN relay/test/fake_outbox.sql"
