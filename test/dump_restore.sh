@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Dump and restore: waitlist's user data survives pg_dump / restore.
 #
-# Needs a running cluster reachable through PGHOST/PGPORT/PGUSER (exported
-# by tools/harness.sh; tools/test.sh runs `bash test/dump_restore.sh`) and
-# the extension installed.  Creates a source database with SKUs, sign-ups,
+# Runs on the cluster tools/test.sh shares with its suites, or alone on a
+# throwaway cluster of its own (tools/harness.sh); needs the extension
+# installed.  Creates a source database with SKUs, sign-ups,
 # backorders, a committed restock, expanded and delivered messages, a batch
 # not yet expanded and a tracked inventory table; dumps it with pg_dump,
 # restores it into a new database with psql, and checks that
@@ -15,6 +15,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source tools/harness.sh
+cluster_start_or_join || { echo "FAIL: cluster_start"; exit 1; }
 # The data set places backorders on SKUs without restock dates: no policy.
 policy_off
 
@@ -29,7 +30,7 @@ cleanup() {
 	dropdb --if-exists "$DST" >/dev/null 2>&1
 	rm -rf "$WORK"
 }
-trap cleanup EXIT
+trap 'cleanup; cluster_stop' EXIT
 
 pass() { echo "PASS: $*"; }
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }

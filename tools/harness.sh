@@ -179,3 +179,21 @@ cluster_restart() {
 	_as_owner "$PGBIN/pg_ctl" -D "$WL_CLUSTER_DIR/data" -m "${1:-fast}" stop >/dev/null
 	cluster_boot
 }
+
+# cluster_share: let the suites this shell runs use its cluster
+# (tools/test.sh); cluster_start_or_join in a suite then joins it.
+cluster_share() {
+	export WL_SHARED_CLUSTER="$WL_CLUSTER_DIR"
+}
+
+# cluster_start_or_join: the cluster a caller shared (cluster_share, PG*
+# variables pointing at it), else a throwaway cluster of our own.  A suite
+# that joins never stops the cluster; its owner does.
+cluster_start_or_join() {
+	if [ -n "${WL_SHARED_CLUSTER:-}" ] && [ "${PGHOST:-}" = "$WL_SHARED_CLUSTER" ] &&
+		"$PGBIN/pg_isready" -q -h "$PGHOST" -p "${PGPORT:-}"; then
+		WL_CLUSTER_DIR="$WL_SHARED_CLUSTER"
+		return 0
+	fi
+	cluster_start
+}

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# relay/test/run.sh: end-to-end tests of waitlist-relay against a throwaway
-# cluster (tools/harness.sh, on a free port, so it can run beside the
-# extension's tests and the demo).  Uses the installed waitlist extension
-# when its control file exists; otherwise, or with WAITLIST_RELAY_FAKE=1,
-# the test stand-in relay/test/fake_outbox.sql.  WAITLIST_RELAY_FAKE=0
-# insists on the real extension.  Extra arguments select tests by name
-# substring.
+# relay/test/run.sh: end-to-end tests of waitlist-relay on the cluster
+# tools/test.sh shares with its suites, or alone on a throwaway cluster of
+# its own (tools/harness.sh, free port).  Uses the installed waitlist
+# extension when its control file exists; otherwise, or with
+# WAITLIST_RELAY_FAKE=1, the test stand-in relay/test/fake_outbox.sql.
+# WAITLIST_RELAY_FAKE=0 insists on the real extension.  Extra arguments
+# select tests by name substring.
 # Ends with "relay: N passed, M failed"; exits non-zero when M > 0.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -20,10 +20,11 @@ fail_setup() {
 make -s -C "$here/.." CFLAGS_EXTRA="${CFLAGS_EXTRA:-}" >/dev/null || fail_setup "build"
 # shellcheck source=../../tools/harness.sh
 source "$repo/tools/harness.sh"
-cluster_start >/dev/null || fail_setup "cluster_start"
+cluster_start_or_join >/dev/null || fail_setup "cluster_start"
 # The tests place backorders on SKUs without restock dates: no policy.
 policy_off
-createdb relay_test || fail_setup "createdb"
+q -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS relay_test" \
+	-c "CREATE DATABASE relay_test" || fail_setup "createdb"
 export PGDATABASE=relay_test
 
 control="$(pg_config --sharedir)/extension/waitlist.control"
