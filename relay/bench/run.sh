@@ -9,7 +9,7 @@
 #
 #   relay/bench/run.sh [latency|throughput] [--restocks N] [--messages M]
 #   relay/bench/run.sh sinks [N]    the older per-sink table (throughput.py,
-#                                   Python receiver; the test stand-in works)
+#                                   Python receiver)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -23,17 +23,11 @@ policy_off
 cluster_start >/dev/null
 createdb relay_bench
 export PGDATABASE=relay_bench
+q -c 'CREATE EXTENSION waitlist' ||
+	{ echo "bench: CREATE EXTENSION waitlist failed: install the extension first (tools/build.sh)" >&2; exit 1; }
 if [ "${1:-}" = sinks ]; then
-	if [ -f "$(pg_config --sharedir)/extension/waitlist.control" ]; then
-		q -c 'CREATE EXTENSION waitlist'
-		echo "bench: waitlist extension"
-	else
-		q -f "$here/../test/fake_outbox.sql" >/dev/null
-		echo "bench: test stand-in (extension not installed)"
-	fi
 	python3 "$here/throughput.py" "${2:-20000}"
 	exit
 fi
-q -c 'CREATE EXTENSION waitlist'
 echo "bench: $(nproc) cores, $(q -c 'SHOW server_version'), $(curl --version | head -1 | cut -d' ' -f1-2), node $(node --version)"
 python3 "$here/bench.py" "$@"

@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
-# relay/test/run.sh: end-to-end tests of waitlist-relay on the cluster
-# tools/test.sh shares with its suites, or alone on a throwaway cluster of
-# its own (tools/harness.sh, free port).  Uses the installed waitlist
-# extension when its control file exists; otherwise, or with
-# WAITLIST_RELAY_FAKE=1, the test stand-in relay/test/fake_outbox.sql.
-# WAITLIST_RELAY_FAKE=0 insists on the real extension.  Extra arguments
-# select tests by name substring.
+# relay/test/run.sh: end-to-end tests of waitlist-relay against the real
+# waitlist extension, on the cluster tools/test.sh shares with its suites or
+# alone on a throwaway cluster of its own (tools/harness.sh, free port).
+# The extension must be installed (tools/build.sh, or make && make
+# install): without it the suite fails, it never tests anything else.
+# Extra arguments select tests by name substring.
 # Ends with "relay: N passed, M failed"; exits non-zero when M > 0.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -28,18 +27,12 @@ q -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS relay_test"
 export PGDATABASE=relay_test
 
 control="$(pg_config --sharedir)/extension/waitlist.control"
-if [ "${WAITLIST_RELAY_FAKE:-}" != 1 ] && [ -f "$control" ]; then
-	q -c 'CREATE EXTENSION waitlist' >/dev/null ||
-		fail_setup "CREATE EXTENSION waitlist"
-	echo "relay: testing against the installed waitlist extension"
-elif [ "${WAITLIST_RELAY_FAKE:-}" = 0 ]; then
-	fail_setup "WAITLIST_RELAY_FAKE=0 but $control is not installed"
-else
-	export WAITLIST_RELAY_FAKE=1
-	q -f "$here/fake_outbox.sql" >/dev/null ||
-		fail_setup "loading the stand-in"
-	if [ -f "$control" ]; then why="WAITLIST_RELAY_FAKE=1"; else why="waitlist extension not installed"; fi
-	echo "relay: $why: testing against the STAND-IN relay/test/fake_outbox.sql"
-fi
+[ -f "$control" ] ||
+	fail_setup "the waitlist extension is not installed ($control is missing)." \
+		"Install it first (tools/build.sh, or make && make install):" \
+		"the relay is tested against the real extension only"
+err="$(q -c "CREATE EXTENSION waitlist" 2>&1)" ||
+	fail_setup "CREATE EXTENSION waitlist failed: $err"
+echo "relay: testing against the installed waitlist extension"
 
 python3 "$here/relay_tests.py" "$@"
