@@ -15,8 +15,9 @@ ISOLATION_OPTS = --load-extension=waitlist
 
 # The regression and isolation suites test allocation, queues and messages,
 # placing backorders on SKUs without restock dates; they run with the
-# availability policy's enforcement off.  sql/07_policy turns it back on.
-installcheck: export PGOPTIONS := $(PGOPTIONS) -c waitlist.enforce_policy=off
+# availability policy's enforcement off (the option comes from its one place,
+# tools/harness.sh).  sql/07_policy turns it back on.
+installcheck: export PGOPTIONS := $(PGOPTIONS) $(shell bash -c '. tools/harness.sh && echo "$$WL_POLICY_OFF"')
 
 PG_CONFIG ?= pg_config
 # Server headers are system headers: -Wextra then judges only our code.

@@ -1,16 +1,14 @@
-# Sourced by the bench/*.sh scripts (after tools/cluster.sh started a
-# cluster): small helpers shared by every benchmark.
+# Sourced by bench/run.sh (which starts the cluster) and the bench/*.sh
+# scripts it runs: small helpers shared by every benchmark, on top of the
+# harness (tools/harness.sh: the cluster and q, the psql helper).
 #
 #   BENCH_MODE     quick | full
 #   BENCH_RESULTS  TSV file the final table is built from (one row per target)
 #   BENCH_DIR      bench/ (absolute)
 
 BENCH_DIR="${BENCH_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}"
-
-# psql without ~/.psqlrc, stop on the first error, tuples only, unaligned.
-q() {
-	psql -X -q -At -v ON_ERROR_STOP=1 "$@"
-}
+# shellcheck source=../tools/harness.sh
+source "$BENCH_DIR/../tools/harness.sh"
 
 # Print a progress line on stderr (the table goes to stdout).
 say() {

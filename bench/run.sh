@@ -10,7 +10,7 @@
 #   bench/run.sh [--quick] restock|subscribe|claim|preorder|policy ...   only those
 #
 # Needs the extension installed (make && make install) and runs the server
-# as the unprivileged user "postgres" (tools/cluster.sh).
+# as the unprivileged user "postgres" on a free port (tools/harness.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -39,9 +39,6 @@ export BENCH_DIR="$ROOT/bench"
 export BENCH_RESULTS="$ROOT/bench/results/rows.tsv"
 : >"$BENCH_RESULTS"
 
-# Our own port (tools/cluster.sh defaults to the test suite's 54329).
-export WL_PGPORT="${WL_PGPORT:-54349}"
-source tools/cluster.sh
 source bench/lib.sh
 # fsync on (commit costs are real); no checkpoint may start inside a
 # measurement: the scripts run CHECKPOINT before each one instead.

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Crash durability of commits that release their SKU locks early
-# (waitlist.early_lock_release, src/commit.c).
+# (waitlist.early_lock_release, src/txn/durability.c).
 #
 # Such a commit is written asynchronously and flushed after its locks are
 # released; COMMIT must still return only after the flush.  This test runs
-# its own cluster (tools/cluster.sh, port $WL_PGPORT, default 54369).
+# a cluster of its own (tools/harness.sh), even under tools/test.sh: it
+# crashes the server, and it needs autovacuum off.
 # Before each check it stops (SIGSTOP) the WAL writer and the background
 # writer, so WAL that no committing backend flushed stays in shared memory;
 # right after the clients heard COMMIT it crashes the server by killing the
@@ -31,12 +32,10 @@
 # Exits non-zero on any failure; the cluster is removed either way.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-export WL_PGPORT="${WL_PGPORT:-54369}"
-source tools/cluster.sh
+source tools/harness.sh
 failures=0
 pass() { echo "PASS: $*"; }
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-q() { psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
 
 cluster_start "synchronous_commit = on" "autovacuum = off" "restart_after_crash = on" \
 	>/dev/null || { echo "FAIL: cluster_start"; exit 1; }

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Dump and restore: waitlist's user data survives pg_dump / restore.
 #
-# Needs a running cluster reachable through PGHOST/PGPORT/PGUSER (exported
-# by tools/cluster.sh; tools/test.sh runs `bash test/dump_restore.sh`) and
-# the extension installed.  Creates a source database with SKUs, sign-ups,
+# Runs on the cluster tools/test.sh shares with its suites, or alone on a
+# throwaway cluster of its own (tools/harness.sh); needs the extension
+# installed.  Creates a source database with SKUs, sign-ups,
 # backorders, a committed restock, expanded and delivered messages, a batch
 # not yet expanded and a tracked inventory table; dumps it with pg_dump,
 # restores it into a new database with psql, and checks that
@@ -13,8 +13,11 @@
 # Prints one PASS/FAIL line per check, exits non-zero on any failure and
 # drops both databases.
 set -uo pipefail
+cd "$(dirname "$0")/.."
+source tools/harness.sh
+cluster_start_or_join || { echo "FAIL: cluster_start"; exit 1; }
 # The data set places backorders on SKUs without restock dates: no policy.
-export PGOPTIONS="${PGOPTIONS:-} -c waitlist.enforce_policy=off"
+policy_off
 
 SRC="wl_dump_src_$$"
 DST="wl_dump_dst_$$"
@@ -27,17 +30,10 @@ cleanup() {
 	dropdb --if-exists "$DST" >/dev/null 2>&1
 	rm -rf "$WORK"
 }
-trap cleanup EXIT
+trap 'cleanup; cluster_stop' EXIT
 
 pass() { echo "PASS: $*"; }
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-
-# psql against a database, quiet, stop on the first error, unaligned output.
-q() {
-	local db="$1"
-	shift
-	psql -X -q -v ON_ERROR_STOP=1 -At -d "$db" "$@"
-}
 
 # expect NAME ACTUAL EXPECTED
 expect() {
@@ -52,7 +48,7 @@ expect() {
 createdb "$SRC" || { echo "FAIL: createdb $SRC"; exit 1; }
 
 # Each -c is its own transaction, so allocations run at each COMMIT.
-if ! q "$SRC" >"$WORK/setup.log" 2>&1 \
+if ! q -d "$SRC" >"$WORK/setup.log" 2>&1 \
 	-c "CREATE EXTENSION waitlist" \
 	-c "CREATE TABLE public.app_inventory (sku text, location text, qty integer NOT NULL,
 	                                       PRIMARY KEY (sku, location))" \
@@ -104,17 +100,17 @@ fi
 
 # What the source must look like for the comparison to mean something.
 expect "source: tick expanded messages, and a newer batch waits unexpanded" \
-	"$(q "$SRC" -c "SELECT (SELECT count(*) > 0 FROM waitlist.batch WHERE expanded_at IS NOT NULL)
+	"$(q -d "$SRC" -c "SELECT (SELECT count(*) > 0 FROM waitlist.batch WHERE expanded_at IS NOT NULL)
 	                   AND (SELECT count(*) > 0 FROM waitlist.batch WHERE expanded_at IS NULL)
 	                   AND (SELECT count(*) > 0 FROM waitlist.outbox WHERE kind = 'ready_to_ship')")" "t"
 expect "source: messages in several states (pending, leased, delivered)" \
-	"$(q "$SRC" -c "SELECT string_agg(DISTINCT state, ',' ORDER BY state) FROM waitlist.outbox")" \
+	"$(q -d "$SRC" -c "SELECT string_agg(DISTINCT state, ',' ORDER BY state) FROM waitlist.outbox")" \
 	"delivered,leased,pending"
 expect "source: lines waiting, partially allocated, allocated, shipped, cancelled" \
-	"$(q "$SRC" -c "SELECT string_agg(DISTINCT status, ',' ORDER BY status) FROM waitlist.line_status")" \
+	"$(q -d "$SRC" -c "SELECT string_agg(DISTINCT status, ',' ORDER BY status) FROM waitlist.line_status")" \
 	"allocated,cancelled,partially_allocated,shipped,waiting"
 expect "source: the tracked inventory moved DR-T (1 + 1 units, allocated to ORD-6)" \
-	"$(q "$SRC" -c "SELECT on_hand || '/' || allocated FROM waitlist.sku WHERE sku = 'DR-T'")" "2/2"
+	"$(q -d "$SRC" -c "SELECT on_hand || '/' || allocated FROM waitlist.sku WHERE sku = 'DR-T'")" "2/2"
 
 # -------------------------------------------------------- dump and restore
 if pg_dump --no-owner -f "$DUMP" "$SRC" 2>"$WORK/dump.log"; then
@@ -125,7 +121,7 @@ else
 	exit 1
 fi
 createdb "$DST" || { echo "FAIL: createdb $DST"; exit 1; }
-if psql -X -q -v ON_ERROR_STOP=1 --single-transaction -d "$DST" -f "$DUMP" >"$WORK/restore.log" 2>&1; then
+if q --table --single-transaction -d "$DST" -f "$DUMP" >"$WORK/restore.log" 2>&1; then
 	pass "restore into a new database (psql -f, single transaction, stop on error)"
 else
 	cat "$WORK/restore.log"
@@ -162,8 +158,8 @@ UNION ALL SELECT 'availability', count(*), md5(coalesce(string_agg(t::text, ',' 
   FROM waitlist.availability t
 UNION ALL SELECT 'preorder_status', count(*), md5(coalesce(string_agg(t::text, ',' ORDER BY sku), ''))
   FROM waitlist.preorder_status() t"
-src_sums="$(q "$SRC" -F ' ' -c "$checksum_sql")"
-dst_sums="$(q "$DST" -F ' ' -c "$checksum_sql")"
+src_sums="$(q -d "$SRC" -F ' ' -c "$checksum_sql")"
+dst_sums="$(q -d "$DST" -F ' ' -c "$checksum_sql")"
 while read -r table count sum; do
 	other="$(echo "$dst_sums" | awk -v t="$table" '$1 == t { print $2 " " $3 }')"
 	if [ "$other" = "$count $sum" ]; then
@@ -185,84 +181,84 @@ SELECT string_agg(format('%s=%s/%s', s.relname, s.last_value, s.is_called), ' ' 
 		UNION ALL SELECT 'subscriber_id_seq', last_value, is_called FROM waitlist.subscriber_id_seq
 		UNION ALL SELECT 'batch_id_seq', last_value, is_called FROM waitlist.batch_id_seq
 		UNION ALL SELECT 'outbox_id_seq', last_value, is_called FROM waitlist.outbox_id_seq) s"
-expect "sequence positions restored" "$(q "$DST" -c "$seq_sql")" "$(q "$SRC" -c "$seq_sql")"
+expect "sequence positions restored" "$(q -d "$DST" -c "$seq_sql")" "$(q -d "$SRC" -c "$seq_sql")"
 expect "extension registered with the same version and config tables" \
-	"$(q "$DST" -c "SELECT extversion || ' ' || array_length(extconfig, 1) FROM pg_extension WHERE extname = 'waitlist'")" \
-	"$(q "$SRC" -c "SELECT extversion || ' ' || array_length(extconfig, 1) FROM pg_extension WHERE extname = 'waitlist'")"
+	"$(q -d "$DST" -c "SELECT extversion || ' ' || array_length(extconfig, 1) FROM pg_extension WHERE extname = 'waitlist'")" \
+	"$(q -d "$SRC" -c "SELECT extversion || ' ' || array_length(extconfig, 1) FROM pg_extension WHERE extname = 'waitlist'")"
 expect "the inventory trigger exists on the restored app table" \
-	"$(q "$DST" -c "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'public.app_inventory'::regclass
+	"$(q -d "$DST" -c "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'public.app_inventory'::regclass
 	                AND tgfoid = 'waitlist.inventory_trigger()'::regprocedure AND NOT tgisinternal")" "1"
 
 expect "the shop's channel changes survive: DR-P takes pre-orders on Amazon (Brand Registry)" \
-	"$(q "$DST" -c "SELECT decision FROM waitlist.policy('DR-P', 'amazon')")" "preorder"
+	"$(q -d "$DST" -c "SELECT decision FROM waitlist.policy('DR-P', 'amazon')")" "preorder"
 expect "the pre-order plan survives: 78 of 80 units left" \
-	"$(q "$DST" -c "SELECT status FROM waitlist.preorder_status('DR-P')")" "ACCEPTING PREORDERS (78 remaining)"
+	"$(q -d "$DST" -c "SELECT status FROM waitlist.preorder_status('DR-P')")" "ACCEPTING PREORDERS (78 remaining)"
 
 # ------------------------------------------------------ life after restore
-max_sub="$(q "$DST" -c "SELECT max(id) FROM waitlist.subscriber")"
-if new_sub="$(q "$DST" -c "SELECT waitlist.subscribe('DR-A', 'new-after-restore@example.com')" 2>&1)" &&
+max_sub="$(q -d "$DST" -c "SELECT max(id) FROM waitlist.subscriber")"
+if new_sub="$(q -d "$DST" -c "SELECT waitlist.subscribe('DR-A', 'new-after-restore@example.com')" 2>&1)" &&
 	[ "$new_sub" -gt "$max_sub" ]; then
 	pass "subscribe after restore gets a fresh id ($new_sub > $max_sub)"
 else
 	fail "subscribe after restore: '$new_sub' (largest id before: $max_sub)"
 fi
-max_line="$(q "$DST" -c "SELECT max(id) FROM waitlist.line")"
-if new_line="$(q "$DST" -c "SELECT waitlist.place_backorder('ORD-AFTER', 'DR-A', 1, NULL, 'after@example.com')" 2>&1)" &&
+max_line="$(q -d "$DST" -c "SELECT max(id) FROM waitlist.line")"
+if new_line="$(q -d "$DST" -c "SELECT waitlist.place_backorder('ORD-AFTER', 'DR-A', 1, NULL, 'after@example.com')" 2>&1)" &&
 	[ "$new_line" -gt "$max_line" ]; then
 	pass "place_backorder after restore gets a fresh id ($new_line > $max_line)"
 else
 	fail "place_backorder after restore: '$new_line' (largest id before: $max_line)"
 fi
-if new_sku="$(q "$DST" -c "SELECT (waitlist.upsert_sku('DR-NEW')).id" 2>&1)" &&
-	[ "$new_sku" -gt "$(q "$DST" -c "SELECT max(id) FROM waitlist.sku WHERE sku <> 'DR-NEW'")" ]; then
+if new_sku="$(q -d "$DST" -c "SELECT (waitlist.upsert_sku('DR-NEW')).id" 2>&1)" &&
+	[ "$new_sku" -gt "$(q -d "$DST" -c "SELECT max(id) FROM waitlist.sku WHERE sku <> 'DR-NEW'")" ]; then
 	pass "upsert_sku after restore gets a fresh id ($new_sku)"
 else
 	fail "upsert_sku after restore: '$new_sku'"
 fi
 
 # The head of DR-A's queue: the first waiting line short of units.
-head_line="$(q "$DST" -c "SELECT l.id FROM waitlist.line l JOIN waitlist.line_status s ON s.id = l.id
+head_line="$(q -d "$DST" -c "SELECT l.id FROM waitlist.line l JOIN waitlist.line_status s ON s.id = l.id
                            WHERE s.sku = 'DR-A' AND s.status IN ('waiting', 'partially_allocated')
                            ORDER BY l.pos_start LIMIT 1")"
-head_missing="$(q "$DST" -c "SELECT qty - allocated FROM waitlist.line_status WHERE id = $head_line")"
-next_before="$(q "$DST" -c "SELECT string_agg(id || ':' || allocated, ',' ORDER BY id) FROM waitlist.line_status
+head_missing="$(q -d "$DST" -c "SELECT qty - allocated FROM waitlist.line_status WHERE id = $head_line")"
+next_before="$(q -d "$DST" -c "SELECT string_agg(id || ':' || allocated, ',' ORDER BY id) FROM waitlist.line_status
                             WHERE sku = 'DR-A' AND id <> $head_line")"
-alloc_before="$(q "$DST" -c "SELECT allocated FROM waitlist.sku WHERE sku = 'DR-A'")"
-max_outbox="$(q "$DST" -c "SELECT max(id) FROM waitlist.outbox")"
-if q "$DST" -c "SELECT waitlist.restock('DR-A', $head_missing)" >/dev/null 2>"$WORK/restock.log"; then
+alloc_before="$(q -d "$DST" -c "SELECT allocated FROM waitlist.sku WHERE sku = 'DR-A'")"
+max_outbox="$(q -d "$DST" -c "SELECT max(id) FROM waitlist.outbox")"
+if q -d "$DST" -c "SELECT waitlist.restock('DR-A', $head_missing)" >/dev/null 2>"$WORK/restock.log"; then
 	pass "restock of $head_missing unit(s) in the restored database commits"
 else
 	fail "restock in the restored database: $(cat "$WORK/restock.log")"
 fi
 expect "allocation after restore: the next waiting line (id $head_line) is now fully allocated" \
-	"$(q "$DST" -c "SELECT status FROM waitlist.line_status WHERE id = $head_line")" "allocated"
+	"$(q -d "$DST" -c "SELECT status FROM waitlist.line_status WHERE id = $head_line")" "allocated"
 expect "allocation after restore: the lines behind it are unchanged (FIFO)" \
-	"$(q "$DST" -c "SELECT string_agg(id || ':' || allocated, ',' ORDER BY id) FROM waitlist.line_status
+	"$(q -d "$DST" -c "SELECT string_agg(id || ':' || allocated, ',' ORDER BY id) FROM waitlist.line_status
 	                WHERE sku = 'DR-A' AND id <> $head_line")" "$next_before"
 expect "allocation after restore: sku.allocated grew by the units restocked" \
-	"$(q "$DST" -c "SELECT allocated FROM waitlist.sku WHERE sku = 'DR-A'")" "$((alloc_before + head_missing))"
+	"$(q -d "$DST" -c "SELECT allocated FROM waitlist.sku WHERE sku = 'DR-A'")" "$((alloc_before + head_missing))"
 
-on_hand_t="$(q "$DST" -c "SELECT on_hand FROM waitlist.sku WHERE sku = 'DR-T'")"
-q "$DST" -c "UPDATE public.app_inventory SET qty = qty + 3 WHERE sku = 'DR-T' AND location = 'north'" >/dev/null
+on_hand_t="$(q -d "$DST" -c "SELECT on_hand FROM waitlist.sku WHERE sku = 'DR-T'")"
+q -d "$DST" -c "UPDATE public.app_inventory SET qty = qty + 3 WHERE sku = 'DR-T' AND location = 'north'" >/dev/null
 expect "the inventory trigger still moves units on hand after restore" \
-	"$(q "$DST" -c "SELECT on_hand FROM waitlist.sku WHERE sku = 'DR-T'")" "$((on_hand_t + 3))"
+	"$(q -d "$DST" -c "SELECT on_hand FROM waitlist.sku WHERE sku = 'DR-T'")" "$((on_hand_t + 3))"
 
-if written="$(q "$DST" -c "SELECT waitlist.tick()" 2>&1)" && [ "$written" -gt 0 ]; then
+if written="$(q -d "$DST" -c "SELECT waitlist.tick()" 2>&1)" && [ "$written" -gt 0 ]; then
 	pass "tick after restore expands the pending batches ($written messages)"
 else
 	fail "tick after restore: '$written'"
 fi
 expect "no batch is left unexpanded" \
-	"$(q "$DST" -c "SELECT count(*) FROM waitlist.batch WHERE expanded_at IS NULL")" "0"
+	"$(q -d "$DST" -c "SELECT count(*) FROM waitlist.batch WHERE expanded_at IS NULL")" "0"
 expect "the restocked line got its ready_to_ship message with a fresh outbox id" \
-	"$(q "$DST" -c "SELECT count(*) FROM waitlist.outbox WHERE kind = 'ready_to_ship'
+	"$(q -d "$DST" -c "SELECT count(*) FROM waitlist.outbox WHERE kind = 'ready_to_ship'
 	                AND (payload->>'line_id')::bigint = $head_line AND id > $max_outbox")" \
-	"$(q "$DST" -c "SELECT (email IS NOT NULL)::int + (phone IS NOT NULL)::int FROM waitlist.line WHERE id = $head_line")"
+	"$(q -d "$DST" -c "SELECT (email IS NOT NULL)::int + (phone IS NOT NULL)::int FROM waitlist.line WHERE id = $head_line")"
 expect "claim and ack work on the restored outbox" \
-	"$(q "$DST" -c "SELECT waitlist.ack('after-restore', (SELECT array_agg(id) FROM waitlist.claim('after-restore', 100)))
+	"$(q -d "$DST" -c "SELECT waitlist.ack('after-restore', (SELECT array_agg(id) FROM waitlist.claim('after-restore', 100)))
 	                > 0")" "t"
 expect "invariants hold in the restored database (allocated = sum of line allocations <= on_hand)" \
-	"$(q "$DST" -c "SELECT bool_and(s.allocated = coalesce((SELECT sum(allocated) FROM waitlist.line_status ls
+	"$(q -d "$DST" -c "SELECT bool_and(s.allocated = coalesce((SELECT sum(allocated) FROM waitlist.line_status ls
 	                                 WHERE ls.sku = s.sku AND ls.status NOT IN ('shipped', 'cancelled')), 0)
 	                         AND s.allocated <= s.on_hand) FROM waitlist.sku s")" "t"
 

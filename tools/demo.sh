@@ -7,12 +7,11 @@ cd "$(dirname "$0")/.."
 
 tools/deps.sh
 tools/build.sh
-source tools/cluster.sh
-WL_PGPORT="${WL_PGPORT:-54339}" cluster_start
-psql() { command psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+source tools/harness.sh
+cluster_start
 
 echo "== A shop registers its best seller and sells the last units"
-psql <<'SQL'
+q --table <<'SQL'
 CREATE EXTENSION waitlist;
 SELECT sku, title, on_hand FROM waitlist.upsert_sku('JACKET-M', title => 'Rain jacket, size M',
        restock_date => current_date + 10, restock_confirmed => true,
@@ -22,14 +21,14 @@ SELECT waitlist.set_on_hand('JACKET-M', 0) AS sold_out;
 SQL
 
 echo "== What the product page shows on each sales channel now (the availability policy)"
-psql <<'SQL'
+q --table <<'SQL'
 SELECT c.channel, p.decision, p.reason, p.ship_by
   FROM waitlist.channel c, LATERAL waitlist.policy('JACKET-M', c.channel) p
  ORDER BY c.channel;
 SQL
 
 echo "== 350 shoppers ask to be told when it is back; 25 pay now for a backorder"
-psql <<'SQL'
+q --table <<'SQL'
 SELECT count(waitlist.subscribe('JACKET-M', 'shopper' || g || '@example.com',
              CASE WHEN g % 5 = 0 THEN '+1415555' || lpad(g::text, 4, '0') END))
        AS sign_ups
@@ -52,7 +51,7 @@ if [ -x "$RELAY" ] && [ -z "${DEMO_NO_RELAY:-}" ]; then
 fi
 
 echo "== 200 units arrive (one transaction; allocation happens at its commit)"
-psql <<'SQL'
+q --table <<'SQL'
 \timing on
 BEGIN;
 SELECT waitlist.restock('JACKET-M', 200) AS on_hand;
@@ -71,7 +70,7 @@ SQL
 if [ -n "${RELAY_PID:-}" ]; then
 	echo "== The relay delivers as it claims (one JSON line per message; one of each kind shown)"
 	for _ in $(seq 1 30); do
-		left=$(psql -At -c "SELECT count(*) FROM waitlist.outbox WHERE state <> 'delivered'")
+		left=$(q -c "SELECT count(*) FROM waitlist.outbox WHERE state <> 'delivered'")
 		[ "$left" = 0 ] && break
 		sleep 1
 	done
@@ -91,7 +90,7 @@ print(f"{len(msgs)} messages delivered")
 PY
 else
 	echo "== A listener claims the messages (one of each kind, then totals)"
-	psql <<'SQL'
+	q --table <<'SQL'
 CREATE TEMP TABLE got AS SELECT * FROM waitlist.claim('demo-listener', 10000);
 SELECT DISTINCT ON (kind) kind, channel, recipient, payload::text
   FROM got ORDER BY kind, id;
@@ -99,5 +98,5 @@ SELECT kind, channel, count(*) FROM got GROUP BY 1, 2 ORDER BY 1, 2;
 SELECT waitlist.ack('demo-listener', array_agg(id)) AS acknowledged FROM got;
 SQL
 fi
-psql -c "SELECT state, kind, messages FROM waitlist.outbox_metrics()"
+q --table -c "SELECT state, kind, messages FROM waitlist.outbox_metrics()"
 rm -f "$RELAY_OUT"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Run every test suite: pg_regress, isolation specs, pgTAP, dump/restore,
 # crash durability and the relay's tests.  Installs missing Debian packages, builds with
-# -Wall -Wextra -Werror, installs, starts a throwaway cluster as the
-# unprivileged "postgres" user and stops it on exit, even on failure.
+# -Wall -Wextra -Werror, installs, starts one throwaway cluster
+# (tools/harness.sh) that every suite but the crash test shares, and stops it
+# on exit, even on failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -10,8 +11,10 @@ ROOT="$PWD"
 tools/deps.sh || exit 1
 tools/build.sh || { echo "build failed"; exit 1; }
 
-source tools/cluster.sh
+source tools/harness.sh
 cluster_start || exit 1
+# The suites run one after another; each uses its own databases.
+cluster_share
 
 passed=0
 failed=0
@@ -37,8 +40,8 @@ regress() {
 }
 
 pgtap() {
-	psql -X -q -c "DROP DATABASE IF EXISTS wl_tap" -c "CREATE DATABASE wl_tap" >/dev/null &&
-	psql -X -q -d wl_tap -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION waitlist" >/dev/null &&
+	q -c "DROP DATABASE IF EXISTS wl_tap" -c "CREATE DATABASE wl_tap" >/dev/null &&
+	q -d wl_tap -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION waitlist" >/dev/null &&
 	pg_prove -d wl_tap --ext .sql test/
 }
 
@@ -69,13 +72,18 @@ PY
 }
 
 suite "metadata agrees" metadata
+suite "layers point one way" python3 tools/check_layers.py
 suite "pg_regress + isolation" regress
 suite "pgTAP" pgtap
 suite "dump and restore" bash test/dump_restore.sh
-suite "crash durability" bash test/crash_durability.sh
 if [ -x relay/test/run.sh ]; then
 	suite "relay" relay/test/run.sh
 fi
+# The crash test starts a cluster of its own: it SIGSTOPs and SIGKILLs the
+# server's WAL writer, which crashes every session on the cluster, and it
+# needs settings the others do not run with (autovacuum off,
+# synchronous_commit on, restart_after_crash on).
+suite "crash durability" bash test/crash_durability.sh
 
 echo
 echo "suites: ${failures[*]:+failed: ${failures[*]}}"

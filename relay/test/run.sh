@@ -1,17 +1,14 @@
 #!/usr/bin/env bash
-# relay/test/run.sh: end-to-end tests of waitlist-relay against a throwaway
-# cluster (tools/cluster.sh, port $WL_PGPORT, default 54339 so it can run
-# beside the extension's tests).  Uses the installed waitlist extension when
-# its control file exists; otherwise, or with WAITLIST_RELAY_FAKE=1, the
-# test stand-in relay/test/fake_outbox.sql.  WAITLIST_RELAY_FAKE=0 insists on
-# the real extension.  Extra arguments select tests by name substring.
+# relay/test/run.sh: end-to-end tests of waitlist-relay against the real
+# waitlist extension, on the cluster tools/test.sh shares with its suites or
+# alone on a throwaway cluster of its own (tools/harness.sh, free port).
+# The extension must be installed (tools/build.sh, or make && make
+# install): without it the suite fails, it never tests anything else.
+# Extra arguments select tests by name substring.
 # Ends with "relay: N passed, M failed"; exits non-zero when M > 0.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-export WL_PGPORT="${WL_PGPORT:-54339}"
-# The tests place backorders on SKUs without restock dates: no policy.
-export PGOPTIONS="${PGOPTIONS:-} -c waitlist.enforce_policy=off"
 
 fail_setup() {
 	echo "relay: setup failed: $*" >&2
@@ -20,26 +17,22 @@ fail_setup() {
 }
 
 make -s -C "$here/.." CFLAGS_EXTRA="${CFLAGS_EXTRA:-}" >/dev/null || fail_setup "build"
-# shellcheck source=../../tools/cluster.sh
-source "$repo/tools/cluster.sh"
-cluster_start >/dev/null || fail_setup "cluster_start"
-export WL_CLUSTER_DIR
-createdb relay_test || fail_setup "createdb"
+# shellcheck source=../../tools/harness.sh
+source "$repo/tools/harness.sh"
+cluster_start_or_join >/dev/null || fail_setup "cluster_start"
+# The tests place backorders on SKUs without restock dates: no policy.
+policy_off
+q -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS relay_test" \
+	-c "CREATE DATABASE relay_test" || fail_setup "createdb"
 export PGDATABASE=relay_test
 
 control="$(pg_config --sharedir)/extension/waitlist.control"
-if [ "${WAITLIST_RELAY_FAKE:-}" != 1 ] && [ -f "$control" ]; then
-	psql -X -q -v ON_ERROR_STOP=1 -c 'CREATE EXTENSION waitlist' >/dev/null ||
-		fail_setup "CREATE EXTENSION waitlist"
-	echo "relay: testing against the installed waitlist extension"
-elif [ "${WAITLIST_RELAY_FAKE:-}" = 0 ]; then
-	fail_setup "WAITLIST_RELAY_FAKE=0 but $control is not installed"
-else
-	export WAITLIST_RELAY_FAKE=1
-	psql -X -q -v ON_ERROR_STOP=1 -f "$here/fake_outbox.sql" >/dev/null ||
-		fail_setup "loading the stand-in"
-	if [ -f "$control" ]; then why="WAITLIST_RELAY_FAKE=1"; else why="waitlist extension not installed"; fi
-	echo "relay: $why: testing against the STAND-IN relay/test/fake_outbox.sql"
-fi
+[ -f "$control" ] ||
+	fail_setup "the waitlist extension is not installed ($control is missing)." \
+		"Install it first (tools/build.sh, or make && make install):" \
+		"the relay is tested against the real extension only"
+err="$(q -c "CREATE EXTENSION waitlist" 2>&1)" ||
+	fail_setup "CREATE EXTENSION waitlist failed: $err"
+echo "relay: testing against the installed waitlist extension"
 
 python3 "$here/relay_tests.py" "$@"
