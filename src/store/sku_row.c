@@ -35,52 +35,70 @@ static const char *const col_names[SKU_NCOLS] = {
 	"channels", "backorder_days", "out_of_stock_days", "min_demand", "max_backorder_units"
 };
 
-/* Attribute numbers of the columns in the last layout seen (0: absent). */
-static AttrNumber col_att[SKU_NCOLS];
-static int	map_natts = -1;
-
-/* Is the cached map still the layout of desc? */
-static bool
-map_fits(TupleDesc desc)
+/*
+ * Where the columns are in a result layout (attribute numbers, 0: absent).
+ * A few layouts are kept (the statements here return the whole row, some
+ * with a column or two more), each checked against the result by name.
+ */
+typedef struct SkuMap
 {
-	if (desc->natts != map_natts)
+	int			natts;			/* 0: unused */
+	AttrNumber	att[SKU_NCOLS];
+} SkuMap;
+
+#define SKU_MAPS 4
+static SkuMap maps[SKU_MAPS];
+static int	next_map = 0;
+
+/* Is map still the layout of desc? */
+static bool
+map_fits(const SkuMap *map, TupleDesc desc)
+{
+	if (desc->natts != map->natts)
 		return false;
 	for (int c = 0; c < SKU_NCOLS; c++)
-		if (col_att[c] > 0 &&
-			strcmp(NameStr(TupleDescAttr(desc, col_att[c] - 1)->attname), col_names[c]) != 0)
+		if (map->att[c] > 0 &&
+			strcmp(NameStr(TupleDescAttr(desc, map->att[c] - 1)->attname), col_names[c]) != 0)
 			return false;
 	return true;
 }
 
-/* Map the columns of desc by name (the first column of each name counts). */
-static void
-map_columns(TupleDesc desc)
+/* The map of desc's columns by name (the first column of each name counts). */
+static const SkuMap *
+map_of(TupleDesc desc)
 {
+	SkuMap	   *map;
+
+	for (int i = 0; i < SKU_MAPS; i++)
+		if (map_fits(&maps[i], desc))
+			return &maps[i];
+	map = &maps[next_map];
+	next_map = (next_map + 1) % SKU_MAPS;
 	for (int c = 0; c < SKU_NCOLS; c++)
 	{
-		col_att[c] = 0;
-		for (int a = 0; a < desc->natts && col_att[c] == 0; a++)
+		map->att[c] = 0;
+		for (int a = 0; a < desc->natts && map->att[c] == 0; a++)
 			if (!TupleDescAttr(desc, a)->attisdropped &&
 				strcmp(NameStr(TupleDescAttr(desc, a)->attname), col_names[c]) == 0)
-				col_att[c] = a + 1;
+				map->att[c] = a + 1;
 	}
-	map_natts = desc->natts;
+	map->natts = desc->natts;
+	return map;
 }
 
 /* Read a sku row (any result that has its columns, by name). */
 void
 wl_sku_from_tuple(HeapTuple tup, TupleDesc desc, WlSku *s)
 {
+	const SkuMap *map = map_of(desc);
 	Datum	   *v = palloc(sizeof(Datum) * desc->natts);
 	bool	   *n = palloc(sizeof(bool) * desc->natts);
 
-	if (!map_fits(desc))
-		map_columns(desc);
 	heap_deform_tuple(tup, desc, v, n);
 	for (int c = 0; c < SKU_NCOLS; c++)
 	{
-		s->values[c] = col_att[c] ? v[col_att[c] - 1] : (Datum) 0;
-		s->nulls[c] = col_att[c] ? n[col_att[c] - 1] : true;
+		s->values[c] = map->att[c] ? v[map->att[c] - 1] : (Datum) 0;
+		s->nulls[c] = map->att[c] ? n[map->att[c] - 1] : true;
 	}
 	pfree(v);
 	pfree(n);
