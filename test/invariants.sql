@@ -14,7 +14,7 @@
 -- table.  After every transaction the stock invariants are checked and any
 -- violation is recorded with the step and the SQL that led to it.
 BEGIN;
-SELECT plan(69);
+SELECT plan(70);
 SET LOCAL statement_timeout = '300s';
 
 CREATE EXTENSION IF NOT EXISTS dblink;
@@ -437,8 +437,10 @@ SELECT (SELECT count(*) FROM waitlist.batch) AS batches, (SELECT count(*) FROM w
 	   (SELECT string_agg(format('%s:%s:%s:%s:%s', sku, on_hand, allocated, paid_tail, sub_tail), ',' ORDER BY sku)
 		  FROM waitlist.sku WHERE sku LIKE 'TAP-INV-%') AS skus;
 SELECT cmp_ok(pg_temp.listen_drain(1), '>', 0, 'the listener heard NOTIFYs during the workload');
-SELECT is_empty($$SELECT * FROM heard WHERE channel <> 'waitlist' OR payload <> 'outbox'$$,
-	'every NOTIFY of the workload has channel waitlist and the constant payload ''outbox'' (no person)');
+SELECT is_empty($$SELECT * FROM heard WHERE channel <> 'waitlist' OR payload <> '{"outbox":1}'$$,
+	'every NOTIFY of the workload has channel waitlist and the constant payload {"outbox":1} (no person)');
+SELECT is_empty($$SELECT * FROM heard WHERE (payload::json ->> 'outbox') IS DISTINCT FROM '1'$$,
+	'every NOTIFY payload parses as JSON, as listeners that parse payloads by default expect');
 SELECT lives_ok($$SELECT dblink_exec('wl_w', $t$
 	BEGIN;
 	SELECT waitlist.place_backorder('TAP-INV-RB1', 'TAP-INV-A', 2, NULL, 'rb@example.com');
@@ -514,8 +516,8 @@ SELECT lives_ok($$SELECT pg_temp.tx($t$
 	SELECT waitlist.restock('TAP-INV-B', 5);
 $t$)$$, 'committed: one transaction queueing messages and allocations on three SKUs');
 SELECT is(pg_temp.listen_drain(1), 1, 'exactly one NOTIFY for the whole transaction');
-SELECT is((SELECT channel || '/' || payload FROM heard), 'waitlist/outbox',
-	'the NOTIFY is on channel waitlist with the constant payload ''outbox''');
+SELECT is((SELECT channel || '/' || payload FROM heard), 'waitlist/{"outbox":1}',
+	'the NOTIFY is on channel waitlist with the constant payload {"outbox":1}');
 SELECT lives_ok($$SELECT pg_temp.tx($t$SELECT waitlist.restock('TAP-INV-QUIET', 3);$t$)$$,
 	'committed: a restock nobody waits for (no message)');
 SELECT is(pg_temp.listen_drain(), 0, 'a transaction without messages sends no NOTIFY');

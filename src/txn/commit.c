@@ -36,7 +36,8 @@
 #include "waitlist.h"
 
 #define WL_NOTIFY_CHANNEL	"waitlist"
-#define WL_NOTIFY_PAYLOAD	"outbox"
+/* JSON, for listeners that parse payloads by default; never names a person */
+#define WL_NOTIFY_PAYLOAD	"{\"outbox\":1}"
 #define WL_MAX_HOOKS		4
 
 static WlSkuHook hooks[WL_MAX_HOOKS];
