@@ -80,3 +80,40 @@ SELECT try_detail($$SELECT waitlist.upsert_sku('LEAKY', restock_date => '2026-12
 ALTER TABLE waitlist.outbox DROP CONSTRAINT test_refuses_eta;
 SELECT restock_date FROM waitlist.sku WHERE sku = 'LEAKY';
 RESET client_min_messages;
+
+-- A wave of units x notify_ratio past 2^63 tells the sign-ups; the
+-- product overflowed and nobody was told, without an error.
+SELECT sku FROM waitlist.upsert_sku('HUGE', notify_ratio => 100);
+SELECT waitlist.subscribe('HUGE', 'huge@example.com') > 0 AS signed_up;
+SELECT waitlist.restock('HUGE', 92233720368547758);
+SELECT sub_served, sub_waiting, announced FROM waitlist.sku WHERE sku = 'HUGE';
+SELECT kind, units FROM waitlist.batch b JOIN waitlist.sku s ON s.id = b.sku_id
+ WHERE s.sku = 'HUGE';
+
+-- A cart quantity is digits only (" 1" and "+1" were taken as 1).
+SELECT try($$SELECT * FROM waitlist.place_order('BAD-Q', NULL, 'q@example.com', NULL, 'dtc', '[{"sku": "NEAR", "qty": " 1"}]')$$);
+SELECT try($$SELECT * FROM waitlist.place_order('BAD-Q', NULL, 'q@example.com', NULL, 'dtc', '[{"sku": "NEAR", "qty": "+1"}]')$$);
+SELECT count(*) AS bad_q_lines FROM waitlist.line WHERE order_ref = 'BAD-Q';
+
+-- A cap is cut, not rounded, to 2 decimals: 99.999% of 500 is 499 units.
+SELECT sku FROM waitlist.upsert_sku('CAP-999');
+SELECT preorder_limit, cap_pct FROM waitlist.open_preorders('CAP-999', 500, 99.999, '2026-12-01', '2026-12-10');
+
+-- The policy's thresholds are the admin's: an app role cannot widen them.
+CREATE ROLE regress_wl_app;
+SET ROLE regress_wl_app;
+SELECT try($$SET waitlist.backorder_days = 365$$);
+SELECT try($$SET waitlist.out_of_stock_days = 365$$);
+SELECT try($$SET waitlist.backorder_min_demand = 0$$);
+SELECT try($$SET waitlist.backorder_max_units = 0$$);
+RESET ROLE;
+DROP ROLE regress_wl_app;
+
+-- track_inventory names a table that exists, and not one of the extension's.
+SELECT try($$SELECT waitlist.track_inventory(0, 'sku', 'qty')$$);
+SELECT try($$SELECT waitlist.track_inventory('waitlist.sku', 'sku', 'on_hand')$$);
+
+-- A malformed contact is echoed to the caller in the DETAIL only; the
+-- server log gets the message without it.
+SELECT try_detail($$SELECT waitlist.subscribe('NEAR', 'not-an-email')$$);
+SELECT try_detail($$SELECT waitlist.subscribe('NEAR', NULL, '555-0100')$$);

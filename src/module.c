@@ -79,19 +79,19 @@ _PG_init(void)
 	DefineCustomIntVariable("waitlist.backorder_days",
 							"Longest wait to a confirmed restock for which backorders are taken.",
 							"Per SKU: waitlist.set_policy.", &wl_backorder_days, 14, 0, 365,
-							PGC_USERSET, 0, NULL, NULL, NULL);
+							PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("waitlist.out_of_stock_days",
 							"Restocks further away than this many days are treated as uncertain.",
 							"Per SKU: waitlist.set_policy.", &wl_out_of_stock_days, 21, 0, 365,
-							PGC_USERSET, 0, NULL, NULL, NULL);
+							PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("waitlist.backorder_min_demand",
 							"People waiting (sign-ups and backordered units) before backorders open.",
 							"Per SKU: waitlist.set_policy.", &wl_backorder_min_demand, 0, 0,
-							INT_MAX, PGC_USERSET, 0, NULL, NULL, NULL);
+							INT_MAX, PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("waitlist.backorder_max_units",
 							"Backordered units waiting for stock that support can carry per SKU (0: no limit).",
 							"Per SKU: waitlist.set_policy.", &wl_backorder_max_units, 0, 0,
-							INT_MAX, PGC_USERSET, 0, NULL, NULL, NULL);
+							INT_MAX, PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable("waitlist.enforce_policy",
 							 "Refuse backorders and pre-orders the availability policy does not allow.",
 							 "Off only for imports and tests that place orders by hand.",

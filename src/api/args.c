@@ -214,8 +214,10 @@ wl_arg_email(FunctionCallInfo fcinfo, int argno)
 	if (s && !wl_email_ok(s))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid email address \"%s\"", s),
-				 errhint("Use the form name@example.com.")));
+				 errmsg("invalid email address"),
+				 errdetail("\"%s\" is not of the form name@example.com.", s),
+				 errdetail_log("The address is not written to the server log."),
+				 errhidestmt(true)));
 	return s;
 }
 
@@ -228,8 +230,10 @@ wl_arg_phone(FunctionCallInfo fcinfo, int argno)
 	if (s && !wl_phone_ok(s))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid phone number \"%s\"", s),
-				 errhint("Use E.164: a plus sign, the country code and the number, digits only, e.g. +14155550123.")));
+				 errmsg("invalid phone number"),
+				 errdetail("\"%s\" is not in E.164: a plus sign, the country code and the number, digits only, e.g. +14155550123.", s),
+				 errdetail_log("The number is not written to the server log."),
+				 errhidestmt(true)));
 	return s;
 }
 

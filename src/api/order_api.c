@@ -13,6 +13,8 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
+
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -92,6 +94,8 @@ line_qty(int line_no, const char *s)
 
 	if (s == NULL)
 		bad_line(line_no, "qty is missing");
+	if (!isdigit((unsigned char) s[0]))	/* strtol would take " 1" and "+1" */
+		bad_line(line_no, "qty must be a positive whole number");
 	errno = 0;
 	v = strtol(s, &end, 10);
 	if (*end != '\0' || errno != 0 || v <= 0 || v > PG_INT32_MAX)

@@ -248,6 +248,18 @@ serve_paid(SkuState *s)
 	return true;
 }
 
+/*
+ * Sign-ups a wave tells: ceil(units * ratio), but never more than the
+ * queued positions (so units * ratio beyond 2^63 cannot overflow).
+ */
+static int64
+wave_size(int64 units, double ratio, int64 queued)
+{
+	double		wave = ceil((double) units * ratio);
+
+	return wave >= (double) queued ? queued : (int64) wave;
+}
+
 /* New free units to the sign-up queue as one wave; true when it told someone. */
 static bool
 serve_signups(SkuState *s)
@@ -263,7 +275,7 @@ serve_signups(SkuState *s)
 	fresh = free_units - s->announced;
 	if (fresh <= 0 || old >= s->sub_tail)
 		return false;
-	wave = (int64) ceil((double) fresh * s->notify_ratio);
+	wave = wave_size(fresh, s->notify_ratio, s->sub_tail - old);
 	s->sub_served = walk_forward(&q_sub_holes_fwd, s->id, old, s->sub_tail,
 								 wave, &told);
 	if (told == 0)

@@ -182,7 +182,7 @@ store_plan(const WlPlan *a, int64 sku_id, int64 *limit)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("planned_production " INT64_FORMAT " capped at %s%% leaves no unit to pre-order",
 						a->planned, a->cap),
-				 errdetail("The limit is floor(planned_production * cap_pct / 100), with cap_pct rounded to 2 decimals."),
+				 errdetail("The limit is floor(planned_production * cap_pct / 100), with cap_pct cut to 2 decimals."),
 				 errhint("Plan more units or a higher cap; waitlist.close_preorders stops pre-orders.")));
 	return (int64) wl_sku_int32(&s, SKU_PREORDER_TERMS, 0);
 }

@@ -571,8 +571,8 @@ wl_sku_set_at_limit(int64 id, bool at_limit, WlSku *s)
 
 static WlQuery q_store_plan = {
 	"UPDATE waitlist.sku SET status = 'upcoming', planned_production = $2,"
-	" preorder_cap_pct = round($3::numeric, 2),"
-	" preorder_limit = floor($2 * round($3::numeric, 2) / 100)::bigint,"
+	" preorder_cap_pct = trunc($3::numeric, 2),"
+	" preorder_limit = floor($2 * trunc($3::numeric, 2) / 100)::bigint,"
 	" preorders_open = true, production_date = $4, ships_on = $5, payment_mode = $6,"
 	" deposit_pct = $7::numeric, deposit_amount = $8::numeric,"
 	" preorder_terms = preorder_terms + 1, updated_at = now()"
