@@ -481,8 +481,8 @@ SELECT is((SELECT vartype || '/' || context || '/' || boot_val || '/' || unit
 SELECT is((SELECT string_agg(name || '=' || boot_val || '/' || context, ', ' ORDER BY name) FROM pg_settings
 			WHERE name IN ('waitlist.backorder_days', 'waitlist.out_of_stock_days', 'waitlist.backorder_min_demand',
 						   'waitlist.backorder_max_units', 'waitlist.enforce_policy')),
-	'waitlist.backorder_days=14/user, waitlist.backorder_max_units=0/user, waitlist.backorder_min_demand=0/user, waitlist.enforce_policy=on/superuser, waitlist.out_of_stock_days=21/user',
-	'policy settings: 14 and 21 days, no demand or capacity limit, enforcement on (superuser to turn off)');
+	'waitlist.backorder_days=14/superuser, waitlist.backorder_max_units=0/superuser, waitlist.backorder_min_demand=0/superuser, waitlist.enforce_policy=on/superuser, waitlist.out_of_stock_days=21/superuser',
+	'policy settings: 14 and 21 days, no demand or capacity limit, enforcement on; all superuser-only (an app role cannot widen them)');
 SELECT is(current_setting('waitlist.notify'), 'on', 'current_setting(waitlist.notify) is on');
 SELECT lives_ok($$SET LOCAL waitlist.notify = off$$, 'waitlist.notify can be turned off per transaction');
 SELECT is(current_setting('waitlist.notify'), 'off', 'waitlist.notify is now off');

@@ -71,7 +71,24 @@ PY
 		grep -q "^## $control" CHANGELOG.md
 }
 
+# A refused contact reaches the caller, never the server log (nor the
+# statement that carried it).
+contacts_not_logged() {
+	psql -X -q -c "CREATE DATABASE wl_log" -d postgres >/dev/null &&
+	psql -X -q -d wl_log -c "CREATE EXTENSION waitlist" >/dev/null || return 1
+	psql -X -q -d wl_log -c "SELECT waitlist.subscribe('any', 'log-probe@@example.com')" 2>/dev/null
+	psql -X -q -d wl_log -c "SELECT waitlist.subscribe('any', NULL, '+1 555 LOG PROBE')" 2>/dev/null
+	psql -X -q -d wl_log -c "SELECT waitlist.place_backorder('o', 'any', 1, 'c', 'log-probe2@@example.com')" 2>/dev/null
+	grep -q "invalid email address" "$WL_CLUSTER_DIR/server.log" || { echo "no refusal was logged at all"; return 1; }
+	if grep -n "log-probe\|LOG PROBE" "$WL_CLUSTER_DIR/server.log"; then
+		echo "a refused contact is in the server log"
+		return 1
+	fi
+	echo "refused contacts: logged without the value"
+}
+
 suite "metadata agrees" metadata
+suite "no contact in the server log" contacts_not_logged
 suite "layers point one way" python3 tools/check_layers.py
 suite "pg_regress + isolation" regress
 suite "pgTAP" pgtap
