@@ -17,6 +17,7 @@
 #include "utils/builtins.h"
 
 #include "commit.h"
+#include "lines.h"
 #include "outbox.h"
 #include "policy.h"
 #include "preorders.h"
@@ -195,27 +196,42 @@ insert_line(LineSku *s, OrderArgs *a, const char *kind)
 	return wl_get_int64(0, 1, NULL);
 }
 
-/* Queue backorder_confirmed: ship date, order number, cancel option. */
+/*
+ * The backorder_confirmed payload: ship date, order number, cancel option
+ * (also written for imported lines, by import.c).
+ */
+char *
+wl_backorder_confirmed_payload(const char *order_ref, int64 line_id, const char *sku,
+							   const char *title, int32 qty, bool in_stock,
+							   const char *eta, const char *url)
+{
+	WlJson		j;
+
+	wl_json_init(&j);
+	wl_json_str(&j, "order_ref", order_ref);
+	wl_json_int(&j, "line_id", line_id);
+	wl_json_str(&j, "sku", sku);
+	wl_json_str(&j, "title", title);
+	wl_json_int(&j, "qty", qty);
+	wl_json_bool(&j, "in_stock", in_stock);
+	wl_json_str(&j, "expected_ship_date", in_stock ? NULL : eta);
+	wl_json_bool(&j, "cancel_allowed", true);
+	wl_json_str(&j, "product_url", url);
+	return wl_json_finish(&j);
+}
+
+/* Queue backorder_confirmed. */
 static void
 confirm_backorder(LineSku *s, OrderArgs *a, int64 line_id)
 {
-	WlJson		j;
 	char		key[64];
 	bool		in_stock = s->free_units >= s->waiting_units + a->qty;
 
-	wl_json_init(&j);
-	wl_json_str(&j, "order_ref", a->order_ref);
-	wl_json_int(&j, "line_id", line_id);
-	wl_json_str(&j, "sku", s->sku);
-	wl_json_str(&j, "title", s->title);
-	wl_json_int(&j, "qty", a->qty);
-	wl_json_bool(&j, "in_stock", in_stock);
-	wl_json_str(&j, "expected_ship_date", in_stock ? NULL : s->eta);
-	wl_json_bool(&j, "cancel_allowed", true);
-	wl_json_str(&j, "product_url", s->url);
 	snprintf(key, sizeof(key), "line:" INT64_FORMAT ":confirmed", line_id);
 	wl_queue_contacts("backorder_confirmed", s->sku, a->email, a->phone,
-					  wl_json_finish(&j), key);
+					  wl_backorder_confirmed_payload(a->order_ref, line_id, s->sku, s->title,
+													 a->qty, in_stock, s->eta, s->url),
+					  key);
 }
 
 /* SQL: waitlist.place_backorder(order_ref, sku, qty, customer, email, phone) */
