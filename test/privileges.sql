@@ -10,7 +10,7 @@
 -- catalog rows this transaction changes later.  Part 2 stays inside the
 -- transaction with SET ROLE and is undone by the ROLLBACK.
 BEGIN;
-SELECT plan(102);
+SELECT plan(107);
 SET LOCAL statement_timeout = '120s';
 
 CREATE EXTENSION IF NOT EXISTS dblink;
@@ -302,6 +302,27 @@ SELECT is((SELECT count(*)::int FROM waitlist.outbox WHERE sku LIKE 'TAP-PRIV-%'
 SELECT is((SELECT count(*)::int FROM waitlist.outbox WHERE sku LIKE 'TAP-PRIV-%'
 			 AND kind = 'backorder_confirmed'), 4,
 	'backorder_confirmed for B1 (email+sms), B2 (email), B3 (email)');
+
+-- Imports: the source table is read with the caller's privileges, and
+-- waitlist's tables are written without any.
+GRANT EXECUTE ON FUNCTION waitlist.import_backorders(regclass), waitlist.import_signups(regclass)
+	TO wl_tap_app;
+SET ROLE wl_tap_app;
+SELECT throws_ok($$SELECT waitlist.import_backorders('public.tap_priv_foreign_inv')$$, '42501', NULL,
+	'granted role cannot import from a table it may not read (42501)');
+CREATE TABLE tap_priv_app.backorders (order_ref text, sku text, qty integer, email text);
+INSERT INTO tap_priv_app.backorders VALUES ('TAP-PRIV-I1', 'TAP-PRIV-2', 1, 'i1@example.com'),
+	('TAP-PRIV-I2', 'TAP-PRIV-2', 2, 'i2@example.com');
+SELECT is(waitlist.import_backorders('tap_priv_app.backorders'), 2::bigint,
+	'granted role: import_backorders reads its own table');
+CREATE TABLE tap_priv_app.signups (sku text, email text);
+INSERT INTO tap_priv_app.signups VALUES ('TAP-PRIV-2', 'i3@example.com');
+SELECT is(waitlist.import_signups('tap_priv_app.signups'), 1::bigint,
+	'granted role: import_signups reads its own table');
+SELECT is(current_user::text, 'wl_tap_app', 'after the imports the role is the caller again');
+RESET ROLE;
+SELECT is((SELECT count(*)::int FROM waitlist.line_status WHERE order_ref LIKE 'TAP-PRIV-I%'), 2,
+	'the imported lines were written');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -1,10 +1,10 @@
--- pgTAP: the objects waitlist--0.1.0.sql installs, as a contract.
+-- pgTAP: the objects the install script (waitlist--0.2.0.sql) installs, as a contract.
 -- Tables, columns and types, keys, indexes, views, the exact function
 -- signatures, SECURITY DEFINER with a pinned search_path, extension
 -- membership, pg_dump registration (extconfig) and the waitlist.* GUCs.
 -- Run by: pg_prove -d wl_tap --ext .sql test/
 BEGIN;
-SELECT plan(529);
+SELECT plan(536);
 
 -- ---------------------------------------------------------------- schema
 SELECT has_schema('waitlist');
@@ -332,7 +332,9 @@ INSERT INTO expected_function VALUES
 	('set_listings', ARRAY['text', 'text[]'], 'text[]', true),
 	('set_policy', ARRAY['text', 'integer', 'integer', 'integer', 'bigint'], 'waitlist.sku', true),
 	('place_order', ARRAY['text', 'text', 'text', 'text', 'text', 'jsonb'], 'setof record', true),
-	('channel_rule_changed', ARRAY[]::text[], 'trigger', false);
+	('channel_rule_changed', ARRAY[]::text[], 'trigger', false),
+	('import_backorders', ARRAY['regclass'], 'bigint', false),
+	('import_signups', ARRAY['regclass'], 'bigint', false);
 
 SELECT functions_are('waitlist', (SELECT array_agg(fn) FROM expected_function),
 	'waitlist has exactly the API functions');
@@ -363,6 +365,12 @@ SELECT is_empty($$
 	 WHERE p.pronamespace = 'waitlist'::regnamespace AND p.prosecdef
 	   AND EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c NOT LIKE 'search_path=%')
 $$, 'SECURITY DEFINER functions set no other configuration');
+-- The imports read the caller's table as the caller; they pin search_path all the same.
+SELECT is((SELECT string_agg(p.oid::regprocedure::text || ' ' || array_to_string(p.proconfig, ','), '; '
+						   ORDER BY p.proname)
+			 FROM pg_proc p WHERE p.pronamespace = 'waitlist'::regnamespace AND p.proname LIKE 'import\_%'),
+	'waitlist.import_backorders(regclass) search_path=pg_catalog, pg_temp; waitlist.import_signups(regclass) search_path=pg_catalog, pg_temp',
+	'import_backorders and import_signups are not SECURITY DEFINER and SET search_path = pg_catalog, pg_temp');
 SELECT is_empty($$
 	SELECT p.oid::regprocedure::text FROM pg_proc p
 	 WHERE p.pronamespace = 'waitlist'::regnamespace

@@ -93,6 +93,7 @@ suite "layers point one way" python3 tools/check_layers.py
 suite "pg_regress + isolation" regress
 suite "pgTAP" pgtap
 suite "dump and restore" bash test/dump_restore.sh
+suite "upgrade 0.1.0 -> 0.2.0" bash test/upgrade.sh
 if [ -x relay/test/run.sh ]; then
 	suite "relay" relay/test/run.sh
 fi

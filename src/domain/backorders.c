@@ -135,31 +135,56 @@ insert_line(int64 sku_id, const WlOrderArgs *a, const char *kind)
 	return wl_get_int64(0, 1, NULL);
 }
 
-/* Queue backorder_confirmed: ship date, order number, cancel option. */
+/* The SKU's confirmed restock date as YYYY-MM-DD, or NULL. */
+char *
+wl_backorder_eta(const WlSku *s)
+{
+	DateADT		eta;
+
+	if (!wl_sku_date(s, SKU_RESTOCK_DATE, &eta) || !wl_sku_bool(s, SKU_RESTOCK_CONFIRMED))
+		return NULL;
+	return wl_iso_date(eta);
+}
+
+/*
+ * The backorder_confirmed payload: ship date, order number, cancel option
+ * (also written for imported lines, by api/import_api.c).
+ */
+char *
+wl_backorder_confirmed_payload(const char *order_ref, int64 line_id, const char *sku,
+							   const char *title, int32 qty, bool in_stock,
+							   const char *eta, const char *url)
+{
+	WlJson		j;
+
+	wl_json_init(&j);
+	wl_json_str(&j, "order_ref", order_ref);
+	wl_json_int(&j, "line_id", line_id);
+	wl_json_str(&j, "sku", sku);
+	wl_json_str(&j, "title", title);
+	wl_json_int(&j, "qty", qty);
+	wl_json_bool(&j, "in_stock", in_stock);
+	wl_json_str(&j, "expected_ship_date", in_stock ? NULL : eta);
+	wl_json_bool(&j, "cancel_allowed", true);
+	wl_json_str(&j, "product_url", url);
+	return wl_json_finish(&j);
+}
+
+/* Queue backorder_confirmed. */
 static void
 confirm_backorder(const WlSku *s, const WlOrderArgs *a, int64 line_id)
 {
-	WlJson		j;
 	char		key[64];
 	bool		in_stock = wl_sku_free_units(s) >= wl_sku_int64(s, SKU_PAID_WAITING) + a->qty;
-	DateADT		eta;
-	bool		has_eta = wl_sku_date(s, SKU_RESTOCK_DATE, &eta) &&
-		wl_sku_bool(s, SKU_RESTOCK_CONFIRMED);
 	char	   *sku = wl_sku_text(s, SKU_CODE);
 
-	wl_json_init(&j);
-	wl_json_str(&j, "order_ref", a->order_ref);
-	wl_json_int(&j, "line_id", line_id);
-	wl_json_str(&j, "sku", sku);
-	wl_json_str(&j, "title", wl_sku_text(s, SKU_TITLE));
-	wl_json_int(&j, "qty", a->qty);
-	wl_json_bool(&j, "in_stock", in_stock);
-	wl_json_str(&j, "expected_ship_date", in_stock || !has_eta ? NULL : wl_iso_date(eta));
-	wl_json_bool(&j, "cancel_allowed", true);
-	wl_json_str(&j, "product_url", wl_sku_text(s, SKU_PRODUCT_URL));
 	snprintf(key, sizeof(key), "line:" INT64_FORMAT ":confirmed", line_id);
 	wl_queue_contacts("backorder_confirmed", sku, a->email, a->phone,
-					  wl_json_finish(&j), key);
+					  wl_backorder_confirmed_payload(a->order_ref, line_id, sku,
+													 wl_sku_text(s, SKU_TITLE), a->qty,
+													 in_stock, wl_backorder_eta(s),
+													 wl_sku_text(s, SKU_PRODUCT_URL)),
+					  key);
 }
 
 /*

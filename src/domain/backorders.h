@@ -9,11 +9,16 @@
 #include "postgres.h"
 #include "utils/date.h"
 
+#include "store/sku_row.h"
 #include "waitlist.h"
 
 extern int64 wl_place_backorder(const WlOrderArgs *a);
 extern int64 wl_cancel_line(int64 line_id);
 extern void wl_ship_line(int64 line_id);
 extern void wl_backorders_eta_changed(const char *sku, DateADT previous);
+extern char *wl_backorder_eta(const WlSku *s);
+extern char *wl_backorder_confirmed_payload(const char *order_ref, int64 line_id,
+											const char *sku, const char *title, int32 qty,
+											bool in_stock, const char *eta, const char *url);
 
 #endif

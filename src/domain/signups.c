@@ -172,18 +172,37 @@ probe(const char *index, SignupSku *s, const char *contact, bool lowercase, int6
 	return id;
 }
 
+/*
+ * The waiting sign-up of the SKU (id sku_id, watermark sub_served) with the
+ * same email or phone (the earlier), or 0; *pos its place.  Also used by
+ * api/import_api.c for each imported sign-up.
+ */
+int64
+wl_signup_same_contact(int64 sku_id, int64 sub_served, const char *email,
+					   const char *phone, int64 *pos)
+{
+	SignupSku	s = {.id = sku_id, .sub_served = sub_served};
+	int64		epos = 0;
+	int64		ppos = 0;
+	int64		by_email = probe("subscriber_email", &s, email, true, &epos);
+	int64		by_phone = probe("subscriber_phone", &s, phone, false, &ppos);
+
+	if (by_email && (!by_phone || epos <= ppos))
+	{
+		*pos = epos;
+		return by_email;
+	}
+	*pos = ppos;
+	return by_phone;
+}
+
 /* The waiting sign-up with the same email or phone (the earlier), or 0. */
 static int64
 find_existing(SignupSku *s, const char *email, const char *phone)
 {
-	int64		epos = 0;
-	int64		ppos = 0;
-	int64		by_email = probe("subscriber_email", s, email, true, &epos);
-	int64		by_phone = probe("subscriber_phone", s, phone, false, &ppos);
+	int64		pos;
 
-	if (by_email && by_phone)
-		return epos <= ppos ? by_email : by_phone;
-	return by_email ? by_email : by_phone;
+	return wl_signup_same_contact(s->id, s->sub_served, email, phone, &pos);
 }
 
 /* Keep the existing sign-up: give the position back, add a new contact. */

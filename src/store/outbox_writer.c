@@ -68,6 +68,31 @@ wl_queue_contacts(const char *kind, const char *sku, const char *email,
 }
 
 /*
+ * Messages of one kind from five parallel arrays (channel, recipient, sku,
+ * payload as json, key), for a bulk writer whose keys are new by
+ * construction (they name rows it inserted itself): a plain INSERT.
+ */
+static WlQuery q_queue_new = {
+	WL_OUTBOX_INSERT
+	"SELECT $1, u.channel, u.recipient, u.sku, u.payload, u.key"
+	" FROM unnest($2::text[], $3::text[], $4::text[], $5::json[], $6::text[])"
+	"  AS u (channel, recipient, sku, payload, key)",
+	6, {TEXTOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONARRAYOID, TEXTARRAYOID}, NULL
+};
+
+/* Queue the messages in arrays[0..4] (see q_queue_new). */
+void
+wl_queue_new_messages(const char *kind, Datum *arrays)
+{
+	Datum		args[6];
+
+	args[0] = CStringGetTextDatum(kind);
+	memcpy(&args[1], arrays, sizeof(Datum) * 5);
+	if (wl_exec(&q_queue_new, args, NULL, SPI_OK_INSERT, 0) > 0)
+		wl_note_messages();
+}
+
+/*
  * The merchant's record of a message that could not be built: dead on
  * arrival, with the reason and what it was about, never a contact.
  */

@@ -551,6 +551,21 @@ wl_sku_store_allocation(const WlSku *s)
 	wl_exec(&q_store_allocation, args, NULL, SPI_OK_UPDATE, 0);
 }
 
+static WlQuery q_add_imported = {
+	"UPDATE waitlist.sku SET paid_tail = paid_tail + $2, paid_waiting = paid_waiting + $2,"
+	" sub_tail = sub_tail + $3, sub_waiting = sub_waiting + $3 WHERE id = $1",
+	3, {INT8OID, INT8OID, INT8OID}, NULL
+};
+
+/* An import placed paid units and sign-ups at the end of the SKU's queues. */
+void
+wl_sku_add_imported(int64 id, int64 paid_units, int64 signups)
+{
+	Datum		args[3] = {Int64GetDatum(id), Int64GetDatum(paid_units), Int64GetDatum(signups)};
+
+	wl_exec(&q_add_imported, args, NULL, SPI_OK_UPDATE, 0);
+}
+
 /* ---------- pre-order plans ---------- */
 
 static WlQuery q_set_at_limit = {

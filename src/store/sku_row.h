@@ -101,6 +101,7 @@ extern void wl_sku_give_back_signup(int64 id);
 extern void wl_sku_mark_changed(int64 id);
 extern bool wl_sku_signup_left(int64 id, int64 pos, WlSku *s);
 extern void wl_sku_store_allocation(const WlSku *s);
+extern void wl_sku_add_imported(int64 id, int64 paid_units, int64 signups);
 
 /* Pre-order plans */
 extern void wl_sku_set_at_limit(int64 id, bool at_limit, WlSku *s);

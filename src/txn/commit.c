@@ -53,8 +53,8 @@ wl_on_commit_sku(WlSkuHook hook)
 }
 
 /* The role that owns the waitlist schema (the extension's installer). */
-static Oid
-extension_owner(void)
+Oid
+wl_extension_owner(void)
 {
 	Oid			nsp = get_namespace_oid("waitlist", false);
 	HeapTuple	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nsp));
@@ -80,7 +80,7 @@ settle_touched(void)
 	if (n == 0)
 		return;
 	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(extension_owner(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	SetUserIdAndSecContext(wl_extension_owner(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
 	nest = NewGUCNestLevel();
 	(void) set_config_option("search_path", "pg_catalog, pg_temp",
 							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,

@@ -11,6 +11,7 @@
 typedef void (*WlSkuHook) (int64 sku_id);
 
 extern void wl_on_commit_sku(WlSkuHook hook);
+extern Oid	wl_extension_owner(void);
 extern void wl_commit_init(void);
 
 #endif

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Benchmark 7: bulk import.  N backorder lines and N sign-ups over 1,000
+# SKUs, COPY-fed into staging tables, imported with
+# waitlist.import_backorders() and waitlist.import_signups() in one
+# transaction each, against a plain INSERT ... SELECT of the same rows into
+# bench.line and bench.subscriber (LIKE waitlist.line / waitlist.subscriber
+# INCLUDING ALL, foreign key to bench.sku), whose positions come from a
+# running sum per SKU.  Ours also checks every row, writes the lines'
+# backorder_confirmed messages and runs the allocator at COMMIT.
+# Informational extra: M place_backorder() calls for one SKU in one
+# transaction (quadratic: every call updates the same sku row) against
+# importing the same M lines.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+if [ "$BENCH_MODE" = quick ]; then
+	N=100000 ROUNDS=1 CALLS=2000
+else
+	N=1000000 ROUNDS=3 CALLS=10000
+fi
+export PGDATABASE=wl_import
+fresh_db "$PGDATABASE" 2>/dev/null
+
+# 1,000 SKUs whose restock is confirmed a week ahead: the policy takes
+# backorders (enforcement stays on).  The staging tables are filled in
+# order, as COPY would.  A tenth of the rows give a phone too; one sign-up
+# in 200 repeats the email of the SKU's sign-up 1,000 rows earlier, and
+# keeps that place.
+q -v n="$N" >/dev/null <<'SQL'
+INSERT INTO waitlist.sku (id, sku, title, restock_date, restock_confirmed)
+SELECT i, 'sku-' || i, 'Bench product ' || i, current_date + 7, true FROM generate_series(1, 1001) i;
+SELECT setval('waitlist.sku_id_seq', 1001);
+CREATE SCHEMA bench;
+CREATE TABLE bench.sku (LIKE waitlist.sku INCLUDING ALL);
+INSERT INTO bench.sku SELECT * FROM waitlist.sku;
+CREATE TABLE bench.line (LIKE waitlist.line INCLUDING ALL,
+	FOREIGN KEY (sku_id) REFERENCES bench.sku (id));
+CREATE TABLE bench.subscriber (LIKE waitlist.subscriber INCLUDING ALL,
+	FOREIGN KEY (sku_id) REFERENCES bench.sku (id));
+CREATE TABLE bench.src_lines (order_ref text, sku text, qty integer, customer text,
+	email text, phone text, channel text);
+CREATE TABLE bench.src_signups (sku text, email text, phone text, customer text);
+INSERT INTO bench.src_lines
+SELECT 'o' || g, 'sku-' || (1 + g % 1000), 1 + g % 3, 'Customer ' || g, 'c' || g || '@example.com',
+	   CASE WHEN g % 10 = 0 THEN '+1415' || lpad(g::text, 7, '0') END, 'dtc'
+  FROM generate_series(1, :n) g;
+INSERT INTO bench.src_signups
+SELECT 'sku-' || (1 + g % 1000),
+	   's' || CASE WHEN g % 100 = 0 AND (g / 1000) % 2 = 1 THEN g - 1000 ELSE g END || '@example.com',
+	   CASE WHEN g % 10 = 5 THEN '+1650' || lpad(g::text, 7, '0') END, 'Shopper ' || g
+  FROM generate_series(1, :n) g;
+SQL
+q -c "VACUUM ANALYZE"
+
+# seconds SQL: run SQL in one transaction after a CHECKPOINT; prints seconds
+seconds() {
+	local t0 t1
+	q -c "CHECKPOINT"
+	t0=$(date +%s.%N)
+	q -c "BEGIN" -c "$1" -c "COMMIT" >/dev/null
+	t1=$(date +%s.%N)
+	calc "$t1 - $t0"
+}
+
+# Empty both sides (and reset the SKUs' counters) between rounds.
+reset_tables() {
+	q >/dev/null <<'SQL'
+TRUNCATE waitlist.outbox, waitlist.batch, waitlist.line, waitlist.subscriber, bench.line, bench.subscriber;
+UPDATE waitlist.sku SET paid_tail = 0, paid_waiting = 0, sub_tail = 0, sub_waiting = 0;
+VACUUM ANALYZE waitlist.sku, waitlist.line, waitlist.subscriber, waitlist.outbox, bench.line, bench.subscriber;
+SQL
+}
+
+BASE_LINES="INSERT INTO bench.line (sku_id, kind, order_ref, customer, email, phone, qty, pos_start, pos_end, channel)
+SELECT k.id, 'backorder', s.order_ref, s.customer, s.email, s.phone, s.qty,
+       sum(s.qty) OVER w - s.qty, sum(s.qty) OVER w, s.channel
+  FROM (SELECT *, row_number() OVER () AS n FROM bench.src_lines) s
+  JOIN bench.sku k ON k.sku = s.sku
+WINDOW w AS (PARTITION BY k.id ORDER BY s.n)"
+BASE_SIGNUPS="INSERT INTO bench.subscriber (sku_id, email, phone, customer, pos, confirm_pending)
+SELECT k.id, s.email, s.phone, s.customer, row_number() OVER (PARTITION BY k.id ORDER BY s.n) - 1, true
+  FROM (SELECT *, row_number() OVER () AS n FROM bench.src_signups) s
+  JOIN bench.sku k ON k.sku = s.sku"
+
+declare -a OL OS BL BS
+for ((r = 1; r <= ROUNDS; r++)); do
+	reset_tables
+	if [ $((r % 2)) -eq 1 ]; then
+		OL+=("$(seconds "SELECT waitlist.import_backorders('bench.src_lines')")")
+		BL+=("$(seconds "$BASE_LINES")")
+		OS+=("$(seconds "SELECT waitlist.import_signups('bench.src_signups')")")
+		BS+=("$(seconds "$BASE_SIGNUPS")")
+	else
+		BL+=("$(seconds "$BASE_LINES")")
+		OL+=("$(seconds "SELECT waitlist.import_backorders('bench.src_lines')")")
+		BS+=("$(seconds "$BASE_SIGNUPS")")
+		OS+=("$(seconds "SELECT waitlist.import_signups('bench.src_signups')")")
+	fi
+	say "import round $r: lines ours ${OL[-1]} s, INSERT ${BL[-1]} s; sign-ups ours ${OS[-1]} s, INSERT ${BS[-1]} s"
+done
+
+# What was imported: every line, FIFO positions tiling each SKU's queue,
+# the counters, one confirmation per contact; the sign-ups minus the
+# repeated ones, positions 0..sub_tail-1 per SKU.
+check="$(q <<'SQL'
+SELECT (SELECT count(*) FROM waitlist.line) = (SELECT count(*) FROM bench.src_lines)
+   AND NOT EXISTS (SELECT 1 FROM (SELECT pos_start, lag(pos_end, 1, 0::bigint) OVER (PARTITION BY sku_id ORDER BY id) AS prev
+                                    FROM waitlist.line) x WHERE pos_start <> prev)
+   AND NOT EXISTS (SELECT 1 FROM waitlist.sku s
+                    WHERE paid_tail <> paid_waiting
+                       OR paid_tail <> (SELECT coalesce(sum(qty), 0) FROM waitlist.line WHERE sku_id = s.id)
+                       OR sub_tail <> sub_waiting
+                       OR sub_tail <> (SELECT count(*) FROM waitlist.subscriber WHERE sku_id = s.id))
+   AND (SELECT count(*) FROM waitlist.outbox WHERE kind = 'backorder_confirmed')
+       = (SELECT count(email) + count(phone) FROM bench.src_lines)
+   AND (SELECT count(*) FROM waitlist.subscriber)
+       = (SELECT count(DISTINCT (sku, email)) FROM bench.src_signups)
+   AND (SELECT count(DISTINCT (sku, email)) FROM bench.src_signups) < (SELECT count(*) FROM bench.src_signups)
+SQL
+)"
+[ "$check" = t ] || { say "import: the imported rows do not check out"; exit 1; }
+
+ol=$(median "${OL[@]}") bl=$(median "${BL[@]}") os=$(median "${OS[@]}") bs=$(median "${BS[@]}")
+say "import of $N: lines ours $ol s / INSERT $bl s, sign-ups ours $os s / INSERT $bs s"
+rl=$(calc "$ol / $bl")
+rs=$(calc "$os / $bs")
+result "7 import $N backorder lines, s (vs INSERT ... SELECT)" "$ol" "$bl" "$rl" "<= 3" "$(verdict "$rl <= 3")"
+result "7 import $N sign-ups, s (vs INSERT ... SELECT)" "$os" "$bs" "$rs" "<= 3" "$(verdict "$rs <= 3")"
+
+# Informational: CALLS place_backorder() calls for one SKU in one
+# transaction, against importing the same lines.
+reset_tables
+q -v m="$CALLS" >/dev/null <<'SQL'
+CREATE TABLE bench.src_one AS
+SELECT 'h' || g AS order_ref, 'sku-1001' AS sku, 1 AS qty, 'c' || g || '@example.com' AS email
+  FROM generate_series(1, :m) g;
+SQL
+calls=$(seconds "DO \$\$ BEGIN PERFORM waitlist.place_backorder(order_ref, sku, qty, NULL, email) FROM bench.src_one; END \$\$")
+q -c "TRUNCATE waitlist.outbox, waitlist.line" -c "UPDATE waitlist.sku SET paid_tail = 0, paid_waiting = 0"
+one=$(seconds "SELECT waitlist.import_backorders('bench.src_one')")
+say "$CALLS place_backorder calls for one SKU in one transaction: $calls s; import_backorders: $one s"
+result "7 $CALLS place_backorder calls, one SKU, one transaction, s (vs import)" "$calls" "$one" \
+	"$(calc "$calls / $one")" "info" "-"
+q -d postgres -c "DROP DATABASE $PGDATABASE"

@@ -1,0 +1,803 @@
+/* waitlist--0.2.0.sql: install script.  Every object is schema-qualified. */
+
+\echo Use "CREATE EXTENSION waitlist" to load this file. \quit
+
+/* ------------------------------------------------------------------------
+ * Validation helpers (C, immutable): used by the API and by table checks.
+ * ---------------------------------------------------------------------- */
+CREATE FUNCTION waitlist.valid_email(text) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'waitlist_valid_email'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION waitlist.valid_email(text) IS
+	'true when the text is a plausible delivery email address (local@domain.tld, at most 254 characters)';
+
+CREATE FUNCTION waitlist.valid_phone(text) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'waitlist_valid_phone'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION waitlist.valid_phone(text) IS
+	'true when the text is an E.164 phone number: a plus sign and 8 to 15 digits, the first not zero';
+
+CREATE FUNCTION waitlist.payload_json(VARIADIC "any") RETURNS json
+	AS 'MODULE_PATHNAME', 'waitlist_payload_json'
+	LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION waitlist.payload_json(VARIADIC "any") IS
+	'a JSON object from text keys and values (integers, numerics and booleans bare, the rest as their text output in strings, NULL as null); builds message payloads';
+
+/* ------------------------------------------------------------------------
+ * SKU state
+ *
+ * The C API validates every value before it reaches these tables, and it is
+ * their only writer (nothing is granted on them).  The CHECKs kept are the
+ * invariants the allocator relies on; input rules (lengths, email and phone
+ * formats, status names) live in the API so that the hot paths (subscribe,
+ * restock) do not pay for evaluating them twice.
+ * ---------------------------------------------------------------------- */
+CREATE TABLE waitlist.sku (
+	id				bigserial PRIMARY KEY,
+	sku				text NOT NULL UNIQUE,
+	title			text,
+	status			text NOT NULL DEFAULT 'active',
+	on_hand			bigint NOT NULL DEFAULT 0,
+	allocated		bigint NOT NULL DEFAULT 0,
+	restock_date	date,
+	restock_confirmed boolean NOT NULL DEFAULT false,
+	product_url		text,
+	image_url		text,
+	notify_ratio	numeric(6, 3) NOT NULL DEFAULT 1.0,
+	send_sold_out_again boolean NOT NULL DEFAULT true,
+	confirm_signups boolean NOT NULL DEFAULT true,
+	paid_tail		bigint NOT NULL DEFAULT 0,
+	paid_served		bigint NOT NULL DEFAULT 0,
+	sub_tail		bigint NOT NULL DEFAULT 0,
+	sub_served		bigint NOT NULL DEFAULT 0,
+	announced		bigint NOT NULL DEFAULT 0,
+	paid_waiting	bigint NOT NULL DEFAULT 0,
+	sub_waiting		bigint NOT NULL DEFAULT 0,
+	planned_production bigint,
+	preorder_cap_pct numeric(5, 2),
+	preorder_limit	bigint,
+	preorders_open	boolean NOT NULL DEFAULT false,
+	preorder_accepted bigint NOT NULL DEFAULT 0,
+	preorder_limit_hits integer NOT NULL DEFAULT 0,
+	preorder_at_limit boolean NOT NULL DEFAULT false,
+	production_date	date,
+	ships_on		date,
+	payment_mode	text,
+	deposit_pct		numeric(5, 2),
+	deposit_amount	numeric,
+	preorder_terms	integer NOT NULL DEFAULT 0,
+	channel_limits	boolean NOT NULL DEFAULT false,
+	channels		text[],
+	backorder_days	integer,
+	out_of_stock_days integer,
+	min_demand		integer,
+	max_backorder_units bigint,
+	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	updated_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	/*
+	 * One constraint for the counters: PostgreSQL prepares every CHECK of a
+	 * table again for each statement that writes it, and this row is
+	 * updated by every placement, sign-up and restock.
+	 */
+	CONSTRAINT sku_counters_ok CHECK (on_hand OPERATOR(pg_catalog.>=) 0
+		AND allocated OPERATOR(pg_catalog.>=) 0
+		AND preorder_accepted OPERATOR(pg_catalog.>=) 0
+		AND paid_waiting OPERATOR(pg_catalog.>=) 0 AND sub_waiting OPERATOR(pg_catalog.>=) 0)
+);
+COMMENT ON TABLE waitlist.sku IS 'one row per SKU: stock as waitlist knows it, restock date, message settings and the queue counters';
+COMMENT ON COLUMN waitlist.sku.allocated IS 'units allocated to waiting paid lines and not yet shipped';
+COMMENT ON COLUMN waitlist.sku.paid_tail IS 'next free position in the paid queue (sum of quantities ever queued)';
+COMMENT ON COLUMN waitlist.sku.paid_served IS 'watermark: paid-queue positions below it are allocated (cancelled holes skipped)';
+COMMENT ON COLUMN waitlist.sku.sub_tail IS 'next free position in the sign-up queue';
+COMMENT ON COLUMN waitlist.sku.sub_served IS 'watermark: sign-ups below it have been told the SKU is back';
+COMMENT ON COLUMN waitlist.sku.paid_waiting IS 'paid units of waiting lines not allocated yet (the live backorder and pre-order queue, cancelled lines left out)';
+COMMENT ON COLUMN waitlist.sku.sub_waiting IS 'sign-ups waiting and not told yet (unsubscribed ones left out)';
+COMMENT ON COLUMN waitlist.sku.announced IS 'free units already announced to sign-ups, so a wave only covers new units';
+COMMENT ON COLUMN waitlist.sku.preorder_limit IS 'floor(planned_production * preorder_cap_pct / 100): pre-order units are never accepted beyond it';
+COMMENT ON COLUMN waitlist.sku.preorder_accepted IS 'pre-order units accepted and not cancelled (shipped ones included)';
+COMMENT ON COLUMN waitlist.sku.preorder_limit_hits IS 'times the pre-order limit was reached; keys the preorder_limit_reached event';
+COMMENT ON COLUMN waitlist.sku.preorder_terms IS 'bumped whenever the pre-order plan changes; keys the messages about the change';
+COMMENT ON COLUMN waitlist.sku.channels IS 'sales channels the SKU is listed on; each gets availability_changed events; NULL: listed nowhere (no events)';
+COMMENT ON COLUMN waitlist.sku.backorder_days IS 'policy override: longest wait to a confirmed restock that still takes backorders (NULL: waitlist.backorder_days)';
+COMMENT ON COLUMN waitlist.sku.out_of_stock_days IS 'policy override: restocks further away are treated as uncertain (NULL: waitlist.out_of_stock_days)';
+COMMENT ON COLUMN waitlist.sku.min_demand IS 'policy override: people waiting before backorders open (NULL: waitlist.backorder_min_demand)';
+COMMENT ON COLUMN waitlist.sku.max_backorder_units IS 'policy override: backordered units the support team can carry (NULL: waitlist.backorder_max_units; 0: no limit)';
+COMMENT ON COLUMN waitlist.sku.channel_limits IS 'true when some sales channel has its own pre-order limit (waitlist.preorder_channel)';
+
+/* Paid lines: backorders and pre-orders, FIFO by position. */
+CREATE TABLE waitlist.line (
+	id				bigserial PRIMARY KEY,
+	sku_id			bigint NOT NULL REFERENCES waitlist.sku (id),
+	kind			text NOT NULL DEFAULT 'backorder',
+	order_ref		text NOT NULL,
+	customer		text,
+	email			text,
+	phone			text,
+	qty				integer NOT NULL,
+	pos_start		bigint NOT NULL,
+	pos_end			bigint NOT NULL,
+	state			text NOT NULL DEFAULT 'waiting',
+	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	cancelled_at	timestamptz,
+	shipped_at		timestamptz,
+	channel			text,
+	unit_price		numeric,
+	currency		text,
+	amount			numeric,
+	deposit			numeric,
+	captured		numeric NOT NULL DEFAULT 0,
+	refunded		numeric NOT NULL DEFAULT 0,
+	payment_mode	text,
+	payment_state	text,
+	authorized_until timestamptz,
+	reauthorizations integer NOT NULL DEFAULT 0,
+	confirm_pending	boolean NOT NULL DEFAULT false,
+	action_at		timestamptz,
+	UNIQUE (sku_id, order_ref),
+	/*
+	 * Positions tile the queue, and money never moves backwards: a refund
+	 * never passes what was captured, a capture never passes the amount.
+	 * One constraint, as for sku.  The payment-state rules are checked by
+	 * the pgTAP invariants.
+	 */
+	CONSTRAINT line_ok CHECK (qty OPERATOR(pg_catalog.>) 0
+		AND pos_end OPERATOR(pg_catalog.=) (pos_start OPERATOR(pg_catalog.+) qty)
+		AND refunded OPERATOR(pg_catalog.>=) 0 AND refunded OPERATOR(pg_catalog.<=) captured
+		AND captured OPERATOR(pg_catalog.<=) coalesce(amount, 0))
+);
+COMMENT ON TABLE waitlist.line IS 'paid lines (backorders and pre-orders), served first and strictly FIFO; allocation is derived from sku.paid_served';
+COMMENT ON COLUMN waitlist.line.payment_state IS 'pre-orders: authorized, deposit_captured, captured, voided or refunded; NULL for backorders (paid outside waitlist)';
+COMMENT ON COLUMN waitlist.line.authorized_until IS 'pre-orders paid by authorization: when the authorization lapses; tick() asks for a new one before';
+COMMENT ON COLUMN waitlist.line.confirm_pending IS 'a new pre-order whose confirmation and payment event are still to be written (by claim or tick)';
+COMMENT ON COLUMN waitlist.line.action_at IS 'pre-orders: when claim or tick must next act on the line (write its confirmation, renew its authorization); NULL when nothing is left';
+CREATE INDEX line_action ON waitlist.line (action_at) WHERE action_at IS NOT NULL;
+
+/* Per-channel pre-order limits within the SKU's global one. */
+CREATE TABLE waitlist.preorder_channel (
+	sku_id			bigint NOT NULL REFERENCES waitlist.sku (id),
+	channel			text NOT NULL,
+	max_units		bigint NOT NULL CHECK (max_units OPERATOR(pg_catalog.>=) 0),
+	accepted		bigint NOT NULL DEFAULT 0 CHECK (accepted OPERATOR(pg_catalog.>=) 0),
+	PRIMARY KEY (sku_id, channel)
+);
+COMMENT ON TABLE waitlist.preorder_channel IS 'a sales channel''s own pre-order limit for a SKU; accepted counts that channel''s pre-order units not cancelled';
+CREATE INDEX line_waiting ON waitlist.line (sku_id, pos_end)
+	WHERE state OPERATOR(pg_catalog.=) 'waiting';
+CREATE INDEX line_holes ON waitlist.line (sku_id, pos_end)
+	WHERE state OPERATOR(pg_catalog.<>) 'waiting';
+
+/* Back-in-stock sign-ups, FIFO by position, one unit each. */
+CREATE TABLE waitlist.subscriber (
+	id				bigserial PRIMARY KEY,
+	sku_id			bigint NOT NULL REFERENCES waitlist.sku (id),
+	email			text,
+	phone			text,
+	customer		text,
+	pos				bigint NOT NULL,
+	state			text NOT NULL DEFAULT 'waiting',
+	confirm_pending boolean NOT NULL DEFAULT false,
+	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	unsubscribed_at timestamptz,
+	UNIQUE (sku_id, pos),
+	CHECK (email IS NOT NULL OR phone IS NOT NULL)
+);
+COMMENT ON TABLE waitlist.subscriber IS 'back-in-stock sign-ups; a sign-up below sku.sub_served has been told';
+COMMENT ON COLUMN waitlist.subscriber.confirm_pending IS 'its waitlist_joined confirmation is still to be written (by claim or tick)';
+CREATE INDEX subscriber_unconfirmed ON waitlist.subscriber (id) WHERE confirm_pending;
+CREATE INDEX subscriber_holes ON waitlist.subscriber (sku_id, pos)
+	WHERE state OPERATOR(pg_catalog.<>) 'waiting';
+CREATE INDEX subscriber_email ON waitlist.subscriber (sku_id, pg_catalog.lower(email), pos)
+	WHERE state OPERATOR(pg_catalog.=) 'waiting';
+CREATE INDEX subscriber_phone ON waitlist.subscriber (sku_id, phone, pos)
+	WHERE state OPERATOR(pg_catalog.=) 'waiting';
+
+/*
+ * A batch records one move of a watermark at commit: "SKU X, positions
+ * [pos_from, pos_to)".  Per-recipient messages are expanded from it after
+ * the commit (by claim() or tick()), so the commit does not grow with the
+ * queue.  scan_lo/scan_hi bound the pos_end index range to read.
+ */
+CREATE TABLE waitlist.batch (
+	id				bigserial PRIMARY KEY,
+	sku_id			bigint NOT NULL REFERENCES waitlist.sku (id),
+	kind			text NOT NULL
+					CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['allocated', 'back_in_stock', 'sold_out_again'])),
+	pos_from		bigint NOT NULL,
+	pos_to			bigint NOT NULL,
+	scan_lo			bigint NOT NULL,
+	scan_hi			bigint NOT NULL,
+	units			bigint NOT NULL,
+	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	expanded_at		timestamptz,
+	messages		bigint
+);
+COMMENT ON TABLE waitlist.batch IS 'watermark moves made at commit, expanded into per-recipient messages after it';
+CREATE INDEX batch_pending ON waitlist.batch (id) WHERE expanded_at IS NULL;
+
+/* The outbox: the only source of truth for outbound messages. */
+CREATE TABLE waitlist.outbox (
+	id				bigserial PRIMARY KEY,
+	kind			text NOT NULL,
+	channel			text NOT NULL
+					CHECK (channel OPERATOR(pg_catalog.=) ANY (ARRAY['email', 'sms', 'merchant', 'payment', 'feed'])),
+	recipient		text,
+	sku				text,
+	payload			json NOT NULL DEFAULT '{}',
+	idempotency_key text COLLATE "C" NOT NULL UNIQUE,
+	state			text NOT NULL DEFAULT 'pending'
+					CHECK (state OPERATOR(pg_catalog.=) ANY (ARRAY['pending', 'leased', 'delivered', 'dead'])),
+	due_at			timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	attempts		integer NOT NULL DEFAULT 0,
+	lease_owner		text,
+	last_error		text,
+	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	delivered_at	timestamptz
+);
+COMMENT ON TABLE waitlist.outbox IS 'every customer, merchant and payment message; listeners claim, ack and nack';
+COMMENT ON COLUMN waitlist.outbox.due_at IS 'when the message may next be claimed: its deliver-after time while pending, its lease expiry while leased';
+CREATE INDEX outbox_due ON waitlist.outbox (due_at, id)
+	WHERE state OPERATOR(pg_catalog.=) ANY (ARRAY['pending', 'leased']);
+
+/* Inventory tables the app asked us to follow. */
+CREATE TABLE waitlist.tracked_inventory (
+	inventory		regclass PRIMARY KEY,
+	sku_column		name NOT NULL,
+	quantity_column name NOT NULL,
+	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+/*
+ * Sales channels.  The playbook's channel table is built in (the view
+ * waitlist.channel); channel_rule holds the shop's own channels and its
+ * changes to the built-in ones, so pg_dump keeps exactly what the shop
+ * changed and a restore never collides with the built-in rows.
+ */
+CREATE TABLE waitlist.channel_rule (
+	channel			text PRIMARY KEY,
+	title			text NOT NULL,
+	marketplace		boolean NOT NULL,
+	backorders		text NOT NULL
+					CHECK (backorders OPERATOR(pg_catalog.=) ANY (ARRAY['yes', 'handling_time', 'no'])),
+	preorders		text NOT NULL
+					CHECK (preorders OPERATOR(pg_catalog.=) ANY (ARRAY['yes', 'brand_registry', 'handling_time', 'no'])),
+	max_handling_days integer,
+	brand_registry	boolean NOT NULL,
+	notify_me		boolean NOT NULL,
+	updated_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	-- "by handling time" means nothing without the maximum
+	CONSTRAINT channel_rule_handling_days
+		CHECK (max_handling_days IS NOT NULL
+			   OR (backorders OPERATOR(pg_catalog.<>) 'handling_time'
+				   AND preorders OPERATOR(pg_catalog.<>) 'handling_time'))
+);
+COMMENT ON TABLE waitlist.channel_rule IS 'the shop''s own sales channels and its changes to the built-in ones (see the view waitlist.channel)';
+
+CREATE FUNCTION waitlist.channel_rule_changed() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'waitlist_channel_rule_changed'
+	LANGUAGE C;
+COMMENT ON FUNCTION waitlist.channel_rule_changed() IS
+	'statement trigger on waitlist.channel_rule: every backend reloads its cached channel rules';
+CREATE TRIGGER channel_rule_changed
+	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON waitlist.channel_rule
+	FOR EACH STATEMENT EXECUTE FUNCTION waitlist.channel_rule_changed();
+
+CREATE VIEW waitlist.channel AS
+SELECT coalesce(r.channel, b.channel) AS channel,
+	   coalesce(r.title, b.title) AS title,
+	   coalesce(r.marketplace, b.marketplace) AS marketplace,
+	   coalesce(r.backorders, b.backorders) AS backorders,
+	   coalesce(r.preorders, b.preorders) AS preorders,
+	   CASE WHEN r.channel IS NULL THEN b.max_handling_days ELSE r.max_handling_days END AS max_handling_days,
+	   coalesce(r.brand_registry, b.brand_registry) AS brand_registry,
+	   coalesce(r.notify_me, b.notify_me) AS notify_me,
+	   b.channel IS NOT NULL AS builtin,
+	   r.channel IS NOT NULL AS changed
+  FROM (VALUES
+		('dtc', 'Your own store', false, 'yes', 'yes', NULL::integer, false, true),
+		('amazon', 'Amazon', true, 'no', 'brand_registry', NULL, false, false),
+		('ebay', 'eBay', true, 'handling_time', 'handling_time', 30, false, false),
+		('walmart', 'Walmart', true, 'no', 'no', NULL, false, false),
+		('tiktok_shop', 'TikTok Shop', true, 'no', 'no', NULL, false, false))
+	   AS b (channel, title, marketplace, backorders, preorders, max_handling_days, brand_registry, notify_me)
+  FULL JOIN waitlist.channel_rule r ON r.channel OPERATOR(pg_catalog.=) b.channel;
+COMMENT ON VIEW waitlist.channel IS 'sales channels and what they support: the playbook''s table (dtc, amazon, ebay, walmart, tiktok_shop) with the shop''s changes; edit with waitlist.set_channel';
+
+/* The decision last published per SKU and listed channel. */
+CREATE TABLE waitlist.availability (
+	sku_id			bigint NOT NULL REFERENCES waitlist.sku (id),
+	channel			text NOT NULL,
+	decision		text NOT NULL,
+	reason			text NOT NULL,
+	ship_by			date,
+	changes			integer NOT NULL DEFAULT 1,
+	changed_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	checked_on		date NOT NULL DEFAULT CURRENT_DATE,
+	PRIMARY KEY (sku_id, channel)
+);
+COMMENT ON TABLE waitlist.availability IS 'the decision last published (availability_changed) for each SKU on each channel it is listed on';
+CREATE INDEX availability_checked ON waitlist.availability (checked_on);
+
+/* pg_dump keeps the user data. */
+SELECT pg_catalog.pg_extension_config_dump('waitlist.sku', '');
+SELECT pg_catalog.pg_extension_config_dump('waitlist.sku_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('waitlist.line', '');
+SELECT pg_catalog.pg_extension_config_dump('waitlist.line_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('waitlist.subscriber', '');
+SELECT pg_catalog.pg_extension_config_dump('waitlist.subscriber_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('waitlist.batch', '');
+SELECT pg_catalog.pg_extension_config_dump('waitlist.batch_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('waitlist.outbox', '');
+SELECT pg_catalog.pg_extension_config_dump('waitlist.outbox_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('waitlist.tracked_inventory', '');
+SELECT pg_catalog.pg_extension_config_dump('waitlist.preorder_channel', '');
+SELECT pg_catalog.pg_extension_config_dump('waitlist.channel_rule', '');
+SELECT pg_catalog.pg_extension_config_dump('waitlist.availability', '');
+
+/* ------------------------------------------------------------------------
+ * Derived views
+ * ---------------------------------------------------------------------- */
+CREATE VIEW waitlist.line_status AS
+SELECT l.id, s.sku, l.kind, l.order_ref, l.customer, l.qty,
+	   CASE l.state
+		   WHEN 'shipped' THEN l.qty
+		   WHEN 'cancelled' THEN 0
+		   ELSE GREATEST(0, LEAST(l.qty::bigint,
+					s.paid_served OPERATOR(pg_catalog.-) l.pos_start))
+	   END AS allocated,
+	   CASE
+		   WHEN l.state OPERATOR(pg_catalog.<>) 'waiting' THEN l.state
+		   WHEN s.paid_served OPERATOR(pg_catalog.>=) l.pos_end THEN 'allocated'
+		   WHEN s.paid_served OPERATOR(pg_catalog.>) l.pos_start THEN 'partially_allocated'
+		   ELSE 'waiting'
+	   END AS status,
+	   l.created_at, l.cancelled_at, l.shipped_at,
+	   l.channel, l.payment_mode, l.payment_state, l.currency, l.amount, l.captured, l.refunded
+  FROM waitlist.line l
+  JOIN waitlist.sku s ON s.id OPERATOR(pg_catalog.=) l.sku_id;
+COMMENT ON VIEW waitlist.line_status IS 'paid lines with their derived allocation and status';
+
+CREATE VIEW waitlist.subscriber_status AS
+SELECT sub.id, s.sku, sub.email, sub.phone, sub.customer,
+	   CASE
+		   WHEN sub.state OPERATOR(pg_catalog.=) 'unsubscribed' THEN 'unsubscribed'
+		   WHEN sub.pos OPERATOR(pg_catalog.<) s.sub_served THEN 'notified'
+		   ELSE 'waiting'
+	   END AS status,
+	   sub.created_at, sub.unsubscribed_at
+  FROM waitlist.subscriber sub
+  JOIN waitlist.sku s ON s.id OPERATOR(pg_catalog.=) sub.sku_id;
+COMMENT ON VIEW waitlist.subscriber_status IS 'sign-ups with their derived status (waiting, notified, unsubscribed)';
+
+/* ------------------------------------------------------------------------
+ * SKUs
+ * ---------------------------------------------------------------------- */
+CREATE FUNCTION waitlist.upsert_sku(
+	sku text,
+	title text DEFAULT NULL,
+	status text DEFAULT NULL,
+	restock_date date DEFAULT NULL,
+	restock_confirmed boolean DEFAULT NULL,
+	product_url text DEFAULT NULL,
+	image_url text DEFAULT NULL,
+	notify_ratio numeric DEFAULT NULL,
+	send_sold_out_again boolean DEFAULT NULL,
+	confirm_signups boolean DEFAULT NULL)
+RETURNS waitlist.sku
+AS 'MODULE_PATHNAME', 'waitlist_upsert_sku'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.upsert_sku(text, text, text, date, boolean, text, text, numeric, boolean, boolean) IS
+	'create a SKU or change the settings given (NULL keeps the current value); a moved restock date tells waiting backorders';
+
+/* ------------------------------------------------------------------------
+ * Supply
+ * ---------------------------------------------------------------------- */
+CREATE FUNCTION waitlist.restock(sku text, qty bigint) RETURNS bigint
+	AS 'MODULE_PATHNAME', 'waitlist_restock'
+	LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.restock(text, bigint) IS
+	'add qty units to the SKU; they are allocated FIFO when the transaction commits; returns units on hand';
+
+CREATE FUNCTION waitlist.set_on_hand(sku text, qty bigint) RETURNS bigint
+	AS 'MODULE_PATHNAME', 'waitlist_set_on_hand'
+	LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.set_on_hand(text, bigint) IS
+	'set the units on hand (a stock count); allocation follows at commit; returns units on hand';
+
+CREATE FUNCTION waitlist.inventory_trigger() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'waitlist_inventory_trigger'
+	LANGUAGE C
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.inventory_trigger() IS
+	'row trigger for an app inventory table: moves the SKU''s units by the change in quantity';
+
+CREATE FUNCTION waitlist.track_inventory(inventory regclass, sku_column name, quantity_column name)
+RETURNS void
+AS 'MODULE_PATHNAME', 'waitlist_track_inventory'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.track_inventory(regclass, name, name) IS
+	'attach the inventory trigger to an app table: its quantities, summed per SKU, move units on hand';
+
+CREATE FUNCTION waitlist.untrack_inventory(inventory regclass) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'waitlist_untrack_inventory'
+	LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.untrack_inventory(regclass) IS
+	'remove the inventory trigger from an app table; returns false when it was not tracked';
+
+/* ------------------------------------------------------------------------
+ * Demand
+ * ---------------------------------------------------------------------- */
+CREATE FUNCTION waitlist.subscribe(sku text, email text DEFAULT NULL, phone text DEFAULT NULL,
+								   customer text DEFAULT NULL) RETURNS bigint
+	AS 'MODULE_PATHNAME', 'waitlist_subscribe'
+	LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.subscribe(text, text, text, text) IS
+	'back-in-stock sign-up by email and/or E.164 phone; signing up again returns the waiting sign-up and keeps its place';
+
+CREATE FUNCTION waitlist.unsubscribe(id bigint) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'waitlist_unsubscribe'
+	LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.unsubscribe(bigint) IS
+	'leave the list; returns false when the sign-up had already left';
+
+CREATE FUNCTION waitlist.place_backorder(order_ref text, sku text, qty integer,
+										 customer text DEFAULT NULL, email text DEFAULT NULL,
+										 phone text DEFAULT NULL, channel text DEFAULT 'dtc')
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'waitlist_place_backorder'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.place_backorder(text, text, integer, text, text, text, text) IS
+	'queue a paid line where the policy takes backorders on the channel (WL013 otherwise); allocated at commit when free units exist and nobody waits ahead; returns the line id';
+
+CREATE FUNCTION waitlist.cancel_line(line_id bigint) RETURNS integer
+	AS 'MODULE_PATHNAME', 'waitlist_cancel_line'
+	LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.cancel_line(bigint) IS
+	'cancel a line that has not shipped; the units it held go to the next in line at commit; returns those units';
+
+CREATE FUNCTION waitlist.ship_line(line_id bigint) RETURNS void
+	AS 'MODULE_PATHNAME', 'waitlist_ship_line'
+	LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.ship_line(bigint) IS
+	'ship a fully allocated line: its units leave stock and a shipped message is queued';
+
+CREATE FUNCTION waitlist.waiting_count(sku text) RETURNS bigint
+	AS 'MODULE_PATHNAME', 'waitlist_waiting_count'
+	LANGUAGE C CALLED ON NULL INPUT STABLE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.waiting_count(text) IS
+	'people waiting for the SKU: sign-ups not yet told plus paid lines not yet fully allocated';
+
+CREATE FUNCTION waitlist.queue_position(line_id bigint, OUT "position" bigint, OUT total bigint)
+	AS 'MODULE_PATHNAME', 'waitlist_queue_position'
+	LANGUAGE C CALLED ON NULL INPUT STABLE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.queue_position(bigint) IS
+	'"position X of Y" among the SKU''s paid lines still short of units; position is NULL once the line is allocated, shipped or cancelled';
+
+/* ------------------------------------------------------------------------
+ * Pre-orders
+ * ---------------------------------------------------------------------- */
+CREATE TYPE waitlist.preorder_report AS (
+	sku				text,
+	status			text,
+	planned_production bigint,
+	cap_pct			numeric,
+	preorder_limit	bigint,
+	accepted		bigint,
+	remaining		bigint,
+	over_limit		bigint,
+	production_date	date,
+	ships_on		date,
+	payment			text,
+	report			text
+);
+COMMENT ON TYPE waitlist.preorder_report IS 'a SKU''s pre-order tracking block: the plan, the limit, what was accepted and what remains';
+
+CREATE FUNCTION waitlist.open_preorders(sku text, planned_production bigint,
+										cap_pct numeric DEFAULT 80,
+										production_date date DEFAULT NULL,
+										ships_on date DEFAULT NULL,
+										payment text DEFAULT 'authorize',
+										deposit_pct numeric DEFAULT NULL,
+										deposit_amount numeric DEFAULT NULL)
+RETURNS waitlist.preorder_report
+AS 'MODULE_PATHNAME', 'waitlist_open_preorders'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.open_preorders(text, bigint, numeric, date, date, text, numeric, numeric) IS
+	'open pre-orders (or change the plan): the SKU becomes upcoming and takes pre-orders up to floor(planned_production * cap_pct / 100); a smaller plan never cancels accepted pre-orders, it reports those over the limit';
+
+CREATE FUNCTION waitlist.close_preorders(sku text) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'waitlist_close_preorders'
+	LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.close_preorders(text) IS
+	'stop taking pre-orders; accepted ones stay in line and sign-ups open; returns false when they were not open';
+
+CREATE FUNCTION waitlist.reschedule_preorders(sku text, ships_on date, production_date date DEFAULT NULL)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'waitlist_reschedule_preorders'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.reschedule_preorders(text, date, date) IS
+	'move the expected ship (and production) date; pre-orders still waiting for units get eta_changed; returns how many lines were told';
+
+CREATE FUNCTION waitlist.set_preorder_channel_limit(sku text, channel text, max_units bigint)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'waitlist_set_preorder_channel_limit'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.set_preorder_channel_limit(text, text, bigint) IS
+	'cap the pre-order units one sales channel may take, within the global limit (NULL removes the cap); returns the units that channel has accepted';
+
+CREATE FUNCTION waitlist.place_preorder(order_ref text, sku text, qty integer,
+										customer text DEFAULT NULL, email text DEFAULT NULL,
+										phone text DEFAULT NULL, channel text DEFAULT 'dtc',
+										unit_price numeric DEFAULT NULL, currency text DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'waitlist_place_preorder'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.place_preorder(text, text, integer, text, text, text, text, numeric, text) IS
+	'accept a pre-order within the limit (refused with WL010 beyond it); its preorder_confirmed and payment event are written by the next claim or tick; idempotent per order and SKU; returns the line id';
+
+CREATE FUNCTION waitlist.preorder_status(sku text DEFAULT NULL)
+RETURNS SETOF waitlist.preorder_report
+AS 'MODULE_PATHNAME', 'waitlist_preorder_status'
+LANGUAGE C CALLED ON NULL INPUT STABLE ROWS 1
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.preorder_status(text) IS
+	'the pre-order tracking block of one SKU, or of every SKU with a pre-order plan when sku is NULL';
+
+/* ------------------------------------------------------------------------
+ * Availability policy
+ * ---------------------------------------------------------------------- */
+CREATE TYPE waitlist.policy_result AS (
+	decision		text,
+	reason			text,
+	ship_by			date
+);
+COMMENT ON TYPE waitlist.policy_result IS 'what a product page shows: in_stock, backorder (to ship by ship_by), preorder, notify_me or out_of_stock, and the branch of the flowchart taken';
+
+CREATE FUNCTION waitlist.policy(sku text, channel text DEFAULT 'dtc')
+RETURNS waitlist.policy_result
+AS 'MODULE_PATHNAME', 'waitlist_policy'
+LANGUAGE C CALLED ON NULL INPUT STABLE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.policy(text, text) IS
+	'what the SKU''s page shows on the channel now and why: in_stock, backorder (with ship_by), preorder, notify_me or out_of_stock';
+
+CREATE FUNCTION waitlist.policy_of(status text, on_hand bigint, allocated bigint,
+								   paid_waiting bigint, sub_waiting bigint,
+								   restock_date date, restock_confirmed boolean,
+								   preorders_open boolean, preorder_accepted bigint,
+								   preorder_limit bigint, ships_on date, channels text[],
+								   backorder_days integer, out_of_stock_days integer,
+								   min_demand integer, max_backorder_units bigint, id bigint,
+								   channel_limits boolean, channel text)
+RETURNS waitlist.policy_result
+AS 'MODULE_PATHNAME', 'waitlist_policy_of'
+LANGUAGE C CALLED ON NULL INPUT STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION waitlist.policy_of(text, bigint, bigint, bigint, bigint, date, boolean, boolean, bigint, bigint, date, text[], integer, integer, integer, bigint, bigint, boolean, text) IS
+	'the policy from a SKU''s columns (what policy(waitlist.sku, text) passes); needs read access to waitlist.channel, and to waitlist.preorder_channel for SKUs with channel limits';
+
+/*
+ * The row form for catalog queries.  A plain SQL function, inlined by the
+ * planner: the query passes the columns the C function reads straight from
+ * the scan, with no whole-row value built per row.
+ */
+CREATE FUNCTION waitlist.policy(s waitlist.sku, channel text DEFAULT 'dtc')
+RETURNS waitlist.policy_result
+LANGUAGE sql STABLE PARALLEL RESTRICTED
+AS $$
+	SELECT waitlist.policy_of(s.status, s.on_hand, s.allocated, s.paid_waiting, s.sub_waiting,
+							  s.restock_date, s.restock_confirmed,
+							  s.preorders_open, s.preorder_accepted, s.preorder_limit, s.ships_on,
+							  s.channels, s.backorder_days, s.out_of_stock_days, s.min_demand,
+							  s.max_backorder_units, s.id, s.channel_limits, channel)
+$$;
+COMMENT ON FUNCTION waitlist.policy(waitlist.sku, text) IS
+	'the policy for a waitlist.sku row, for catalog queries (SELECT waitlist.policy(s, ''amazon'') FROM waitlist.sku s); needs read access to waitlist.sku and waitlist.channel (and waitlist.preorder_channel for SKUs with per-channel pre-order limits)';
+
+CREATE FUNCTION waitlist.set_channel(channel text, title text DEFAULT NULL,
+									 marketplace boolean DEFAULT NULL, backorders text DEFAULT NULL,
+									 preorders text DEFAULT NULL, max_handling_days integer DEFAULT NULL,
+									 brand_registry boolean DEFAULT NULL, notify_me boolean DEFAULT NULL)
+RETURNS waitlist.channel
+AS 'MODULE_PATHNAME', 'waitlist_set_channel'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.set_channel(text, text, boolean, text, text, integer, boolean, boolean) IS
+	'add a sales channel or change what one supports (NULL keeps the current value); SKUs listed on it publish their new availability at commit';
+
+CREATE FUNCTION waitlist.set_listings(sku text, channels text[]) RETURNS text[]
+	AS 'MODULE_PATHNAME', 'waitlist_set_listings'
+	LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.set_listings(text, text[]) IS
+	'the channels the SKU is listed on (NULL: none); each listed channel gets availability_changed events from the next commit on';
+
+CREATE FUNCTION waitlist.set_policy(sku text, backorder_days integer DEFAULT NULL,
+									out_of_stock_days integer DEFAULT NULL,
+									min_demand integer DEFAULT NULL,
+									max_backorder_units bigint DEFAULT NULL)
+RETURNS waitlist.sku
+AS 'MODULE_PATHNAME', 'waitlist_set_policy'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.set_policy(text, integer, integer, integer, bigint) IS
+	'the SKU''s own policy thresholds; a NULL argument means the waitlist.* setting applies';
+
+CREATE FUNCTION waitlist.place_order(order_ref text, customer text, email text, phone text,
+									 channel text, lines jsonb)
+RETURNS TABLE (line_no integer, sku text, qty integer, decision text, line_id bigint,
+			   shipment integer, ship_by date)
+AS 'MODULE_PATHNAME', 'waitlist_place_order'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE ROWS 4
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.place_order(text, text, text, text, text, jsonb) IS
+	'a mixed cart: each line is sold from stock, backordered or pre-ordered as the policy decides, grouped into shipments; all or nothing';
+
+/* ------------------------------------------------------------------------
+ * Outbox
+ * ---------------------------------------------------------------------- */
+CREATE FUNCTION waitlist.expand_batches(max_batches integer DEFAULT 1000) RETURNS bigint
+	AS 'MODULE_PATHNAME', 'waitlist_expand_batches'
+	LANGUAGE C STRICT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.expand_batches(integer) IS
+	'turn committed allocation batches and pending sign-up confirmations into per-recipient messages; returns messages written';
+
+CREATE FUNCTION waitlist.claim(consumer text, max integer DEFAULT 100, lease interval DEFAULT '30 seconds',
+							   kinds text[] DEFAULT NULL, channels text[] DEFAULT NULL)
+RETURNS TABLE (id bigint, kind text, channel text, recipient text, sku text, payload json,
+			   idempotency_key text, attempts integer, created_at timestamptz, lease_until timestamptz)
+AS 'MODULE_PATHNAME', 'waitlist_claim'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE ROWS 100
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.claim(text, integer, interval, text[], text[]) IS
+	'lease up to max due messages (expired leases included) to consumer, oldest due first; kinds and channels, when given, limit what is claimed';
+
+CREATE FUNCTION waitlist.ack(consumer text, ids bigint[]) RETURNS integer
+	AS 'MODULE_PATHNAME', 'waitlist_ack'
+	LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.ack(text, bigint[]) IS
+	'mark messages delivered; only those currently leased to consumer count; returns how many';
+
+CREATE FUNCTION waitlist.nack(consumer text, id bigint, error text, retry_after interval DEFAULT NULL)
+RETURNS text
+AS 'MODULE_PATHNAME', 'waitlist_nack'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.nack(text, bigint, text, interval) IS
+	'a failed delivery: retry after retry_after or an exponential backoff with jitter, dead after waitlist.max_attempts; returns the new state';
+
+CREATE FUNCTION waitlist.dead_letter(consumer text, id bigint, error text) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'waitlist_dead_letter'
+	LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.dead_letter(text, bigint, text) IS
+	'give up on a leased message at once (a permanent failure)';
+
+CREATE FUNCTION waitlist.extend_lease(consumer text, ids bigint[], lease interval DEFAULT '30 seconds')
+RETURNS integer
+AS 'MODULE_PATHNAME', 'waitlist_extend_lease'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.extend_lease(text, bigint[], interval) IS
+	'renew the lease on messages still being delivered; returns how many are still held';
+
+CREATE FUNCTION waitlist.release(consumer text, ids bigint[]) RETURNS integer
+	AS 'MODULE_PATHNAME', 'waitlist_release'
+	LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.release(text, bigint[]) IS
+	'hand leased messages back undelivered (a consumer shutting down); the attempt is not counted';
+
+CREATE FUNCTION waitlist.next_due(kinds text[] DEFAULT NULL, channels text[] DEFAULT NULL)
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'waitlist_next_due'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.next_due(text[], text[]) IS
+	'when the next message (of these kinds and channels, if given) becomes claimable: now if work waits to be expanded, NULL when nothing is pending';
+
+CREATE FUNCTION waitlist.tick() RETURNS bigint
+	AS 'MODULE_PATHNAME', 'waitlist_tick'
+	LANGUAGE C VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.tick() IS
+	'time-based work: expands pending batches and sign-up confirmations; call it from a relay, pg_cron or a worker; returns messages written';
+
+CREATE FUNCTION waitlist.outbox_metrics()
+RETURNS TABLE (state text, kind text, messages bigint, oldest_due_age interval,
+			   notification_queue_usage double precision)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT o.state, o.kind, pg_catalog.count(*),
+		   pg_catalog.max(CASE WHEN o.state OPERATOR(pg_catalog.=) 'pending'
+									AND o.due_at OPERATOR(pg_catalog.<=) pg_catalog.now()
+							   THEN pg_catalog.now() OPERATOR(pg_catalog.-) o.due_at END),
+		   pg_catalog.pg_notification_queue_usage()
+	  FROM waitlist.outbox o
+	 GROUP BY o.state, o.kind
+	UNION ALL
+	SELECT 'unexpanded', b.kind, pg_catalog.count(*),
+		   pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.min(b.created_at),
+		   pg_catalog.pg_notification_queue_usage()
+	  FROM waitlist.batch b
+	 WHERE b.expanded_at IS NULL
+	 GROUP BY b.kind
+	UNION ALL
+	SELECT 'unexpanded', 'waitlist_joined', pg_catalog.count(*),
+		   pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.min(u.created_at),
+		   pg_catalog.pg_notification_queue_usage()
+	  FROM waitlist.subscriber u
+	 WHERE u.confirm_pending
+	HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 0
+	UNION ALL
+	SELECT 'unexpanded', 'preorder_confirmed', pg_catalog.count(*),
+		   pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.min(l.action_at),
+		   pg_catalog.pg_notification_queue_usage()
+	  FROM waitlist.line l
+	 WHERE l.action_at IS NOT NULL AND l.confirm_pending
+	HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 0
+	 ORDER BY 1, 2
+$$;
+COMMENT ON FUNCTION waitlist.outbox_metrics() IS
+	'messages per state and kind, how long the oldest due pending one has waited, batches and sign-up and pre-order confirmations not yet expanded, and pg_notification_queue_usage()';
+
+CREATE FUNCTION waitlist.purge_delivered(older_than interval DEFAULT '7 days') RETURNS bigint
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH d AS (
+		DELETE FROM waitlist.outbox o
+		 WHERE o.state OPERATOR(pg_catalog.=) 'delivered'
+		   AND o.delivered_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) older_than)
+		RETURNING 1)
+	SELECT pg_catalog.count(*) FROM d
+$$;
+COMMENT ON FUNCTION waitlist.purge_delivered(interval) IS
+	'delete delivered messages older than the interval; returns how many';
+
+/* ------------------------------------------------------------------------
+ * Imports (0.2.0): a shop's existing backorders and sign-ups, set-based.
+ *
+ * Not SECURITY DEFINER: the source table is read with the caller's
+ * privileges, and the C code writes waitlist's tables as the extension's
+ * owner.  The SET pins search_path all the same.
+ * ---------------------------------------------------------------------- */
+CREATE FUNCTION waitlist.import_backorders(source regclass) RETURNS bigint
+	AS 'MODULE_PATHNAME', 'waitlist_import_backorders'
+	LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.import_backorders(regclass) IS
+	'import backorder lines from a table (columns order_ref, sku, qty, customer, email, phone, channel; seq orders them) as place_backorder would place them one by one, in one pass; all or nothing; returns the lines imported';
+
+CREATE FUNCTION waitlist.import_signups(source regclass) RETURNS bigint
+	AS 'MODULE_PATHNAME', 'waitlist_import_signups'
+	LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.import_signups(regclass) IS
+	'import back-in-stock sign-ups from a table (columns sku, email, phone, customer; seq orders them) as subscribe would take them one by one, in one pass; all or nothing; returns the new sign-ups';
+
+/* ------------------------------------------------------------------------
+ * Privileges: nothing for PUBLIC; grant waitlist_app / waitlist_relay.
+ * ---------------------------------------------------------------------- */
+REVOKE ALL ON ALL TABLES IN SCHEMA waitlist FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA waitlist FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA waitlist FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION waitlist.valid_email(text), waitlist.valid_phone(text) TO PUBLIC;
