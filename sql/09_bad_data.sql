@@ -117,3 +117,24 @@ SELECT try($$SELECT waitlist.track_inventory('waitlist.sku', 'sku', 'on_hand')$$
 -- server log gets the message without it.
 SELECT try_detail($$SELECT waitlist.subscribe('NEAR', 'not-an-email')$$);
 SELECT try_detail($$SELECT waitlist.subscribe('NEAR', NULL, '555-0100')$$);
+
+-- The row form of the policy runs with the caller's search_path (it is a
+-- plain SQL function, inlined in catalog queries), but its statements do
+-- not: an operator planted in a schema first on that path never runs.
+SELECT waitlist.set_preorder_channel_limit('NEAR-P', 'amazon', 10);
+CREATE SCHEMA planted;
+CREATE FUNCTION planted.eq(bigint, bigint) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+	RAISE NOTICE 'planted operator ran';
+	RETURN $1 OPERATOR(pg_catalog.=) $2;
+END
+$$;
+CREATE OPERATOR planted.= (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = planted.eq);
+SET client_min_messages = notice;
+SET search_path = planted, pg_catalog, public;
+SELECT * FROM waitlist.set_channel('hijack-test', title => 'Hijack test') WHERE false;
+SELECT (waitlist.policy(s, 'amazon')).decision FROM waitlist.sku s WHERE s.sku = 'NEAR-P';
+RESET search_path;
+RESET client_min_messages;
+DROP SCHEMA planted CASCADE;
+DELETE FROM waitlist.channel_rule WHERE channel = 'hijack-test';

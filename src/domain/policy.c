@@ -72,11 +72,11 @@ channel_room(int64 sku_id, const char *channel)
 {
 	Datum		args[2] = {Int64GetDatum(sku_id), CStringGetTextDatum(channel)};
 	int64		room = -1;
+	int			nest = wl_spi_connect_pinned();
 
-	wl_spi_connect();
 	if (wl_exec(&q_channel_room, args, NULL, SPI_OK_SELECT, 0) == 1)
 		room = Max(wl_get_int64(0, 1, NULL), 0);
-	SPI_finish();
+	wl_spi_finish_pinned(nest);
 	return room;
 }
 

@@ -102,8 +102,8 @@ load_rules(void)
 	uint64		n;
 	ChannelRule *fresh;
 	uint64		invals = rules_invals;
+	int			nest = wl_spi_connect_pinned();
 
-	wl_spi_connect();
 	n = query_rules();
 	fresh = MemoryContextAllocZero(TopMemoryContext, sizeof(ChannelRule) * Max(n, 1));
 	for (uint64 i = 0; i < n; i++)
@@ -125,7 +125,7 @@ load_rules(void)
 	rules_generation++;
 	rules_valid = (rules_invals == invals);
 	rules_relid = get_relname_relid("channel_rule", get_namespace_oid("waitlist", false));
-	SPI_finish();
+	wl_spi_finish_pinned(nest);
 }
 
 /* The rule of a channel, or NULL when the channel is unknown. */

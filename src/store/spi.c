@@ -12,6 +12,7 @@
 
 #include "store/spi.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 
 /* Connect to SPI (every C entry point that runs statements does). */
 void
@@ -21,6 +22,32 @@ wl_spi_connect(void)
 
 	if (rc != SPI_OK_CONNECT)
 		elog(ERROR, "waitlist: SPI_connect failed: %s", SPI_result_code_string(rc));
+}
+
+/*
+ * Connect to SPI with search_path pinned to pg_catalog, pg_temp until
+ * wl_spi_finish_pinned: for statements reached from functions that run
+ * with the caller's search_path (the row-form policy, for catalog
+ * queries), so that no operator or function another role planted in a
+ * schema on that path runs inside them.  Returns the GUC nest level.
+ */
+int
+wl_spi_connect_pinned(void)
+{
+	int			nest = NewGUCNestLevel();
+
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	wl_spi_connect();
+	return nest;
+}
+
+/* Disconnect and restore the caller's search_path. */
+void
+wl_spi_finish_pinned(int nest)
+{
+	SPI_finish();
+	AtEOXact_GUC(true, nest);
 }
 
 /* Prepare q once per backend. */

@@ -21,6 +21,8 @@ typedef struct WlQuery
 } WlQuery;
 
 extern void wl_spi_connect(void);
+extern int	wl_spi_connect_pinned(void);
+extern void wl_spi_finish_pinned(int nest);
 extern void wl_prepare(WlQuery *q);
 extern uint64 wl_exec(WlQuery *q, Datum *values, const char *nulls,
 					  int expected, long count);
