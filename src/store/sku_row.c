@@ -285,15 +285,16 @@ update_row(WlQuery *q, Datum *args, const char *nulls, WlSku *s)
 
 /* ---------- supply and settings ---------- */
 
+/* Supply changes return what their callers read (by name, like every row here). */
 static WlQuery q_restock = {
 	"UPDATE waitlist.sku SET on_hand = on_hand + $2, updated_at = now()"
-	" WHERE sku = $1 RETURNING *",
+	" WHERE sku = $1 RETURNING id, on_hand",
 	2, {TEXTOID, INT8OID}, NULL
 };
 
 static WlQuery q_set_on_hand = {
 	"UPDATE waitlist.sku SET on_hand = $2, updated_at = now()"
-	" WHERE sku = $1 RETURNING *",
+	" WHERE sku = $1 RETURNING id, on_hand",
 	2, {TEXTOID, INT8OID}, NULL
 };
 
@@ -465,9 +466,11 @@ wl_sku_close_line(int64 id, int64 unallocate, int64 unstock, int64 unqueue)
 	wl_exec(&q_close_line, args, NULL, SPI_OK_UPDATE, 0);
 }
 
+/* A sign-up is the hottest call: the row returns only what it reads. */
 static WlQuery q_take_signup = {
 	"UPDATE waitlist.sku SET sub_tail = sub_tail + 1, sub_waiting = sub_waiting + 1"
-	" WHERE sku = $1 RETURNING *",
+	" WHERE sku = $1 RETURNING id, status, on_hand, allocated, announced, sub_tail, sub_served,"
+	"  confirm_signups, preorders_open, preorder_limit, preorder_accepted, channels",
 	1, {TEXTOID}, NULL
 };
 

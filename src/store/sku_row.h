@@ -3,9 +3,11 @@
  *	  The waitlist.sku row: the one module that reads, locks and updates it.
  *
  * A WlSku holds the row's columns as datums, read by column name (so a
- * column added to the table changes this module only).  Every statement
- * here returns the whole row (k.*), and wl_sku_read maps it; statements
- * that also return something else name it after the row's columns.
+ * column added to the table changes this module only).  Statements here
+ * return the whole row (k.*), or on the hottest paths just the columns
+ * their callers read, under the same names; wl_sku_from_tuple maps either
+ * (a column not returned reads as NULL).  Statements that also return
+ * something else name it after the row's columns.
  */
 #ifndef WAITLIST_SKU_ROW_H
 #define WAITLIST_SKU_ROW_H
