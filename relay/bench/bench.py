@@ -46,7 +46,7 @@ RESTOCK_DRIVER = os.path.join(HERE, "restock_driver")
 HTTP_FLOOR = os.path.join(HERE, "http_floor")
 RECEIVER = os.path.join(HERE, "receiver.js")
 HOOK_RECEIVER = os.path.join(HERE, "hook_receiver")
-SECRET = "bench-secret"
+SECRET = "whsec_MfKQ9r8GKYqrTRhBGbWvZjJ2kMXkAPjUgPnX1ezbRpI="  # Standard Webhooks: whsec_ + base64 of 32 bytes
 EXTRA_ARGS = shlex.split(os.environ.get("WAITLIST_RELAY_BENCH_ARGS", ""))  # for experiments
 LOGDIR = tempfile.mkdtemp(prefix="waitlist-relay-bench.")
 rows = []  # the table: (measurement, relay, baseline, ratio, target, verdict)
