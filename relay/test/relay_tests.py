@@ -639,6 +639,23 @@ def future_message_is_delivered_on_time_without_notify():
 
 
 @test
+def any_notification_payload_wakes_the_relay():
+    # The relay reads no meaning into the NOTIFY payload: the extension's
+    # JSON payload ({"outbox":1}), its old text one and an empty one each
+    # wake it at once (the poll interval is 30 s).
+    rec = server.reset()
+    r = webhook_relay("payloads", extra=["--poll-interval", "30s"])
+    wait_until(lambda: "connected" in r.log(), 10, "the relay to connect")
+    time.sleep(0.3)
+    for i, payload in enumerate(['{"outbox":1}', "outbox", ""]):
+        key = "payload-%d" % i
+        insert([{"kind": "shipped", "channel": "email", "key": key}], notify=False)
+        sql("NOTIFY waitlist, %s" % lit(payload))
+        wait_until(lambda: key in rec.accepted, 3, "a wake-up by payload %r" % payload)
+    r.stop()
+
+
+@test
 def sigterm_finishes_in_flight_deliveries():
     rec = server.reset()
     rec.script = lambda q: (200, {}, 1.5)
