@@ -78,6 +78,7 @@ static const opt_def options[] = {
 	"read key = value lines named like the long flags; SIGHUP re-reads it"},
 	{"verbose", 'v', OPT_BOOL, OFF(verbose), NULL,
 	"log claims, notifications and lease renewals too"},
+	{"check", 0, OPT_ACTION, 0, NULL, "check the configuration (flags, --config file, secrets) and exit"},
 	{"help", 'h', OPT_ACTION, 0, NULL, "show this help and exit"},
 	{"version", 'V', OPT_ACTION, 0, NULL, "show the version and exit"},
 };
@@ -478,7 +479,13 @@ config_load(relay_config *cfg, int argc, char **argv)
 		return CONFIG_ERROR;
 	if (!load_argv(cfg, argc, argv, &action))
 		return CONFIG_ERROR;
-	if (action != NULL && strcmp(action, "help") == 0)
+	if (action != NULL && strcmp(action, "check") == 0)
+	{
+		if (!validate(cfg))
+			return CONFIG_ERROR;
+		printf("waitlist-relay: configuration ok\n");
+	}
+	else if (action != NULL && strcmp(action, "help") == 0)
 		print_help();
 	else if (action != NULL)
 		printf("waitlist-relay %s\n", RELAY_VERSION);

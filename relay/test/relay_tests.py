@@ -13,6 +13,7 @@ import email.utils
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -454,6 +455,46 @@ def the_readme_receiver_verifies_real_deliveries():
         node.terminate()
         out = node.communicate(timeout=10)[0]
     check("back_in_stock email ada@example.test" in out, "the receiver acted on the message: %r" % out)
+
+
+def make_install(destdir, *extra):
+    """The top-level make install into destdir; the files it wrote, relative."""
+    out = subprocess.run(["make", "-s", "-C", REPO, "install", "DESTDIR=" + destdir] + list(extra),
+                         capture_output=True, text=True, timeout=300)
+    check(out.returncode == 0, "make install %s failed: %s" % (" ".join(extra), out.stderr[-2000:]))
+    return {os.path.relpath(os.path.join(d, f), destdir) for d, _, fs in os.walk(destdir) for f in fs}
+
+
+@test
+def make_install_installs_the_relay_as_a_tool():
+    # The top-level make install puts the relay on the PATH (/usr/local/bin),
+    # with its man page, systemd unit and example configuration; a packager
+    # skips it with WITHOUT_RELAY=1.  The example configuration is refused
+    # until its placeholder secret is replaced, then passes --check.
+    dest = tempfile.mkdtemp(dir=LOGDIR)
+    files = make_install(dest)
+    relay_files = {"usr/local/bin/waitlist-relay", "usr/local/share/man/man1/waitlist-relay.1",
+                   "usr/local/lib/systemd/system/waitlist-relay.service",
+                   "usr/local/share/doc/waitlist-relay/waitlist-relay.conf.example"}
+    check(relay_files <= files, "relay files missing: %s" % (relay_files - files))
+    check(any(f.endswith("extension/waitlist.control") for f in files), "the extension is installed too")
+    with open(os.path.join(dest, "usr/local/lib/systemd/system/waitlist-relay.service")) as f:
+        unit = f.read()
+    check("ExecStart=/usr/local/bin/waitlist-relay --config" in unit, "the unit runs the installed program")
+    bare = make_install(tempfile.mkdtemp(dir=LOGDIR), "WITHOUT_RELAY=1")
+    check(not any("waitlist-relay" in f for f in bare), "WITHOUT_RELAY=1 installs no relay: %s" % bare)
+    check(any(f.endswith("extension/waitlist.control") for f in bare), "but the extension")
+    on_path = shutil.which("waitlist-relay", path=os.environ.get("PATH", os.defpath))
+    check(on_path is not None and os.path.dirname(on_path) != sql("SELECT setting FROM pg_config"
+          " WHERE name = 'BINDIR'"), "waitlist-relay on the PATH after make install: %s" % on_path)
+    example = os.path.join(dest, "usr/local/share/doc/waitlist-relay/waitlist-relay.conf.example")
+    out = subprocess.run([RELAY, "--config", example, "--check"], capture_output=True, text=True, timeout=10)
+    check(out.returncode == 2 and "invalid webhook secret" in out.stderr, "the placeholder is refused: %s" % out.stderr)
+    conf = os.path.join(LOGDIR, "example.conf")
+    with open(example) as f, open(conf, "w") as g:
+        g.write(f.read().replace("whsec_REPLACE-ME", SECRET))
+    out = subprocess.run([RELAY, "--config", conf, "--check"], capture_output=True, text=True, timeout=10)
+    check(out.returncode == 0 and "configuration ok" in out.stdout, "the edited example: %s" % out.stderr)
 
 
 @test
