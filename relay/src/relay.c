@@ -635,6 +635,7 @@ wait_for_work(relay *r, int64_t now)
 		fds[n++].revents = 0;
 	}
 	n += metrics_fds(fds + n, 16 - n);
+	log_flush();
 	dispatch_wait(r->dp, fds, n, sleep_ms(r, now));
 }
 

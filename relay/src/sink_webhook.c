@@ -19,6 +19,38 @@
 #include <time.h>
 
 #define RESPONSE_KEEP 200		/* bytes of the response body kept for last_error */
+#define EASY_POOL 64			/* finished easy handles kept for the next requests */
+
+/*
+ * Easy handles are reused: creating and freeing one per request cost more
+ * than the request's own work on a kept-alive loopback connection.  A
+ * reused handle is reset (every option is set again) but keeps its
+ * buffers; connections live in the multi handle's cache either way.
+ */
+static CURL *easy_pool[EASY_POOL];
+static int	easy_pooled = 0;
+
+/* A fresh or reset easy handle, or NULL. */
+static CURL *
+easy_take(void)
+{
+	if (easy_pooled == 0)
+		return curl_easy_init();
+	return easy_pool[--easy_pooled];
+}
+
+/* Keep a finished handle for the next request, or free it. */
+static void
+easy_give_back(CURL *e)
+{
+	if (easy_pooled == EASY_POOL)
+	{
+		curl_easy_cleanup(e);
+		return;
+	}
+	curl_easy_reset(e);
+	easy_pool[easy_pooled++] = e;
+}
 
 typedef struct webhook_state
 {
@@ -164,7 +196,7 @@ webhook_start(delivery *d, CURLM *multi, const relay_config *cfg)
 	webhook_state *ws = xcalloc(1, sizeof(webhook_state));
 
 	d->webhook = ws;
-	ws->easy = curl_easy_init();
+	ws->easy = easy_take();
 	if (ws->easy == NULL)
 	{
 		delivery_fail(d, VERDICT_RETRY, -1, "cannot create an HTTP request");
@@ -239,6 +271,14 @@ webhook_done(delivery *d, CURLcode rc, const relay_config *cfg)
 	status_verdict(d, ws, code, cfg);
 }
 
+/* Free the kept easy handles (at exit). */
+void
+webhook_free_pool(void)
+{
+	while (easy_pooled > 0)
+		curl_easy_cleanup(easy_pool[--easy_pooled]);
+}
+
 /* Take the request off the multi handle and free its state. */
 void
 webhook_cleanup(delivery *d, CURLM *multi)
@@ -250,7 +290,7 @@ webhook_cleanup(delivery *d, CURLM *multi)
 	if (ws->easy != NULL)
 	{
 		curl_multi_remove_handle(multi, ws->easy);
-		curl_easy_cleanup(ws->easy);
+		easy_give_back(ws->easy);
 	}
 	curl_slist_free_all(ws->headers);
 	free(ws->retry_after);
