@@ -24,3 +24,28 @@ PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -I$(srcdir)/src -isystem $(shell $(PG_CONFIG) --includedir-server)
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# The relay (relay/) is built and installed with the extension, as a tool:
+# /usr/local/bin/waitlist-relay (on the PATH), its man page, systemd unit and
+# example configuration (relay/Makefile: PREFIX, BINDIR...).  A packager
+# shipping it separately, or without libcurl, skips it with WITHOUT_RELAY=1.
+ifndef WITHOUT_RELAY
+all: relay-all
+install: relay-install
+uninstall: relay-uninstall
+clean: relay-clean
+
+relay-all:
+	$(MAKE) -C relay all CFLAGS_EXTRA="$(PG_CFLAGS)"
+
+relay-install: relay-all
+	$(MAKE) -C relay install
+
+relay-uninstall:
+	$(MAKE) -C relay uninstall
+
+relay-clean:
+	$(MAKE) -C relay clean
+
+.PHONY: relay-all relay-install relay-uninstall relay-clean
+endif

@@ -3,9 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WFLAGS="-Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Werror"
+# The top-level make builds and installs the relay too (relay/Makefile:
+# /usr/local/bin/waitlist-relay, on the PATH); WITHOUT_RELAY=1 skips it.
 make -s PG_CFLAGS="$WFLAGS ${EXTRA_CFLAGS:-}" >/dev/null
-make -s install >/dev/null
-if [ -f relay/Makefile ] && [ -z "${WL_SKIP_RELAY:-}" ]; then
-	make -s -C relay CFLAGS_EXTRA="$WFLAGS" >/dev/null
-	make -s -C relay install >/dev/null
-fi
+make -s install PG_CFLAGS="$WFLAGS ${EXTRA_CFLAGS:-}" >/dev/null

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install the Debian packages the build, the tests, the demo and the relay need,
+# Install the Debian packages the build, the tests, the demo and the relay need
+# (Node.js and npm for the relay's tests and benchmark),
 # but only those that are missing.  Needs root (or sudo) the first time.
 set -euo pipefail
 
@@ -11,6 +12,9 @@ missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 done
+# The relay's tests verify webhooks with an npm library: Node.js and npm,
+# from Debian unless the machine has them already (from any source).
+command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 SUDO=""

@@ -15,13 +15,15 @@ waitlist extension (PG* variables set).
    is returning, so from its return the floor is ~0.  The webhook end is
    hook_receiver (C), which reads its clock when a request's first bytes
    arrive, as listen_floor does for a NOTIFY; the same run with receiver.js
-   (Node) is shown beside it.  Target: relay p50 within 3x of the floor's.
+   (Node) is shown beside it.  Target: relay p50 within 2x of the floor's.
 2. Throughput: M pending messages (default 50000) drained by
    --webhook --in-flight 16 --batch 100 into a loopback receiver that
    answers 200 at once (receiver.js, Node).  Beside it the HTTP floor (a
    libcurl-multi client posting the same bodies with 16 in flight and no
    database) and the claim+ack floor (--stdout into /dev/null).
-   Target: at least 5000 msg/s.
+   Targets, as ratios to the lower of the two floors: unsigned and signed
+   (Standard Webhooks, HMAC-SHA256) each at least 0.7; signing costs under
+   10% (signed / unsigned at least 0.9).
 
     bench.py [latency|throughput|all] [--restocks N] [--messages M]
 
@@ -46,7 +48,7 @@ RESTOCK_DRIVER = os.path.join(HERE, "restock_driver")
 HTTP_FLOOR = os.path.join(HERE, "http_floor")
 RECEIVER = os.path.join(HERE, "receiver.js")
 HOOK_RECEIVER = os.path.join(HERE, "hook_receiver")
-SECRET = "bench-secret"
+SECRET = "whsec_MfKQ9r8GKYqrTRhBGbWvZjJ2kMXkAPjUgPnX1ezbRpI="  # Standard Webhooks: whsec_ + base64 of 32 bytes
 EXTRA_ARGS = shlex.split(os.environ.get("WAITLIST_RELAY_BENCH_ARGS", ""))  # for experiments
 LOGDIR = tempfile.mkdtemp(prefix="waitlist-relay-bench.")
 rows = []  # the table: (measurement, relay, baseline, ratio, target, verdict)
@@ -220,8 +222,8 @@ def latency(n):
         ours, floor = x[stat + "_us"], x["floor_" + stat + "_us"]
         rows.append((label, "%.0f" % ours, "%.0f (LISTEN)" % floor, ratio_text(ours, floor),
                      target, result))
-    row("restock -> webhook p50 (us)", r, "sent_p50", "<= 3x floor",
-        verdict(r["sent_p50_us"] <= 3 * r["floor_sent_p50_us"]))
+    row("restock -> webhook p50 (us)", r, "sent_p50", "<= 2x floor",
+        verdict(r["sent_p50_us"] <= 2 * r["floor_sent_p50_us"]))
     row("restock -> webhook p99 (us)", r, "sent_p99")
     row("  p50 from COMMIT's return (us)", r, "commit_p50")
     row("  p50 with --async-commit (us)", a, "sent_p50")
@@ -309,14 +311,23 @@ def throughput(m):
     if c["signed"] != m or c["bad_signatures"]:
         sys.exit("bench: signatures missing or wrong")
 
-    rows.append(("webhook msg/s, 16 in flight", "%.0f" % plain, "%.0f (HTTP floor)" % http_rate,
-                 "%.2f" % (plain / http_rate), ">= 5000 msg/s", verdict(plain >= 5000)))
-    rows.append(("  same vs claim+ack floor", "%.0f" % plain, "%.0f (--stdout)" % stdout_rate,
+    # The floor is the lower of the two measured beside the relay: an
+    # HTTP client with no database, and the relay's own claim+ack loop
+    # with a sink that costs nothing.
+    floor = min(http_rate, stdout_rate)
+    floor_text = "%.0f (%s)" % (floor, "HTTP floor" if http_rate <= stdout_rate else "claim+ack floor")
+    rows.append(("webhook msg/s, 16 in flight", "%.0f" % plain, floor_text,
+                 "%.2f" % (plain / floor), ">= 0.70 x floor", verdict(plain >= 0.7 * floor)))
+    rows.append(("  floor: HTTP, libcurl multi 16", "%.0f" % plain, "%.0f (HTTP floor)" % http_rate,
+                 "%.2f" % (plain / http_rate), "-", "info"))
+    rows.append(("  floor: claim+ack, --stdout", "%.0f" % plain, "%.0f (--stdout)" % stdout_rate,
                  "%.2f" % (plain / stdout_rate), "-", "info"))
-    rows.append(("  same with --async-commit", "%.0f" % fast, "%.0f (HTTP floor)" % http_rate,
-                 "%.2f" % (fast / http_rate), "-", "info"))
-    rows.append(("webhook msg/s signed", "%.0f" % signed, "%.0f (unsigned)" % plain,
-                 "%.2f" % (signed / plain), ">= 5000 msg/s", verdict(signed >= 5000)))
+    rows.append(("  same with --async-commit", "%.0f" % fast, floor_text,
+                 "%.2f" % (fast / floor), "-", "info"))
+    rows.append(("webhook msg/s signed", "%.0f" % signed, floor_text,
+                 "%.2f" % (signed / floor), ">= 0.70 x floor", verdict(signed >= 0.7 * floor)))
+    rows.append(("signing cost: signed / unsigned", "%.0f" % signed, "%.0f (unsigned)" % plain,
+                 "%.2f" % (signed / plain), ">= 0.90", verdict(signed >= 0.9 * plain)))
 
 
 def table():

@@ -47,13 +47,15 @@ start(CURLM *multi, slot *s, const char *url, const char *body, long i)
 	curl_slist_free_all(s->headers);
 	s->headers = curl_slist_append(NULL, "Content-Type: application/json");
 	s->headers = curl_slist_append(s->headers, "User-Agent: waitlist-relay/0.1.0");
+	snprintf(line, sizeof(line), "webhook-id: bench-%ld", i);
+	s->headers = curl_slist_append(s->headers, line);
+	snprintf(line, sizeof(line), "webhook-timestamp: %lld", (long long) time(NULL));
+	s->headers = curl_slist_append(s->headers, line);
 	snprintf(line, sizeof(line), "Idempotency-Key: bench-%ld", i);
 	s->headers = curl_slist_append(s->headers, line);
 	snprintf(line, sizeof(line), "Waitlist-Message-Id: %ld", i);
 	s->headers = curl_slist_append(s->headers, line);
 	s->headers = curl_slist_append(s->headers, "Waitlist-Attempt: 1");
-	snprintf(line, sizeof(line), "Waitlist-Timestamp: %lld", (long long) time(NULL));
-	s->headers = curl_slist_append(s->headers, line);
 	s->headers = curl_slist_append(s->headers, "Expect:");
 	curl_easy_setopt(s->easy, CURLOPT_URL, url);
 	curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, body);

@@ -27,11 +27,17 @@ const SAMPLE = 1000;
 
 let posts = 0, connections = 0, badSignatures = 0, signed = 0, generation = 0;
 
+// Standard Webhooks: HMAC-SHA256 keyed with the base64 after "whsec_", over
+// "id.timestamp.body"; one of the space-separated "v1,<base64>" must match.
+// (The relay's tests check every request with the official library.)
+const key = secret === null ? null : Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
+
 function verify(req, body) {
-  const ts = req.headers['waitlist-timestamp'];
-  const sig = req.headers['waitlist-signature'] || '';
-  const mac = crypto.createHmac('sha256', secret).update(ts + '.').update(body).digest('hex');
-  if (sig !== 'v1=' + mac) badSignatures++;
+  const id = req.headers['webhook-id'];
+  const ts = req.headers['webhook-timestamp'];
+  const sigs = (req.headers['webhook-signature'] || '').split(' ');
+  const mac = crypto.createHmac('sha256', key).update(id + '.' + ts + '.').update(body).digest('base64');
+  if (!sigs.includes('v1,' + mac)) badSignatures++;
 }
 
 const server = http.createServer((req, res) => {
@@ -50,7 +56,7 @@ const server = http.createServer((req, res) => {
     req.socket.generation = generation;
     connections++;
   }
-  if (req.headers['waitlist-signature']) signed++;
+  if (req.headers['webhook-signature']) signed++;
   const check = secret !== null && n % SAMPLE === 1;
   if (!log && !check) {
     req.resume();

@@ -15,7 +15,6 @@
 #include <strings.h>
 #include <unistd.h>
 
-#define RELAY_VERSION "0.1.0"
 
 typedef enum opt_type
 {
@@ -51,8 +50,8 @@ static const opt_def options[] = {
 	"sink: run COMMAND with /bin/sh per message, JSON on its stdin; exit 0 = delivered, 100 = give up (dead letter), other = retry"},
 	{"webhook", 0, OPT_SINK, SINK_WEBHOOK, "URL",
 	"sink: POST the JSON to URL; 2xx = delivered, 4xx except 408/429 = dead letter, else retry"},
-	{"secret", 0, OPT_STRING, OFF(secret), "SECRET",
-	"webhook signing key (prefer env WAITLIST_RELAY_SECRET or the config file)"},
+	{"secret", 0, OPT_LIST, OFF(secrets), "SECRET",
+	"webhook signing secret, whsec_<base64> (Standard Webhooks); repeat to sign with several while rotating (prefer env WAITLIST_RELAY_SECRET or the config file)"},
 	{"kind", 0, OPT_LIST, OFF(kinds), "KIND",
 	"claim only messages of this kind (repeatable)"},
 	{"channel", 0, OPT_LIST, OFF(channels), "CHANNEL",
@@ -79,6 +78,7 @@ static const opt_def options[] = {
 	"read key = value lines named like the long flags; SIGHUP re-reads it"},
 	{"verbose", 'v', OPT_BOOL, OFF(verbose), NULL,
 	"log claims, notifications and lease renewals too"},
+	{"check", 0, OPT_ACTION, 0, NULL, "check the configuration (flags, --config file, secrets) and exit"},
 	{"help", 'h', OPT_ACTION, 0, NULL, "show this help and exit"},
 	{"version", 'V', OPT_ACTION, 0, NULL, "show the version and exit"},
 };
@@ -383,6 +383,41 @@ check_channels(const relay_config *cfg)
 	return true;
 }
 
+/*
+ * The webhook sink's secrets: --secret or the file's, else
+ * WAITLIST_RELAY_SECRET (several separated by blanks).  Each must be a
+ * Standard Webhooks secret; the signer is built once here.
+ */
+static bool
+load_secrets(relay_config *cfg)
+{
+	const char *env = getenv("WAITLIST_RELAY_SECRET");
+	char		why[200];
+
+	if (cfg->secrets.n == 0 && env != NULL)
+	{
+		char	   *copy = xstrdup(env),
+				   *save = NULL;
+
+		for (char *t = strtok_r(copy, " \t\n", &save); t; t = strtok_r(NULL, " \t\n", &save))
+			strlist_add(&cfg->secrets, t);
+		free(copy);
+	}
+	for (int i = 0; i < cfg->secrets.n; i++)
+		if (!secret_check(cfg->secrets.items[i], why, sizeof(why)))
+		{
+			log_error("msg=\"invalid webhook secret number %d: %s\"", i + 1, why);
+			return false;
+		}
+	cfg->signer = signer_new(&cfg->secrets);
+	if (cfg->secrets.n > 0 && cfg->signer == NULL)
+	{
+		log_error("msg=\"cannot set up HMAC-SHA256 signing (OpenSSL)\"");
+		return false;
+	}
+	return true;
+}
+
 /* Cross-field checks once every source is applied. */
 static bool
 validate(relay_config *cfg)
@@ -402,15 +437,15 @@ validate(relay_config *cfg)
 		log_error("msg=\"out of range: --batch at most 10000, --consumer 1 to 200 characters\"");
 		return false;
 	}
-	if (cfg->secret == NULL && getenv("WAITLIST_RELAY_SECRET") != NULL)
-		cfg->secret = xstrdup(getenv("WAITLIST_RELAY_SECRET"));
+	if (cfg->sink == SINK_WEBHOOK && !load_secrets(cfg))
+		return false;
 	if (cfg->sink == SINK_WEBHOOK && strncasecmp(cfg->target, "http://", 7) != 0 &&
 		strncasecmp(cfg->target, "https://", 8) != 0)
 	{
 		log_error("msg=\"--webhook takes an http:// or https:// URL\"");
 		return false;
 	}
-	if (cfg->sink == SINK_WEBHOOK && (cfg->secret == NULL || *cfg->secret == '\0'))
+	if (cfg->sink == SINK_WEBHOOK && cfg->signer == NULL)
 		log_warn("msg=\"no --secret: webhook requests will not be signed\"");
 	log_verbose = cfg->verbose;
 	return check_channels(cfg);
@@ -444,7 +479,13 @@ config_load(relay_config *cfg, int argc, char **argv)
 		return CONFIG_ERROR;
 	if (!load_argv(cfg, argc, argv, &action))
 		return CONFIG_ERROR;
-	if (action != NULL && strcmp(action, "help") == 0)
+	if (action != NULL && strcmp(action, "check") == 0)
+	{
+		if (!validate(cfg))
+			return CONFIG_ERROR;
+		printf("waitlist-relay: configuration ok\n");
+	}
+	else if (action != NULL && strcmp(action, "help") == 0)
 		print_help();
 	else if (action != NULL)
 		printf("waitlist-relay %s\n", RELAY_VERSION);
@@ -460,7 +501,8 @@ config_free(relay_config *cfg)
 	free(cfg->conninfo);
 	free(cfg->consumer);
 	free(cfg->target);
-	free(cfg->secret);
+	signer_free(cfg->signer);
+	strlist_clear(&cfg->secrets);
 	free(cfg->metrics);
 	free(cfg->config_file);
 	strlist_clear(&cfg->kinds);

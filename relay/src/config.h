@@ -7,7 +7,10 @@
 #ifndef RELAY_CONFIG_H
 #define RELAY_CONFIG_H
 
+#include "sign.h"
 #include "util.h"
+
+#define RELAY_VERSION "0.1.0"
 
 typedef enum sink_type
 {
@@ -23,7 +26,8 @@ typedef struct relay_config
 	char	   *consumer;		/* lease owner name */
 	sink_type	sink;
 	char	   *target;			/* webhook URL or exec command */
-	char	   *secret;			/* webhook HMAC key */
+	strlist		secrets;		/* webhook signing secrets, "whsec_..." */
+	signer	   *signer;			/* built from secrets; NULL = unsigned */
 	strlist		kinds;			/* claim filter; empty = all */
 	strlist		channels;		/* claim filter; empty = all */
 	long		in_flight;

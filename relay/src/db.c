@@ -53,6 +53,10 @@ struct db
 	char		sqlstate[6];	/* of the last failed statement, "" if none */
 	const char *prepared[MAX_PREPARED];	/* statement "wlN" is prepared[N]'s text */
 	int			nprepared;
+	db_async	sent;			/* the asynchronous statement in flight, if any */
+	int			sent_count;		/* ids it acks */
+	bool		have_result;	/* result holds a finished one not yet taken */
+	db_result	result;
 };
 
 /* A fresh, unconnected handle. */
@@ -77,7 +81,7 @@ db_connected(const db *d)
 	return d->conn != NULL && PQstatus(d->conn) == CONNECTION_OK;
 }
 
-/* Close the connection, if any. */
+/* Close the connection, if any; a statement in flight ends as failed. */
 void
 db_disconnect(db *d)
 {
@@ -85,6 +89,14 @@ db_disconnect(db *d)
 		PQfinish(d->conn);
 	d->conn = NULL;
 	d->nprepared = 0;			/* prepared statements die with the session */
+	if (d->sent != DB_ASYNC_NONE)
+	{
+		memset(&d->result, 0, sizeof(d->result));
+		d->result.kind = d->sent;
+		d->result.n = d->sent_count;
+		d->have_result = true;
+		d->sent = DB_ASYNC_NONE;
+	}
 }
 
 /* Whether the last statement failed with this SQLSTATE. */
@@ -166,6 +178,8 @@ prepared_name(db *d, const char *what, const char *sql, int nparams, const unsig
 	return name;
 }
 
+static bool finish_sent(db *d, bool wait);
+
 /* Run a statement with text parameters; NULL (logged) unless it returned rows. */
 static PGresult *
 run(db *d, const char *what, const char *sql, int nparams, const unsigned int *types,
@@ -175,6 +189,8 @@ run(db *d, const char *what, const char *sql, int nparams, const unsigned int *t
 	char		name[16];
 	const char *stmt;
 
+	if (d->sent != DB_ASYNC_NONE)
+		finish_sent(d, true);	/* one statement at a time: its result waits to be taken */
 	d->sqlstate[0] = '\0';
 	if (!db_connected(d))
 		return NULL;
@@ -334,33 +350,49 @@ row_to_msg(PGresult *res, int row, relay_msg *m)
 	m->body = xstrdup(PQgetvalue(res, row, 5));
 }
 
+/* The claim's parameters (kinds and channels are freed by the caller). */
+static const char *
+claim_params(const relay_config *cfg, int max, char *maxs, char *lease, const char **values)
+{
+	bool		filtered = cfg->kinds.n > 0 || cfg->channels.n > 0;
+
+	snprintf(maxs, 16, "%d", max);
+	interval_text(lease, 48, cfg->lease);
+	values[0] = cfg->consumer;
+	values[1] = maxs;
+	values[2] = lease;
+	values[3] = text_array(&cfg->kinds);
+	values[4] = text_array(&cfg->channels);
+	return filtered ? claim_filtered_sql : claim_plain_sql;
+}
+
+/* The claimed rows of res as relay_msgs. */
+static int
+read_claim(PGresult *res, relay_msg **out)
+{
+	int			n = PQntuples(res);
+
+	*out = xcalloc(n, sizeof(relay_msg));
+	for (int i = 0; i < n; i++)
+		row_to_msg(res, i, &(*out)[i]);
+	return n;
+}
+
 /* Lease up to max due messages; *out gets an array of them.  -1 on failure. */
 int
 db_claim(db *d, const relay_config *cfg, int max, relay_msg **out)
 {
-	bool		filtered = cfg->kinds.n > 0 || cfg->channels.n > 0;
 	const unsigned int types[] = {TEXTOID, INT4OID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID};
 	char		maxs[16],
 				lease[48];
-	char	   *kinds = text_array(&cfg->kinds),
-			   *channels = text_array(&cfg->channels);
-	const char *values[] = {cfg->consumer, maxs, lease, kinds, channels};
-	PGresult   *res = NULL;
-	int			n = -1;
+	const char *values[5];
+	const char *sql = claim_params(cfg, max, maxs, lease, values);
+	PGresult   *res = run(d, "claim", sql, 5, types, values);
+	int			n = res != NULL ? read_claim(res, out) : -1;
 
-	snprintf(maxs, sizeof(maxs), "%d", max);
-	interval_text(lease, sizeof(lease), cfg->lease);
-	res = run(d, "claim", filtered ? claim_filtered_sql : claim_plain_sql, 5, types, values);
-	if (res != NULL)
-	{
-		n = PQntuples(res);
-		*out = xcalloc(n, sizeof(relay_msg));
-		for (int i = 0; i < n; i++)
-			row_to_msg(res, i, &(*out)[i]);
-	}
 	PQclear(res);
-	free(kinds);
-	free(channels);
+	free((char *) values[3]);
+	free((char *) values[4]);
 	return n;
 }
 
@@ -431,12 +463,13 @@ run_ids(db *d, const char *what, const char *sql, const char *consumer,
  * while this relay may still be delivering them.  So acks do not take a
  * flush from the claims and restocks committing beside them.
  */
+static const char *const ack_sql =
+"SELECT waitlist.ack($1, $2::bigint[]) FROM pg_catalog.set_config('synchronous_commit', 'off', true)";
+
 bool
 db_ack(db *d, const char *consumer, const long long *ids, int n, int *counted)
 {
-	return run_ids(d, "ack", "SELECT waitlist.ack($1, $2::bigint[])"
-				   " FROM pg_catalog.set_config('synchronous_commit', 'off', true)",
-				   consumer, ids, n, NULL, counted);
+	return run_ids(d, "ack", ack_sql, consumer, ids, n, NULL, counted);
 }
 
 /* Renew the lease on ids; *held = how many are still ours. */
@@ -493,4 +526,145 @@ db_dead_letter(db *d, const char *consumer, long long id, const char *error)
 	res = run(d, "dead_letter", "SELECT waitlist.dead_letter($1, $2, $3)", 3, types, values);
 	PQclear(res);
 	return res != NULL;
+}
+
+/*
+ * Asynchronous claims and acks.  The relay's loop sends one of them and
+ * goes on delivering while the server works (a claim waits for its WAL
+ * flush); the result is read when the socket says it is there.  Any other
+ * statement first waits for the one in flight (run), whose result then
+ * waits in d->result for db_take_result.
+ */
+
+/* Whether an asynchronous statement is in flight, or its result not yet taken. */
+bool
+db_busy(const db *d)
+{
+	return d->sent != DB_ASYNC_NONE || d->have_result;
+}
+
+/* Send a prepared statement without waiting for it; false (logged) if it could not go. */
+static bool
+send_prepared(db *d, db_async kind, const char *what, const char *sql, int nparams,
+			  const unsigned int *types, const char *const *values)
+{
+	char		name[16];
+	const char *stmt;
+
+	d->sqlstate[0] = '\0';
+	if (!db_connected(d) || d->sent != DB_ASYNC_NONE || d->have_result)
+		return false;
+	stmt = prepared_name(d, what, sql, nparams, types, name, sizeof(name));
+	if (stmt == NULL || *stmt == '\0')
+		return false;
+	if (!PQsendQueryPrepared(d->conn, stmt, nparams, values, NULL, NULL, 0))
+	{
+		statement_failed(d, what, NULL);
+		return false;
+	}
+	d->sent = kind;
+	return true;
+}
+
+/* Send a claim of up to max messages; its result comes from db_take_result. */
+bool
+db_send_claim(db *d, const relay_config *cfg, int max)
+{
+	const unsigned int types[] = {TEXTOID, INT4OID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID};
+	char		maxs[16],
+				lease[48];
+	const char *values[5];
+	const char *sql = claim_params(cfg, max, maxs, lease, values);
+	bool		ok = send_prepared(d, DB_ASYNC_CLAIM, "claim", sql, 5, types, values);
+
+	free((char *) values[3]);
+	free((char *) values[4]);
+	return ok;
+}
+
+/* Send an ack of ids; its result comes from db_take_result. */
+bool
+db_send_ack(db *d, const char *consumer, const long long *ids, int n)
+{
+	const unsigned int types[] = {TEXTOID, TEXTOID};
+	char	   *arr = bigint_array(ids, n);
+	const char *values[] = {consumer, arr};
+	bool		ok = send_prepared(d, DB_ASYNC_ACK, "ack", ack_sql, 2, types, values);
+
+	free(arr);
+	if (ok)
+		d->sent_count = n;
+	return ok;
+}
+
+/* Turn the statement's result into d->result. */
+static void
+keep_result(db *d, PGresult *res)
+{
+	bool		ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+
+	memset(&d->result, 0, sizeof(d->result));
+	d->result.kind = d->sent;
+	d->result.n = d->sent_count;
+	d->result.ok = ok;
+	if (!ok)
+		statement_failed(d, d->sent == DB_ASYNC_CLAIM ? "claim" : "ack", res);
+	else if (d->sent == DB_ASYNC_CLAIM)
+		d->result.n = read_claim(res, &d->result.msgs);
+	else
+		d->result.counted = PQgetisnull(res, 0, 0) ? 0 : atoi(PQgetvalue(res, 0, 0));
+	d->have_result = true;
+}
+
+/*
+ * Read the result of the statement in flight if it has arrived (or, with
+ * wait, once it has) into d->result; false while it has not.
+ */
+static bool
+finish_sent(db *d, bool wait)
+{
+	PGresult   *res,
+			   *next;
+	db_async	kind = d->sent;
+
+	if (!wait && (!PQconsumeInput(d->conn) || PQisBusy(d->conn)))
+	{
+		if (PQstatus(d->conn) != CONNECTION_OK)
+		{
+			log_warn("msg=\"database connection lost\"");
+			db_disconnect(d);	/* the statement fails */
+			return true;
+		}
+		return false;
+	}
+	res = PQgetResult(d->conn);
+	while ((next = PQgetResult(d->conn)) != NULL)	/* up to the end of the statement */
+		PQclear(next);
+	if (res == NULL)
+		res = PQmakeEmptyPGresult(d->conn, PGRES_FATAL_ERROR);
+	keep_result(d, res);
+	PQclear(res);
+	if (d->conn != NULL && d->sent == kind)
+		d->sent = DB_ASYNC_NONE;
+	if (PQstatus(d->conn) != CONNECTION_OK)
+		db_disconnect(d);
+	return true;
+}
+
+/*
+ * The result of the last asynchronous statement, once it is there (with
+ * wait, waiting for it); true when *out was filled.  A failed statement or
+ * a lost connection gives ok = false.
+ */
+bool
+db_take_result(db *d, bool wait, db_result *out)
+{
+	if (!d->have_result && d->sent != DB_ASYNC_NONE && d->conn != NULL)
+		finish_sent(d, wait);
+	if (!d->have_result)
+		return false;
+	*out = d->result;
+	memset(&d->result, 0, sizeof(d->result));
+	d->have_result = false;
+	return true;
 }

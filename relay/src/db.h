@@ -23,6 +23,24 @@ typedef struct relay_msg
 
 typedef struct db db;
 
+/* The asynchronous statements: the claim and the ack, one at a time. */
+typedef enum db_async
+{
+	DB_ASYNC_NONE = 0,
+	DB_ASYNC_CLAIM,
+	DB_ASYNC_ACK
+} db_async;
+
+/* What one of them returned. */
+typedef struct db_result
+{
+	db_async	kind;
+	bool		ok;				/* false: failed, or the connection was lost */
+	int			n;				/* claim: messages claimed; ack: ids sent */
+	relay_msg  *msgs;			/* claim: the messages (the taker owns them) */
+	int			counted;		/* ack: how many were still ours */
+} db_result;
+
 /* The extension's SQLSTATE for "this message is not leased to you". */
 #define SQLSTATE_NOT_LEASE_HOLDER "WL008"
 
@@ -46,5 +64,10 @@ bool		db_dead_letter(db *d, const char *consumer, long long id, const char *erro
 bool		db_extend_lease(db *d, const char *consumer, const long long *ids, int n,
 							double lease, int *held);
 bool		db_release(db *d, const char *consumer, const long long *ids, int n, int *released);
+
+bool		db_busy(const db *d);
+bool		db_send_claim(db *d, const relay_config *cfg, int max);
+bool		db_send_ack(db *d, const char *consumer, const long long *ids, int n);
+bool		db_take_result(db *d, bool wait, db_result *out);
 
 #endif

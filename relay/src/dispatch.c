@@ -44,6 +44,7 @@ dispatch_new(void)
 void
 dispatch_free(dispatcher *dp)
 {
+	webhook_free_pool();
 	curl_multi_cleanup(dp->multi);
 	free(dp);
 }

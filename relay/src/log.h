@@ -9,6 +9,7 @@
 
 extern bool log_verbose;
 
+void		log_flush(void);
 void		log_msg(const char *level, const char *fmt,...) __attribute__((format(printf, 2, 3)));
 char	   *log_quote(const char *s);
 

@@ -45,6 +45,8 @@ typedef struct relay
 	int64_t		next_renew;		/* extend leases */
 	int64_t		next_ack;		/* deferred acks are due */
 	int64_t		next_connect;
+	int			claiming;		/* messages asked of the claim in flight, 0 = none */
+	delivery   *acking;			/* delivered, their ack in flight */
 	double		backoff;
 	int			exit_code;		/* 0 unless stopped by a broken sink */
 } relay;
@@ -111,13 +113,15 @@ ms(double seconds)
 
 /*
  * How many messages one claim may take now.  Claimed messages wait in the
- * dispatcher's queue for a free slot, so one claim serves many deliveries
- * (with synchronous commit every claim waits for a WAL flush): the relay
- * queues up to PREFETCH times --in-flight beyond those in flight and claims
- * again once fewer than --in-flight are queued, at most --batch at a time.
- * The stdout sink delivers a whole claim at once.
+ * dispatcher's queue for a free slot, so one claim serves many deliveries,
+ * and the next claim runs while the queue still holds enough to cover it
+ * (a claim waits for its WAL flush; the loop goes on delivering meanwhile):
+ * the relay claims again once fewer than PREFETCH/2 times --in-flight are
+ * queued, up to PREFETCH + 1 times --in-flight held (queued and running),
+ * at most --batch at a time.  The stdout sink delivers a whole claim at
+ * once.
  */
-#define PREFETCH 4
+#define PREFETCH 8
 
 static int
 room(const relay *r)
@@ -128,7 +132,7 @@ room(const relay *r)
 
 	if (r->cfg.sink == SINK_STDOUT)
 		return (int) r->cfg.batch;
-	if (queued >= r->cfg.in_flight)
+	if (queued >= PREFETCH / 2 * r->cfg.in_flight)
 		return 0;
 	return (int) (free_slots < r->cfg.batch ? free_slots : r->cfg.batch);
 }
@@ -163,40 +167,110 @@ awaits(const delivery *d, verdict v)
 	return d->verdict == v && !d->recorded;
 }
 
-/* Ack every delivered message, or release every released one, in one call. */
+/* Count what an ack or release recorded; warn about leases lost. */
 static void
-record_batch(relay *r, delivery *list, verdict v)
+count_recorded(verdict v, int n, int counted)
 {
-	long long  *ids;
-	int			n = 0,
-				counted = 0;
-	bool		ok;
-
-	for (delivery *d = list; d != NULL; d = d->next)
-		n += awaits(d, v);
-	if (n == 0)
-		return;
-	ids = xcalloc(n, sizeof(long long));
-	n = 0;
-	for (delivery *d = list; d != NULL; d = d->next)
-		if (awaits(d, v))
-			ids[n++] = d->msg.id;
-	ok = v == VERDICT_DELIVERED ? db_ack(r->db, r->cfg.consumer, ids, n, &counted)
-		: db_release(r->db, r->cfg.consumer, ids, n, &counted);
-	free(ids);
-	if (!ok)
-		return;
-	for (delivery *d = list; d != NULL; d = d->next)
-		d->recorded |= d->verdict == v;
 	if (v == VERDICT_DELIVERED)
 		stats.delivered += n;
 	else
 		stats.released += n;
 	if (counted < n)
+	{
 		stats.lease_lost += n - counted;
-	if (counted < n)
 		log_warn("msg=\"some messages were no longer leased to this relay when recorded\" "
 				 "outcome=%s sent=%d counted=%d", verdict_name(v), n, counted);
+	}
+}
+
+/* The ids of the deliveries in list still to be recorded with verdict v. */
+static int
+ids_awaiting(delivery *list, verdict v, long long **ids)
+{
+	int			n = 0;
+
+	for (delivery *d = list; d != NULL; d = d->next)
+		n += awaits(d, v);
+	*ids = n > 0 ? xcalloc(n, sizeof(long long)) : NULL;
+	n = 0;
+	for (delivery *d = list; d != NULL; d = d->next)
+		if (awaits(d, v))
+			(*ids)[n++] = d->msg.id;
+	return n;
+}
+
+/* Release every released message in one call. */
+static void
+record_releases(relay *r, delivery *list)
+{
+	long long  *ids;
+	int			n = ids_awaiting(list, VERDICT_RELEASE, &ids),
+				counted = 0;
+
+	if (n > 0 && db_release(r->db, r->cfg.consumer, ids, n, &counted))
+	{
+		for (delivery *d = list; d != NULL; d = d->next)
+			d->recorded |= d->verdict == VERDICT_RELEASE;
+		count_recorded(VERDICT_RELEASE, n, counted);
+	}
+	free(ids);
+}
+
+/*
+ * Send one ack for every delivered message of *list, moving them to
+ * r->acking until its result comes back (take_db_result).  Nothing is sent
+ * while another statement is in flight; they wait for the next one.
+ */
+static void
+send_acks(relay *r, delivery **list)
+{
+	long long  *ids;
+	int			n;
+
+	if (db_busy(r->db))
+		return;
+	n = ids_awaiting(*list, VERDICT_DELIVERED, &ids);
+	if (n > 0 && db_send_ack(r->db, r->cfg.consumer, ids, n))
+	{
+		delivery  **pp = list;
+
+		while (*pp != NULL)
+		{
+			delivery   *d = *pp;
+
+			if (!awaits(d, VERDICT_DELIVERED))
+			{
+				pp = &d->next;
+				continue;
+			}
+			*pp = d->next;
+			d->next = r->acking;
+			r->acking = d;
+		}
+	}
+	free(ids);
+}
+
+/* The ack's result: free what it recorded, or hand it back to try again. */
+static void
+acked(relay *r, const db_result *res)
+{
+	delivery   *list = r->acking;
+
+	r->acking = NULL;
+	if (!res->ok)
+	{
+		dispatch_return_finished(r->dp, list);
+		return;
+	}
+	count_recorded(VERDICT_DELIVERED, res->n, res->counted);
+	while (list != NULL)
+	{
+		delivery   *next = list->next;
+
+		delivery_free(list);
+		list = next;
+	}
 }
 
 /* The lease went to someone else: nothing left for this relay to record. */
@@ -280,8 +354,8 @@ record_finished(relay *r, int64_t now)
 	if (list == NULL)
 		return;
 	if (ack_now(r, list, now, &r->next_ack))
-		record_batch(r, list, VERDICT_DELIVERED);
-	record_batch(r, list, VERDICT_RELEASE);
+		send_acks(r, &list);
+	record_releases(r, list);
 	for (delivery *d = list; d != NULL && db_connected(r->db); d = d->next)
 		if (!d->recorded && (d->verdict == VERDICT_RETRY || d->verdict == VERDICT_DEAD))
 			record_failure(r, d);
@@ -321,33 +395,65 @@ schedule_claim(relay *r, int64_t now)
 		r->next_claim = now + ms(secs) + 5;
 }
 
-/* Claim what fits and start delivering it. */
+/* Send a claim for what fits; its messages start when it returns (claimed). */
 static void
 drain(relay *r, int64_t now)
 {
-	int			want = room(r),
-				n;
-	relay_msg  *msgs = NULL;
+	int			want = room(r);
 
-	if (want <= 0)
+	if (want <= 0 || db_busy(r->db))
 		return;					/* want_drain stays set until a slot frees */
-	n = db_claim(r->db, &r->cfg, want, &msgs);
-	if (n < 0)
+	if (!db_send_claim(r->db, &r->cfg, want))
 	{
 		r->next_claim = now + RECHECK_MS * 5;
 		r->want_drain = false;
 		return;
 	}
-	if (n > 0)
-		log_debug("msg=\"claimed\" count=%d", n);
-	stats.claimed += n;
-	for (int i = 0; i < n; i++)
-		dispatch_enqueue(r->dp, &msgs[i]);
-	free(msgs);
+	r->claiming = want;
+	r->want_drain = false;
+}
+
+/* The claim's result: start delivering what it took. */
+static void
+claimed(relay *r, db_result *res, int64_t now)
+{
+	int			want = r->claiming;
+
+	r->claiming = 0;
+	if (!res->ok)
+	{
+		r->next_claim = now + RECHECK_MS * 5;
+		return;
+	}
+	if (res->n > 0)
+		log_debug("msg=\"claimed\" count=%d", res->n);
+	stats.claimed += res->n;
+	for (int i = 0; i < res->n; i++)
+		dispatch_enqueue(r->dp, &res->msgs[i]);
+	free(res->msgs);
+	if (r->stopping)
+	{
+		dispatch_release_queued(r->dp);	/* claimed while stopping: hand back */
+		return;
+	}
 	dispatch_fill(r->dp, &r->cfg);
-	r->want_drain = (n == want);
-	if (!r->want_drain)
+	r->want_drain = (res->n == want);
+	if (!r->want_drain && db_connected(r->db))
 		schedule_claim(r, now);
+}
+
+/* Take the result of the claim or ack in flight, if it is there (or, with wait, once it is). */
+static void
+take_db_result(relay *r, bool wait)
+{
+	db_result	res;
+
+	if (!db_take_result(r->db, wait, &res))
+		return;
+	if (res.kind == DB_ASYNC_CLAIM)
+		claimed(r, &res, now_ms());
+	else
+		acked(r, &res);
 }
 
 /* Extend the lease on every message still held. */
@@ -355,9 +461,11 @@ static void
 renew_leases(relay *r, int64_t now)
 {
 	long long  *ids;
-	int			n = dispatch_held_ids(r->dp, &ids),
+	int			n,
 				held = 0;
 
+	take_db_result(r, true);	/* what an ack in flight recorded is no longer held */
+	n = dispatch_held_ids(r->dp, &ids);
 	r->next_renew = now + ms(r->cfg.lease / 3);
 	if (n > 0 && db_extend_lease(r->db, r->cfg.consumer, ids, n, r->cfg.lease, &held))
 	{
@@ -379,7 +487,12 @@ poll_due(relay *r, int64_t now)
 	schedule_claim(r, now);
 }
 
-/* Everything the loop does while connected. */
+/*
+ * Everything the loop does while connected.  Claims and acks go out
+ * without waiting (one at a time); the loop comes back here when the
+ * socket has their result.  A claim goes first when the queue runs low,
+ * else the ack.
+ */
 static void
 connected_work(relay *r, int64_t now)
 {
@@ -388,6 +501,9 @@ connected_work(relay *r, int64_t now)
 		log_debug("msg=\"notified\"");
 		r->want_drain = true;
 	}
+	if (!r->stopping && dispatch_queued(r->dp) < r->cfg.in_flight &&
+		(r->want_drain || now >= r->next_claim))
+		drain(r, now);
 	record_finished(r, now);
 	if (db_connected(r->db) && now >= r->next_poll)
 		poll_due(r, now);
@@ -407,6 +523,7 @@ connected_work(relay *r, int64_t now)
 		log_debug("msg=\"notified\"");
 		r->want_drain = true;
 	}
+	take_db_result(r, false);	/* one a statement above waited for */
 }
 
 /* Reload --config on SIGHUP; a bad file keeps the running settings. */
@@ -482,13 +599,15 @@ sleep_ms(const relay *r, int64_t now)
 	int64_t		wake = connected ? r->next_poll : r->next_connect;
 	int64_t		deadline = dispatch_next_deadline(r->dp);
 
-	if (!r->stopping && ((r->want_drain && room(r) > 0 && connected) || sink_broken))
+	bool		idle = connected && !db_busy(r->db);	/* else its result wakes us */
+
+	if (!r->stopping && ((r->want_drain && room(r) > 0 && idle) || sink_broken))
 		return 0;
-	if (connected && !r->stopping && r->next_claim < wake)
+	if (idle && !r->stopping && r->next_claim < wake)
 		wake = r->next_claim;
 	if (connected && r->next_renew < wake)
 		wake = r->next_renew;
-	if (connected && r->next_ack < wake)
+	if (idle && r->next_ack < wake)
 		wake = r->next_ack;
 	if (deadline < wake)
 		wake = deadline;
@@ -516,6 +635,7 @@ wait_for_work(relay *r, int64_t now)
 		fds[n++].revents = 0;
 	}
 	n += metrics_fds(fds + n, 16 - n);
+	log_flush();
 	dispatch_wait(r->dp, fds, n, sleep_ms(r, now));
 }
 
@@ -534,8 +654,8 @@ stop_done(relay *r, int64_t now)
 		dispatch_abort_all(r->dp);
 		return false;			/* record the releases first */
 	}
-	if (dispatch_active(r->dp) > 0)
-		return false;
+	if (dispatch_active(r->dp) > 0 || r->claiming > 0 || r->acking != NULL)
+		return false;			/* (a claim's messages are released when it returns) */
 	if (n > 0 && now < r->stop_deadline + ms(r->cfg.grace))
 		return false;			/* still trying to record them */
 	if (n > 0)
@@ -552,6 +672,7 @@ run(relay *r)
 		int64_t		now = now_ms();
 
 		handle_signals(r, now);
+		take_db_result(r, false);
 		if (!db_connected(r->db))
 			maybe_connect(r, now);
 		if (db_connected(r->db))

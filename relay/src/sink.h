@@ -29,5 +29,6 @@ void		exec_abort(delivery *d);
 bool		webhook_start(delivery *d, CURLM *multi, const relay_config *cfg);
 void		webhook_done(delivery *d, CURLcode rc, const relay_config *cfg);
 void		webhook_cleanup(delivery *d, CURLM *multi);
+void		webhook_free_pool(void);
 
 #endif

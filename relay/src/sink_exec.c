@@ -9,6 +9,7 @@
  * or the timeout) = retry.
  */
 #include "sink.h"
+#include "log.h"
 #include "util.h"
 
 #include <errno.h>
@@ -125,6 +126,7 @@ exec_start(delivery *d, const relay_config *cfg)
 		return false;
 	}
 	env = child_environment(d);
+	log_flush();				/* the relay's lines before the child's */
 	pid = fork();
 	if (pid == 0)
 		run_child(fileno(in), cfg->target, env);

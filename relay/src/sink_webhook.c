@@ -1,6 +1,7 @@
 /*
- * sink_webhook.c: the --webhook sink.  POSTs the JSON document with
- * Idempotency-Key, Waitlist-Timestamp and Waitlist-Signature headers, on
+ * sink_webhook.c: the --webhook sink.  POSTs the JSON document with the
+ * Standard Webhooks headers (webhook-id, webhook-timestamp,
+ * webhook-signature) and Idempotency-Key, on
  * the dispatcher's curl multi handle, and turns the answer into a verdict:
  * 2xx delivered; 408, 429, 5xx, 3xx and transport errors retry (honouring
  * Retry-After in seconds or as an HTTP date); other 4xx dead-letter.
@@ -18,6 +19,38 @@
 #include <time.h>
 
 #define RESPONSE_KEEP 200		/* bytes of the response body kept for last_error */
+#define EASY_POOL 64			/* finished easy handles kept for the next requests */
+
+/*
+ * Easy handles are reused: creating and freeing one per request cost more
+ * than the request's own work on a kept-alive loopback connection.  A
+ * reused handle is reset (every option is set again) but keeps its
+ * buffers; connections live in the multi handle's cache either way.
+ */
+static CURL *easy_pool[EASY_POOL];
+static int	easy_pooled = 0;
+
+/* A fresh or reset easy handle, or NULL. */
+static CURL *
+easy_take(void)
+{
+	if (easy_pooled == 0)
+		return curl_easy_init();
+	return easy_pool[--easy_pooled];
+}
+
+/* Keep a finished handle for the next request, or free it. */
+static void
+easy_give_back(CURL *e)
+{
+	if (easy_pooled == EASY_POOL)
+	{
+		curl_easy_cleanup(e);
+		return;
+	}
+	curl_easy_reset(e);
+	easy_pool[easy_pooled++] = e;
+}
 
 typedef struct webhook_state
 {
@@ -73,47 +106,65 @@ on_header(char *data, size_t size, size_t nmemb, void *arg)
 	return size * nmemb;
 }
 
+/* A copy of value with control characters replaced: what a header carries. */
+static char *
+header_safe(const char *value)
+{
+	char	   *out = xstrdup(value);
+
+	for (char *p = out; *p; p++)
+		if ((unsigned char) *p < 0x20 || *p == 0x7f)
+			*p = '_';
+	return out;
+}
+
 /* Add "Name: value" to the list, with control characters replaced. */
 static struct curl_slist *
 add_header(struct curl_slist *list, const char *name, const char *value)
 {
-	char	   *line = xasprintf("%s: %s", name, value);
-	struct curl_slist *out;
+	char	   *safe = header_safe(value);
+	char	   *line = xasprintf("%s: %s", name, safe);
+	struct curl_slist *out = curl_slist_append(list, line);
 
-	for (char *p = line; *p; p++)
-		if ((unsigned char) *p < 0x20)
-			*p = '_';
-	out = curl_slist_append(list, line);
 	free(line);
+	free(safe);
 	return out;
 }
 
-/* The request headers, signed when there is a secret. */
+/*
+ * The request headers.  Standard Webhooks: webhook-id is the message's
+ * idempotency key (the same on every attempt, what receivers dedupe on),
+ * webhook-timestamp the time of this attempt, and webhook-signature, when
+ * there are secrets, signs "id.timestamp.body" with each.
+ */
 static struct curl_slist *
 request_headers(const delivery *d, const relay_config *cfg)
 {
 	struct curl_slist *h = NULL;
 	char		ts[24],
-				id[24],
+				msgid[24],
 				attempt[16];
+	char	   *id = header_safe(d->msg.idempotency_key);
 
 	snprintf(ts, sizeof(ts), "%lld", (long long) time(NULL));
-	snprintf(id, sizeof(id), "%lld", d->msg.id);
+	snprintf(msgid, sizeof(msgid), "%lld", d->msg.id);
 	snprintf(attempt, sizeof(attempt), "%d", d->msg.attempts);
 	h = add_header(h, "Content-Type", "application/json");
-	h = add_header(h, "User-Agent", "waitlist-relay/0.1.0");
-	h = add_header(h, "Idempotency-Key", d->msg.idempotency_key);
-	h = add_header(h, "Waitlist-Message-Id", id);
-	h = add_header(h, "Waitlist-Attempt", attempt);
-	h = add_header(h, "Waitlist-Timestamp", ts);
-	if (cfg->secret != NULL && *cfg->secret != '\0')
+	h = add_header(h, "User-Agent", "waitlist-relay/" RELAY_VERSION);
+	h = add_header(h, "webhook-id", id);
+	h = add_header(h, "webhook-timestamp", ts);
+	if (cfg->signer != NULL)
 	{
-		char	   *sig = sign_payload(cfg->secret, ts, d->msg.body);
+		char	   *sig = signer_header(cfg->signer, id, ts, d->msg.body, strlen(d->msg.body));
 
 		if (sig != NULL)
-			h = add_header(h, "Waitlist-Signature", sig);
+			h = add_header(h, "webhook-signature", sig);
 		free(sig);
 	}
+	h = add_header(h, "Idempotency-Key", id);
+	h = add_header(h, "Waitlist-Message-Id", msgid);
+	h = add_header(h, "Waitlist-Attempt", attempt);
+	free(id);
 	return curl_slist_append(h, "Expect:");
 }
 
@@ -145,7 +196,7 @@ webhook_start(delivery *d, CURLM *multi, const relay_config *cfg)
 	webhook_state *ws = xcalloc(1, sizeof(webhook_state));
 
 	d->webhook = ws;
-	ws->easy = curl_easy_init();
+	ws->easy = easy_take();
 	if (ws->easy == NULL)
 	{
 		delivery_fail(d, VERDICT_RETRY, -1, "cannot create an HTTP request");
@@ -220,6 +271,14 @@ webhook_done(delivery *d, CURLcode rc, const relay_config *cfg)
 	status_verdict(d, ws, code, cfg);
 }
 
+/* Free the kept easy handles (at exit). */
+void
+webhook_free_pool(void)
+{
+	while (easy_pooled > 0)
+		curl_easy_cleanup(easy_pool[--easy_pooled]);
+}
+
 /* Take the request off the multi handle and free its state. */
 void
 webhook_cleanup(delivery *d, CURLM *multi)
@@ -231,7 +290,7 @@ webhook_cleanup(delivery *d, CURLM *multi)
 	if (ws->easy != NULL)
 	{
 		curl_multi_remove_handle(multi, ws->easy);
-		curl_easy_cleanup(ws->easy);
+		easy_give_back(ws->easy);
 	}
 	curl_slist_free_all(ws->headers);
 	free(ws->retry_after);

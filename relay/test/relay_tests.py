@@ -8,10 +8,12 @@ creates the waitlist extension: the tests run against the real extension
 only.  Every wait is bounded; everything listens on 127.0.0.1 only.
 Prints one line per test and ends with "relay: N passed, M failed".
 """
+import base64
 import email.utils
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -23,12 +25,15 @@ import traceback
 import urllib.error
 import urllib.request
 
-from webhook_server import WebhookServer
+from webhook_server import WebhookServer, verifier
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 RELAY = os.environ.get("WAITLIST_RELAY_BIN", os.path.join(HERE, "..", "waitlist-relay"))
-SECRET = "s3cret-for-tests"
+# Standard Webhooks secrets: "whsec_" and the base64 of 32 random bytes.
+SECRET = "whsec_TsXpYHIHgO+/PrtXufhJCsuIe+3K/EsO2YNtynzipfs="
+NEXT_SECRET = "whsec_drVqa71TbB2G/e6WUzotNEolB1gXwO9KqlGpjDXBzHs="
+OTHER_SECRET = "whsec_aeE0QACpOVHUK3qdR14PBRmXxViIZeg4TzLWsxmgyT4="
 LOGDIR = tempfile.mkdtemp(prefix="waitlist-relay-test.")
 
 KINDS = ["waitlist_joined", "back_in_stock", "sold_out_again", "backorder_confirmed",
@@ -308,6 +313,8 @@ def webhook_delivers_every_kind_and_channel_signed():
         check(q["body"]["idempotency_key"] == src["key"], "body key matches the header")
         check(q["body"]["kind"] == src["kind"] and q["body"]["payload"] == src["payload"], "body: %s" % q["body"])
         check(q["headers"].get("Content-Type") == "application/json", "content type")
+        check(q["headers"].get("webhook-id") == src["key"] and q["headers"].get("Idempotency-Key") == src["key"],
+              "webhook-id and Idempotency-Key are the message's key: %s" % q["headers"])
         seen_channels.add(q["body"]["channel"])
     check(seen_channels == set(CHANNELS), "channels covered: %s" % seen_channels)
 
@@ -315,11 +322,179 @@ def webhook_delivers_every_kind_and_channel_signed():
 @test
 def wrong_secret_is_rejected_and_dead_lettered():
     insert([{"kind": "back_in_stock", "channel": "email", "key": "sig-bad"}])
-    r = webhook_relay("bad-secret", secret="not-the-secret")
+    r = webhook_relay("bad-secret", secret=OTHER_SECRET)
     wait_until(lambda: row("sig-bad")["state"] == "dead", 10, "dead-lettered after 401")
     r.stop()
     check(not server.rec.requests[0]["sig_ok"], "server must reject the signature")
     check("401" in row("sig-bad")["error"], "error names the status: %s" % row("sig-bad")["error"])
+
+
+@test
+def standard_webhooks_library_rejects_tampering_and_replays():
+    # Every request the server accepted verified with the official library
+    # (webhook_server.py); here one delivery is checked by hand against what
+    # the library must refuse: a changed body, id or timestamp, a replay
+    # after the five-minute tolerance, and the wrong secret.
+    rec = server.reset()
+    insert([{"kind": "back_in_stock", "channel": "email", "key": "std-1", "payload": {"title": "Caf\u00e9"}}])
+    r = webhook_relay("standard")
+    wait_until(lambda: row("std-1")["state"] == "delivered", 10, "delivered")
+    r.stop()
+    q = rec.accepted["std-1"]
+    h, body = q["headers"], q["raw"]
+    check(verifier.verify(SECRET, h, body) == {"ok": True}, "the library accepts the request as sent")
+    check(abs(int(h["webhook-timestamp"]) - q["start"]) <= 5, "webhook-timestamp is the send time: %s" % h)
+    check(re.fullmatch(r"v1,[A-Za-z0-9+/]{43}=", h["webhook-signature"]), "one v1 signature: %s" % h)
+    check("Waitlist-Signature" not in h and "Waitlist-Timestamp" not in h, "the old headers are gone: %s" % h)
+    tampered = body.replace(b"Caf", b"Cof")
+    check(tampered != body, "the body was changed")
+    cases = [("tampered body", SECRET, h, tampered, None),
+             ("another id", SECRET, dict(h, **{"webhook-id": "std-2"}), body, None),
+             ("another timestamp", SECRET, dict(h, **{"webhook-timestamp": str(int(h["webhook-timestamp"]) + 1)}),
+              body, None),
+             ("replayed 6 minutes later", SECRET, h, body, time.time() + 360),
+             ("the wrong secret", OTHER_SECRET, h, body, None)]
+    for what, secret, headers, raw, now in cases:
+        out = verifier.verify(secret, headers, raw, now=now)
+        check(not out["ok"], "the library accepted %s" % what)
+    check("too old" in verifier.verify(SECRET, h, body, now=time.time() + 360)["error"], "replay: timestamp too old")
+    check(verifier.verify(SECRET, h, body, now=time.time() + 240)["ok"], "within the tolerance it verifies")
+
+
+@test
+def several_secrets_sign_for_rotation():
+    # Rotation: the relay signs with the new and the old secret at once
+    # (one signature each, space-separated), receivers on either verify;
+    # once the old secret is dropped (SIGHUP), a receiver still on it fails.
+    rec = server.reset()
+    conf = os.path.join(LOGDIR, "rotate.conf")
+    with open(conf, "w") as f:
+        f.write("webhook = %s\nsecret = %s\nsecret = %s\npoll-interval = 1s\n"
+                % (server.url("/rotate"), NEXT_SECRET, SECRET))
+    r = Relay("rotate", ["--config", conf, "--consumer", "rotate"])
+    insert([{"kind": "shipped", "channel": "email", "key": "rot-both"}])
+    wait_until(lambda: "rot-both" in rec.accepted, 10, "delivery signed with both secrets")
+    with open(conf, "w") as f:
+        f.write("webhook = %s\nsecret = %s\npoll-interval = 1s\n" % (server.url("/rotate"), NEXT_SECRET))
+    r.signal(signal.SIGHUP)
+    wait_until(lambda: "reloading" in r.log(), 5, "the reload")
+    time.sleep(0.3)
+    insert([{"kind": "shipped", "channel": "email", "key": "rot-new"}])
+    wait_until(lambda: row("rot-new")["state"] in ("delivered", "dead"), 10, "the second delivery")
+    r.stop()
+    both = rec.accepted["rot-both"]
+    sigs = both["headers"]["webhook-signature"].split(" ")
+    check(len(sigs) == 2 and all(s.startswith("v1,") for s in sigs), "two signatures: %s" % sigs)
+    for secret in (SECRET, NEXT_SECRET):
+        check(verifier.verify(secret, both["headers"], both["raw"])["ok"], "both secrets verify during rotation")
+    check(not verifier.verify(OTHER_SECRET, both["headers"], both["raw"])["ok"], "an unrelated secret does not")
+    after = rec.by_key("rot-new")[0]
+    check(len(after["headers"]["webhook-signature"].split(" ")) == 1, "one signature after the rotation")
+    check(verifier.verify(NEXT_SECRET, after["headers"], after["raw"])["ok"], "the new secret verifies")
+    check(not verifier.verify(SECRET, after["headers"], after["raw"])["ok"], "the rotated-out secret is rejected")
+
+
+@test
+def secrets_from_the_environment_and_bad_secrets():
+    # WAITLIST_RELAY_SECRET takes several secrets separated by blanks; a
+    # secret that is not whsec_ + base64 of 24 to 64 bytes stops the relay
+    # at start (exit 2), naming the rule.
+    rec = server.reset()
+    insert([{"kind": "shipped", "channel": "email", "key": "env-1"}])
+    r = Relay("env-secrets", ["--webhook", server.url("/env"), "--poll-interval", "1s"],
+              env={"WAITLIST_RELAY_SECRET": "%s  %s" % (SECRET, NEXT_SECRET)})
+    wait_until(lambda: "env-1" in rec.accepted, 10, "delivered")
+    r.stop()
+    q = rec.accepted["env-1"]
+    check(len(q["headers"]["webhook-signature"].split(" ")) == 2, "two signatures from the environment")
+    check(verifier.verify(NEXT_SECRET, q["headers"], q["raw"])["ok"], "the second secret verifies")
+    short = "whsec_" + base64.b64encode(b"x" * 16).decode()
+    for bad in ("s3cret-for-tests", "whsec_not base64!", short, SECRET + " extra"):
+        out = subprocess.run([RELAY, "--webhook", server.url(), "--secret", bad], capture_output=True,
+                             text=True, timeout=10)
+        check(out.returncode == 2 and "invalid webhook secret" in out.stderr,
+              "secret %r: exit %d, %s" % (bad, out.returncode, out.stderr))
+
+
+def readme_receiver():
+    """The receiver the README shows (its one js block), as a file."""
+    with open(os.path.join(HERE, "..", "README.md")) as f:
+        blocks = re.findall(r"```js\n(.*?)```", f.read(), re.S)
+    check(len(blocks) == 1, "relay/README.md shows one js receiver, found %d" % len(blocks))
+    path = os.path.join(LOGDIR, "readme_receiver.js")
+    with open(path, "w") as f:
+        f.write(blocks[0])
+    return path
+
+
+@test
+def the_readme_receiver_verifies_real_deliveries():
+    # The few lines of Node the README and the man page show accept what the
+    # relay signs and refuse a relay signing with another secret.
+    script = readme_receiver()
+    with open(os.path.join(HERE, "..", "waitlist-relay.1")) as f:
+        man = f.read()
+    check("const wh = new Webhook(process.env.WEBHOOK_SECRET);" in man, "the man page shows the same receiver")
+    port = free_port()
+    node = subprocess.Popen(["node", script], stdout=subprocess.PIPE, text=True,
+                            env=dict(os.environ, WEBHOOK_SECRET=SECRET, PORT=str(port),
+                                     NODE_PATH=os.path.join(HERE, "node_modules")))
+    try:
+        wait_until(lambda: socket.socket().connect_ex(("127.0.0.1", port)) == 0, 10, "the receiver to listen")
+        insert([{"kind": "back_in_stock", "channel": "email", "key": "readme-ok", "recipient": "ada@example.test"}])
+        url = "http://127.0.0.1:%d/hook" % port
+        r = Relay("readme", ["--webhook", url, "--secret", SECRET, "--poll-interval", "1s"])
+        wait_until(lambda: row("readme-ok")["state"] == "delivered", 10, "delivered to the README receiver")
+        r.stop()
+        insert([{"kind": "back_in_stock", "channel": "email", "key": "readme-forged"}])
+        r = Relay("readme-forged", ["--webhook", url, "--secret", OTHER_SECRET, "--poll-interval", "1s"])
+        wait_until(lambda: row("readme-forged")["state"] == "dead", 10, "refused by the README receiver")
+        r.stop()
+        check("401" in row("readme-forged")["error"], "refused with 401: %s" % row("readme-forged")["error"])
+    finally:
+        node.terminate()
+        out = node.communicate(timeout=10)[0]
+    check("back_in_stock email ada@example.test" in out, "the receiver acted on the message: %r" % out)
+
+
+def make_install(destdir, *extra):
+    """The top-level make install into destdir; the files it wrote, relative."""
+    out = subprocess.run(["make", "-s", "-C", REPO, "install", "DESTDIR=" + destdir] + list(extra),
+                         capture_output=True, text=True, timeout=300)
+    check(out.returncode == 0, "make install %s failed: %s" % (" ".join(extra), out.stderr[-2000:]))
+    return {os.path.relpath(os.path.join(d, f), destdir) for d, _, fs in os.walk(destdir) for f in fs}
+
+
+@test
+def make_install_installs_the_relay_as_a_tool():
+    # The top-level make install puts the relay on the PATH (/usr/local/bin),
+    # with its man page, systemd unit and example configuration; a packager
+    # skips it with WITHOUT_RELAY=1.  The example configuration is refused
+    # until its placeholder secret is replaced, then passes --check.
+    dest = tempfile.mkdtemp(dir=LOGDIR)
+    files = make_install(dest)
+    relay_files = {"usr/local/bin/waitlist-relay", "usr/local/share/man/man1/waitlist-relay.1",
+                   "usr/local/lib/systemd/system/waitlist-relay.service",
+                   "usr/local/share/doc/waitlist-relay/waitlist-relay.conf.example"}
+    check(relay_files <= files, "relay files missing: %s" % (relay_files - files))
+    check(any(f.endswith("extension/waitlist.control") for f in files), "the extension is installed too")
+    with open(os.path.join(dest, "usr/local/lib/systemd/system/waitlist-relay.service")) as f:
+        unit = f.read()
+    check("ExecStart=/usr/local/bin/waitlist-relay --config" in unit, "the unit runs the installed program")
+    bare = make_install(tempfile.mkdtemp(dir=LOGDIR), "WITHOUT_RELAY=1")
+    check(not any("waitlist-relay" in f for f in bare), "WITHOUT_RELAY=1 installs no relay: %s" % bare)
+    check(any(f.endswith("extension/waitlist.control") for f in bare), "but the extension")
+    on_path = shutil.which("waitlist-relay", path=os.environ.get("PATH", os.defpath))
+    check(on_path is not None and os.path.dirname(on_path) != sql("SELECT setting FROM pg_config"
+          " WHERE name = 'BINDIR'"), "waitlist-relay on the PATH after make install: %s" % on_path)
+    example = os.path.join(dest, "usr/local/share/doc/waitlist-relay/waitlist-relay.conf.example")
+    out = subprocess.run([RELAY, "--config", example, "--check"], capture_output=True, text=True, timeout=10)
+    check(out.returncode == 2 and "invalid webhook secret" in out.stderr, "the placeholder is refused: %s" % out.stderr)
+    conf = os.path.join(LOGDIR, "example.conf")
+    with open(example) as f, open(conf, "w") as g:
+        g.write(f.read().replace("whsec_REPLACE-ME", SECRET))
+    out = subprocess.run([RELAY, "--config", conf, "--check"], capture_output=True, text=True, timeout=10)
+    check(out.returncode == 0 and "configuration ok" in out.stdout, "the edited example: %s" % out.stderr)
 
 
 @test
@@ -502,6 +677,23 @@ def future_message_is_delivered_on_time_without_notify():
     late = rec.requests[0]["start"] - due
     r.stop()
     check(-0.05 <= late <= 1.0, "delivered %.3fs after its due time" % late)
+
+
+@test
+def any_notification_payload_wakes_the_relay():
+    # The relay reads no meaning into the NOTIFY payload: the extension's
+    # JSON payload ({"outbox":1}), its old text one and an empty one each
+    # wake it at once (the poll interval is 30 s).
+    rec = server.reset()
+    r = webhook_relay("payloads", extra=["--poll-interval", "30s"])
+    wait_until(lambda: "connected" in r.log(), 10, "the relay to connect")
+    time.sleep(0.3)
+    for i, payload in enumerate(['{"outbox":1}', "outbox", ""]):
+        key = "payload-%d" % i
+        insert([{"kind": "shipped", "channel": "email", "key": key}], notify=False)
+        sql("NOTIFY waitlist, %s" % lit(payload))
+        wait_until(lambda: key in rec.accepted, 3, "a wake-up by payload %r" % payload)
+    r.stop()
 
 
 @test

@@ -17,6 +17,22 @@ fail_setup() {
 }
 
 make -s -C "$here/.." CFLAGS_EXTRA="${CFLAGS_EXTRA:-}" >/dev/null || fail_setup "build"
+# The receiver side verifies every delivery with the official Standard
+# Webhooks library (npm standardwebhooks, pinned by package-lock.json into
+# test/node_modules, which git ignores).  Node.js and npm come from Debian
+# when the machine has neither.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+	SUDO=""
+	[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+	echo "relay: installing nodejs npm" >&2
+	$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nodejs npm >/dev/null ||
+		fail_setup "cannot install nodejs and npm"
+fi
+if [ ! -f "$here/node_modules/.package-lock.json" ] ||
+	[ "$here/package-lock.json" -nt "$here/node_modules/.package-lock.json" ]; then
+	(cd "$here" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) ||
+		fail_setup "npm ci in relay/test (the standardwebhooks library)"
+fi
 # shellcheck source=../../tools/harness.sh
 source "$repo/tools/harness.sh"
 cluster_start_or_join >/dev/null || fail_setup "cluster_start"

@@ -1,21 +1,48 @@
 """
 webhook_server.py: the loopback HTTP endpoint the relay tests deliver to.
 
-It binds 127.0.0.1 only, records every request, verifies the
-Waitlist-Signature (HMAC-SHA256 over "<timestamp>.<body>") and answers 401
-when it does not match, dedupes on Idempotency-Key (a repeated key is
+It binds 127.0.0.1 only, records every request, verifies its Standard
+Webhooks signature with the official library (verify_webhook.js, npm
+standardwebhooks) and answers 401 when it does not verify, dedupes on Idempotency-Key (a repeated key is
 answered 200 but not accepted twice), notices two requests for the same key
 in progress at once, and answers as the running test scripts it: status,
 extra headers, a delay and optionally the body, chosen per request.
 """
-import hashlib
-import hmac
+import base64
 import http.server
 import json
+import os
+import subprocess
 import threading
 import time
 
-SIGNATURE_TOLERANCE = 300  # seconds a timestamp may be off, like Stripe's default
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class Verifier:
+    """verify_webhook.js, one node process for the whole run, asked one
+    request at a time: the receiver's check is the official library's."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.proc = subprocess.Popen(["node", os.path.join(HERE, "verify_webhook.js")],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def verify(self, secret, headers, body, now=None):
+        """{"ok": bool, "error": why} for one request (body: bytes)."""
+        req = {"secret": secret, "headers": headers, "body_b64": base64.b64encode(body).decode()}
+        if now is not None:
+            req["now"] = int(now)
+        with self.lock:
+            self.proc.stdin.write(json.dumps(req) + "\n")
+            self.proc.stdin.flush()
+            line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("verify_webhook.js stopped")
+        return json.loads(line)
+
+
+verifier = Verifier()
 
 
 class Recorder:
@@ -47,15 +74,8 @@ class Recorder:
 
 
 def signature_ok(secret, headers, body):
-    """Whether the request carries a fresh, valid v1 signature."""
-    ts = headers.get("Waitlist-Timestamp")
-    sig = headers.get("Waitlist-Signature")
-    if not ts or not sig or not ts.isdigit():
-        return False
-    if abs(time.time() - int(ts)) > SIGNATURE_TOLERANCE:
-        return False
-    mac = hmac.new(secret.encode(), ts.encode() + b"." + body, hashlib.sha256)
-    return hmac.compare_digest(sig, "v1=" + mac.hexdigest())
+    """Whether the official library accepts the request with secret."""
+    return verifier.verify(secret, headers, body)["ok"]
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -84,7 +104,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             doc = None
         req = {"path": self.path, "key": key, "body": doc, "raw": body,
                "headers": dict(self.headers), "start": time.time(),
-               "sig_ok": signature_ok(rec.secret, self.headers, body)}
+               "sig_ok": signature_ok(rec.secret, dict(self.headers), body)}
         with rec.lock:
             req["seen"] = rec.counts.get(key, 0)
             rec.counts[key] = req["seen"] + 1
