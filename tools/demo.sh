@@ -45,7 +45,7 @@ RELAY_OUT="$(mktemp /tmp/waitlist-demo.XXXXXX)"
 # The relay as installed by tools/build.sh (make install): on the PATH.
 RELAY="$(command -v waitlist-relay || true)"
 if [ -n "$RELAY" ] && [ -z "${DEMO_NO_RELAY:-}" ]; then
-	echo "== $RELAY starts: LISTEN waitlist, drain the outbox, wait"
+	echo "== waitlist-relay starts: LISTEN waitlist, drain the outbox, wait"
 	"$RELAY" --stdout --consumer demo-relay --poll-interval 1s >"$RELAY_OUT" 2>/dev/null &
 	RELAY_PID=$!
 	trap 'kill $RELAY_PID 2>/dev/null || true; rm -f "$RELAY_OUT"; cluster_stop' EXIT
