@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# A private, relocated copy of the system's PostgreSQL installation, so that
+# two checkouts (two branches, a benchmark and a test run) can each install
+# their own build of the extension without replacing the other's.
+#
+#   eval "$(tools/private_pg.sh /tmp/pg-mybranch)"
+#   tools/test.sh            # builds, installs and tests into the copy
+#
+# PostgreSQL finds its share and lib directories relative to its binaries, so
+# the copy keeps the same layout under DIR; pg_config then reports the copy's
+# directories and PGXS installs there.  The relay's PREFIX goes there too.
+# Prints the environment to evaluate; creates the copy once.
+set -euo pipefail
+dir="${1:?usage: tools/private_pg.sh DIR}"
+bindir=$(pg_config --bindir)
+sharedir=$(pg_config --sharedir)
+libroot=$(dirname "$bindir")
+if [ ! -x "$dir$bindir/postgres" ]; then
+	mkdir -p "$dir$(dirname "$libroot")" "$dir$(dirname "$sharedir")"
+	cp -a "$libroot" "$dir$(dirname "$libroot")/"
+	cp -a "$sharedir" "$dir$(dirname "$sharedir")/"
+	mkdir -p "$dir/usr/local/bin"
+fi
+# The cluster runs as an unprivileged user, which must reach the copy.
+chmod 755 "$dir"
+echo "export PATH='$dir$bindir:$dir/usr/local/bin':\"\$PATH\""
+echo "export PREFIX='$dir/usr/local'"
