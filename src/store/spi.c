@@ -58,7 +58,7 @@ wl_prepare(WlQuery *q)
 
 	if (q->plan != NULL)
 		return;
-	plan = SPI_prepare(q->sql, q->nargs, q->argtypes);
+	plan = SPI_prepare_cursor(q->sql, q->nargs, q->argtypes, q->cursor_options);
 	if (plan == NULL)
 		elog(ERROR, "waitlist: SPI_prepare failed (%s): %s",
 			 SPI_result_code_string(SPI_result), q->sql);

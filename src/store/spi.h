@@ -18,6 +18,7 @@ typedef struct WlQuery
 	int			nargs;
 	Oid			argtypes[WL_MAX_ARGS];
 	SPIPlanPtr	plan;			/* prepared on first use, kept for the backend */
+	int			cursor_options; /* e.g. CURSOR_OPT_GENERIC_PLAN; usually 0 */
 } WlQuery;
 
 extern void wl_spi_connect(void);
