@@ -471,23 +471,26 @@ def make_install_installs_the_relay_as_a_tool():
     # with its man page, systemd unit and example configuration; a packager
     # skips it with WITHOUT_RELAY=1.  The example configuration is refused
     # until its placeholder secret is replaced, then passes --check.
+    # PREFIX (relay/Makefile's default /usr/local) moves them all, as it
+    # does for a private copy of PostgreSQL (tools/private_pg.sh).
+    prefix = os.environ.get("PREFIX", "/usr/local").strip("/")
     dest = tempfile.mkdtemp(dir=LOGDIR)
     files = make_install(dest)
-    relay_files = {"usr/local/bin/waitlist-relay", "usr/local/share/man/man1/waitlist-relay.1",
-                   "usr/local/lib/systemd/system/waitlist-relay.service",
-                   "usr/local/share/doc/waitlist-relay/waitlist-relay.conf.example"}
+    relay_files = {prefix + "/bin/waitlist-relay", prefix + "/share/man/man1/waitlist-relay.1",
+                   prefix + "/lib/systemd/system/waitlist-relay.service",
+                   prefix + "/share/doc/waitlist-relay/waitlist-relay.conf.example"}
     check(relay_files <= files, "relay files missing: %s" % (relay_files - files))
     check(any(f.endswith("extension/waitlist.control") for f in files), "the extension is installed too")
-    with open(os.path.join(dest, "usr/local/lib/systemd/system/waitlist-relay.service")) as f:
+    with open(os.path.join(dest, prefix, "lib/systemd/system/waitlist-relay.service")) as f:
         unit = f.read()
-    check("ExecStart=/usr/local/bin/waitlist-relay --config" in unit, "the unit runs the installed program")
+    check("ExecStart=/%s/bin/waitlist-relay --config" % prefix in unit, "the unit runs the installed program")
     bare = make_install(tempfile.mkdtemp(dir=LOGDIR), "WITHOUT_RELAY=1")
     check(not any("waitlist-relay" in f for f in bare), "WITHOUT_RELAY=1 installs no relay: %s" % bare)
     check(any(f.endswith("extension/waitlist.control") for f in bare), "but the extension")
     on_path = shutil.which("waitlist-relay", path=os.environ.get("PATH", os.defpath))
     check(on_path is not None and os.path.dirname(on_path) != sql("SELECT setting FROM pg_config"
           " WHERE name = 'BINDIR'"), "waitlist-relay on the PATH after make install: %s" % on_path)
-    example = os.path.join(dest, "usr/local/share/doc/waitlist-relay/waitlist-relay.conf.example")
+    example = os.path.join(dest, prefix, "share/doc/waitlist-relay/waitlist-relay.conf.example")
     out = subprocess.run([RELAY, "--config", example, "--check"], capture_output=True, text=True, timeout=10)
     check(out.returncode == 2 and "invalid webhook secret" in out.stderr, "the placeholder is refused: %s" % out.stderr)
     conf = os.path.join(LOGDIR, "example.conf")
