@@ -934,6 +934,44 @@ def extension_allocation_reaches_the_webhook_exactly_once():
           % (len(keys), len(kinds), sum(1 for q in rec.requests if q["path"] == "/email")))
 
 
+@test
+def runs_as_a_role_granted_only_grant_relay():
+    """A login role given waitlist.grant_relay() and nothing else claims,
+    delivers, retries after an error (nack), acknowledges and ticks; it
+    reads no table.  (Without the suite's PGOPTIONS: a role that is not a
+    superuser cannot set waitlist.enforce_policy, and is warned.)"""
+    role = "wl_relay_test_relay"
+    drop = ("DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %s) THEN"
+            " DROP OWNED BY %s; DROP ROLE %s; END IF; END $$" % (lit(role), role, role))
+    sql(drop)
+    sql("CREATE ROLE %s LOGIN" % role)
+    try:
+        sql("SELECT waitlist.grant_relay(%s)" % lit(role))
+        rec = server.reset()
+        rec.script = lambda q: (500, {}, 0.0) if q["seen"] < 1 else (200, {}, 0.0)
+        insert([{"kind": "shipped", "channel": "email", "key": "role1"},
+                {"kind": "back_in_stock", "channel": "sms", "key": "role2"}])
+        r = Relay("role", ["--webhook", server.url("/hook"), "--secret", SECRET, "--consumer", "role",
+                           "--poll-interval", "1s", "--lease", "5s", "--timeout", "2s"],
+                  env={"PGUSER": role, "PGOPTIONS": ""})
+        wait_until(lambda: all(row(k)["attempts"] == 1 and row(k)["state"] == "pending"
+                               for k in ("role1", "role2")), 10, "both nacked after HTTP 500")
+        expedite()
+        wait_until(lambda: count("delivered") == 2, 10, "both delivered on the second attempt")
+        check(r.stop() == 0, "SIGTERM should exit 0")
+        check(rec.seen("role1") == 2 and rec.seen("role2") == 2, "two requests each")
+        check("permission denied" not in r.log() and "WARNING" not in r.log(),
+              "the relay role was refused something: %s" % r.log())
+        denied = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-U", role, "-c",
+                                 "SELECT count(*) FROM waitlist.outbox"],
+                                capture_output=True, text=True, timeout=30)
+        check(denied.returncode != 0 and "permission denied" in denied.stderr,
+              "the relay role reads the outbox table: %s" % (denied.stdout or denied.stderr))
+    finally:
+        sql("SELECT waitlist.revoke_relay(%s)" % lit(role))
+        sql(drop)
+
+
 # ---------------------------------------------------------------- runner
 
 def cleanup():
