@@ -10,6 +10,8 @@
 #   - every waitlist table has the same rows (count and md5 ordered by key),
 #   - the sequences continue (new ids, no duplicate-key error),
 #   - allocation, the inventory trigger and batch expansion still work.
+#   - the roles granted with grant_app, grant_relay and grant_admin keep
+#     exactly their privileges (roles are the cluster's: restored in place).
 # Prints one PASS/FAIL line per check, exits non-zero on any failure and
 # drops both databases.
 set -uo pipefail
@@ -21,6 +23,7 @@ policy_off
 
 SRC="wl_dump_src_$$"
 DST="wl_dump_dst_$$"
+ROLE_PREFIX="wl_dump_role_$$"
 WORK="$(mktemp -d /tmp/wl_dump.XXXXXX)"
 DUMP="$WORK/waitlist.sql"
 failures=0
@@ -28,6 +31,9 @@ failures=0
 cleanup() {
 	dropdb --if-exists "$SRC" >/dev/null 2>&1
 	dropdb --if-exists "$DST" >/dev/null 2>&1
+	for kind in app relay admin; do
+		q -c "DROP ROLE IF EXISTS ${ROLE_PREFIX}_$kind" >/dev/null 2>&1
+	done
 	rm -rf "$WORK"
 }
 trap 'cleanup; cluster_stop' EXIT
@@ -92,7 +98,10 @@ if ! q -d "$SRC" >"$WORK/setup.log" 2>&1 \
 	-c "SELECT waitlist.set_channel('etsy', 'Etsy', backorders => 'handling_time', max_handling_days => 10)" \
 	-c "SELECT waitlist.set_channel('amazon', brand_registry => true)" \
 	-c "SELECT waitlist.set_listings('DR-A', ARRAY['dtc', 'amazon', 'etsy'])" \
-	-c "SELECT waitlist.set_policy('DR-B', backorder_days => 20)"; then
+	-c "SELECT waitlist.set_policy('DR-B', backorder_days => 20)" \
+	-c "CREATE ROLE ${ROLE_PREFIX}_app" -c "CREATE ROLE ${ROLE_PREFIX}_relay" -c "CREATE ROLE ${ROLE_PREFIX}_admin" \
+	-c "SELECT waitlist.grant_app('${ROLE_PREFIX}_app'), waitlist.grant_relay('${ROLE_PREFIX}_relay'),
+	           waitlist.grant_admin('${ROLE_PREFIX}_admin')"; then
 	cat "$WORK/setup.log"
 	echo "FAIL: could not set up the source database"
 	exit 1
@@ -193,6 +202,22 @@ expect "the shop's channel changes survive: DR-P takes pre-orders on Amazon (Bra
 	"$(q -d "$DST" -c "SELECT decision FROM waitlist.policy('DR-P', 'amazon')")" "preorder"
 expect "the pre-order plan survives: 78 of 80 units left" \
 	"$(q -d "$DST" -c "SELECT status FROM waitlist.preorder_status('DR-P')")" "ACCEPTING PREORDERS (78 remaining)"
+
+# What each granted role may do in schema waitlist, one line per role.
+grants_sql="
+SELECT r.rolname || ': ' || concat_ws(' ',
+	   (SELECT 'schema:' || string_agg(x, ',' ORDER BY x) FROM unnest(ARRAY['USAGE', 'CREATE']) x
+		 WHERE has_schema_privilege(r.oid, 'waitlist', x)),
+	   (SELECT string_agg(p.oid::regprocedure::text, ' ' ORDER BY p.oid::regprocedure::text) FROM pg_proc p
+		 WHERE p.pronamespace = 'waitlist'::regnamespace AND has_function_privilege(r.oid, p.oid, 'EXECUTE')),
+	   (SELECT string_agg(c.oid::regclass::text, ' ' ORDER BY c.oid::regclass::text) FROM pg_class c
+		 WHERE c.relnamespace = 'waitlist'::regnamespace AND has_table_privilege(r.oid, c.oid, 'SELECT')))
+  FROM pg_roles r WHERE r.rolname LIKE '${ROLE_PREFIX}_%' ORDER BY r.rolname"
+src_grants="$(q -d "$SRC" -c "$grants_sql")"
+expect "the app, relay and admin roles keep exactly their privileges (grant_app, grant_relay, grant_admin)" \
+	"$(q -d "$DST" -c "$grants_sql")" "$src_grants"
+expect "the source roles hold what the grants gave (USAGE; admin 23 functions and 5 tables, app 10, relay 8, each with PUBLIC's 2)" \
+	"$(echo "$src_grants" | awk '{ print $2, NF - 2 }' | xargs)" "schema:USAGE 30 schema:USAGE 12 schema:USAGE 10"
 
 # ------------------------------------------------------ life after restore
 max_sub="$(q -d "$DST" -c "SELECT max(id) FROM waitlist.subscriber")"

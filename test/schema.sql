@@ -4,7 +4,7 @@
 -- membership, pg_dump registration (extconfig) and the waitlist.* GUCs.
 -- Run by: pg_prove -d wl_tap --ext .sql test/
 BEGIN;
-SELECT plan(536);
+SELECT plan(563);
 
 -- ---------------------------------------------------------------- schema
 SELECT has_schema('waitlist');
@@ -334,7 +334,15 @@ INSERT INTO expected_function VALUES
 	('place_order', ARRAY['text', 'text', 'text', 'text', 'text', 'jsonb'], 'setof record', true),
 	('channel_rule_changed', ARRAY[]::text[], 'trigger', false),
 	('import_backorders', ARRAY['regclass'], 'bigint', false),
-	('import_signups', ARRAY['regclass'], 'bigint', false);
+	('import_signups', ARRAY['regclass'], 'bigint', false),
+	('role_privileges', ARRAY[]::text[], 'setof record', false),
+	('set_role_kind', ARRAY['regrole', 'text', 'boolean'], 'void', false),
+	('grant_app', ARRAY['regrole'], 'void', false),
+	('grant_relay', ARRAY['regrole'], 'void', false),
+	('grant_admin', ARRAY['regrole'], 'void', false),
+	('revoke_app', ARRAY['regrole'], 'void', false),
+	('revoke_relay', ARRAY['regrole'], 'void', false),
+	('revoke_admin', ARRAY['regrole'], 'void', false);
 
 SELECT functions_are('waitlist', (SELECT array_agg(fn) FROM expected_function),
 	'waitlist has exactly the API functions');
@@ -371,6 +379,15 @@ SELECT is((SELECT string_agg(p.oid::regprocedure::text || ' ' || array_to_string
 			 FROM pg_proc p WHERE p.pronamespace = 'waitlist'::regnamespace AND p.proname LIKE 'import\_%'),
 	'waitlist.import_backorders(regclass) search_path=pg_catalog, pg_temp; waitlist.import_signups(regclass) search_path=pg_catalog, pg_temp',
 	'import_backorders and import_signups are not SECURITY DEFINER and SET search_path = pg_catalog, pg_temp');
+-- The role functions run as the caller (GRANT needs the owner's rights, not
+-- a definer's); they pin search_path all the same.
+SELECT is_empty($$
+	SELECT p.oid::regprocedure::text FROM pg_proc p
+	 WHERE p.pronamespace = 'waitlist'::regnamespace
+	   AND p.proname IN ('role_privileges', 'set_role_kind', 'grant_app', 'grant_relay', 'grant_admin',
+						 'revoke_app', 'revoke_relay', 'revoke_admin')
+	   AND (p.prosecdef OR p.proconfig IS DISTINCT FROM ARRAY['search_path=pg_catalog, pg_temp'])
+$$, 'the role functions are not SECURITY DEFINER and SET search_path = pg_catalog, pg_temp');
 SELECT is_empty($$
 	SELECT p.oid::regprocedure::text FROM pg_proc p
 	 WHERE p.pronamespace = 'waitlist'::regnamespace
@@ -409,6 +426,9 @@ SELECT function_lang_is('waitlist', 'policy_of', ARRAY['text', 'bigint', 'bigint
 	'date', 'boolean', 'boolean', 'bigint', 'bigint', 'date', 'text[]', 'integer', 'integer', 'integer', 'bigint',
 	'bigint', 'boolean', 'text'],
 	'c', 'policy_of is written in C');
+SELECT function_lang_is('waitlist', 'set_role_kind', ARRAY['regrole', 'text', 'boolean'], 'plpgsql',
+	'set_role_kind is PL/pgSQL (it runs GRANT and REVOKE)');
+SELECT function_lang_is('waitlist', 'grant_app', ARRAY['regrole'], 'sql', 'grant_app is SQL');
 SELECT is_empty($$
 	SELECT p.oid::regprocedure::text FROM pg_proc p
 	 WHERE p.pronamespace = 'waitlist'::regnamespace AND p.proisstrict

@@ -12,8 +12,12 @@
 # Prints the environment to evaluate; creates the copy once.
 set -euo pipefail
 dir="${1:?usage: tools/private_pg.sh DIR}"
-bindir=$(pg_config --bindir)
-sharedir=$(pg_config --sharedir)
+# The system's directories, also when this shell already evaluated the
+# copy's environment (pg_config is then the copy's: take DIR off again).
+system_dir() { local path="$1"; echo "${path#"$dir"}"; }
+bindir=$(system_dir "$(pg_config --bindir)")
+sharedir=$(system_dir "$(pg_config --sharedir)")
+includedir=$(system_dir "$(pg_config --pkgincludedir)")
 libroot=$(dirname "$bindir")
 if [ ! -x "$dir$bindir/postgres" ]; then
 	mkdir -p "$dir$(dirname "$libroot")" "$dir$(dirname "$sharedir")"
@@ -21,7 +25,15 @@ if [ ! -x "$dir$bindir/postgres" ]; then
 	cp -a "$sharedir" "$dir$(dirname "$sharedir")/"
 	mkdir -p "$dir/usr/local/bin"
 fi
+# The copy's pg_config names headers under DIR too (PGXS builds with them):
+# they are the system's, linked.
+if [ ! -e "$dir$includedir" ]; then
+	mkdir -p "$dir$(dirname "$includedir")"
+	ln -s "$includedir" "$dir$includedir"
+fi
 # The cluster runs as an unprivileged user, which must reach the copy.
 chmod 755 "$dir"
-echo "export PATH='$dir$bindir:$dir/usr/local/bin':\"\$PATH\""
+# The relay installed under PREFIX comes first on the PATH: a copy that 0.1.0
+# left in PostgreSQL's bindir (copied along with it) must not shadow it.
+echo "export PATH='$dir/usr/local/bin:$dir$bindir':\"\$PATH\""
 echo "export PREFIX='$dir/usr/local'"

@@ -471,23 +471,26 @@ def make_install_installs_the_relay_as_a_tool():
     # with its man page, systemd unit and example configuration; a packager
     # skips it with WITHOUT_RELAY=1.  The example configuration is refused
     # until its placeholder secret is replaced, then passes --check.
+    # PREFIX (relay/Makefile's default /usr/local) moves them all, as it
+    # does for a private copy of PostgreSQL (tools/private_pg.sh).
+    prefix = os.environ.get("PREFIX", "/usr/local").strip("/")
     dest = tempfile.mkdtemp(dir=LOGDIR)
     files = make_install(dest)
-    relay_files = {"usr/local/bin/waitlist-relay", "usr/local/share/man/man1/waitlist-relay.1",
-                   "usr/local/lib/systemd/system/waitlist-relay.service",
-                   "usr/local/share/doc/waitlist-relay/waitlist-relay.conf.example"}
+    relay_files = {prefix + "/bin/waitlist-relay", prefix + "/share/man/man1/waitlist-relay.1",
+                   prefix + "/lib/systemd/system/waitlist-relay.service",
+                   prefix + "/share/doc/waitlist-relay/waitlist-relay.conf.example"}
     check(relay_files <= files, "relay files missing: %s" % (relay_files - files))
     check(any(f.endswith("extension/waitlist.control") for f in files), "the extension is installed too")
-    with open(os.path.join(dest, "usr/local/lib/systemd/system/waitlist-relay.service")) as f:
+    with open(os.path.join(dest, prefix, "lib/systemd/system/waitlist-relay.service")) as f:
         unit = f.read()
-    check("ExecStart=/usr/local/bin/waitlist-relay --config" in unit, "the unit runs the installed program")
+    check("ExecStart=/%s/bin/waitlist-relay --config" % prefix in unit, "the unit runs the installed program")
     bare = make_install(tempfile.mkdtemp(dir=LOGDIR), "WITHOUT_RELAY=1")
     check(not any("waitlist-relay" in f for f in bare), "WITHOUT_RELAY=1 installs no relay: %s" % bare)
     check(any(f.endswith("extension/waitlist.control") for f in bare), "but the extension")
     on_path = shutil.which("waitlist-relay", path=os.environ.get("PATH", os.defpath))
     check(on_path is not None and os.path.dirname(on_path) != sql("SELECT setting FROM pg_config"
           " WHERE name = 'BINDIR'"), "waitlist-relay on the PATH after make install: %s" % on_path)
-    example = os.path.join(dest, "usr/local/share/doc/waitlist-relay/waitlist-relay.conf.example")
+    example = os.path.join(dest, prefix, "share/doc/waitlist-relay/waitlist-relay.conf.example")
     out = subprocess.run([RELAY, "--config", example, "--check"], capture_output=True, text=True, timeout=10)
     check(out.returncode == 2 and "invalid webhook secret" in out.stderr, "the placeholder is refused: %s" % out.stderr)
     conf = os.path.join(LOGDIR, "example.conf")
@@ -929,6 +932,44 @@ def extension_allocation_reaches_the_webhook_exactly_once():
           "the filtered relay took only email")
     print("    (%d messages of %d kinds: %d via the email-only relay, the rest via the other)"
           % (len(keys), len(kinds), sum(1 for q in rec.requests if q["path"] == "/email")))
+
+
+@test
+def runs_as_a_role_granted_only_grant_relay():
+    """A login role given waitlist.grant_relay() and nothing else claims,
+    delivers, retries after an error (nack), acknowledges and ticks; it
+    reads no table.  (Without the suite's PGOPTIONS: a role that is not a
+    superuser cannot set waitlist.enforce_policy, and is warned.)"""
+    role = "wl_relay_test_relay"
+    drop = ("DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %s) THEN"
+            " DROP OWNED BY %s; DROP ROLE %s; END IF; END $$" % (lit(role), role, role))
+    sql(drop)
+    sql("CREATE ROLE %s LOGIN" % role)
+    try:
+        sql("SELECT waitlist.grant_relay(%s)" % lit(role))
+        rec = server.reset()
+        rec.script = lambda q: (500, {}, 0.0) if q["seen"] < 1 else (200, {}, 0.0)
+        insert([{"kind": "shipped", "channel": "email", "key": "role1"},
+                {"kind": "back_in_stock", "channel": "sms", "key": "role2"}])
+        r = Relay("role", ["--webhook", server.url("/hook"), "--secret", SECRET, "--consumer", "role",
+                           "--poll-interval", "1s", "--lease", "5s", "--timeout", "2s"],
+                  env={"PGUSER": role, "PGOPTIONS": ""})
+        wait_until(lambda: all(row(k)["attempts"] == 1 and row(k)["state"] == "pending"
+                               for k in ("role1", "role2")), 10, "both nacked after HTTP 500")
+        expedite()
+        wait_until(lambda: count("delivered") == 2, 10, "both delivered on the second attempt")
+        check(r.stop() == 0, "SIGTERM should exit 0")
+        check(rec.seen("role1") == 2 and rec.seen("role2") == 2, "two requests each")
+        check("permission denied" not in r.log() and "WARNING" not in r.log(),
+              "the relay role was refused something: %s" % r.log())
+        denied = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-U", role, "-c",
+                                 "SELECT count(*) FROM waitlist.outbox"],
+                                capture_output=True, text=True, timeout=30)
+        check(denied.returncode != 0 and "permission denied" in denied.stderr,
+              "the relay role reads the outbox table: %s" % (denied.stdout or denied.stderr))
+    finally:
+        sql("SELECT waitlist.revoke_relay(%s)" % lit(role))
+        sql(drop)
 
 
 # ---------------------------------------------------------------- runner
