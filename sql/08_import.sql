@@ -83,6 +83,14 @@ SELECT waitlist.import_backorders('public.imp_lines') AS imported;
 SELECT s.sku, l.order_ref, l.kind, l.qty, l.pos_start, l.pos_end, l.state, l.channel, l.customer
   FROM waitlist.line l JOIN waitlist.sku s ON s.id = l.sku_id WHERE s.sku LIKE 'IMP-%' ORDER BY s.sku, l.pos_start;
 SELECT sku, paid_tail, paid_waiting, on_hand, allocated FROM waitlist.sku WHERE sku LIKE 'IMP-%' ORDER BY sku;
+-- Lines short of stock are confirmed by claim() or tick(), in chunks, as
+-- sign-ups are: the import's transaction writes none of their messages.
+SELECT l.order_ref, l.confirm_pending, l.action_at IS NOT NULL AS due,
+       (SELECT count(*) FROM waitlist.outbox o WHERE o.payload->>'line_id' = l.id::text) AS messages
+  FROM waitlist.line l JOIN waitlist.sku s ON s.id = l.sku_id WHERE s.sku LIKE 'IMP-%' ORDER BY l.id;
+SELECT waitlist.tick() > 0 AS written;
+SELECT count(*) FILTER (WHERE confirm_pending OR action_at IS NOT NULL) AS still_pending
+  FROM waitlist.line l JOIN waitlist.sku s ON s.id = l.sku_id WHERE s.sku LIKE 'IMP-%';
 -- One backorder_confirmed per contact, as place_backorder writes them.
 SELECT o.channel, o.recipient, o.payload->>'order_ref' AS order_ref, o.payload->>'qty' AS qty,
        o.payload->>'in_stock' AS in_stock, o.payload->>'expected_ship_date' AS ship_date,
@@ -117,8 +125,26 @@ S-1	IMP-S	2	s1@example.com
 S-2	IMP-S	2	s2@example.com
 \.
 SELECT waitlist.import_backorders('public.imp_stock') AS imported;
-SELECT payload->>'order_ref' AS order_ref, payload->>'in_stock' AS in_stock
+-- S-1 is served at this commit: its confirmation is written by the import,
+-- before the ready_to_ship its wave brings; S-2 waits for the next claim.
+SELECT kind, payload->>'order_ref' AS order_ref, payload->>'in_stock' AS in_stock
   FROM waitlist.outbox WHERE sku = 'IMP-S' ORDER BY id;
+SELECT waitlist.tick() > 0 AS written;
+SELECT kind, payload->>'order_ref' AS order_ref, payload->>'in_stock' AS in_stock,
+       payload->>'expected_ship_date' AS ship_date
+  FROM waitlist.outbox WHERE sku = 'IMP-S' ORDER BY id;
+
+-- A line cancelled (or shipped) before claim() or tick() confirmed it is
+-- confirmed first: the customer reads "confirmed", then "cancelled".
+SELECT sku FROM waitlist.upsert_sku('IMP-X', title => 'Cancelled early', restock_date => '2026-12-20',
+                                    restock_confirmed => true);
+CREATE TABLE public.imp_cancel (order_ref text, sku text, qty int, email text);
+INSERT INTO public.imp_cancel VALUES ('X-9', 'IMP-X', 1, 'x9@example.com');
+SELECT waitlist.import_backorders('public.imp_cancel') AS imported;
+SELECT waitlist.cancel_line((SELECT id FROM waitlist.line WHERE order_ref = 'X-9'));
+SELECT kind, payload->>'in_stock' AS in_stock, payload->>'expected_ship_date' AS ship_date
+  FROM waitlist.outbox WHERE sku = 'IMP-X' ORDER BY id;
+SELECT confirm_pending, action_at FROM waitlist.line WHERE order_ref = 'X-9';
 SELECT order_ref, allocated, status FROM waitlist.line_status WHERE sku = 'IMP-S' ORDER BY id;
 
 -- An empty source imports nothing.
@@ -188,6 +214,7 @@ DELETE FROM public.imp_cap WHERE seq = 3;
 SELECT waitlist.import_backorders('public.imp_cap') AS imported;
 SELECT try($$SELECT waitlist.place_backorder('CAP-3', 'IMP-P', 1, NULL, 'c3@example.com')$$);
 RESET waitlist.enforce_policy;
+SELECT waitlist.tick() > 0 AS confirmed;	-- the two IMP-P lines' confirmations
 SELECT count(*) AS lines_after, (SELECT count(*) FROM waitlist.outbox WHERE sku LIKE 'IMP-%') AS messages_after
   FROM waitlist.line_status WHERE sku LIKE 'IMP-%';
 -- The source itself.

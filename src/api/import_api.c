@@ -8,7 +8,8 @@
  * chain: 100,000 calls for one SKU take quadratic time.  An import reads a
  * table the caller filled (with COPY, say) in one pass, checks every row
  * with the validators and rules the per-call functions use, and writes the
- * rows in chunks, each one set-based INSERT from arrays.  Each SKU's row is
+ * rows in chunks, each one set-based INSERT from arrays (confirmations: see
+ * insert_confirmations).  Each SKU's row is
  * locked once, when its first row arrives, and its counters are written
  * once, at the end; the allocator runs at commit for every SKU touched.
  *
@@ -61,7 +62,8 @@
 PG_FUNCTION_INFO_V1(waitlist_import_backorders);
 PG_FUNCTION_INFO_V1(waitlist_import_signups);
 
-#define IMPORT_CHUNK	20000
+/* Rows per chunk: small enough that its memory is reused, not mapped afresh */
+#define IMPORT_CHUNK	2000
 #define SKU_KEY_LEN		(WL_MAX_SKU_LEN * MAX_MULTIBYTE_CHAR_LEN + 1)
 #define CONTACT_KEY_LEN	(32 + 256 + 4)
 
@@ -426,15 +428,16 @@ check_line(Import *imp, SPITupleTable *t, uint64 i, LineChunk *c)
 /* Plain INSERT: no speculative insertion per row (see insert_lines) */
 static WlQuery q_insert_lines = {
 	"INSERT INTO waitlist.line (sku_id, kind, order_ref, customer, email, phone, qty,"
-	"  pos_start, pos_end, channel)"
+	"  pos_start, pos_end, channel, confirm_pending, action_at)"
 	" SELECT u.sku_id, 'backorder', u.order_ref, u.customer, u.email, u.phone, u.qty,"
-	"  u.pos_start, u.pos_start + u.qty, u.channel"
+	"  u.pos_start, u.pos_start + u.qty, u.channel, u.pending,"
+	"  CASE WHEN u.pending THEN now() END"
 	" FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int4[],"
-	"  $7::int8[], $8::text[]) AS u (sku_id, order_ref, customer, email, phone, qty,"
-	"  pos_start, channel)"
+	"  $7::int8[], $8::text[], $9::bool[]) AS u (sku_id, order_ref, customer, email, phone,"
+	"  qty, pos_start, channel, pending)"
 	" RETURNING id",
-	8, {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID,
-	INT8ARRAYOID, TEXTARRAYOID}, NULL
+	9, {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID,
+	INT8ARRAYOID, TEXTARRAYOID, BOOLARRAYOID}, NULL
 };
 
 /* Text column values of a chunk (NULL pointers become NULLs). */
@@ -537,7 +540,7 @@ insert_or_refuse(Import *imp, LineChunk *c, Datum *args)
 static void
 insert_lines(Import *imp, LineChunk *c, int64 *ids)
 {
-	Datum		args[8];
+	Datum		args[9];
 	Datum	   *v = palloc(sizeof(Datum) * c->n);
 	bool	   *nulls = palloc0(sizeof(bool) * c->n);
 	char	  **s = palloc(sizeof(char *) * c->n);
@@ -568,6 +571,10 @@ insert_lines(Import *imp, LineChunk *c, int64 *ids)
 	ORDER_FIELD(c, channel, s);
 	text_column(s, c->n, v, nulls);
 	args[7] = column_array(v, nulls, c->n, TEXTOID);
+	memset(nulls, 0, sizeof(bool) * c->n);
+	for (int i = 0; i < c->n; i++)
+		v[i] = BoolGetDatum(!c->in_stock[i] && (c->a[i].email || c->a[i].phone));
+	args[8] = column_array(v, nulls, c->n, BOOLOID);
 	got = insert_or_refuse(imp, c, args);
 	if (got != (uint64) c->n)
 		elog(ERROR, "waitlist: inserted " UINT64_FORMAT " of %d imported lines", got, c->n);
@@ -576,7 +583,15 @@ insert_lines(Import *imp, LineChunk *c, int64 *ids)
 	SPI_freetuptable(SPI_tuptable);
 }
 
-/* One message per contact, as wl_queue_contacts() writes them for place_backorder. */
+/*
+ * The confirmations of the lines in stock, one message per contact, as
+ * wl_queue_contacts() writes them for place_backorder: the allocator serves
+ * these lines at this commit, and their confirmation must come before the
+ * ready_to_ship that follows.  The other lines' confirmations are marked
+ * pending (insert_lines) and written by claim()/tick() in chunks, as
+ * sign-ups' are: a million confirmations are not written in the import's
+ * transaction, and the relays start delivering after the first chunk.
+ */
 static void
 insert_confirmations(Import *imp, LineChunk *c, int64 *ids)
 {
@@ -593,7 +608,11 @@ insert_confirmations(Import *imp, LineChunk *c, int64 *ids)
 	{
 		WlOrderArgs *a = &c->a[i];
 		ImportSku  *s = c->sku[i];
-		char	   *payload = wl_backorder_confirmed_payload(a->order_ref, ids[i], s->code,
+		char	   *payload;
+
+		if (!c->in_stock[i])
+			continue;			/* written by claim()/tick(): see insert_lines */
+		payload = wl_backorder_confirmed_payload(a->order_ref, ids[i], s->code,
 															 s->title, a->qty, c->in_stock[i],
 															 s->eta, s->url);
 
@@ -617,7 +636,8 @@ insert_confirmations(Import *imp, LineChunk *c, int64 *ids)
 		text_column(cols[k], m, v, nulls);
 		args[k] = column_array(v, nulls, m, k == 3 ? JSONOID : TEXTOID);
 	}
-	wl_queue_new_messages("backorder_confirmed", args);
+	if (m > 0)
+		wl_queue_new_messages("backorder_confirmed", args);
 	MemoryContextSwitchTo(imp->chunk_cxt);
 }
 

@@ -42,6 +42,7 @@ typedef struct Line
 	char	   *phone;
 	bool		preorder;
 	char	   *channel;
+	bool		confirm_pending;	/* its confirmation is still to be written */
 } Line;
 
 /* ---------- placing a backorder ---------- */
@@ -222,7 +223,7 @@ static WlQuery q_line_sku = {
 
 static WlQuery q_lock_line = {
 	"SELECT id, qty, pos_start, pos_end, state, order_ref, email, phone,"
-	" kind = 'preorder', channel FROM waitlist.line WHERE id = $1 FOR UPDATE",
+	" kind = 'preorder', channel, confirm_pending FROM waitlist.line WHERE id = $1 FOR UPDATE",
 	1, {INT8OID}, NULL
 };
 
@@ -251,6 +252,7 @@ lock_line(int64 line_id, WlSku *s, Line *l)
 	l->phone = wl_get_text(0, 8);
 	l->preorder = wl_get_bool(0, 9);
 	l->channel = wl_get_text(0, 10);
+	l->confirm_pending = wl_get_bool(0, 11);
 }
 
 /* Refuse lines that already shipped or were cancelled. */
@@ -323,8 +325,8 @@ wl_cancel_line(int64 line_id)
 	require_open(&l, "cancel");
 	sku_id = wl_sku_int64(&s, SKU_ID);
 	held = held_units(&s, &l);
-	if (l.preorder)
-		wl_preorder_confirm_pending(l.id);	/* before line_cancelled */
+	if (l.confirm_pending)
+		wl_line_confirm_pending(l.id);	/* before line_cancelled */
 	close_line(&s, &l, "cancelled", held, 0);
 	line_message(&s, &l, "line_cancelled", held);
 	if (l.preorder)
@@ -359,8 +361,8 @@ wl_ship_line(int64 line_id)
 				 errmsg("cannot ship line " INT64_FORMAT ": " INT64_FORMAT " units on hand, " INT64_FORMAT " needed",
 						line_id, on_hand, l.qty),
 				 errdetail("Stock went down in this transaction; the allocation is corrected when it commits.")));
-	if (l.preorder)
-		wl_preorder_confirm_pending(l.id);	/* before shipped */
+	if (l.confirm_pending)
+		wl_line_confirm_pending(l.id);	/* before shipped */
 	close_line(&s, &l, "shipped", l.qty, l.qty);
 	line_message(&s, &l, "shipped", l.qty);
 	if (l.preorder)

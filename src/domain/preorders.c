@@ -490,9 +490,11 @@ wl_place_preorder(const WlPreorder *a)
 
 
 /*
- * What claim() and tick() do for pre-order lines that are due
- * (line.action_at): a new line gets preorder_confirmed (per contact) and
- * its payment event at order; an authorization about to lapse gets
+ * What claim() and tick() do for lines that are due (line.action_at): a
+ * new pre-order line gets preorder_confirmed (per contact) and its payment
+ * event at order; an imported backorder line gets backorder_confirmed, as
+ * place_backorder writes it, in stock when the allocator has served it by
+ * now (api/import_api.c); an authorization about to lapse gets
  * payment_reauthorize and a new validity.  Afterwards action_at holds when
  * the authorization next needs renewing (NULL when nothing is left to do).
  * $1 limits the lines, $2 picks one line (NULL: any due), $3 is the
@@ -513,14 +515,25 @@ static WlQuery q_line_actions = {
 	"    THEN CASE WHEN due.was_pending THEN l.authorized_until"
 	"     ELSE now() + make_interval(secs => $3) END - make_interval(secs => $4) END"
 	"  FROM due WHERE l.id = due.id"
+	"   AND l.id = ANY (ARRAY(SELECT id FROM due))"	/* by index, not a hash of every line */
 	"  RETURNING l.*, due.was_pending),"
 	" x AS (SELECT u.*, s.sku AS code, s.title, s.product_url,"
 	"   to_char(s.production_date, 'YYYY-MM-DD') AS production,"
-	"   to_char(s.ships_on, 'YYYY-MM-DD') AS ships"
-	"  FROM u JOIN waitlist.sku s ON s.id = u.sku_id)"
+	"   to_char(s.ships_on, 'YYYY-MM-DD') AS ships,"
+	"   u.pos_end <= s.paid_served AS in_stock,"
+	"   CASE WHEN s.restock_confirmed THEN to_char(s.restock_date, 'YYYY-MM-DD') END AS eta"
+	"  FROM u JOIN waitlist.sku s ON s.id = u.sku_id ORDER BY u.id)"	/* messages in line order */
 	" " WL_OUTBOX_INSERT
 	WL_CONTACT_ROWS(
-		"SELECT 'preorder_confirmed' AS kind, x.code AS sku, x.email, x.phone,"
+		"SELECT 'backorder_confirmed' AS kind, x.code AS sku, x.email, x.phone,"
+		" waitlist.payload_json('order_ref', x.order_ref, 'line_id', x.id, 'sku', x.code,"
+		"  'title', x.title, 'qty', x.qty, 'in_stock', x.in_stock,"
+		"  'expected_ship_date', CASE WHEN NOT x.in_stock THEN x.eta END,"
+		"  'cancel_allowed', true, 'product_url', x.product_url) AS payload,"
+		" 'line:' || x.id || ':confirmed' AS key"
+		" FROM x WHERE x.was_pending AND x.kind = 'backorder'"
+		" UNION ALL"
+		" SELECT 'preorder_confirmed' AS kind, x.code AS sku, x.email, x.phone,"
 		" waitlist.payload_json('order_ref', x.order_ref, 'line_id', x.id, 'sku', x.code,"
 		"  'title', x.title, 'qty', x.qty, 'channel', x.channel,"
 		"  'production_date', x.production, 'expected_ship_date', x.ships,"
@@ -528,7 +541,7 @@ static WlQuery q_line_actions = {
 		"  'charged_now', x.captured, 'due_at_shipment', x.amount - x.captured,"
 		"  'cancel_allowed', true, 'product_url', x.product_url) AS payload,"
 		" 'line:' || x.id || ':confirmed' AS key"
-		" FROM x WHERE x.was_pending")
+		" FROM x WHERE x.was_pending AND x.kind = 'preorder'")
 	" UNION ALL"
 	" SELECT CASE x.payment_mode WHEN 'authorize' THEN 'payment_authorize'"
 	"   ELSE 'payment_capture' END, 'payment', x.order_ref, x.code,"
@@ -540,7 +553,7 @@ static WlQuery q_line_actions = {
 	"    ELSE 'preorder_placed' END),"
 	"  'line:' || x.id || ':pay:' || CASE x.payment_mode WHEN 'authorize' THEN 'authorize'"
 	"   ELSE 'capture' END || ':order'"
-	" FROM x WHERE x.was_pending"
+	" FROM x WHERE x.was_pending AND x.kind = 'preorder'"
 	" UNION ALL"
 	" SELECT 'payment_reauthorize', 'payment', x.order_ref, x.code,"
 	"  waitlist.payload_json('action', 'reauthorize', 'order_ref', x.order_ref,"
@@ -638,7 +651,7 @@ static WlQuery q_pay_ship = {
 
 /*
  * Queue a payment transition's event (the caller wrote any pending
- * confirmation first: wl_preorder_confirm_pending).
+ * confirmation first: wl_line_confirm_pending).
  */
 static void
 payment_transition(WlQuery *q, const char *sku, int64 line_id)
@@ -650,13 +663,15 @@ payment_transition(WlQuery *q, const char *sku, int64 line_id)
 }
 
 /*
- * Before a pre-order line is cancelled or shipped (it is locked): write its
- * confirmation and payment event at order if claim()/tick() has not yet,
+ * Before a line whose confirmation is pending (a pre-order, or an imported
+ * backorder) is cancelled or shipped (it is locked): write its
+ * confirmation, and a pre-order's payment event at order, if
+ * claim()/tick() has not yet,
  * so the customer reads "confirmed" before "cancelled" or "shipped", and
  * the payment listener sees the authorization before its void or capture.
  */
 void
-wl_preorder_confirm_pending(int64 line_id)
+wl_line_confirm_pending(int64 line_id)
 {
 	line_actions(1, line_id, true);	/* not a re-authorization: the line is closing */
 }
