@@ -138,3 +138,21 @@ RESET search_path;
 RESET client_min_messages;
 DROP SCHEMA planted CASCADE;
 DELETE FROM waitlist.channel_rule WHERE channel = 'hijack-test';
+
+-- A batch that serves a line told before (its key repeats) and a line never
+-- told: the plain INSERT of the batch fails on the repeated key, and the
+-- batch is written again skipping it, so the new line is told and the old
+-- one is not told twice; nothing is dead-lettered.
+SELECT sku FROM waitlist.upsert_sku('BUCKLE');
+SELECT waitlist.place_backorder('J-2', 'BUCKLE', 2, 'Jo', 'jo@example.com') > 0 AS j2;
+SELECT waitlist.place_backorder('K-2', 'BUCKLE', 1, 'Kim', 'kim@example.com') > 0 AS k2;
+SELECT waitlist.set_on_hand('BUCKLE', 2);
+SELECT waitlist.tick() AS expanded;
+SELECT waitlist.set_on_hand('BUCKLE', 0);
+SELECT waitlist.set_on_hand('BUCKLE', 3);
+SELECT waitlist.tick() AS expanded;
+SELECT kind, recipient, payload->>'order_ref' AS order_ref FROM waitlist.outbox
+ WHERE sku = 'BUCKLE' AND kind IN ('ready_to_ship', 'allocated') ORDER BY id;
+SELECT count(*) AS dead_letters FROM waitlist.outbox WHERE sku = 'BUCKLE' AND state = 'dead';
+SELECT count(*) AS unexpanded FROM waitlist.batch b JOIN waitlist.sku s ON s.id = b.sku_id
+ WHERE s.sku = 'BUCKLE' AND b.expanded_at IS NULL;
