@@ -15,11 +15,18 @@ dir="${1:?usage: tools/private_pg.sh DIR}"
 bindir=$(pg_config --bindir)
 sharedir=$(pg_config --sharedir)
 libroot=$(dirname "$bindir")
+includedir=$(pg_config --pkgincludedir)
 if [ ! -x "$dir$bindir/postgres" ]; then
 	mkdir -p "$dir$(dirname "$libroot")" "$dir$(dirname "$sharedir")"
 	cp -a "$libroot" "$dir$(dirname "$libroot")/"
 	cp -a "$sharedir" "$dir$(dirname "$sharedir")/"
 	mkdir -p "$dir/usr/local/bin"
+fi
+# pg_config in the copy reports the headers under DIR too (PGXS compiles
+# against them): link the system's, which no build writes to.
+if [ ! -e "$dir$includedir" ]; then
+	mkdir -p "$dir$(dirname "$includedir")"
+	ln -s "$includedir" "$dir$includedir"
 fi
 # The cluster runs as an unprivileged user, which must reach the copy.
 chmod 755 "$dir"
