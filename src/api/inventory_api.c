@@ -60,6 +60,26 @@ row_qty(HeapTuple tup, TupleDesc desc, int col)
 	return 0;
 }
 
+/*
+ * SKU column value as text, as a cast to text reads it: a char(n) column
+ * without its padding (the value track_inventory's first sum matched);
+ * NULL when NULL.
+ */
+static char *
+row_sku(HeapTuple tup, TupleDesc desc, int col)
+{
+	char	   *s = SPI_getvalue(tup, desc, col);
+	size_t		len;
+
+	if (s == NULL || SPI_gettypeid(desc, col) != BPCHAROID)
+		return s;
+	len = strlen(s);
+	while (len > 0 && s[len - 1] == ' ')
+		len--;
+	s[len] = '\0';
+	return s;
+}
+
 /* Move a SKU's units on hand by delta; unknown SKUs are ignored. */
 static void
 move_stock(const char *sku, int64 delta)
@@ -135,9 +155,9 @@ waitlist_inventory_trigger(PG_FUNCTION_ARGS)
 	}
 	wl_spi_connect();
 	if (oldtup)
-		oldsku = SPI_getvalue(oldtup, desc, skucol);
+		oldsku = row_sku(oldtup, desc, skucol);
 	if (newtup)
-		newsku = SPI_getvalue(newtup, desc, skucol);
+		newsku = row_sku(newtup, desc, skucol);
 	if (oldsku && newsku && strcmp(oldsku, newsku) == 0)
 		move_stock(newsku, row_qty(newtup, desc, qtycol) - row_qty(oldtup, desc, qtycol));
 	else

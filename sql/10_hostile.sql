@@ -1,0 +1,17 @@
+-- Findings of the hostile-input test (test/hostile.sh), one section each.
+-- Each failed before its fix.
+
+-- A tracked table whose SKU column is char(n): the trigger read the value
+-- with its padding ('SHOE      '), matched no SKU and ignored every change
+-- after the first sum, which had cast it to text.
+SELECT sku FROM waitlist.upsert_sku('SHOE');
+CREATE TABLE char_stock (sku char(10), location text, qty integer);
+INSERT INTO char_stock VALUES ('SHOE', 'north', 2);
+SELECT waitlist.track_inventory('char_stock', 'sku', 'qty');
+SELECT on_hand FROM waitlist.sku WHERE sku = 'SHOE';
+INSERT INTO char_stock VALUES ('SHOE', 'south', 3);
+UPDATE char_stock SET qty = qty + 1 WHERE location = 'north';
+SELECT on_hand FROM waitlist.sku WHERE sku = 'SHOE';
+DELETE FROM char_stock WHERE location = 'south';
+SELECT on_hand, (SELECT sum(qty) FROM char_stock) AS rows_sum FROM waitlist.sku WHERE sku = 'SHOE';
+SELECT waitlist.untrack_inventory('char_stock');
