@@ -15,3 +15,10 @@ SELECT on_hand FROM waitlist.sku WHERE sku = 'SHOE';
 DELETE FROM char_stock WHERE location = 'south';
 SELECT on_hand, (SELECT sum(qty) FROM char_stock) AS rows_sum FROM waitlist.sku WHERE sku = 'SHOE';
 SELECT waitlist.untrack_inventory('char_stock');
+
+-- A deposit percentage is kept to two decimals: 0.004 % was taken, stored
+-- as 0.00 %, and every pre-order "captured" a deposit of 0.00.
+SELECT sku FROM waitlist.upsert_sku('DEP-0');
+SELECT try($$SELECT waitlist.open_preorders('DEP-0', 100, 80, '2026-12-01', '2026-12-10', 'deposit', 0.004)$$);
+SELECT payment_mode, deposit_pct FROM waitlist.sku WHERE sku = 'DEP-0';
+SELECT payment FROM waitlist.open_preorders('DEP-0', 100, 80, '2026-12-01', '2026-12-10', 'deposit', 0.005);
