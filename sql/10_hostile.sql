@@ -22,3 +22,21 @@ SELECT sku FROM waitlist.upsert_sku('DEP-0');
 SELECT try($$SELECT waitlist.open_preorders('DEP-0', 100, 80, '2026-12-01', '2026-12-10', 'deposit', 0.004)$$);
 SELECT payment_mode, deposit_pct FROM waitlist.sku WHERE sku = 'DEP-0';
 SELECT payment FROM waitlist.open_preorders('DEP-0', 100, 80, '2026-12-01', '2026-12-10', 'deposit', 0.005);
+
+-- Quantities of a numeric column are whole numbers: each row's 0.5 was
+-- rounded to 1 (two rows made 2 units where the table held 1, and
+-- track_inventory, which sums first, said 1), and NaN or infinity raised
+-- internal conversion errors.
+SELECT sku FROM waitlist.upsert_sku('NUM');
+CREATE TABLE num_stock (sku text, location text, qty numeric);
+INSERT INTO num_stock VALUES ('NUM', 'north', 2.0), ('NUM', 'south', 0.5);
+SELECT try($$SELECT waitlist.track_inventory('num_stock', 'sku', 'qty')$$);
+UPDATE num_stock SET qty = 1 WHERE location = 'south';
+SELECT waitlist.track_inventory('num_stock', 'sku', 'qty');
+SELECT try($$INSERT INTO num_stock VALUES ('NUM', 'east', 0.5)$$);
+SELECT try($$UPDATE num_stock SET qty = 'NaN' WHERE location = 'north'$$);
+SELECT try($$UPDATE num_stock SET qty = '-Infinity' WHERE location = 'north'$$);
+SELECT try($$UPDATE num_stock SET qty = 1e30 WHERE location = 'north'$$);
+INSERT INTO num_stock VALUES ('NUM', 'east', 4.000);
+SELECT on_hand, (SELECT sum(qty) FROM num_stock) AS rows_sum FROM waitlist.sku WHERE sku = 'NUM';
+SELECT waitlist.untrack_inventory('num_stock');

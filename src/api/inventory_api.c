@@ -21,6 +21,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/numeric.h"
 #include "utils/rel.h"
 
 #include "store/sku_row.h"
@@ -34,9 +35,37 @@ PG_FUNCTION_INFO_V1(waitlist_untrack_inventory);
 
 #define WL_TRIGGER_NAME "waitlist_inventory"
 
+/* The refusal of a quantity that is not a whole number of units. */
+static void
+error_not_whole(const char *value, const char *table)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("quantity %s in tracked table \"%s\" is not a whole number", value, table),
+			 errdetail("waitlist counts units: a fraction, NaN or infinity on hand means nothing to allocate."),
+			 errhint("Keep whole numbers in the tracked quantity column.")));
+}
+
+/*
+ * A numeric quantity as units: a whole number (within bigint: 22003
+ * beyond).  A fraction rounded row by row drifted from the sum
+ * track_inventory starts from; NaN and infinity raised internal errors.
+ */
+static int64
+numeric_units(Datum d, const char *table)
+{
+	Numeric		n = DatumGetNumeric(d);
+
+	if (numeric_is_nan(n) || numeric_is_inf(n) ||
+		!DatumGetBool(DirectFunctionCall2(numeric_eq, d,
+										  DirectFunctionCall2(numeric_trunc, d, Int32GetDatum(0)))))
+		error_not_whole(DatumGetCString(DirectFunctionCall1(numeric_out, d)), table);
+	return DatumGetInt64(DirectFunctionCall1(numeric_int8, d));
+}
+
 /* Quantity column value as int64 (NULL counts as zero). */
 static int64
-row_qty(HeapTuple tup, TupleDesc desc, int col)
+row_qty(HeapTuple tup, TupleDesc desc, int col, const char *table)
 {
 	bool		isnull;
 	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
@@ -52,7 +81,7 @@ row_qty(HeapTuple tup, TupleDesc desc, int col)
 		case INT8OID:
 			return DatumGetInt64(d);
 		case NUMERICOID:
-			return DatumGetInt64(DirectFunctionCall1(numeric_int8, d));
+			return numeric_units(d, table);
 		default:
 			elog(ERROR, "waitlist: unsupported quantity type %u",
 				 SPI_gettypeid(desc, col));
@@ -143,6 +172,7 @@ waitlist_inventory_trigger(PG_FUNCTION_ARGS)
 	HeapTuple	newtup = NULL;
 	char	   *oldsku = NULL;
 	char	   *newsku = NULL;
+	const char *table;
 
 	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
 		newtup = td->tg_trigtuple;
@@ -158,14 +188,15 @@ waitlist_inventory_trigger(PG_FUNCTION_ARGS)
 		oldsku = row_sku(oldtup, desc, skucol);
 	if (newtup)
 		newsku = row_sku(newtup, desc, skucol);
+	table = RelationGetRelationName(td->tg_relation);
 	if (oldsku && newsku && strcmp(oldsku, newsku) == 0)
-		move_stock(newsku, row_qty(newtup, desc, qtycol) - row_qty(oldtup, desc, qtycol));
+		move_stock(newsku, row_qty(newtup, desc, qtycol, table) - row_qty(oldtup, desc, qtycol, table));
 	else
 	{
 		if (oldsku)
-			move_stock(oldsku, -row_qty(oldtup, desc, qtycol));
+			move_stock(oldsku, -row_qty(oldtup, desc, qtycol, table));
 		if (newsku)
-			move_stock(newsku, row_qty(newtup, desc, qtycol));
+			move_stock(newsku, row_qty(newtup, desc, qtycol, table));
 	}
 	SPI_finish();
 	return PointerGetDatum(NULL);
@@ -269,6 +300,22 @@ create_trigger(Oid relid, const char *skucol, const char *qtycol)
 		elog(ERROR, "waitlist: could not create the inventory trigger");
 }
 
+/* A numeric quantity column must hold whole numbers only, as the trigger requires. */
+static void
+require_whole_quantities(Oid relid, const char *qtycol)
+{
+	const char *q = quote_identifier(qtycol);
+	char	   *sql = psprintf("SELECT %s::text FROM %s WHERE %s::text IN ('NaN', 'Infinity', '-Infinity')"
+							   " OR %s <> pg_catalog.trunc(%s) LIMIT 1",
+							   q, qualified_name(relid), q, q, q);
+
+	if (SPI_execute(sql, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "waitlist: could not read the quantities of the inventory table");
+	if (SPI_processed > 0)
+		error_not_whole(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
+						get_rel_name(relid));
+}
+
 /* Set every registered SKU found in the table to its summed quantity. */
 static void
 initial_sync(Oid relid, const char *skucol, const char *qtycol)
@@ -305,6 +352,8 @@ waitlist_track_inventory(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("table \"%s\" is already tracked", get_rel_name(relid)),
 				 errhint("Call waitlist.untrack_inventory() first to change its columns.")));
+	if (get_atttype(relid, get_attnum(relid, qtycol)) == NUMERICOID)
+		require_whole_quantities(relid, qtycol);
 	create_trigger(relid, skucol, qtycol);
 	initial_sync(relid, skucol, qtycol);
 	SPI_finish();
