@@ -40,3 +40,15 @@ SELECT try($$UPDATE num_stock SET qty = 1e30 WHERE location = 'north'$$);
 INSERT INTO num_stock VALUES ('NUM', 'east', 4.000);
 SELECT on_hand, (SELECT sum(qty) FROM num_stock) AS rows_sum FROM waitlist.sku WHERE sku = 'NUM';
 SELECT waitlist.untrack_inventory('num_stock');
+
+-- Quantities near the bigint range: a change past it said "would go below
+-- zero" with a positive change (on_hand + delta, and new - old, wrapped).
+SELECT sku FROM waitlist.upsert_sku('BIG');
+CREATE TABLE big_stock (sku text, location text, qty bigint);
+INSERT INTO big_stock VALUES ('BIG', 'north', 5);
+SELECT waitlist.track_inventory('big_stock', 'sku', 'qty');
+SELECT try($$INSERT INTO big_stock VALUES ('BIG', 'south', 9223372036854775807)$$);
+SELECT try($$UPDATE big_stock SET qty = -9223372036854775808 WHERE location = 'north'$$);
+SELECT try($$UPDATE big_stock SET qty = 9223372036854775807 WHERE location = 'north'$$);
+SELECT on_hand FROM waitlist.sku WHERE sku = 'BIG';
+SELECT waitlist.untrack_inventory('big_stock');

@@ -16,6 +16,7 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "common/int.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
@@ -109,6 +110,20 @@ row_sku(HeapTuple tup, TupleDesc desc, int col)
 	return s;
 }
 
+/* new_units - old_units, refused (22003) when the change itself leaves bigint. */
+static int64
+units_change(int64 new_units, int64 old_units, const char *table)
+{
+	int64		delta;
+
+	if (pg_sub_s64_overflow(new_units, old_units, &delta))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("quantity change in tracked table \"%s\" is out of range", table),
+				 errdetail("From " INT64_FORMAT " to " INT64_FORMAT " units.", old_units, new_units)));
+	return delta;
+}
+
 /* Move a SKU's units on hand by delta; unknown SKUs are ignored. */
 static void
 move_stock(const char *sku, int64 delta)
@@ -190,11 +205,12 @@ waitlist_inventory_trigger(PG_FUNCTION_ARGS)
 		newsku = row_sku(newtup, desc, skucol);
 	table = RelationGetRelationName(td->tg_relation);
 	if (oldsku && newsku && strcmp(oldsku, newsku) == 0)
-		move_stock(newsku, row_qty(newtup, desc, qtycol, table) - row_qty(oldtup, desc, qtycol, table));
+		move_stock(newsku, units_change(row_qty(newtup, desc, qtycol, table),
+										row_qty(oldtup, desc, qtycol, table), table));
 	else
 	{
 		if (oldsku)
-			move_stock(oldsku, -row_qty(oldtup, desc, qtycol, table));
+			move_stock(oldsku, units_change(0, row_qty(oldtup, desc, qtycol, table), table));
 		if (newsku)
 			move_stock(newsku, row_qty(newtup, desc, qtycol, table));
 	}
