@@ -30,5 +30,8 @@ if [ ! -e "$dir$includedir" ]; then
 fi
 # The cluster runs as an unprivileged user, which must reach the copy.
 chmod 755 "$dir"
-echo "export PATH='$dir$bindir:$dir/usr/local/bin':\"\$PATH\""
+# The relay installs as a tool into PREFIX/bin, which comes first: a
+# waitlist-relay an old release left in PostgreSQL's bindir (copied with it)
+# must not shadow the one just built.
+echo "export PATH='$dir/usr/local/bin:$dir$bindir':\"\$PATH\""
 echo "export PREFIX='$dir/usr/local'"
