@@ -140,16 +140,20 @@ BEGIN
 		 pg_catalog.format('preorder_accepted %s, pre-order lines not cancelled hold %s',
 						   s.preorder_accepted, coalesce(l.preorders, 0))),
 		-- accepted units never pass floor(planned_production * cap / 100),
-		-- unless a smaller plan left them over (and said so to the merchant)
+		-- unless a smaller plan left them over.  Without history that is
+		-- certain only while no plan change could explain them (the first
+		-- plan: preorder_terms counts the changes), or when the change's own
+		-- preorder_over_limit event counted fewer units than are accepted now
+		-- (none may be taken while over; the event may have been purged)
 		('preorder_cap', s.preorder_accepted OPERATOR(pg_catalog.>) coalesce(s.preorder_limit, 0)
-			AND NOT EXISTS (SELECT 1 FROM waitlist.outbox o
-							 WHERE o.kind OPERATOR(pg_catalog.=) 'preorder_over_limit'
-							   AND o.sku OPERATOR(pg_catalog.=) s.sku
-							   AND (o.payload OPERATOR(pg_catalog.->>) 'preorder_limit')::bigint
-								   OPERATOR(pg_catalog.=) s.preorder_limit
+			AND (s.preorder_terms OPERATOR(pg_catalog.<=) 1
+				 OR EXISTS (SELECT 1 FROM waitlist.outbox o
+							 WHERE o.idempotency_key OPERATOR(pg_catalog.=)
+								   ('sku:' OPERATOR(pg_catalog.||) s.id OPERATOR(pg_catalog.||) ':preorder_over:'
+									OPERATOR(pg_catalog.||) s.preorder_terms)
 							   AND (o.payload OPERATOR(pg_catalog.->>) 'accepted')::bigint
-								   OPERATOR(pg_catalog.>=) s.preorder_accepted),
-		 pg_catalog.format('%s pre-order units accepted over a limit of %s, with no preorder_over_limit event for it',
+								   OPERATOR(pg_catalog.<) s.preorder_accepted)),
+		 pg_catalog.format('%s pre-order units accepted over a limit of %s, more than a smaller plan left over',
 						   s.preorder_accepted, coalesce(s.preorder_limit, 0))),
 		('preorder_at_limit', s.preorder_at_limit OPERATOR(pg_catalog.<>)
 			coalesce(s.preorder_accepted OPERATOR(pg_catalog.>=) s.preorder_limit, false),
