@@ -52,3 +52,13 @@ SELECT try($$UPDATE big_stock SET qty = -9223372036854775808 WHERE location = 'n
 SELECT try($$UPDATE big_stock SET qty = 9223372036854775807 WHERE location = 'north'$$);
 SELECT on_hand FROM waitlist.sku WHERE sku = 'BIG';
 SELECT waitlist.untrack_inventory('big_stock');
+
+-- A cart counts a SKU's length in characters, as upsert_sku does: a SKU
+-- of 100 two-byte characters was registered, sold and backordered, but a
+-- cart refused it as longer than 128.
+SELECT char_length(sku) FROM waitlist.upsert_sku(repeat('é', 100));
+SELECT waitlist.restock(repeat('é', 100), 5);
+SELECT line_no, qty, decision FROM waitlist.place_order('MB-1', NULL, 'mb@example.com', NULL, 'dtc',
+	jsonb_build_array(jsonb_build_object('sku', repeat('é', 100), 'qty', 1)));
+SELECT try($$SELECT * FROM waitlist.place_order('MB-2', NULL, 'mb@example.com', NULL, 'dtc',
+	jsonb_build_array(jsonb_build_object('sku', repeat('é', 129), 'qty', 1)))$$);
