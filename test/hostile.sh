@@ -57,7 +57,7 @@ qh -c "CREATE EXTENSION waitlist" >/dev/null || exit 1
 qh -v mixes="$MIXES" -v seed="$SEED" -v transactions="$TRANSACTIONS" -f test/hostile/setup.psql >/dev/null || { fail "setup"; exit 1; }
 
 # The SQLSTATEs the reference documents: the code column of its table.
-documented=$(sed -n '/^## SQLSTATEs/,/^## [^S]/p' docs/reference.md | grep '^|' |
+documented=$(sed -n '/^## SQLSTATEs/,/^## /p' docs/reference.md | grep '^|' |
 	cut -d'|' -f2 | grep -o '`[0-9A-Z]\{5\}`' | tr -d '`' | sort -u | paste -sd, -)
 [ -n "$documented" ] || { fail "no SQLSTATE table found in docs/reference.md"; exit 1; }
 
@@ -108,7 +108,8 @@ fi
 
 # ------------------------------------------------------------ the answers
 grep '^@@< ' "$WORK/out" | sed 's/^@@< //' |
-	awk '{ n = $1; st = $2; $1 = ""; $2 = ""; sub(/^  */, ""); gsub(/\t/, " "); print n "\t" st "\t" $0 }' \
+	awk '{ n = $1; st = $2; $1 = ""; $2 = ""; sub(/^  */, ""); gsub(/\t/, " "); gsub(/\\/, "&&");
+		   print n "\t" st "\t" $0 }' \
 	>"$WORK/results.tsv"
 qh -c "CREATE TABLE hostile.result (n int PRIMARY KEY, sqlstate text NOT NULL, message text)" \
 	-c "\\copy hostile.result FROM '$WORK/results.tsv'" >/dev/null || fail "could not load the answers"
