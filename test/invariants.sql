@@ -14,7 +14,7 @@
 -- table.  After every transaction the stock invariants are checked and any
 -- violation is recorded with the step and the SQL that led to it.
 BEGIN;
-SELECT plan(70);
+SELECT plan(101);
 SET LOCAL statement_timeout = '300s';
 
 CREATE EXTENSION IF NOT EXISTS dblink;
@@ -70,97 +70,20 @@ CREATE TEMP TABLE violation (step int, check_name text, sku text, detail text, l
 -- What on_hand must be, from the supply changes the workload committed.
 CREATE TEMP TABLE model (sku text PRIMARY KEY, on_hand bigint NOT NULL) ON COMMIT DROP;
 
+-- After every committed transaction: every violation waitlist.check_invariants()
+-- reports for the test's SKUs (and tracked tables), and on_hand against the model.
 CREATE FUNCTION pg_temp.check_state(step int, last_tx text) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-	-- sku.allocated is the sum of the derived allocations of waiting lines
 	INSERT INTO violation
-	SELECT step, 'allocated-sum', s.sku,
-		   format('sku.allocated=%s, sum(line_status.allocated of waiting lines)=%s', s.allocated, coalesce(a.n, 0)),
-		   last_tx
-	  FROM waitlist.sku s
-	  LEFT JOIN (SELECT ls.sku, sum(ls.allocated) AS n FROM waitlist.line_status ls
-				  WHERE ls.status IN ('waiting', 'partially_allocated', 'allocated') GROUP BY ls.sku) a ON a.sku = s.sku
-	 WHERE s.sku LIKE 'TAP-INV-%' AND s.allocated <> coalesce(a.n, 0);
-
-	-- allocated and unshipped never exceeds on hand; no counter negative
-	INSERT INTO violation
-	SELECT step, 'counters', s.sku,
-		   format('on_hand=%s allocated=%s paid %s/%s sub %s/%s announced=%s', s.on_hand, s.allocated,
-				  s.paid_served, s.paid_tail, s.sub_served, s.sub_tail, s.announced),
-		   last_tx
-	  FROM waitlist.sku s
-	 WHERE s.sku LIKE 'TAP-INV-%'
-	   AND NOT (s.allocated <= s.on_hand AND s.on_hand >= 0 AND s.allocated >= 0
-				AND s.paid_served >= 0 AND s.paid_served <= s.paid_tail
-				AND s.sub_served >= 0 AND s.sub_served <= s.sub_tail AND s.announced >= 0);
-
-	-- the live-queue counters the policy reads: paid units of waiting lines
-	-- not allocated yet, and sign-ups waiting above the watermark
-	INSERT INTO violation
-	SELECT step, 'waiting-counters', s.sku,
-		   format('paid_waiting=%s, lines short of %s; sub_waiting=%s, sign-ups waiting %s',
-				  s.paid_waiting, coalesce(w.n, 0), s.sub_waiting, coalesce(u.n, 0)),
-		   last_tx
-	  FROM waitlist.sku s
-	  LEFT JOIN (SELECT ls.sku, sum(l.qty - ls.allocated) AS n
-				   FROM waitlist.line l JOIN waitlist.line_status ls ON ls.id = l.id
-				  WHERE l.state = 'waiting' GROUP BY ls.sku) w ON w.sku = s.sku
-	  LEFT JOIN (SELECT u.sku_id, count(*) AS n FROM waitlist.subscriber u JOIN waitlist.sku k ON k.id = u.sku_id
-				  WHERE u.state = 'waiting' AND u.pos >= k.sub_served GROUP BY u.sku_id) u ON u.sku_id = s.id
-	 WHERE s.sku LIKE 'TAP-INV-%'
-	   AND (s.paid_waiting <> coalesce(w.n, 0) OR s.sub_waiting <> coalesce(u.n, 0));
-
-	-- FIFO: no later waiting line holds a unit while an earlier one is short
-	INSERT INTO violation
-	SELECT step, 'fifo', s.sku,
-		   format('line %s (pos %s, %s of %s) is short while later line %s (pos %s) holds %s',
-				  a.id, a.pos_start, la.allocated, a.qty, b.id, b.pos_start, lb.allocated),
-		   last_tx
-	  FROM waitlist.line a
-	  JOIN waitlist.line_status la ON la.id = a.id
-	  JOIN waitlist.line b ON b.sku_id = a.sku_id AND b.state = 'waiting' AND b.pos_start > a.pos_start
-	  JOIN waitlist.line_status lb ON lb.id = b.id
-	  JOIN waitlist.sku s ON s.id = a.sku_id
-	 WHERE s.sku LIKE 'TAP-INV-%' AND a.state = 'waiting' AND la.allocated < a.qty AND lb.allocated > 0;
-
-	-- nothing sits idle: after a commit the allocation is exactly
-	-- min(on hand, units the waiting lines want)
-	INSERT INTO violation
-	SELECT step, 'greedy', s.sku,
-		   format('on_hand=%s, waiting lines want %s, allocated=%s', s.on_hand, coalesce(w.n, 0), s.allocated),
-		   last_tx
-	  FROM waitlist.sku s
-	  LEFT JOIN (SELECT sku_id, sum(qty) AS n FROM waitlist.line WHERE state = 'waiting' GROUP BY sku_id) w
-		ON w.sku_id = s.id
-	 WHERE s.sku LIKE 'TAP-INV-%' AND s.allocated <> least(s.on_hand, coalesce(w.n, 0));
+	SELECT step, v.invariant, v.sku, v.detail, last_tx
+	  FROM waitlist.check_invariants() v
+	 WHERE v.sku LIKE 'TAP-INV-%' OR v.sku IS NULL;
 
 	-- on_hand follows the supply changes exactly
 	INSERT INTO violation
 	SELECT step, 'on-hand-model', s.sku, format('on_hand=%s, expected %s', s.on_hand, m.on_hand), last_tx
 	  FROM waitlist.sku s JOIN model m ON m.sku = s.sku
 	 WHERE s.on_hand <> m.on_hand;
-
-	-- positions: paid lines tile [0, paid_tail) without gaps or overlaps,
-	-- sign-ups take 0 .. sub_tail-1 once each
-	INSERT INTO violation
-	SELECT step, 'positions', x.sku, x.detail, last_tx
-	  FROM (SELECT s.sku,
-				   format('paid_tail=%s sum(qty)=%s gaps=%s; sub_tail=%s sign-ups=%s max pos=%s',
-						  s.paid_tail, coalesce(l.q, 0), coalesce(l.gaps, 0), s.sub_tail,
-						  coalesce(u.n, 0), u.mx) AS detail,
-				   s.paid_tail = coalesce(l.q, 0) AND coalesce(l.gaps, 0) = 0
-				   AND s.sub_tail = coalesce(u.n, 0) AND coalesce(u.mx, -1) = s.sub_tail - 1 AS good
-			  FROM waitlist.sku s
-			  LEFT JOIN (SELECT sku_id, sum(qty) AS q,
-								count(*) FILTER (WHERE pos_start <> prev_end) AS gaps
-						   FROM (SELECT sku_id, qty, pos_start,
-										coalesce(lag(pos_end) OVER (PARTITION BY sku_id ORDER BY pos_start), 0) AS prev_end
-								   FROM waitlist.line) z
-						  GROUP BY sku_id) l ON l.sku_id = s.id
-			  LEFT JOIN (SELECT sku_id, count(*) AS n, max(pos) AS mx FROM waitlist.subscriber GROUP BY sku_id) u
-				ON u.sku_id = s.id
-			 WHERE s.sku LIKE 'TAP-INV-%') x
-	 WHERE NOT x.good;
 END
 $$;
 
@@ -306,17 +229,23 @@ SELECT ok((SELECT count(DISTINCT l.state) = 3 FROM waitlist.line l JOIN waitlist
 SELECT ok((SELECT count(*) > 0 FROM waitlist.line_status WHERE sku LIKE 'TAP-INV-%' AND status = 'waiting'),
 	'the workload ends with lines still short of stock');
 
--- 7 tests: invariants after every committed transaction.
-SELECT is_empty(format($$SELECT step, sku, detail, last_tx FROM violation WHERE check_name = %L ORDER BY step LIMIT 10$$, c.name),
+-- 8 tests: invariants after every committed transaction (check_invariants()
+-- names what it found; the tests group the names).
+SELECT is_empty(format($$SELECT step, check_name, sku, detail, last_tx FROM violation
+						  WHERE check_name = ANY (%L) ORDER BY step LIMIT 10$$, c.names),
 	   c.descr)
   FROM (VALUES
-	('allocated-sum', 'after every transaction: sku.allocated = sum of line_status.allocated over waiting lines'),
-	('counters', 'after every transaction: allocated <= on_hand, no counter negative, watermarks within their tails'),
-	('fifo', 'after every transaction: no later waiting line holds a unit while an earlier one is short'),
-	('greedy', 'after every transaction: allocated = least(on_hand, units wanted by waiting lines)'),
-	('on-hand-model', 'after every transaction: on_hand equals the committed restocks, counts, inventory moves and shipments'),
-	('positions', 'after every transaction: paid lines tile [0, paid_tail), sign-ups take 0 .. sub_tail-1'),
-	('waiting-counters', 'after every transaction: paid_waiting and sub_waiting count the live queues')) c (name, descr);
+	('{allocated}', 'after every transaction: sku.allocated = sum of line_status.allocated over waiting lines'),
+	('{stock,watermarks}', 'after every transaction: allocated <= on_hand, no counter negative, watermarks within their tails'),
+	('{fifo}', 'after every transaction: no later waiting line holds a unit while an earlier one is short'),
+	('{greedy}', 'after every transaction: allocated = min(on_hand, units wanted by waiting lines)'),
+	('{on-hand-model}', 'after every transaction: on_hand equals the committed restocks, counts, inventory moves and shipments'),
+	('{paid_positions,signup_positions}', 'after every transaction: paid lines tile [0, paid_tail), sign-ups take 0 .. sub_tail-1'),
+	('{paid_waiting,sub_waiting}', 'after every transaction: paid_waiting and sub_waiting count the live queues')) c (names, descr);
+SELECT is_empty($$SELECT step, check_name, sku, detail, last_tx FROM violation
+				   WHERE check_name <> ALL ('{allocated,stock,watermarks,fifo,greedy,on-hand-model,paid_positions,signup_positions,paid_waiting,sub_waiting}')
+				   ORDER BY step LIMIT 10$$,
+	'after every transaction: check_invariants() reports nothing else either (waves, states, contacts, messages, batches, tracked table)');
 
 -- ========================================================= messages after tick
 SELECT cmp_ok((SELECT r FROM dblink('wl_w', 'SELECT waitlist.tick()') AS t (r bigint)), '>=', 0::bigint,
@@ -538,6 +467,109 @@ SELECT lives_ok($$SELECT pg_temp.tx($t$
 	RELEASE SAVEPOINT s1;
 $t$)$$, 'committed: a message queued in a released savepoint');
 SELECT is(pg_temp.listen_drain(1), 1, 'messages of a released savepoint send one NOTIFY');
+
+-- ============================================ check_invariants() can fail
+-- Each invariant broken by hand, in a subtransaction rolled back at once:
+-- check_invariants() names it.  The fixtures: a SKU with two allocated lines
+-- and one waiting, two sign-ups and an expanded batch, and a pre-order SKU
+-- with a channel limit.
+SELECT lives_ok($$SELECT pg_temp.tx($t$
+	SELECT waitlist.upsert_sku('TAP-INV-FIX', 'Broken by hand');
+	SELECT waitlist.place_backorder('TAP-INV-F' || g, 'TAP-INV-FIX', 1, NULL, 'f' || g || '@example.com')
+	  FROM generate_series(1, 3) g;
+	SELECT waitlist.subscribe('TAP-INV-FIX', 'fs' || g || '@example.com') FROM generate_series(1, 2) g;
+	SELECT waitlist.upsert_sku('TAP-INV-FIXPO', 'Pre-order broken by hand');
+	SELECT waitlist.open_preorders('TAP-INV-FIXPO', 100, 80, current_date + 30, current_date + 40);
+	SELECT waitlist.set_preorder_channel_limit('TAP-INV-FIXPO', 'dtc', 10);
+	SELECT waitlist.place_preorder('TAP-INV-FP1', 'TAP-INV-FIXPO', 2, NULL, 'fp@example.com',
+								   unit_price => 10, currency => 'USD');
+$t$);
+	SELECT pg_temp.tx($t$SELECT waitlist.restock('TAP-INV-FIX', 2);$t$);
+	SELECT pg_temp.tx($t$SELECT waitlist.tick();$t$)$$,
+	'committed: fixtures to break (3 lines, 2 allocated; 2 sign-ups; a pre-order with a channel limit)');
+SELECT is_empty($$SELECT * FROM waitlist.check_invariants() WHERE sku LIKE 'TAP-INV-FIX%'$$,
+	'the fixtures are healthy');
+
+-- Run corrupt in a subtransaction, report whether check_invariants() then
+-- names want for a TAP-INV SKU (or a tracked table), and undo it.
+CREATE FUNCTION pg_temp.breaks(corrupt text, want text) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+	found boolean;
+BEGIN
+	BEGIN
+		EXECUTE corrupt;
+		found := EXISTS (SELECT 1 FROM waitlist.check_invariants() v
+						  WHERE v.invariant = want AND (v.sku LIKE 'TAP-INV-%' OR v.sku IS NULL));
+		RAISE EXCEPTION USING ERRCODE = 'TAPUN';
+	EXCEPTION WHEN SQLSTATE 'TAPUN' THEN
+		NULL;
+	END;
+	RETURN found;
+END
+$$;
+CREATE TEMP VIEW fix AS SELECT * FROM waitlist.sku WHERE sku = 'TAP-INV-FIX';
+CREATE TEMP VIEW fix_line AS SELECT l.* FROM waitlist.line l JOIN fix ON fix.id = l.sku_id;
+
+SELECT ok(pg_temp.breaks(b.corrupt, b.invariant), format('check_invariants() reports %s: %s', b.invariant, b.what))
+  FROM (VALUES
+	('stock', 'allocated above on hand',
+	 $$UPDATE waitlist.sku SET allocated = on_hand + 1 WHERE sku = 'TAP-INV-FIX'$$),
+	('watermarks', 'paid_served past paid_tail',
+	 $$UPDATE waitlist.sku SET paid_served = paid_tail + 1 WHERE sku = 'TAP-INV-FIX'$$),
+	('allocated', 'allocated not what the lines hold',
+	 $$UPDATE waitlist.sku SET allocated = allocated + 1, on_hand = on_hand + 1 WHERE sku = 'TAP-INV-FIX'$$),
+	('greedy', 'a unit idle while a line waits',
+	 $$UPDATE waitlist.sku SET on_hand = on_hand + 1 WHERE sku = 'TAP-INV-FIX'$$),
+	('fifo', 'an earlier line short while a later one holds units',
+	 $$UPDATE waitlist.line SET qty = 3, pos_end = pos_start + 3 WHERE id = (SELECT min(id) FROM fix_line)$$),
+	('paid_waiting', 'paid_waiting off by one',
+	 $$UPDATE waitlist.sku SET paid_waiting = paid_waiting + 1 WHERE sku = 'TAP-INV-FIX'$$),
+	('sub_waiting', 'sub_waiting off by one',
+	 $$UPDATE waitlist.sku SET sub_waiting = sub_waiting + 1 WHERE sku = 'TAP-INV-FIX'$$),
+	('paid_positions', 'a position nobody holds',
+	 $$UPDATE waitlist.sku SET paid_tail = paid_tail + 1 WHERE sku = 'TAP-INV-FIX'$$),
+	('signup_positions', 'a gap in the sign-up positions',
+	 $$UPDATE waitlist.subscriber SET pos = pos + 10 WHERE id = (SELECT max(u.id) FROM waitlist.subscriber u JOIN fix ON fix.id = u.sku_id)$$),
+	('wave', 'more units announced than are free',
+	 $$UPDATE waitlist.sku SET announced = on_hand - allocated + 1 WHERE sku = 'TAP-INV-FIX'$$),
+	('preorder_accepted', 'accepted units the lines do not hold',
+	 $$UPDATE waitlist.sku SET preorder_accepted = preorder_accepted + 1 WHERE sku = 'TAP-INV-FIXPO'$$),
+	('preorder_cap', 'accepted units over the limit without a plan that lowered it',
+	 $$UPDATE waitlist.sku SET preorder_limit = 1 WHERE sku = 'TAP-INV-FIXPO'$$),
+	('preorder_at_limit', 'the limit mark set below the limit',
+	 $$UPDATE waitlist.sku SET preorder_at_limit = true WHERE sku = 'TAP-INV-FIXPO'$$),
+	('preorder_plan', 'a ship date before the production date',
+	 $$UPDATE waitlist.sku SET ships_on = production_date - 1 WHERE sku = 'TAP-INV-FIXPO'$$),
+	('channel_limits', 'the flag without a channel limit',
+	 $$UPDATE waitlist.sku SET channel_limits = true WHERE sku = 'TAP-INV-FIX'$$),
+	('channel_accepted', 'a channel counting units its lines do not hold',
+	 $$UPDATE waitlist.preorder_channel SET accepted = accepted + 1
+		WHERE sku_id = (SELECT id FROM waitlist.sku WHERE sku = 'TAP-INV-FIXPO')$$),
+	('sku_settings', 'a notify ratio below 1',
+	 $$UPDATE waitlist.sku SET notify_ratio = 0.5 WHERE sku = 'TAP-INV-FIX'$$),
+	('sku_dates', 'a restock date no message can format',
+	 $$UPDATE waitlist.sku SET restock_date = '300000-01-01' WHERE sku = 'TAP-INV-FIX'$$),
+	('listings', 'a channel listed twice',
+	 $$UPDATE waitlist.sku SET channels = '{dtc,dtc}' WHERE sku = 'TAP-INV-FIX'$$),
+	('line_state', 'a waiting line with a shipping time',
+	 $$UPDATE waitlist.line SET shipped_at = now() WHERE id = (SELECT max(id) FROM fix_line)$$),
+	('line_contact', 'a malformed email',
+	 $$UPDATE waitlist.line SET email = 'not-an-email' WHERE id = (SELECT max(id) FROM fix_line)$$),
+	('line_payment', 'a backorder with a payment state',
+	 $$UPDATE waitlist.line SET payment_state = 'authorized' WHERE id = (SELECT max(id) FROM fix_line)$$),
+	('signup_state', 'a waiting sign-up with an unsubscribe time',
+	 $$UPDATE waitlist.subscriber SET unsubscribed_at = now() WHERE id = (SELECT max(u.id) FROM waitlist.subscriber u JOIN fix ON fix.id = u.sku_id)$$),
+	('batch', 'an expanded batch without its message count',
+	 $$UPDATE waitlist.batch SET messages = NULL WHERE sku_id = (SELECT id FROM fix)$$),
+	('outbox', 'a leased message without an owner',
+	 $$UPDATE waitlist.outbox SET state = 'leased', lease_owner = NULL WHERE id = (SELECT min(id) FROM waitlist.outbox WHERE sku = 'TAP-INV-FIX')$$),
+	('availability', 'a decision published for a channel the SKU is not listed on',
+	 $$INSERT INTO waitlist.availability (sku_id, channel, decision, reason) SELECT id, 'walmart', 'in_stock', 'by hand' FROM fix$$),
+	('tracked_inventory', 'a tracked table without its trigger',
+	 $$DROP TRIGGER waitlist_inventory ON public.tap_inv_inventory$$)
+	) b (invariant, what, corrupt);
+SELECT is_empty($$SELECT * FROM waitlist.check_invariants() WHERE sku LIKE 'TAP-INV-%' OR sku IS NULL$$,
+	'every break was undone: check_invariants() reports nothing');
 
 -- =============================================================== cleanup
 SELECT lives_ok('SELECT pg_temp.cleanup()', 'committed test data removed');

@@ -16,7 +16,7 @@
 -- Writes commit through dblink (the pgTAP transaction never commits);
 -- pg_temp.cleanup() removes them, first and last.  Test SKUs: TAP-PO-*.
 BEGIN;
-SELECT plan(32);
+SELECT plan(33);
 SET LOCAL statement_timeout = '300s';
 -- refused placements are expected: dblink reports them as notices
 SET LOCAL client_min_messages = warning;
@@ -177,6 +177,8 @@ SELECT cmp_ok((SELECT count(*)::int FROM waitlist.line l JOIN waitlist.sku s ON 
 SELECT ok(pg_temp.tx('SELECT waitlist.tick();'), 'a last tick writes the pending confirmations');
 SELECT is_empty($$SELECT * FROM violation ORDER BY step$$,
 	'after every committed transaction: accepted <= limit and = the lines, channels, stock, the limit mark');
+SELECT is_empty($$SELECT * FROM waitlist.check_invariants() WHERE sku LIKE 'TAP-PO-%'$$,
+	'check_invariants() reports nothing for the pre-order SKUs (payment states, plans, channel limits)');
 
 -- ------------------------------------------------------ payment invariants
 CREATE TEMP VIEW pay AS

@@ -16,7 +16,7 @@
 -- touch.  Part 2 stays inside the transaction with SET ROLE and is undone
 -- by the ROLLBACK.
 BEGIN;
-SELECT plan(366);
+SELECT plan(369);
 SET LOCAL statement_timeout = '120s';
 
 CREATE EXTENSION IF NOT EXISTS dblink;
@@ -181,6 +181,7 @@ INSERT INTO fn_kind VALUES
 	('waitlist.expand_batches(integer)', '{admin}'),
 	('waitlist.outbox_metrics()', '{admin}'),
 	('waitlist.purge_delivered(interval)', '{admin}'),
+	('waitlist.check_invariants()', '{admin}'),
 	('waitlist.policy(waitlist.sku,text)', '{admin}'),
 	('waitlist.policy_of(text,bigint,bigint,bigint,bigint,date,boolean,boolean,bigint,bigint,date,text[],integer,integer,integer,bigint,bigint,boolean,text)', '{admin}'),
 	-- nobody but the owner

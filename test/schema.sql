@@ -4,7 +4,7 @@
 -- membership, pg_dump registration (extconfig) and the waitlist.* GUCs.
 -- Run by: pg_prove -d wl_tap --ext .sql test/
 BEGIN;
-SELECT plan(563);
+SELECT plan(568);
 
 -- ---------------------------------------------------------------- schema
 SELECT has_schema('waitlist');
@@ -335,6 +335,7 @@ INSERT INTO expected_function VALUES
 	('channel_rule_changed', ARRAY[]::text[], 'trigger', false),
 	('import_backorders', ARRAY['regclass'], 'bigint', false),
 	('import_signups', ARRAY['regclass'], 'bigint', false),
+	('check_invariants', ARRAY[]::text[], 'setof record', true),
 	('role_privileges', ARRAY[]::text[], 'setof record', false),
 	('set_role_kind', ARRAY['regrole', 'text', 'boolean'], 'void', false),
 	('grant_app', ARRAY['regrole'], 'void', false),
@@ -420,6 +421,7 @@ SELECT volatility_is('waitlist', 'restock', ARRAY['text', 'bigint'], 'volatile',
 SELECT volatility_is('waitlist', 'tick', ARRAY[]::text[], 'volatile', 'tick is VOLATILE');
 SELECT function_lang_is('waitlist', 'restock', ARRAY['text', 'bigint'], 'c', 'restock is written in C');
 SELECT function_lang_is('waitlist', 'outbox_metrics', ARRAY[]::text[], 'sql', 'outbox_metrics is SQL');
+SELECT volatility_is('waitlist', 'check_invariants', ARRAY[]::text[], 'stable', 'check_invariants is STABLE (it only reads)');
 SELECT function_lang_is('waitlist', 'policy', ARRAY['waitlist.sku', 'text'], 'sql',
 	'policy(waitlist.sku, text) is SQL, inlined into catalog queries');
 SELECT function_lang_is('waitlist', 'policy_of', ARRAY['text', 'bigint', 'bigint', 'bigint', 'bigint',
@@ -444,6 +446,8 @@ SELECT is((SELECT array_to_string(proargnames, ',') FROM pg_proc
 SELECT is((SELECT pg_get_function_result('waitlist.claim(text,integer,interval,text[],text[])'::regprocedure)),
 	'TABLE(id bigint, kind text, channel text, recipient text, sku text, payload json, idempotency_key text, attempts integer, created_at timestamp with time zone, lease_until timestamp with time zone)',
 	'claim returns the documented columns');
+SELECT is((SELECT pg_get_function_result('waitlist.check_invariants()'::regprocedure)),
+	'TABLE(invariant text, sku text, detail text)', 'check_invariants returns the documented columns');
 SELECT is((SELECT pg_get_function_result('waitlist.outbox_metrics()'::regprocedure)),
 	'TABLE(state text, kind text, messages bigint, oldest_due_age interval, notification_queue_usage double precision)',
 	'outbox_metrics returns the documented columns');

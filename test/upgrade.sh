@@ -342,6 +342,12 @@ if [ -z "$bad" ]; then
 else
 	fail "(b) invariants broken after the update: $bad"
 fi
+bad="$(qdb "$UP" -c "SELECT format('%s %s: %s', invariant, sku, detail) FROM waitlist.check_invariants()")"
+if [ -z "$bad" ]; then
+	pass "(b) waitlist.check_invariants() reports nothing on the updated database"
+else
+	fail "(b) waitlist.check_invariants() after the update: $bad"
+fi
 # The upgraded database keeps working: allocation, expansion, the new functions.
 expect "(b) after the update: a restock allocates FIFO at commit, tick expands, claim and ack work" \
 	"$(qdb "$UP" -c "SELECT waitlist.restock('UP-A', 10)" -c "SELECT waitlist.tick() > 0" \

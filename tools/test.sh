@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Run every test suite: pg_regress, isolation specs, pgTAP, dump/restore,
-# crash durability and the relay's tests.  Installs missing Debian packages, builds with
+# Run every test suite: pg_regress, isolation specs, pgTAP, hostile input,
+# dump/restore, upgrade, crash durability and the relay's tests.  Installs missing Debian packages, builds with
 # -Wall -Wextra -Werror, installs, starts one throwaway cluster
 # (tools/harness.sh) that every suite but the crash test shares, and stops it
 # on exit, even on failure.
@@ -92,6 +92,7 @@ suite "no contact in the server log" contacts_not_logged
 suite "layers point one way" python3 tools/check_layers.py
 suite "pg_regress + isolation" regress
 suite "pgTAP" pgtap
+suite "hostile input" bash test/hostile.sh
 suite "dump and restore" bash test/dump_restore.sh
 suite "upgrade 0.1.0 -> 0.2.0" bash test/upgrade.sh
 if [ -x relay/test/run.sh ]; then

@@ -459,8 +459,11 @@ def the_readme_receiver_verifies_real_deliveries():
 
 def make_install(destdir, *extra):
     """The top-level make install into destdir; the files it wrote, relative."""
+    # The default layout: a PREFIX in the environment (tools/private_pg.sh
+    # exports one) would move the relay's files.
+    env = {k: v for k, v in os.environ.items() if k != "PREFIX"}
     out = subprocess.run(["make", "-s", "-C", REPO, "install", "DESTDIR=" + destdir] + list(extra),
-                         capture_output=True, text=True, timeout=300)
+                         capture_output=True, text=True, timeout=300, env=env)
     check(out.returncode == 0, "make install %s failed: %s" % (" ".join(extra), out.stderr[-2000:]))
     return {os.path.relpath(os.path.join(d, f), destdir) for d, _, fs in os.walk(destdir) for f in fs}
 

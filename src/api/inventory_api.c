@@ -16,11 +16,13 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "common/int.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/numeric.h"
 #include "utils/rel.h"
 
 #include "store/sku_row.h"
@@ -34,9 +36,37 @@ PG_FUNCTION_INFO_V1(waitlist_untrack_inventory);
 
 #define WL_TRIGGER_NAME "waitlist_inventory"
 
+/* The refusal of a quantity that is not a whole number of units. */
+static void
+error_not_whole(const char *value, const char *table)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("quantity %s in tracked table \"%s\" is not a whole number", value, table),
+			 errdetail("waitlist counts units: a fraction, NaN or infinity on hand means nothing to allocate."),
+			 errhint("Keep whole numbers in the tracked quantity column.")));
+}
+
+/*
+ * A numeric quantity as units: a whole number (within bigint: 22003
+ * beyond).  A fraction rounded row by row drifted from the sum
+ * track_inventory starts from; NaN and infinity raised internal errors.
+ */
+static int64
+numeric_units(Datum d, const char *table)
+{
+	Numeric		n = DatumGetNumeric(d);
+
+	if (numeric_is_nan(n) || numeric_is_inf(n) ||
+		!DatumGetBool(DirectFunctionCall2(numeric_eq, d,
+										  DirectFunctionCall2(numeric_trunc, d, Int32GetDatum(0)))))
+		error_not_whole(DatumGetCString(DirectFunctionCall1(numeric_out, d)), table);
+	return DatumGetInt64(DirectFunctionCall1(numeric_int8, d));
+}
+
 /* Quantity column value as int64 (NULL counts as zero). */
 static int64
-row_qty(HeapTuple tup, TupleDesc desc, int col)
+row_qty(HeapTuple tup, TupleDesc desc, int col, const char *table)
 {
 	bool		isnull;
 	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
@@ -52,12 +82,46 @@ row_qty(HeapTuple tup, TupleDesc desc, int col)
 		case INT8OID:
 			return DatumGetInt64(d);
 		case NUMERICOID:
-			return DatumGetInt64(DirectFunctionCall1(numeric_int8, d));
+			return numeric_units(d, table);
 		default:
 			elog(ERROR, "waitlist: unsupported quantity type %u",
 				 SPI_gettypeid(desc, col));
 	}
 	return 0;
+}
+
+/*
+ * SKU column value as text, as a cast to text reads it: a char(n) column
+ * without its padding (the value track_inventory's first sum matched);
+ * NULL when NULL.
+ */
+static char *
+row_sku(HeapTuple tup, TupleDesc desc, int col)
+{
+	char	   *s = SPI_getvalue(tup, desc, col);
+	size_t		len;
+
+	if (s == NULL || SPI_gettypeid(desc, col) != BPCHAROID)
+		return s;
+	len = strlen(s);
+	while (len > 0 && s[len - 1] == ' ')
+		len--;
+	s[len] = '\0';
+	return s;
+}
+
+/* new_units - old_units, refused (22003) when the change itself leaves bigint. */
+static int64
+units_change(int64 new_units, int64 old_units, const char *table)
+{
+	int64		delta;
+
+	if (pg_sub_s64_overflow(new_units, old_units, &delta))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("quantity change in tracked table \"%s\" is out of range", table),
+				 errdetail("From " INT64_FORMAT " to " INT64_FORMAT " units.", old_units, new_units)));
+	return delta;
 }
 
 /* Move a SKU's units on hand by delta; unknown SKUs are ignored. */
@@ -123,6 +187,7 @@ waitlist_inventory_trigger(PG_FUNCTION_ARGS)
 	HeapTuple	newtup = NULL;
 	char	   *oldsku = NULL;
 	char	   *newsku = NULL;
+	const char *table;
 
 	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
 		newtup = td->tg_trigtuple;
@@ -135,17 +200,19 @@ waitlist_inventory_trigger(PG_FUNCTION_ARGS)
 	}
 	wl_spi_connect();
 	if (oldtup)
-		oldsku = SPI_getvalue(oldtup, desc, skucol);
+		oldsku = row_sku(oldtup, desc, skucol);
 	if (newtup)
-		newsku = SPI_getvalue(newtup, desc, skucol);
+		newsku = row_sku(newtup, desc, skucol);
+	table = RelationGetRelationName(td->tg_relation);
 	if (oldsku && newsku && strcmp(oldsku, newsku) == 0)
-		move_stock(newsku, row_qty(newtup, desc, qtycol) - row_qty(oldtup, desc, qtycol));
+		move_stock(newsku, units_change(row_qty(newtup, desc, qtycol, table),
+										row_qty(oldtup, desc, qtycol, table), table));
 	else
 	{
 		if (oldsku)
-			move_stock(oldsku, -row_qty(oldtup, desc, qtycol));
+			move_stock(oldsku, units_change(0, row_qty(oldtup, desc, qtycol, table), table));
 		if (newsku)
-			move_stock(newsku, row_qty(newtup, desc, qtycol));
+			move_stock(newsku, row_qty(newtup, desc, qtycol, table));
 	}
 	SPI_finish();
 	return PointerGetDatum(NULL);
@@ -249,6 +316,22 @@ create_trigger(Oid relid, const char *skucol, const char *qtycol)
 		elog(ERROR, "waitlist: could not create the inventory trigger");
 }
 
+/* A numeric quantity column must hold whole numbers only, as the trigger requires. */
+static void
+require_whole_quantities(Oid relid, const char *qtycol)
+{
+	const char *q = quote_identifier(qtycol);
+	char	   *sql = psprintf("SELECT %s::text FROM %s WHERE %s::text IN ('NaN', 'Infinity', '-Infinity')"
+							   " OR %s <> pg_catalog.trunc(%s) LIMIT 1",
+							   q, qualified_name(relid), q, q, q);
+
+	if (SPI_execute(sql, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "waitlist: could not read the quantities of the inventory table");
+	if (SPI_processed > 0)
+		error_not_whole(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
+						get_rel_name(relid));
+}
+
 /* Set every registered SKU found in the table to its summed quantity. */
 static void
 initial_sync(Oid relid, const char *skucol, const char *qtycol)
@@ -285,6 +368,8 @@ waitlist_track_inventory(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("table \"%s\" is already tracked", get_rel_name(relid)),
 				 errhint("Call waitlist.untrack_inventory() first to change its columns.")));
+	if (get_atttype(relid, get_attnum(relid, qtycol)) == NUMERICOID)
+		require_whole_quantities(relid, qtycol);
 	create_trigger(relid, skucol, qtycol);
 	initial_sync(relid, skucol, qtycol);
 	SPI_finish();

@@ -18,6 +18,7 @@
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/datetime.h"
@@ -115,7 +116,7 @@ read_line(uint64 i, CartLine *l)
 	l->sku = wl_get_text(i, 3);
 	if (l->sku == NULL || l->sku[0] == '\0')
 		bad_line(l->line_no, "sku is missing");
-	if (strlen(l->sku) > WL_MAX_SKU_LEN)
+	if (pg_mbstrlen(l->sku) > WL_MAX_SKU_LEN)	/* characters, as upsert_sku counts */
 		bad_line(l->line_no, "sku is too long");
 	l->qty = line_qty(l->line_no, wl_get_text(i, 4));
 	l->price = wl_get_text(i, 5);

@@ -85,6 +85,23 @@ check_payment(WlPlan *a)
 				 errmsg("a deposit only applies to payment mode deposit, not %s", a->payment)));
 }
 
+/*
+ * The deposit percentage is stored to two decimals (sku.deposit_pct): one
+ * that rounds to 0.00 % would capture nothing and call it a deposit.
+ */
+static void
+check_deposit_pct(Datum pct, const char *text)
+{
+	Datum		stored = DirectFunctionCall2(numeric_round, pct, Int32GetDatum(2));
+
+	if (strtod(DatumGetCString(DirectFunctionCall1(numeric_out, stored)), NULL) <= 0.0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("deposit_pct %s rounds to 0.00%%", text),
+				 errdetail("The deposit percentage is kept to two decimals."),
+				 errhint("Give at least 0.01, or a deposit_amount.")));
+}
+
 /* Read and check open_preorders' arguments. */
 static void
 plan_args(FunctionCallInfo fcinfo, WlPlan *a)
@@ -105,6 +122,8 @@ plan_args(FunctionCallInfo fcinfo, WlPlan *a)
 				 errmsg("ships_on must not be before production_date")));
 	a->payment = wl_arg_text(fcinfo, 5, "payment", 20, true);
 	a->deposit_pct = wl_arg_amount(fcinfo, 6, "deposit_pct", false, 99.99);
+	if (a->deposit_pct)
+		check_deposit_pct(PG_GETARG_DATUM(6), a->deposit_pct);
 	a->deposit_amount = wl_arg_amount(fcinfo, 7, "deposit_amount", false, 1e12);
 	check_payment(a);
 }

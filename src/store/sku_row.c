@@ -15,6 +15,7 @@
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
+#include "common/int.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 
@@ -309,17 +310,24 @@ wl_sku_change_supply(const char *code, int64 qty, bool absolute, WlSku *s)
 
 /*
  * Move the units on hand by delta for a tracked inventory table; false for
- * an unknown SKU.  Going below zero is refused.
+ * an unknown SKU.  Going below zero, or past the largest bigint, is refused.
  */
 bool
 wl_sku_move_on_hand(const char *code, int64 delta, WlSku *s)
 {
 	int64		on_hand;
+	int64		after;
 
 	if (!wl_sku_find(code, true, s))
 		return false;
 	on_hand = wl_sku_int64(s, SKU_ON_HAND);
-	if (on_hand + delta < 0)
+	if (pg_add_s64_overflow(on_hand, delta, &after))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("units on hand for SKU \"%s\" would pass the largest bigint", code),
+				 errdetail("waitlist knows " INT64_FORMAT " units; the change is " INT64_FORMAT ".",
+						   on_hand, delta)));
+	if (after < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("units on hand for SKU \"%s\" would go below zero", code),
