@@ -19,19 +19,8 @@ CREATE EXTENSION IF NOT EXISTS dblink;
 
 -- Cleanup through a committed connection (the ROLLBACK does not undo it);
 -- also run first in case an earlier run stopped half-way.
-CREATE FUNCTION pg_temp.cleanup() RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-	PERFORM pg_temp.delete_skus('wl_su', 'TAP-PRIV-');
-	PERFORM dblink_exec('wl_su', $q$
-		DO $d$
-		BEGIN
-			IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'wl_tap_login') THEN
-				DROP OWNED BY wl_tap_login;
-				DROP ROLE wl_tap_login;
-			END IF;
-		END
-		$d$ $q$);
-END
+CREATE FUNCTION pg_temp.cleanup() RETURNS void LANGUAGE sql AS $$
+	SELECT pg_temp.delete_fixture('wl_su', 'TAP-PRIV-', 'wl_tap_login')
 $$;
 
 SELECT is(dblink_connect('wl_su', pg_temp.conn(current_user)), 'OK', 'dblink: superuser connection');
