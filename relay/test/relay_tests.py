@@ -474,9 +474,9 @@ def make_install_installs_the_relay_as_a_tool():
     # with its man page, systemd unit and example configuration; a packager
     # skips it with WITHOUT_RELAY=1.  The example configuration is refused
     # until its placeholder secret is replaced, then passes --check.
-    # PREFIX (relay/Makefile's default /usr/local) moves them all, as it
-    # does for a private copy of PostgreSQL (tools/private_pg.sh).
-    prefix = os.environ.get("PREFIX", "/usr/local").strip("/")
+    # make_install runs without the PREFIX that tools/private_pg.sh exports,
+    # so the files land in the default layout, under /usr/local.
+    prefix = "usr/local"
     dest = tempfile.mkdtemp(dir=LOGDIR)
     files = make_install(dest)
     relay_files = {prefix + "/bin/waitlist-relay", prefix + "/share/man/man1/waitlist-relay.1",
