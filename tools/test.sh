@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Run every test suite: pg_regress, isolation specs, pgTAP, hostile input,
-# dump/restore, upgrade, crash durability and the relay's tests.  Installs missing Debian packages, builds with
-# -Wall -Wextra -Werror, installs, starts one throwaway cluster
-# (tools/harness.sh) that every suite but the crash test shares, and stops it
-# on exit, even on failure.
+# dump/restore, upgrade, the relay's tests, a short soak and crash
+# durability.  Installs missing Debian packages, builds with -Wall -Wextra
+# -Werror, installs, starts one throwaway cluster (tools/harness.sh) that
+# every suite but the crash test shares, and stops it on exit, even on
+# failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -98,6 +99,9 @@ suite "upgrade 0.1.0 -> 0.2.0" bash test/upgrade.sh
 if [ -x relay/test/run.sh ]; then
 	suite "relay" relay/test/run.sh
 fi
+# 30 s of the soak (test/soak.sh --quick): load, two relays, kills, then
+# the invariants and every message delivered; the full soak runs alone.
+suite "soak (30 s of load)" bash test/soak.sh --quick
 # The crash test starts a cluster of its own: it SIGSTOPs and SIGKILLs the
 # server's WAL writer, which crashes every session on the cluster, and it
 # needs settings the others do not run with (autovacuum off,

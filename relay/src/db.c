@@ -637,9 +637,23 @@ finish_sent(db *d, bool wait)
 		}
 		return false;
 	}
+	/*
+	 * Read up to the end of the statement.  The rows come before the
+	 * commit (at Sync, extended protocol): an error after them means the
+	 * transaction rolled back, and a claim then leased nothing.  That error
+	 * is the statement's result.
+	 */
 	res = PQgetResult(d->conn);
-	while ((next = PQgetResult(d->conn)) != NULL)	/* up to the end of the statement */
-		PQclear(next);
+	while ((next = PQgetResult(d->conn)) != NULL)
+	{
+		if (PQresultStatus(next) == PGRES_FATAL_ERROR && PQresultStatus(res) != PGRES_FATAL_ERROR)
+		{
+			PQclear(res);
+			res = next;
+		}
+		else
+			PQclear(next);
+	}
 	if (res == NULL)
 		res = PQmakeEmptyPGresult(d->conn, PGRES_FATAL_ERROR);
 	keep_result(d, res);

@@ -474,9 +474,9 @@ def make_install_installs_the_relay_as_a_tool():
     # with its man page, systemd unit and example configuration; a packager
     # skips it with WITHOUT_RELAY=1.  The example configuration is refused
     # until its placeholder secret is replaced, then passes --check.
-    # PREFIX (relay/Makefile's default /usr/local) moves them all, as it
-    # does for a private copy of PostgreSQL (tools/private_pg.sh).
-    prefix = os.environ.get("PREFIX", "/usr/local").strip("/")
+    # make_install runs without the PREFIX that tools/private_pg.sh exports,
+    # so the files land in the default layout, under /usr/local.
+    prefix = "usr/local"
     dest = tempfile.mkdtemp(dir=LOGDIR)
     files = make_install(dest)
     relay_files = {prefix + "/bin/waitlist-relay", prefix + "/share/man/man1/waitlist-relay.1",
@@ -669,6 +669,41 @@ def two_relays_never_deliver_the_same_message_at_once():
     check(len(rec.requests) == 62 and rec.duplicates == 0, "each requested once: %d requests" % len(rec.requests))
     check(sorted(rec.accepted) == sorted(keys), "all keys accepted")
     check("outcome=delivered" in a.log() and "outcome=delivered" in b.log(), "both relays took work")
+
+
+@test
+def claim_whose_commit_fails_delivers_nothing():
+    # The relay sends its claim with the extended protocol: the server
+    # answers the rows (CommandComplete) and only then commits, at Sync.
+    # A commit that fails after that (here a deferred trigger; in the soak,
+    # pg_terminate_backend() of the relay's connection at that moment)
+    # leases nothing, so the relay must deliver nothing: another relay may
+    # claim the same messages at once.  A relay that read only the first
+    # result delivered them anyway (test/soak.sh saw two relays deliver
+    # one message at the same time).
+    rec = server.reset()
+    sql("CREATE FUNCTION public.claim_commit_fails() RETURNS trigger LANGUAGE plpgsql AS $$"
+        " BEGIN RAISE EXCEPTION 'commit refused for the test'; END $$;"
+        " CREATE CONSTRAINT TRIGGER claim_commit_fails AFTER UPDATE ON waitlist.outbox"
+        "  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW"
+        "  WHEN (NEW.lease_owner = 'commit-fails') EXECUTE FUNCTION public.claim_commit_fails()")
+    try:
+        insert([{"kind": "shipped", "channel": "email", "key": "commit-fails"}])
+        r = webhook_relay("commit-fails")
+        wait_until(lambda: "connected" in r.log(), 10, "the relay to connect")
+        time.sleep(2)                   # claims every 0.5 s or so, each refused at commit
+        check(rec.seen("commit-fails") == 0,
+              "delivered %d times though no claim committed" % rec.seen("commit-fails"))
+        st = row("commit-fails")
+        check(st["state"] == "pending" and st["attempts"] == 0, "the message is untouched: %s" % st)
+        check("statement=claim" in r.log() and "commit refused for the test" in r.log(),
+              "the failed claim is logged: %s" % r.log()[-800:])
+    finally:
+        sql("DROP TRIGGER IF EXISTS claim_commit_fails ON waitlist.outbox;"
+            " DROP FUNCTION IF EXISTS public.claim_commit_fails()")
+    wait_until(lambda: row("commit-fails")["state"] == "delivered", 10, "delivery once claims commit")
+    r.stop()
+    check(rec.seen("commit-fails") == 1, "delivered once: %d requests" % rec.seen("commit-fails"))
 
 
 @test

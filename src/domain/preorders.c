@@ -497,76 +497,97 @@ wl_place_preorder(const WlPreorder *a)
  * now (api/import_api.c); an authorization about to lapse gets
  * payment_reauthorize and a new validity.  Afterwards action_at holds when
  * the authorization next needs renewing (NULL when nothing is left to do).
- * $1 limits the lines, $2 picks one line (NULL: any due), $3 is the
- * authorization TTL and $4 the margin before it lapses, in seconds.
+ * LINE_ACTIONS_WRITE does it for the lines of a CTE "due" (id,
+ * was_pending) locked by the statement's head; $3 is the authorization TTL
+ * and $4 the margin before it lapses, in seconds.
  */
+#define LINE_ACTIONS_WRITE \
+	" u AS (" \
+	"  UPDATE waitlist.line l SET confirm_pending = false," \
+	"   authorized_until = CASE WHEN NOT due.was_pending AND l.payment_state = 'authorized'" \
+	"    THEN now() + make_interval(secs => $3) ELSE l.authorized_until END," \
+	"   reauthorizations = l.reauthorizations" \
+	"    + CASE WHEN due.was_pending THEN 0 ELSE 1 END," \
+	"   action_at = CASE WHEN l.state = 'waiting' AND l.payment_state = 'authorized'" \
+	"    THEN CASE WHEN due.was_pending THEN l.authorized_until" \
+	"     ELSE now() + make_interval(secs => $3) END - make_interval(secs => $4) END" \
+	"  FROM due WHERE l.id = due.id" \
+	"   AND l.id = ANY (ARRAY(SELECT id FROM due))"	/* by index, not a hash of every line */ \
+	"  RETURNING l.*, due.was_pending)," \
+	" x AS (SELECT u.*, s.sku AS code, s.title, s.product_url," \
+	"   to_char(s.production_date, 'YYYY-MM-DD') AS production," \
+	"   to_char(s.ships_on, 'YYYY-MM-DD') AS ships," \
+	"   u.pos_end <= s.paid_served AS in_stock," \
+	"   CASE WHEN s.restock_confirmed THEN to_char(s.restock_date, 'YYYY-MM-DD') END AS eta" \
+	"  FROM u JOIN waitlist.sku s ON s.id = u.sku_id ORDER BY u.id)"	/* messages in line order */ \
+	" " WL_OUTBOX_INSERT \
+	WL_CONTACT_ROWS( \
+		"SELECT 'backorder_confirmed' AS kind, x.code AS sku, x.email, x.phone," \
+		" waitlist.payload_json('order_ref', x.order_ref, 'line_id', x.id, 'sku', x.code," \
+		"  'title', x.title, 'qty', x.qty, 'in_stock', x.in_stock," \
+		"  'expected_ship_date', CASE WHEN NOT x.in_stock THEN x.eta END," \
+		"  'cancel_allowed', true, 'product_url', x.product_url) AS payload," \
+		" 'line:' || x.id || ':confirmed' AS key" \
+		" FROM x WHERE x.was_pending AND x.kind = 'backorder'" \
+		" UNION ALL" \
+		" SELECT 'preorder_confirmed' AS kind, x.code AS sku, x.email, x.phone," \
+		" waitlist.payload_json('order_ref', x.order_ref, 'line_id', x.id, 'sku', x.code," \
+		"  'title', x.title, 'qty', x.qty, 'channel', x.channel," \
+		"  'production_date', x.production, 'expected_ship_date', x.ships," \
+		"  'payment_mode', x.payment_mode, 'currency', x.currency, 'amount', x.amount," \
+		"  'charged_now', x.captured, 'due_at_shipment', x.amount - x.captured," \
+		"  'cancel_allowed', true, 'product_url', x.product_url) AS payload," \
+		" 'line:' || x.id || ':confirmed' AS key" \
+		" FROM x WHERE x.was_pending AND x.kind = 'preorder'") \
+	" UNION ALL" \
+	" SELECT CASE x.payment_mode WHEN 'authorize' THEN 'payment_authorize'" \
+	"   ELSE 'payment_capture' END, 'payment', x.order_ref, x.code," \
+	"  waitlist.payload_json('action', CASE x.payment_mode WHEN 'authorize' THEN 'authorize'" \
+	"    ELSE 'capture' END, 'order_ref', x.order_ref, 'line_id', x.id, 'sku', x.code," \
+	"   'qty', x.qty, 'amount', CASE x.payment_mode WHEN 'authorize' THEN x.amount" \
+	"    ELSE x.captured END, 'currency', x.currency, 'payment_mode', x.payment_mode," \
+	"   'reason', CASE x.payment_mode WHEN 'deposit' THEN 'deposit'" \
+	"    ELSE 'preorder_placed' END)," \
+	"  'line:' || x.id || ':pay:' || CASE x.payment_mode WHEN 'authorize' THEN 'authorize'" \
+	"   ELSE 'capture' END || ':order'" \
+	" FROM x WHERE x.was_pending AND x.kind = 'preorder'" \
+	" UNION ALL" \
+	" SELECT 'payment_reauthorize', 'payment', x.order_ref, x.code," \
+	"  waitlist.payload_json('action', 'reauthorize', 'order_ref', x.order_ref," \
+	"   'line_id', x.id, 'sku', x.code, 'qty', x.qty, 'amount', x.amount," \
+	"   'currency', x.currency, 'payment_mode', x.payment_mode," \
+	"   'reason', 'authorization_expiring'," \
+	"   'valid_until', to_char(x.authorized_until AT TIME ZONE 'UTC'," \
+	"    'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))," \
+	"  'line:' || x.id || ':pay:reauthorize:' || x.reauthorizations" \
+	" FROM x WHERE NOT x.was_pending AND x.state = 'waiting'" \
+	"  AND x.payment_state = 'authorized'" \
+	WL_OUTBOX_ONCE
+
+/* claim() and tick(): up to $1 lines that are due, or line $2 if it is. */
 static WlQuery q_line_actions = {
 	"WITH due AS ("
 	"  SELECT id, confirm_pending AS was_pending FROM waitlist.line"
-	"  WHERE action_at <= now() AND ($2::bigint IS NULL OR id = $2) AND (confirm_pending OR NOT $5)"
+	"  WHERE action_at <= now() AND ($2::bigint IS NULL OR id = $2)"
 	"  ORDER BY action_at, id LIMIT $1 FOR UPDATE SKIP LOCKED),"
-	" u AS ("
-	"  UPDATE waitlist.line l SET confirm_pending = false,"
-	"   authorized_until = CASE WHEN NOT due.was_pending AND l.payment_state = 'authorized'"
-	"    THEN now() + make_interval(secs => $3) ELSE l.authorized_until END,"
-	"   reauthorizations = l.reauthorizations"
-	"    + CASE WHEN due.was_pending THEN 0 ELSE 1 END,"
-	"   action_at = CASE WHEN l.state = 'waiting' AND l.payment_state = 'authorized'"
-	"    THEN CASE WHEN due.was_pending THEN l.authorized_until"
-	"     ELSE now() + make_interval(secs => $3) END - make_interval(secs => $4) END"
-	"  FROM due WHERE l.id = due.id"
-	"   AND l.id = ANY (ARRAY(SELECT id FROM due))"	/* by index, not a hash of every line */
-	"  RETURNING l.*, due.was_pending),"
-	" x AS (SELECT u.*, s.sku AS code, s.title, s.product_url,"
-	"   to_char(s.production_date, 'YYYY-MM-DD') AS production,"
-	"   to_char(s.ships_on, 'YYYY-MM-DD') AS ships,"
-	"   u.pos_end <= s.paid_served AS in_stock,"
-	"   CASE WHEN s.restock_confirmed THEN to_char(s.restock_date, 'YYYY-MM-DD') END AS eta"
-	"  FROM u JOIN waitlist.sku s ON s.id = u.sku_id ORDER BY u.id)"	/* messages in line order */
-	" " WL_OUTBOX_INSERT
-	WL_CONTACT_ROWS(
-		"SELECT 'backorder_confirmed' AS kind, x.code AS sku, x.email, x.phone,"
-		" waitlist.payload_json('order_ref', x.order_ref, 'line_id', x.id, 'sku', x.code,"
-		"  'title', x.title, 'qty', x.qty, 'in_stock', x.in_stock,"
-		"  'expected_ship_date', CASE WHEN NOT x.in_stock THEN x.eta END,"
-		"  'cancel_allowed', true, 'product_url', x.product_url) AS payload,"
-		" 'line:' || x.id || ':confirmed' AS key"
-		" FROM x WHERE x.was_pending AND x.kind = 'backorder'"
-		" UNION ALL"
-		" SELECT 'preorder_confirmed' AS kind, x.code AS sku, x.email, x.phone,"
-		" waitlist.payload_json('order_ref', x.order_ref, 'line_id', x.id, 'sku', x.code,"
-		"  'title', x.title, 'qty', x.qty, 'channel', x.channel,"
-		"  'production_date', x.production, 'expected_ship_date', x.ships,"
-		"  'payment_mode', x.payment_mode, 'currency', x.currency, 'amount', x.amount,"
-		"  'charged_now', x.captured, 'due_at_shipment', x.amount - x.captured,"
-		"  'cancel_allowed', true, 'product_url', x.product_url) AS payload,"
-		" 'line:' || x.id || ':confirmed' AS key"
-		" FROM x WHERE x.was_pending AND x.kind = 'preorder'")
-	" UNION ALL"
-	" SELECT CASE x.payment_mode WHEN 'authorize' THEN 'payment_authorize'"
-	"   ELSE 'payment_capture' END, 'payment', x.order_ref, x.code,"
-	"  waitlist.payload_json('action', CASE x.payment_mode WHEN 'authorize' THEN 'authorize'"
-	"    ELSE 'capture' END, 'order_ref', x.order_ref, 'line_id', x.id, 'sku', x.code,"
-	"   'qty', x.qty, 'amount', CASE x.payment_mode WHEN 'authorize' THEN x.amount"
-	"    ELSE x.captured END, 'currency', x.currency, 'payment_mode', x.payment_mode,"
-	"   'reason', CASE x.payment_mode WHEN 'deposit' THEN 'deposit'"
-	"    ELSE 'preorder_placed' END),"
-	"  'line:' || x.id || ':pay:' || CASE x.payment_mode WHEN 'authorize' THEN 'authorize'"
-	"   ELSE 'capture' END || ':order'"
-	" FROM x WHERE x.was_pending AND x.kind = 'preorder'"
-	" UNION ALL"
-	" SELECT 'payment_reauthorize', 'payment', x.order_ref, x.code,"
-	"  waitlist.payload_json('action', 'reauthorize', 'order_ref', x.order_ref,"
-	"   'line_id', x.id, 'sku', x.code, 'qty', x.qty, 'amount', x.amount,"
-	"   'currency', x.currency, 'payment_mode', x.payment_mode,"
-	"   'reason', 'authorization_expiring',"
-	"   'valid_until', to_char(x.authorized_until AT TIME ZONE 'UTC',"
-	"    'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')),"
-	"  'line:' || x.id || ':pay:reauthorize:' || x.reauthorizations"
-	" FROM x WHERE NOT x.was_pending AND x.state = 'waiting'"
-	"  AND x.payment_state = 'authorized'"
-	WL_OUTBOX_ONCE,
-	5, {INT4OID, INT8OID, FLOAT8OID, FLOAT8OID, BOOLOID}, NULL
+	LINE_ACTIONS_WRITE,
+	4, {INT4OID, INT8OID, FLOAT8OID, FLOAT8OID}, NULL
+};
+
+/*
+ * A line closing (cancelled or shipped; the caller locked it): line $2's
+ * pending confirmation, due or not.  The closing transaction may have begun
+ * before the placement or import committed, so its now() can come before
+ * the line's action_at; the confirmation must still go out before the
+ * closing messages.  The parameters are q_line_actions' ($1, the most
+ * lines, is 1).
+ */
+static WlQuery q_line_confirm = {
+	"WITH due AS ("
+	"  SELECT id, true AS was_pending FROM waitlist.line"
+	"  WHERE id = $2 AND confirm_pending AND $1 > 0 FOR UPDATE),"
+	LINE_ACTIONS_WRITE,
+	4, {INT4OID, INT8OID, FLOAT8OID, FLOAT8OID}, NULL
 };
 
 /* Run the due actions of up to max lines (or of one line); messages written. */
@@ -575,10 +596,11 @@ line_actions(int max, int64 line_id, bool pending_only)
 {
 	double		ttl = wl_authorization_ttl_s;
 	double		before = Min((double) wl_reauthorize_before_s, ttl / 2);
-	Datum		args[5] = {Int32GetDatum(max), Int64GetDatum(line_id),
-	Float8GetDatum(ttl), Float8GetDatum(before), BoolGetDatum(pending_only)};
-	char		nulls[6] = {' ', line_id ? ' ' : 'n', ' ', ' ', ' ', '\0'};
-	int64		n = (int64) wl_exec(&q_line_actions, args, nulls, SPI_OK_INSERT, 0);
+	Datum		args[4] = {Int32GetDatum(max), Int64GetDatum(line_id),
+	Float8GetDatum(ttl), Float8GetDatum(before)};
+	char		nulls[5] = {' ', line_id ? ' ' : 'n', ' ', ' ', '\0'};
+	int64		n = (int64) wl_exec(pending_only ? &q_line_confirm : &q_line_actions,
+									args, nulls, SPI_OK_INSERT, 0);
 
 	if (n > 0)
 		wl_note_messages();

@@ -1,0 +1,2 @@
+-- soak: time-based work (the relays tick too)
+SELECT waitlist.tick();
