@@ -147,7 +147,7 @@ arg_interval(FunctionCallInfo fcinfo, int argno, const char *name, bool positive
  * claim until VACUUM: after a few thousand deliveries that was most of a
  * claim's time.  So bitmap scans are off while the claim is planned and run.
  */
-static void
+static int64
 claim_into(ReturnSetInfo *rsinfo, Datum *args, const char *nulls)
 {
 	ParamListInfo params = makeParamList(q_claim.nargs);
@@ -178,6 +178,7 @@ claim_into(ReturnSetInfo *rsinfo, Datum *args, const char *nulls)
 	if (rc != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "waitlist: claim returned %s", SPI_result_code_string(rc));
 	dest->rDestroy(dest);
+	return tuplestore_tuple_count(rsinfo->setResult);
 }
 
 /* Optional text[] filter argument: NULL (no filter) or without NULLs. */
@@ -198,7 +199,17 @@ arg_filter(FunctionCallInfo fcinfo, int argno, const char *name, char *null)
 	return PointerGetDatum(a);
 }
 
-/* SQL: waitlist.claim(consumer, max, lease, kinds, channels) */
+/*
+ * SQL: waitlist.claim(consumer, max, lease, kinds, channels)
+ *
+ * The messages the claim's own expansion queues would NOTIFY at commit.  A
+ * claim without filters that came back short of max has leased every
+ * message due now that nobody else holds, those it expanded included, so
+ * that NOTIFY would only wake the other listeners (and their claims) for
+ * nothing: it is dropped, unless the transaction had queued messages before
+ * the claim.  A filtered claim leaves the kinds and channels it skipped to
+ * other listeners, and a full one may have left due messages: both notify.
+ */
 Datum
 waitlist_claim(PG_FUNCTION_ARGS)
 {
@@ -208,6 +219,8 @@ waitlist_claim(PG_FUNCTION_ARGS)
 	int32		max;
 	Datum		args[5];
 	char		nulls[6] = "     ";
+	bool		noted_before = wl_messages_noted();
+	int64		claimed;
 
 	if (PG_ARGISNULL(1) || (max = PG_GETARG_INT32(1)) < 1 || max > 10000)
 		ereport(ERROR,
@@ -221,7 +234,9 @@ waitlist_claim(PG_FUNCTION_ARGS)
 	args[0] = CStringGetTextDatum(consumer);
 	args[1] = Int32GetDatum(max);
 	args[2] = IntervalPGetDatum(lease);
-	claim_into(rsinfo, args, nulls);
+	claimed = claim_into(rsinfo, args, nulls);
+	if (!noted_before && claimed < max && nulls[3] == 'n' && nulls[4] == 'n')
+		wl_unnote_messages();
 	SPI_finish();
 	return (Datum) 0;
 }

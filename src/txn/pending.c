@@ -66,6 +66,24 @@ wl_note_messages(void)
 		messages_level = level;
 }
 
+/* Has this transaction noted deliverable messages so far? */
+bool
+wl_messages_noted(void)
+{
+	return messages_level != 0;
+}
+
+/*
+ * Take back the note of wl_note_messages: the caller knows that what it
+ * queued since the transaction had no note is already in hand (a claim
+ * leased every due message), so the NOTIFY would wake listeners for nothing.
+ */
+void
+wl_unnote_messages(void)
+{
+	messages_level = 0;
+}
+
 /* Does the transaction owe anything at commit? */
 bool
 wl_pending_work(void)
