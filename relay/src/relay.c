@@ -29,6 +29,7 @@
 #define BACKOFF_MAX 30.0
 #define RECHECK_MS 200			/* due work we could not claim: look again */
 #define ACK_WAIT_MS 10		/* longest an ack waits for more to join it */
+#define SCHEDULE_WAIT_MS 50		/* longest next_due waits for deliveries to end */
 
 typedef struct relay
 {
@@ -46,6 +47,8 @@ typedef struct relay
 	int64_t		next_ack;		/* deferred acks are due */
 	int64_t		next_connect;
 	int			claiming;		/* messages asked of the claim in flight, 0 = none */
+	bool		want_schedule;	/* a claim came back short: ask next_due */
+	int64_t		schedule_by;	/* ... at the latest then */
 	delivery   *acking;			/* delivered, their ack in flight */
 	double		backoff;
 	int			exit_code;		/* 0 unless stopped by a broken sink */
@@ -438,8 +441,29 @@ claimed(relay *r, db_result *res, int64_t now)
 	}
 	dispatch_fill(r->dp, &r->cfg);
 	r->want_drain = (res->n == want);
-	if (!r->want_drain && db_connected(r->db))
-		schedule_claim(r, now);
+	r->want_schedule = !r->want_drain;
+	if (r->want_schedule)
+	{
+		r->next_claim = NEVER;	/* until next_due says */
+		r->schedule_by = now + SCHEDULE_WAIT_MS;
+	}
+}
+
+/*
+ * After a short claim, learn when the next message is due.  That waits for
+ * a round trip, so it waits until the deliveries under way are over (or
+ * SCHEDULE_WAIT_MS): asked at once, before the claimed requests had gone
+ * out, it delayed every restock's webhook by that round trip.
+ */
+static void
+schedule_after_claim(relay *r, int64_t now)
+{
+	if (!r->want_schedule || !db_connected(r->db) || db_busy(r->db))
+		return;
+	if (dispatch_active(r->dp) > 0 && now < r->schedule_by)
+		return;
+	r->want_schedule = false;
+	schedule_claim(r, now);
 }
 
 /* Take the result of the claim or ack in flight, if it is there (or, with wait, once it is). */
@@ -609,6 +633,8 @@ sleep_ms(const relay *r, int64_t now)
 		wake = r->next_renew;
 	if (idle && r->next_ack < wake)
 		wake = r->next_ack;
+	if (idle && r->want_schedule && r->schedule_by < wake)
+		wake = r->schedule_by;
 	if (deadline < wake)
 		wake = deadline;
 	if (r->stopping && r->stop_deadline < wake)
@@ -684,6 +710,7 @@ run(relay *r)
 		wait_for_work(r, now);
 		dispatch_progress(r->dp, &r->cfg);
 		dispatch_fill(r->dp, &r->cfg);
+		schedule_after_claim(r, now_ms());
 		metrics_serve();
 	}
 	log_info("msg=\"stopped\" delivered=%llu retried=%llu dead=%llu released=%llu",

@@ -721,6 +721,32 @@ def future_message_is_delivered_on_time_without_notify():
 
 
 @test
+def a_slow_next_due_does_not_delay_the_delivery():
+    # After a claim that came back short the relay asks next_due when the
+    # next message falls due.  That round trip comes after the claimed
+    # requests are sent, not before: here next_due takes a second once the
+    # message is there, and the message must still reach the webhook at once.
+    rec = server.reset()
+    original = sql("SELECT pg_get_functiondef('waitlist.next_due(text[], text[])'::regprocedure)")
+    sql("CREATE OR REPLACE FUNCTION waitlist.next_due(kinds text[] DEFAULT NULL, channels text[] DEFAULT NULL)"
+        " RETURNS timestamptz LANGUAGE plpgsql AS $$BEGIN"
+        " IF EXISTS (SELECT FROM waitlist.outbox WHERE idempotency_key = 'slow-next-due')"
+        " THEN PERFORM pg_sleep(1); END IF; RETURN NULL; END$$")
+    try:
+        r = webhook_relay("slow-next-due", extra=["--poll-interval", "30s"])
+        wait_until(lambda: "connected" in r.log(), 10, "the relay to connect")
+        time.sleep(0.3)
+        sent = time.time()
+        insert([{"kind": "shipped", "channel": "email", "key": "slow-next-due"}])
+        wait_until(lambda: rec.seen("slow-next-due") == 1, 5, "the delivery")
+        waited = rec.requests[0]["start"] - sent
+        r.stop()
+    finally:
+        sql(original)
+    check(waited < 0.5, "delivered %.3fs after the NOTIFY; next_due took 1 s" % waited)
+
+
+@test
 def any_notification_payload_wakes_the_relay():
     # The relay reads no meaning into the NOTIFY payload: the extension's
     # JSON payload ({"outbox":1}), its old text one and an empty one each
