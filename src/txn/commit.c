@@ -9,7 +9,10 @@
  * committing transactions lock SKUs in the same order, as the extension's
  * owner with a pinned search_path.  Then one NOTIFY wakes the listeners if
  * messages were queued, and early lock release is set up (durability.c).
- * Errors there abort the transaction like any failed COMMIT.  Nothing is
+ * Errors there abort the transaction like any failed COMMIT.  A transaction
+ * that is PREPAREd (two-phase commit) runs the hooks at
+ * XACT_EVENT_PRE_PREPARE instead and sends no NOTIFY (PostgreSQL forbids
+ * it there): its messages wait for the listeners' next poll.  Nothing is
  * done on the abort path except forgetting the state; leftovers at COMMIT
  * are a bug and logged.
  *
@@ -133,10 +136,14 @@ xact_callback(XactEvent event, void *arg)
 			wl_durability_pre_commit();
 			break;
 		case XACT_EVENT_PRE_PREPARE:
-			if (wl_pending_work())
-				ereport(ERROR,
-						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						 errmsg("cannot PREPARE a transaction that changed waitlist stock or queued waitlist messages")));
+			/*
+			 * Two-phase commit (Citus prepares a transaction that spans
+			 * workers): allocate now, since COMMIT PREPARED runs no
+			 * callback here.  PostgreSQL refuses NOTIFY in a prepared
+			 * transaction; the listeners' polling finds the messages.
+			 */
+			settle_touched();
+			(void) wl_take_messages();
 			break;
 		case XACT_EVENT_COMMIT:
 			if (wl_pending_work())
