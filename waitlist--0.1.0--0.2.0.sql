@@ -9,6 +9,25 @@
 \echo Use "ALTER EXTENSION waitlist UPDATE TO '0.2.0'" to load this file. \quit
 
 /* ------------------------------------------------------------------------
+ * Cluster-unique ids (0.2.0): every id column's default is
+ * waitlist.next_id(its sequence), the node's waitlist.node_id in the top
+ * bits, so the nodes of a Citus cluster make ids that never collide
+ * without asking each other.  Runs as the inserting role (the extension's
+ * owner inside the API); granted to nobody.
+ * ---------------------------------------------------------------------- */
+CREATE FUNCTION waitlist.next_id(seq regclass) RETURNS bigint
+	AS 'MODULE_PATHNAME', 'waitlist_next_id'
+	LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+COMMENT ON FUNCTION waitlist.next_id(regclass) IS
+	'the next id from a sequence, cluster-unique: waitlist.node_id * 2^48 + nextval(seq); the default of every id column';
+ALTER TABLE waitlist.sku ALTER COLUMN id SET DEFAULT waitlist.next_id('waitlist.sku_id_seq'::regclass);
+ALTER TABLE waitlist.line ALTER COLUMN id SET DEFAULT waitlist.next_id('waitlist.line_id_seq'::regclass);
+ALTER TABLE waitlist.subscriber ALTER COLUMN id SET DEFAULT waitlist.next_id('waitlist.subscriber_id_seq'::regclass);
+ALTER TABLE waitlist.batch ALTER COLUMN id SET DEFAULT waitlist.next_id('waitlist.batch_id_seq'::regclass);
+ALTER TABLE waitlist.outbox ALTER COLUMN id SET DEFAULT waitlist.next_id('waitlist.outbox_id_seq'::regclass);
+REVOKE ALL ON FUNCTION waitlist.next_id(regclass) FROM PUBLIC;
+
+/* ------------------------------------------------------------------------
  * Imports (0.2.0): a shop's existing backorders and sign-ups, set-based.
  *
  * Not SECURITY DEFINER: the source table is read with the caller's

@@ -317,6 +317,24 @@ CREATE TABLE waitlist.availability (
 COMMENT ON TABLE waitlist.availability IS 'the decision last published (availability_changed) for each SKU on each channel it is listed on';
 CREATE INDEX availability_checked ON waitlist.availability (checked_on);
 
+/* ------------------------------------------------------------------------
+ * Cluster-unique ids (0.2.0): every id column's default is
+ * waitlist.next_id(its sequence), the node's waitlist.node_id in the top
+ * bits, so the nodes of a Citus cluster make ids that never collide
+ * without asking each other.  Runs as the inserting role (the extension's
+ * owner inside the API); granted to nobody.
+ * ---------------------------------------------------------------------- */
+CREATE FUNCTION waitlist.next_id(seq regclass) RETURNS bigint
+	AS 'MODULE_PATHNAME', 'waitlist_next_id'
+	LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+COMMENT ON FUNCTION waitlist.next_id(regclass) IS
+	'the next id from a sequence, cluster-unique: waitlist.node_id * 2^48 + nextval(seq); the default of every id column';
+ALTER TABLE waitlist.sku ALTER COLUMN id SET DEFAULT waitlist.next_id('waitlist.sku_id_seq'::regclass);
+ALTER TABLE waitlist.line ALTER COLUMN id SET DEFAULT waitlist.next_id('waitlist.line_id_seq'::regclass);
+ALTER TABLE waitlist.subscriber ALTER COLUMN id SET DEFAULT waitlist.next_id('waitlist.subscriber_id_seq'::regclass);
+ALTER TABLE waitlist.batch ALTER COLUMN id SET DEFAULT waitlist.next_id('waitlist.batch_id_seq'::regclass);
+ALTER TABLE waitlist.outbox ALTER COLUMN id SET DEFAULT waitlist.next_id('waitlist.outbox_id_seq'::regclass);
+
 /* pg_dump keeps the user data. */
 SELECT pg_catalog.pg_extension_config_dump('waitlist.sku', '');
 SELECT pg_catalog.pg_extension_config_dump('waitlist.sku_id_seq', '');

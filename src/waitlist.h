@@ -53,6 +53,7 @@ typedef struct WlOrderArgs
 
 /* GUCs (module.c) */
 extern bool wl_notify_enabled;
+extern int	wl_node_id;
 extern bool wl_early_lock_release;
 extern int	wl_max_attempts;
 extern int	wl_retry_base_ms;

@@ -4,7 +4,7 @@
 -- membership, pg_dump registration (extconfig) and the waitlist.* GUCs.
 -- Run by: pg_prove -d wl_tap --ext .sql test/
 BEGIN;
-SELECT plan(568);
+SELECT plan(577);
 
 -- ---------------------------------------------------------------- schema
 SELECT has_schema('waitlist');
@@ -183,6 +183,10 @@ SELECT col_default_is('waitlist', 'outbox', 'attempts', 0, 'outbox.attempts defa
 SELECT col_default_is('waitlist', 'sku', 'preorders_open', false, 'sku.preorders_open defaults to false');
 SELECT col_default_is('waitlist', 'sku', 'preorder_accepted', 0, 'sku.preorder_accepted defaults to 0');
 SELECT col_default_is('waitlist', 'line', 'captured', 0, 'line.captured defaults to 0');
+-- Every id is cluster-unique: waitlist.node_id in the top bits (waitlist.next_id).
+SELECT col_default_is('waitlist', t, 'id', format('waitlist.next_id(''waitlist.%s_id_seq''::regclass)', t),
+	   format('%s.id defaults to waitlist.next_id of its sequence', t))
+  FROM unnest(ARRAY['sku', 'line', 'subscriber', 'batch', 'outbox']) t;
 
 -- ------------------------------------------------------------------- keys
 SELECT col_is_pk('waitlist', 'sku', 'id', 'sku.id is the primary key');
@@ -292,6 +296,7 @@ INSERT INTO expected_function VALUES
 	('valid_email', ARRAY['text'], 'boolean', false),
 	('valid_phone', ARRAY['text'], 'boolean', false),
 	('payload_json', ARRAY['"any"'], 'json', false),
+	('next_id', ARRAY['regclass'], 'bigint', false),
 	('upsert_sku', ARRAY['text', 'text', 'text', 'date', 'boolean', 'text', 'text', 'numeric', 'boolean', 'boolean'], 'waitlist.sku', true),
 	('restock', ARRAY['text', 'bigint'], 'bigint', true),
 	('set_on_hand', ARRAY['text', 'bigint'], 'bigint', true),
@@ -515,6 +520,9 @@ SELECT is((SELECT string_agg(name || '=' || boot_val || '/' || context, ', ' ORD
 						   'waitlist.backorder_max_units', 'waitlist.enforce_policy')),
 	'waitlist.backorder_days=14/superuser, waitlist.backorder_max_units=0/superuser, waitlist.backorder_min_demand=0/superuser, waitlist.enforce_policy=on/superuser, waitlist.out_of_stock_days=21/superuser',
 	'policy settings: 14 and 21 days, no demand or capacity limit, enforcement on; all superuser-only (an app role cannot widen them)');
+SELECT is((SELECT vartype || '/' || context || '/' || boot_val || '/' || min_val || '/' || max_val
+			 FROM pg_settings WHERE name = 'waitlist.node_id'),
+	'integer/superuser/0/0/32767', 'waitlist.node_id: integer 0..32767, superuser, default 0');
 SELECT is(current_setting('waitlist.notify'), 'on', 'current_setting(waitlist.notify) is on');
 SELECT lives_ok($$SET LOCAL waitlist.notify = off$$, 'waitlist.notify can be turned off per transaction');
 SELECT is(current_setting('waitlist.notify'), 'off', 'waitlist.notify is now off');
