@@ -18,7 +18,7 @@ SELECT gid FROM pg_prepared_xacts WHERE gid = 'wl_cart_1';
 ROLLBACK PREPARED 'wl_cart_1';
 SELECT * FROM stock('TENT');
 SELECT * FROM stock('POLE');
-SELECT count(*) AS batches FROM waitlist.batch b JOIN waitlist.sku s ON s.id = b.sku_id
+SELECT count(*) AS batches FROM waitlist.batch b JOIN waitlist.sku s ON s.sku = b.sku
  WHERE s.sku IN ('TENT', 'POLE');
 SELECT waitlist.tick() AS expanded;
 SELECT count(*) AS messages FROM waitlist.outbox

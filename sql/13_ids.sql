@@ -11,7 +11,7 @@ SELECT waitlist.place_backorder('IDS-1', 'IDS-3', 1, 'Ann', 'ann@example.com') >
 SELECT waitlist.subscribe('IDS-3', 'ids@example.com') >> 48 AS signup_node;
 SELECT waitlist.restock('IDS-3', 2);
 SELECT DISTINCT id >> 48 AS batch_node FROM waitlist.batch b
- WHERE b.sku_id = (SELECT id FROM waitlist.sku WHERE sku = 'IDS-3');
+ WHERE b.sku = 'IDS-3';
 SELECT waitlist.tick() > 0 AS expanded;
 SELECT DISTINCT id >> 48 AS outbox_node FROM waitlist.outbox WHERE sku = 'IDS-3';
 -- The low 48 bits are the sequence's value.

@@ -36,6 +36,9 @@
 #define WL_MAX_CONSUMER_LEN	200
 #define WL_MAX_CHANNEL_LEN	40
 
+/* Bytes that hold any SKU code the API accepts, with its terminator. */
+#define WL_SKU_KEY_BYTES	(WL_MAX_SKU_LEN * 4 + 1)
+
 /* Most sales channels one SKU can be listed on. */
 #define WL_MAX_LISTINGS		64
 

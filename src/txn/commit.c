@@ -5,7 +5,7 @@
  * At XACT_EVENT_PRE_COMMIT, after the last change of the transaction and
  * after deferred triggers fired, the registered per-SKU hooks (the
  * allocator, then the availability publication: module.c registers them)
- * run for each SKU the transaction touched (pending.c), in id order so two
+ * run for each SKU the transaction touched (pending.c), in code order so two
  * committing transactions lock SKUs in the same order, as the extension's
  * owner with a pinned search_path.  Then one NOTIFY wakes the listeners if
  * messages were queued, and early lock release is set up (durability.c).
@@ -75,7 +75,7 @@ static void
 settle_touched(void)
 {
 	int			n;
-	int64	   *ids = wl_take_touched(&n);
+	char	  **codes = wl_take_touched(&n);
 	Oid			save_user;
 	int			save_sec;
 	int			nest;
@@ -93,7 +93,7 @@ settle_touched(void)
 		elog(ERROR, "waitlist: SPI_connect failed");
 	for (int i = 0; i < n; i++)
 		for (int h = 0; h < nhooks; h++)
-			hooks[h] (ids[i]);
+			hooks[h] (codes[i]);
 	SPI_finish();
 	PopActiveSnapshot();
 	AtEOXact_GUC(true, nest);
