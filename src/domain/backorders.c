@@ -351,7 +351,7 @@ wl_cancel_line(const char *sku_arg, int64 line_id)
 	sku = wl_sku_text(&s, SKU_CODE);
 	held = held_units(&s, &l);
 	if (l.confirm_pending)
-		wl_line_confirm_pending(l.id);	/* before line_cancelled */
+		wl_line_confirm_pending(sku, l.id);	/* before line_cancelled */
 	close_line(&s, &l, "cancelled", held, 0);
 	line_message(&s, &l, "line_cancelled", held);
 	if (l.preorder)
@@ -386,7 +386,7 @@ wl_ship_line(const char *sku_arg, int64 line_id)
 						line_id, on_hand, l.qty),
 				 errdetail("Stock went down in this transaction; the allocation is corrected when it commits.")));
 	if (l.confirm_pending)
-		wl_line_confirm_pending(l.id);	/* before shipped */
+		wl_line_confirm_pending(wl_sku_text(&s, SKU_CODE), l.id);	/* before shipped */
 	close_line(&s, &l, "shipped", l.qty, l.qty);
 	line_message(&s, &l, "shipped", l.qty);
 	if (l.preorder)

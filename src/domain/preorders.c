@@ -501,9 +501,10 @@ wl_place_preorder(const WlPreorder *a)
  * the authorization next needs renewing (NULL when nothing is left to do).
  * LINE_ACTIONS_WRITE does it for the lines of a CTE "due" (id,
  * was_pending) locked by the statement's head; $3 is the authorization TTL
- * and $4 the margin before it lapses, in seconds.
+ * and $4 the margin before it lapses, in seconds; on_sku narrows the update
+ * to one SKU ("" for none).
  */
-#define LINE_ACTIONS_WRITE \
+#define LINE_ACTIONS_WRITE(on_sku) \
 	" u AS (" \
 	"  UPDATE waitlist.line l SET confirm_pending = false," \
 	"   authorized_until = CASE WHEN NOT due.was_pending AND l.payment_state = 'authorized'" \
@@ -513,7 +514,7 @@ wl_place_preorder(const WlPreorder *a)
 	"   action_at = CASE WHEN l.state = 'waiting' AND l.payment_state = 'authorized'" \
 	"    THEN CASE WHEN due.was_pending THEN l.authorized_until" \
 	"     ELSE now() + make_interval(secs => $3) END - make_interval(secs => $4) END" \
-	"  FROM due WHERE l.id = due.id" \
+	"  FROM due WHERE l.id = due.id" on_sku \
 	"   AND l.id = ANY (ARRAY(SELECT id FROM due))"	/* by index, not a hash of every line */ \
 	"  RETURNING l.*, due.was_pending)," \
 	" x AS (SELECT u.*, s.sku AS code, s.title, s.product_url," \
@@ -572,7 +573,7 @@ static WlQuery q_line_actions = {
 	"  SELECT id, confirm_pending AS was_pending FROM waitlist.line"
 	"  WHERE action_at <= now() AND ($2::bigint IS NULL OR id = $2)"
 	"  ORDER BY action_at, id LIMIT $1 FOR UPDATE SKIP LOCKED),"
-	LINE_ACTIONS_WRITE,
+	LINE_ACTIONS_WRITE(""),
 	4, {INT4OID, INT8OID, FLOAT8OID, FLOAT8OID}, NULL
 };
 
@@ -582,25 +583,26 @@ static WlQuery q_line_actions = {
  * before the placement or import committed, so its now() can come before
  * the line's action_at; the confirmation must still go out before the
  * closing messages.  The parameters are q_line_actions' ($1, the most
- * lines, is 1).
+ * lines, is 1), and $5 the line's SKU: every statement names it.
  */
 static WlQuery q_line_confirm = {
 	"WITH due AS ("
 	"  SELECT id, true AS was_pending FROM waitlist.line"
-	"  WHERE id = $2 AND confirm_pending AND $1 > 0 FOR UPDATE),"
-	LINE_ACTIONS_WRITE,
-	4, {INT4OID, INT8OID, FLOAT8OID, FLOAT8OID}, NULL
+	"  WHERE sku = $5 AND id = $2 AND confirm_pending AND $1 > 0 FOR UPDATE),"
+	LINE_ACTIONS_WRITE(" AND l.sku = $5"),
+	5, {INT4OID, INT8OID, FLOAT8OID, FLOAT8OID, TEXTOID}, NULL
 };
 
 /* Run the due actions of up to max lines (or of one line); messages written. */
 static int64
-line_actions(int max, int64 line_id, bool pending_only)
+line_actions(int max, const char *sku, int64 line_id, bool pending_only)
 {
 	double		ttl = wl_authorization_ttl_s;
 	double		before = Min((double) wl_reauthorize_before_s, ttl / 2);
-	Datum		args[4] = {Int32GetDatum(max), Int64GetDatum(line_id),
-	Float8GetDatum(ttl), Float8GetDatum(before)};
-	char		nulls[5] = {' ', line_id ? ' ' : 'n', ' ', ' ', '\0'};
+	Datum		args[5] = {Int32GetDatum(max), Int64GetDatum(line_id),
+		Float8GetDatum(ttl), Float8GetDatum(before),
+	sku ? CStringGetTextDatum(sku) : (Datum) 0};
+	char		nulls[6] = {' ', line_id ? ' ' : 'n', ' ', ' ', sku ? ' ' : 'n', '\0'};
 	int64		n = (int64) wl_exec(pending_only ? &q_line_confirm : &q_line_actions,
 									args, nulls, SPI_OK_INSERT, 0);
 
@@ -613,14 +615,14 @@ line_actions(int max, int64 line_id, bool pending_only)
 int64
 wl_expand_line_actions(int max)
 {
-	return line_actions(max, 0, false);
+	return line_actions(max, NULL, 0, false);
 }
 
 /* The same for one line, if it is due (in SPI). */
 int64
 wl_expand_line_action(int64 line_id)
 {
-	return line_actions(1, line_id, false);
+	return line_actions(1, NULL, line_id, false);
 }
 
 static WlQuery q_channel_give_back = {
@@ -695,9 +697,9 @@ payment_transition(WlQuery *q, const char *sku, int64 line_id)
  * the payment listener sees the authorization before its void or capture.
  */
 void
-wl_line_confirm_pending(int64 line_id)
+wl_line_confirm_pending(const char *sku, int64 line_id)
 {
-	line_actions(1, line_id, true);	/* not a re-authorization: the line is closing */
+	line_actions(1, sku, line_id, true);	/* not a re-authorization: the line is closing */
 }
 
 /*
