@@ -851,6 +851,56 @@ COMMENT ON FUNCTION waitlist.import_signups(regclass) IS
 	'import back-in-stock sign-ups from a table (columns sku, email, phone, customer; seq orders them) as subscribe would take them one by one, in one pass; all or nothing; returns the new sign-ups';
 
 /* ------------------------------------------------------------------------
+ * Citus (0.2.0): one call distributes the SKU tables by the SKU code,
+ * colocated with waitlist.sku, makes the shop-wide tables reference
+ * tables, and distributes every function that takes a sku argument by it,
+ * so a call runs on the worker that holds the SKU.  The outbox stays a
+ * local table on each node.  Runs as the caller (the extension's owner or
+ * a superuser); granted to nobody.
+ * ---------------------------------------------------------------------- */
+CREATE FUNCTION waitlist.distribute() RETURNS SETOF text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	t text;
+	f regprocedure;
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'citus') THEN
+		RAISE EXCEPTION 'waitlist.distribute() needs the citus extension in this database'
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'CREATE EXTENSION citus (its library preloaded), add the worker nodes, then call waitlist.distribute() again.';
+	END IF;
+	PERFORM pg_catalog.create_distributed_table('waitlist.sku', 'sku');
+	RETURN NEXT 'distributed table waitlist.sku by sku';
+	FOREACH t IN ARRAY ARRAY['waitlist.line', 'waitlist.subscriber', 'waitlist.batch',
+							 'waitlist.preorder_channel', 'waitlist.availability'] LOOP
+		PERFORM pg_catalog.create_distributed_table(t, 'sku', colocate_with => 'waitlist.sku');
+		RETURN NEXT pg_catalog.format('distributed table %s by sku, colocated with waitlist.sku', t);
+	END LOOP;
+	-- channel_rule's statement trigger reloads every backend's rule cache
+	PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+	FOREACH t IN ARRAY ARRAY['waitlist.channel_rule', 'waitlist.tracked_inventory'] LOOP
+		PERFORM pg_catalog.create_reference_table(t);
+		RETURN NEXT pg_catalog.format('reference table %s', t);
+	END LOOP;
+	FOR f IN
+		SELECT p.oid::pg_catalog.regprocedure FROM pg_catalog.pg_proc p
+		 WHERE p.pronamespace OPERATOR(pg_catalog.=) 'waitlist'::pg_catalog.regnamespace
+		   AND 'sku' OPERATOR(pg_catalog.=) ANY (p.proargnames)
+		   AND p.proargtypes[pg_catalog.array_position(p.proargnames, 'sku') OPERATOR(pg_catalog.-) 1]
+			   OPERATOR(pg_catalog.=) 'text'::pg_catalog.regtype
+		 ORDER BY 1::text
+	LOOP
+		PERFORM pg_catalog.create_distributed_function(f, 'sku', colocate_with => 'waitlist.sku');
+		RETURN NEXT pg_catalog.format('distributed function %s by sku', f);
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION waitlist.distribute() IS
+	'on Citus: distribute the SKU tables by sku (colocated with waitlist.sku), make channel_rule and tracked_inventory reference tables, and distribute every function with a sku argument by it; returns what it did; refuses (55000) without Citus';
+
+/* ------------------------------------------------------------------------
  * Privileges: nothing for PUBLIC; grant waitlist_app / waitlist_relay.
  * ---------------------------------------------------------------------- */
 REVOKE ALL ON ALL TABLES IN SCHEMA waitlist FROM PUBLIC;

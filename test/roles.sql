@@ -16,7 +16,7 @@
 -- touch.  Part 2 stays inside the transaction with SET ROLE and is undone
 -- by the ROLLBACK.
 BEGIN;
-SELECT plan(387);
+SELECT plan(390);
 SET LOCAL statement_timeout = '120s';
 
 CREATE EXTENSION IF NOT EXISTS dblink;
@@ -180,6 +180,7 @@ INSERT INTO fn_kind VALUES
 	-- nobody but the owner
 	('waitlist.payload_json("any")', '{}'),
 	('waitlist.next_id(regclass)', '{}'),
+	('waitlist.distribute()', '{}'),
 	('waitlist.inventory_trigger()', '{}'),
 	('waitlist.channel_rule_changed()', '{}'),
 	('waitlist.role_privileges()', '{}'),

@@ -4,7 +4,7 @@
 -- membership, pg_dump registration (extconfig) and the waitlist.* GUCs.
 -- Run by: pg_prove -d wl_tap --ext .sql test/
 BEGIN;
-SELECT plan(589);
+SELECT plan(592);
 
 -- ---------------------------------------------------------------- schema
 SELECT has_schema('waitlist');
@@ -305,6 +305,7 @@ INSERT INTO expected_function VALUES
 	('valid_phone', ARRAY['text'], 'boolean', false),
 	('payload_json', ARRAY['"any"'], 'json', false),
 	('next_id', ARRAY['regclass'], 'bigint', false),
+	('distribute', ARRAY[]::text[], 'setof text', false),
 	('upsert_sku', ARRAY['text', 'text', 'text', 'date', 'boolean', 'text', 'text', 'numeric', 'boolean', 'boolean'], 'waitlist.sku', true),
 	('restock', ARRAY['text', 'bigint'], 'bigint', true),
 	('set_on_hand', ARRAY['text', 'bigint'], 'bigint', true),
