@@ -230,12 +230,21 @@ run_guarded(int64 (*fn) (int64), int64 arg, int64 *result, char **reason)
 	{
 		ErrorData  *e;
 
+		/*
+		 * The subtransaction is rolled back before any error goes on: one
+		 * rethrown from inside it would leave it open, and in a
+		 * transaction without BEGIN (SELECT waitlist.tick()) the session
+		 * then refused every command until a ROLLBACK that ended it
+		 * (FATAL: UserAbortTransactionBlock: unexpected state STARTED).
+		 */
 		MemoryContextSwitchTo(cxt);
 		e = CopyErrorData();
-		if (!data_error(e))
-			PG_RE_THROW();
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (!data_error(e))
+			ReThrowError(e);
 		*reason = e->message;
 		ok = false;
 	}
