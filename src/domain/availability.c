@@ -56,10 +56,10 @@ static WlQuery q_publish = {
 	" ON CONFLICT (sku, channel) DO UPDATE SET decision = excluded.decision,"
 	"  reason = excluded.reason, ship_by = excluded.ship_by,"
 	"  changes = a.changes + CASE WHEN a.decision = excluded.decision THEN 0 ELSE 1 END,"
-	"  changed_at = CASE WHEN a.decision = excluded.decision THEN a.changed_at ELSE now() END,"
+	"  changed_at = CASE WHEN a.decision = excluded.decision THEN a.changed_at ELSE $6 END,"
 	"  checked_on = current_date"
 	" RETURNING changes",
-	5, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, DATEOID}, NULL
+	6, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, DATEOID, TIMESTAMPTZOID}, NULL
 };
 
 static WlQuery q_unlisted = {
@@ -163,8 +163,8 @@ publish_channel(const WlSku *s, const char *sku, const char *channel, Published 
 {
 	int64		sku_id = wl_sku_int64(s, SKU_ID);
 	WlPolicy	p;
-	Datum		args[5];
-	char		nulls[6] = "     ";
+	Datum		args[6];
+	char		nulls[7] = "      ";
 	const char *now;
 
 	if (wl_find_channel_rule(channel) == NULL)
@@ -178,6 +178,7 @@ publish_channel(const WlSku *s, const char *sku, const char *channel, Published 
 	args[2] = CStringGetTextDatum(now);
 	args[3] = CStringGetTextDatum(p.reason);
 	args[4] = DateADTGetDatum(p.ship_by);
+	args[5] = wl_now();
 	nulls[4] = p.has_ship_by ? ' ' : 'n';
 	wl_exec(&q_publish, args, nulls, SPI_OK_INSERT_RETURNING, 0);
 	if (was->decision == NULL || strcmp(was->decision, now) != 0)

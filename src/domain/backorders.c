@@ -298,10 +298,10 @@ held_units(const WlSku *s, const Line *l)
 
 static WlQuery q_close_line = {
 	"UPDATE waitlist.line SET state = $2,"
-	" cancelled_at = CASE WHEN $2 = 'cancelled' THEN now() END,"
-	" shipped_at = CASE WHEN $2 = 'shipped' THEN now() END"
+	" cancelled_at = CASE WHEN $2 = 'cancelled' THEN $4 END,"
+	" shipped_at = CASE WHEN $2 = 'shipped' THEN $4 END"
 	" WHERE sku = $3 AND id = $1",
-	3, {INT8OID, TEXTOID, TEXTOID}, NULL
+	4, {INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID}, NULL
 };
 
 /* Close a line and take its units off the SKU's counters. */
@@ -309,8 +309,8 @@ static void
 close_line(const WlSku *s, const Line *l, const char *state, int64 unallocate, int64 unstock)
 {
 	char	   *sku = wl_sku_text(s, SKU_CODE);
-	Datum		largs[3] = {Int64GetDatum(l->id), CStringGetTextDatum(state),
-	CStringGetTextDatum(sku)};
+	Datum		largs[4] = {Int64GetDatum(l->id), CStringGetTextDatum(state),
+	CStringGetTextDatum(sku), wl_now()};
 
 	wl_exec(&q_close_line, largs, NULL, SPI_OK_UPDATE, 0);
 	/* the units it held leave the allocation, the rest leave the queue */

@@ -396,8 +396,8 @@ require_preorder_channel(const WlPreorder *a, const WlSku *s)
 static bool
 place(const WlPreorder *a, WlSku *s, int64 *id)
 {
-	Datum		v[10];
-	char		nulls[11] = "          ";
+	Datum		v[11];
+	char		nulls[12] = "           ";
 
 	v[0] = CStringGetTextDatum(a->o.sku);
 	v[1] = CStringGetTextDatum(a->o.order_ref);
@@ -409,6 +409,7 @@ place(const WlPreorder *a, WlSku *s, int64 *id)
 	v[7] = CStringGetTextDatum(a->price);
 	v[8] = CStringGetTextDatum(a->currency);
 	v[9] = Float8GetDatum((double) wl_authorization_ttl_s);
+	v[10] = wl_now();
 	nulls[2] = a->o.customer ? ' ' : 'n';
 	nulls[3] = a->o.email ? ' ' : 'n';
 	nulls[4] = a->o.phone ? ' ' : 'n';

@@ -322,21 +322,29 @@ static WlQuery q_upsert = {
 	"  product_url = coalesce($6, k.product_url), image_url = coalesce($7, k.image_url),"
 	"  notify_ratio = coalesce($8, k.notify_ratio),"
 	"  send_sold_out_again = coalesce($9, k.send_sold_out_again),"
-	"  confirm_signups = coalesce($10, k.confirm_signups), updated_at = now(),"
+	"  confirm_signups = coalesce($10, k.confirm_signups), updated_at = $11,"
 	/* a SKU that is no longer upcoming takes no more pre-orders */
 	"  preorders_open = k.preorders_open AND coalesce($3, k.status) = 'upcoming',"
 	"  preorder_terms = k.preorder_terms"
 	"   + CASE WHEN k.preorders_open AND coalesce($3, k.status) <> 'upcoming' THEN 1 ELSE 0 END"
 	" RETURNING k.*",
-	10, {TEXTOID, TEXTOID, TEXTOID, DATEOID, BOOLOID, TEXTOID, TEXTOID, NUMERICOID,
-		BOOLOID, BOOLOID}, NULL
+	11, {TEXTOID, TEXTOID, TEXTOID, DATEOID, BOOLOID, TEXTOID, TEXTOID, NUMERICOID,
+		BOOLOID, BOOLOID, TIMESTAMPTZOID}, NULL
 };
 
-/* Create or change a SKU (q_upsert's ten arguments); returns the row. */
+/* Create or change a SKU (q_upsert's first ten arguments, now() added); returns the row. */
 HeapTuple
 wl_sku_upsert(Datum *args, const char *nulls)
 {
-	wl_exec(&q_upsert, args, nulls, SPI_OK_INSERT_RETURNING, 0);
+	Datum		all[11];
+	char		alln[12];
+
+	memcpy(all, args, sizeof(Datum) * 10);
+	memcpy(alln, nulls, 10);
+	all[10] = wl_now();
+	alln[10] = ' ';
+	alln[11] = '\0';
+	wl_exec(&q_upsert, all, alln, SPI_OK_INSERT_RETURNING, 0);
 	return SPI_copytuple(SPI_tuptable->vals[0]);
 }
 
@@ -683,8 +691,8 @@ static WlQuery q_place_preorder = {
 	"   m.amount, CASE u.payment_mode WHEN 'deposit' THEN c.now END, c.now, u.payment_mode,"
 	"   CASE u.payment_mode WHEN 'authorize' THEN 'authorized' WHEN 'full' THEN 'captured'"
 	"    ELSE 'deposit_captured' END,"
-	"   CASE u.payment_mode WHEN 'authorize' THEN now() + make_interval(secs => $10) END,"
-	"   true, now()"
+	"   CASE u.payment_mode WHEN 'authorize' THEN $11 + make_interval(secs => $10) END,"
+	"   true, $11"
 	"  FROM u"
 	"  CROSS JOIN LATERAL (SELECT $8::numeric * $6 AS amount) m"
 	"  CROSS JOIN LATERAL (SELECT CASE u.payment_mode WHEN 'full' THEN m.amount"
@@ -695,12 +703,12 @@ static WlQuery q_place_preorder = {
 	"  WHERE u.preorders_open AND NOT u.gone AND u.preorder_accepted <= u.preorder_limit"
 	"  ON CONFLICT (sku, order_ref) DO NOTHING RETURNING id)"
 	" SELECT u.*, (SELECT id FROM i) AS line_id FROM u",
-	10, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTOID,
-		FLOAT8OID}, NULL
+	11, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTOID,
+		FLOAT8OID, TIMESTAMPTZOID}, NULL
 };
 
 /*
- * Place a pre-order line (q_place_preorder's ten arguments).  False for an
+ * Place a pre-order line (q_place_preorder's eleven arguments, the last now()).  False for an
  * unknown SKU; else *s is the SKU row after taking the units and *line_id
  * the new line, or 0 when none was inserted.
  */

@@ -10,11 +10,13 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "store/spi.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/timestamp.h"
 #include "waitlist.h"
 
 static bool layout_checked = false; /* the tables are keyed by the SKU code */
@@ -138,6 +140,17 @@ wl_exec(WlQuery *q, Datum *values, const char *nulls, int expected, long count)
 			 SPI_result_code_string(rc), SPI_result_code_string(expected),
 			 q->sql);
 	return SPI_processed;
+}
+
+/*
+ * now() as a parameter (the transaction's start, as now() reads): Citus
+ * refuses now() in a CASE, a COALESCE or an ON CONFLICT DO UPDATE SET of a
+ * statement on a distributed table, and takes a bound value.
+ */
+Datum
+wl_now(void)
+{
+	return TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
 }
 
 /* Column col (1-based) of result row as a datum; isnull may be NULL. */
