@@ -9,6 +9,224 @@
 \echo Use "ALTER EXTENSION waitlist UPDATE TO '0.2.0'" to load this file. \quit
 
 /* ------------------------------------------------------------------------
+ * Keyed by the SKU code (0.2.0): the code is the key of every SKU table and
+ * part of every primary and unique key, the foreign keys point at
+ * sku(sku), so Citus can distribute and colocate the tables by it.  The
+ * child tables' sku_id (the SKU's number) becomes the column sku (its
+ * code), in place: the rows are rewritten once, with the code looked up
+ * through the old key, and keep their order of columns.
+ * ---------------------------------------------------------------------- */
+CREATE FUNCTION waitlist.upgrade_sku_code(id bigint) RETURNS text
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT s.sku FROM waitlist.sku s WHERE s.id OPERATOR(pg_catalog.=) upgrade_sku_code.id $$;
+
+/* The views read sku_id: they join nothing while it changes (grants and comments stay). */
+CREATE OR REPLACE VIEW waitlist.line_status AS
+SELECT l.id, s.sku, l.kind, l.order_ref, l.customer, l.qty,
+	   CASE l.state
+		   WHEN 'shipped' THEN l.qty
+		   WHEN 'cancelled' THEN 0
+		   ELSE GREATEST(0, LEAST(l.qty::bigint,
+					s.paid_served OPERATOR(pg_catalog.-) l.pos_start))
+	   END AS allocated,
+	   CASE
+		   WHEN l.state OPERATOR(pg_catalog.<>) 'waiting' THEN l.state
+		   WHEN s.paid_served OPERATOR(pg_catalog.>=) l.pos_end THEN 'allocated'
+		   WHEN s.paid_served OPERATOR(pg_catalog.>) l.pos_start THEN 'partially_allocated'
+		   ELSE 'waiting'
+	   END AS status,
+	   l.created_at, l.cancelled_at, l.shipped_at,
+	   l.channel, l.payment_mode, l.payment_state, l.currency, l.amount, l.captured, l.refunded
+  FROM waitlist.line l
+  JOIN waitlist.sku s ON false;
+CREATE OR REPLACE VIEW waitlist.subscriber_status AS
+SELECT sub.id, s.sku, sub.email, sub.phone, sub.customer,
+	   CASE
+		   WHEN sub.state OPERATOR(pg_catalog.=) 'unsubscribed' THEN 'unsubscribed'
+		   WHEN sub.pos OPERATOR(pg_catalog.<) s.sub_served THEN 'notified'
+		   ELSE 'waiting'
+	   END AS status,
+	   sub.created_at, sub.unsubscribed_at
+  FROM waitlist.subscriber sub
+  JOIN waitlist.sku s ON false;
+
+ALTER TABLE waitlist.line DROP CONSTRAINT line_sku_id_fkey;
+ALTER TABLE waitlist.subscriber DROP CONSTRAINT subscriber_sku_id_fkey;
+ALTER TABLE waitlist.batch DROP CONSTRAINT batch_sku_id_fkey;
+ALTER TABLE waitlist.preorder_channel DROP CONSTRAINT preorder_channel_sku_id_fkey;
+ALTER TABLE waitlist.availability DROP CONSTRAINT availability_sku_id_fkey;
+
+ALTER TABLE waitlist.line ALTER COLUMN sku_id TYPE text USING waitlist.upgrade_sku_code(sku_id);
+ALTER TABLE waitlist.line RENAME COLUMN sku_id TO sku;
+ALTER TABLE waitlist.subscriber ALTER COLUMN sku_id TYPE text USING waitlist.upgrade_sku_code(sku_id);
+ALTER TABLE waitlist.subscriber RENAME COLUMN sku_id TO sku;
+ALTER TABLE waitlist.batch ALTER COLUMN sku_id TYPE text USING waitlist.upgrade_sku_code(sku_id);
+ALTER TABLE waitlist.batch RENAME COLUMN sku_id TO sku;
+ALTER TABLE waitlist.preorder_channel ALTER COLUMN sku_id TYPE text USING waitlist.upgrade_sku_code(sku_id);
+ALTER TABLE waitlist.preorder_channel RENAME COLUMN sku_id TO sku;
+ALTER TABLE waitlist.availability ALTER COLUMN sku_id TYPE text USING waitlist.upgrade_sku_code(sku_id);
+ALTER TABLE waitlist.availability RENAME COLUMN sku_id TO sku;
+DROP FUNCTION waitlist.upgrade_sku_code(bigint);
+
+ALTER TABLE waitlist.line RENAME CONSTRAINT line_sku_id_order_ref_key TO line_sku_order_ref_key;
+ALTER TABLE waitlist.subscriber RENAME CONSTRAINT subscriber_sku_id_pos_key TO subscriber_sku_pos_key;
+
+ALTER TABLE waitlist.sku DROP CONSTRAINT sku_pkey;
+ALTER TABLE waitlist.sku DROP CONSTRAINT sku_sku_key;
+ALTER TABLE waitlist.sku ADD PRIMARY KEY (sku);
+COMMENT ON COLUMN waitlist.sku.sku IS 'the SKU code: the key of every SKU table (their distribution column on Citus)';
+COMMENT ON COLUMN waitlist.sku.id IS 'a number for the SKU (cluster-unique, waitlist.next_id), used in message keys; the tables are keyed by the code';
+ALTER TABLE waitlist.line DROP CONSTRAINT line_pkey;
+ALTER TABLE waitlist.line ADD PRIMARY KEY (id, sku);
+ALTER TABLE waitlist.subscriber DROP CONSTRAINT subscriber_pkey;
+ALTER TABLE waitlist.subscriber ADD PRIMARY KEY (id, sku);
+ALTER TABLE waitlist.batch DROP CONSTRAINT batch_pkey;
+ALTER TABLE waitlist.batch ADD PRIMARY KEY (id, sku);
+
+ALTER TABLE waitlist.line ADD FOREIGN KEY (sku) REFERENCES waitlist.sku (sku);
+ALTER TABLE waitlist.subscriber ADD FOREIGN KEY (sku) REFERENCES waitlist.sku (sku);
+ALTER TABLE waitlist.batch ADD FOREIGN KEY (sku) REFERENCES waitlist.sku (sku);
+ALTER TABLE waitlist.preorder_channel ADD FOREIGN KEY (sku) REFERENCES waitlist.sku (sku);
+ALTER TABLE waitlist.availability ADD FOREIGN KEY (sku) REFERENCES waitlist.sku (sku);
+
+CREATE OR REPLACE VIEW waitlist.line_status AS
+SELECT l.id, s.sku, l.kind, l.order_ref, l.customer, l.qty,
+	   CASE l.state
+		   WHEN 'shipped' THEN l.qty
+		   WHEN 'cancelled' THEN 0
+		   ELSE GREATEST(0, LEAST(l.qty::bigint,
+					s.paid_served OPERATOR(pg_catalog.-) l.pos_start))
+	   END AS allocated,
+	   CASE
+		   WHEN l.state OPERATOR(pg_catalog.<>) 'waiting' THEN l.state
+		   WHEN s.paid_served OPERATOR(pg_catalog.>=) l.pos_end THEN 'allocated'
+		   WHEN s.paid_served OPERATOR(pg_catalog.>) l.pos_start THEN 'partially_allocated'
+		   ELSE 'waiting'
+	   END AS status,
+	   l.created_at, l.cancelled_at, l.shipped_at,
+	   l.channel, l.payment_mode, l.payment_state, l.currency, l.amount, l.captured, l.refunded
+  FROM waitlist.line l
+  JOIN waitlist.sku s ON s.sku OPERATOR(pg_catalog.=) l.sku;
+CREATE OR REPLACE VIEW waitlist.subscriber_status AS
+SELECT sub.id, s.sku, sub.email, sub.phone, sub.customer,
+	   CASE
+		   WHEN sub.state OPERATOR(pg_catalog.=) 'unsubscribed' THEN 'unsubscribed'
+		   WHEN sub.pos OPERATOR(pg_catalog.<) s.sub_served THEN 'notified'
+		   ELSE 'waiting'
+	   END AS status,
+	   sub.created_at, sub.unsubscribed_at
+  FROM waitlist.subscriber sub
+  JOIN waitlist.sku s ON s.sku OPERATOR(pg_catalog.=) sub.sku;
+
+/* ------------------------------------------------------------------------
+ * Cluster-unique ids (0.2.0): every id column's default is
+ * waitlist.next_id(its sequence), the node's waitlist.node_id in the top
+ * bits, so the nodes of a Citus cluster make ids that never collide
+ * without asking each other.  Runs as the inserting role (the extension's
+ * owner inside the API); granted to nobody.
+ * ---------------------------------------------------------------------- */
+CREATE FUNCTION waitlist.next_id(seq regclass) RETURNS bigint
+	AS 'MODULE_PATHNAME', 'waitlist_next_id'
+	LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+COMMENT ON FUNCTION waitlist.next_id(regclass) IS
+	'the next id from a sequence, cluster-unique: waitlist.node_id * 2^48 + nextval(seq); the default of every id column';
+ALTER TABLE waitlist.sku ALTER COLUMN id SET DEFAULT waitlist.next_id('waitlist.sku_id_seq'::regclass);
+ALTER TABLE waitlist.line ALTER COLUMN id SET DEFAULT waitlist.next_id('waitlist.line_id_seq'::regclass);
+ALTER TABLE waitlist.subscriber ALTER COLUMN id SET DEFAULT waitlist.next_id('waitlist.subscriber_id_seq'::regclass);
+ALTER TABLE waitlist.batch ALTER COLUMN id SET DEFAULT waitlist.next_id('waitlist.batch_id_seq'::regclass);
+ALTER TABLE waitlist.outbox ALTER COLUMN id SET DEFAULT waitlist.next_id('waitlist.outbox_id_seq'::regclass);
+REVOKE ALL ON FUNCTION waitlist.next_id(regclass) FROM PUBLIC;
+
+/*
+ * The handles with their SKU (0.2.0): every statement they run names the
+ * SKU, so on Citus they run on the one shard that holds it (distributed by
+ * their sku argument).  The id-only forms find the SKU by the id.
+ */
+CREATE FUNCTION waitlist.unsubscribe(sku text, id bigint) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'waitlist_unsubscribe_sku'
+	LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.unsubscribe(text, bigint) IS
+	'leave the list (the sign-up named with its SKU); returns false when the sign-up had already left';
+
+CREATE FUNCTION waitlist.cancel_line(sku text, line_id bigint) RETURNS integer
+	AS 'MODULE_PATHNAME', 'waitlist_cancel_line_sku'
+	LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.cancel_line(text, bigint) IS
+	'cancel a line (named with its SKU) that has not shipped; the units it held go to the next in line at commit; returns those units';
+
+CREATE FUNCTION waitlist.ship_line(sku text, line_id bigint) RETURNS void
+	AS 'MODULE_PATHNAME', 'waitlist_ship_line_sku'
+	LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.ship_line(text, bigint) IS
+	'ship a fully allocated line (named with its SKU): its units leave stock and a shipped message is queued';
+
+CREATE FUNCTION waitlist.queue_position(sku text, line_id bigint, OUT "position" bigint, OUT total bigint)
+	AS 'MODULE_PATHNAME', 'waitlist_queue_position_sku'
+	LANGUAGE C CALLED ON NULL INPUT STABLE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.queue_position(text, bigint) IS
+	'"position X of Y" of a line (named with its SKU) among the SKU''s paid lines still short of units; position is NULL once the line is allocated, shipped or cancelled';
+REVOKE ALL ON FUNCTION waitlist.unsubscribe(text, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION waitlist.cancel_line(text, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION waitlist.ship_line(text, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION waitlist.queue_position(text, bigint) FROM PUBLIC;
+
+/* ------------------------------------------------------------------------
+ * Citus (0.2.0): one call distributes the SKU tables by the SKU code,
+ * colocated with waitlist.sku, makes the shop-wide tables reference
+ * tables, and distributes every function that takes a sku argument by it,
+ * so a call runs on the worker that holds the SKU.  The outbox stays a
+ * local table on each node.  Runs as the caller (the extension's owner or
+ * a superuser); granted to nobody.
+ * ---------------------------------------------------------------------- */
+CREATE FUNCTION waitlist.distribute() RETURNS SETOF text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	t text;
+	f regprocedure;
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'citus') THEN
+		RAISE EXCEPTION 'waitlist.distribute() needs the citus extension in this database'
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'CREATE EXTENSION citus (its library preloaded), add the worker nodes, then call waitlist.distribute() again.';
+	END IF;
+	PERFORM pg_catalog.create_distributed_table('waitlist.sku', 'sku');
+	RETURN NEXT 'distributed table waitlist.sku by sku';
+	FOREACH t IN ARRAY ARRAY['waitlist.line', 'waitlist.subscriber', 'waitlist.batch',
+							 'waitlist.preorder_channel', 'waitlist.availability'] LOOP
+		PERFORM pg_catalog.create_distributed_table(t, 'sku', colocate_with => 'waitlist.sku');
+		RETURN NEXT pg_catalog.format('distributed table %s by sku, colocated with waitlist.sku', t);
+	END LOOP;
+	-- channel_rule's statement trigger reloads every backend's rule cache
+	PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+	FOREACH t IN ARRAY ARRAY['waitlist.channel_rule', 'waitlist.tracked_inventory'] LOOP
+		PERFORM pg_catalog.create_reference_table(t);
+		RETURN NEXT pg_catalog.format('reference table %s', t);
+	END LOOP;
+	FOR f IN
+		SELECT p.oid::pg_catalog.regprocedure FROM pg_catalog.pg_proc p
+		 WHERE p.pronamespace OPERATOR(pg_catalog.=) 'waitlist'::pg_catalog.regnamespace
+		   AND 'sku' OPERATOR(pg_catalog.=) ANY (p.proargnames)
+		   AND p.proargtypes[pg_catalog.array_position(p.proargnames, 'sku') OPERATOR(pg_catalog.-) 1]
+			   OPERATOR(pg_catalog.=) 'text'::pg_catalog.regtype
+		 ORDER BY 1::text
+	LOOP
+		PERFORM pg_catalog.create_distributed_function(f, 'sku', colocate_with => 'waitlist.sku');
+		RETURN NEXT pg_catalog.format('distributed function %s by sku', f);
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION waitlist.distribute() IS
+	'on Citus: distribute the SKU tables by sku (colocated with waitlist.sku), make channel_rule and tracked_inventory reference tables, and distribute every function with a sku argument by it; returns what it did; refuses (55000) without Citus';
+REVOKE ALL ON FUNCTION waitlist.distribute() FROM PUBLIC;
+
+/* ------------------------------------------------------------------------
  * Imports (0.2.0): a shop's existing backorders and sign-ups, set-based.
  *
  * Not SECURITY DEFINER: the source table is read with the caller's
@@ -60,11 +278,14 @@ AS $$
 		('app', 'schema', 'waitlist', 'USAGE'),
 		('app', 'function', 'waitlist.subscribe(text,text,text,text)', 'EXECUTE'),
 		('app', 'function', 'waitlist.unsubscribe(bigint)', 'EXECUTE'),
+		('app', 'function', 'waitlist.unsubscribe(text,bigint)', 'EXECUTE'),
 		('app', 'function', 'waitlist.place_backorder(text,text,integer,text,text,text,text)', 'EXECUTE'),
 		('app', 'function', 'waitlist.place_preorder(text,text,integer,text,text,text,text,numeric,text)', 'EXECUTE'),
 		('app', 'function', 'waitlist.place_order(text,text,text,text,text,jsonb)', 'EXECUTE'),
 		('app', 'function', 'waitlist.cancel_line(bigint)', 'EXECUTE'),
+		('app', 'function', 'waitlist.cancel_line(text,bigint)', 'EXECUTE'),
 		('app', 'function', 'waitlist.queue_position(bigint)', 'EXECUTE'),
+		('app', 'function', 'waitlist.queue_position(text,bigint)', 'EXECUTE'),
 		('app', 'function', 'waitlist.waiting_count(text)', 'EXECUTE'),
 		('app', 'function', 'waitlist.preorder_status(text)', 'EXECUTE'),
 		('app', 'function', 'waitlist.policy(text,text)', 'EXECUTE'),
@@ -87,6 +308,7 @@ AS $$
 		('admin', 'function', 'waitlist.track_inventory(regclass,name,name)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.untrack_inventory(regclass)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.ship_line(bigint)', 'EXECUTE'),
+		('admin', 'function', 'waitlist.ship_line(text,bigint)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.open_preorders(text,bigint,numeric,date,date,text,numeric,numeric)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.close_preorders(text)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.reschedule_preorders(text,date,date)', 'EXECUTE'),
@@ -267,7 +489,7 @@ BEGIN
 	 */
 	RETURN QUERY
 	WITH l AS (
-		SELECT x.sku_id,
+		SELECT x.sku,
 			   pg_catalog.sum(x.qty) AS queued,
 			   pg_catalog.count(*) FILTER (WHERE x.pos_start OPERATOR(pg_catalog.<>) x.prev_end) AS gaps,
 			   pg_catalog.sum(x.qty) FILTER (WHERE x.waiting) AS wanted,
@@ -276,30 +498,30 @@ BEGIN
 			   pg_catalog.max(x.pos_start) FILTER (WHERE x.waiting AND x.held OPERATOR(pg_catalog.>) 0) AS last_holding,
 			   pg_catalog.sum(x.qty) FILTER (WHERE x.kind OPERATOR(pg_catalog.=) 'preorder'
 											AND x.state OPERATOR(pg_catalog.<>) 'cancelled') AS preorders
-		  FROM (SELECT ln.sku_id, ln.qty, ln.pos_start, ln.kind, ln.state,
+		  FROM (SELECT ln.sku, ln.qty, ln.pos_start, ln.kind, ln.state,
 					   ln.state OPERATOR(pg_catalog.=) 'waiting' AS waiting,
 					   pg_catalog.lag(ln.pos_end, 1, 0::bigint)
-						   OVER (PARTITION BY ln.sku_id ORDER BY ln.pos_start) AS prev_end,
+						   OVER (PARTITION BY ln.sku ORDER BY ln.pos_start) AS prev_end,
 					   GREATEST(0, LEAST(ln.qty::bigint, k.paid_served OPERATOR(pg_catalog.-) ln.pos_start)) AS held
 				  FROM waitlist.line ln
-				  JOIN waitlist.sku k ON k.id OPERATOR(pg_catalog.=) ln.sku_id) x
-		 GROUP BY x.sku_id),
+				  JOIN waitlist.sku k ON k.sku OPERATOR(pg_catalog.=) ln.sku) x
+		 GROUP BY x.sku),
 	u AS (
-		SELECT sub.sku_id, pg_catalog.count(*) AS signups,
+		SELECT sub.sku, pg_catalog.count(*) AS signups,
 			   pg_catalog.min(sub.pos) AS first_pos, pg_catalog.max(sub.pos) AS last_pos,
 			   pg_catalog.count(*) FILTER (WHERE sub.state OPERATOR(pg_catalog.=) 'waiting'
 										   AND sub.pos OPERATOR(pg_catalog.>=) k.sub_served) AS waiting
 		  FROM waitlist.subscriber sub
-		  JOIN waitlist.sku k ON k.id OPERATOR(pg_catalog.=) sub.sku_id
-		 GROUP BY sub.sku_id),
+		  JOIN waitlist.sku k ON k.sku OPERATOR(pg_catalog.=) sub.sku
+		 GROUP BY sub.sku),
 	c AS (
-		SELECT pc.sku_id, pg_catalog.count(*) AS limits
-		  FROM waitlist.preorder_channel pc GROUP BY pc.sku_id)
+		SELECT pc.sku, pg_catalog.count(*) AS limits
+		  FROM waitlist.preorder_channel pc GROUP BY pc.sku)
 	SELECT v.invariant, s.sku, v.detail
 	  FROM waitlist.sku s
-	  LEFT JOIN l ON l.sku_id OPERATOR(pg_catalog.=) s.id
-	  LEFT JOIN u ON u.sku_id OPERATOR(pg_catalog.=) s.id
-	  LEFT JOIN c ON c.sku_id OPERATOR(pg_catalog.=) s.id
+	  LEFT JOIN l ON l.sku OPERATOR(pg_catalog.=) s.sku
+	  LEFT JOIN u ON u.sku OPERATOR(pg_catalog.=) s.sku
+	  LEFT JOIN c ON c.sku OPERATOR(pg_catalog.=) s.sku
 	 CROSS JOIN LATERAL (VALUES
 		-- allocated-and-unshipped units never exceed the units on hand
 		('stock', s.allocated OPERATOR(pg_catalog.>) s.on_hand,
@@ -451,10 +673,10 @@ BEGIN
 		   pg_catalog.format('channel %s: accepted %s, its pre-order lines not cancelled hold %s',
 							 pc.channel, pc.accepted, coalesce(n.units, 0))
 	  FROM waitlist.preorder_channel pc
-	  JOIN waitlist.sku s ON s.id OPERATOR(pg_catalog.=) pc.sku_id
+	  JOIN waitlist.sku s ON s.sku OPERATOR(pg_catalog.=) pc.sku
 	  LEFT JOIN LATERAL (
 		SELECT pg_catalog.sum(ln.qty) AS units FROM waitlist.line ln
-		 WHERE ln.sku_id OPERATOR(pg_catalog.=) pc.sku_id
+		 WHERE ln.sku OPERATOR(pg_catalog.=) pc.sku
 		   AND ln.channel OPERATOR(pg_catalog.=) pc.channel
 		   AND ln.kind OPERATOR(pg_catalog.=) 'preorder'
 		   AND ln.state OPERATOR(pg_catalog.<>) 'cancelled') n ON true
@@ -467,7 +689,7 @@ BEGIN
 	RETURN QUERY
 	SELECT v.invariant, s.sku, pg_catalog.format('line %s (%s, %s): %s', ln.id, ln.kind, ln.state, v.detail)
 	  FROM waitlist.line ln
-	  JOIN waitlist.sku s ON s.id OPERATOR(pg_catalog.=) ln.sku_id
+	  JOIN waitlist.sku s ON s.sku OPERATOR(pg_catalog.=) ln.sku
 	 CROSS JOIN LATERAL (VALUES
 		('line_state', NOT coalesce(
 				ln.kind OPERATOR(pg_catalog.=) ANY (ARRAY['backorder', 'preorder'])
@@ -531,7 +753,7 @@ BEGIN
 		   pg_catalog.format('sign-up %s (%s): unsubscribed_at %s, confirm_pending %s, or a contact the API would refuse',
 							 sub.id, sub.state, sub.unsubscribed_at IS NOT NULL, sub.confirm_pending)
 	  FROM waitlist.subscriber sub
-	  JOIN waitlist.sku s ON s.id OPERATOR(pg_catalog.=) sub.sku_id
+	  JOIN waitlist.sku s ON s.sku OPERATOR(pg_catalog.=) sub.sku
 	 WHERE NOT coalesce(
 			sub.state OPERATOR(pg_catalog.=) ANY (ARRAY['waiting', 'unsubscribed'])
 		AND (sub.unsubscribed_at IS NOT NULL) OPERATOR(pg_catalog.=) (sub.state OPERATOR(pg_catalog.=) 'unsubscribed')
@@ -548,7 +770,7 @@ BEGIN
 							 b.id, b.kind, b.pos_from, b.pos_to, b.scan_lo, b.scan_hi, b.units,
 							 b.expanded_at IS NOT NULL, b.messages)
 	  FROM waitlist.batch b
-	  JOIN waitlist.sku s ON s.id OPERATOR(pg_catalog.=) b.sku_id
+	  JOIN waitlist.sku s ON s.sku OPERATOR(pg_catalog.=) b.sku
 	 WHERE NOT ((b.expanded_at IS NULL) OPERATOR(pg_catalog.=) (b.messages IS NULL)
 				AND b.pos_from OPERATOR(pg_catalog.>=) 0
 				AND b.pos_from OPERATOR(pg_catalog.<=) b.pos_to
@@ -582,7 +804,7 @@ BEGIN
 	SELECT 'availability', s.sku,
 		   pg_catalog.format('availability published for channel %s, which the SKU is not listed on', a.channel)
 	  FROM waitlist.availability a
-	  JOIN waitlist.sku s ON s.id OPERATOR(pg_catalog.=) a.sku_id
+	  JOIN waitlist.sku s ON s.sku OPERATOR(pg_catalog.=) a.sku
 	 WHERE NOT coalesce(a.channel OPERATOR(pg_catalog.=) ANY (s.channels), false);
 
 	-- Tracked inventory tables: the trigger is attached, the columns exist.

@@ -33,8 +33,8 @@ COMMENT ON FUNCTION waitlist.payload_json(VARIADIC "any") IS
  * restock) do not pay for evaluating them twice.
  * ---------------------------------------------------------------------- */
 CREATE TABLE waitlist.sku (
-	id				bigserial PRIMARY KEY,
-	sku				text NOT NULL UNIQUE,
+	id				bigserial NOT NULL,
+	sku				text PRIMARY KEY,
 	title			text,
 	status			text NOT NULL DEFAULT 'active',
 	on_hand			bigint NOT NULL DEFAULT 0,
@@ -85,6 +85,8 @@ CREATE TABLE waitlist.sku (
 		AND paid_waiting OPERATOR(pg_catalog.>=) 0 AND sub_waiting OPERATOR(pg_catalog.>=) 0)
 );
 COMMENT ON TABLE waitlist.sku IS 'one row per SKU: stock as waitlist knows it, restock date, message settings and the queue counters';
+COMMENT ON COLUMN waitlist.sku.sku IS 'the SKU code: the key of every SKU table (their distribution column on Citus)';
+COMMENT ON COLUMN waitlist.sku.id IS 'a number for the SKU (cluster-unique, waitlist.next_id), used in message keys; the tables are keyed by the code';
 COMMENT ON COLUMN waitlist.sku.allocated IS 'units allocated to waiting paid lines and not yet shipped';
 COMMENT ON COLUMN waitlist.sku.paid_tail IS 'next free position in the paid queue (sum of quantities ever queued)';
 COMMENT ON COLUMN waitlist.sku.paid_served IS 'watermark: paid-queue positions below it are allocated (cancelled holes skipped)';
@@ -106,8 +108,8 @@ COMMENT ON COLUMN waitlist.sku.channel_limits IS 'true when some sales channel h
 
 /* Paid lines: backorders and pre-orders, FIFO by position. */
 CREATE TABLE waitlist.line (
-	id				bigserial PRIMARY KEY,
-	sku_id			bigint NOT NULL REFERENCES waitlist.sku (id),
+	id				bigserial NOT NULL,
+	sku				text NOT NULL REFERENCES waitlist.sku (sku),
 	kind			text NOT NULL DEFAULT 'backorder',
 	order_ref		text NOT NULL,
 	customer		text,
@@ -133,7 +135,8 @@ CREATE TABLE waitlist.line (
 	reauthorizations integer NOT NULL DEFAULT 0,
 	confirm_pending	boolean NOT NULL DEFAULT false,
 	action_at		timestamptz,
-	UNIQUE (sku_id, order_ref),
+	PRIMARY KEY (id, sku),
+	UNIQUE (sku, order_ref),
 	/*
 	 * Positions tile the queue, and money never moves backwards: a refund
 	 * never passes what was captured, a capture never passes the amount.
@@ -154,22 +157,22 @@ CREATE INDEX line_action ON waitlist.line (action_at) WHERE action_at IS NOT NUL
 
 /* Per-channel pre-order limits within the SKU's global one. */
 CREATE TABLE waitlist.preorder_channel (
-	sku_id			bigint NOT NULL REFERENCES waitlist.sku (id),
+	sku				text NOT NULL REFERENCES waitlist.sku (sku),
 	channel			text NOT NULL,
 	max_units		bigint NOT NULL CHECK (max_units OPERATOR(pg_catalog.>=) 0),
 	accepted		bigint NOT NULL DEFAULT 0 CHECK (accepted OPERATOR(pg_catalog.>=) 0),
-	PRIMARY KEY (sku_id, channel)
+	PRIMARY KEY (sku, channel)
 );
 COMMENT ON TABLE waitlist.preorder_channel IS 'a sales channel''s own pre-order limit for a SKU; accepted counts that channel''s pre-order units not cancelled';
-CREATE INDEX line_waiting ON waitlist.line (sku_id, pos_end)
+CREATE INDEX line_waiting ON waitlist.line (sku, pos_end)
 	WHERE state OPERATOR(pg_catalog.=) 'waiting';
-CREATE INDEX line_holes ON waitlist.line (sku_id, pos_end)
+CREATE INDEX line_holes ON waitlist.line (sku, pos_end)
 	WHERE state OPERATOR(pg_catalog.<>) 'waiting';
 
 /* Back-in-stock sign-ups, FIFO by position, one unit each. */
 CREATE TABLE waitlist.subscriber (
-	id				bigserial PRIMARY KEY,
-	sku_id			bigint NOT NULL REFERENCES waitlist.sku (id),
+	id				bigserial NOT NULL,
+	sku				text NOT NULL REFERENCES waitlist.sku (sku),
 	email			text,
 	phone			text,
 	customer		text,
@@ -178,17 +181,18 @@ CREATE TABLE waitlist.subscriber (
 	confirm_pending boolean NOT NULL DEFAULT false,
 	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	unsubscribed_at timestamptz,
-	UNIQUE (sku_id, pos),
+	PRIMARY KEY (id, sku),
+	UNIQUE (sku, pos),
 	CHECK (email IS NOT NULL OR phone IS NOT NULL)
 );
 COMMENT ON TABLE waitlist.subscriber IS 'back-in-stock sign-ups; a sign-up below sku.sub_served has been told';
 COMMENT ON COLUMN waitlist.subscriber.confirm_pending IS 'its waitlist_joined confirmation is still to be written (by claim or tick)';
 CREATE INDEX subscriber_unconfirmed ON waitlist.subscriber (id) WHERE confirm_pending;
-CREATE INDEX subscriber_holes ON waitlist.subscriber (sku_id, pos)
+CREATE INDEX subscriber_holes ON waitlist.subscriber (sku, pos)
 	WHERE state OPERATOR(pg_catalog.<>) 'waiting';
-CREATE INDEX subscriber_email ON waitlist.subscriber (sku_id, pg_catalog.lower(email), pos)
+CREATE INDEX subscriber_email ON waitlist.subscriber (sku, pg_catalog.lower(email), pos)
 	WHERE state OPERATOR(pg_catalog.=) 'waiting';
-CREATE INDEX subscriber_phone ON waitlist.subscriber (sku_id, phone, pos)
+CREATE INDEX subscriber_phone ON waitlist.subscriber (sku, phone, pos)
 	WHERE state OPERATOR(pg_catalog.=) 'waiting';
 
 /*
@@ -198,8 +202,8 @@ CREATE INDEX subscriber_phone ON waitlist.subscriber (sku_id, phone, pos)
  * queue.  scan_lo/scan_hi bound the pos_end index range to read.
  */
 CREATE TABLE waitlist.batch (
-	id				bigserial PRIMARY KEY,
-	sku_id			bigint NOT NULL REFERENCES waitlist.sku (id),
+	id				bigserial NOT NULL,
+	sku				text NOT NULL REFERENCES waitlist.sku (sku),
 	kind			text NOT NULL
 					CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['allocated', 'back_in_stock', 'sold_out_again'])),
 	pos_from		bigint NOT NULL,
@@ -209,7 +213,8 @@ CREATE TABLE waitlist.batch (
 	units			bigint NOT NULL,
 	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	expanded_at		timestamptz,
-	messages		bigint
+	messages		bigint,
+	PRIMARY KEY (id, sku)
 );
 COMMENT ON TABLE waitlist.batch IS 'watermark moves made at commit, expanded into per-recipient messages after it';
 CREATE INDEX batch_pending ON waitlist.batch (id) WHERE expanded_at IS NULL;
@@ -304,7 +309,7 @@ COMMENT ON VIEW waitlist.channel IS 'sales channels and what they support: the p
 
 /* The decision last published per SKU and listed channel. */
 CREATE TABLE waitlist.availability (
-	sku_id			bigint NOT NULL REFERENCES waitlist.sku (id),
+	sku				text NOT NULL REFERENCES waitlist.sku (sku),
 	channel			text NOT NULL,
 	decision		text NOT NULL,
 	reason			text NOT NULL,
@@ -312,10 +317,28 @@ CREATE TABLE waitlist.availability (
 	changes			integer NOT NULL DEFAULT 1,
 	changed_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	checked_on		date NOT NULL DEFAULT CURRENT_DATE,
-	PRIMARY KEY (sku_id, channel)
+	PRIMARY KEY (sku, channel)
 );
 COMMENT ON TABLE waitlist.availability IS 'the decision last published (availability_changed) for each SKU on each channel it is listed on';
 CREATE INDEX availability_checked ON waitlist.availability (checked_on);
+
+/* ------------------------------------------------------------------------
+ * Cluster-unique ids (0.2.0): every id column's default is
+ * waitlist.next_id(its sequence), the node's waitlist.node_id in the top
+ * bits, so the nodes of a Citus cluster make ids that never collide
+ * without asking each other.  Runs as the inserting role (the extension's
+ * owner inside the API); granted to nobody.
+ * ---------------------------------------------------------------------- */
+CREATE FUNCTION waitlist.next_id(seq regclass) RETURNS bigint
+	AS 'MODULE_PATHNAME', 'waitlist_next_id'
+	LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+COMMENT ON FUNCTION waitlist.next_id(regclass) IS
+	'the next id from a sequence, cluster-unique: waitlist.node_id * 2^48 + nextval(seq); the default of every id column';
+ALTER TABLE waitlist.sku ALTER COLUMN id SET DEFAULT waitlist.next_id('waitlist.sku_id_seq'::regclass);
+ALTER TABLE waitlist.line ALTER COLUMN id SET DEFAULT waitlist.next_id('waitlist.line_id_seq'::regclass);
+ALTER TABLE waitlist.subscriber ALTER COLUMN id SET DEFAULT waitlist.next_id('waitlist.subscriber_id_seq'::regclass);
+ALTER TABLE waitlist.batch ALTER COLUMN id SET DEFAULT waitlist.next_id('waitlist.batch_id_seq'::regclass);
+ALTER TABLE waitlist.outbox ALTER COLUMN id SET DEFAULT waitlist.next_id('waitlist.outbox_id_seq'::regclass);
 
 /* pg_dump keeps the user data. */
 SELECT pg_catalog.pg_extension_config_dump('waitlist.sku', '');
@@ -353,7 +376,7 @@ SELECT l.id, s.sku, l.kind, l.order_ref, l.customer, l.qty,
 	   l.created_at, l.cancelled_at, l.shipped_at,
 	   l.channel, l.payment_mode, l.payment_state, l.currency, l.amount, l.captured, l.refunded
   FROM waitlist.line l
-  JOIN waitlist.sku s ON s.id OPERATOR(pg_catalog.=) l.sku_id;
+  JOIN waitlist.sku s ON s.sku OPERATOR(pg_catalog.=) l.sku;
 COMMENT ON VIEW waitlist.line_status IS 'paid lines with their derived allocation and status';
 
 CREATE VIEW waitlist.subscriber_status AS
@@ -365,7 +388,7 @@ SELECT sub.id, s.sku, sub.email, sub.phone, sub.customer,
 	   END AS status,
 	   sub.created_at, sub.unsubscribed_at
   FROM waitlist.subscriber sub
-  JOIN waitlist.sku s ON s.id OPERATOR(pg_catalog.=) sub.sku_id;
+  JOIN waitlist.sku s ON s.sku OPERATOR(pg_catalog.=) sub.sku;
 COMMENT ON VIEW waitlist.subscriber_status IS 'sign-ups with their derived status (waiting, notified, unsubscribed)';
 
 /* ------------------------------------------------------------------------
@@ -483,6 +506,39 @@ CREATE FUNCTION waitlist.queue_position(line_id bigint, OUT "position" bigint, O
 	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION waitlist.queue_position(bigint) IS
 	'"position X of Y" among the SKU''s paid lines still short of units; position is NULL once the line is allocated, shipped or cancelled';
+
+/*
+ * The handles with their SKU (0.2.0): every statement they run names the
+ * SKU, so on Citus they run on the one shard that holds it (distributed by
+ * their sku argument).  The id-only forms find the SKU by the id.
+ */
+CREATE FUNCTION waitlist.unsubscribe(sku text, id bigint) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'waitlist_unsubscribe_sku'
+	LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.unsubscribe(text, bigint) IS
+	'leave the list (the sign-up named with its SKU); returns false when the sign-up had already left';
+
+CREATE FUNCTION waitlist.cancel_line(sku text, line_id bigint) RETURNS integer
+	AS 'MODULE_PATHNAME', 'waitlist_cancel_line_sku'
+	LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.cancel_line(text, bigint) IS
+	'cancel a line (named with its SKU) that has not shipped; the units it held go to the next in line at commit; returns those units';
+
+CREATE FUNCTION waitlist.ship_line(sku text, line_id bigint) RETURNS void
+	AS 'MODULE_PATHNAME', 'waitlist_ship_line_sku'
+	LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.ship_line(text, bigint) IS
+	'ship a fully allocated line (named with its SKU): its units leave stock and a shipped message is queued';
+
+CREATE FUNCTION waitlist.queue_position(sku text, line_id bigint, OUT "position" bigint, OUT total bigint)
+	AS 'MODULE_PATHNAME', 'waitlist_queue_position_sku'
+	LANGUAGE C CALLED ON NULL INPUT STABLE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.queue_position(text, bigint) IS
+	'"position X of Y" of a line (named with its SKU) among the SKU''s paid lines still short of units; position is NULL once the line is allocated, shipped or cancelled';
 
 /* ------------------------------------------------------------------------
  * Pre-orders
@@ -795,6 +851,56 @@ COMMENT ON FUNCTION waitlist.import_signups(regclass) IS
 	'import back-in-stock sign-ups from a table (columns sku, email, phone, customer; seq orders them) as subscribe would take them one by one, in one pass; all or nothing; returns the new sign-ups';
 
 /* ------------------------------------------------------------------------
+ * Citus (0.2.0): one call distributes the SKU tables by the SKU code,
+ * colocated with waitlist.sku, makes the shop-wide tables reference
+ * tables, and distributes every function that takes a sku argument by it,
+ * so a call runs on the worker that holds the SKU.  The outbox stays a
+ * local table on each node.  Runs as the caller (the extension's owner or
+ * a superuser); granted to nobody.
+ * ---------------------------------------------------------------------- */
+CREATE FUNCTION waitlist.distribute() RETURNS SETOF text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	t text;
+	f regprocedure;
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'citus') THEN
+		RAISE EXCEPTION 'waitlist.distribute() needs the citus extension in this database'
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'CREATE EXTENSION citus (its library preloaded), add the worker nodes, then call waitlist.distribute() again.';
+	END IF;
+	PERFORM pg_catalog.create_distributed_table('waitlist.sku', 'sku');
+	RETURN NEXT 'distributed table waitlist.sku by sku';
+	FOREACH t IN ARRAY ARRAY['waitlist.line', 'waitlist.subscriber', 'waitlist.batch',
+							 'waitlist.preorder_channel', 'waitlist.availability'] LOOP
+		PERFORM pg_catalog.create_distributed_table(t, 'sku', colocate_with => 'waitlist.sku');
+		RETURN NEXT pg_catalog.format('distributed table %s by sku, colocated with waitlist.sku', t);
+	END LOOP;
+	-- channel_rule's statement trigger reloads every backend's rule cache
+	PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+	FOREACH t IN ARRAY ARRAY['waitlist.channel_rule', 'waitlist.tracked_inventory'] LOOP
+		PERFORM pg_catalog.create_reference_table(t);
+		RETURN NEXT pg_catalog.format('reference table %s', t);
+	END LOOP;
+	FOR f IN
+		SELECT p.oid::pg_catalog.regprocedure FROM pg_catalog.pg_proc p
+		 WHERE p.pronamespace OPERATOR(pg_catalog.=) 'waitlist'::pg_catalog.regnamespace
+		   AND 'sku' OPERATOR(pg_catalog.=) ANY (p.proargnames)
+		   AND p.proargtypes[pg_catalog.array_position(p.proargnames, 'sku') OPERATOR(pg_catalog.-) 1]
+			   OPERATOR(pg_catalog.=) 'text'::pg_catalog.regtype
+		 ORDER BY 1::text
+	LOOP
+		PERFORM pg_catalog.create_distributed_function(f, 'sku', colocate_with => 'waitlist.sku');
+		RETURN NEXT pg_catalog.format('distributed function %s by sku', f);
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION waitlist.distribute() IS
+	'on Citus: distribute the SKU tables by sku (colocated with waitlist.sku), make channel_rule and tracked_inventory reference tables, and distribute every function with a sku argument by it; returns what it did; refuses (55000) without Citus';
+
+/* ------------------------------------------------------------------------
  * Privileges: nothing for PUBLIC; grant waitlist_app / waitlist_relay.
  * ---------------------------------------------------------------------- */
 REVOKE ALL ON ALL TABLES IN SCHEMA waitlist FROM PUBLIC;
@@ -829,11 +935,14 @@ AS $$
 		('app', 'schema', 'waitlist', 'USAGE'),
 		('app', 'function', 'waitlist.subscribe(text,text,text,text)', 'EXECUTE'),
 		('app', 'function', 'waitlist.unsubscribe(bigint)', 'EXECUTE'),
+		('app', 'function', 'waitlist.unsubscribe(text,bigint)', 'EXECUTE'),
 		('app', 'function', 'waitlist.place_backorder(text,text,integer,text,text,text,text)', 'EXECUTE'),
 		('app', 'function', 'waitlist.place_preorder(text,text,integer,text,text,text,text,numeric,text)', 'EXECUTE'),
 		('app', 'function', 'waitlist.place_order(text,text,text,text,text,jsonb)', 'EXECUTE'),
 		('app', 'function', 'waitlist.cancel_line(bigint)', 'EXECUTE'),
+		('app', 'function', 'waitlist.cancel_line(text,bigint)', 'EXECUTE'),
 		('app', 'function', 'waitlist.queue_position(bigint)', 'EXECUTE'),
+		('app', 'function', 'waitlist.queue_position(text,bigint)', 'EXECUTE'),
 		('app', 'function', 'waitlist.waiting_count(text)', 'EXECUTE'),
 		('app', 'function', 'waitlist.preorder_status(text)', 'EXECUTE'),
 		('app', 'function', 'waitlist.policy(text,text)', 'EXECUTE'),
@@ -856,6 +965,7 @@ AS $$
 		('admin', 'function', 'waitlist.track_inventory(regclass,name,name)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.untrack_inventory(regclass)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.ship_line(bigint)', 'EXECUTE'),
+		('admin', 'function', 'waitlist.ship_line(text,bigint)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.open_preorders(text,bigint,numeric,date,date,text,numeric,numeric)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.close_preorders(text)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.reschedule_preorders(text,date,date)', 'EXECUTE'),
@@ -1036,7 +1146,7 @@ BEGIN
 	 */
 	RETURN QUERY
 	WITH l AS (
-		SELECT x.sku_id,
+		SELECT x.sku,
 			   pg_catalog.sum(x.qty) AS queued,
 			   pg_catalog.count(*) FILTER (WHERE x.pos_start OPERATOR(pg_catalog.<>) x.prev_end) AS gaps,
 			   pg_catalog.sum(x.qty) FILTER (WHERE x.waiting) AS wanted,
@@ -1045,30 +1155,30 @@ BEGIN
 			   pg_catalog.max(x.pos_start) FILTER (WHERE x.waiting AND x.held OPERATOR(pg_catalog.>) 0) AS last_holding,
 			   pg_catalog.sum(x.qty) FILTER (WHERE x.kind OPERATOR(pg_catalog.=) 'preorder'
 											AND x.state OPERATOR(pg_catalog.<>) 'cancelled') AS preorders
-		  FROM (SELECT ln.sku_id, ln.qty, ln.pos_start, ln.kind, ln.state,
+		  FROM (SELECT ln.sku, ln.qty, ln.pos_start, ln.kind, ln.state,
 					   ln.state OPERATOR(pg_catalog.=) 'waiting' AS waiting,
 					   pg_catalog.lag(ln.pos_end, 1, 0::bigint)
-						   OVER (PARTITION BY ln.sku_id ORDER BY ln.pos_start) AS prev_end,
+						   OVER (PARTITION BY ln.sku ORDER BY ln.pos_start) AS prev_end,
 					   GREATEST(0, LEAST(ln.qty::bigint, k.paid_served OPERATOR(pg_catalog.-) ln.pos_start)) AS held
 				  FROM waitlist.line ln
-				  JOIN waitlist.sku k ON k.id OPERATOR(pg_catalog.=) ln.sku_id) x
-		 GROUP BY x.sku_id),
+				  JOIN waitlist.sku k ON k.sku OPERATOR(pg_catalog.=) ln.sku) x
+		 GROUP BY x.sku),
 	u AS (
-		SELECT sub.sku_id, pg_catalog.count(*) AS signups,
+		SELECT sub.sku, pg_catalog.count(*) AS signups,
 			   pg_catalog.min(sub.pos) AS first_pos, pg_catalog.max(sub.pos) AS last_pos,
 			   pg_catalog.count(*) FILTER (WHERE sub.state OPERATOR(pg_catalog.=) 'waiting'
 										   AND sub.pos OPERATOR(pg_catalog.>=) k.sub_served) AS waiting
 		  FROM waitlist.subscriber sub
-		  JOIN waitlist.sku k ON k.id OPERATOR(pg_catalog.=) sub.sku_id
-		 GROUP BY sub.sku_id),
+		  JOIN waitlist.sku k ON k.sku OPERATOR(pg_catalog.=) sub.sku
+		 GROUP BY sub.sku),
 	c AS (
-		SELECT pc.sku_id, pg_catalog.count(*) AS limits
-		  FROM waitlist.preorder_channel pc GROUP BY pc.sku_id)
+		SELECT pc.sku, pg_catalog.count(*) AS limits
+		  FROM waitlist.preorder_channel pc GROUP BY pc.sku)
 	SELECT v.invariant, s.sku, v.detail
 	  FROM waitlist.sku s
-	  LEFT JOIN l ON l.sku_id OPERATOR(pg_catalog.=) s.id
-	  LEFT JOIN u ON u.sku_id OPERATOR(pg_catalog.=) s.id
-	  LEFT JOIN c ON c.sku_id OPERATOR(pg_catalog.=) s.id
+	  LEFT JOIN l ON l.sku OPERATOR(pg_catalog.=) s.sku
+	  LEFT JOIN u ON u.sku OPERATOR(pg_catalog.=) s.sku
+	  LEFT JOIN c ON c.sku OPERATOR(pg_catalog.=) s.sku
 	 CROSS JOIN LATERAL (VALUES
 		-- allocated-and-unshipped units never exceed the units on hand
 		('stock', s.allocated OPERATOR(pg_catalog.>) s.on_hand,
@@ -1220,10 +1330,10 @@ BEGIN
 		   pg_catalog.format('channel %s: accepted %s, its pre-order lines not cancelled hold %s',
 							 pc.channel, pc.accepted, coalesce(n.units, 0))
 	  FROM waitlist.preorder_channel pc
-	  JOIN waitlist.sku s ON s.id OPERATOR(pg_catalog.=) pc.sku_id
+	  JOIN waitlist.sku s ON s.sku OPERATOR(pg_catalog.=) pc.sku
 	  LEFT JOIN LATERAL (
 		SELECT pg_catalog.sum(ln.qty) AS units FROM waitlist.line ln
-		 WHERE ln.sku_id OPERATOR(pg_catalog.=) pc.sku_id
+		 WHERE ln.sku OPERATOR(pg_catalog.=) pc.sku
 		   AND ln.channel OPERATOR(pg_catalog.=) pc.channel
 		   AND ln.kind OPERATOR(pg_catalog.=) 'preorder'
 		   AND ln.state OPERATOR(pg_catalog.<>) 'cancelled') n ON true
@@ -1236,7 +1346,7 @@ BEGIN
 	RETURN QUERY
 	SELECT v.invariant, s.sku, pg_catalog.format('line %s (%s, %s): %s', ln.id, ln.kind, ln.state, v.detail)
 	  FROM waitlist.line ln
-	  JOIN waitlist.sku s ON s.id OPERATOR(pg_catalog.=) ln.sku_id
+	  JOIN waitlist.sku s ON s.sku OPERATOR(pg_catalog.=) ln.sku
 	 CROSS JOIN LATERAL (VALUES
 		('line_state', NOT coalesce(
 				ln.kind OPERATOR(pg_catalog.=) ANY (ARRAY['backorder', 'preorder'])
@@ -1300,7 +1410,7 @@ BEGIN
 		   pg_catalog.format('sign-up %s (%s): unsubscribed_at %s, confirm_pending %s, or a contact the API would refuse',
 							 sub.id, sub.state, sub.unsubscribed_at IS NOT NULL, sub.confirm_pending)
 	  FROM waitlist.subscriber sub
-	  JOIN waitlist.sku s ON s.id OPERATOR(pg_catalog.=) sub.sku_id
+	  JOIN waitlist.sku s ON s.sku OPERATOR(pg_catalog.=) sub.sku
 	 WHERE NOT coalesce(
 			sub.state OPERATOR(pg_catalog.=) ANY (ARRAY['waiting', 'unsubscribed'])
 		AND (sub.unsubscribed_at IS NOT NULL) OPERATOR(pg_catalog.=) (sub.state OPERATOR(pg_catalog.=) 'unsubscribed')
@@ -1317,7 +1427,7 @@ BEGIN
 							 b.id, b.kind, b.pos_from, b.pos_to, b.scan_lo, b.scan_hi, b.units,
 							 b.expanded_at IS NOT NULL, b.messages)
 	  FROM waitlist.batch b
-	  JOIN waitlist.sku s ON s.id OPERATOR(pg_catalog.=) b.sku_id
+	  JOIN waitlist.sku s ON s.sku OPERATOR(pg_catalog.=) b.sku
 	 WHERE NOT ((b.expanded_at IS NULL) OPERATOR(pg_catalog.=) (b.messages IS NULL)
 				AND b.pos_from OPERATOR(pg_catalog.>=) 0
 				AND b.pos_from OPERATOR(pg_catalog.<=) b.pos_to
@@ -1351,7 +1461,7 @@ BEGIN
 	SELECT 'availability', s.sku,
 		   pg_catalog.format('availability published for channel %s, which the SKU is not listed on', a.channel)
 	  FROM waitlist.availability a
-	  JOIN waitlist.sku s ON s.id OPERATOR(pg_catalog.=) a.sku_id
+	  JOIN waitlist.sku s ON s.sku OPERATOR(pg_catalog.=) a.sku
 	 WHERE NOT coalesce(a.channel OPERATOR(pg_catalog.=) ANY (s.channels), false);
 
 	-- Tracked inventory tables: the trigger is attached, the columns exist.

@@ -35,9 +35,9 @@ CREATE SCHEMA bench;
 CREATE TABLE bench.sku (LIKE waitlist.sku INCLUDING ALL);
 INSERT INTO bench.sku SELECT * FROM waitlist.sku;
 CREATE TABLE bench.line (LIKE waitlist.line INCLUDING ALL,
-	FOREIGN KEY (sku_id) REFERENCES bench.sku (id));
+	FOREIGN KEY (sku) REFERENCES bench.sku (sku));
 CREATE TABLE bench.subscriber (LIKE waitlist.subscriber INCLUDING ALL,
-	FOREIGN KEY (sku_id) REFERENCES bench.sku (id));
+	FOREIGN KEY (sku) REFERENCES bench.sku (sku));
 CREATE TABLE bench.src_lines (order_ref text, sku text, qty integer, customer text,
 	email text, phone text, channel text);
 CREATE TABLE bench.src_signups (sku text, email text, phone text, customer text);
@@ -72,14 +72,14 @@ VACUUM ANALYZE waitlist.sku, waitlist.line, waitlist.subscriber, waitlist.outbox
 SQL
 }
 
-BASE_LINES="INSERT INTO bench.line (sku_id, kind, order_ref, customer, email, phone, qty, pos_start, pos_end, channel)
-SELECT k.id, 'backorder', s.order_ref, s.customer, s.email, s.phone, s.qty,
+BASE_LINES="INSERT INTO bench.line (sku, kind, order_ref, customer, email, phone, qty, pos_start, pos_end, channel)
+SELECT k.sku, 'backorder', s.order_ref, s.customer, s.email, s.phone, s.qty,
        sum(s.qty) OVER w - s.qty, sum(s.qty) OVER w, s.channel
   FROM (SELECT *, row_number() OVER () AS n FROM bench.src_lines) s
   JOIN bench.sku k ON k.sku = s.sku
 WINDOW w AS (PARTITION BY k.id ORDER BY s.n)"
-BASE_SIGNUPS="INSERT INTO bench.subscriber (sku_id, email, phone, customer, pos, confirm_pending)
-SELECT k.id, s.email, s.phone, s.customer, row_number() OVER (PARTITION BY k.id ORDER BY s.n) - 1, true
+BASE_SIGNUPS="INSERT INTO bench.subscriber (sku, email, phone, customer, pos, confirm_pending)
+SELECT k.sku, s.email, s.phone, s.customer, row_number() OVER (PARTITION BY k.id ORDER BY s.n) - 1, true
   FROM (SELECT *, row_number() OVER () AS n FROM bench.src_signups) s
   JOIN bench.sku k ON k.sku = s.sku"
 
@@ -113,13 +113,13 @@ done
 # repeated ones, positions 0..sub_tail-1 per SKU.
 check="$(q <<'SQL'
 SELECT (SELECT count(*) FROM waitlist.line) = (SELECT count(*) FROM bench.src_lines)
-   AND NOT EXISTS (SELECT 1 FROM (SELECT pos_start, lag(pos_end, 1, 0::bigint) OVER (PARTITION BY sku_id ORDER BY id) AS prev
+   AND NOT EXISTS (SELECT 1 FROM (SELECT pos_start, lag(pos_end, 1, 0::bigint) OVER (PARTITION BY sku ORDER BY id) AS prev
                                     FROM waitlist.line) x WHERE pos_start <> prev)
    AND NOT EXISTS (SELECT 1 FROM waitlist.sku s
                     WHERE paid_tail <> paid_waiting
-                       OR paid_tail <> (SELECT coalesce(sum(qty), 0) FROM waitlist.line WHERE sku_id = s.id)
+                       OR paid_tail <> (SELECT coalesce(sum(qty), 0) FROM waitlist.line WHERE sku = s.sku)
                        OR sub_tail <> sub_waiting
-                       OR sub_tail <> (SELECT count(*) FROM waitlist.subscriber WHERE sku_id = s.id))
+                       OR sub_tail <> (SELECT count(*) FROM waitlist.subscriber WHERE sku = s.sku))
    AND (SELECT count(*) FROM waitlist.outbox WHERE kind = 'backorder_confirmed')
        = (SELECT count(email) + count(phone) FROM bench.src_lines)
    AND (SELECT count(*) FROM waitlist.subscriber)

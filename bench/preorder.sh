@@ -111,9 +111,9 @@ done
 # expected at these counts).
 read -r accepted units lines msgs <<<"$(q -F ' ' -c "
 	SELECT (SELECT accepted FROM waitlist.preorder_status('hot')),
-		   (SELECT coalesce(sum(l.qty), 0) FROM waitlist.line l JOIN waitlist.sku s ON s.id = l.sku_id
+		   (SELECT coalesce(sum(l.qty), 0) FROM waitlist.line l JOIN waitlist.sku s ON s.sku = l.sku
 			 WHERE s.sku = 'hot' AND l.kind = 'preorder' AND l.state <> 'cancelled'),
-		   (SELECT count(*) FROM waitlist.line l JOIN waitlist.sku s ON s.id = l.sku_id
+		   (SELECT count(*) FROM waitlist.line l JOIN waitlist.sku s ON s.sku = l.sku
 			 WHERE s.sku = 'hot' AND l.kind = 'preorder'),
 		   (SELECT count(*) FROM waitlist.outbox)")"
 say "preorder hot SKU: $placed calls, $lines lines, $units units, accepted $accepted, $msgs outbox rows"
@@ -132,9 +132,9 @@ cap() {
 	read -r tps n <<<"$out"
 	read -r limit accepted remaining units lines <<<"$(q -F ' ' -v sku="$2" <<'SQL'
 SELECT p.preorder_limit, p.accepted, p.remaining,
-	   (SELECT coalesce(sum(l.qty), 0) FROM waitlist.line l JOIN waitlist.sku s ON s.id = l.sku_id
+	   (SELECT coalesce(sum(l.qty), 0) FROM waitlist.line l JOIN waitlist.sku s ON s.sku = l.sku
 		 WHERE s.sku = :'sku' AND l.kind = 'preorder' AND l.state <> 'cancelled'),
-	   (SELECT count(*) FROM waitlist.line l JOIN waitlist.sku s ON s.id = l.sku_id
+	   (SELECT count(*) FROM waitlist.line l JOIN waitlist.sku s ON s.sku = l.sku
 		 WHERE s.sku = :'sku' AND l.kind = 'preorder')
   FROM waitlist.preorder_status(:'sku') p
 SQL

@@ -84,9 +84,9 @@ check_ours() {
 check_bench() {
 	local got
 	got="$(q -c "SELECT sum(allocated) || ' ' || count(*) FILTER (WHERE allocated > 0)
-				   FROM bench.line WHERE sku_id = 1")"
+				   FROM bench.line WHERE sku = 'hot'")"
 	[ "$got" = "$1 $2" ] || { say "baseline: allocated/lines '$got', expected '$1 $2'"; return 1; }
-	got="$(q -c "SELECT allocated FROM bench.sku WHERE id = 1")"
+	got="$(q -c "SELECT allocated FROM bench.sku WHERE sku = 'hot'")"
 	[ "$got" = "$1" ] || { say "baseline: sku.allocated $got, expected $1"; return 1; }
 }
 
@@ -98,8 +98,8 @@ for n in "${SIZES[@]}"; do
 	fresh_db "$PGDATABASE" 2>/dev/null
 	q -v n="$n" -f "$BENCH_DIR/restock_setup.sql" >/dev/null
 	q -c "VACUUM ANALYZE waitlist.sku, waitlist.line" >/dev/null
-	half="$(q -c "SELECT paid_tail / 2 FROM waitlist.sku WHERE id = 1")"
-	lines="$(q -c "SELECT count(*) FROM waitlist.line WHERE sku_id = 1 AND pos_start < $half")"
+	half="$(q -c "SELECT paid_tail / 2 FROM waitlist.sku WHERE sku = 'hot'")"
+	lines="$(q -c "SELECT count(*) FROM waitlist.line WHERE sku = 'hot' AND pos_start < $half")"
 	say "restock N=$L: restocking $half units, $lines lines get units"
 
 	ours_r=() ours_t=() ours_m=() ours_p=() set_r=() set_m=() set_p=() loop_r=() loop_m=() loop_p=()

@@ -25,7 +25,6 @@ SELECT pg_backend_pid() AS pid \gset
 SELECT :'variant' IN ('ours', 'ours_only') AS is_ours, :'variant' = 'loop' AS is_loop,
 	   :'variant' = 'ours' AS do_tick \gset
 
-\set sku_id 2
 \set sku_code warm
 \set qty 1
 \set phase warmup
@@ -34,7 +33,6 @@ SELECT :'variant' IN ('ours', 'ours_only') AS is_ours, :'variant' = 'loop' AS is
 SELECT waitlist.tick() AS warm_msgs \gset
 \endif
 
-\set sku_id 1
 \set sku_code hot
 \set qty :half
 \! echo 5 > /proc/$BENCH_PID/clear_refs && cat /proc/$BENCH_PID/status > $BENCH_MEM.before

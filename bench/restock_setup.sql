@@ -25,29 +25,30 @@ SELECT i, CASE i WHEN 1 THEN 'hot' WHEN 2 THEN 'warm' ELSE 'noise-' || lpad((i -
   FROM generate_series(1, 52) i;
 SELECT setval('waitlist.sku_id_seq', 52);
 
-INSERT INTO waitlist.line (id, sku_id, kind, order_ref, email, qty, pos_start, pos_end)
-SELECT g, sku_id, 'backorder', 'order-' || g, 'line' || g || '@example.com', qty,
+INSERT INTO waitlist.line (id, sku, kind, order_ref, email, qty, pos_start, pos_end)
+SELECT g, CASE sku_no WHEN 1 THEN 'hot' WHEN 2 THEN 'warm' ELSE 'noise-' || lpad((sku_no - 2)::text, 2, '0') END,
+	   'backorder', 'order-' || g, 'line' || g || '@example.com', qty,
 	   sum(qty) OVER w - qty, sum(qty) OVER w
   FROM (SELECT g,
 			   CASE WHEN g > :n + :n / 10 THEN 2
 					WHEN g % 11 = 0 THEN 3 + (g / 11) % 50
-					ELSE 1 END AS sku_id,
+					ELSE 1 END AS sku_no,
 			   CASE WHEN g > :n + :n / 10 THEN 1
 					ELSE 1 + (hashint8(g) & 2147483647) % 3 END AS qty
 		  FROM generate_series(1, :n + :n / 10 + 1000) g) s
-WINDOW w AS (PARTITION BY sku_id ORDER BY g)
+WINDOW w AS (PARTITION BY sku_no ORDER BY g)
  ORDER BY g;
 SELECT setval('waitlist.line_id_seq', :n + :n / 10 + 1000);
 
 UPDATE waitlist.sku s SET paid_tail = t.units, paid_waiting = t.units
-  FROM (SELECT sku_id, sum(qty) AS units FROM waitlist.line GROUP BY sku_id) t
- WHERE s.id = t.sku_id;
+  FROM (SELECT sku, sum(qty) AS units FROM waitlist.line GROUP BY sku) t
+ WHERE s.sku = t.sku;
 
 /*
  * Baselines: the same SKUs and lines in schema bench, plus an "allocated"
  * column per line, which the baselines update one row per line.  The line
  * table keeps every column and CHECK of waitlist.line, its primary key, its
- * unique (sku_id, order_ref) and its foreign key; instead of the two pos_end
+ * unique (sku, order_ref) and its foreign key; instead of the two pos_end
  * indexes it has the one index a FIFO-by-id allocator needs.  So it carries
  * one index fewer than waitlist.line: if anything, the baselines are favoured.
  */
@@ -62,9 +63,9 @@ BEGIN
 		LIKE waitlist.line INCLUDING DEFAULTS INCLUDING CONSTRAINTS,
 		allocated integer NOT NULL DEFAULT 0,
 		PRIMARY KEY (id),
-		UNIQUE (sku_id, order_ref),
-		FOREIGN KEY (sku_id) REFERENCES bench.sku (id));
-	CREATE INDEX line_fifo ON bench.line (sku_id, id) WHERE state = 'waiting';
+		UNIQUE (sku, order_ref),
+		FOREIGN KEY (sku) REFERENCES bench.sku (sku));
+	CREATE INDEX line_fifo ON bench.line (sku, id) WHERE state = 'waiting';
 	INSERT INTO bench.line SELECT l.*, 0 FROM waitlist.line l ORDER BY l.id;
 	UPDATE bench.sku SET on_hand = 0, allocated = 0, paid_served = 0, paid_waiting = paid_tail;
 END
@@ -77,7 +78,7 @@ $$;
  * taken by the first UPDATE serializes allocators, so lines are not locked
  * twice with FOR UPDATE).
  */
-CREATE FUNCTION bench.restock_loop(p_sku bigint, p_qty bigint) RETURNS bigint
+CREATE FUNCTION bench.restock_loop(p_sku text, p_qty bigint) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
 	v_free		bigint;
@@ -86,9 +87,9 @@ DECLARE
 	r			record;
 BEGIN
 	UPDATE bench.sku SET on_hand = on_hand + p_qty, updated_at = now()
-	 WHERE id = p_sku RETURNING on_hand - allocated INTO v_free;
+	 WHERE sku = p_sku RETURNING on_hand - allocated INTO v_free;
 	FOR r IN SELECT id, qty, allocated FROM bench.line
-			  WHERE sku_id = p_sku AND state = 'waiting' AND allocated < qty
+			  WHERE sku = p_sku AND state = 'waiting' AND allocated < qty
 			  ORDER BY id
 	LOOP
 		EXIT WHEN v_free <= 0;
@@ -97,7 +98,7 @@ BEGIN
 		v_free := v_free - v_take;
 		v_given := v_given + v_take;
 	END LOOP;
-	UPDATE bench.sku SET allocated = allocated + v_given WHERE id = p_sku;
+	UPDATE bench.sku SET allocated = allocated + v_given WHERE sku = p_sku;
 	RETURN v_given;
 END
 $$;

@@ -1,6 +1,6 @@
 /*
  * restock_txn.sql: the measured transaction of each variant (included by
- * restock_measure.sql).  psql variables: is_ours, is_loop, sku_id, sku_code,
+ * restock_measure.sql).  psql variables: is_ours, is_loop, sku_code,
  * qty.  Each variant adds qty units to the SKU and hands them to its waiting
  * paid lines FIFO by id, partial fills allowed, and commits.
  */
@@ -8,7 +8,7 @@ BEGIN;
 \if :is_ours
 SELECT waitlist.restock(:'sku_code', :qty) \gset r_
 \elif :is_loop
-SELECT bench.restock_loop(:sku_id, :qty) \gset r_
+SELECT bench.restock_loop(:'sku_code', :qty) \gset r_
 \else
 /*
  * Baseline (b): the best single set-based statement.  A running sum of the
@@ -18,12 +18,12 @@ SELECT bench.restock_loop(:sku_id, :qty) \gset r_
  */
 WITH free AS (
 	SELECT on_hand + :qty - allocated AS units
-	  FROM bench.sku WHERE id = :sku_id FOR UPDATE),
+	  FROM bench.sku WHERE sku = :'sku_code' FOR UPDATE),
 need AS (
 	SELECT id, qty - allocated AS missing,
 		   sum(qty - allocated) OVER (ORDER BY id) - (qty - allocated) AS before
 	  FROM bench.line
-	 WHERE sku_id = :sku_id AND state = 'waiting' AND allocated < qty),
+	 WHERE sku = :'sku_code' AND state = 'waiting' AND allocated < qty),
 fill AS (
 	UPDATE bench.line l
 	   SET allocated = l.allocated + least(n.missing, f.units - n.before)
@@ -33,6 +33,6 @@ fill AS (
 UPDATE bench.sku
    SET on_hand = on_hand + :qty, updated_at = now(),
 	   allocated = allocated + (SELECT coalesce(sum(took), 0) FROM fill)
- WHERE id = :sku_id;
+ WHERE sku = :'sku_code';
 \endif
 COMMIT;

@@ -29,17 +29,17 @@ CREATE SCHEMA bench;
 CREATE TABLE bench.sku (LIKE waitlist.sku INCLUDING ALL);
 INSERT INTO bench.sku SELECT * FROM waitlist.sku;
 CREATE TABLE bench.subscriber (LIKE waitlist.subscriber INCLUDING ALL,
-	FOREIGN KEY (sku_id) REFERENCES bench.sku (id));
+	FOREIGN KEY (sku) REFERENCES bench.sku (sku));
 CREATE SEQUENCE bench.subscriber_pos;
 SQL
 q -v p="$PREFILL" >/dev/null <<'SQL'
-INSERT INTO waitlist.subscriber (sku_id, email, pos)
-SELECT 1 + g % 1000, 'p' || g || '@example.com', g / 1000 FROM generate_series(0, :p - 1) g;
+INSERT INTO waitlist.subscriber (sku, email, pos)
+SELECT 'sku-' || (1 + g % 1000), 'p' || g || '@example.com', g / 1000 FROM generate_series(0, :p - 1) g;
 UPDATE waitlist.sku s SET sub_tail = t.n, sub_waiting = t.n
-  FROM (SELECT sku_id, count(*) AS n FROM waitlist.subscriber GROUP BY sku_id) t
- WHERE s.id = t.sku_id;
-INSERT INTO bench.subscriber (sku_id, email, pos)
-SELECT sku_id, email, nextval('bench.subscriber_pos') FROM waitlist.subscriber ORDER BY id;
+  FROM (SELECT sku, count(*) AS n FROM waitlist.subscriber GROUP BY sku) t
+ WHERE s.sku = t.sku;
+INSERT INTO bench.subscriber (sku, email, pos)
+SELECT sku, email, nextval('bench.subscriber_pos') FROM waitlist.subscriber ORDER BY id;
 VACUUM ANALYZE;
 SQL
 
@@ -71,11 +71,11 @@ result "3 subscribe tps, 8 clients (vs plain INSERT)" "$ours_tps" "$base_tps" "$
 # One SKU (id 1001) with HOT_WAITING sign-ups already waiting, every client
 # signing up to it (both sides insert into the same long list).
 q -v w="$HOT_WAITING" >/dev/null <<'SQL'
-INSERT INTO waitlist.subscriber (sku_id, email, pos)
-SELECT 1001, 'w' || g || '@example.com', g - 1 FROM generate_series(1, :w) g;
+INSERT INTO waitlist.subscriber (sku, email, pos)
+SELECT 'sku-1001', 'w' || g || '@example.com', g - 1 FROM generate_series(1, :w) g;
 UPDATE waitlist.sku SET sub_tail = :w, sub_waiting = :w WHERE id = 1001;
-INSERT INTO bench.subscriber (sku_id, email, pos)
-SELECT 1001, 'w' || g || '@example.com', nextval('bench.subscriber_pos') FROM generate_series(1, :w) g;
+INSERT INTO bench.subscriber (sku, email, pos)
+SELECT 'sku-1001', 'w' || g || '@example.com', nextval('bench.subscriber_pos') FROM generate_series(1, :w) g;
 VACUUM ANALYZE waitlist.subscriber, bench.subscriber, waitlist.sku;
 SQL
 read -r hot_ours _ <<<"$(run subscribe_hot_ours.sql "" "$HOT_SECS")"

@@ -56,7 +56,7 @@ SELECT waitlist.waiting_count('HOODIE');
 SELECT waitlist.restock('HOODIE', 200);
 -- Nothing is expanded before a consumer or tick() asks.
 SELECT kind, pos_from, pos_to, units, expanded_at IS NULL AS pending
-  FROM waitlist.batch b JOIN waitlist.sku s ON s.id = b.sku_id WHERE s.sku = 'HOODIE' ORDER BY b.id;
+  FROM waitlist.batch b JOIN waitlist.sku s ON s.sku = b.sku WHERE s.sku = 'HOODIE' ORDER BY b.id;
 SELECT waitlist.tick();
 SELECT kind, count(*) FROM waitlist.outbox WHERE sku = 'HOODIE' AND kind <> 'waitlist_joined'
  GROUP BY kind ORDER BY kind;
@@ -76,7 +76,7 @@ SELECT waitlist.tick();
 SELECT waitlist.restock('HOODIE', 50);
 SELECT waitlist.tick();
 SELECT b.kind, b.pos_from, b.pos_to, b.messages FROM waitlist.batch b
-  JOIN waitlist.sku s ON s.id = b.sku_id WHERE s.sku = 'HOODIE' ORDER BY b.id;
+  JOIN waitlist.sku s ON s.sku = b.sku WHERE s.sku = 'HOODIE' ORDER BY b.id;
 -- Units nobody took are not announced twice: a stock count below them
 -- and back up only announces the difference.
 SELECT waitlist.set_on_hand('HOODIE', 240);
@@ -95,7 +95,7 @@ SELECT pg_stat_force_next_flush();
 SELECT idx_scan AS phone_scans FROM pg_stat_user_indexes WHERE indexrelname = 'subscriber_phone' \gset
 SELECT waitlist.subscribe('RUSH', 'rush301@example.com') > 0 AS email_signup;
 SELECT waitlist.subscribe('RUSH', 'rush3@example.com') =
-       (SELECT min(u.id) + 2 FROM waitlist.subscriber u JOIN waitlist.sku s ON s.id = u.sku_id
+       (SELECT min(u.id) + 2 FROM waitlist.subscriber u JOIN waitlist.sku s ON s.sku = u.sku
          WHERE s.sku = 'RUSH') AS email_again_same_place;
 SELECT pg_stat_force_next_flush();
 SELECT idx_scan - :phone_scans AS phone_index_scans FROM pg_stat_user_indexes

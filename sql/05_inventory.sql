@@ -28,7 +28,7 @@ SELECT on_hand FROM waitlist.sku WHERE sku = 'SOCK';
 -- in all: the attach, the lyon row, this statement).
 INSERT INTO app_stock SELECT 'bin' || g, 'SOCK', 1, NULL FROM generate_series(1, 3) g;
 SELECT order_ref, allocated, status FROM waitlist.line_status WHERE sku = 'SOCK' ORDER BY id;
-SELECT count(*) AS allocation_batches FROM waitlist.batch b JOIN waitlist.sku s ON s.id = b.sku_id
+SELECT count(*) AS allocation_batches FROM waitlist.batch b JOIN waitlist.sku s ON s.sku = b.sku
  WHERE s.sku = 'SOCK';
 -- A change that would take units below zero is refused with the app's write.
 SELECT try($$UPDATE app_stock SET qty = -10 WHERE location = 'berlin'$$);

@@ -137,7 +137,7 @@ SELECT status, preorder_limit, accepted, over_limit
   FROM waitlist.open_preorders('LAUNCH', 450, 80, '2026-04-15', '2026-04-22');
 SELECT kind, channel, payload FROM waitlist.outbox WHERE kind = 'preorder_over_limit';
 SELECT count(*) FILTER (WHERE state = 'cancelled') AS cancelled FROM waitlist.line
- WHERE sku_id = (SELECT id FROM waitlist.sku WHERE sku = 'LAUNCH');
+ WHERE sku = 'LAUNCH';
 SELECT report FROM waitlist.preorder_status('LAUNCH');
 -- Back to the full run: at the limit again, no new event (it never left it).
 SELECT status FROM waitlist.open_preorders('LAUNCH', 500, 80, '2026-04-15', '2026-04-22');
@@ -227,7 +227,7 @@ SELECT waitlist.set_preorder_channel_limit('CHAN', 'amazon', 1);
 SELECT waitlist.set_preorder_channel_limit('CHAN', 'amazon', NULL);
 SELECT po('A-5', 'CHAN', 1, 'amazon') > 0 AS placed_without_limit;
 SELECT count(c.channel) AS channel_rows, bool_or(channel_limits) AS flag
-  FROM waitlist.sku s LEFT JOIN waitlist.preorder_channel c ON c.sku_id = s.id WHERE s.sku = 'CHAN';
+  FROM waitlist.sku s LEFT JOIN waitlist.preorder_channel c ON c.sku = s.sku WHERE s.sku = 'CHAN';
 SELECT try($$SELECT waitlist.set_preorder_channel_limit('CHAN', NULL, 3)$$);
 SELECT try($$SELECT waitlist.set_preorder_channel_limit('CHAN', 'Amazon', 3)$$);
 SELECT try($$SELECT waitlist.set_preorder_channel_limit('CHAN', 'amazon', -1)$$);

@@ -138,7 +138,7 @@ SELECT try($$SELECT waitlist.set_listings('NOPE', ARRAY['dtc'])$$);
 -- them: 100,000 repeats once grew a backend until the kernel killed it.
 SELECT waitlist.set_listings('POL-in-stock', array_fill('dtc'::text, ARRAY[100000])) AS repeats_once;
 SELECT waitlist.set_listings('POL-in-stock', ARRAY['ebay', 'dtc', 'ebay', 'dtc']) AS first_mention_kept;
-SELECT channel FROM waitlist.availability a JOIN waitlist.sku s ON s.id = a.sku_id
+SELECT channel FROM waitlist.availability a JOIN waitlist.sku s ON s.sku = a.sku
  WHERE s.sku = 'POL-in-stock' ORDER BY channel;
 SELECT try($$SELECT waitlist.set_listings('POL-in-stock', '{{dtc,amazon},{ebay,walmart}}')$$);
 SELECT channels FROM waitlist.sku WHERE sku = 'POL-in-stock';
@@ -151,7 +151,7 @@ SELECT cardinality(waitlist.set_listings('POL-in-stock',
 -- Listings stored before they were de-duplicated publish each channel once.
 UPDATE waitlist.sku SET channels = array_fill('dtc'::text, ARRAY[20000]) WHERE sku = 'POL-in-stock';
 SELECT sku FROM waitlist.set_policy('POL-in-stock');
-SELECT channel, changes FROM waitlist.availability a JOIN waitlist.sku s ON s.id = a.sku_id
+SELECT channel, changes FROM waitlist.availability a JOIN waitlist.sku s ON s.sku = a.sku
  WHERE s.sku = 'POL-in-stock' ORDER BY channel;
 SELECT waitlist.set_listings('POL-in-stock', NULL) IS NULL AS unlisted_again;
 DELETE FROM waitlist.channel_rule WHERE channel LIKE 'shop%';
@@ -192,7 +192,7 @@ SELECT recipient, payload->>'decision' AS decision, payload->>'previous' AS prev
 -- The last two units sell (one order of two): at commit AUTO has none left.
 SELECT waitlist.place_backorder('A-1', 'AUTO', 2, email => 'a@example.com') > 0 AS sold;
 SELECT channel, decision, reason, ship_by - current_date AS ship_in_days, changes
-  FROM waitlist.availability a JOIN waitlist.sku s ON s.id = a.sku_id WHERE s.sku = 'AUTO'
+  FROM waitlist.availability a JOIN waitlist.sku s ON s.sku = a.sku WHERE s.sku = 'AUTO'
  ORDER BY channel;
 SELECT recipient, payload->>'decision' AS decision, payload->>'previous' AS previous
   FROM waitlist.outbox WHERE kind = 'availability_changed' AND sku = 'AUTO' ORDER BY id;
@@ -209,10 +209,10 @@ SELECT recipient, payload->>'decision' AS decision, payload->>'previous' AS prev
 -- behind the API's back, and the last check was yesterday).
 UPDATE waitlist.sku SET restock_date = current_date + 10 WHERE sku = 'AUTO';
 UPDATE waitlist.availability SET checked_on = current_date - 1
- WHERE sku_id = (SELECT id FROM waitlist.sku WHERE sku = 'AUTO');
+ WHERE sku = 'AUTO';
 SELECT waitlist.tick() >= 0 AS ticked;
 SELECT channel, decision, changes, checked_on = current_date AS checked_today
-  FROM waitlist.availability a JOIN waitlist.sku s ON s.id = a.sku_id WHERE s.sku = 'AUTO'
+  FROM waitlist.availability a JOIN waitlist.sku s ON s.sku = a.sku WHERE s.sku = 'AUTO'
  ORDER BY channel;
 SELECT count(*) AS events FROM waitlist.outbox WHERE kind = 'availability_changed' AND sku = 'AUTO';
 -- A channel rule change re-publishes the SKUs listed there.
@@ -222,7 +222,7 @@ SELECT recipient, payload->>'decision' AS decision, payload->>'previous' AS prev
 SELECT backorders, changed FROM waitlist.set_channel('ebay', backorders => 'handling_time');
 -- Unlisting drops the published rows.
 SELECT waitlist.set_listings('AUTO', ARRAY['dtc']) AS listed;
-SELECT count(*) AS published FROM waitlist.availability a JOIN waitlist.sku s ON s.id = a.sku_id
+SELECT count(*) AS published FROM waitlist.availability a JOIN waitlist.sku s ON s.sku = a.sku
  WHERE s.sku = 'AUTO';
 
 -- A channel's own pre-order limit: full on eBay, the SKU is out of stock
@@ -250,7 +250,7 @@ SELECT waitlist.set_listings('POL-demand', ARRAY['dtc']);
 SELECT waitlist.unsubscribe(id) FROM waitlist.subscriber WHERE email = 'dm2@example.com';
 SELECT waitlist.set_listings('POL-chan-limit', ARRAY['dtc', 'ebay']);
 SELECT waitlist.set_preorder_channel_limit('POL-chan-limit', 'dtc', 0);
-SELECT s.sku, a.channel, a.decision FROM waitlist.availability a JOIN waitlist.sku s ON s.id = a.sku_id
+SELECT s.sku, a.channel, a.decision FROM waitlist.availability a JOIN waitlist.sku s ON s.sku = a.sku
  WHERE s.sku IN ('POL-demand', 'POL-chan-limit') ORDER BY 1, 2;
 SELECT sku, recipient, payload->>'decision' AS decision, payload->>'previous' AS previous
   FROM waitlist.outbox WHERE kind = 'availability_changed' AND sku IN ('POL-demand', 'POL-chan-limit')
@@ -272,7 +272,7 @@ SELECT line_no, sku, qty, decision, line_id > 0 AS placed, shipment, ship_by - c
 	'[{"sku": "CART-PRE", "qty": 1, "unit_price": 30.00, "currency": "USD"},
 	  {"sku": "CART-STOCK", "qty": 2},
 	  {"sku": "CART-BACK", "qty": 1}]');
-SELECT s.sku, l.kind, l.channel, ls.status FROM waitlist.line l JOIN waitlist.sku s ON s.id = l.sku_id
+SELECT s.sku, l.kind, l.channel, ls.status FROM waitlist.line l JOIN waitlist.sku s ON s.sku = l.sku
   JOIN waitlist.line_status ls ON ls.id = l.id WHERE l.order_ref = 'CART-1' ORDER BY s.sku;
 SELECT json_array_length(payload->'lines') AS lines, payload->'lines'->0->>'decision' AS first
   FROM waitlist.outbox WHERE kind = 'order_confirmed' AND payload->>'order_ref' = 'CART-1';
@@ -293,7 +293,7 @@ SELECT sku FROM waitlist.upsert_sku('CART-STOCK', restock_date => current_date +
 SELECT line_no, decision, shipment, ship_by - current_date AS ship_in_days
   FROM waitlist.place_order('CART-2', NULL, 'dee@example.com', NULL, 'dtc',
 	'[{"sku": "CART-STOCK", "qty": 4}, {"sku": "CART-BACK", "qty": 2}]');
-SELECT s.sku, ls.allocated, ls.status FROM waitlist.line l JOIN waitlist.sku s ON s.id = l.sku_id
+SELECT s.sku, ls.allocated, ls.status FROM waitlist.line l JOIN waitlist.sku s ON s.sku = l.sku
   JOIN waitlist.line_status ls ON ls.id = l.id WHERE l.order_ref = 'CART-2' ORDER BY s.sku;
 -- Units that the allocator owes earlier backorders at commit are not in
 -- stock, even in the transaction that brought them in.
@@ -346,7 +346,7 @@ SELECT waitlist.set_listings('AUTO', ARRAY['dtc', 'ebay']) AS listed;
 SELECT recipient, payload->>'decision' AS decision, payload->>'previous' AS previous
   FROM waitlist.outbox WHERE kind = 'availability_changed' AND sku = 'AUTO' ORDER BY id DESC LIMIT 1;
 SELECT waitlist.set_listings('AUTO', NULL) IS NULL AS listed_nowhere;
-SELECT count(*) AS published FROM waitlist.availability a JOIN waitlist.sku s ON s.id = a.sku_id
+SELECT count(*) AS published FROM waitlist.availability a JOIN waitlist.sku s ON s.sku = a.sku
  WHERE s.sku = 'AUTO';
 SELECT recipient, payload->>'decision' AS decision
   FROM waitlist.outbox WHERE kind = 'availability_changed' AND sku = 'AUTO' ORDER BY id DESC LIMIT 2;

@@ -25,37 +25,37 @@ CREATE FUNCTION public.import_invariants() RETURNS TABLE (sku text, problem text
 LANGUAGE sql AS $$
 	SELECT s.sku, 'paid positions do not tile [0, paid_tail)'
 	  FROM waitlist.sku s
-	 WHERE s.paid_tail <> (SELECT coalesce(sum(qty), 0) FROM waitlist.line WHERE sku_id = s.id)
+	 WHERE s.paid_tail <> (SELECT coalesce(sum(qty), 0) FROM waitlist.line WHERE sku = s.sku)
 		OR EXISTS (SELECT 1 FROM (SELECT pos_start, lag(pos_end, 1, 0::bigint) OVER (ORDER BY pos_start) AS prev
-									FROM waitlist.line WHERE sku_id = s.id) x WHERE x.pos_start <> x.prev)
+									FROM waitlist.line WHERE sku = s.sku) x WHERE x.pos_start <> x.prev)
 	UNION ALL
 	SELECT s.sku, 'sign-up positions are not 0 .. sub_tail - 1'
 	  FROM waitlist.sku s
-	 WHERE s.sub_tail <> (SELECT count(DISTINCT pos) FROM waitlist.subscriber WHERE sku_id = s.id)
-		OR s.sub_tail - 1 <> (SELECT coalesce(max(pos), -1) FROM waitlist.subscriber WHERE sku_id = s.id)
+	 WHERE s.sub_tail <> (SELECT count(DISTINCT pos) FROM waitlist.subscriber WHERE sku = s.sku)
+		OR s.sub_tail - 1 <> (SELECT coalesce(max(pos), -1) FROM waitlist.subscriber WHERE sku = s.sku)
 	UNION ALL
 	SELECT s.sku, 'paid_waiting is not the units of waiting lines short of stock'
 	  FROM waitlist.sku s
 	 WHERE s.paid_waiting <> (SELECT coalesce(sum(l.qty - ls.allocated), 0) FROM waitlist.line l
 							   JOIN waitlist.line_status ls ON ls.id = l.id
-							  WHERE l.sku_id = s.id AND l.state = 'waiting')
+							  WHERE l.sku = s.sku AND l.state = 'waiting')
 	UNION ALL
 	SELECT s.sku, 'sub_waiting is not the waiting sign-ups above the watermark'
 	  FROM waitlist.sku s
 	 WHERE s.sub_waiting <> (SELECT count(*) FROM waitlist.subscriber u
-							  WHERE u.sku_id = s.id AND u.state = 'waiting' AND u.pos >= s.sub_served)
+							  WHERE u.sku = s.sku AND u.state = 'waiting' AND u.pos >= s.sub_served)
 	UNION ALL
 	SELECT s.sku, 'allocation is not min(on hand, units wanted), or exceeds on hand'
 	  FROM waitlist.sku s
 	 WHERE s.allocated > s.on_hand
 		OR s.allocated <> least(s.on_hand, (SELECT coalesce(sum(qty), 0) FROM waitlist.line
-											 WHERE sku_id = s.id AND state = 'waiting'))
+											 WHERE sku = s.sku AND state = 'waiting'))
 	UNION ALL
 	SELECT s.sku, format('line %s is short while a later line holds units', a.id)
 	  FROM waitlist.line a JOIN waitlist.line_status la ON la.id = a.id
-	  JOIN waitlist.line b ON b.sku_id = a.sku_id AND b.state = 'waiting' AND b.pos_start > a.pos_start
+	  JOIN waitlist.line b ON b.sku = a.sku AND b.state = 'waiting' AND b.pos_start > a.pos_start
 	  JOIN waitlist.line_status lb ON lb.id = b.id
-	  JOIN waitlist.sku s ON s.id = a.sku_id
+	  JOIN waitlist.sku s ON s.sku = a.sku
 	 WHERE a.state = 'waiting' AND la.allocated < a.qty AND lb.allocated > 0
 	ORDER BY 1, 2
 $$;
@@ -81,16 +81,16 @@ COPY public.imp_lines FROM stdin;
 \.
 SELECT waitlist.import_backorders('public.imp_lines') AS imported;
 SELECT s.sku, l.order_ref, l.kind, l.qty, l.pos_start, l.pos_end, l.state, l.channel, l.customer
-  FROM waitlist.line l JOIN waitlist.sku s ON s.id = l.sku_id WHERE s.sku LIKE 'IMP-%' ORDER BY s.sku, l.pos_start;
+  FROM waitlist.line l JOIN waitlist.sku s ON s.sku = l.sku WHERE s.sku LIKE 'IMP-%' ORDER BY s.sku, l.pos_start;
 SELECT sku, paid_tail, paid_waiting, on_hand, allocated FROM waitlist.sku WHERE sku LIKE 'IMP-%' ORDER BY sku;
 -- Lines short of stock are confirmed by claim() or tick(), in chunks, as
 -- sign-ups are: the import's transaction writes none of their messages.
 SELECT l.order_ref, l.confirm_pending, l.action_at IS NOT NULL AS due,
        (SELECT count(*) FROM waitlist.outbox o WHERE o.payload->>'line_id' = l.id::text) AS messages
-  FROM waitlist.line l JOIN waitlist.sku s ON s.id = l.sku_id WHERE s.sku LIKE 'IMP-%' ORDER BY l.id;
+  FROM waitlist.line l JOIN waitlist.sku s ON s.sku = l.sku WHERE s.sku LIKE 'IMP-%' ORDER BY l.id;
 SELECT waitlist.tick() > 0 AS written;
 SELECT count(*) FILTER (WHERE confirm_pending OR action_at IS NOT NULL) AS still_pending
-  FROM waitlist.line l JOIN waitlist.sku s ON s.id = l.sku_id WHERE s.sku LIKE 'IMP-%';
+  FROM waitlist.line l JOIN waitlist.sku s ON s.sku = l.sku WHERE s.sku LIKE 'IMP-%';
 -- One backorder_confirmed per contact, as place_backorder writes them.
 SELECT o.channel, o.recipient, o.payload->>'order_ref' AS order_ref, o.payload->>'qty' AS qty,
        o.payload->>'in_stock' AS in_stock, o.payload->>'expected_ship_date' AS ship_date,
@@ -238,7 +238,7 @@ IMP-B	wes@example.com	\N	Wes
 \.
 SELECT waitlist.import_signups('public.imp_signups') AS new_signups;
 SELECT s.sku, u.pos, u.email, u.phone, u.customer, u.confirm_pending
-  FROM waitlist.subscriber u JOIN waitlist.sku s ON s.id = u.sku_id WHERE s.sku LIKE 'IMP-%' ORDER BY s.sku, u.pos;
+  FROM waitlist.subscriber u JOIN waitlist.sku s ON s.sku = u.sku WHERE s.sku LIKE 'IMP-%' ORDER BY s.sku, u.pos;
 SELECT sku, sub_tail, sub_waiting FROM waitlist.sku WHERE sku IN ('IMP-B', 'IMP-S') ORDER BY sku;
 -- Importing the same sign-ups again keeps every place.
 SELECT waitlist.import_signups('public.imp_signups') AS new_signups;

@@ -87,7 +87,7 @@ SELECT sku FROM waitlist.upsert_sku('HUGE', notify_ratio => 100);
 SELECT waitlist.subscribe('HUGE', 'huge@example.com') > 0 AS signed_up;
 SELECT waitlist.restock('HUGE', 92233720368547758);
 SELECT sub_served, sub_waiting, announced FROM waitlist.sku WHERE sku = 'HUGE';
-SELECT kind, units FROM waitlist.batch b JOIN waitlist.sku s ON s.id = b.sku_id
+SELECT kind, units FROM waitlist.batch b JOIN waitlist.sku s ON s.sku = b.sku
  WHERE s.sku = 'HUGE';
 
 -- A cart quantity is digits only (" 1" and "+1" were taken as 1).
@@ -154,5 +154,5 @@ SELECT waitlist.tick() AS expanded;
 SELECT kind, recipient, payload->>'order_ref' AS order_ref FROM waitlist.outbox
  WHERE sku = 'BUCKLE' AND kind IN ('ready_to_ship', 'allocated') ORDER BY id;
 SELECT count(*) AS dead_letters FROM waitlist.outbox WHERE sku = 'BUCKLE' AND state = 'dead';
-SELECT count(*) AS unexpanded FROM waitlist.batch b JOIN waitlist.sku s ON s.id = b.sku_id
+SELECT count(*) AS unexpanded FROM waitlist.batch b JOIN waitlist.sku s ON s.sku = b.sku
  WHERE s.sku = 'BUCKLE' AND b.expanded_at IS NULL;

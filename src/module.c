@@ -32,6 +32,7 @@ int			wl_out_of_stock_days = 21;
 int			wl_backorder_min_demand = 0;
 int			wl_backorder_max_units = 0;
 bool		wl_enforce_policy = true;
+int			wl_node_id = 0;
 
 void		_PG_init(void);
 
@@ -96,6 +97,10 @@ _PG_init(void)
 							 "Refuse backorders and pre-orders the availability policy does not allow.",
 							 "Off only for imports and tests that place orders by hand.",
 							 &wl_enforce_policy, true, PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("waitlist.node_id",
+							"This node's number, the top bits of every id it makes (waitlist.next_id).",
+							"Give each node of a Citus cluster its own (coordinator and workers alike); a single node keeps 0.",
+							&wl_node_id, 0, 0, 32767, PGC_SUSET, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("waitlist");
 	wl_commit_init();
 	wl_on_commit_sku(wl_settle_sku);

@@ -36,6 +36,9 @@
 #define WL_MAX_CONSUMER_LEN	200
 #define WL_MAX_CHANNEL_LEN	40
 
+/* Bytes that hold any SKU code the API accepts, with its terminator. */
+#define WL_SKU_KEY_BYTES	(WL_MAX_SKU_LEN * 4 + 1)
+
 /* Most sales channels one SKU can be listed on. */
 #define WL_MAX_LISTINGS		64
 
@@ -53,6 +56,7 @@ typedef struct WlOrderArgs
 
 /* GUCs (module.c) */
 extern bool wl_notify_enabled;
+extern int	wl_node_id;
 extern bool wl_early_lock_release;
 extern int	wl_max_attempts;
 extern int	wl_retry_base_ms;

@@ -61,7 +61,7 @@ place() {
 
 # lines SKU: pre-order lines of the SKU after the crash
 lines() {
-	q -c "SELECT count(*) FROM waitlist.line l JOIN waitlist.sku s ON s.id = l.sku_id WHERE s.sku = '$1'"
+	q -c "SELECT count(*) FROM waitlist.line l JOIN waitlist.sku s ON s.sku = l.sku WHERE s.sku = '$1'"
 }
 
 # helper PIDs of the running server, by backend type
@@ -123,7 +123,7 @@ acked=$(pgbench -n -c 8 -j 2 -t 150 -f "$WL_CLUSTER_DIR/race.sql" 2>&1 |
 crash
 read -r got accepted tail <<<"$(q -F ' ' -c "
 	SELECT count(l.id), max(s.preorder_accepted), max(s.paid_tail)
-	  FROM waitlist.sku s LEFT JOIN waitlist.line l ON l.sku_id = s.id WHERE s.sku = 'CR-RACE'")"
+	  FROM waitlist.sku s LEFT JOIN waitlist.line l ON l.sku = s.sku WHERE s.sku = 'CR-RACE'")"
 if [ "${acked:-0}" -eq 1200 ] && [ "$got" -eq "$acked" ] && [ "$accepted" -eq "$got" ] && [ "$tail" -eq "$got" ]; then
 	pass "8 racing clients: $acked acknowledged, $got lines, accepted $accepted, queue tail $tail after the crash"
 else

@@ -163,7 +163,7 @@ BEGIN
 					UPDATE model SET on_hand = q WHERE sku = k;
 				END IF;
 			ELSIF r < 0.82 THEN
-				SELECT l.id INTO id FROM waitlist.line l JOIN waitlist.sku s ON s.id = l.sku_id
+				SELECT l.id INTO id FROM waitlist.line l JOIN waitlist.sku s ON s.sku = l.sku
 				 WHERE s.sku = k AND l.state = 'waiting' ORDER BY random() LIMIT 1;
 				IF id IS NOT NULL THEN
 					body := body || format('SELECT waitlist.cancel_line(%s);', id);
@@ -176,7 +176,7 @@ BEGIN
 					UPDATE model SET on_hand = on_hand - q WHERE sku = k;
 				END IF;
 			ELSIF r < 0.96 THEN
-				SELECT u.id INTO id FROM waitlist.subscriber u JOIN waitlist.sku s ON s.id = u.sku_id
+				SELECT u.id INTO id FROM waitlist.subscriber u JOIN waitlist.sku s ON s.sku = u.sku
 				 WHERE s.sku = k AND u.state = 'waiting' ORDER BY random() LIMIT 1;
 				IF id IS NOT NULL THEN
 					body := body || format('SELECT waitlist.unsubscribe(%s);', id);
@@ -216,15 +216,15 @@ INSERT INTO model SELECT sku, 0 FROM unnest(ARRAY['TAP-INV-A', 'TAP-INV-B', 'TAP
 -- ================================================================ workload
 SELECT cmp_ok(pg_temp.workload(450), '>=', 400, 'the workload committed 400+ transactions');
 SELECT diag(format('workload: %s lines (%s shipped, %s cancelled), %s sign-ups, %s batches, %s messages',
-	(SELECT count(*) FROM waitlist.line l JOIN waitlist.sku s ON s.id = l.sku_id WHERE s.sku LIKE 'TAP-INV-%'),
-	(SELECT count(*) FROM waitlist.line l JOIN waitlist.sku s ON s.id = l.sku_id WHERE s.sku LIKE 'TAP-INV-%' AND l.state = 'shipped'),
-	(SELECT count(*) FROM waitlist.line l JOIN waitlist.sku s ON s.id = l.sku_id WHERE s.sku LIKE 'TAP-INV-%' AND l.state = 'cancelled'),
-	(SELECT count(*) FROM waitlist.subscriber u JOIN waitlist.sku s ON s.id = u.sku_id WHERE s.sku LIKE 'TAP-INV-%'),
-	(SELECT count(*) FROM waitlist.batch b JOIN waitlist.sku s ON s.id = b.sku_id WHERE s.sku LIKE 'TAP-INV-%'),
+	(SELECT count(*) FROM waitlist.line l JOIN waitlist.sku s ON s.sku = l.sku WHERE s.sku LIKE 'TAP-INV-%'),
+	(SELECT count(*) FROM waitlist.line l JOIN waitlist.sku s ON s.sku = l.sku WHERE s.sku LIKE 'TAP-INV-%' AND l.state = 'shipped'),
+	(SELECT count(*) FROM waitlist.line l JOIN waitlist.sku s ON s.sku = l.sku WHERE s.sku LIKE 'TAP-INV-%' AND l.state = 'cancelled'),
+	(SELECT count(*) FROM waitlist.subscriber u JOIN waitlist.sku s ON s.sku = u.sku WHERE s.sku LIKE 'TAP-INV-%'),
+	(SELECT count(*) FROM waitlist.batch b JOIN waitlist.sku s ON s.sku = b.sku WHERE s.sku LIKE 'TAP-INV-%'),
 	(SELECT count(*) FROM waitlist.outbox WHERE sku LIKE 'TAP-INV-%')));
-SELECT cmp_ok((SELECT count(*)::int FROM waitlist.line l JOIN waitlist.sku s ON s.id = l.sku_id
+SELECT cmp_ok((SELECT count(*)::int FROM waitlist.line l JOIN waitlist.sku s ON s.sku = l.sku
 				WHERE s.sku LIKE 'TAP-INV-%'), '>=', 150, 'the workload placed a few hundred backorders');
-SELECT ok((SELECT count(DISTINCT l.state) = 3 FROM waitlist.line l JOIN waitlist.sku s ON s.id = l.sku_id
+SELECT ok((SELECT count(DISTINCT l.state) = 3 FROM waitlist.line l JOIN waitlist.sku s ON s.sku = l.sku
 			WHERE s.sku LIKE 'TAP-INV-%'), 'the workload has waiting, shipped and cancelled lines');
 SELECT ok((SELECT count(*) > 0 FROM waitlist.line_status WHERE sku LIKE 'TAP-INV-%' AND status = 'waiting'),
 	'the workload ends with lines still short of stock');
@@ -251,7 +251,7 @@ SELECT is_empty($$SELECT step, check_name, sku, detail, last_tx FROM violation
 SELECT cmp_ok((SELECT r FROM dblink('wl_w', 'SELECT waitlist.tick()') AS t (r bigint)), '>=', 0::bigint,
 	'committed: tick()');
 SELECT is_empty($$
-	SELECT b.id, b.kind FROM waitlist.batch b JOIN waitlist.sku s ON s.id = b.sku_id
+	SELECT b.id, b.kind FROM waitlist.batch b JOIN waitlist.sku s ON s.sku = b.sku
 	 WHERE s.sku LIKE 'TAP-INV-%' AND b.expanded_at IS NULL
 $$, 'after tick() every batch is expanded');
 SELECT is((SELECT count(*) FROM waitlist.outbox), (SELECT count(DISTINCT idempotency_key) FROM waitlist.outbox),
@@ -263,13 +263,13 @@ SELECT is((SELECT count(*) FROM waitlist.outbox), (SELECT count(DISTINCT idempot
 CREATE TEMP TABLE alloc_line ON COMMIT DROP AS
 SELECT l.id, s.sku, c.channel,
 	   (SELECT count(*) FROM waitlist.batch b
-		 WHERE b.sku_id = l.sku_id AND b.kind = 'allocated'
+		 WHERE b.sku = l.sku AND b.kind = 'allocated'
 		   AND b.pos_from < l.pos_end AND l.pos_end <= b.pos_to) AS passes,
 	   (SELECT count(*) FROM waitlist.outbox o
 		 WHERE o.kind = 'ready_to_ship' AND o.channel = c.channel
 		   AND (o.payload->>'line_id')::bigint = l.id) AS ready
   FROM waitlist.line l
-  JOIN waitlist.sku s ON s.id = l.sku_id
+  JOIN waitlist.sku s ON s.sku = l.sku
   JOIN waitlist.line_status ls ON ls.id = l.id
  CROSS JOIN LATERAL (VALUES ('email', l.email), ('sms', l.phone)) c (channel, recipient)
  WHERE s.sku LIKE 'TAP-INV-%' AND ls.status = 'allocated' AND c.recipient IS NOT NULL;
@@ -321,7 +321,7 @@ SELECT is((SELECT count(*)::int FROM waitlist.outbox WHERE kind = 'ready_to_ship
 
 SELECT is_empty($$
 	SELECT l.id, c.channel, count(o.id)
-	  FROM waitlist.line l JOIN waitlist.sku s ON s.id = l.sku_id
+	  FROM waitlist.line l JOIN waitlist.sku s ON s.sku = l.sku
 	 CROSS JOIN LATERAL (VALUES ('email', l.email), ('sms', l.phone)) c (channel, recipient)
 	  LEFT JOIN waitlist.outbox o ON o.kind = 'backorder_confirmed' AND o.channel = c.channel
 		   AND (o.payload->>'line_id')::bigint = l.id
@@ -404,7 +404,7 @@ SELECT lives_ok($$SELECT pg_temp.tx($t$
 $t$)$$, 'committed: a transaction whose only restock was in a rolled-back savepoint');
 SELECT is((SELECT on_hand || '/' || allocated FROM waitlist.sku WHERE sku = 'TAP-INV-SP'), '0/0',
 	'rolled-back savepoint: no units on hand, none allocated');
-SELECT is((SELECT count(*)::int FROM waitlist.batch b JOIN waitlist.sku s ON s.id = b.sku_id WHERE s.sku = 'TAP-INV-SP'), 0,
+SELECT is((SELECT count(*)::int FROM waitlist.batch b JOIN waitlist.sku s ON s.sku = b.sku WHERE s.sku = 'TAP-INV-SP'), 0,
 	'rolled-back savepoint: no batch');
 -- Touched both outside and inside: only the kept part is allocated.
 SELECT lives_ok($$SELECT pg_temp.tx($t$
@@ -422,7 +422,7 @@ SELECT is((SELECT on_hand || '/' || allocated FROM waitlist.sku WHERE sku = 'TAP
 SELECT is((SELECT string_agg(order_ref || '=' || allocated, ',' ORDER BY id) FROM waitlist.line_status WHERE sku = 'TAP-INV-SP'),
 	'TAP-INV-SP1=3,TAP-INV-SP2=0', 'FIFO: the first line gets all 3, the rolled-back line does not exist');
 SELECT is((SELECT string_agg(kind || ':' || pos_from || '-' || pos_to || ':' || units, ',' ORDER BY b.id)
-			 FROM waitlist.batch b JOIN waitlist.sku s ON s.id = b.sku_id WHERE s.sku = 'TAP-INV-SP'),
+			 FROM waitlist.batch b JOIN waitlist.sku s ON s.sku = b.sku WHERE s.sku = 'TAP-INV-SP'),
 	'allocated:0-3:3', 'one batch for the kept units only');
 -- A savepoint rolled back by an exception handler (PL/pgSQL) behaves the same.
 SELECT lives_ok($$SELECT pg_temp.tx($t$
@@ -508,7 +508,7 @@ BEGIN
 END
 $$;
 CREATE TEMP VIEW fix AS SELECT * FROM waitlist.sku WHERE sku = 'TAP-INV-FIX';
-CREATE TEMP VIEW fix_line AS SELECT l.* FROM waitlist.line l JOIN fix ON fix.id = l.sku_id;
+CREATE TEMP VIEW fix_line AS SELECT l.* FROM waitlist.line l JOIN fix ON fix.sku = l.sku;
 
 SELECT ok(pg_temp.breaks(b.corrupt, b.invariant), format('check_invariants() reports %s: %s', b.invariant, b.what))
   FROM (VALUES
@@ -529,7 +529,7 @@ SELECT ok(pg_temp.breaks(b.corrupt, b.invariant), format('check_invariants() rep
 	('paid_positions', 'a position nobody holds',
 	 $$UPDATE waitlist.sku SET paid_tail = paid_tail + 1 WHERE sku = 'TAP-INV-FIX'$$),
 	('signup_positions', 'a gap in the sign-up positions',
-	 $$UPDATE waitlist.subscriber SET pos = pos + 10 WHERE id = (SELECT max(u.id) FROM waitlist.subscriber u JOIN fix ON fix.id = u.sku_id)$$),
+	 $$UPDATE waitlist.subscriber SET pos = pos + 10 WHERE id = (SELECT max(u.id) FROM waitlist.subscriber u JOIN fix ON fix.sku = u.sku)$$),
 	('wave', 'more units announced than are free',
 	 $$UPDATE waitlist.sku SET announced = on_hand - allocated + 1 WHERE sku = 'TAP-INV-FIX'$$),
 	('preorder_accepted', 'accepted units the lines do not hold',
@@ -544,7 +544,7 @@ SELECT ok(pg_temp.breaks(b.corrupt, b.invariant), format('check_invariants() rep
 	 $$UPDATE waitlist.sku SET channel_limits = true WHERE sku = 'TAP-INV-FIX'$$),
 	('channel_accepted', 'a channel counting units its lines do not hold',
 	 $$UPDATE waitlist.preorder_channel SET accepted = accepted + 1
-		WHERE sku_id = (SELECT id FROM waitlist.sku WHERE sku = 'TAP-INV-FIXPO')$$),
+		WHERE sku = 'TAP-INV-FIXPO'$$),
 	('sku_settings', 'a notify ratio below 1',
 	 $$UPDATE waitlist.sku SET notify_ratio = 0.5 WHERE sku = 'TAP-INV-FIX'$$),
 	('sku_dates', 'a restock date no message can format',
@@ -558,13 +558,13 @@ SELECT ok(pg_temp.breaks(b.corrupt, b.invariant), format('check_invariants() rep
 	('line_payment', 'a backorder with a payment state',
 	 $$UPDATE waitlist.line SET payment_state = 'authorized' WHERE id = (SELECT max(id) FROM fix_line)$$),
 	('signup_state', 'a waiting sign-up with an unsubscribe time',
-	 $$UPDATE waitlist.subscriber SET unsubscribed_at = now() WHERE id = (SELECT max(u.id) FROM waitlist.subscriber u JOIN fix ON fix.id = u.sku_id)$$),
+	 $$UPDATE waitlist.subscriber SET unsubscribed_at = now() WHERE id = (SELECT max(u.id) FROM waitlist.subscriber u JOIN fix ON fix.sku = u.sku)$$),
 	('batch', 'an expanded batch without its message count',
-	 $$UPDATE waitlist.batch SET messages = NULL WHERE sku_id = (SELECT id FROM fix)$$),
+	 $$UPDATE waitlist.batch SET messages = NULL WHERE sku = (SELECT sku FROM fix)$$),
 	('outbox', 'a leased message without an owner',
 	 $$UPDATE waitlist.outbox SET state = 'leased', lease_owner = NULL WHERE id = (SELECT min(id) FROM waitlist.outbox WHERE sku = 'TAP-INV-FIX')$$),
 	('availability', 'a decision published for a channel the SKU is not listed on',
-	 $$INSERT INTO waitlist.availability (sku_id, channel, decision, reason) SELECT id, 'walmart', 'in_stock', 'by hand' FROM fix$$),
+	 $$INSERT INTO waitlist.availability (sku, channel, decision, reason) SELECT sku, 'walmart', 'in_stock', 'by hand' FROM fix$$),
 	('tracked_inventory', 'a tracked table without its trigger',
 	 $$DROP TRIGGER waitlist_inventory ON public.tap_inv_inventory$$)
 	) b (invariant, what, corrupt);

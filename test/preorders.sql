@@ -56,8 +56,8 @@ BEGIN
 		   format('accepted=%s limit=%s lines=%s', s.preorder_accepted, s.preorder_limit, coalesce(l.n, 0)),
 		   last_tx
 	  FROM waitlist.sku s
-	  LEFT JOIN (SELECT sku_id, sum(qty) AS n FROM waitlist.line
-				  WHERE kind = 'preorder' AND state <> 'cancelled' GROUP BY sku_id) l ON l.sku_id = s.id
+	  LEFT JOIN (SELECT sku, sum(qty) AS n FROM waitlist.line
+				  WHERE kind = 'preorder' AND state <> 'cancelled' GROUP BY sku) l ON l.sku = s.sku
 	 WHERE s.sku LIKE 'TAP-PO-%'
 	   AND (s.preorder_accepted > s.preorder_limit OR s.preorder_accepted <> coalesce(l.n, 0));
 
@@ -67,10 +67,10 @@ BEGIN
 		   format('%s: accepted=%s max=%s lines=%s', c.channel, c.accepted, c.max_units, coalesce(l.n, 0)),
 		   last_tx
 	  FROM waitlist.preorder_channel c
-	  JOIN waitlist.sku s ON s.id = c.sku_id
-	  LEFT JOIN (SELECT sku_id, channel, sum(qty) AS n FROM waitlist.line
-				  WHERE kind = 'preorder' AND state <> 'cancelled' GROUP BY sku_id, channel) l
-		ON l.sku_id = c.sku_id AND l.channel = c.channel
+	  JOIN waitlist.sku s ON s.sku = c.sku
+	  LEFT JOIN (SELECT sku, channel, sum(qty) AS n FROM waitlist.line
+				  WHERE kind = 'preorder' AND state <> 'cancelled' GROUP BY sku, channel) l
+		ON l.sku = c.sku AND l.channel = c.channel
 	 WHERE s.sku LIKE 'TAP-PO-%' AND (c.accepted > c.max_units OR c.accepted <> coalesce(l.n, 0));
 
 	-- stock: allocated never passes on hand, and is what waiting lines hold
@@ -120,7 +120,7 @@ BEGIN
 						   'TAP-PO-O' || n, k, 1 + floor(random() * 3)::int, 'c' || n || '@example.com',
 						   CASE WHEN random() < 0.4 THEN 'amazon' ELSE 'dtc' END);
 		ELSIF r < 0.62 THEN
-			SELECT l.id INTO id FROM waitlist.line l JOIN waitlist.sku s ON s.id = l.sku_id
+			SELECT l.id INTO id FROM waitlist.line l JOIN waitlist.sku s ON s.sku = l.sku
 			 WHERE s.sku = k AND l.state = 'waiting' ORDER BY random() LIMIT 1;
 			CONTINUE WHEN id IS NULL;
 			what := 'cancel';
@@ -171,7 +171,7 @@ SELECT is(pg_temp.workload(400), 400, 'workload: 400 steps ran');
 SELECT diag(string_agg(format('%s: %s', what, n), ', ' ORDER BY what)) FROM tally;
 SELECT cmp_ok((SELECT n FROM tally WHERE what = 'place refused'), '>', 0,
 	'the workload hit the limits (some placements were refused)');
-SELECT cmp_ok((SELECT count(*)::int FROM waitlist.line l JOIN waitlist.sku s ON s.id = l.sku_id
+SELECT cmp_ok((SELECT count(*)::int FROM waitlist.line l JOIN waitlist.sku s ON s.sku = l.sku
 				WHERE s.sku LIKE 'TAP-PO-%' AND l.state = 'shipped'), '>', 0,
 	'the workload shipped pre-orders');
 SELECT ok(pg_temp.tx('SELECT waitlist.tick();'), 'a last tick writes the pending confirmations');
@@ -186,7 +186,7 @@ SELECT o.id, o.kind, (o.payload->>'line_id')::bigint AS line_id, (o.payload->>'a
 	   o.payload->>'reason' AS reason
   FROM waitlist.outbox o WHERE o.channel = 'payment' AND o.sku LIKE 'TAP-PO-%';
 CREATE TEMP VIEW po_line AS
-SELECT l.* FROM waitlist.line l JOIN waitlist.sku s ON s.id = l.sku_id
+SELECT l.* FROM waitlist.line l JOIN waitlist.sku s ON s.sku = l.sku
  WHERE s.sku LIKE 'TAP-PO-%' AND l.kind = 'preorder';
 
 SELECT is_empty($$
@@ -286,7 +286,7 @@ SELECT is((SELECT count(*)::int FROM generate_series(1, 12) g,
 	0, 'and have nothing more to say');
 SELECT is((SELECT preorder_accepted || '/' || preorder_limit FROM waitlist.sku WHERE sku = 'TAP-PO-HOT'),
 	'20/20', 'exactly the limit was accepted (120 attempts for 19 units)');
-SELECT is((SELECT sum(qty)::int FROM waitlist.line l JOIN waitlist.sku s ON s.id = l.sku_id
+SELECT is((SELECT sum(qty)::int FROM waitlist.line l JOIN waitlist.sku s ON s.sku = l.sku
 			WHERE s.sku = 'TAP-PO-HOT' AND l.state = 'waiting'), 20,
 	'the accepted lines hold exactly 20 units');
 SELECT is((SELECT count(*)::int FROM waitlist.outbox WHERE sku = 'TAP-PO-HOT' AND kind = 'preorder_limit_reached'), 1,

@@ -62,7 +62,7 @@ SELECT is((SELECT status FROM waitlist.line_status WHERE order_ref = 'TAP-PRIV-O
 	'the backorder is fully allocated');
 SELECT is((SELECT status FROM waitlist.subscriber_status WHERE sku = 'TAP-PRIV-C'), 'notified',
 	'the spare unit was announced to the sign-up');
-SELECT is((SELECT count(*)::int FROM waitlist.batch b JOIN waitlist.sku s ON s.id = b.sku_id
+SELECT is((SELECT count(*)::int FROM waitlist.batch b JOIN waitlist.sku s ON s.sku = b.sku
 			WHERE s.sku = 'TAP-PRIV-C' AND b.expanded_at IS NULL), 2,
 	'two committed batches (allocated, back_in_stock) wait to be expanded');
 SELECT ok((SELECT r FROM dblink('wl_app', $$SELECT waitlist.tick()$$) AS t (r bigint)) >= 2,
@@ -278,13 +278,13 @@ SELECT is((SELECT on_hand FROM waitlist.sku WHERE sku = 'TAP-PRIV-2'), 15::bigin
 	'the SECURITY DEFINER trigger followed the role''s inventory table (initial 7, +10, +1, -3)');
 SELECT is((SELECT inventory::text FROM waitlist.tracked_inventory), 'tap_priv_app.inventory',
 	'the role''s table is registered in tracked_inventory');
-SELECT is((SELECT count(*)::int FROM waitlist.subscriber s JOIN waitlist.sku k ON k.id = s.sku_id
+SELECT is((SELECT count(*)::int FROM waitlist.subscriber s JOIN waitlist.sku k ON k.sku = s.sku
 			WHERE k.sku = 'TAP-PRIV-1'), 1, 'one sign-up row was written');
-SELECT is((SELECT state FROM waitlist.subscriber s JOIN waitlist.sku k ON k.id = s.sku_id
+SELECT is((SELECT state FROM waitlist.subscriber s JOIN waitlist.sku k ON k.sku = s.sku
 			WHERE k.sku = 'TAP-PRIV-1'), 'unsubscribed', 'and it was unsubscribed');
 SELECT is((SELECT on_hand || '/' || allocated FROM waitlist.sku WHERE sku = 'TAP-PRIV-1'), '5/0',
 	'restock moved on_hand; nothing is allocated before COMMIT');
-SELECT is((SELECT count(*)::int FROM waitlist.batch b JOIN waitlist.sku k ON k.id = b.sku_id
+SELECT is((SELECT count(*)::int FROM waitlist.batch b JOIN waitlist.sku k ON k.sku = b.sku
 			WHERE k.sku LIKE 'TAP-PRIV-%'), 0, 'no batch is written before COMMIT');
 SELECT is((SELECT count(*)::int FROM waitlist.outbox WHERE sku LIKE 'TAP-PRIV-%' AND state = 'leased'
 			 AND lease_owner = 'tap-priv'), 4, 'the claimed messages are leased to the role''s consumer');

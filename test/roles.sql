@@ -16,7 +16,7 @@
 -- touch.  Part 2 stays inside the transaction with SET ROLE and is undone
 -- by the ROLLBACK.
 BEGIN;
-SELECT plan(369);
+SELECT plan(390);
 SET LOCAL statement_timeout = '120s';
 
 CREATE EXTENSION IF NOT EXISTS dblink;
@@ -134,11 +134,14 @@ INSERT INTO fn_kind VALUES
 	-- the app
 	('waitlist.subscribe(text,text,text,text)', '{app}'),
 	('waitlist.unsubscribe(bigint)', '{app}'),
+	('waitlist.unsubscribe(text,bigint)', '{app}'),
 	('waitlist.place_backorder(text,text,integer,text,text,text,text)', '{app}'),
 	('waitlist.place_preorder(text,text,integer,text,text,text,text,numeric,text)', '{app}'),
 	('waitlist.place_order(text,text,text,text,text,jsonb)', '{app}'),
 	('waitlist.cancel_line(bigint)', '{app}'),
+	('waitlist.cancel_line(text,bigint)', '{app}'),
 	('waitlist.queue_position(bigint)', '{app}'),
+	('waitlist.queue_position(text,bigint)', '{app}'),
 	('waitlist.waiting_count(text)', '{app,admin}'),
 	('waitlist.preorder_status(text)', '{app,admin}'),
 	('waitlist.policy(text,text)', '{app,admin}'),
@@ -158,6 +161,7 @@ INSERT INTO fn_kind VALUES
 	('waitlist.track_inventory(regclass,name,name)', '{admin}'),
 	('waitlist.untrack_inventory(regclass)', '{admin}'),
 	('waitlist.ship_line(bigint)', '{admin}'),
+	('waitlist.ship_line(text,bigint)', '{admin}'),
 	('waitlist.open_preorders(text,bigint,numeric,date,date,text,numeric,numeric)', '{admin}'),
 	('waitlist.close_preorders(text)', '{admin}'),
 	('waitlist.reschedule_preorders(text,date,date)', '{admin}'),
@@ -175,6 +179,8 @@ INSERT INTO fn_kind VALUES
 	('waitlist.policy_of(text,bigint,bigint,bigint,bigint,date,boolean,boolean,bigint,bigint,date,text[],integer,integer,integer,bigint,bigint,boolean,text)', '{admin}'),
 	-- nobody but the owner
 	('waitlist.payload_json("any")', '{}'),
+	('waitlist.next_id(regclass)', '{}'),
+	('waitlist.distribute()', '{}'),
 	('waitlist.inventory_trigger()', '{}'),
 	('waitlist.channel_rule_changed()', '{}'),
 	('waitlist.role_privileges()', '{}'),
@@ -364,6 +370,13 @@ SELECT is((SELECT remaining FROM waitlist.preorder_status('TAP-ROLE-P')), 4::big
 SELECT is(waitlist.cancel_line(waitlist.place_backorder('TAP-ROLE-B2', 'TAP-ROLE-1', 1, NULL, 'dee@example.com')), 0,
 	'app: cancel_line');
 SELECT ok(waitlist.unsubscribe(waitlist.subscribe('TAP-ROLE-1', 'gone@example.com')), 'app: unsubscribe');
+-- The handles with their SKU (the forms that route on Citus).
+SELECT is((SELECT "position" || ' of ' || total FROM waitlist.queue_position('TAP-ROLE-1',
+			(SELECT waitlist.place_backorder('TAP-ROLE-B1', 'TAP-ROLE-1', 2, 'Ada', 'ada@example.com')))),
+	'1 of 2', 'app: queue_position(sku, line_id) (the cart added a line behind it)');
+SELECT is(waitlist.cancel_line('TAP-ROLE-1', waitlist.place_backorder('TAP-ROLE-B3', 'TAP-ROLE-1', 1, NULL, 'eve@example.com')), 0,
+	'app: cancel_line(sku, line_id)');
+SELECT ok(waitlist.unsubscribe('TAP-ROLE-1', waitlist.subscribe('TAP-ROLE-1', 'gone2@example.com')), 'app: unsubscribe(sku, id)');
 SELECT throws_ok($$SELECT waitlist.upsert_sku('TAP-ROLE-1', restock_date => current_date + 1)$$, '42501', NULL,
 	'app: upsert_sku refused (42501): it cannot move a restock date');
 SELECT throws_ok($$SELECT waitlist.set_policy('TAP-ROLE-1', backorder_days => 365)$$, '42501', NULL,

@@ -4,7 +4,7 @@
 -- membership, pg_dump registration (extconfig) and the waitlist.* GUCs.
 -- Run by: pg_prove -d wl_tap --ext .sql test/
 BEGIN;
-SELECT plan(568);
+SELECT plan(592);
 
 -- ---------------------------------------------------------------- schema
 SELECT has_schema('waitlist');
@@ -69,7 +69,7 @@ INSERT INTO expected_column VALUES
 	('sku', 'created_at', 'timestamp with time zone', true),
 	('sku', 'updated_at', 'timestamp with time zone', true),
 	('line', 'id', 'bigint', true),
-	('line', 'sku_id', 'bigint', true),
+	('line', 'sku', 'text', true),
 	('line', 'kind', 'text', true),
 	('line', 'order_ref', 'text', true),
 	('line', 'customer', 'text', false),
@@ -96,7 +96,7 @@ INSERT INTO expected_column VALUES
 	('line', 'confirm_pending', 'boolean', true),
 	('line', 'action_at', 'timestamp with time zone', false),
 	('subscriber', 'id', 'bigint', true),
-	('subscriber', 'sku_id', 'bigint', true),
+	('subscriber', 'sku', 'text', true),
 	('subscriber', 'email', 'text', false),
 	('subscriber', 'phone', 'text', false),
 	('subscriber', 'customer', 'text', false),
@@ -106,7 +106,7 @@ INSERT INTO expected_column VALUES
 	('subscriber', 'created_at', 'timestamp with time zone', true),
 	('subscriber', 'unsubscribed_at', 'timestamp with time zone', false),
 	('batch', 'id', 'bigint', true),
-	('batch', 'sku_id', 'bigint', true),
+	('batch', 'sku', 'text', true),
 	('batch', 'kind', 'text', true),
 	('batch', 'pos_from', 'bigint', true),
 	('batch', 'pos_to', 'bigint', true),
@@ -134,7 +134,7 @@ INSERT INTO expected_column VALUES
 	('tracked_inventory', 'sku_column', 'name', true),
 	('tracked_inventory', 'quantity_column', 'name', true),
 	('tracked_inventory', 'created_at', 'timestamp with time zone', true),
-	('preorder_channel', 'sku_id', 'bigint', true),
+	('preorder_channel', 'sku', 'text', true),
 	('preorder_channel', 'channel', 'text', true),
 	('preorder_channel', 'max_units', 'bigint', true),
 	('preorder_channel', 'accepted', 'bigint', true),
@@ -147,7 +147,7 @@ INSERT INTO expected_column VALUES
 	('channel_rule', 'brand_registry', 'boolean', true),
 	('channel_rule', 'notify_me', 'boolean', true),
 	('channel_rule', 'updated_at', 'timestamp with time zone', true),
-	('availability', 'sku_id', 'bigint', true),
+	('availability', 'sku', 'text', true),
 	('availability', 'channel', 'text', true),
 	('availability', 'decision', 'text', true),
 	('availability', 'reason', 'text', true),
@@ -183,28 +183,40 @@ SELECT col_default_is('waitlist', 'outbox', 'attempts', 0, 'outbox.attempts defa
 SELECT col_default_is('waitlist', 'sku', 'preorders_open', false, 'sku.preorders_open defaults to false');
 SELECT col_default_is('waitlist', 'sku', 'preorder_accepted', 0, 'sku.preorder_accepted defaults to 0');
 SELECT col_default_is('waitlist', 'line', 'captured', 0, 'line.captured defaults to 0');
+-- Every id is cluster-unique: waitlist.node_id in the top bits (waitlist.next_id).
+SELECT col_default_is('waitlist', t, 'id', format('waitlist.next_id(''waitlist.%s_id_seq''::regclass)', t),
+	   format('%s.id defaults to waitlist.next_id of its sequence', t))
+  FROM unnest(ARRAY['sku', 'line', 'subscriber', 'batch', 'outbox']) t;
 
 -- ------------------------------------------------------------------- keys
-SELECT col_is_pk('waitlist', 'sku', 'id', 'sku.id is the primary key');
-SELECT col_is_pk('waitlist', 'line', 'id', 'line.id is the primary key');
-SELECT col_is_pk('waitlist', 'subscriber', 'id', 'subscriber.id is the primary key');
-SELECT col_is_pk('waitlist', 'batch', 'id', 'batch.id is the primary key');
+-- Keyed by the SKU code (the distribution column on Citus): it is in every
+-- primary and unique key of a SKU table; ids lead where rows are found by id.
+SELECT col_is_pk('waitlist', 'sku', 'sku', 'sku.sku (the code) is the primary key');
+SELECT col_is_pk('waitlist', 'line', ARRAY['id', 'sku'], 'line is keyed by (id, sku)');
+SELECT col_is_pk('waitlist', 'subscriber', ARRAY['id', 'sku'], 'subscriber is keyed by (id, sku)');
+SELECT col_is_pk('waitlist', 'batch', ARRAY['id', 'sku'], 'batch is keyed by (id, sku)');
+SELECT is((SELECT count(*)::int FROM pg_constraint c JOIN pg_class r ON r.oid = c.conrelid
+			 JOIN pg_namespace n ON n.oid = r.relnamespace
+			WHERE n.nspname = 'waitlist' AND c.contype IN ('p', 'u')
+			  AND r.relname IN ('sku', 'line', 'subscriber', 'batch', 'preorder_channel', 'availability')
+			  AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = r.oid
+								AND a.attname = 'sku' AND a.attnum = ANY (c.conkey))),
+	0, 'every primary and unique key of a SKU table includes sku');
 SELECT col_is_pk('waitlist', 'outbox', 'id', 'outbox.id is the primary key');
 SELECT col_is_pk('waitlist', 'tracked_inventory', 'inventory', 'tracked_inventory.inventory is the primary key');
-SELECT col_is_pk('waitlist', 'preorder_channel', ARRAY['sku_id', 'channel'], 'preorder_channel is keyed by (sku_id, channel)');
+SELECT col_is_pk('waitlist', 'preorder_channel', ARRAY['sku', 'channel'], 'preorder_channel is keyed by (sku, channel)');
 
-SELECT col_is_unique('waitlist', 'sku', ARRAY['sku'], 'a SKU code is unique');
-SELECT col_is_unique('waitlist', 'line', ARRAY['sku_id', 'order_ref'], 'one line per (SKU, order)');
-SELECT col_is_unique('waitlist', 'subscriber', ARRAY['sku_id', 'pos'], 'one sign-up per (SKU, position)');
+SELECT col_is_unique('waitlist', 'line', ARRAY['sku', 'order_ref'], 'one line per (SKU, order)');
+SELECT col_is_unique('waitlist', 'subscriber', ARRAY['sku', 'pos'], 'one sign-up per (SKU, position)');
 SELECT col_is_unique('waitlist', 'outbox', ARRAY['idempotency_key'], 'idempotency keys are unique');
 
-SELECT fk_ok('waitlist', 'line', 'sku_id', 'waitlist', 'sku', 'id');
-SELECT fk_ok('waitlist', 'subscriber', 'sku_id', 'waitlist', 'sku', 'id');
-SELECT fk_ok('waitlist', 'batch', 'sku_id', 'waitlist', 'sku', 'id');
-SELECT fk_ok('waitlist', 'preorder_channel', 'sku_id', 'waitlist', 'sku', 'id');
-SELECT fk_ok('waitlist', 'availability', 'sku_id', 'waitlist', 'sku', 'id');
+SELECT fk_ok('waitlist', 'line', 'sku', 'waitlist', 'sku', 'sku');
+SELECT fk_ok('waitlist', 'subscriber', 'sku', 'waitlist', 'sku', 'sku');
+SELECT fk_ok('waitlist', 'batch', 'sku', 'waitlist', 'sku', 'sku');
+SELECT fk_ok('waitlist', 'preorder_channel', 'sku', 'waitlist', 'sku', 'sku');
+SELECT fk_ok('waitlist', 'availability', 'sku', 'waitlist', 'sku', 'sku');
 SELECT col_is_pk('waitlist', 'channel_rule', 'channel', 'channel_rule is keyed by channel');
-SELECT col_is_pk('waitlist', 'availability', ARRAY['sku_id', 'channel'], 'availability is keyed by (sku_id, channel)');
+SELECT col_is_pk('waitlist', 'availability', ARRAY['sku', 'channel'], 'availability is keyed by (sku, channel)');
 SELECT has_trigger('waitlist', 'channel_rule', 'channel_rule_changed', 'channel_rule has the cache-invalidating statement trigger');
 SELECT results_eq($$SELECT channel FROM waitlist.channel WHERE builtin ORDER BY channel$$,
 	ARRAY['amazon', 'dtc', 'ebay', 'tiktok_shop', 'walmart'], 'waitlist.channel holds the playbook''s five channels');
@@ -234,14 +246,14 @@ SELECT is((SELECT count(*)::int FROM pg_constraint WHERE conrelid = t::regclass 
 	   format('%s has one CHECK constraint (each is prepared again per write)', t))
   FROM (VALUES ('waitlist.sku'), ('waitlist.line')) v (t);
 SELECT lives_ok($$INSERT INTO waitlist.sku (sku) VALUES ('TAP-SCHEMA-1')$$, 'a SKU for the constraint checks (rolled back)');
-SELECT throws_ok($$INSERT INTO waitlist.line (sku_id, kind, order_ref, qty, pos_start, pos_end, amount, captured, refunded, payment_state)
-	VALUES ((SELECT id FROM waitlist.sku WHERE sku = 'TAP-SCHEMA-1'), 'preorder', 'tap-x', 1, -10, -9, 10, 5, 6, 'refunded')$$,
+SELECT throws_ok($$INSERT INTO waitlist.line (sku, kind, order_ref, qty, pos_start, pos_end, amount, captured, refunded, payment_state)
+	VALUES ('TAP-SCHEMA-1', 'preorder', 'tap-x', 1, -10, -9, 10, 5, 6, 'refunded')$$,
 	'23514', NULL, 'line_ok refuses a refund above what was captured');
-SELECT throws_ok($$INSERT INTO waitlist.line (sku_id, kind, order_ref, qty, pos_start, pos_end, amount, captured, payment_state)
-	VALUES ((SELECT id FROM waitlist.sku WHERE sku = 'TAP-SCHEMA-1'), 'preorder', 'tap-x', 1, -10, -9, 10, 11, 'captured')$$,
+SELECT throws_ok($$INSERT INTO waitlist.line (sku, kind, order_ref, qty, pos_start, pos_end, amount, captured, payment_state)
+	VALUES ('TAP-SCHEMA-1', 'preorder', 'tap-x', 1, -10, -9, 10, 11, 'captured')$$,
 	'23514', NULL, 'line_ok refuses a capture above the amount');
-SELECT throws_ok($$INSERT INTO waitlist.line (sku_id, order_ref, qty, pos_start, pos_end)
-	VALUES ((SELECT id FROM waitlist.sku WHERE sku = 'TAP-SCHEMA-1'), 'tap-y', 0, -10, -10)$$,
+SELECT throws_ok($$INSERT INTO waitlist.line (sku, order_ref, qty, pos_start, pos_end)
+	VALUES ('TAP-SCHEMA-1', 'tap-y', 0, -10, -10)$$,
 	'23514', NULL, 'line_ok refuses a line of zero units');
 SELECT throws_ok($$INSERT INTO waitlist.channel_rule (channel, title, marketplace, backorders, preorders, brand_registry, notify_me)
 	VALUES ('tap-handling', 'TAP', true, 'handling_time', 'no', false, false)$$,
@@ -251,24 +263,24 @@ SELECT ok(EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'waitlist.sku'::r
 	'sku has CHECK (preorder_accepted >= 0)');
 
 -- ---------------------------------------------------------------- indexes
-SELECT indexes_are('waitlist', 'sku', ARRAY['sku_pkey', 'sku_sku_key']);
-SELECT indexes_are('waitlist', 'line', ARRAY['line_pkey', 'line_sku_id_order_ref_key', 'line_waiting', 'line_holes',
+SELECT indexes_are('waitlist', 'sku', ARRAY['sku_pkey']);
+SELECT indexes_are('waitlist', 'line', ARRAY['line_pkey', 'line_sku_order_ref_key', 'line_waiting', 'line_holes',
 	'line_action']);
 SELECT indexes_are('waitlist', 'preorder_channel', ARRAY['preorder_channel_pkey']);
 SELECT indexes_are('waitlist', 'availability', ARRAY['availability_pkey', 'availability_checked']);
 SELECT indexes_are('waitlist', 'channel_rule', ARRAY['channel_rule_pkey']);
 SELECT has_index('waitlist', 'line', 'line_action', ARRAY['action_at'], 'line_action on (action_at)');
-SELECT indexes_are('waitlist', 'subscriber', ARRAY['subscriber_pkey', 'subscriber_sku_id_pos_key',
+SELECT indexes_are('waitlist', 'subscriber', ARRAY['subscriber_pkey', 'subscriber_sku_pos_key',
 	'subscriber_holes', 'subscriber_email', 'subscriber_phone', 'subscriber_unconfirmed']);
 SELECT indexes_are('waitlist', 'batch', ARRAY['batch_pkey', 'batch_pending']);
 SELECT indexes_are('waitlist', 'outbox', ARRAY['outbox_pkey', 'outbox_idempotency_key_key', 'outbox_due']);
 SELECT indexes_are('waitlist', 'tracked_inventory', ARRAY['tracked_inventory_pkey']);
 
-SELECT has_index('waitlist', 'line', 'line_waiting', ARRAY['sku_id', 'pos_end'], 'line_waiting on (sku_id, pos_end)');
-SELECT has_index('waitlist', 'line', 'line_holes', ARRAY['sku_id', 'pos_end'], 'line_holes on (sku_id, pos_end)');
-SELECT has_index('waitlist', 'subscriber', 'subscriber_holes', ARRAY['sku_id', 'pos'], 'subscriber_holes on (sku_id, pos)');
-SELECT has_index('waitlist', 'subscriber', 'subscriber_email', ARRAY['sku_id', 'lower(email)', 'pos'], 'subscriber_email on (sku_id, lower(email), pos)');
-SELECT has_index('waitlist', 'subscriber', 'subscriber_phone', ARRAY['sku_id', 'phone', 'pos'], 'subscriber_phone on (sku_id, phone, pos)');
+SELECT has_index('waitlist', 'line', 'line_waiting', ARRAY['sku', 'pos_end'], 'line_waiting on (sku, pos_end)');
+SELECT has_index('waitlist', 'line', 'line_holes', ARRAY['sku', 'pos_end'], 'line_holes on (sku, pos_end)');
+SELECT has_index('waitlist', 'subscriber', 'subscriber_holes', ARRAY['sku', 'pos'], 'subscriber_holes on (sku, pos)');
+SELECT has_index('waitlist', 'subscriber', 'subscriber_email', ARRAY['sku', 'lower(email)', 'pos'], 'subscriber_email on (sku, lower(email), pos)');
+SELECT has_index('waitlist', 'subscriber', 'subscriber_phone', ARRAY['sku', 'phone', 'pos'], 'subscriber_phone on (sku, phone, pos)');
 SELECT has_index('waitlist', 'subscriber', 'subscriber_unconfirmed', ARRAY['id'], 'subscriber_unconfirmed on (id)');
 SELECT has_index('waitlist', 'batch', 'batch_pending', ARRAY['id'], 'batch_pending on (id)');
 SELECT has_index('waitlist', 'outbox', 'outbox_due', ARRAY['due_at', 'id'], 'outbox_due on (due_at, id)');
@@ -292,6 +304,8 @@ INSERT INTO expected_function VALUES
 	('valid_email', ARRAY['text'], 'boolean', false),
 	('valid_phone', ARRAY['text'], 'boolean', false),
 	('payload_json', ARRAY['"any"'], 'json', false),
+	('next_id', ARRAY['regclass'], 'bigint', false),
+	('distribute', ARRAY[]::text[], 'setof text', false),
 	('upsert_sku', ARRAY['text', 'text', 'text', 'date', 'boolean', 'text', 'text', 'numeric', 'boolean', 'boolean'], 'waitlist.sku', true),
 	('restock', ARRAY['text', 'bigint'], 'bigint', true),
 	('set_on_hand', ARRAY['text', 'bigint'], 'bigint', true),
@@ -300,11 +314,15 @@ INSERT INTO expected_function VALUES
 	('untrack_inventory', ARRAY['regclass'], 'boolean', true),
 	('subscribe', ARRAY['text', 'text', 'text', 'text'], 'bigint', true),
 	('unsubscribe', ARRAY['bigint'], 'boolean', true),
+	('unsubscribe', ARRAY['text', 'bigint'], 'boolean', true),
 	('place_backorder', ARRAY['text', 'text', 'integer', 'text', 'text', 'text', 'text'], 'bigint', true),
 	('cancel_line', ARRAY['bigint'], 'integer', true),
+	('cancel_line', ARRAY['text', 'bigint'], 'integer', true),
 	('ship_line', ARRAY['bigint'], 'void', true),
+	('ship_line', ARRAY['text', 'bigint'], 'void', true),
 	('waiting_count', ARRAY['text'], 'bigint', true),
 	('queue_position', ARRAY['bigint'], 'record', true),
+	('queue_position', ARRAY['text', 'bigint'], 'record', true),
 	('expand_batches', ARRAY['integer'], 'bigint', true),
 	('claim', ARRAY['text', 'integer', 'interval', 'text[]', 'text[]'], 'setof record', true),
 	('ack', ARRAY['text', 'bigint[]'], 'integer', true),
@@ -515,6 +533,9 @@ SELECT is((SELECT string_agg(name || '=' || boot_val || '/' || context, ', ' ORD
 						   'waitlist.backorder_max_units', 'waitlist.enforce_policy')),
 	'waitlist.backorder_days=14/superuser, waitlist.backorder_max_units=0/superuser, waitlist.backorder_min_demand=0/superuser, waitlist.enforce_policy=on/superuser, waitlist.out_of_stock_days=21/superuser',
 	'policy settings: 14 and 21 days, no demand or capacity limit, enforcement on; all superuser-only (an app role cannot widen them)');
+SELECT is((SELECT vartype || '/' || context || '/' || boot_val || '/' || min_val || '/' || max_val
+			 FROM pg_settings WHERE name = 'waitlist.node_id'),
+	'integer/superuser/0/0/32767', 'waitlist.node_id: integer 0..32767, superuser, default 0');
 SELECT is(current_setting('waitlist.notify'), 'on', 'current_setting(waitlist.notify) is on');
 SELECT lives_ok($$SET LOCAL waitlist.notify = off$$, 'waitlist.notify can be turned off per transaction');
 SELECT is(current_setting('waitlist.notify'), 'off', 'waitlist.notify is now off');

@@ -36,7 +36,19 @@ WORK="$(mktemp -d /tmp/wl_upgrade.XXXXXX)"
 chmod 777 "$WORK"
 failures=0
 
+# 0.2.0 re-keys the SKU tables by the code, and its library refuses a
+# database still at 0.1.0 (55000) until ALTER EXTENSION UPDATE.  So the data
+# set is made the way a 0.1.0 shop made it, with the 0.1.0 library (built
+# from the last commit before 0.2.0 opened), which is replaced by this
+# checkout's library before the update, as an upgrade replaces it.
+FIRST_COMMIT=37495e9^
+LIBDIR="$(pg_config --pkglibdir)"
+restore_library() {
+	[ -f "$WORK/new.so" ] && install -m 755 "$WORK/new.so" "$LIBDIR/waitlist.so"
+}
+
 cleanup() {
+	restore_library
 	for db in "$UP" "$FRESH" "$REG"; do
 		dropdb --if-exists "$db" >/dev/null 2>&1
 	done
@@ -146,7 +158,14 @@ SELECT format('%s rows=%s md5=%s', c, n, h) FROM (
 	SELECT c::regclass::text AS c,
 		   (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM %s', c::regclass), false, true, '')))[1]::text AS n,
 		   (xpath('/row/h/text()', query_to_xml(format(
-				'SELECT md5(coalesce(string_agg(t::text, E''\n'' ORDER BY t::text COLLATE "C"), '''')) AS h FROM %s t',
+				'SELECT md5(coalesce(string_agg(r::text, E''\n'' ORDER BY r::text COLLATE "C"), '''')) AS h'
+				' FROM (SELECT %s AS r FROM %s t) r',
+				-- 0.2.0 keys the SKU tables by the code: 0.1.0's sku_id reads as it
+				CASE WHEN EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c
+									AND a.attname = 'sku_id' AND NOT a.attisdropped)
+					 THEN 'to_jsonb(t) - ''sku_id'' || jsonb_build_object(''sku'','
+						  ' (SELECT s.sku FROM waitlist.sku s WHERE s.id = t.sku_id))'
+					 ELSE 'to_jsonb(t)' END,
 				c::regclass), false, true, '')))[1]::text AS h
 	  FROM pg_extension x, unnest(x.extconfig) c
 	 WHERE x.extname = 'waitlist' AND (SELECT relkind FROM pg_class WHERE oid = c) = 'r'
@@ -176,34 +195,34 @@ UNION ALL
 SELECT s.sku, 'allocation is not min(on hand, units the waiting lines want)'
   FROM waitlist.sku s
  WHERE s.allocated <> least(s.on_hand, (SELECT coalesce(sum(qty), 0) FROM waitlist.line
-										 WHERE sku_id = s.id AND state = 'waiting'))
+										 WHERE sku = s.sku AND state = 'waiting'))
 UNION ALL
 SELECT s.sku, 'paid_waiting or sub_waiting does not count the live queue'
   FROM waitlist.sku s
  WHERE s.paid_waiting <> (SELECT coalesce(sum(l.qty - ls.allocated), 0) FROM waitlist.line l
-						   JOIN waitlist.line_status ls ON ls.id = l.id WHERE l.sku_id = s.id AND l.state = 'waiting')
+						   JOIN waitlist.line_status ls ON ls.id = l.id WHERE l.sku = s.sku AND l.state = 'waiting')
 	OR s.sub_waiting <> (SELECT count(*) FROM waitlist.subscriber u
-						  WHERE u.sku_id = s.id AND u.state = 'waiting' AND u.pos >= s.sub_served)
+						  WHERE u.sku = s.sku AND u.state = 'waiting' AND u.pos >= s.sub_served)
 UNION ALL
 SELECT s.sku, 'paid positions do not tile [0, paid_tail), or sign-ups do not take 0 .. sub_tail - 1'
   FROM waitlist.sku s
- WHERE s.paid_tail <> (SELECT coalesce(sum(qty), 0) FROM waitlist.line WHERE sku_id = s.id)
+ WHERE s.paid_tail <> (SELECT coalesce(sum(qty), 0) FROM waitlist.line WHERE sku = s.sku)
 	OR EXISTS (SELECT 1 FROM (SELECT pos_start, lag(pos_end, 1, 0::bigint) OVER (ORDER BY pos_start) AS prev
-								FROM waitlist.line WHERE sku_id = s.id) x WHERE x.pos_start <> x.prev)
-	OR s.sub_tail <> (SELECT count(DISTINCT pos) FROM waitlist.subscriber WHERE sku_id = s.id)
-	OR s.sub_tail - 1 <> (SELECT coalesce(max(pos), -1) FROM waitlist.subscriber WHERE sku_id = s.id)
+								FROM waitlist.line WHERE sku = s.sku) x WHERE x.pos_start <> x.prev)
+	OR s.sub_tail <> (SELECT count(DISTINCT pos) FROM waitlist.subscriber WHERE sku = s.sku)
+	OR s.sub_tail - 1 <> (SELECT coalesce(max(pos), -1) FROM waitlist.subscriber WHERE sku = s.sku)
 UNION ALL
 SELECT s.sku, format('FIFO: line %s is short while a later line holds units', a.id)
   FROM waitlist.line a JOIN waitlist.line_status la ON la.id = a.id
-  JOIN waitlist.line b ON b.sku_id = a.sku_id AND b.state = 'waiting' AND b.pos_start > a.pos_start
+  JOIN waitlist.line b ON b.sku = a.sku AND b.state = 'waiting' AND b.pos_start > a.pos_start
   JOIN waitlist.line_status lb ON lb.id = b.id
-  JOIN waitlist.sku s ON s.id = a.sku_id
+  JOIN waitlist.sku s ON s.sku = a.sku
  WHERE a.state = 'waiting' AND la.allocated < a.qty AND lb.allocated > 0
 UNION ALL
 SELECT s.sku, 'preorder_accepted is not the units of pre-order lines not cancelled'
   FROM waitlist.sku s
  WHERE s.preorder_accepted <> (SELECT coalesce(sum(qty), 0) FROM waitlist.line
-								WHERE sku_id = s.id AND kind = 'preorder' AND state <> 'cancelled')
+								WHERE sku = s.sku AND kind = 'preorder' AND state <> 'cancelled')
 UNION ALL
 SELECT s.sku, 'accepted pre-order units pass the limit'
   FROM waitlist.sku s WHERE s.preorder_limit IS NOT NULL AND s.preorder_accepted > s.preorder_limit
@@ -212,6 +231,16 @@ SQL
 )
 
 # ---------------------------------------------------------- the data set
+mkdir -p "$WORK/first"
+if ! { git -C "$ROOT" archive "$FIRST_COMMIT" | tar -x -C "$WORK/first" &&
+	make -C "$WORK/first" -s WITHOUT_RELAY=1 >"$WORK/first.log" 2>&1; }; then
+	cat "$WORK/first.log"
+	echo "FAIL: could not build the $FIRST library ($FIRST_COMMIT)"
+	exit 1
+fi
+cp "$LIBDIR/waitlist.so" "$WORK/new.so" &&
+	install -m 755 "$WORK/first/waitlist.so" "$LIBDIR/waitlist.so" ||
+	{ echo "FAIL: could not install the $FIRST library"; exit 1; }
 createdb "$UP" || { echo "FAIL: createdb $UP"; exit 1; }
 # Each -c is its own transaction, so allocations run at each COMMIT.
 if ! qdb "$UP" >"$WORK/setup.log" 2>&1 \
@@ -296,6 +325,11 @@ expect "pre-order plans, a channel limit, channel rules, published availability"
 
 # ------------------------------------------------------------- the update
 qdb "$UP" -c "$ROWS_SQL" >"$WORK/rows_before.txt" || fail "reading the rows before the update"
+# This checkout's library, as an upgrade installs it: it refuses the 0.1.0
+# database, clearly, until the update.
+restore_library || fail "installing the $NEW library"
+expect "the $NEW library refuses a $FIRST database until the update (55000)" \
+	"$(qdb "$UP" -v VERBOSITY=sqlstate -c "SELECT waitlist.restock('UP-A', 1)" 2>&1 | sed -n 's/^ERROR: *//p')" "55000"
 if qdb "$UP" -c "ALTER EXTENSION waitlist UPDATE" 2>"$WORK/update.log"; then
 	pass "ALTER EXTENSION waitlist UPDATE"
 else

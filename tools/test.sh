@@ -107,6 +107,9 @@ suite "soak (30 s of load)" bash test/soak.sh --quick
 # needs settings the others do not run with (autovacuum off,
 # synchronous_commit on, restart_after_crash on).
 suite "crash durability" bash test/crash_durability.sh
+# waitlist.distribute() on a cluster of its own with Citus preloaded (it
+# prints one line and passes when Citus is not installed).
+suite "citus" bash test/citus.sh
 
 echo
 echo "suites: ${failures[*]:+failed: ${failures[*]}}"

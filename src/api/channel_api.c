@@ -85,9 +85,9 @@ waitlist_set_channel(PG_FUNCTION_ARGS)
 		args[1] = CStringGetTextDatum(wl_arg_text(fcinfo, 1, "title", WL_MAX_NAME_LEN, false));
 	wl_spi_connect();
 	wl_store_channel_rule(channel, args, nulls);
-	n = wl_sku_ids_listed_on(channel);
+	n = wl_sku_codes_listed_on(channel);
 	for (uint64 i = 0; i < n; i++)
-		wl_touch_sku(wl_get_int64(i, 1, NULL));
+		wl_touch_sku(wl_get_text(i, 1));
 	row = wl_channel_row(channel);
 	SPI_finish();
 	PG_RETURN_DATUM(row);

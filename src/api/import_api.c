@@ -427,16 +427,16 @@ check_line(Import *imp, SPITupleTable *t, uint64 i, LineChunk *c)
 
 /* Plain INSERT: no speculative insertion per row (see insert_lines) */
 static WlQuery q_insert_lines = {
-	"INSERT INTO waitlist.line (sku_id, kind, order_ref, customer, email, phone, qty,"
+	"INSERT INTO waitlist.line (sku, kind, order_ref, customer, email, phone, qty,"
 	"  pos_start, pos_end, channel, confirm_pending, action_at)"
-	" SELECT u.sku_id, 'backorder', u.order_ref, u.customer, u.email, u.phone, u.qty,"
+	" SELECT u.sku, 'backorder', u.order_ref, u.customer, u.email, u.phone, u.qty,"
 	"  u.pos_start, u.pos_start + u.qty, u.channel, u.pending,"
 	"  CASE WHEN u.pending THEN now() END"
-	" FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int4[],"
-	"  $7::int8[], $8::text[], $9::bool[]) AS u (sku_id, order_ref, customer, email, phone,"
+	" FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int4[],"
+	"  $7::int8[], $8::text[], $9::bool[]) AS u (sku, order_ref, customer, email, phone,"
 	"  qty, pos_start, channel, pending)"
 	" RETURNING id",
-	9, {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID,
+	9, {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID,
 	INT8ARRAYOID, TEXTARRAYOID, BOOLARRAYOID}, NULL
 };
 
@@ -456,12 +456,12 @@ text_column(char **s, int n, Datum *values, bool *nulls)
 	do { for (int i_ = 0; i_ < (c)->n; i_++) (out)[i_] = (c)->a[i_].f; } while (0)
 
 static WlQuery q_line_exists = {
-	"SELECT 1 FROM waitlist.line WHERE sku_id = $1 AND order_ref = $2",
-	2, {INT8OID, TEXTOID}, NULL
+	"SELECT 1 FROM waitlist.line WHERE sku = $1 AND order_ref = $2",
+	2, {TEXTOID, TEXTOID}, NULL
 };
 
 /*
- * The chunk's insert broke the unique (sku_id, order_ref) key: refuse the
+ * The chunk's insert broke the unique (sku, order_ref) key: refuse the
  * first row whose order line exists (in the table before the chunk, or on
  * an earlier row of the chunk) with WL006.
  */
@@ -478,7 +478,7 @@ refuse_duplicate(Import *imp, LineChunk *c)
 					   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 	for (int i = 0; i < c->n; i++)
 	{
-		Datum		args[2] = {Int64GetDatum(c->sku[i]->id), CStringGetTextDatum(c->a[i].order_ref)};
+		Datum		args[2] = {CStringGetTextDatum(c->sku[i]->code), CStringGetTextDatum(c->a[i].order_ref)};
 		char	   *key = psprintf("%s%c%s", c->a[i].sku, '\x01', c->a[i].order_ref);
 		bool		again;
 
@@ -547,8 +547,8 @@ insert_lines(Import *imp, LineChunk *c, int64 *ids)
 	uint64		got;
 
 	for (int i = 0; i < c->n; i++)
-		v[i] = Int64GetDatum(c->sku[i]->id);
-	args[0] = column_array(v, nulls, c->n, INT8OID);
+		v[i] = CStringGetTextDatum(c->sku[i]->code);
+	args[0] = column_array(v, nulls, c->n, TEXTOID);
 	ORDER_FIELD(c, order_ref, s);
 	text_column(s, c->n, v, nulls);
 	args[1] = column_array(v, nulls, c->n, TEXTOID);
@@ -652,8 +652,8 @@ finish_lines(Import *imp)
 	hash_seq_init(&seq, imp->skus);
 	while ((s = hash_seq_search(&seq)) != NULL)
 	{
-		wl_sku_add_imported(s->id, s->units, 0);
-		wl_touch_sku(s->id);
+		wl_sku_add_imported(s->code, s->units, 0);
+		wl_touch_sku(s->code);
 	}
 }
 
@@ -827,7 +827,7 @@ check_signup(Import *imp, SPITupleTable *t, uint64 i, SignupChunk *c)
 	MemoryContextSwitchTo(imp->chunk_cxt);
 	/* the table's sign-ups come before the chunk's: the earlier place wins */
 	if (s->has_waiting)
-		id = wl_signup_same_contact(s->id, s->sub_served, email, phone, &pos);
+		id = wl_signup_same_contact(s->code, s->sub_served, email, phone, &pos);
 	by_email = chunk_contact(c, s, 'e', email);
 	by_phone = chunk_contact(c, s, 'p', phone);
 	if (by_email == NULL || (by_phone != NULL && by_phone->pos < by_email->pos))
@@ -839,10 +839,10 @@ check_signup(Import *imp, SPITupleTable *t, uint64 i, SignupChunk *c)
 }
 
 static WlQuery q_insert_signups = {
-	"INSERT INTO waitlist.subscriber (sku_id, email, phone, customer, pos, confirm_pending)"
-	" SELECT * FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::int8[],"
+	"INSERT INTO waitlist.subscriber (sku, email, phone, customer, pos, confirm_pending)"
+	" SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[],"
 	"  $6::bool[])",
-	6, {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID, BOOLARRAYOID},
+	6, {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID, BOOLARRAYOID},
 	NULL
 };
 
@@ -862,10 +862,10 @@ insert_signups(Import *imp, SignupChunk *c)
 		return;
 	for (int i = 0; i < c->n; i++)
 	{
-		v[i] = Int64GetDatum(c->rows[i].sku->id);
+		v[i] = CStringGetTextDatum(c->rows[i].sku->code);
 		c->rows[i].sku->has_waiting = true;
 	}
-	args[0] = column_array(v, nulls, c->n, INT8OID);
+	args[0] = column_array(v, nulls, c->n, TEXTOID);
 	for (int k = 0; k < 3; k++)
 	{
 		for (int i = 0; i < c->n; i++)
@@ -923,9 +923,9 @@ finish_signups(Import *imp)
 	{
 		if (s->signups == 0)
 			continue;
-		wl_sku_add_imported(s->id, 0, s->signups);
+		wl_sku_add_imported(s->code, 0, s->signups);
 		if (s->touch)
-			wl_touch_sku(s->id);
+			wl_touch_sku(s->code);
 	}
 }
 

@@ -1,7 +1,9 @@
 /*
  * line_api.c
  *	  SQL API for paid lines: place_backorder, cancel_line, ship_line,
- *	  queue_position.  Arguments are checked here; the rules are in
+ *	  queue_position.  The line handles come in two forms: (sku, line_id),
+ *	  whose statements all name the SKU (one shard on Citus), and
+ *	  (line_id), which finds the SKU by the id.  Arguments are checked here; the rules are in
  *	  domain/backorders.c.
  */
 #include "postgres.h"
@@ -20,6 +22,9 @@ PG_FUNCTION_INFO_V1(waitlist_place_backorder);
 PG_FUNCTION_INFO_V1(waitlist_cancel_line);
 PG_FUNCTION_INFO_V1(waitlist_ship_line);
 PG_FUNCTION_INFO_V1(waitlist_queue_position);
+PG_FUNCTION_INFO_V1(waitlist_cancel_line_sku);
+PG_FUNCTION_INFO_V1(waitlist_ship_line_sku);
+PG_FUNCTION_INFO_V1(waitlist_queue_position_sku);
 
 /* SQL: waitlist.place_backorder(order_ref, sku, qty, customer, email, phone, channel) */
 Datum
@@ -35,47 +40,94 @@ waitlist_place_backorder(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(id);
 }
 
+/* The SKU argument of a (sku, line_id) form. */
+static char *
+arg_sku(FunctionCallInfo fcinfo)
+{
+	return wl_arg_text(fcinfo, 0, "sku", WL_MAX_SKU_LEN, true);
+}
+
+/* Cancel line_id (of SKU sku, or found by its id when sku is NULL). */
+static Datum
+cancel(const char *sku, int64 line_id)
+{
+	int64		held;
+
+	wl_spi_connect();
+	held = wl_cancel_line(sku, line_id);
+	SPI_finish();
+	PG_RETURN_INT32((int32) held);
+}
+
 /* SQL: waitlist.cancel_line(line_id) */
 Datum
 waitlist_cancel_line(PG_FUNCTION_ARGS)
 {
-	int64		line_id = wl_arg_int64(fcinfo, 0, "line_id");
-	int64		held;
+	return cancel(NULL, wl_arg_int64(fcinfo, 0, "line_id"));
+}
 
+/* SQL: waitlist.cancel_line(sku, line_id) */
+Datum
+waitlist_cancel_line_sku(PG_FUNCTION_ARGS)
+{
+	char	   *sku = arg_sku(fcinfo);
+
+	return cancel(sku, wl_arg_int64(fcinfo, 1, "line_id"));
+}
+
+/* Ship line_id (of SKU sku, or found by its id when sku is NULL). */
+static Datum
+ship(const char *sku, int64 line_id)
+{
 	wl_spi_connect();
-	held = wl_cancel_line(line_id);
+	wl_ship_line(sku, line_id);
 	SPI_finish();
-	PG_RETURN_INT32((int32) held);
+	PG_RETURN_VOID();
 }
 
 /* SQL: waitlist.ship_line(line_id) */
 Datum
 waitlist_ship_line(PG_FUNCTION_ARGS)
 {
-	int64		line_id = wl_arg_int64(fcinfo, 0, "line_id");
-
-	wl_spi_connect();
-	wl_ship_line(line_id);
-	SPI_finish();
-	PG_RETURN_VOID();
+	return ship(NULL, wl_arg_int64(fcinfo, 0, "line_id"));
 }
 
+/* SQL: waitlist.ship_line(sku, line_id) */
+Datum
+waitlist_ship_line_sku(PG_FUNCTION_ARGS)
+{
+	char	   *sku = arg_sku(fcinfo);
+
+	return ship(sku, wl_arg_int64(fcinfo, 1, "line_id"));
+}
+
+/* The line's place among the SKU's waiting lines; $2 the SKU, or NULL: by id. */
 static WlQuery q_position = {
 	"SELECT CASE WHEN l.state = 'waiting' AND l.pos_end > s.paid_served THEN"
-	"  (SELECT count(*) FROM waitlist.line x WHERE x.sku_id = s.id AND x.state = 'waiting'"
+	"  (SELECT count(*) FROM waitlist.line x WHERE x.sku = s.sku AND x.state = 'waiting'"
 	"    AND x.pos_end > s.paid_served AND x.pos_end <= l.pos_end) END,"
-	" (SELECT count(*) FROM waitlist.line x WHERE x.sku_id = s.id AND x.state = 'waiting'"
+	" (SELECT count(*) FROM waitlist.line x WHERE x.sku = s.sku AND x.state = 'waiting'"
 	"   AND x.pos_end > s.paid_served)"
-	" FROM waitlist.line l JOIN waitlist.sku s ON s.id = l.sku_id WHERE l.id = $1",
+	" FROM waitlist.line l JOIN waitlist.sku s ON s.sku = l.sku WHERE l.id = $1",
 	1, {INT8OID}, NULL
 };
 
-/* SQL: waitlist.queue_position(line_id) -> (position, total) */
-Datum
-waitlist_queue_position(PG_FUNCTION_ARGS)
+static WlQuery q_position_of = {
+	"SELECT CASE WHEN l.state = 'waiting' AND l.pos_end > s.paid_served THEN"
+	"  (SELECT count(*) FROM waitlist.line x WHERE x.sku = $2 AND x.state = 'waiting'"
+	"    AND x.pos_end > s.paid_served AND x.pos_end <= l.pos_end) END,"
+	" (SELECT count(*) FROM waitlist.line x WHERE x.sku = $2 AND x.state = 'waiting'"
+	"   AND x.pos_end > s.paid_served)"
+	" FROM waitlist.line l JOIN waitlist.sku s ON s.sku = l.sku"
+	" WHERE l.sku = $2 AND s.sku = $2 AND l.id = $1",
+	2, {INT8OID, TEXTOID}, NULL
+};
+
+/* (position, total) of line_id (of SKU sku, or found by its id when sku is NULL). */
+static Datum
+position(FunctionCallInfo fcinfo, const char *sku, int64 line_id)
 {
-	int64		line_id = wl_arg_int64(fcinfo, 0, "line_id");
-	Datum		arg = Int64GetDatum(line_id);
+	Datum		args[2] = {Int64GetDatum(line_id), sku ? CStringGetTextDatum(sku) : (Datum) 0};
 	TupleDesc	tupdesc;
 	Datum		values[2];
 	bool		nulls[2];
@@ -83,13 +135,30 @@ waitlist_queue_position(PG_FUNCTION_ARGS)
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "waitlist: queue_position must return a composite type");
 	wl_spi_connect();
-	if (wl_exec(&q_position, &arg, NULL, SPI_OK_SELECT, 0) == 0)
+	if (wl_exec(sku ? &q_position_of : &q_position, args, NULL, SPI_OK_SELECT, 0) == 0)
 		ereport(ERROR,
 				(errcode(WL_ERRCODE_UNKNOWN_LINE),
-				 errmsg("unknown line " INT64_FORMAT, line_id)));
+				 sku ? errmsg("unknown line " INT64_FORMAT " of SKU \"%s\"", line_id, sku)
+				 : errmsg("unknown line " INT64_FORMAT, line_id)));
 	values[0] = Int64GetDatum(wl_get_int64(0, 1, &nulls[0]));
 	values[1] = Int64GetDatum(wl_get_int64(0, 2, &nulls[1]));
 	SPI_finish();
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc),
 													  values, nulls)));
+}
+
+/* SQL: waitlist.queue_position(line_id) -> (position, total) */
+Datum
+waitlist_queue_position(PG_FUNCTION_ARGS)
+{
+	return position(fcinfo, NULL, wl_arg_int64(fcinfo, 0, "line_id"));
+}
+
+/* SQL: waitlist.queue_position(sku, line_id) -> (position, total) */
+Datum
+waitlist_queue_position_sku(PG_FUNCTION_ARGS)
+{
+	char	   *sku = arg_sku(fcinfo);
+
+	return position(fcinfo, sku, wl_arg_int64(fcinfo, 1, "line_id"));
 }

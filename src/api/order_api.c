@@ -48,7 +48,7 @@ typedef struct CartLine
 	int32		qty;
 	char	   *price;			/* numeric text, or NULL */
 	char	   *currency;
-	int64		sku_id;
+	char	   *code;			/* the SKU's code as stored (NULL: unknown SKU) */
 	WlPolicy	policy;
 	int64		line_id;
 	int			shipment;
@@ -69,7 +69,7 @@ typedef struct Cart
 
 static WlQuery q_cart_lines = {
 	"SELECT e.ord::int, jsonb_typeof(e.elem), e.elem->>'sku', e.elem->>'qty',"
-	" e.elem->>'unit_price', e.elem->>'currency', s.id"
+	" e.elem->>'unit_price', e.elem->>'currency', s.sku"
 	" FROM jsonb_array_elements($1) WITH ORDINALITY AS e (elem, ord)"
 	" LEFT JOIN waitlist.sku s ON s.sku = e.elem->>'sku'"
 	" ORDER BY e.ord",
@@ -108,8 +108,6 @@ line_qty(int line_no, const char *s)
 static void
 read_line(uint64 i, CartLine *l)
 {
-	bool		isnull;
-
 	l->line_no = DatumGetInt32(wl_get_datum(i, 1, NULL));
 	if (strcmp(wl_get_text(i, 2), "object") != 0)
 		bad_line(l->line_no, "not a JSON object");
@@ -121,8 +119,8 @@ read_line(uint64 i, CartLine *l)
 	l->qty = line_qty(l->line_no, wl_get_text(i, 4));
 	l->price = wl_get_text(i, 5);
 	l->currency = wl_get_text(i, 6);
-	l->sku_id = wl_get_int64(i, 7, &isnull);
-	if (isnull)
+	l->code = wl_get_text(i, 7);
+	if (l->code == NULL)
 		ereport(ERROR,
 				(errcode(WL_ERRCODE_UNKNOWN_SKU),
 				 errmsg("cart line %d: unknown SKU \"%s\"", l->line_no, l->sku)));
@@ -150,7 +148,7 @@ read_cart(Jsonb *lines, Cart *c)
 		read_line(i, &c->lines[i]);
 	for (int i = 0; i < c->n; i++)
 		for (int j = 0; j < i; j++)
-			if (c->lines[i].sku_id == c->lines[j].sku_id)
+			if (strcmp(c->lines[i].code, c->lines[j].code) == 0)
 				bad_line(c->lines[i].line_no, "the SKU is already on another line of the cart");
 }
 
@@ -181,16 +179,14 @@ order_args(FunctionCallInfo fcinfo, Cart *c)
 /* ---------- deciding and placing ---------- */
 
 
+/* Cart lines in SKU code order (the order the commit locks SKUs in). */
 static int
-cmp_sku_id(const void *a, const void *b)
+cmp_sku_code(const void *a, const void *b)
 {
-	int64		x = (*(CartLine *const *) a)->sku_id;
-	int64		y = (*(CartLine *const *) b)->sku_id;
-
-	return (x > y) - (x < y);
+	return strcmp((*(CartLine *const *) a)->code, (*(CartLine *const *) b)->code);
 }
 
-/* Lock every SKU of the cart in id order and decide each line on it. */
+/* Lock every SKU of the cart in code order and decide each line on it. */
 static void
 decide_lines(Cart *c)
 {
@@ -198,13 +194,13 @@ decide_lines(Cart *c)
 
 	for (int i = 0; i < c->n; i++)
 		byid[i] = &c->lines[i];
-	qsort(byid, c->n, sizeof(CartLine *), cmp_sku_id);
+	qsort(byid, c->n, sizeof(CartLine *), cmp_sku_code);
 	for (int i = 0; i < c->n; i++)
 	{
 		CartLine   *l = byid[i];
 		WlSku		s;
 
-		wl_sku_get(l->sku_id, true, &s);
+		wl_sku_get(l->code, true, &s);
 		wl_policy_of(&s, c->channel, l->qty, &l->policy);
 	}
 	pfree(byid);

@@ -236,9 +236,9 @@ waitlist_set_listings(PG_FUNCTION_ARGS)
 		wl_error_unknown_sku(sku);
 	result = isnull ? (Datum) 0 : SPI_datumTransfer(s.values[SKU_CHANNELS], false, -1);
 	if (isnull)
-		wl_publish_availability(wl_sku_int64(&s, SKU_ID));	/* the feeds hear it now */
+		wl_publish_availability(wl_sku_text(&s, SKU_CODE));	/* the feeds hear it now */
 	else
-		wl_touch_sku(wl_sku_int64(&s, SKU_ID));
+		wl_touch_sku(wl_sku_text(&s, SKU_CODE));
 	SPI_finish();
 	if (isnull)
 		PG_RETURN_NULL();
@@ -290,7 +290,7 @@ waitlist_set_policy(PG_FUNCTION_ARGS)
 	if (row == NULL)
 		wl_error_unknown_sku(sku);
 	wl_sku_from_tuple(row, tupdesc, &s);
-	wl_touch_sku(wl_sku_int64(&s, SKU_ID));
+	wl_touch_sku(wl_sku_text(&s, SKU_CODE));
 	SPI_finish();
 	PG_RETURN_DATUM(heap_copy_tuple_as_datum(row, tupdesc));
 }

@@ -54,12 +54,9 @@ waitlist_preorder_status(PG_FUNCTION_ARGS)
 
 /* The report row of one SKU as the function's composite result (in SPI). */
 static HeapTuple
-status_row(int64 sku_id)
+status_row(const char *sku)
 {
-	WlSku		s;
-
-	wl_sku_get(sku_id, false, &s);
-	wl_sku_preorder_report(wl_sku_text(&s, SKU_CODE));
+	wl_sku_preorder_report(sku);
 	return SPI_copytuple(SPI_tuptable->vals[0]);
 }
 
@@ -140,7 +137,8 @@ waitlist_open_preorders(PG_FUNCTION_ARGS)
 		elog(ERROR, "waitlist: open_preorders must return a composite type");
 	plan_args(fcinfo, &a);
 	wl_spi_connect();
-	row = status_row(wl_open_preorders(&a));
+	(void) wl_open_preorders(&a);
+	row = status_row(a.sku);
 	SPI_finish();
 	PG_RETURN_DATUM(heap_copy_tuple_as_datum(row, tupdesc));
 }

@@ -14,6 +14,7 @@
 
 PG_FUNCTION_INFO_V1(waitlist_subscribe);
 PG_FUNCTION_INFO_V1(waitlist_unsubscribe);
+PG_FUNCTION_INFO_V1(waitlist_unsubscribe_sku);
 
 /* SQL: waitlist.subscribe(sku, email, phone, customer) */
 Datum
@@ -43,7 +44,21 @@ waitlist_unsubscribe(PG_FUNCTION_ARGS)
 	bool		left;
 
 	wl_spi_connect();
-	left = wl_unsubscribe(id);
+	left = wl_unsubscribe(NULL, id);
+	SPI_finish();
+	PG_RETURN_BOOL(left);
+}
+
+/* SQL: waitlist.unsubscribe(sku, id): the handle that routes by SKU */
+Datum
+waitlist_unsubscribe_sku(PG_FUNCTION_ARGS)
+{
+	char	   *sku = wl_arg_text(fcinfo, 0, "sku", WL_MAX_SKU_LEN, true);
+	int64		id = wl_arg_int64(fcinfo, 1, "id");
+	bool		left;
+
+	wl_spi_connect();
+	left = wl_unsubscribe(sku, id);
 	SPI_finish();
 	PG_RETURN_BOOL(left);
 }

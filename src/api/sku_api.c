@@ -39,7 +39,7 @@ change_supply(const char *sku, int64 qty, bool absolute)
 	wl_sku_wait_turn(sku);
 	if (!wl_sku_change_supply(sku, qty, absolute, &s))
 		wl_error_unknown_sku(sku);
-	wl_touch_sku(wl_sku_int64(&s, SKU_ID));
+	wl_touch_sku(wl_sku_text(&s, SKU_CODE));
 	on_hand = wl_sku_int64(&s, SKU_ON_HAND);
 	SPI_finish();
 	return on_hand;
@@ -149,7 +149,7 @@ waitlist_upsert_sku(PG_FUNCTION_ARGS)
 		had_date = wl_sku_date(&s, SKU_RESTOCK_DATE, &old_date);
 	row = wl_sku_upsert(args, nulls);
 	wl_sku_from_tuple(row, tupdesc, &s);
-	wl_touch_sku(wl_sku_int64(&s, SKU_ID));	/* status and dates move the policy */
+	wl_touch_sku(wl_sku_text(&s, SKU_CODE));	/* status and dates move the policy */
 	if (had_date && !PG_ARGISNULL(3) && old_date != PG_GETARG_DATEADT(3))
 		wl_backorders_eta_changed(TextDatumGetCString(args[0]), old_date);
 	SPI_finish();

@@ -36,7 +36,7 @@
 
 typedef struct SkuState
 {
-	int64		id;
+	Datum		code;			/* the SKU code (text) */
 	int64		on_hand;
 	int64		allocated;
 	int64		paid_tail;
@@ -54,45 +54,45 @@ typedef struct SkuState
 
 static WlQuery q_line_holes_fwd = {
 	"SELECT pos_start, pos_end FROM waitlist.line"
-	" WHERE sku_id = $1 AND state <> 'waiting' AND pos_end > $2"
+	" WHERE sku = $1 AND state <> 'waiting' AND pos_end > $2"
 	" ORDER BY pos_end LIMIT 1000",
-	2, {INT8OID, INT8OID}, NULL
+	2, {TEXTOID, INT8OID}, NULL
 };
 
 static WlQuery q_line_holes_back = {
 	"SELECT pos_start, pos_end FROM waitlist.line"
-	" WHERE sku_id = $1 AND state <> 'waiting' AND pos_start < $2"
+	" WHERE sku = $1 AND state <> 'waiting' AND pos_start < $2"
 	" ORDER BY pos_end DESC LIMIT 1000",
-	2, {INT8OID, INT8OID}, NULL
+	2, {TEXTOID, INT8OID}, NULL
 };
 
 static WlQuery q_sub_holes_fwd = {
 	"SELECT pos, pos + 1 FROM waitlist.subscriber"
-	" WHERE sku_id = $1 AND state <> 'waiting' AND pos >= $2"
+	" WHERE sku = $1 AND state <> 'waiting' AND pos >= $2"
 	" ORDER BY pos LIMIT 1000",
-	2, {INT8OID, INT8OID}, NULL
+	2, {TEXTOID, INT8OID}, NULL
 };
 
 static WlQuery q_scan_hi = {
 	"SELECT pos_end FROM waitlist.line"
-	" WHERE sku_id = $1 AND state = 'waiting' AND pos_end >= $2"
+	" WHERE sku = $1 AND state = 'waiting' AND pos_end >= $2"
 	" ORDER BY pos_end LIMIT 1",
-	2, {INT8OID, INT8OID}, NULL
+	2, {TEXTOID, INT8OID}, NULL
 };
 
 static WlQuery q_batch = {
-	"INSERT INTO waitlist.batch (sku_id, kind, pos_from, pos_to, scan_lo, scan_hi, units)"
+	"INSERT INTO waitlist.batch (sku, kind, pos_from, pos_to, scan_lo, scan_hi, units)"
 	" VALUES ($1, $2, $3, $4, $5, $6, $7)",
-	7, {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID}, NULL
+	7, {TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID}, NULL
 };
 
 
 /* Lock the SKU row and read its counters. */
 static void
-load_sku(int64 id, WlSku *row, SkuState *s)
+load_sku(const char *sku, WlSku *row, SkuState *s)
 {
-	wl_sku_get(id, true, row);
-	s->id = id;
+	wl_sku_get(sku, true, row);
+	s->code = row->values[SKU_CODE];
 	s->on_hand = wl_sku_int64(row, SKU_ON_HAND);
 	s->allocated = wl_sku_int64(row, SKU_ALLOCATED);
 	s->paid_tail = wl_sku_int64(row, SKU_PAID_TAIL);
@@ -113,7 +113,7 @@ load_sku(int64 id, WlSku *row, SkuState *s)
  * the live positions crossed.
  */
 static int64
-walk_forward(WlQuery *holes, int64 sku, int64 from, int64 tail,
+walk_forward(WlQuery *holes, Datum sku, int64 from, int64 tail,
 			 int64 units, int64 *granted)
 {
 	int64		p = from;
@@ -121,7 +121,7 @@ walk_forward(WlQuery *holes, int64 sku, int64 from, int64 tail,
 
 	for (;;)
 	{
-		Datum		args[2] = {Int64GetDatum(sku), Int64GetDatum(p)};
+		Datum		args[2] = {sku, Int64GetDatum(p)};
 		uint64		n = wl_exec(holes, args, NULL, SPI_OK_SELECT, 0);
 
 		for (uint64 i = 0; i < n; i++)
@@ -156,14 +156,14 @@ done:
  * (most recent first), skipping cancelled and shipped lines.
  */
 static int64
-walk_back(int64 sku, int64 from, int64 units, int64 *taken)
+walk_back(Datum sku, int64 from, int64 units, int64 *taken)
 {
 	int64		p = from;
 	int64		remaining = units;
 
 	for (;;)
 	{
-		Datum		args[2] = {Int64GetDatum(sku), Int64GetDatum(p)};
+		Datum		args[2] = {sku, Int64GetDatum(p)};
 		uint64		n = wl_exec(&q_line_holes_back, args, NULL, SPI_OK_SELECT, 0);
 
 		for (uint64 i = 0; i < n; i++)
@@ -194,9 +194,9 @@ done:
 
 /* Smallest pos_end >= pos among waiting lines (bounds a batch's scan). */
 static int64
-scan_hi(int64 sku, int64 pos)
+scan_hi(Datum sku, int64 pos)
 {
-	Datum		args[2] = {Int64GetDatum(sku), Int64GetDatum(pos)};
+	Datum		args[2] = {sku, Int64GetDatum(pos)};
 
 	if (wl_exec(&q_scan_hi, args, NULL, SPI_OK_SELECT, 1) == 0)
 		return pos;
@@ -205,12 +205,12 @@ scan_hi(int64 sku, int64 pos)
 
 /* Record one watermark move for expansion after the commit. */
 static void
-insert_batch(int64 sku, const char *kind, int64 from, int64 to,
+insert_batch(Datum sku, const char *kind, int64 from, int64 to,
 			 int64 lo, int64 hi, int64 units)
 {
 	Datum		args[7];
 
-	args[0] = Int64GetDatum(sku);
+	args[0] = sku;
 	args[1] = CStringGetTextDatum(kind);
 	args[2] = Int64GetDatum(from);
 	args[3] = Int64GetDatum(to);
@@ -230,21 +230,21 @@ serve_paid(SkuState *s)
 
 	if (free_units < 0)
 	{
-		s->paid_served = walk_back(s->id, old, -free_units, &granted);
+		s->paid_served = walk_back(s->code, old, -free_units, &granted);
 		s->allocated -= granted;
 		s->paid_waiting += granted;	/* taken back from waiting lines */
 		return false;
 	}
 	if (free_units == 0 || old >= s->paid_tail)
 		return false;
-	s->paid_served = walk_forward(&q_line_holes_fwd, s->id, old, s->paid_tail,
+	s->paid_served = walk_forward(&q_line_holes_fwd, s->code, old, s->paid_tail,
 								  free_units, &granted);
 	if (granted == 0)
 		return false;
 	s->allocated += granted;
 	s->paid_waiting -= granted;
-	insert_batch(s->id, "allocated", old, s->paid_served, old,
-				 scan_hi(s->id, s->paid_served), granted);
+	insert_batch(s->code, "allocated", old, s->paid_served, old,
+				 scan_hi(s->code, s->paid_served), granted);
 	return true;
 }
 
@@ -276,17 +276,17 @@ serve_signups(SkuState *s)
 	if (fresh <= 0 || old >= s->sub_tail)
 		return false;
 	wave = wave_size(fresh, s->notify_ratio, s->sub_tail - old);
-	s->sub_served = walk_forward(&q_sub_holes_fwd, s->id, old, s->sub_tail,
+	s->sub_served = walk_forward(&q_sub_holes_fwd, s->code, old, s->sub_tail,
 								 wave, &told);
 	if (told == 0)
 		return false;
 	s->sub_waiting -= told;
 	s->announced = Min(free_units,
 					   s->announced + (int64) ceil((double) told / s->notify_ratio));
-	insert_batch(s->id, "back_in_stock", old, s->sub_served, old,
+	insert_batch(s->code, "back_in_stock", old, s->sub_served, old,
 				 s->sub_served, free_units);
 	if (s->sold_out_again && s->sub_served < s->sub_tail)
-		insert_batch(s->id, "sold_out_again", s->sub_served, s->sub_tail,
+		insert_batch(s->code, "sold_out_again", s->sub_served, s->sub_tail,
 					 s->sub_served, s->sub_tail, free_units);
 	return true;
 }
@@ -319,7 +319,7 @@ store_sku(WlSku *row, SkuState *s)
  * The caller is connected to SPI.
  */
 int
-wl_allocate_sku(int64 sku_id)
+wl_allocate_sku(const char *sku)
 {
 	WlSku		row;
 	SkuState	s;
@@ -329,7 +329,7 @@ wl_allocate_sku(int64 sku_id)
 	int64		announced;
 	bool		queued;
 
-	load_sku(sku_id, &row, &s);
+	load_sku(sku, &row, &s);
 	allocated = s.allocated;
 	paid_served = s.paid_served;
 	sub_served = s.sub_served;

@@ -11,6 +11,6 @@
 #define WL_ALLOC_QUEUED		0x01	/* batches (so messages) were written */
 #define WL_ALLOC_LISTED		0x02	/* the SKU is listed on sales channels */
 
-extern int	wl_allocate_sku(int64 sku_id);
+extern int	wl_allocate_sku(const char *sku);
 
 #endif

@@ -8,7 +8,7 @@
  * Runs at commit for every SKU the transaction touched that is listed
  * somewhere (a commit hook: domain/settle.c), and once a day from tick(),
  * since dates move on their own.  Locking: under the SKU row lock the
- * commit-time allocator holds, or the one taken by wl_sku_ids_to_recheck.
+ * commit-time allocator holds, or the one taken by wl_sku_codes_to_recheck.
  */
 #include "postgres.h"
 
@@ -46,28 +46,28 @@ wl_text_in(Datum *elems, int n, Datum d)
 
 static WlQuery q_published = {
 	"SELECT channel, decision, checked_on < current_date FROM waitlist.availability"
-	" WHERE sku_id = $1",
-	1, {INT8OID}, NULL
+	" WHERE sku = $1",
+	1, {TEXTOID}, NULL
 };
 
 static WlQuery q_publish = {
-	"INSERT INTO waitlist.availability AS a (sku_id, channel, decision, reason, ship_by)"
+	"INSERT INTO waitlist.availability AS a (sku, channel, decision, reason, ship_by)"
 	" VALUES ($1, $2, $3, $4, $5)"
-	" ON CONFLICT (sku_id, channel) DO UPDATE SET decision = excluded.decision,"
+	" ON CONFLICT (sku, channel) DO UPDATE SET decision = excluded.decision,"
 	"  reason = excluded.reason, ship_by = excluded.ship_by,"
 	"  changes = a.changes + CASE WHEN a.decision = excluded.decision THEN 0 ELSE 1 END,"
-	"  changed_at = CASE WHEN a.decision = excluded.decision THEN a.changed_at ELSE now() END,"
+	"  changed_at = CASE WHEN a.decision = excluded.decision THEN a.changed_at ELSE $6 END,"
 	"  checked_on = current_date"
 	" RETURNING changes",
-	5, {INT8OID, TEXTOID, TEXTOID, TEXTOID, DATEOID}, NULL
+	6, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, DATEOID, TIMESTAMPTZOID}, NULL
 };
 
 static WlQuery q_unlisted = {
-	"DELETE FROM waitlist.availability a WHERE a.sku_id = $1"
+	"DELETE FROM waitlist.availability a WHERE a.sku = $1"
 	" AND ($2::text[] IS NULL OR NOT a.channel = ANY ($2)"
 	"  OR NOT EXISTS (SELECT 1 FROM waitlist.channel c WHERE c.channel = a.channel))"
 	" RETURNING a.channel, a.decision, a.changes + 1",
-	2, {INT8OID, TEXTARRAYOID}, NULL
+	2, {TEXTOID, TEXTARRAYOID}, NULL
 };
 
 static void announce(int64 sku_id, const char *sku, const char *channel,
@@ -80,7 +80,7 @@ static void announce(int64 sku_id, const char *sku, const char *channel,
 static void
 drop_unlisted(int64 sku_id, const char *sku, Datum channels, bool unlisted)
 {
-	Datum		args[2] = {Int64GetDatum(sku_id), channels};
+	Datum		args[2] = {CStringGetTextDatum(sku), channels};
 	char		nulls[3] = {' ', unlisted ? 'n' : ' ', '\0'};
 	uint64		n = wl_exec(&q_unlisted, args, nulls, SPI_OK_DELETE_RETURNING, 0);
 	SPITupleTable *t = SPI_tuptable;
@@ -163,8 +163,8 @@ publish_channel(const WlSku *s, const char *sku, const char *channel, Published 
 {
 	int64		sku_id = wl_sku_int64(s, SKU_ID);
 	WlPolicy	p;
-	Datum		args[5];
-	char		nulls[6] = "     ";
+	Datum		args[6];
+	char		nulls[7] = "      ";
 	const char *now;
 
 	if (wl_find_channel_rule(channel) == NULL)
@@ -173,11 +173,12 @@ publish_channel(const WlSku *s, const char *sku, const char *channel, Published 
 	now = wl_decision_name(p.decision);
 	if (was->decision && strcmp(was->decision, now) == 0 && !was->stale)
 		return;
-	args[0] = Int64GetDatum(sku_id);
+	args[0] = CStringGetTextDatum(sku);
 	args[1] = CStringGetTextDatum(channel);
 	args[2] = CStringGetTextDatum(now);
 	args[3] = CStringGetTextDatum(p.reason);
 	args[4] = DateADTGetDatum(p.ship_by);
+	args[5] = wl_now();
 	nulls[4] = p.has_ship_by ? ' ' : 'n';
 	wl_exec(&q_publish, args, nulls, SPI_OK_INSERT_RETURNING, 0);
 	if (was->decision == NULL || strcmp(was->decision, now) != 0)
@@ -189,10 +190,11 @@ publish_channel(const WlSku *s, const char *sku, const char *channel, Published 
  * decision that changed (caller is in SPI and holds the SKU row lock).
  */
 void
-wl_publish_availability(int64 sku_id)
+wl_publish_availability(const char *code)
 {
-	Datum		arg = Int64GetDatum(sku_id);
+	Datum		arg = CStringGetTextDatum(code);
 	WlSku		s;
+	int64		sku_id;
 	char	   *sku;
 	Published  *pub;
 	uint64		npub;
@@ -200,7 +202,8 @@ wl_publish_availability(int64 sku_id)
 	Datum	   *elems;
 	int			nelems;
 
-	wl_sku_get(sku_id, false, &s);
+	wl_sku_get(code, false, &s);
+	sku_id = wl_sku_int64(&s, SKU_ID);
 	sku = wl_sku_text(&s, SKU_CODE);
 	drop_unlisted(sku_id, sku, s.values[SKU_CHANNELS], s.nulls[SKU_CHANNELS]);
 	if (s.nulls[SKU_CHANNELS])
@@ -231,14 +234,12 @@ wl_publish_availability(int64 sku_id)
 int64
 wl_availability_tick(int max)
 {
-	uint64		n = wl_sku_ids_to_recheck(max);
+	uint64		n = wl_sku_codes_to_recheck(max);
 	SPITupleTable *t = SPI_tuptable;
 
 	for (uint64 i = 0; i < n; i++)
 	{
-		bool		isnull;
-
-		wl_publish_availability(DatumGetInt64(SPI_getbinval(t->vals[i], t->tupdesc, 1, &isnull)));
+		wl_publish_availability(SPI_getvalue(t->vals[i], t->tupdesc, 1));
 	}
 	return (int64) n;
 }

@@ -8,7 +8,7 @@
 
 #include "postgres.h"
 
-extern void wl_publish_availability(int64 sku_id);
+extern void wl_publish_availability(const char *sku);
 extern int64 wl_availability_tick(int max);
 extern bool wl_text_in(Datum *elems, int n, Datum d);
 

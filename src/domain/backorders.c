@@ -48,15 +48,15 @@ typedef struct Line
 /* ---------- placing a backorder ---------- */
 
 static WlQuery q_same_order = {
-	"SELECT id, qty FROM waitlist.line WHERE sku_id = $1 AND order_ref = $2",
-	2, {INT8OID, TEXTOID}, NULL
+	"SELECT id, qty FROM waitlist.line WHERE sku = $1 AND order_ref = $2",
+	2, {TEXTOID, TEXTOID}, NULL
 };
 
 static WlQuery q_insert_line = {
-	"INSERT INTO waitlist.line (sku_id, kind, order_ref, customer, email, phone, qty,"
+	"INSERT INTO waitlist.line (sku, kind, order_ref, customer, email, phone, qty,"
 	"  pos_start, pos_end, channel)"
 	" VALUES ($1, $8, $2, $3, $4, $5, $6, $7, $7 + $6, $9) RETURNING id",
-	9, {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, INT8OID, TEXTOID, TEXTOID}, NULL
+	9, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, INT8OID, TEXTOID, TEXTOID}, NULL
 };
 
 /* Lock the SKU by code; unknown and discontinued SKUs are refused. */
@@ -97,9 +97,9 @@ require_backorder_policy(const WlSku *s, const WlOrderArgs *a)
 
 /* An earlier line for the same order and SKU: its id (same qty) or an error. */
 static int64
-same_order(int64 sku_id, const WlOrderArgs *a)
+same_order(const char *sku, const WlOrderArgs *a)
 {
-	Datum		args[2] = {Int64GetDatum(sku_id), CStringGetTextDatum(a->order_ref)};
+	Datum		args[2] = {CStringGetTextDatum(sku), CStringGetTextDatum(a->order_ref)};
 
 	if (wl_exec(&q_same_order, args, NULL, SPI_OK_SELECT, 0) == 0)
 		return 0;
@@ -114,13 +114,13 @@ same_order(int64 sku_id, const WlOrderArgs *a)
 
 /* Take positions and insert the line. */
 static int64
-insert_line(int64 sku_id, const WlOrderArgs *a, const char *kind)
+insert_line(const char *sku, const WlOrderArgs *a, const char *kind)
 {
 	Datum		args[9];
 	char		nulls[10] = "         ";
-	int64		start = wl_sku_take_paid(sku_id, a->qty);
+	int64		start = wl_sku_take_paid(sku, a->qty);
 
-	args[0] = Int64GetDatum(sku_id);
+	args[0] = CStringGetTextDatum(sku);
 	args[1] = CStringGetTextDatum(a->order_ref);
 	args[2] = wl_opt_text(a->customer);
 	args[3] = wl_opt_text(a->email);
@@ -198,50 +198,73 @@ wl_place_backorder(const WlOrderArgs *a)
 {
 	WlSku		s;
 	int64		id;
-	int64		sku_id;
+	char	   *sku;
 
 	wl_sku_wait_turn(a->sku);
 	lock_sku_for_order(a->sku, &s);
-	sku_id = wl_sku_int64(&s, SKU_ID);
-	id = same_order(sku_id, a);
+	sku = wl_sku_text(&s, SKU_CODE);
+	id = same_order(sku, a);
 	if (id == 0)
 	{
 		require_backorder_policy(&s, a);
-		id = insert_line(sku_id, a, "backorder");
+		id = insert_line(sku, a, "backorder");
 		confirm_backorder(&s, a, id);
-		wl_touch_sku(sku_id);
+		wl_touch_sku(sku);
 	}
 	return id;
 }
 
 /* ---------- cancelling and shipping ---------- */
 
+/* The id-only handle: the line's SKU, found by the line's id alone. */
 static WlQuery q_line_sku = {
-	"SELECT sku_id FROM waitlist.line WHERE id = $1",
+	"SELECT sku FROM waitlist.line WHERE id = $1",
 	1, {INT8OID}, NULL
+};
+
+/* The handle with the SKU: a statement on the one SKU (one shard on Citus). */
+static WlQuery q_line_sku_of = {
+	"SELECT sku FROM waitlist.line WHERE sku = $1 AND id = $2",
+	2, {TEXTOID, INT8OID}, NULL
 };
 
 static WlQuery q_lock_line = {
 	"SELECT id, qty, pos_start, pos_end, state, order_ref, email, phone,"
-	" kind = 'preorder', channel, confirm_pending FROM waitlist.line WHERE id = $1 FOR UPDATE",
-	1, {INT8OID}, NULL
+	" kind = 'preorder', channel, confirm_pending FROM waitlist.line"
+	" WHERE sku = $1 AND id = $2 FOR UPDATE",
+	2, {TEXTOID, INT8OID}, NULL
 };
+
+/*
+ * The SKU of line line_id (of SKU sku when given, else found by the id
+ * alone); an unknown line, or one of another SKU, is refused (WL003).
+ */
+static char *
+line_sku(const char *sku, int64 line_id)
+{
+	Datum		args[2] = {sku ? CStringGetTextDatum(sku) : (Datum) 0, Int64GetDatum(line_id)};
+	uint64		n;
+
+	n = sku ? wl_exec(&q_line_sku_of, args, NULL, SPI_OK_SELECT, 0)
+		: wl_exec(&q_line_sku, &args[1], NULL, SPI_OK_SELECT, 0);
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(WL_ERRCODE_UNKNOWN_LINE),
+				 sku ? errmsg("unknown line " INT64_FORMAT " of SKU \"%s\"", line_id, sku)
+				 : errmsg("unknown line " INT64_FORMAT, line_id)));
+	return wl_get_text(0, 1);
+}
 
 /* Lock the line's SKU, then the line (that order). */
 static void
-lock_line(int64 line_id, WlSku *s, Line *l)
+lock_line(const char *sku_arg, int64 line_id, WlSku *s, Line *l)
 {
-	Datum		arg = Int64GetDatum(line_id);
-	int64		sku_id;
+	char	   *sku = line_sku(sku_arg, line_id);
+	Datum		args[2] = {CStringGetTextDatum(sku), Int64GetDatum(line_id)};
 
-	if (wl_exec(&q_line_sku, &arg, NULL, SPI_OK_SELECT, 0) == 0)
-		ereport(ERROR,
-				(errcode(WL_ERRCODE_UNKNOWN_LINE),
-				 errmsg("unknown line " INT64_FORMAT, line_id)));
-	sku_id = wl_get_int64(0, 1, NULL);
-	wl_wait_turn_id(sku_id);
-	wl_sku_get(sku_id, true, s);
-	wl_exec(&q_lock_line, &arg, NULL, SPI_OK_SELECT, 0);
+	wl_wait_turn(sku);
+	wl_sku_get(sku, true, s);
+	wl_exec(&q_lock_line, args, NULL, SPI_OK_SELECT, 0);
 	l->id = line_id;
 	l->qty = DatumGetInt32(wl_get_datum(0, 2, NULL));
 	l->pos_start = wl_get_int64(0, 3, NULL);
@@ -275,21 +298,23 @@ held_units(const WlSku *s, const Line *l)
 
 static WlQuery q_close_line = {
 	"UPDATE waitlist.line SET state = $2,"
-	" cancelled_at = CASE WHEN $2 = 'cancelled' THEN now() END,"
-	" shipped_at = CASE WHEN $2 = 'shipped' THEN now() END"
-	" WHERE id = $1",
-	2, {INT8OID, TEXTOID}, NULL
+	" cancelled_at = CASE WHEN $2 = 'cancelled' THEN $4 END,"
+	" shipped_at = CASE WHEN $2 = 'shipped' THEN $4 END"
+	" WHERE sku = $3 AND id = $1",
+	4, {INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID}, NULL
 };
 
 /* Close a line and take its units off the SKU's counters. */
 static void
 close_line(const WlSku *s, const Line *l, const char *state, int64 unallocate, int64 unstock)
 {
-	Datum		largs[2] = {Int64GetDatum(l->id), CStringGetTextDatum(state)};
+	char	   *sku = wl_sku_text(s, SKU_CODE);
+	Datum		largs[4] = {Int64GetDatum(l->id), CStringGetTextDatum(state),
+	CStringGetTextDatum(sku), wl_now()};
 
 	wl_exec(&q_close_line, largs, NULL, SPI_OK_UPDATE, 0);
 	/* the units it held leave the allocation, the rest leave the queue */
-	wl_sku_close_line(wl_sku_int64(s, SKU_ID), unallocate, unstock, l->qty - unallocate);
+	wl_sku_close_line(sku, unallocate, unstock, l->qty - unallocate);
 }
 
 /* Queue a message about a closed line. */
@@ -314,38 +339,37 @@ line_message(const WlSku *s, const Line *l, const char *kind, int64 units)
 
 /* Cancel a line; returns the units it held. */
 int64
-wl_cancel_line(int64 line_id)
+wl_cancel_line(const char *sku_arg, int64 line_id)
 {
 	WlSku		s;
 	Line		l;
 	int64		held;
-	int64		sku_id;
+	char	   *sku;
 
-	lock_line(line_id, &s, &l);
+	lock_line(sku_arg, line_id, &s, &l);
 	require_open(&l, "cancel");
-	sku_id = wl_sku_int64(&s, SKU_ID);
+	sku = wl_sku_text(&s, SKU_CODE);
 	held = held_units(&s, &l);
 	if (l.confirm_pending)
-		wl_line_confirm_pending(l.id);	/* before line_cancelled */
+		wl_line_confirm_pending(sku, l.id);	/* before line_cancelled */
 	close_line(&s, &l, "cancelled", held, 0);
 	line_message(&s, &l, "line_cancelled", held);
 	if (l.preorder)
-		wl_preorder_cancelled(sku_id, wl_sku_text(&s, SKU_CODE), l.id, (int32) l.qty,
-							  l.channel);
-	wl_touch_sku(sku_id);
+		wl_preorder_cancelled(sku, l.id, (int32) l.qty, l.channel);
+	wl_touch_sku(sku);
 	return held;
 }
 
 /* Ship a fully allocated line. */
 void
-wl_ship_line(int64 line_id)
+wl_ship_line(const char *sku_arg, int64 line_id)
 {
 	WlSku		s;
 	Line		l;
 	int64		held;
 	int64		on_hand;
 
-	lock_line(line_id, &s, &l);
+	lock_line(sku_arg, line_id, &s, &l);
 	require_open(&l, "ship");
 	held = held_units(&s, &l);
 	on_hand = wl_sku_int64(&s, SKU_ON_HAND);
@@ -362,7 +386,7 @@ wl_ship_line(int64 line_id)
 						line_id, on_hand, l.qty),
 				 errdetail("Stock went down in this transaction; the allocation is corrected when it commits.")));
 	if (l.confirm_pending)
-		wl_line_confirm_pending(l.id);	/* before shipped */
+		wl_line_confirm_pending(wl_sku_text(&s, SKU_CODE), l.id);	/* before shipped */
 	close_line(&s, &l, "shipped", l.qty, l.qty);
 	line_message(&s, &l, "shipped", l.qty);
 	if (l.preorder)
@@ -380,7 +404,7 @@ static WlQuery q_eta_changed = {
 		"  'confirmed', s.restock_confirmed, 'cancel_allowed', true) AS payload,"
 		" 'line:' || l.id || ':eta:' || to_char(s.restock_date, 'YYYYMMDD') AS key"
 		" FROM waitlist.sku s"
-		" JOIN waitlist.line l ON l.sku_id = s.id AND l.state = 'waiting'"
+		" JOIN waitlist.line l ON l.sku = s.sku AND l.state = 'waiting'"
 		"  AND l.pos_end > s.paid_served AND l.kind = 'backorder'"
 		" WHERE s.sku = $1"),
 	2, {TEXTOID, DATEOID}, NULL

@@ -24,7 +24,7 @@
 #include "txn/pending.h"
 
 static WlQuery q_pending_batches = {
-	"SELECT id, sku_id, kind, pos_from, pos_to, scan_lo, scan_hi, units"
+	"SELECT id, sku, kind, pos_from, pos_to, scan_lo, scan_hi, units"
 	" FROM waitlist.batch WHERE expanded_at IS NULL"
 	" ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
 	1, {INT4OID}, NULL
@@ -43,14 +43,14 @@ static WlQuery q_pending_batches = {
 	"  'allocated_total', a.total, 'product_url', a.product_url) AS payload," \
 	" 'line:' || a.id || CASE WHEN a.msg_kind = 'ready_to_ship' THEN ':ready'" \
 	"  ELSE ':allocated:' || a.total END AS key" \
-	" FROM (SELECT l.*, s.sku, s.title, s.product_url," \
+	" FROM (SELECT l.*, s.title, s.product_url," \
 	"        CASE WHEN l.pos_end <= $4 THEN 'ready_to_ship' ELSE 'allocated' END AS msg_kind," \
 	"        least(l.pos_end, $4) - greatest(l.pos_start, $3) AS now," \
 	"        least(l.pos_end, $4) - l.pos_start AS total" \
 	"       FROM waitlist.sku s" \
-	"       JOIN waitlist.line l ON l.sku_id = s.id AND l.state = 'waiting'" \
+	"       JOIN waitlist.line l ON l.sku = s.sku AND l.state = 'waiting'" \
 	"        AND l.pos_end > $5 AND l.pos_end <= $6 AND l.pos_start < $4" \
-	"       WHERE s.id = $2 AND l.pos_end > $3" \
+	"       WHERE s.sku = $2 AND l.pos_end > $3" \
 	"        AND s.paid_served >= least(l.pos_end, $4)) a"
 
 #define BACK_SOURCE \
@@ -60,9 +60,9 @@ static WlQuery q_pending_batches = {
 	"  AS payload," \
 	" 'sub:' || u.id || ':back:' || $1 AS key" \
 	" FROM waitlist.sku s" \
-	" JOIN waitlist.subscriber u ON u.sku_id = s.id AND u.state = 'waiting'" \
+	" JOIN waitlist.subscriber u ON u.sku = s.sku AND u.state = 'waiting'" \
 	"  AND u.pos >= $5 AND u.pos < $6" \
-	" WHERE s.id = $2 AND $3 IS NOT NULL AND $4 IS NOT NULL"
+	" WHERE s.sku = $2 AND $3 IS NOT NULL AND $4 IS NOT NULL"
 
 #define SOLD_OUT_SOURCE \
 	"SELECT 'sold_out_again' AS kind, s.sku, u.email, u.phone," \
@@ -74,11 +74,11 @@ static WlQuery q_pending_batches = {
 	" JOIN (SELECT w.*, row_number() OVER (ORDER BY w.pos) AS place," \
 	"        count(*) OVER () AS total" \
 	"       FROM waitlist.subscriber w" \
-	"       WHERE w.sku_id = $2 AND w.state = 'waiting' AND w.pos >= $5 AND w.pos < $6) u" \
-	"  ON u.sku_id = s.id" \
-	" WHERE s.id = $2 AND $3 IS NOT NULL AND $4 IS NOT NULL AND $7 IS NOT NULL"
+	"       WHERE w.sku = $2 AND w.state = 'waiting' AND w.pos >= $5 AND w.pos < $6) u" \
+	"  ON u.sku = s.sku" \
+	" WHERE s.sku = $2 AND $3 IS NOT NULL AND $4 IS NOT NULL AND $7 IS NOT NULL"
 
-#define BATCH_ARGS 7, {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID}, NULL
+#define BATCH_ARGS 7, {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID}, NULL
 
 /*
  * Each kind of batch is written by a plain INSERT first, and by one that
@@ -113,7 +113,7 @@ static WlQuery q_expand_joined = {
 	"   WHERE u.id = ANY (ARRAY(SELECT id FROM waitlist.subscriber WHERE confirm_pending"
 	"                  AND ($2::bigint IS NULL OR id = $2)"
 	"                  ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED))"
-	"  RETURNING u.id, u.sku_id, u.email, u.phone) "
+	"  RETURNING u.id, u.sku, u.email, u.phone) "
 	WL_CONTACT_MESSAGES(
 		"SELECT 'waitlist_joined' AS kind, s.sku, c.email, c.phone,"
 		" waitlist.payload_json('subscription_id', c.id, 'sku', s.sku, 'title', s.title,"
@@ -121,13 +121,13 @@ static WlQuery q_expand_joined = {
 		"   CASE WHEN s.restock_confirmed THEN to_char(s.restock_date, 'YYYY-MM-DD') END,"
 		"  'product_url', s.product_url) AS payload,"
 		" 'sub:' || c.id || ':joined' AS key"
-		" FROM c JOIN waitlist.sku s ON s.id = c.sku_id"),
+		" FROM c JOIN waitlist.sku s ON s.sku = c.sku"),
 	2, {INT4OID, INT8OID}, NULL
 };
 
 static WlQuery q_batch_done = {
-	"UPDATE waitlist.batch SET expanded_at = now(), messages = $2 WHERE id = $1",
-	2, {INT8OID, INT8OID}, NULL
+	"UPDATE waitlist.batch SET expanded_at = now(), messages = $2 WHERE sku = $3 AND id = $1",
+	3, {INT8OID, INT8OID, TEXTOID}, NULL
 };
 
 static bool run_guarded(int64 (*fn) (int64), int64 arg, int64 *result, char **reason);
@@ -150,12 +150,12 @@ expand_one(SPITupleTable *batches, uint64 i)
 	char	   *kind;
 	BatchQueries *q = NULL;
 	int64		n;
-	Datum		done[2];
+	Datum		done[3];
 	char	   *reason;
 
 	SPI_tuptable = batches;
 	args[0] = wl_get_datum(i, 1, NULL);	/* id */
-	args[1] = wl_get_datum(i, 2, NULL);	/* sku_id */
+	args[1] = wl_get_datum(i, 2, NULL);	/* sku */
 	kind = wl_get_text(i, 3);
 	args[2] = wl_get_datum(i, 4, NULL);	/* pos_from */
 	args[3] = wl_get_datum(i, 5, NULL);	/* pos_to */
@@ -174,6 +174,7 @@ expand_one(SPITupleTable *batches, uint64 i)
 		n = (int64) wl_exec(&q->once, args, NULL, SPI_OK_INSERT, 0);
 	done[0] = args[0];
 	done[1] = Int64GetDatum(n);
+	done[2] = args[1];
 	wl_exec(&q_batch_done, done, NULL, SPI_OK_UPDATE, 0);
 	return n;
 }
@@ -192,7 +193,7 @@ typedef struct ExpandWork
 	int64		(*bulk) (int64 max);	/* messages written */
 	WlQuery    *due;			/* $1 max: the ids bulk would take, in its order */
 	int64		(*one) (int64 id);	/* messages written for one unit */
-	WlQuery    *retire;			/* $1 id: off the work, RETURNING sku_id */
+	WlQuery    *retire;			/* $1 id: off the work, RETURNING sku */
 } ExpandWork;
 
 /* Errors that come from a unit's data, not from the database's state. */
@@ -229,12 +230,21 @@ run_guarded(int64 (*fn) (int64), int64 arg, int64 *result, char **reason)
 	{
 		ErrorData  *e;
 
+		/*
+		 * The subtransaction is rolled back before any error goes on: one
+		 * rethrown from inside it would leave it open, and in a
+		 * transaction without BEGIN (SELECT waitlist.tick()) the session
+		 * then refused every command until a ROLLBACK that ended it
+		 * (FATAL: UserAbortTransactionBlock: unexpected state STARTED).
+		 */
 		MemoryContextSwitchTo(cxt);
 		e = CopyErrorData();
-		if (!data_error(e))
-			PG_RE_THROW();
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (!data_error(e))
+			ReThrowError(e);
 		*reason = e->message;
 		ok = false;
 	}
@@ -252,7 +262,7 @@ retire_unit(const ExpandWork *w, int64 id, const char *reason)
 
 	if (wl_exec(w->retire, &arg, NULL, SPI_OK_UPDATE_RETURNING, 0) == 0)
 		return;
-	wl_queue_failed(wl_get_int64(0, 1, NULL), w->unit, id, reason);
+	wl_queue_failed(wl_get_text(0, 1), w->unit, id, reason);
 	ereport(WARNING,
 			(errcode(ERRCODE_DATA_EXCEPTION),
 			 errmsg("waitlist: %s " INT64_FORMAT " cannot be turned into a message: %s",
@@ -317,7 +327,7 @@ static WlQuery q_joined_due = {
 };
 
 static WlQuery q_joined_retire = {
-	"UPDATE waitlist.subscriber SET confirm_pending = false WHERE id = $1 RETURNING sku_id",
+	"UPDATE waitlist.subscriber SET confirm_pending = false WHERE id = $1 RETURNING sku",
 	1, {INT8OID}, NULL
 };
 
@@ -339,7 +349,7 @@ static WlQuery q_line_due = {
 
 static WlQuery q_line_retire = {
 	"UPDATE waitlist.line SET confirm_pending = false, action_at = NULL WHERE id = $1"
-	" RETURNING sku_id",
+	" RETURNING sku",
 	1, {INT8OID}, NULL
 };
 
@@ -374,7 +384,7 @@ batches_bulk(int64 max)
 }
 
 static WlQuery q_batch_by_id = {
-	"SELECT id, sku_id, kind, pos_from, pos_to, scan_lo, scan_hi, units"
+	"SELECT id, sku, kind, pos_from, pos_to, scan_lo, scan_hi, units"
 	" FROM waitlist.batch WHERE id = $1 AND expanded_at IS NULL",
 	1, {INT8OID}, NULL
 };
@@ -397,7 +407,7 @@ static WlQuery q_batch_due = {
 
 static WlQuery q_batch_retire = {
 	"UPDATE waitlist.batch SET expanded_at = now(), messages = 0 WHERE id = $1"
-	" AND expanded_at IS NULL RETURNING sku_id",
+	" AND expanded_at IS NULL RETURNING sku",
 	1, {INT8OID}, NULL
 };
 

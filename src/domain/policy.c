@@ -58,7 +58,14 @@ wl_listed_on(const WlSku *s, const char *channel)
 }
 
 static WlQuery q_channel_room = {
-	"SELECT max_units - accepted FROM waitlist.preorder_channel WHERE sku_id = $1 AND channel = $2",
+	"SELECT max_units - accepted FROM waitlist.preorder_channel WHERE sku = $1 AND channel = $2",
+	2, {TEXTOID, TEXTOID}, NULL
+};
+
+/* policy_of() has the SKU's columns but its code: the SKU by its id. */
+static WlQuery q_channel_room_by_id = {
+	"SELECT c.max_units - c.accepted FROM waitlist.preorder_channel c"
+	" JOIN waitlist.sku s ON s.sku = c.sku WHERE s.id = $1 AND c.channel = $2",
 	2, {INT8OID, TEXTOID}, NULL
 };
 
@@ -68,13 +75,16 @@ static WlQuery q_channel_room = {
  * lookup; it runs in a nested SPI connection, so any caller may use it.
  */
 static int64
-channel_room(int64 sku_id, const char *channel)
+channel_room(const WlSku *s, const char *channel)
 {
-	Datum		args[2] = {Int64GetDatum(sku_id), CStringGetTextDatum(channel)};
+	bool		by_code = !s->nulls[SKU_CODE];
+	Datum		args[2] = {by_code ? s->values[SKU_CODE] : s->values[SKU_ID],
+	CStringGetTextDatum(channel)};
 	int64		room = -1;
 	int			nest = wl_spi_connect_pinned();
 
-	if (wl_exec(&q_channel_room, args, NULL, SPI_OK_SELECT, 0) == 1)
+	if (wl_exec(by_code ? &q_channel_room : &q_channel_room_by_id,
+				args, NULL, SPI_OK_SELECT, 0) == 1)
 		room = Max(wl_get_int64(0, 1, NULL), 0);
 	wl_spi_finish_pinned(nest);
 	return room;
@@ -111,7 +121,7 @@ wl_policy_input(const WlSku *s, const char *channel, int64 qty, WlPolicyInput *i
 	in->channel_room = -1;
 	if (in->upcoming && in->preorders_open && in->preorder_room > 0 &&
 		wl_sku_bool(s, SKU_CHANNEL_LIMITS))
-		in->channel_room = channel_room(wl_sku_int64(s, SKU_ID), channel);
+		in->channel_room = channel_room(s, channel);
 	in->has_ships_on = wl_sku_date(s, SKU_SHIPS_ON, &in->ships_on);
 	in->listed = wl_listed_on(s, channel);
 	in->demand = wl_sku_int64(s, SKU_SUB_WAITING) + in->open_backorder_units;

@@ -64,16 +64,16 @@ limit_reached_event(int64 sku_id, const WlSku *s)
  * by a cancellation or a larger plan clears the mark.
  */
 static void
-sync_limit(int64 sku_id, bool was_at_limit, int64 accepted, int64 limit)
+sync_limit(const char *sku, bool was_at_limit, int64 accepted, int64 limit)
 {
 	bool		at_limit = accepted >= limit;
 	WlSku		s;
 
 	if (at_limit == was_at_limit)
 		return;
-	wl_sku_set_at_limit(sku_id, at_limit, &s);
+	wl_sku_set_at_limit(sku, at_limit, &s);
 	if (at_limit)
-		limit_reached_event(sku_id, &s);
+		limit_reached_event(wl_sku_int64(&s, SKU_ID), &s);
 }
 
 /* Warn the caller and the merchant that a smaller plan left units over. */
@@ -106,9 +106,9 @@ static WlQuery q_preorder_eta = {
 	"  SELECT l.id, l.order_ref, l.qty, l.email, l.phone, s.sku, s.title, s.ships_on,"
 	"   s.production_date, s.preorder_terms"
 	"  FROM waitlist.sku s"
-	"  JOIN waitlist.line l ON l.sku_id = s.id AND l.state = 'waiting'"
+	"  JOIN waitlist.line l ON l.sku = s.sku AND l.state = 'waiting'"
 	"   AND l.pos_end > s.paid_served AND l.kind = 'preorder'"
-	"  WHERE s.id = $1),"
+	"  WHERE s.sku = $1),"
 	" ins AS ("
 	WL_CONTACT_MESSAGES(
 		"SELECT 'eta_changed' AS kind, t.sku, t.email, t.phone,"
@@ -122,14 +122,14 @@ static WlQuery q_preorder_eta = {
 		" FROM t")
 	" RETURNING 1)"
 	" SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM ins)",
-	2, {INT8OID, DATEOID}, NULL
+	2, {TEXTOID, DATEOID}, NULL
 };
 
 /* Tell pre-orders still short of units that the ship date moved; lines told. */
 static int64
-tell_new_date(int64 sku_id, Datum previous)
+tell_new_date(const char *sku, Datum previous)
 {
-	Datum		args[2] = {Int64GetDatum(sku_id), previous};
+	Datum		args[2] = {CStringGetTextDatum(sku), previous};
 
 	wl_exec(&q_preorder_eta, args, NULL, SPI_OK_SELECT, 0);
 	if (wl_get_int64(0, 2, NULL) > 0)
@@ -160,7 +160,7 @@ require_plan(const char *sku, const WlSku *s)
 
 /* Write the plan; returns the new terms number and sets *limit. */
 static int64
-store_plan(const WlPlan *a, int64 sku_id, int64 *limit)
+store_plan(const WlPlan *a, const char *sku, int64 *limit)
 {
 	Datum		args[8];
 	char		nulls[9] = "        ";
@@ -175,7 +175,7 @@ store_plan(const WlPlan *a, int64 sku_id, int64 *limit)
 	args[7] = wl_opt_text(a->deposit_amount);
 	nulls[6] = a->deposit_pct ? ' ' : 'n';
 	nulls[7] = a->deposit_amount ? ' ' : 'n';
-	wl_sku_store_plan(sku_id, args, nulls, &s);
+	wl_sku_store_plan(sku, args, nulls, &s);
 	*limit = wl_sku_int64(&s, SKU_PREORDER_LIMIT);
 	if (*limit == 0)			/* the error undoes the UPDATE */
 		ereport(ERROR,
@@ -197,6 +197,7 @@ wl_open_preorders(const WlPlan *a)
 {
 	WlSku		s;
 	int64		id;
+	char	   *sku;
 	int64		accepted;
 	int64		limit;
 	int64		terms;
@@ -207,15 +208,16 @@ wl_open_preorders(const WlPlan *a)
 	if (wl_sku_text_is(&s, SKU_STATUS, "discontinued"))
 		wl_error_discontinued(a->sku);
 	id = wl_sku_int64(&s, SKU_ID);
+	sku = wl_sku_text(&s, SKU_CODE);
 	accepted = wl_sku_int64(&s, SKU_PREORDER_ACCEPTED);
 	had_ships = wl_sku_date(&s, SKU_SHIPS_ON, &ships);
-	terms = store_plan(a, id, &limit);
-	wl_touch_sku(id);
-	sync_limit(id, wl_sku_bool(&s, SKU_PREORDER_AT_LIMIT), accepted, limit);
+	terms = store_plan(a, sku, &limit);
+	wl_touch_sku(sku);
+	sync_limit(sku, wl_sku_bool(&s, SKU_PREORDER_AT_LIMIT), accepted, limit);
 	if (accepted > limit)
 		report_over_limit(a->sku, id, accepted, limit, terms);
 	if (had_ships && ships != a->ships)
-		tell_new_date(id, DateADTGetDatum(ships));
+		tell_new_date(sku, DateADTGetDatum(ships));
 	return id;
 }
 
@@ -230,8 +232,8 @@ wl_close_preorders(const char *sku)
 	open = wl_sku_bool(&s, SKU_PREORDERS_OPEN);
 	if (open)
 	{
-		wl_sku_close_preorders(wl_sku_int64(&s, SKU_ID));
-		wl_touch_sku(wl_sku_int64(&s, SKU_ID));
+		wl_sku_close_preorders(wl_sku_text(&s, SKU_CODE));
+		wl_touch_sku(wl_sku_text(&s, SKU_CODE));
 	}
 	return open;
 }
@@ -245,42 +247,42 @@ wl_reschedule_preorders(const char *sku, DateADT ships, bool has_production,
 						DateADT production)
 {
 	WlSku		s;
-	int64		id;
+	char	   *code;
 	DateADT		old_ships;
 	Datum		prod;
 
 	lock_plan(sku, &s);
 	require_plan(sku, &s);
-	id = wl_sku_int64(&s, SKU_ID);
+	code = wl_sku_text(&s, SKU_CODE);
 	(void) wl_sku_date(&s, SKU_SHIPS_ON, &old_ships);
 	prod = has_production ? DateADTGetDatum(production) : s.values[SKU_PRODUCTION_DATE];
 	if (ships < DatumGetDateADT(prod))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("ships_on must not be before production_date")));
-	wl_sku_reschedule(id, ships, prod);
-	wl_touch_sku(id);
+	wl_sku_reschedule(code, ships, prod);
+	wl_touch_sku(code);
 	if (old_ships != ships)
-		return tell_new_date(id, DateADTGetDatum(old_ships));
+		return tell_new_date(code, DateADTGetDatum(old_ships));
 	return 0;
 }
 
 static WlQuery q_channel_units = {
 	"SELECT coalesce(sum(qty), 0)::bigint FROM waitlist.line"
-	" WHERE sku_id = $1 AND kind = 'preorder' AND channel = $2 AND state <> 'cancelled'",
-	2, {INT8OID, TEXTOID}, NULL
+	" WHERE sku = $1 AND kind = 'preorder' AND channel = $2 AND state <> 'cancelled'",
+	2, {TEXTOID, TEXTOID}, NULL
 };
 
 static WlQuery q_channel_set = {
-	"INSERT INTO waitlist.preorder_channel (sku_id, channel, max_units, accepted)"
-	" VALUES ($1, $2, $3, $4) ON CONFLICT (sku_id, channel) DO UPDATE"
+	"INSERT INTO waitlist.preorder_channel (sku, channel, max_units, accepted)"
+	" VALUES ($1, $2, $3, $4) ON CONFLICT (sku, channel) DO UPDATE"
 	" SET max_units = excluded.max_units, accepted = excluded.accepted",
-	4, {INT8OID, TEXTOID, INT8OID, INT8OID}, NULL
+	4, {TEXTOID, TEXTOID, INT8OID, INT8OID}, NULL
 };
 
 static WlQuery q_channel_drop = {
-	"DELETE FROM waitlist.preorder_channel WHERE sku_id = $1 AND channel = $2",
-	2, {INT8OID, TEXTOID}, NULL
+	"DELETE FROM waitlist.preorder_channel WHERE sku = $1 AND channel = $2",
+	2, {TEXTOID, TEXTOID}, NULL
 };
 
 /*
@@ -296,7 +298,7 @@ wl_set_preorder_channel_limit(const char *sku, const char *channel, bool has_max
 
 	wl_require_channel(channel);
 	lock_plan(sku, &s);
-	args[0] = s.values[SKU_ID];
+	args[0] = s.values[SKU_CODE];
 	args[1] = CStringGetTextDatum(channel);
 	args[2] = Int64GetDatum(max);
 	wl_exec(&q_channel_units, args, NULL, SPI_OK_SELECT, 1);
@@ -306,8 +308,8 @@ wl_set_preorder_channel_limit(const char *sku, const char *channel, bool has_max
 		wl_exec(&q_channel_drop, args, NULL, SPI_OK_DELETE, 0);
 	else
 		wl_exec(&q_channel_set, args, NULL, SPI_OK_INSERT, 0);
-	wl_sku_refresh_channel_limits(DatumGetInt64(args[0]));
-	wl_touch_sku(DatumGetInt64(args[0]));	/* the channel's policy may change */
+	wl_sku_refresh_channel_limits(wl_sku_text(&s, SKU_CODE));
+	wl_touch_sku(wl_sku_text(&s, SKU_CODE));	/* the channel's policy may change */
 	if (has_max && used > max)
 		ereport(WARNING,
 				(errmsg("channel \"%s\" already holds " INT64_FORMAT " pre-order units of SKU \"%s\", over its new limit of " INT64_FORMAT,
@@ -319,8 +321,8 @@ wl_set_preorder_channel_limit(const char *sku, const char *channel, bool has_max
 /* ---------- placement ---------- */
 
 static WlQuery q_same_order = {
-	"SELECT id, qty, kind = 'preorder' FROM waitlist.line WHERE sku_id = $1 AND order_ref = $2",
-	2, {INT8OID, TEXTOID}, NULL
+	"SELECT id, qty, kind = 'preorder' FROM waitlist.line WHERE sku = $1 AND order_ref = $2",
+	2, {TEXTOID, TEXTOID}, NULL
 };
 
 /*
@@ -329,9 +331,9 @@ static WlQuery q_same_order = {
  * and return its id, or refuse when it is another line.  0 when none.
  */
 static int64
-same_order(const WlPreorder *a, int64 sku_id)
+same_order(const WlPreorder *a, const char *sku)
 {
-	Datum		args[2] = {Int64GetDatum(sku_id), CStringGetTextDatum(a->o.order_ref)};
+	Datum		args[2] = {CStringGetTextDatum(sku), CStringGetTextDatum(a->o.order_ref)};
 	int64		id;
 
 	if (wl_exec(&q_same_order, args, NULL, SPI_OK_SELECT, 0) == 0)
@@ -343,7 +345,7 @@ same_order(const WlPreorder *a, int64 sku_id)
 						a->o.order_ref, a->o.sku),
 				 errdetail("Placing the same pre-order again returns the existing line; change it by cancelling and placing a new one.")));
 	id = wl_get_int64(0, 1, NULL);
-	wl_sku_give_back_preorder(sku_id, a->o.qty, true, NULL);
+	wl_sku_give_back_preorder(sku, a->o.qty, true, NULL);
 	return id;
 }
 
@@ -394,8 +396,8 @@ require_preorder_channel(const WlPreorder *a, const WlSku *s)
 static bool
 place(const WlPreorder *a, WlSku *s, int64 *id)
 {
-	Datum		v[10];
-	char		nulls[11] = "          ";
+	Datum		v[11];
+	char		nulls[12] = "           ";
 
 	v[0] = CStringGetTextDatum(a->o.sku);
 	v[1] = CStringGetTextDatum(a->o.order_ref);
@@ -407,6 +409,7 @@ place(const WlPreorder *a, WlSku *s, int64 *id)
 	v[7] = CStringGetTextDatum(a->price);
 	v[8] = CStringGetTextDatum(a->currency);
 	v[9] = Float8GetDatum((double) wl_authorization_ttl_s);
+	v[10] = wl_now();
 	nulls[2] = a->o.customer ? ' ' : 'n';
 	nulls[3] = a->o.email ? ' ' : 'n';
 	nulls[4] = a->o.phone ? ' ' : 'n';
@@ -418,7 +421,7 @@ place(const WlPreorder *a, WlSku *s, int64 *id)
 		return true;
 	}
 	/* a retry of an accepted order returns it, whatever the limit now */
-	*id = same_order(a, wl_sku_int64(s, SKU_ID));
+	*id = same_order(a, wl_sku_text(s, SKU_CODE));
 	if (*id == 0)
 		refuse_slot(a, s);
 	return false;
@@ -426,14 +429,14 @@ place(const WlPreorder *a, WlSku *s, int64 *id)
 
 static WlQuery q_channel_take = {
 	"UPDATE waitlist.preorder_channel SET accepted = accepted + $3"
-	" WHERE sku_id = $1 AND channel = $2 AND accepted + $3 <= max_units",
-	3, {INT8OID, TEXTOID, INT8OID}, NULL
+	" WHERE sku = $1 AND channel = $2 AND accepted + $3 <= max_units",
+	3, {TEXTOID, TEXTOID, INT8OID}, NULL
 };
 
 static WlQuery q_channel_row = {
 	"SELECT max_units, accepted FROM waitlist.preorder_channel"
-	" WHERE sku_id = $1 AND channel = $2",
-	2, {INT8OID, TEXTOID}, NULL
+	" WHERE sku = $1 AND channel = $2",
+	2, {TEXTOID, TEXTOID}, NULL
 };
 
 /*
@@ -442,9 +445,9 @@ static WlQuery q_channel_row = {
  * every earlier committed placement on this channel.
  */
 static void
-take_channel_slot(const WlPreorder *a, int64 sku_id)
+take_channel_slot(const WlPreorder *a, const char *sku)
 {
-	Datum		args[3] = {Int64GetDatum(sku_id), CStringGetTextDatum(a->o.channel),
+	Datum		args[3] = {CStringGetTextDatum(sku), CStringGetTextDatum(a->o.channel),
 	Int64GetDatum(a->o.qty)};
 
 	if (wl_exec(&q_channel_take, args, NULL, SPI_OK_UPDATE, 0) == 1 ||
@@ -470,19 +473,19 @@ wl_place_preorder(const WlPreorder *a)
 {
 	WlSku		s;
 	int64		id;
-	int64		sku_id;
+	char	   *sku;
 
 	wl_require_channel(a->o.channel);
 	wl_sku_wait_turn(a->o.sku);
 	if (!place(a, &s, &id))
 		return id;
-	sku_id = wl_sku_int64(&s, SKU_ID);
+	sku = wl_sku_text(&s, SKU_CODE);
 	if (wl_sku_bool(&s, SKU_CHANNEL_LIMITS))
-		take_channel_slot(a, sku_id);
-	sync_limit(sku_id, wl_sku_bool(&s, SKU_PREORDER_AT_LIMIT),
+		take_channel_slot(a, sku);
+	sync_limit(sku, wl_sku_bool(&s, SKU_PREORDER_AT_LIMIT),
 			   wl_sku_int64(&s, SKU_PREORDER_ACCEPTED), wl_sku_int64(&s, SKU_PREORDER_LIMIT));
 	if (wl_sku_free_units(&s) > 0 || !s.nulls[SKU_CHANNELS])
-		wl_touch_sku(sku_id);	/* allocation, or the policy to publish */
+		wl_touch_sku(sku);	/* allocation, or the policy to publish */
 	return id;
 }
 
@@ -499,9 +502,10 @@ wl_place_preorder(const WlPreorder *a)
  * the authorization next needs renewing (NULL when nothing is left to do).
  * LINE_ACTIONS_WRITE does it for the lines of a CTE "due" (id,
  * was_pending) locked by the statement's head; $3 is the authorization TTL
- * and $4 the margin before it lapses, in seconds.
+ * and $4 the margin before it lapses, in seconds; on_sku narrows the update
+ * to one SKU ("" for none).
  */
-#define LINE_ACTIONS_WRITE \
+#define LINE_ACTIONS_WRITE(on_sku) \
 	" u AS (" \
 	"  UPDATE waitlist.line l SET confirm_pending = false," \
 	"   authorized_until = CASE WHEN NOT due.was_pending AND l.payment_state = 'authorized'" \
@@ -511,7 +515,7 @@ wl_place_preorder(const WlPreorder *a)
 	"   action_at = CASE WHEN l.state = 'waiting' AND l.payment_state = 'authorized'" \
 	"    THEN CASE WHEN due.was_pending THEN l.authorized_until" \
 	"     ELSE now() + make_interval(secs => $3) END - make_interval(secs => $4) END" \
-	"  FROM due WHERE l.id = due.id" \
+	"  FROM due WHERE l.id = due.id" on_sku \
 	"   AND l.id = ANY (ARRAY(SELECT id FROM due))"	/* by index, not a hash of every line */ \
 	"  RETURNING l.*, due.was_pending)," \
 	" x AS (SELECT u.*, s.sku AS code, s.title, s.product_url," \
@@ -519,7 +523,7 @@ wl_place_preorder(const WlPreorder *a)
 	"   to_char(s.ships_on, 'YYYY-MM-DD') AS ships," \
 	"   u.pos_end <= s.paid_served AS in_stock," \
 	"   CASE WHEN s.restock_confirmed THEN to_char(s.restock_date, 'YYYY-MM-DD') END AS eta" \
-	"  FROM u JOIN waitlist.sku s ON s.id = u.sku_id ORDER BY u.id)"	/* messages in line order */ \
+	"  FROM u JOIN waitlist.sku s ON s.sku = u.sku ORDER BY u.id)"	/* messages in line order */ \
 	" " WL_OUTBOX_INSERT \
 	WL_CONTACT_ROWS( \
 		"SELECT 'backorder_confirmed' AS kind, x.code AS sku, x.email, x.phone," \
@@ -570,7 +574,7 @@ static WlQuery q_line_actions = {
 	"  SELECT id, confirm_pending AS was_pending FROM waitlist.line"
 	"  WHERE action_at <= now() AND ($2::bigint IS NULL OR id = $2)"
 	"  ORDER BY action_at, id LIMIT $1 FOR UPDATE SKIP LOCKED),"
-	LINE_ACTIONS_WRITE,
+	LINE_ACTIONS_WRITE(""),
 	4, {INT4OID, INT8OID, FLOAT8OID, FLOAT8OID}, NULL
 };
 
@@ -580,25 +584,26 @@ static WlQuery q_line_actions = {
  * before the placement or import committed, so its now() can come before
  * the line's action_at; the confirmation must still go out before the
  * closing messages.  The parameters are q_line_actions' ($1, the most
- * lines, is 1).
+ * lines, is 1), and $5 the line's SKU: every statement names it.
  */
 static WlQuery q_line_confirm = {
 	"WITH due AS ("
 	"  SELECT id, true AS was_pending FROM waitlist.line"
-	"  WHERE id = $2 AND confirm_pending AND $1 > 0 FOR UPDATE),"
-	LINE_ACTIONS_WRITE,
-	4, {INT4OID, INT8OID, FLOAT8OID, FLOAT8OID}, NULL
+	"  WHERE sku = $5 AND id = $2 AND confirm_pending AND $1 > 0 FOR UPDATE),"
+	LINE_ACTIONS_WRITE(" AND l.sku = $5"),
+	5, {INT4OID, INT8OID, FLOAT8OID, FLOAT8OID, TEXTOID}, NULL
 };
 
 /* Run the due actions of up to max lines (or of one line); messages written. */
 static int64
-line_actions(int max, int64 line_id, bool pending_only)
+line_actions(int max, const char *sku, int64 line_id, bool pending_only)
 {
 	double		ttl = wl_authorization_ttl_s;
 	double		before = Min((double) wl_reauthorize_before_s, ttl / 2);
-	Datum		args[4] = {Int32GetDatum(max), Int64GetDatum(line_id),
-	Float8GetDatum(ttl), Float8GetDatum(before)};
-	char		nulls[5] = {' ', line_id ? ' ' : 'n', ' ', ' ', '\0'};
+	Datum		args[5] = {Int32GetDatum(max), Int64GetDatum(line_id),
+		Float8GetDatum(ttl), Float8GetDatum(before),
+	sku ? CStringGetTextDatum(sku) : (Datum) 0};
+	char		nulls[6] = {' ', line_id ? ' ' : 'n', ' ', ' ', sku ? ' ' : 'n', '\0'};
 	int64		n = (int64) wl_exec(pending_only ? &q_line_confirm : &q_line_actions,
 									args, nulls, SPI_OK_INSERT, 0);
 
@@ -611,20 +616,20 @@ line_actions(int max, int64 line_id, bool pending_only)
 int64
 wl_expand_line_actions(int max)
 {
-	return line_actions(max, 0, false);
+	return line_actions(max, NULL, 0, false);
 }
 
 /* The same for one line, if it is due (in SPI). */
 int64
 wl_expand_line_action(int64 line_id)
 {
-	return line_actions(1, line_id, false);
+	return line_actions(1, NULL, line_id, false);
 }
 
 static WlQuery q_channel_give_back = {
 	"UPDATE waitlist.preorder_channel SET accepted = greatest(accepted - $3, 0)"
-	" WHERE sku_id = $1 AND channel = $2",
-	3, {INT8OID, TEXTOID, INT8OID}, NULL
+	" WHERE sku = $1 AND channel = $2",
+	3, {TEXTOID, TEXTOID, INT8OID}, NULL
 };
 
 /*
@@ -646,8 +651,8 @@ static WlQuery q_pay_cancel = {
 	"  UPDATE waitlist.line l SET"
 	"   payment_state = CASE o.payment_state WHEN 'authorized' THEN 'voided' ELSE 'refunded' END,"
 	"   refunded = o.captured, authorized_until = NULL, action_at = NULL"
-	"  FROM (SELECT id, payment_state, captured FROM waitlist.line WHERE id = $1) o"
-	"  WHERE l.id = o.id"
+	"  FROM (SELECT id, payment_state, captured FROM waitlist.line WHERE sku = $2 AND id = $1) o"
+	"  WHERE l.sku = $2 AND l.id = o.id"
 	"   AND o.payment_state IN ('authorized', 'captured', 'deposit_captured')"
 	"  RETURNING l.id, l.order_ref, l.qty, l.currency, l.payment_mode,"
 	"   CASE o.payment_state WHEN 'authorized' THEN 'void' ELSE 'refund' END AS action,"
@@ -662,9 +667,9 @@ static WlQuery q_pay_ship = {
 	"WITH u AS ("
 	"  UPDATE waitlist.line l SET payment_state = 'captured', captured = l.amount,"
 	"   authorized_until = NULL, action_at = NULL"
-	"  FROM (SELECT id, captured FROM waitlist.line WHERE id = $1"
+	"  FROM (SELECT id, captured FROM waitlist.line WHERE sku = $2 AND id = $1"
 	"        AND payment_state IN ('authorized', 'deposit_captured')) o"
-	"  WHERE l.id = o.id"
+	"  WHERE l.sku = $2 AND l.id = o.id"
 	"  RETURNING l.id, l.order_ref, l.qty, l.currency, l.payment_mode,"
 	"   'capture' AS action, l.amount - o.captured AS event_amount, 'shipment' AS reason)"
 	PAYMENT_EVENT_INSERT,
@@ -693,9 +698,9 @@ payment_transition(WlQuery *q, const char *sku, int64 line_id)
  * the payment listener sees the authorization before its void or capture.
  */
 void
-wl_line_confirm_pending(int64 line_id)
+wl_line_confirm_pending(const char *sku, int64 line_id)
 {
-	line_actions(1, line_id, true);	/* not a re-authorization: the line is closing */
+	line_actions(1, sku, line_id, true);	/* not a re-authorization: the line is closing */
 }
 
 /*
@@ -703,20 +708,19 @@ wl_line_confirm_pending(int64 line_id)
  * go back to the cap and its channel, and the payment is voided or refunded.
  */
 void
-wl_preorder_cancelled(int64 sku_id, const char *sku, int64 line_id, int32 qty,
-					  const char *channel)
+wl_preorder_cancelled(const char *sku, int64 line_id, int32 qty, const char *channel)
 {
 	WlSku		s;
 
-	wl_sku_give_back_preorder(sku_id, qty, false, &s);
+	wl_sku_give_back_preorder(sku, qty, false, &s);
 	if (wl_sku_bool(&s, SKU_CHANNEL_LIMITS) && channel != NULL)
 	{
-		Datum		args[3] = {Int64GetDatum(sku_id), CStringGetTextDatum(channel),
+		Datum		args[3] = {CStringGetTextDatum(sku), CStringGetTextDatum(channel),
 		Int64GetDatum((int64) qty)};
 
 		wl_exec(&q_channel_give_back, args, NULL, SPI_OK_UPDATE, 0);
 	}
-	sync_limit(sku_id, wl_sku_bool(&s, SKU_PREORDER_AT_LIMIT),
+	sync_limit(sku, wl_sku_bool(&s, SKU_PREORDER_AT_LIMIT),
 			   wl_sku_int64(&s, SKU_PREORDER_ACCEPTED), wl_sku_int64(&s, SKU_PREORDER_LIMIT));
 	payment_transition(&q_pay_cancel, sku, line_id);
 }

@@ -39,9 +39,8 @@ extern int64 wl_reschedule_preorders(const char *sku, DateADT ships, bool has_pr
 extern int64 wl_set_preorder_channel_limit(const char *sku, const char *channel,
 										   bool has_max, int64 max);
 extern int64 wl_place_preorder(const WlPreorder *a);
-extern void wl_line_confirm_pending(int64 line_id);
-extern void wl_preorder_cancelled(int64 sku_id, const char *sku, int64 line_id, int32 qty,
-								  const char *channel);
+extern void wl_line_confirm_pending(const char *sku, int64 line_id);
+extern void wl_preorder_cancelled(const char *sku, int64 line_id, int32 qty, const char *channel);
 extern void wl_preorder_shipped(const char *sku, int64 line_id);
 extern int64 wl_expand_line_actions(int max);
 extern int64 wl_expand_line_action(int64 line_id);

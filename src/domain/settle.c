@@ -14,12 +14,12 @@
 
 /* Allocate the SKU's free units, then publish what changed on its channels. */
 void
-wl_settle_sku(int64 sku_id)
+wl_settle_sku(const char *sku)
 {
-	int			flags = wl_allocate_sku(sku_id);
+	int			flags = wl_allocate_sku(sku);
 
 	if (flags & WL_ALLOC_QUEUED)
 		wl_note_messages();
 	if (flags & WL_ALLOC_LISTED)
-		wl_publish_availability(sku_id);
+		wl_publish_availability(sku);
 }

@@ -7,6 +7,6 @@
 
 #include "postgres.h"
 
-extern void wl_settle_sku(int64 sku_id);
+extern void wl_settle_sku(const char *sku);
 
 #endif

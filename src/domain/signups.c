@@ -38,7 +38,7 @@
 /* The SKU as a new sign-up finds it, under its row lock. */
 typedef struct SignupSku
 {
-	int64		id;
+	const char *code;			/* the SKU code */
 	int64		pos;			/* position taken for the new sign-up */
 	int64		sub_served;
 	bool		discontinued;
@@ -50,8 +50,8 @@ typedef struct SignupSku
 
 static WlQuery q_fill_contact = {
 	"UPDATE waitlist.subscriber SET email = coalesce(email, $2), phone = coalesce(phone, $3)"
-	" WHERE id = $1",
-	3, {INT8OID, TEXTOID, TEXTOID}, NULL
+	" WHERE sku = $4 AND id = $1",
+	4, {INT8OID, TEXTOID, TEXTOID, TEXTOID}, NULL
 };
 
 /*
@@ -60,9 +60,9 @@ static WlQuery q_fill_contact = {
  * which keeps a sign-up to one small insert.
  */
 static WlQuery q_insert = {
-	"INSERT INTO waitlist.subscriber (sku_id, email, phone, customer, pos, confirm_pending)"
+	"INSERT INTO waitlist.subscriber (sku, email, phone, customer, pos, confirm_pending)"
 	" VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-	6, {INT8OID, TEXTOID, TEXTOID, TEXTOID, INT8OID, BOOLOID}, NULL
+	6, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, BOOLOID}, NULL
 };
 
 /* Lock the SKU and take the next sign-up position. */
@@ -73,7 +73,7 @@ take_position(const char *sku, SignupSku *s)
 
 	if (!wl_sku_take_signup(sku, &row))
 		wl_error_unknown_sku(sku);
-	s->id = wl_sku_int64(&row, SKU_ID);
+	s->code = wl_sku_text(&row, SKU_CODE);
 	s->pos = wl_sku_int64(&row, SKU_SUB_TAIL) - 1;
 	s->sub_served = wl_sku_int64(&row, SKU_SUB_SERVED);
 	s->discontinued = wl_sku_text_is(&row, SKU_STATUS, "discontinued");
@@ -105,15 +105,15 @@ require_column(Relation rel, AttrNumber attnum, const char *name)
 }
 
 /*
- * Probe one contact through its own partial index, (sku_id, lower(email),
- * pos) or (sku_id, phone, pos), both WHERE state = 'waiting': the first
+ * Probe one contact through its own partial index, (sku, lower(email),
+ * pos) or (sku, phone, pos), both WHERE state = 'waiting': the first
  * entry at or after the watermark is the earliest waiting sign-up with that
  * contact.  Returns its id (0 if none), *pos its place.
  *
  * The index is read directly rather than through a planned query.  A query
  * leaves the choice to the planner, and on a table never analyzed yet (the
  * first minutes after installing, a launch's rush) it costed every index of
- * the SKU alike and could take the other contact's index or the (sku_id,
+ * the SKU alike and could take the other contact's index or the (sku,
  * pos) key, walking every waiting sign-up of the SKU: 4-10 ms per sign-up
  * at 10,000-20,000 waiting, and the queue lock holds the others back
  * meanwhile.  The snapshot is taken now, as a statement's would be, after
@@ -145,7 +145,8 @@ probe(const char *index, SignupSku *s, const char *contact, bool lowercase, int6
 	key = CStringGetTextDatum(contact);
 	if (lowercase)
 		key = DirectFunctionCall1Coll(lower, irel->rd_indcollation[1], key);
-	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(s->id));
+	ScanKeyEntryInitialize(&keys[0], 0, 1, BTEqualStrategyNumber, InvalidOid,
+						   irel->rd_indcollation[0], F_TEXTEQ, CStringGetTextDatum(s->code));
 	ScanKeyEntryInitialize(&keys[1], 0, 2, BTEqualStrategyNumber, InvalidOid,
 						   irel->rd_indcollation[1], F_TEXTEQ, key);
 	ScanKeyInit(&keys[2], 3, BTGreaterEqualStrategyNumber, F_INT8GE,
@@ -173,15 +174,15 @@ probe(const char *index, SignupSku *s, const char *contact, bool lowercase, int6
 }
 
 /*
- * The waiting sign-up of the SKU (id sku_id, watermark sub_served) with the
+ * The waiting sign-up of the SKU (code sku, watermark sub_served) with the
  * same email or phone (the earlier), or 0; *pos its place.  Also used by
  * api/import_api.c for each imported sign-up.
  */
 int64
-wl_signup_same_contact(int64 sku_id, int64 sub_served, const char *email,
+wl_signup_same_contact(const char *sku, int64 sub_served, const char *email,
 					   const char *phone, int64 *pos)
 {
-	SignupSku	s = {.id = sku_id, .sub_served = sub_served};
+	SignupSku	s = {.code = sku, .sub_served = sub_served};
 	int64		epos = 0;
 	int64		ppos = 0;
 	int64		by_email = probe("subscriber_email", &s, email, true, &epos);
@@ -202,17 +203,18 @@ find_existing(SignupSku *s, const char *email, const char *phone)
 {
 	int64		pos;
 
-	return wl_signup_same_contact(s->id, s->sub_served, email, phone, &pos);
+	return wl_signup_same_contact(s->code, s->sub_served, email, phone, &pos);
 }
 
 /* Keep the existing sign-up: give the position back, add a new contact. */
 static void
 keep_existing(SignupSku *s, int64 id, const char *email, const char *phone)
 {
-	Datum		args[3] = {Int64GetDatum(id), wl_opt_text(email), wl_opt_text(phone)};
-	char		nulls[4] = {' ', email ? ' ' : 'n', phone ? ' ' : 'n', '\0'};
+	Datum		args[4] = {Int64GetDatum(id), wl_opt_text(email), wl_opt_text(phone),
+	CStringGetTextDatum(s->code)};
+	char		nulls[5] = {' ', email ? ' ' : 'n', phone ? ' ' : 'n', ' ', '\0'};
 
-	wl_sku_give_back_signup(s->id);
+	wl_sku_give_back_signup(s->code);
 	wl_exec(&q_fill_contact, args, nulls, SPI_OK_UPDATE, 0);
 }
 
@@ -223,7 +225,7 @@ insert_signup(SignupSku *s, const char *email, const char *phone, const char *cu
 	Datum		args[6];
 	char		nulls[7] = "      ";
 
-	args[0] = Int64GetDatum(s->id);
+	args[0] = CStringGetTextDatum(s->code);
 	args[1] = wl_opt_text(email);
 	args[2] = wl_opt_text(phone);
 	args[3] = wl_opt_text(customer);
@@ -255,43 +257,57 @@ wl_subscribe(const char *sku, const char *email, const char *phone, const char *
 	{
 		id = insert_signup(&s, email, phone, customer);
 		if (s.unannounced || s.listed)
-			wl_touch_sku(s.id);
+			wl_touch_sku(s.code);
 	}
 	return id;
 }
 
+/* The id-only handle: the sign-up's SKU, found by its id alone. */
 static WlQuery q_sub_sku = {
-	"SELECT sku_id FROM waitlist.subscriber WHERE id = $1",
+	"SELECT sku FROM waitlist.subscriber WHERE id = $1",
 	1, {INT8OID}, NULL
+};
+
+/* The handle with the SKU: a statement on the one SKU (one shard on Citus). */
+static WlQuery q_sub_sku_of = {
+	"SELECT sku FROM waitlist.subscriber WHERE sku = $2 AND id = $1",
+	2, {INT8OID, TEXTOID}, NULL
 };
 
 static WlQuery q_unsubscribe = {
 	"UPDATE waitlist.subscriber SET state = 'unsubscribed', unsubscribed_at = now(),"
 	" confirm_pending = false"
-	" WHERE id = $1 AND state = 'waiting' RETURNING pos",
-	1, {INT8OID}, NULL
+	" WHERE sku = $2 AND id = $1 AND state = 'waiting' RETURNING pos",
+	2, {INT8OID, TEXTOID}, NULL
 };
 
-/* Leave the list; false when the sign-up was not waiting. */
+/*
+ * Leave the list (sign-up id of SKU sku, or found by its id alone when sku
+ * is NULL); false when the sign-up was not waiting.
+ */
 bool
-wl_unsubscribe(int64 id)
+wl_unsubscribe(const char *sku_arg, int64 id)
 {
-	Datum		arg = Int64GetDatum(id);
-	int64		sku_id;
+	Datum		args[2] = {Int64GetDatum(id), sku_arg ? CStringGetTextDatum(sku_arg) : (Datum) 0};
+	char	   *sku;
 	uint64		n;
 	WlSku		s;
 
-	if (wl_exec(&q_sub_sku, &arg, NULL, SPI_OK_SELECT, 0) == 0)
+	n = sku_arg ? wl_exec(&q_sub_sku_of, args, NULL, SPI_OK_SELECT, 0)
+		: wl_exec(&q_sub_sku, args, NULL, SPI_OK_SELECT, 0);
+	if (n == 0)
 		ereport(ERROR,
 				(errcode(WL_ERRCODE_UNKNOWN_SUBSCRIPTION),
-				 errmsg("unknown sign-up " INT64_FORMAT, id)));
-	sku_id = wl_get_int64(0, 1, NULL);
-	wl_wait_turn_id(sku_id);
-	wl_sku_mark_changed(sku_id);
-	n = wl_exec(&q_unsubscribe, &arg, NULL, SPI_OK_UPDATE_RETURNING, 0);
+				 sku_arg ? errmsg("unknown sign-up " INT64_FORMAT " of SKU \"%s\"", id, sku_arg)
+				 : errmsg("unknown sign-up " INT64_FORMAT, id)));
+	sku = wl_get_text(0, 1);
+	args[1] = CStringGetTextDatum(sku);
+	wl_wait_turn(sku);
+	wl_sku_mark_changed(sku);
+	n = wl_exec(&q_unsubscribe, args, NULL, SPI_OK_UPDATE_RETURNING, 0);
 	/* demand moved: a listed SKU publishes its availability at commit */
-	if (n > 0 && wl_sku_signup_left(sku_id, wl_get_int64(0, 1, NULL), &s) &&
+	if (n > 0 && wl_sku_signup_left(sku, wl_get_int64(0, 1, NULL), &s) &&
 		!s.nulls[SKU_CHANNELS])
-		wl_touch_sku(sku_id);
+		wl_touch_sku(sku);
 	return n > 0;
 }

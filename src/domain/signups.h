@@ -9,8 +9,8 @@
 
 extern int64 wl_subscribe(const char *sku, const char *email, const char *phone,
 						  const char *customer);
-extern bool wl_unsubscribe(int64 id);
-extern int64 wl_signup_same_contact(int64 sku_id, int64 sub_served, const char *email,
+extern bool wl_unsubscribe(const char *sku, int64 id);
+extern int64 wl_signup_same_contact(const char *sku, int64 sub_served, const char *email,
 									const char *phone, int64 *pos);
 
 #endif

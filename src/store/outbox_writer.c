@@ -102,20 +102,20 @@ static WlQuery q_dead_unit = {
 	" SELECT 'message_failed', 'merchant', s.sku,"
 	"  waitlist.payload_json('sku', s.sku, 'unit', $1, 'id', $2, 'reason', $3),"
 	"  'failed:' || $1 || ':' || $2, 'dead', $3"
-	" FROM waitlist.sku s WHERE s.id = $4"
+	" FROM waitlist.sku s WHERE s.sku = $4"
 	" ON CONFLICT (idempotency_key) DO NOTHING",
-	4, {TEXTOID, INT8OID, TEXTOID, INT8OID}, NULL
+	4, {TEXTOID, INT8OID, TEXTOID, TEXTOID}, NULL
 };
 
 /* Record a unit no message could be built from (dead on arrival). */
 void
-wl_queue_failed(int64 sku_id, const char *unit, int64 id, const char *reason)
+wl_queue_failed(const char *sku, const char *unit, int64 id, const char *reason)
 {
 	Datum		args[4];
 
 	args[0] = CStringGetTextDatum(unit);
 	args[1] = Int64GetDatum(id);
 	args[2] = CStringGetTextDatum(reason);
-	args[3] = Int64GetDatum(sku_id);
+	args[3] = CStringGetTextDatum(sku);
 	wl_exec(&q_dead_unit, args, NULL, SPI_OK_INSERT, 0);
 }

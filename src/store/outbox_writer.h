@@ -34,6 +34,6 @@ extern int	wl_queue_contacts(const char *kind, const char *sku,
 							  const char *email, const char *phone,
 							  const char *payload, const char *key);
 extern void wl_queue_new_messages(const char *kind, Datum *arrays);
-extern void wl_queue_failed(int64 sku_id, const char *unit, int64 id, const char *reason);
+extern void wl_queue_failed(const char *sku, const char *unit, int64 id, const char *reason);
 
 #endif

@@ -201,29 +201,13 @@ wl_error_discontinued(const char *sku)
 			 errmsg("SKU \"%s\" is discontinued", sku)));
 }
 
-static WlQuery q_id_of = {
-	"SELECT id FROM waitlist.sku WHERE sku = $1", 1, {TEXTOID}, NULL
-};
-
-/* The SKU's id, or 0 when there is no such SKU. */
-int64
-wl_sku_id_of(const char *code)
-{
-	Datum		arg = CStringGetTextDatum(code);
-
-	if (wl_exec(&q_id_of, &arg, NULL, SPI_OK_SELECT, 0) == 0)
-		return 0;
-	return wl_get_int64(0, 1, NULL);
-}
-
 /*
  * Wait for this transaction's turn at the SKU (txn/sku_queue.c) by code.
- * An unknown SKU takes no lock (the caller refuses it).
  */
 void
 wl_sku_wait_turn(const char *code)
 {
-	wl_wait_turn_id(wl_turn_needed() ? wl_sku_id_of(code) : 0);
+	wl_wait_turn(code);
 }
 
 static WlQuery q_by_code = {
@@ -232,14 +216,6 @@ static WlQuery q_by_code = {
 
 static WlQuery q_lock_by_code = {
 	"SELECT * FROM waitlist.sku WHERE sku = $1 FOR UPDATE", 1, {TEXTOID}, NULL
-};
-
-static WlQuery q_by_id = {
-	"SELECT * FROM waitlist.sku WHERE id = $1", 1, {INT8OID}, NULL
-};
-
-static WlQuery q_lock_by_id = {
-	"SELECT * FROM waitlist.sku WHERE id = $1 FOR UPDATE", 1, {INT8OID}, NULL
 };
 
 /* Read (and lock) the SKU by code; false when there is none. */
@@ -262,15 +238,12 @@ wl_sku_lock(const char *code, WlSku *s)
 		wl_error_unknown_sku(code);
 }
 
-/* Read (and lock) the SKU by id; it must exist. */
+/* Read (and lock) a SKU the caller knows exists (by code). */
 void
-wl_sku_get(int64 id, bool lock, WlSku *s)
+wl_sku_get(const char *sku, bool lock, WlSku *s)
 {
-	Datum		arg = Int64GetDatum(id);
-
-	if (wl_exec(lock ? &q_lock_by_id : &q_by_id, &arg, NULL, SPI_OK_SELECT, 0) == 0)
-		elog(ERROR, "waitlist: SKU id " INT64_FORMAT " vanished", id);
-	read_result(0, s);
+	if (!wl_sku_find(sku, lock, s))
+		elog(ERROR, "waitlist: SKU \"%s\" vanished", sku);
 }
 
 /* Run an UPDATE ... RETURNING * with args; true (and *s) when a row changed. */
@@ -289,13 +262,13 @@ update_row(WlQuery *q, Datum *args, const char *nulls, WlSku *s)
 /* Supply changes return what their callers read (by name, like every row here). */
 static WlQuery q_restock = {
 	"UPDATE waitlist.sku SET on_hand = on_hand + $2, updated_at = now()"
-	" WHERE sku = $1 RETURNING id, on_hand",
+	" WHERE sku = $1 RETURNING id, sku, on_hand",
 	2, {TEXTOID, INT8OID}, NULL
 };
 
 static WlQuery q_set_on_hand = {
 	"UPDATE waitlist.sku SET on_hand = $2, updated_at = now()"
-	" WHERE sku = $1 RETURNING id, on_hand",
+	" WHERE sku = $1 RETURNING id, sku, on_hand",
 	2, {TEXTOID, INT8OID}, NULL
 };
 
@@ -349,21 +322,29 @@ static WlQuery q_upsert = {
 	"  product_url = coalesce($6, k.product_url), image_url = coalesce($7, k.image_url),"
 	"  notify_ratio = coalesce($8, k.notify_ratio),"
 	"  send_sold_out_again = coalesce($9, k.send_sold_out_again),"
-	"  confirm_signups = coalesce($10, k.confirm_signups), updated_at = now(),"
+	"  confirm_signups = coalesce($10, k.confirm_signups), updated_at = $11,"
 	/* a SKU that is no longer upcoming takes no more pre-orders */
 	"  preorders_open = k.preorders_open AND coalesce($3, k.status) = 'upcoming',"
 	"  preorder_terms = k.preorder_terms"
 	"   + CASE WHEN k.preorders_open AND coalesce($3, k.status) <> 'upcoming' THEN 1 ELSE 0 END"
 	" RETURNING k.*",
-	10, {TEXTOID, TEXTOID, TEXTOID, DATEOID, BOOLOID, TEXTOID, TEXTOID, NUMERICOID,
-		BOOLOID, BOOLOID}, NULL
+	11, {TEXTOID, TEXTOID, TEXTOID, DATEOID, BOOLOID, TEXTOID, TEXTOID, NUMERICOID,
+		BOOLOID, BOOLOID, TIMESTAMPTZOID}, NULL
 };
 
-/* Create or change a SKU (q_upsert's ten arguments); returns the row. */
+/* Create or change a SKU (q_upsert's first ten arguments, now() added); returns the row. */
 HeapTuple
 wl_sku_upsert(Datum *args, const char *nulls)
 {
-	wl_exec(&q_upsert, args, nulls, SPI_OK_INSERT_RETURNING, 0);
+	Datum		all[11];
+	char		alln[12];
+
+	memcpy(all, args, sizeof(Datum) * 10);
+	memcpy(alln, nulls, 10);
+	all[10] = wl_now();
+	alln[10] = ' ';
+	alln[11] = '\0';
+	wl_exec(&q_upsert, all, alln, SPI_OK_INSERT_RETURNING, 0);
 	return SPI_copytuple(SPI_tuptable->vals[0]);
 }
 
@@ -401,9 +382,9 @@ wl_sku_set_policy(const char *code, Datum *args, const char *nulls)
 static WlQuery q_waiting = {
 	"SELECT (s.sub_tail - s.sub_served)"
 	"  - (SELECT count(*) FROM waitlist.subscriber u"
-	"     WHERE u.sku_id = s.id AND u.state <> 'waiting' AND u.pos >= s.sub_served)"
+	"     WHERE u.sku = s.sku AND u.state <> 'waiting' AND u.pos >= s.sub_served)"
 	"  + (SELECT count(*) FROM waitlist.line l"
-	"     WHERE l.sku_id = s.id AND l.state = 'waiting' AND l.pos_end > s.paid_served)"
+	"     WHERE l.sku = s.sku AND l.state = 'waiting' AND l.pos_end > s.paid_served)"
 	" FROM waitlist.sku s WHERE s.sku = $1",
 	1, {TEXTOID}, NULL
 };
@@ -428,7 +409,7 @@ wl_sku_sync_on_hand(const char *units_query)
 {
 	char	   *sql = psprintf("UPDATE waitlist.sku s SET on_hand = t.units, updated_at = now()"
 							   " FROM (%s) t"
-							   " WHERE s.sku = t.sku AND s.on_hand <> t.units RETURNING s.id",
+							   " WHERE s.sku = t.sku AND s.on_hand <> t.units RETURNING s.sku",
 							   units_query);
 
 	if (SPI_execute(sql, false, 0) != SPI_OK_UPDATE_RETURNING)
@@ -440,16 +421,16 @@ wl_sku_sync_on_hand(const char *units_query)
 
 static WlQuery q_take_paid = {
 	"UPDATE waitlist.sku SET paid_tail = paid_tail + $2, paid_waiting = paid_waiting + $2"
-	" WHERE id = $1"
+	" WHERE sku = $1"
 	" RETURNING paid_tail - $2",
-	2, {INT8OID, INT8OID}, NULL
+	2, {TEXTOID, INT8OID}, NULL
 };
 
 /* Take qty positions at the end of the paid queue; returns the first. */
 int64
-wl_sku_take_paid(int64 id, int64 qty)
+wl_sku_take_paid(const char *sku, int64 qty)
 {
-	Datum		args[2] = {Int64GetDatum(id), Int64GetDatum(qty)};
+	Datum		args[2] = {CStringGetTextDatum(sku), Int64GetDatum(qty)};
 
 	wl_exec(&q_take_paid, args, NULL, SPI_OK_UPDATE_RETURNING, 1);
 	return wl_get_int64(0, 1, NULL);
@@ -457,8 +438,8 @@ wl_sku_take_paid(int64 id, int64 qty)
 
 static WlQuery q_close_line = {
 	"UPDATE waitlist.sku SET allocated = allocated - $2, on_hand = on_hand - $3,"
-	" paid_waiting = paid_waiting - $4, updated_at = now() WHERE id = $1",
-	4, {INT8OID, INT8OID, INT8OID, INT8OID}, NULL
+	" paid_waiting = paid_waiting - $4, updated_at = now() WHERE sku = $1",
+	4, {TEXTOID, INT8OID, INT8OID, INT8OID}, NULL
 };
 
 /*
@@ -466,9 +447,9 @@ static WlQuery q_close_line = {
  * units shipped leave the stock (unstock), the rest leave the queue.
  */
 void
-wl_sku_close_line(int64 id, int64 unallocate, int64 unstock, int64 unqueue)
+wl_sku_close_line(const char *sku, int64 unallocate, int64 unstock, int64 unqueue)
 {
-	Datum		args[4] = {Int64GetDatum(id), Int64GetDatum(unallocate),
+	Datum		args[4] = {CStringGetTextDatum(sku), Int64GetDatum(unallocate),
 	Int64GetDatum(unstock), Int64GetDatum(unqueue)};
 
 	wl_exec(&q_close_line, args, NULL, SPI_OK_UPDATE, 0);
@@ -477,7 +458,7 @@ wl_sku_close_line(int64 id, int64 unallocate, int64 unstock, int64 unqueue)
 /* A sign-up is the hottest call: the row returns only what it reads. */
 static WlQuery q_take_signup = {
 	"UPDATE waitlist.sku SET sub_tail = sub_tail + 1, sub_waiting = sub_waiting + 1"
-	" WHERE sku = $1 RETURNING id, status, on_hand, allocated, announced, sub_tail, sub_served,"
+	" WHERE sku = $1 RETURNING id, sku, status, on_hand, allocated, announced, sub_tail, sub_served,"
 	"  confirm_signups, preorders_open, preorder_limit, preorder_accepted, channels",
 	1, {TEXTOID}, NULL
 };
@@ -495,15 +476,15 @@ wl_sku_take_signup(const char *code, WlSku *s)
 }
 
 static WlQuery q_give_back_signup = {
-	"UPDATE waitlist.sku SET sub_tail = sub_tail - 1, sub_waiting = sub_waiting - 1 WHERE id = $1",
-	1, {INT8OID}, NULL
+	"UPDATE waitlist.sku SET sub_tail = sub_tail - 1, sub_waiting = sub_waiting - 1 WHERE sku = $1",
+	1, {TEXTOID}, NULL
 };
 
 /* Give the position just taken back (the row is still locked). */
 void
-wl_sku_give_back_signup(int64 id)
+wl_sku_give_back_signup(const char *sku)
 {
-	Datum		arg = Int64GetDatum(id);
+	Datum		arg = CStringGetTextDatum(sku);
 
 	wl_exec(&q_give_back_signup, &arg, NULL, SPI_OK_UPDATE, 0);
 }
@@ -514,65 +495,66 @@ wl_sku_give_back_signup(int64 id)
  * error instead of allocating on a snapshot that misses this change.
  */
 static WlQuery q_mark_changed = {
-	"UPDATE waitlist.sku SET updated_at = now() WHERE id = $1",
-	1, {INT8OID}, NULL
+	"UPDATE waitlist.sku SET updated_at = now() WHERE sku = $1",
+	1, {TEXTOID}, NULL
 };
 
 /* Lock the row by updating it. */
 void
-wl_sku_mark_changed(int64 id)
+wl_sku_mark_changed(const char *sku)
 {
-	Datum		arg = Int64GetDatum(id);
+	Datum		arg = CStringGetTextDatum(sku);
 
 	wl_exec(&q_mark_changed, &arg, NULL, SPI_OK_UPDATE, 0);
 }
 
 /* One sign-up fewer waiting, unless the wave already passed its place. */
 static WlQuery q_signup_left = {
-	"UPDATE waitlist.sku SET sub_waiting = sub_waiting - 1 WHERE id = $1 AND sub_served <= $2"
+	"UPDATE waitlist.sku SET sub_waiting = sub_waiting - 1 WHERE sku = $1 AND sub_served <= $2"
 	" RETURNING *",
-	2, {INT8OID, INT8OID}, NULL
+	2, {TEXTOID, INT8OID}, NULL
 };
 
 /* A sign-up at pos left the queue; true (and *s) when it was still waiting to be told. */
 bool
-wl_sku_signup_left(int64 id, int64 pos, WlSku *s)
+wl_sku_signup_left(const char *sku, int64 pos, WlSku *s)
 {
-	Datum		args[2] = {Int64GetDatum(id), Int64GetDatum(pos)};
+	Datum		args[2] = {CStringGetTextDatum(sku), Int64GetDatum(pos)};
 
 	return update_row(&q_signup_left, args, NULL, s);
 }
 
 static WlQuery q_store_allocation = {
 	"UPDATE waitlist.sku SET allocated = $2, paid_served = $3, sub_served = $4,"
-	" announced = $5, paid_waiting = $6, sub_waiting = $7, updated_at = now() WHERE id = $1",
-	7, {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID}, NULL
+	" announced = $5, paid_waiting = $6, sub_waiting = $7, updated_at = now() WHERE sku = $1",
+	7, {TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID}, NULL
 };
 
 /* Write the allocator's counters back. */
 void
 wl_sku_store_allocation(const WlSku *s)
 {
-	static const WlSkuCol cols[7] = {SKU_ID, SKU_ALLOCATED, SKU_PAID_SERVED, SKU_SUB_SERVED,
+	static const WlSkuCol cols[7] = {SKU_CODE, SKU_ALLOCATED, SKU_PAID_SERVED, SKU_SUB_SERVED,
 	SKU_ANNOUNCED, SKU_PAID_WAITING, SKU_SUB_WAITING};
 	Datum		args[7];
 
-	for (int i = 0; i < 7; i++)
+	args[0] = s->values[SKU_CODE];
+	for (int i = 1; i < 7; i++)
 		args[i] = Int64GetDatum(wl_sku_int64(s, cols[i]));
 	wl_exec(&q_store_allocation, args, NULL, SPI_OK_UPDATE, 0);
 }
 
 static WlQuery q_add_imported = {
 	"UPDATE waitlist.sku SET paid_tail = paid_tail + $2, paid_waiting = paid_waiting + $2,"
-	" sub_tail = sub_tail + $3, sub_waiting = sub_waiting + $3 WHERE id = $1",
-	3, {INT8OID, INT8OID, INT8OID}, NULL
+	" sub_tail = sub_tail + $3, sub_waiting = sub_waiting + $3 WHERE sku = $1",
+	3, {TEXTOID, INT8OID, INT8OID}, NULL
 };
 
 /* An import placed paid units and sign-ups at the end of the SKU's queues. */
 void
-wl_sku_add_imported(int64 id, int64 paid_units, int64 signups)
+wl_sku_add_imported(const char *sku, int64 paid_units, int64 signups)
 {
-	Datum		args[3] = {Int64GetDatum(id), Int64GetDatum(paid_units), Int64GetDatum(signups)};
+	Datum		args[3] = {CStringGetTextDatum(sku), Int64GetDatum(paid_units), Int64GetDatum(signups)};
 
 	wl_exec(&q_add_imported, args, NULL, SPI_OK_UPDATE, 0);
 }
@@ -582,15 +564,15 @@ wl_sku_add_imported(int64 id, int64 paid_units, int64 signups)
 static WlQuery q_set_at_limit = {
 	"UPDATE waitlist.sku SET preorder_at_limit = $2,"
 	" preorder_limit_hits = preorder_limit_hits + CASE WHEN $2 THEN 1 ELSE 0 END"
-	" WHERE id = $1 RETURNING *",
-	2, {INT8OID, BOOLOID}, NULL
+	" WHERE sku = $1 RETURNING *",
+	2, {TEXTOID, BOOLOID}, NULL
 };
 
 /* Mark whether accepted units fill the limit; *s gets the row (preorder_limit_hits included). */
 void
-wl_sku_set_at_limit(int64 id, bool at_limit, WlSku *s)
+wl_sku_set_at_limit(const char *sku, bool at_limit, WlSku *s)
 {
-	Datum		args[2] = {Int64GetDatum(id), BoolGetDatum(at_limit)};
+	Datum		args[2] = {CStringGetTextDatum(sku), BoolGetDatum(at_limit)};
 
 	update_row(&q_set_at_limit, args, NULL, s);
 }
@@ -602,59 +584,59 @@ static WlQuery q_store_plan = {
 	" preorders_open = true, production_date = $4, ships_on = $5, payment_mode = $6,"
 	" deposit_pct = $7::numeric, deposit_amount = $8::numeric,"
 	" preorder_terms = preorder_terms + 1, updated_at = now()"
-	" WHERE id = $1 RETURNING *",
-	8, {INT8OID, INT8OID, TEXTOID, DATEOID, DATEOID, TEXTOID, TEXTOID, TEXTOID}, NULL
+	" WHERE sku = $1 RETURNING *",
+	8, {TEXTOID, INT8OID, TEXTOID, DATEOID, DATEOID, TEXTOID, TEXTOID, TEXTOID}, NULL
 };
 
 /* Store a pre-order plan (q_store_plan's arguments after the id); *s gets the row. */
 void
-wl_sku_store_plan(int64 id, Datum *args, const char *nulls, WlSku *s)
+wl_sku_store_plan(const char *sku, Datum *args, const char *nulls, WlSku *s)
 {
-	args[0] = Int64GetDatum(id);
+	args[0] = CStringGetTextDatum(sku);
 	update_row(&q_store_plan, args, nulls, s);
 }
 
 static WlQuery q_close_preorders = {
 	"UPDATE waitlist.sku SET preorders_open = false, preorder_terms = preorder_terms + 1,"
-	" updated_at = now() WHERE id = $1",
-	1, {INT8OID}, NULL
+	" updated_at = now() WHERE sku = $1",
+	1, {TEXTOID}, NULL
 };
 
 /* Stop taking pre-orders. */
 void
-wl_sku_close_preorders(int64 id)
+wl_sku_close_preorders(const char *sku)
 {
-	Datum		arg = Int64GetDatum(id);
+	Datum		arg = CStringGetTextDatum(sku);
 
 	wl_exec(&q_close_preorders, &arg, NULL, SPI_OK_UPDATE, 0);
 }
 
 static WlQuery q_reschedule = {
 	"UPDATE waitlist.sku SET ships_on = $2, production_date = $3,"
-	" preorder_terms = preorder_terms + 1, updated_at = now() WHERE id = $1",
-	3, {INT8OID, DATEOID, DATEOID}, NULL
+	" preorder_terms = preorder_terms + 1, updated_at = now() WHERE sku = $1",
+	3, {TEXTOID, DATEOID, DATEOID}, NULL
 };
 
 /* Move the plan's dates. */
 void
-wl_sku_reschedule(int64 id, DateADT ships, Datum production)
+wl_sku_reschedule(const char *sku, DateADT ships, Datum production)
 {
-	Datum		args[3] = {Int64GetDatum(id), DateADTGetDatum(ships), production};
+	Datum		args[3] = {CStringGetTextDatum(sku), DateADTGetDatum(ships), production};
 
 	wl_exec(&q_reschedule, args, NULL, SPI_OK_UPDATE, 0);
 }
 
 static WlQuery q_channel_limits = {
 	"UPDATE waitlist.sku SET channel_limits = EXISTS"
-	" (SELECT 1 FROM waitlist.preorder_channel c WHERE c.sku_id = $1) WHERE id = $1",
-	1, {INT8OID}, NULL
+	" (SELECT 1 FROM waitlist.preorder_channel c WHERE c.sku = $1) WHERE sku = $1",
+	1, {TEXTOID}, NULL
 };
 
 /* Note whether some channel has its own pre-order limit for the SKU. */
 void
-wl_sku_refresh_channel_limits(int64 id)
+wl_sku_refresh_channel_limits(const char *sku)
 {
-	Datum		arg = Int64GetDatum(id);
+	Datum		arg = CStringGetTextDatum(sku);
 
 	wl_exec(&q_channel_limits, &arg, NULL, SPI_OK_UPDATE, 0);
 }
@@ -663,8 +645,8 @@ static WlQuery q_give_back_preorder = {
 	"UPDATE waitlist.sku SET preorder_accepted = preorder_accepted - $2,"
 	" paid_tail = paid_tail - CASE WHEN $3 THEN $2 ELSE 0 END,"
 	" paid_waiting = paid_waiting - CASE WHEN $3 THEN $2 ELSE 0 END"
-	" WHERE id = $1 RETURNING *",
-	3, {INT8OID, INT8OID, BOOLOID}, NULL
+	" WHERE sku = $1 RETURNING *",
+	3, {TEXTOID, INT8OID, BOOLOID}, NULL
 };
 
 /*
@@ -673,9 +655,9 @@ static WlQuery q_give_back_preorder = {
  * under the same lock, so nobody took positions after them).
  */
 void
-wl_sku_give_back_preorder(int64 id, int64 qty, bool positions, WlSku *s)
+wl_sku_give_back_preorder(const char *sku, int64 qty, bool positions, WlSku *s)
 {
-	Datum		args[3] = {Int64GetDatum(id), Int64GetDatum(qty), BoolGetDatum(positions)};
+	Datum		args[3] = {CStringGetTextDatum(sku), Int64GetDatum(qty), BoolGetDatum(positions)};
 
 	update_row(&q_give_back_preorder, args, NULL, s);
 }
@@ -702,15 +684,15 @@ static WlQuery q_place_preorder = {
 	"  WHERE sku = $1"
 	"  RETURNING *, paid_tail - $6 AS pos, status = 'discontinued' AS gone),"
 	" i AS ("
-	"  INSERT INTO waitlist.line (sku_id, kind, order_ref, customer, email, phone, qty,"
+	"  INSERT INTO waitlist.line (sku, kind, order_ref, customer, email, phone, qty,"
 	"   pos_start, pos_end, channel, unit_price, currency, amount, deposit, captured,"
 	"   payment_mode, payment_state, authorized_until, confirm_pending, action_at)"
-	"  SELECT u.id, 'preorder', $2, $3, $4, $5, $6, u.pos, u.pos + $6, $7, $8::numeric, $9,"
+	"  SELECT u.sku, 'preorder', $2, $3, $4, $5, $6, u.pos, u.pos + $6, $7, $8::numeric, $9,"
 	"   m.amount, CASE u.payment_mode WHEN 'deposit' THEN c.now END, c.now, u.payment_mode,"
 	"   CASE u.payment_mode WHEN 'authorize' THEN 'authorized' WHEN 'full' THEN 'captured'"
 	"    ELSE 'deposit_captured' END,"
-	"   CASE u.payment_mode WHEN 'authorize' THEN now() + make_interval(secs => $10) END,"
-	"   true, now()"
+	"   CASE u.payment_mode WHEN 'authorize' THEN $11 + make_interval(secs => $10) END,"
+	"   true, $11"
 	"  FROM u"
 	"  CROSS JOIN LATERAL (SELECT $8::numeric * $6 AS amount) m"
 	"  CROSS JOIN LATERAL (SELECT CASE u.payment_mode WHEN 'full' THEN m.amount"
@@ -719,14 +701,14 @@ static WlQuery q_place_preorder = {
 	"     u.deposit_amount * $6))"
 	"    ELSE 0 END AS now) c"
 	"  WHERE u.preorders_open AND NOT u.gone AND u.preorder_accepted <= u.preorder_limit"
-	"  ON CONFLICT (sku_id, order_ref) DO NOTHING RETURNING id)"
+	"  ON CONFLICT (sku, order_ref) DO NOTHING RETURNING id)"
 	" SELECT u.*, (SELECT id FROM i) AS line_id FROM u",
-	10, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTOID,
-		FLOAT8OID}, NULL
+	11, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTOID,
+		FLOAT8OID, TIMESTAMPTZOID}, NULL
 };
 
 /*
- * Place a pre-order line (q_place_preorder's ten arguments).  False for an
+ * Place a pre-order line (q_place_preorder's eleven arguments, the last now()).  False for an
  * unknown SKU; else *s is the SKU row after taking the units and *line_id
  * the new line, or 0 when none was inserted.
  */
@@ -790,13 +772,13 @@ wl_sku_preorder_report(const char *code)
 /* ---------- sets of SKUs ---------- */
 
 static WlQuery q_listed_on = {
-	"SELECT id FROM waitlist.sku WHERE $1 = ANY (channels) ORDER BY id",
+	"SELECT sku FROM waitlist.sku WHERE $1 = ANY (channels) ORDER BY sku",
 	1, {TEXTOID}, NULL
 };
 
-/* The ids of the SKUs listed on a channel, left in SPI_tuptable. */
+/* The codes of the SKUs listed on a channel, left in SPI_tuptable. */
 uint64
-wl_sku_ids_listed_on(const char *channel)
+wl_sku_codes_listed_on(const char *channel)
 {
 	Datum		arg = CStringGetTextDatum(channel);
 
@@ -804,10 +786,10 @@ wl_sku_ids_listed_on(const char *channel)
 }
 
 static WlQuery q_to_recheck = {
-	"SELECT s.id FROM waitlist.sku s"
-	" WHERE s.id IN (SELECT DISTINCT a.sku_id FROM waitlist.availability a"
+	"SELECT s.sku FROM waitlist.sku s"
+	" WHERE s.sku IN (SELECT DISTINCT a.sku FROM waitlist.availability a"
 	"  WHERE a.checked_on < current_date ORDER BY 1 LIMIT $1)"
-	" ORDER BY s.id FOR UPDATE SKIP LOCKED",
+	" ORDER BY s.sku FOR UPDATE SKIP LOCKED",
 	1, {INT4OID}, NULL
 };
 
@@ -816,7 +798,7 @@ static WlQuery q_to_recheck = {
  * before today, locked (others skipped), left in SPI_tuptable.
  */
 uint64
-wl_sku_ids_to_recheck(int max)
+wl_sku_codes_to_recheck(int max)
 {
 	Datum		arg = Int32GetDatum(max);
 

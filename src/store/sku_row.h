@@ -80,11 +80,10 @@ extern int64 wl_sku_preorder_room(const WlSku *s);
 /* Finding and locking */
 extern void wl_error_unknown_sku(const char *sku) pg_attribute_noreturn();
 extern void wl_error_discontinued(const char *sku) pg_attribute_noreturn();
-extern int64 wl_sku_id_of(const char *code);
 extern void wl_sku_wait_turn(const char *code);
 extern bool wl_sku_find(const char *code, bool lock, WlSku *s);
 extern void wl_sku_lock(const char *code, WlSku *s);
-extern void wl_sku_get(int64 id, bool lock, WlSku *s);
+extern void wl_sku_get(const char *sku, bool lock, WlSku *s);
 
 /* Supply and settings */
 extern bool wl_sku_change_supply(const char *code, int64 qty, bool absolute, WlSku *s);
@@ -96,27 +95,27 @@ extern HeapTuple wl_sku_set_policy(const char *code, Datum *args, const char *nu
 extern int64 wl_sku_waiting_count(const char *code, bool *found);
 
 /* Queues */
-extern int64 wl_sku_take_paid(int64 id, int64 qty);
-extern void wl_sku_close_line(int64 id, int64 unallocate, int64 unstock, int64 unqueue);
+extern int64 wl_sku_take_paid(const char *sku, int64 qty);
+extern void wl_sku_close_line(const char *sku, int64 unallocate, int64 unstock, int64 unqueue);
 extern bool wl_sku_take_signup(const char *code, WlSku *s);
-extern void wl_sku_give_back_signup(int64 id);
-extern void wl_sku_mark_changed(int64 id);
-extern bool wl_sku_signup_left(int64 id, int64 pos, WlSku *s);
+extern void wl_sku_give_back_signup(const char *sku);
+extern void wl_sku_mark_changed(const char *sku);
+extern bool wl_sku_signup_left(const char *sku, int64 pos, WlSku *s);
 extern void wl_sku_store_allocation(const WlSku *s);
-extern void wl_sku_add_imported(int64 id, int64 paid_units, int64 signups);
+extern void wl_sku_add_imported(const char *sku, int64 paid_units, int64 signups);
 
 /* Pre-order plans */
-extern void wl_sku_set_at_limit(int64 id, bool at_limit, WlSku *s);
-extern void wl_sku_store_plan(int64 id, Datum *args, const char *nulls, WlSku *s);
-extern void wl_sku_close_preorders(int64 id);
-extern void wl_sku_reschedule(int64 id, DateADT ships, Datum production);
-extern void wl_sku_refresh_channel_limits(int64 id);
-extern void wl_sku_give_back_preorder(int64 id, int64 qty, bool positions, WlSku *s);
+extern void wl_sku_set_at_limit(const char *sku, bool at_limit, WlSku *s);
+extern void wl_sku_store_plan(const char *sku, Datum *args, const char *nulls, WlSku *s);
+extern void wl_sku_close_preorders(const char *sku);
+extern void wl_sku_reschedule(const char *sku, DateADT ships, Datum production);
+extern void wl_sku_refresh_channel_limits(const char *sku);
+extern void wl_sku_give_back_preorder(const char *sku, int64 qty, bool positions, WlSku *s);
 extern bool wl_sku_place_preorder(Datum *args, const char *nulls, WlSku *s, int64 *line_id);
 extern uint64 wl_sku_preorder_report(const char *code);
 
 /* Sets of SKUs */
-extern uint64 wl_sku_ids_listed_on(const char *channel);
-extern uint64 wl_sku_ids_to_recheck(int max);
+extern uint64 wl_sku_codes_listed_on(const char *channel);
+extern uint64 wl_sku_codes_to_recheck(int max);
 
 #endif

@@ -10,9 +10,16 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
+#include "catalog/namespace.h"
 #include "store/spi.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+#include "waitlist.h"
+
+static bool layout_checked = false; /* the tables are keyed by the SKU code */
 
 /* Connect to SPI (every C entry point that runs statements does). */
 void
@@ -50,6 +57,27 @@ wl_spi_finish_pinned(int nest)
 	AtEOXact_GUC(true, nest);
 }
 
+/*
+ * The statements here are written for the tables keyed by the SKU code
+ * (0.2.0).  A database still at 0.1.0 (line.sku_id) is refused with a
+ * clear error until it is updated: the re-key cannot be served by both.
+ * Checked once per backend, before the first statement is prepared.
+ */
+static void
+check_layout(void)
+{
+	Oid			nsp = get_namespace_oid("waitlist", false);
+	Oid			line = get_relname_relid("line", nsp);
+
+	if (OidIsValid(line) && get_attnum(line, "sku_id") != InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the waitlist extension in this database must be updated"),
+				 errdetail("The installed library keys the tables by the SKU code (0.2.0); this database is at 0.1.0."),
+				 errhint("Run ALTER EXTENSION waitlist UPDATE.")));
+	layout_checked = true;
+}
+
 /* Prepare q once per backend. */
 void
 wl_prepare(WlQuery *q)
@@ -58,6 +86,8 @@ wl_prepare(WlQuery *q)
 
 	if (q->plan != NULL)
 		return;
+	if (!layout_checked)
+		check_layout();
 	plan = SPI_prepare_cursor(q->sql, q->nargs, q->argtypes, q->cursor_options);
 	if (plan == NULL)
 		elog(ERROR, "waitlist: SPI_prepare failed (%s): %s",
@@ -110,6 +140,17 @@ wl_exec(WlQuery *q, Datum *values, const char *nulls, int expected, long count)
 			 SPI_result_code_string(rc), SPI_result_code_string(expected),
 			 q->sql);
 	return SPI_processed;
+}
+
+/*
+ * now() as a parameter (the transaction's start, as now() reads): Citus
+ * refuses now() in a CASE, a COALESCE or an ON CONFLICT DO UPDATE SET of a
+ * statement on a distributed table, and takes a bound value.
+ */
+Datum
+wl_now(void)
+{
+	return TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
 }
 
 /* Column col (1-based) of result row as a datum; isnull may be NULL. */

@@ -32,6 +32,7 @@ extern char *wl_get_text(int row, int col);
 extern bool wl_get_bool(int row, int col);
 extern Datum wl_get_datum(int row, int col, bool *isnull);
 extern Datum wl_opt_text(const char *s);
+extern Datum wl_now(void);
 extern bool wl_text_equals(Datum d, const char *s);
 
 #endif

@@ -5,11 +5,14 @@
  * At XACT_EVENT_PRE_COMMIT, after the last change of the transaction and
  * after deferred triggers fired, the registered per-SKU hooks (the
  * allocator, then the availability publication: module.c registers them)
- * run for each SKU the transaction touched (pending.c), in id order so two
+ * run for each SKU the transaction touched (pending.c), in code order so two
  * committing transactions lock SKUs in the same order, as the extension's
  * owner with a pinned search_path.  Then one NOTIFY wakes the listeners if
  * messages were queued, and early lock release is set up (durability.c).
- * Errors there abort the transaction like any failed COMMIT.  Nothing is
+ * Errors there abort the transaction like any failed COMMIT.  A transaction
+ * that is PREPAREd (two-phase commit) runs the hooks at
+ * XACT_EVENT_PRE_PREPARE instead and sends no NOTIFY (PostgreSQL forbids
+ * it there): its messages wait for the listeners' next poll.  Nothing is
  * done on the abort path except forgetting the state; leftovers at COMMIT
  * are a bug and logged.
  *
@@ -72,7 +75,7 @@ static void
 settle_touched(void)
 {
 	int			n;
-	int64	   *ids = wl_take_touched(&n);
+	char	  **codes = wl_take_touched(&n);
 	Oid			save_user;
 	int			save_sec;
 	int			nest;
@@ -90,7 +93,7 @@ settle_touched(void)
 		elog(ERROR, "waitlist: SPI_connect failed");
 	for (int i = 0; i < n; i++)
 		for (int h = 0; h < nhooks; h++)
-			hooks[h] (ids[i]);
+			hooks[h] (codes[i]);
 	SPI_finish();
 	PopActiveSnapshot();
 	AtEOXact_GUC(true, nest);
@@ -133,10 +136,14 @@ xact_callback(XactEvent event, void *arg)
 			wl_durability_pre_commit();
 			break;
 		case XACT_EVENT_PRE_PREPARE:
-			if (wl_pending_work())
-				ereport(ERROR,
-						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						 errmsg("cannot PREPARE a transaction that changed waitlist stock or queued waitlist messages")));
+			/*
+			 * Two-phase commit (Citus prepares a transaction that spans
+			 * workers): allocate now, since COMMIT PREPARED runs no
+			 * callback here.  PostgreSQL refuses NOTIFY in a prepared
+			 * transaction; the listeners' polling finds the messages.
+			 */
+			settle_touched();
+			(void) wl_take_messages();
 			break;
 		case XACT_EVENT_COMMIT:
 			if (wl_pending_work())

@@ -8,7 +8,7 @@
 
 #include "postgres.h"
 
-typedef void (*WlSkuHook) (int64 sku_id);
+typedef void (*WlSkuHook) (const char *sku);
 
 extern void wl_on_commit_sku(WlSkuHook hook);
 extern Oid	wl_extension_owner(void);

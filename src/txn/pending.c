@@ -16,10 +16,11 @@
 
 #include "txn/durability.h"
 #include "txn/pending.h"
+#include "waitlist.h"
 
 typedef struct TouchedSku
 {
-	int64		sku_id;			/* hash key */
+	char		sku[WL_SKU_KEY_BYTES];	/* hash key: the SKU code */
 	int			level;			/* outermost nest level that touched it */
 } TouchedSku;
 
@@ -34,24 +35,26 @@ ensure_touched(void)
 
 	if (touched != NULL)
 		return;
-	ctl.keysize = sizeof(int64);
+	ctl.keysize = WL_SKU_KEY_BYTES;
 	ctl.entrysize = sizeof(TouchedSku);
 	ctl.hcxt = TopTransactionContext;
 	touched = hash_create("waitlist touched SKUs", 64, &ctl,
-						  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+						  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 }
 
 /* Remember that this (sub)transaction changed the SKU's supply or queue. */
 void
-wl_touch_sku(int64 sku_id)
+wl_touch_sku(const char *sku)
 {
 	TouchedSku *t;
 	bool		found;
 	int			level = GetCurrentTransactionNestLevel();
 
+	if (sku == NULL || strlen(sku) >= WL_SKU_KEY_BYTES)
+		elog(ERROR, "waitlist: no SKU code to note, or one longer than a stored one");
 	wl_note_sku_lock();
 	ensure_touched();
-	t = hash_search(touched, &sku_id, HASH_ENTER, &found);
+	t = hash_search(touched, sku, HASH_ENTER, &found);
 	if (!found || level < t->level)
 		t->level = level;
 }
@@ -91,23 +94,20 @@ wl_pending_work(void)
 	return touched != NULL || messages_level != 0;
 }
 
-/* qsort comparator for SKU ids. */
+/* qsort comparator for SKU codes (byte order: the same in every backend). */
 static int
-cmp_int64(const void *a, const void *b)
+cmp_code(const void *a, const void *b)
 {
-	int64		x = *(const int64 *) a;
-	int64		y = *(const int64 *) b;
-
-	return (x > y) - (x < y);
+	return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-/* The touched SKU ids in id order (NULL when none); the table is forgotten. */
-int64 *
+/* The touched SKU codes in code order (NULL when none); the table is forgotten. */
+char	  **
 wl_take_touched(int *n)
 {
 	HASH_SEQ_STATUS seq;
 	TouchedSku *t;
-	int64	   *ids;
+	char	  **codes;
 	int			i = 0;
 
 	*n = touched ? (int) hash_get_num_entries(touched) : 0;
@@ -116,13 +116,13 @@ wl_take_touched(int *n)
 		touched = NULL;
 		return NULL;
 	}
-	ids = MemoryContextAlloc(TopTransactionContext, sizeof(int64) * *n);
+	codes = MemoryContextAlloc(TopTransactionContext, sizeof(char *) * *n);
 	hash_seq_init(&seq, touched);
 	while ((t = hash_seq_search(&seq)) != NULL)
-		ids[i++] = t->sku_id;
+		codes[i++] = MemoryContextStrdup(TopTransactionContext, t->sku);
 	touched = NULL;
-	qsort(ids, *n, sizeof(int64), cmp_int64);
-	return ids;
+	qsort(codes, *n, sizeof(char *), cmp_code);
+	return codes;
 }
 
 /* Were messages queued?  The note is forgotten. */
@@ -157,7 +157,7 @@ wl_pending_subxact(SubXactEvent event)
 		if (event == SUBXACT_EVENT_COMMIT_SUB)
 			t->level = level - 1;
 		else
-			hash_search(touched, &t->sku_id, HASH_REMOVE, NULL);
+			hash_search(touched, t->sku, HASH_REMOVE, NULL);
 	}
 }
 

@@ -9,12 +9,12 @@
 #include "postgres.h"
 #include "access/xact.h"
 
-extern void wl_touch_sku(int64 sku_id);
+extern void wl_touch_sku(const char *sku);
 extern void wl_note_messages(void);
 extern bool wl_messages_noted(void);
 extern void wl_unnote_messages(void);
 extern bool wl_pending_work(void);
-extern int64 *wl_take_touched(int *n);
+extern char **wl_take_touched(int *n);
 extern bool wl_take_messages(void);
 extern void wl_pending_subxact(SubXactEvent event);
 extern void wl_pending_reset(void);

@@ -17,7 +17,8 @@
  * commit in its next statement's snapshot.
  *
  * The lock is locktype advisory with objsubid 3 in pg_locks, objid the low
- * and classid the high 32 bits of the SKU's id; the SQL advisory lock functions use objsubid 1 and 2, so the
+ * and classid the high 32 bits of a 64-bit hash of the SKU's code (two
+ * codes with one hash share a queue: they only take turns); the SQL advisory lock functions use objsubid 1 and 2, so the
  * application's own advisory locks never collide with it.  A transaction
  * that already holds a transaction id (a cart, a cancellation, an earlier
  * call) skips the queue and waits on the row as before: the queue is never
@@ -28,6 +29,7 @@
 
 #include "access/xact.h"
 #include "miscadmin.h"
+#include "common/hashfn.h"
 #include "storage/lock.h"
 
 #include "txn/durability.h"
@@ -46,18 +48,20 @@ wl_turn_needed(void)
 }
 
 /*
- * Wait for this transaction's turn at the SKU, when it has no transaction
- * id yet (sku_id 0: a SKU that does not exist, nothing to wait for).
+ * Wait for this transaction's turn at the SKU (by its code), when it has
+ * no transaction id yet.
  */
 void
-wl_wait_turn_id(int64 sku_id)
+wl_wait_turn(const char *sku)
 {
 	LOCKTAG		tag;
+	uint64		h;
 
 	wl_note_sku_lock();
-	if (sku_id == 0 || !wl_turn_needed())
+	if (!wl_turn_needed())
 		return;
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) ((uint64) sku_id >> 32), (uint32) sku_id,
+	h = hash_bytes_extended((const unsigned char *) sku, (int) strlen(sku), 0);
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (h >> 32), (uint32) h,
 						 WL_TURN_LOCK_FIELD);
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 }

@@ -9,6 +9,6 @@
 #include "postgres.h"
 
 extern bool wl_turn_needed(void);
-extern void wl_wait_turn_id(int64 sku_id);
+extern void wl_wait_turn(const char *sku);
 
 #endif

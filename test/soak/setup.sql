@@ -110,18 +110,17 @@ END $$;
 CREATE FUNCTION soak.cancel(p_sku text, r double precision) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
-	sid bigint := (SELECT id FROM waitlist.sku WHERE sku = p_sku);
 	line_id bigint;
 BEGIN
 	SELECT l.id INTO line_id FROM waitlist.line l
-	 WHERE l.sku_id = sid AND l.state = 'waiting'
+	 WHERE l.sku = p_sku AND l.state = 'waiting'
 	 ORDER BY l.pos_end
 	OFFSET floor(r * (SELECT count(*) FROM waitlist.line w
-					   WHERE w.sku_id = sid AND w.state = 'waiting')) LIMIT 1;
+					   WHERE w.sku = p_sku AND w.state = 'waiting')) LIMIT 1;
 	IF line_id IS NULL THEN
 		RETURN soak.refused('cancel', 'none');
 	END IF;
-	RETURN waitlist.cancel_line(line_id);
+	RETURN waitlist.cancel_line(p_sku, line_id);
 EXCEPTION WHEN SQLSTATE 'WL004' THEN
 	RETURN soak.refused('cancel', SQLSTATE);
 END $$;
@@ -134,13 +133,13 @@ LANGUAGE plpgsql AS $$
 DECLARE
 	line_id bigint;
 BEGIN
-	SELECT l.id INTO line_id FROM waitlist.line l JOIN waitlist.sku s ON s.id = l.sku_id
+	SELECT l.id INTO line_id FROM waitlist.line l JOIN waitlist.sku s ON s.sku = l.sku
 	 WHERE s.sku = p_sku AND l.state = 'waiting' AND l.pos_end <= s.paid_served
 	 ORDER BY l.pos_end OFFSET r LIMIT 1;
 	IF line_id IS NULL THEN
 		RETURN soak.refused('ship', 'none');
 	END IF;
-	PERFORM waitlist.ship_line(line_id);
+	PERFORM waitlist.ship_line(p_sku, line_id);
 	RETURN line_id;
 EXCEPTION WHEN SQLSTATE 'WL004' OR SQLSTATE 'WL005' OR SQLSTATE 'WL009' THEN
 	RETURN soak.refused('ship', SQLSTATE);
@@ -150,16 +149,15 @@ END $$;
 CREATE FUNCTION soak.unsubscribe(p_sku text, r double precision) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
-	sid bigint := (SELECT id FROM waitlist.sku WHERE sku = p_sku);
 	sub_id bigint;
 BEGIN
 	SELECT u.id INTO sub_id FROM waitlist.subscriber u
-	 WHERE u.sku_id = sid AND u.state = 'waiting' AND u.pos >= floor(r * (SELECT sub_tail FROM waitlist.sku WHERE id = sid))
+	 WHERE u.sku = p_sku AND u.state = 'waiting' AND u.pos >= floor(r * (SELECT sub_tail FROM waitlist.sku WHERE sku = p_sku))
 	 ORDER BY u.pos LIMIT 1;
 	IF sub_id IS NULL THEN
 		RETURN soak.refused('unsubscribe', 'none');
 	END IF;
-	IF NOT waitlist.unsubscribe(sub_id) THEN
+	IF NOT waitlist.unsubscribe(p_sku, sub_id) THEN
 		RETURN soak.refused('unsubscribe', 'gone');
 	END IF;
 	RETURN sub_id;
