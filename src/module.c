@@ -2,7 +2,8 @@
  * module.c
  *	  Module initialisation: the waitlist.* settings, the transaction
  *	  callbacks, the commit hook (the allocator, then the availability
- *	  publication) and the channel-rule cache's invalidation.  The top of
+ *	  publication), the channel-rule cache's invalidation and, when the
+ *	  library is preloaded, the clock (clock/).  The top of
  *	  the layers: api/ -> domain/ -> store/ -> txn/ (docs/architecture.md).
  */
 #include "postgres.h"
@@ -12,6 +13,7 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
+#include "clock/clock.h"
 #include "domain/settle.h"
 #include "store/channel_rules.h"
 #include "txn/commit.h"
@@ -96,8 +98,10 @@ _PG_init(void)
 							 "Refuse backorders and pre-orders the availability policy does not allow.",
 							 "Off only for imports and tests that place orders by hand.",
 							 &wl_enforce_policy, true, PGC_SUSET, 0, NULL, NULL, NULL);
+	wl_clock_define_settings();
 	MarkGUCPrefixReserved("waitlist");
 	wl_commit_init();
 	wl_on_commit_sku(wl_settle_sku);
 	wl_channel_rules_init();
+	wl_clock_init();
 }
