@@ -15,7 +15,9 @@
 #   4. DROP DATABASE of a second database with the extension (no FORCE)
 #      succeeds at once, and the first database's worker still works;
 #      ALTER DATABASE ... RENAME of a third succeeds and its worker returns;
-#   5. CREATE EXTENSION in a new database starts its worker;
+#   5. CREATE EXTENSION in a new database starts its worker at once; DROP
+#      EXTENSION stops it, CREATE EXTENSION again restarts it; CREATE
+#      DATABASE ... TEMPLATE a database with a worker succeeds at once;
 #   6. a round that fails (a table renamed away) is logged with the
 #      database's name, and once repaired the next rounds work;
 #   7. manual tick() calls racing the worker write each confirmation once;
@@ -142,15 +144,39 @@ else
 fi
 
 # 5. CREATE EXTENSION in a new database (it had a look-and-leave worker before)
+# (3 s: the launcher has listed it and its worker has looked and left; the
+# next look would be 5 minutes away, so only the commit's wake-up helps)
 q -c "CREATE DATABASE wl_clock_c" >/dev/null
-sleep 0.5
+for i in $(seq 15); do sleep 0.2; done
 if no_worker_in wl_clock_c && q -d wl_clock_c -c "CREATE EXTENSION waitlist" \
 	-c "SELECT FROM waitlist.upsert_sku('S', 'Clock test')" >/dev/null &&
-	until_ok 5 worker_in wl_clock_c &&
+	until_ok 2 worker_in wl_clock_c &&
 	ms=$(signup_heard wl_clock_c c@example.com $((2 * INTERVAL))); then
 	pass "CREATE EXTENSION in a new database started its worker (heard in $ms ms)"
 else
 	fail "no worker after CREATE EXTENSION in a new database"
+fi
+
+# 5b. DROP EXTENSION: the worker leaves; CREATE EXTENSION again: it is back
+if q -d wl_clock_c -c "DROP EXTENSION waitlist" >/dev/null && until_ok 5 no_worker_in wl_clock_c &&
+	q -d wl_clock_c -c "CREATE EXTENSION waitlist" \
+		-c "SELECT FROM waitlist.upsert_sku('S', 'Clock test')" >/dev/null &&
+	until_ok 2 worker_in wl_clock_c &&
+	signup_heard wl_clock_c c2@example.com $((2 * INTERVAL)) >/dev/null; then
+	pass "DROP EXTENSION: the worker left; CREATE EXTENSION again: it came back"
+else
+	fail "the worker did not follow DROP EXTENSION and CREATE EXTENSION"
+fi
+
+# 5c. CREATE DATABASE ... TEMPLATE a database with a worker (it must be
+# alone); the copy has the extension and gets a worker of its own
+start=$SECONDS
+if until_ok 5 worker_in wl_clock_c && q -c "CREATE DATABASE wl_clock_copy TEMPLATE wl_clock_c" &&
+	[ $((SECONDS - start)) -le 4 ] && until_ok 10 worker_in wl_clock_copy &&
+	until_ok 10 worker_in wl_clock_c; then
+	pass "CREATE DATABASE ... TEMPLATE a database with a worker went through; both have workers"
+else
+	fail "CREATE DATABASE ... TEMPLATE failed or was slow, or a worker is missing after it"
 fi
 
 # 6. a failing round is logged and the next ones work
