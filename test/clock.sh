@@ -12,6 +12,8 @@
 #      intervals, with nothing else running, and the message is written;
 #   3. with waitlist.clock = off (reload) the worker leaves and the same
 #      sign-up reaches nobody (2. is the worker's doing); on again, it works;
+#      waitlist.tick_interval reloaded to 1h holds a sign-up back, and back to
+#      200 ms writes it at once;
 #   4. DROP DATABASE of a second database with the extension (no FORCE)
 #      succeeds at once, and the first database's worker still works;
 #      ALTER DATABASE ... RENAME of a third succeeds and its worker returns;
@@ -121,6 +123,25 @@ if until_ok 10 no_worker_in wl_clock_a &&
 else
 	set_clock on
 	fail "waitlist.clock = off: a worker stayed, or the sign-up was confirmed anyway"
+fi
+
+# 3b. a new interval applies at the reload, counted from the last round
+set_interval() {
+	q -c "ALTER SYSTEM SET waitlist.tick_interval = '$1'" -c "SELECT pg_reload_conf()" >/dev/null
+}
+set_interval 1h
+for i in 1 2 3; do sleep 0.2; done
+if ! signup_heard wl_clock_a hour@example.com 1000 >/dev/null &&
+	[ "$(joined wl_clock_a hour@example.com)" = 0 ]; then
+	set_interval ${INTERVAL}ms
+	if until_ok 2 [ "$(joined wl_clock_a hour@example.com)" = 1 ]; then
+		pass "waitlist.tick_interval reloaded: 1h held a sign-up back, ${INTERVAL}ms again wrote it at once"
+	else
+		fail "waitlist.tick_interval back to ${INTERVAL}ms: the held sign-up was not written within 2 s"
+	fi
+else
+	set_interval ${INTERVAL}ms
+	fail "waitlist.tick_interval = 1h (reloaded): a sign-up was still confirmed within 1 s"
 fi
 
 # 4. a dropped database

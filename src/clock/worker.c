@@ -204,30 +204,32 @@ remember_dbname(void)
 static const char *
 tick_loop(void)
 {
+	TimestampTz last = 0;
 	TimestampTz next = GetCurrentTimestamp();
 	int			failures = 0;
 	const char *why;
 
 	for (;;)
 	{
-		TimestampTz now;
 		bool		present = true;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
 		{
+			/* a new interval counts from the last round, not after the next */
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			next = TimestampTzPlusMilliseconds(last, next_delay(failures));
 		}
 		if ((why = stop_reason()) != NULL)
 			return why;
-		now = GetCurrentTimestamp();
-		if (now >= next)
+		if (GetCurrentTimestamp() >= next)
 		{
+			last = GetCurrentTimestamp();
 			failures = run_round(&present) ? 0 : failures + 1;
 			if (!present)
 				return WL_EXTENSION_DROPPED;
-			next = TimestampTzPlusMilliseconds(now, next_delay(failures));
+			next = TimestampTzPlusMilliseconds(last, next_delay(failures));
 		}
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 Max(1, (next - GetCurrentTimestamp()) / 1000), PG_WAIT_EXTENSION);
