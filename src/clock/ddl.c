@@ -53,8 +53,10 @@ exclusive_database(Node *stmt)
 					return ((AlterDatabaseStmt *) stmt)->dbname;
 			return NULL;
 		case T_CreatedbStmt:
+			/* TEMPLATE = DEFAULT has no argument: template1, never ticked */
 			foreach(lc, ((CreatedbStmt *) stmt)->options)
-				if (strcmp(((DefElem *) lfirst(lc))->defname, "template") == 0)
+				if (strcmp(((DefElem *) lfirst(lc))->defname, "template") == 0 &&
+					((DefElem *) lfirst(lc))->arg != NULL)
 					return defGetString((DefElem *) lfirst(lc));
 			return NULL;
 		default:

@@ -16,6 +16,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_extension.h"
 #include "commands/dbcommands.h"
 #include "commands/extension.h"
 #include "miscadmin.h"
@@ -24,6 +25,7 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lmgr.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
@@ -115,11 +117,16 @@ round_context(void *arg)
 static bool
 round_work(void)
 {
+	Oid			extoid = get_extension_oid("waitlist", true);
 	Oid			save_user;
 	int			save_sec;
 	int			nest;
 
-	if (!OidIsValid(get_extension_oid("waitlist", true)))
+	if (!OidIsValid(extoid))
+		return false;
+	/* a DROP EXTENSION waits for the round, or the round sees it committed */
+	LockDatabaseObject(ExtensionRelationId, extoid, 0, AccessShareLock);
+	if (get_extension_oid("waitlist", true) != extoid)
 		return false;
 	GetUserIdAndSecContext(&save_user, &save_sec);
 	SetUserIdAndSecContext(wl_extension_owner(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
