@@ -154,16 +154,28 @@ start_worker(Oid dboid)
 static bool
 wants_worker(WlClockSlot *s, TimestampTz now)
 {
-	if (s->worker_pid != 0)
+	if (s->worker_pid != 0 || s->paused_by != 0)
 		return false;
-	if (s->paused_by != 0)
-	{
-		/* the pausing backend died without resuming: forget the pause */
-		if (kill(s->paused_by, 0) == 0)
-			return false;
-		s->paused_by = 0;
-	}
 	return s->has_extension || s->probe_now || now >= s->next_probe;
+}
+
+/* Lift the pause of a backend that died without lifting it (no lock held). */
+static void
+forget_dead_pause(Oid dboid)
+{
+	WlClockSlot *s;
+	int			pid;
+
+	wl_clock_lock();
+	s = wl_clock_slot(dboid, false);
+	pid = s != NULL ? s->paused_by : 0;
+	wl_clock_unlock();
+	if (pid == 0 || kill(pid, 0) == 0 || errno != ESRCH)
+		return;
+	wl_clock_lock();
+	if (s->dboid == dboid && s->paused_by == pid)
+		s->paused_by = 0;
+	wl_clock_unlock();
 }
 
 /* Start the workers the listed databases need. */
@@ -179,6 +191,7 @@ serve_databases(Oid *oids, int n)
 
 		if (handle_alive(oids[i]))
 			continue;
+		forget_dead_pause(oids[i]);
 		wl_clock_lock();
 		s = wl_clock_slot(oids[i], true);
 		if (s != NULL && wants_worker(s, now))
