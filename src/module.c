@@ -2,7 +2,8 @@
  * module.c
  *	  Module initialisation: the waitlist.* settings, the transaction
  *	  callbacks, the commit hook (the allocator, then the availability
- *	  publication) and the channel-rule cache's invalidation.  The top of
+ *	  publication), the channel-rule cache's invalidation and, when the
+ *	  library is preloaded, the clock (clock/).  The top of
  *	  the layers: api/ -> domain/ -> store/ -> txn/ (docs/architecture.md).
  */
 #include "postgres.h"
@@ -12,6 +13,7 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
+#include "clock/clock.h"
 #include "domain/settle.h"
 #include "store/channel_rules.h"
 #include "txn/commit.h"
@@ -101,8 +103,10 @@ _PG_init(void)
 							"This node's number, the top bits of every id it makes (waitlist.next_id).",
 							"Give each node of a Citus cluster its own (coordinator and workers alike); a single node keeps 0.",
 							&wl_node_id, 0, 0, 32767, PGC_SUSET, 0, NULL, NULL, NULL);
+	wl_clock_define_settings();
 	MarkGUCPrefixReserved("waitlist");
 	wl_commit_init();
 	wl_on_commit_sku(wl_settle_sku);
 	wl_channel_rules_init();
+	wl_clock_init();
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run every test suite: pg_regress, isolation specs, pgTAP, hostile input,
-# dump/restore, upgrade, the relay's tests, a short soak and crash
-# durability.  Installs missing Debian packages, builds with -Wall -Wextra
+# dump/restore, upgrade, the relay's tests, a short soak, the clock and
+# crash durability.  Installs missing Debian packages, builds with -Wall -Wextra
 # -Werror, installs, starts one throwaway cluster (tools/harness.sh) that
 # every suite but the crash test shares, and stops it on exit, even on
 # failure.
@@ -102,6 +102,9 @@ fi
 # 30 s of the soak (test/soak.sh --quick): load, two relays, kills, then
 # the invariants and every message delivered; the full soak runs alone.
 suite "soak (30 s of load)" bash test/soak.sh --quick
+# The clock's test starts a cluster of its own: it preloads the library
+# (the other suites run without the clock) and restarts the server.
+suite "clock (preloaded)" bash test/clock.sh
 # The crash test starts a cluster of its own: it SIGSTOPs and SIGKILLs the
 # server's WAL writer, which crashes every session on the cluster, and it
 # needs settings the others do not run with (autovacuum off,

@@ -27,6 +27,7 @@
 #include "api/args.h"
 #include "domain/availability.h"
 #include "domain/expansion.h"
+#include "domain/tick.h"
 #include "store/spi.h"
 #include "txn/pending.h"
 #include "waitlist.h"
@@ -63,15 +64,9 @@ Datum
 waitlist_tick(PG_FUNCTION_ARGS)
 {
 	int64		n;
-	int64		more;
 
 	wl_spi_connect();
-	n = wl_expand_batches(INT_MAX);
-	while ((more = wl_expand_confirmations(WL_CONFIRM_CHUNK)) > 0)
-		n += more;
-	wl_availability_tick(1000);
-	if (n > 0)
-		wl_note_messages();
+	n = wl_tick();
 	SPI_finish();
 	PG_RETURN_INT64(n);
 }
