@@ -25,8 +25,6 @@ if [ ! -f "$(pg_config --pkglibdir)/citus.so" ]; then
 	exit 0
 fi
 failures=0
-pass() { echo "PASS: $*"; }
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 expect() {
 	if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: got '$2', expected '$3'"; fi
 }

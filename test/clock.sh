@@ -31,8 +31,6 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 source tools/harness.sh
 failures=0
-pass() { echo "PASS: $*"; }
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 INTERVAL=200
 
 work="$(mktemp -d /tmp/waitlist-clock.XXXXXX)"

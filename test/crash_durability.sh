@@ -34,8 +34,6 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 source tools/harness.sh
 failures=0
-pass() { echo "PASS: $*"; }
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 
 cluster_start "synchronous_commit = on" "autovacuum = off" "restart_after_crash = on" \
 	>/dev/null || { echo "FAIL: cluster_start"; exit 1; }

@@ -38,8 +38,6 @@ cleanup() {
 }
 trap 'cleanup; cluster_stop' EXIT
 
-pass() { echo "PASS: $*"; }
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 
 # expect NAME ACTUAL EXPECTED
 expect() {

@@ -47,8 +47,6 @@ cleanup() {
 }
 trap 'cleanup; cluster_stop' EXIT
 
-pass() { echo "PASS: $*"; }
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 qh() { q -d "$DB" "$@"; }
 
 started=$(date +%s)

@@ -56,8 +56,6 @@ cleanup() {
 }
 trap 'cleanup; cluster_stop' EXIT
 
-pass() { echo "PASS: $*"; }
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 
 # qdb DB ...: the harness's q in database DB
 qdb() {

@@ -25,6 +25,11 @@ WL_PORT_MIN=20000
 WL_PORT_SPAN=10000
 WL_POLICY_OFF="-c waitlist.enforce_policy=off"
 
+# pass/fail: one line per check for the scripts that count their own
+# (they set failures=0 first and exit non-zero when it is not 0 at the end)
+pass() { echo "PASS: $*"; }
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
 # q [--table] [psql arguments...]: psql without ~/.psqlrc, quiet, stopping
 # at the first error; tuples only and unaligned (what a script reads)
 # unless --table asks for the aligned tables with headers a person reads.
