@@ -9,6 +9,103 @@
 \echo Use "ALTER EXTENSION waitlist UPDATE TO '0.2.0'" to load this file. \quit
 
 /* ------------------------------------------------------------------------
+ * The clock (0.2.0): now(), unless a test set waitlist.test_now.  Every
+ * timestamp column's default and every time-based statement read it.
+ * ---------------------------------------------------------------------- */
+CREATE FUNCTION waitlist.now() RETURNS timestamptz
+	AS 'MODULE_PATHNAME', 'waitlist_now'
+	LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION waitlist.now() IS
+	'the extension''s clock: now(), or the moment in waitlist.test_now (superuser, tests only) when set';
+REVOKE ALL ON FUNCTION waitlist.now() FROM PUBLIC;
+ALTER TABLE waitlist.sku ALTER COLUMN created_at SET DEFAULT waitlist.now();
+ALTER TABLE waitlist.sku ALTER COLUMN updated_at SET DEFAULT waitlist.now();
+ALTER TABLE waitlist.line ALTER COLUMN created_at SET DEFAULT waitlist.now();
+ALTER TABLE waitlist.subscriber ALTER COLUMN created_at SET DEFAULT waitlist.now();
+ALTER TABLE waitlist.batch ALTER COLUMN created_at SET DEFAULT waitlist.now();
+ALTER TABLE waitlist.outbox ALTER COLUMN due_at SET DEFAULT waitlist.now();
+ALTER TABLE waitlist.outbox ALTER COLUMN created_at SET DEFAULT waitlist.now();
+ALTER TABLE waitlist.tracked_inventory ALTER COLUMN created_at SET DEFAULT waitlist.now();
+ALTER TABLE waitlist.channel_rule ALTER COLUMN updated_at SET DEFAULT waitlist.now();
+ALTER TABLE waitlist.availability ALTER COLUMN changed_at SET DEFAULT waitlist.now();
+ALTER TABLE waitlist.availability ALTER COLUMN checked_on SET DEFAULT (waitlist.now())::date;
+
+CREATE OR REPLACE FUNCTION waitlist.outbox_metrics()
+RETURNS TABLE (state text, kind text, messages bigint, oldest_due_age interval,
+			   notification_queue_usage double precision)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT o.state, o.kind, pg_catalog.count(*),
+		   pg_catalog.max(CASE WHEN o.state OPERATOR(pg_catalog.=) 'pending'
+									AND o.due_at OPERATOR(pg_catalog.<=) waitlist.now()
+							   THEN waitlist.now() OPERATOR(pg_catalog.-) o.due_at END),
+		   pg_catalog.pg_notification_queue_usage()
+	  FROM waitlist.outbox o
+	 GROUP BY o.state, o.kind
+	UNION ALL
+	SELECT 'unexpanded', b.kind, pg_catalog.count(*),
+		   waitlist.now() OPERATOR(pg_catalog.-) pg_catalog.min(b.created_at),
+		   pg_catalog.pg_notification_queue_usage()
+	  FROM waitlist.batch b
+	 WHERE b.expanded_at IS NULL
+	 GROUP BY b.kind
+	UNION ALL
+	SELECT 'unexpanded', 'waitlist_joined', pg_catalog.count(*),
+		   waitlist.now() OPERATOR(pg_catalog.-) pg_catalog.min(u.created_at),
+		   pg_catalog.pg_notification_queue_usage()
+	  FROM waitlist.subscriber u
+	 WHERE u.confirm_pending
+	HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 0
+	UNION ALL
+	SELECT 'unexpanded', 'preorder_confirmed', pg_catalog.count(*),
+		   waitlist.now() OPERATOR(pg_catalog.-) pg_catalog.min(l.action_at),
+		   pg_catalog.pg_notification_queue_usage()
+	  FROM waitlist.line l
+	 WHERE l.action_at IS NOT NULL AND l.confirm_pending
+	HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 0
+	 ORDER BY 1, 2
+$$;
+CREATE OR REPLACE FUNCTION waitlist.purge_delivered(older_than interval DEFAULT '7 days') RETURNS bigint
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH d AS (
+		DELETE FROM waitlist.outbox o
+		 WHERE o.state OPERATOR(pg_catalog.=) 'delivered'
+		   AND o.delivered_at OPERATOR(pg_catalog.<) (waitlist.now() OPERATOR(pg_catalog.-) older_than)
+		RETURNING 1)
+	SELECT pg_catalog.count(*) FROM d
+$$;
+/* ------------------------------------------------------------------------
+ * Message schedules per SKU (0.2.0): NULL columns follow the waitlist.*
+ * settings.
+ * ---------------------------------------------------------------------- */
+ALTER TABLE waitlist.sku ADD COLUMN status_interval interval;
+ALTER TABLE waitlist.sku ADD COLUMN midwait_fraction numeric(3, 2);
+ALTER TABLE waitlist.sku ADD COLUMN imminent_days integer;
+ALTER TABLE waitlist.sku ADD COLUMN email_delay interval;
+ALTER TABLE waitlist.sku ADD COLUMN eta_to_signups boolean;
+COMMENT ON COLUMN waitlist.sku.status_interval IS 'schedule: how often a waiting backorder hears backorder_status (NULL: waitlist.status_interval)';
+COMMENT ON COLUMN waitlist.sku.midwait_fraction IS 'schedule: where between order and expected ship date preorder_midwait goes out (NULL: waitlist.midwait_fraction)';
+COMMENT ON COLUMN waitlist.sku.imminent_days IS 'schedule: days before the expected ship date that shipping_imminent goes out (NULL: waitlist.imminent_days)';
+COMMENT ON COLUMN waitlist.sku.email_delay IS 'schedule: the email of a back_in_stock wave waits this long after the SMS, for a sign-up with both (NULL: waitlist.email_delay)';
+COMMENT ON COLUMN waitlist.sku.eta_to_signups IS 'schedule: sign-ups hear restock date changes too (NULL: waitlist.eta_to_signups)';
+
+CREATE FUNCTION waitlist.set_schedule(sku text, status_interval interval DEFAULT NULL,
+									  midwait_fraction numeric DEFAULT NULL,
+									  imminent_days integer DEFAULT NULL,
+									  email_delay interval DEFAULT NULL,
+									  eta_to_signups boolean DEFAULT NULL)
+RETURNS waitlist.sku
+AS 'MODULE_PATHNAME', 'waitlist_set_schedule'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.set_schedule(text, interval, numeric, integer, interval, boolean) IS
+	'the SKU''s own message schedule (weekly status, mid-wait, shipping imminent, email after SMS, date changes to sign-ups); a NULL argument means the waitlist.* setting applies';
+REVOKE ALL ON FUNCTION waitlist.set_schedule(text, interval, numeric, integer, interval, boolean) FROM PUBLIC;
+
+/* ------------------------------------------------------------------------
  * Keyed by the SKU code (0.2.0): the code is the key of every SKU table and
  * part of every primary and unique key, the foreign keys point at
  * sku(sku), so Citus can distribute and colocate the tables by it.  The
@@ -314,6 +411,7 @@ AS $$
 		('admin', 'function', 'waitlist.reschedule_preorders(text,date,date)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.set_preorder_channel_limit(text,text,bigint)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.set_policy(text,integer,integer,integer,bigint)', 'EXECUTE'),
+		('admin', 'function', 'waitlist.set_schedule(text,interval,numeric,integer,interval,boolean)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.set_channel(text,text,boolean,text,text,integer,boolean,boolean)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.set_listings(text,text[])', 'EXECUTE'),
 		('admin', 'function', 'waitlist.import_backorders(regclass)', 'EXECUTE'),

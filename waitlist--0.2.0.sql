@@ -24,6 +24,17 @@ COMMENT ON FUNCTION waitlist.payload_json(VARIADIC "any") IS
 	'a JSON object from text keys and values (integers, numerics and booleans bare, the rest as their text output in strings, NULL as null); builds message payloads';
 
 /* ------------------------------------------------------------------------
+ * The clock (0.2.0): now(), unless a test set waitlist.test_now.  Every
+ * timestamp column's default and every time-based statement read it, so a
+ * test can move a whole database through weeks of waiting.
+ * ---------------------------------------------------------------------- */
+CREATE FUNCTION waitlist.now() RETURNS timestamptz
+	AS 'MODULE_PATHNAME', 'waitlist_now'
+	LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION waitlist.now() IS
+	'the extension''s clock: now(), or the moment in waitlist.test_now (superuser, tests only) when set';
+
+/* ------------------------------------------------------------------------
  * SKU state
  *
  * The C API validates every value before it reaches these tables, and it is
@@ -72,8 +83,13 @@ CREATE TABLE waitlist.sku (
 	out_of_stock_days integer,
 	min_demand		integer,
 	max_backorder_units bigint,
-	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
-	updated_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	created_at		timestamptz NOT NULL DEFAULT waitlist.now(),
+	updated_at		timestamptz NOT NULL DEFAULT waitlist.now(),
+	status_interval	interval,
+	midwait_fraction numeric(3, 2),
+	imminent_days	integer,
+	email_delay		interval,
+	eta_to_signups	boolean,
 	/*
 	 * One constraint for the counters: PostgreSQL prepares every CHECK of a
 	 * table again for each statement that writes it, and this row is
@@ -104,6 +120,11 @@ COMMENT ON COLUMN waitlist.sku.backorder_days IS 'policy override: longest wait 
 COMMENT ON COLUMN waitlist.sku.out_of_stock_days IS 'policy override: restocks further away are treated as uncertain (NULL: waitlist.out_of_stock_days)';
 COMMENT ON COLUMN waitlist.sku.min_demand IS 'policy override: people waiting before backorders open (NULL: waitlist.backorder_min_demand)';
 COMMENT ON COLUMN waitlist.sku.max_backorder_units IS 'policy override: backordered units the support team can carry (NULL: waitlist.backorder_max_units; 0: no limit)';
+COMMENT ON COLUMN waitlist.sku.status_interval IS 'schedule: how often a waiting backorder hears backorder_status (NULL: waitlist.status_interval)';
+COMMENT ON COLUMN waitlist.sku.midwait_fraction IS 'schedule: where between order and expected ship date preorder_midwait goes out (NULL: waitlist.midwait_fraction)';
+COMMENT ON COLUMN waitlist.sku.imminent_days IS 'schedule: days before the expected ship date that shipping_imminent goes out (NULL: waitlist.imminent_days)';
+COMMENT ON COLUMN waitlist.sku.email_delay IS 'schedule: the email of a back_in_stock wave waits this long after the SMS, for a sign-up with both (NULL: waitlist.email_delay)';
+COMMENT ON COLUMN waitlist.sku.eta_to_signups IS 'schedule: sign-ups hear restock date changes too (NULL: waitlist.eta_to_signups)';
 COMMENT ON COLUMN waitlist.sku.channel_limits IS 'true when some sales channel has its own pre-order limit (waitlist.preorder_channel)';
 
 /* Paid lines: backorders and pre-orders, FIFO by position. */
@@ -119,7 +140,7 @@ CREATE TABLE waitlist.line (
 	pos_start		bigint NOT NULL,
 	pos_end			bigint NOT NULL,
 	state			text NOT NULL DEFAULT 'waiting',
-	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	created_at		timestamptz NOT NULL DEFAULT waitlist.now(),
 	cancelled_at	timestamptz,
 	shipped_at		timestamptz,
 	channel			text,
@@ -179,7 +200,7 @@ CREATE TABLE waitlist.subscriber (
 	pos				bigint NOT NULL,
 	state			text NOT NULL DEFAULT 'waiting',
 	confirm_pending boolean NOT NULL DEFAULT false,
-	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	created_at		timestamptz NOT NULL DEFAULT waitlist.now(),
 	unsubscribed_at timestamptz,
 	PRIMARY KEY (id, sku),
 	UNIQUE (sku, pos),
@@ -211,7 +232,7 @@ CREATE TABLE waitlist.batch (
 	scan_lo			bigint NOT NULL,
 	scan_hi			bigint NOT NULL,
 	units			bigint NOT NULL,
-	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	created_at		timestamptz NOT NULL DEFAULT waitlist.now(),
 	expanded_at		timestamptz,
 	messages		bigint,
 	PRIMARY KEY (id, sku)
@@ -231,11 +252,11 @@ CREATE TABLE waitlist.outbox (
 	idempotency_key text COLLATE "C" NOT NULL UNIQUE,
 	state			text NOT NULL DEFAULT 'pending'
 					CHECK (state OPERATOR(pg_catalog.=) ANY (ARRAY['pending', 'leased', 'delivered', 'dead'])),
-	due_at			timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	due_at			timestamptz NOT NULL DEFAULT waitlist.now(),
 	attempts		integer NOT NULL DEFAULT 0,
 	lease_owner		text,
 	last_error		text,
-	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	created_at		timestamptz NOT NULL DEFAULT waitlist.now(),
 	delivered_at	timestamptz
 );
 COMMENT ON TABLE waitlist.outbox IS 'every customer, merchant and payment message; listeners claim, ack and nack';
@@ -248,7 +269,7 @@ CREATE TABLE waitlist.tracked_inventory (
 	inventory		regclass PRIMARY KEY,
 	sku_column		name NOT NULL,
 	quantity_column name NOT NULL,
-	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now()
+	created_at		timestamptz NOT NULL DEFAULT waitlist.now()
 );
 
 /*
@@ -268,7 +289,7 @@ CREATE TABLE waitlist.channel_rule (
 	max_handling_days integer,
 	brand_registry	boolean NOT NULL,
 	notify_me		boolean NOT NULL,
-	updated_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	updated_at		timestamptz NOT NULL DEFAULT waitlist.now(),
 	-- "by handling time" means nothing without the maximum
 	CONSTRAINT channel_rule_handling_days
 		CHECK (max_handling_days IS NOT NULL
@@ -315,8 +336,8 @@ CREATE TABLE waitlist.availability (
 	reason			text NOT NULL,
 	ship_by			date,
 	changes			integer NOT NULL DEFAULT 1,
-	changed_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
-	checked_on		date NOT NULL DEFAULT CURRENT_DATE,
+	changed_at		timestamptz NOT NULL DEFAULT waitlist.now(),
+	checked_on		date NOT NULL DEFAULT (waitlist.now())::date,
 	PRIMARY KEY (sku, channel)
 );
 COMMENT ON TABLE waitlist.availability IS 'the decision last published (availability_changed) for each SKU on each channel it is listed on';
@@ -694,6 +715,18 @@ LANGUAGE C CALLED ON NULL INPUT VOLATILE
 COMMENT ON FUNCTION waitlist.set_policy(text, integer, integer, integer, bigint) IS
 	'the SKU''s own policy thresholds; a NULL argument means the waitlist.* setting applies';
 
+CREATE FUNCTION waitlist.set_schedule(sku text, status_interval interval DEFAULT NULL,
+									  midwait_fraction numeric DEFAULT NULL,
+									  imminent_days integer DEFAULT NULL,
+									  email_delay interval DEFAULT NULL,
+									  eta_to_signups boolean DEFAULT NULL)
+RETURNS waitlist.sku
+AS 'MODULE_PATHNAME', 'waitlist_set_schedule'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.set_schedule(text, interval, numeric, integer, interval, boolean) IS
+	'the SKU''s own message schedule (weekly status, mid-wait, shipping imminent, email after SMS, date changes to sign-ups); a NULL argument means the waitlist.* setting applies';
+
 CREATE FUNCTION waitlist.place_order(order_ref text, customer text, email text, phone text,
 									 channel text, lines jsonb)
 RETURNS TABLE (line_no integer, sku text, qty integer, decision text, line_id bigint,
@@ -784,28 +817,28 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT o.state, o.kind, pg_catalog.count(*),
 		   pg_catalog.max(CASE WHEN o.state OPERATOR(pg_catalog.=) 'pending'
-									AND o.due_at OPERATOR(pg_catalog.<=) pg_catalog.now()
-							   THEN pg_catalog.now() OPERATOR(pg_catalog.-) o.due_at END),
+									AND o.due_at OPERATOR(pg_catalog.<=) waitlist.now()
+							   THEN waitlist.now() OPERATOR(pg_catalog.-) o.due_at END),
 		   pg_catalog.pg_notification_queue_usage()
 	  FROM waitlist.outbox o
 	 GROUP BY o.state, o.kind
 	UNION ALL
 	SELECT 'unexpanded', b.kind, pg_catalog.count(*),
-		   pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.min(b.created_at),
+		   waitlist.now() OPERATOR(pg_catalog.-) pg_catalog.min(b.created_at),
 		   pg_catalog.pg_notification_queue_usage()
 	  FROM waitlist.batch b
 	 WHERE b.expanded_at IS NULL
 	 GROUP BY b.kind
 	UNION ALL
 	SELECT 'unexpanded', 'waitlist_joined', pg_catalog.count(*),
-		   pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.min(u.created_at),
+		   waitlist.now() OPERATOR(pg_catalog.-) pg_catalog.min(u.created_at),
 		   pg_catalog.pg_notification_queue_usage()
 	  FROM waitlist.subscriber u
 	 WHERE u.confirm_pending
 	HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 0
 	UNION ALL
 	SELECT 'unexpanded', 'preorder_confirmed', pg_catalog.count(*),
-		   pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.min(l.action_at),
+		   waitlist.now() OPERATOR(pg_catalog.-) pg_catalog.min(l.action_at),
 		   pg_catalog.pg_notification_queue_usage()
 	  FROM waitlist.line l
 	 WHERE l.action_at IS NOT NULL AND l.confirm_pending
@@ -822,7 +855,7 @@ AS $$
 	WITH d AS (
 		DELETE FROM waitlist.outbox o
 		 WHERE o.state OPERATOR(pg_catalog.=) 'delivered'
-		   AND o.delivered_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) older_than)
+		   AND o.delivered_at OPERATOR(pg_catalog.<) (waitlist.now() OPERATOR(pg_catalog.-) older_than)
 		RETURNING 1)
 	SELECT pg_catalog.count(*) FROM d
 $$;
@@ -971,6 +1004,7 @@ AS $$
 		('admin', 'function', 'waitlist.reschedule_preorders(text,date,date)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.set_preorder_channel_limit(text,text,bigint)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.set_policy(text,integer,integer,integer,bigint)', 'EXECUTE'),
+		('admin', 'function', 'waitlist.set_schedule(text,interval,numeric,integer,interval,boolean)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.set_channel(text,text,boolean,text,text,integer,boolean,boolean)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.set_listings(text,text[])', 'EXECUTE'),
 		('admin', 'function', 'waitlist.import_backorders(regclass)', 'EXECUTE'),

@@ -16,6 +16,7 @@
 #include "clock/clock.h"
 #include "domain/settle.h"
 #include "store/channel_rules.h"
+#include "store/now.h"
 #include "txn/commit.h"
 #include "waitlist.h"
 
@@ -35,6 +36,11 @@ int			wl_backorder_min_demand = 0;
 int			wl_backorder_max_units = 0;
 bool		wl_enforce_policy = true;
 int			wl_node_id = 0;
+int			wl_status_interval_s = 7 * 24 * 3600;
+double		wl_midwait_fraction = 0.5;
+int			wl_imminent_days = 4;
+int			wl_email_delay_s = 30 * 60;
+bool		wl_eta_to_signups = true;
 
 void		_PG_init(void);
 
@@ -103,6 +109,28 @@ _PG_init(void)
 							"This node's number, the top bits of every id it makes (waitlist.next_id).",
 							"Give each node of a Citus cluster its own (coordinator and workers alike); a single node keeps 0.",
 							&wl_node_id, 0, 0, 32767, PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("waitlist.status_interval",
+							"How often a waiting backorder is sent backorder_status, even when nothing changed.",
+							"Per SKU: waitlist.set_schedule.", &wl_status_interval_s, 7 * 24 * 3600,
+							3600, 365 * 24 * 3600, PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomRealVariable("waitlist.midwait_fraction",
+							 "How far between a pre-order and its expected ship date preorder_midwait is sent (0.5: halfway).",
+							 "Per SKU: waitlist.set_schedule.", &wl_midwait_fraction, 0.5, 0.05, 0.95,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("waitlist.imminent_days",
+							"Days before the expected ship date that shipping_imminent is sent.",
+							"Per SKU: waitlist.set_schedule.", &wl_imminent_days, 4, 1, 30,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("waitlist.email_delay",
+							"How long after its SMS the email of a back_in_stock wave is due, for a sign-up with both (0: at once).",
+							"Per SKU: waitlist.set_schedule.  Not sent when the person ordered the SKU in between.",
+							&wl_email_delay_s, 30 * 60, 0, 7 * 24 * 3600, PGC_SUSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomBoolVariable("waitlist.eta_to_signups",
+							 "Tell the SKU's sign-ups, not only its backorders, when its restock date changes.",
+							 "Per SKU: waitlist.set_schedule.", &wl_eta_to_signups, true, PGC_SUSET, 0,
+							 NULL, NULL, NULL);
+	wl_now_define_setting();
 	wl_clock_define_settings();
 	MarkGUCPrefixReserved("waitlist");
 	wl_commit_init();

@@ -69,5 +69,10 @@ extern int	wl_out_of_stock_days;
 extern int	wl_backorder_min_demand;
 extern int	wl_backorder_max_units;
 extern bool wl_enforce_policy;
+extern int	wl_status_interval_s;
+extern double wl_midwait_fraction;
+extern int	wl_imminent_days;
+extern int	wl_email_delay_s;
+extern bool wl_eta_to_signups;
 
 #endif

@@ -37,7 +37,7 @@ q -c "CREATE EXTENSION citus" \
 	-c "CREATE EXTENSION waitlist" >/dev/null || { echo "FAIL: CREATE EXTENSION citus, waitlist"; exit 1; }
 
 done_lines="$(q -c "SELECT count(*) FROM waitlist.distribute()")"
-expect "waitlist.distribute() reports 6 tables, 2 reference tables and 19 functions" "$done_lines" "27"
+expect "waitlist.distribute() reports 6 tables, 2 reference tables and 20 functions" "$done_lines" "28"
 expect "the SKU tables are hash-distributed by sku, colocated with waitlist.sku" \
 	"$(q -c "SELECT string_agg(p.logicalrelid::text, ',' ORDER BY p.logicalrelid::text)
 			   FROM pg_dist_partition p, pg_dist_partition s
@@ -60,7 +60,7 @@ expect "every function with a sku argument is distributed by it, colocated with 
 			   FROM pg_proc p LEFT JOIN pg_dist_object o
 					ON o.classid = 'pg_proc'::regclass AND o.objid = p.oid
 			  WHERE p.pronamespace = 'waitlist'::regnamespace AND 'sku' = ANY (p.proargnames)
-				AND p.proargtypes[array_position(p.proargnames, 'sku') - 1] = 'text'::regtype")" "0/19"
+				AND p.proargtypes[array_position(p.proargnames, 'sku') - 1] = 'text'::regtype")" "0/20"
 
 # The per-SKU API on the distributed tables (one node: every call is
 # delegated to the shard that holds its SKU, allocation runs at commit).

@@ -16,7 +16,7 @@
 -- touch.  Part 2 stays inside the transaction with SET ROLE and is undone
 -- by the ROLLBACK.
 BEGIN;
-SELECT plan(390);
+SELECT plan(396);
 SET LOCAL statement_timeout = '120s';
 
 CREATE EXTENSION IF NOT EXISTS dblink;
@@ -167,6 +167,7 @@ INSERT INTO fn_kind VALUES
 	('waitlist.reschedule_preorders(text,date,date)', '{admin}'),
 	('waitlist.set_preorder_channel_limit(text,text,bigint)', '{admin}'),
 	('waitlist.set_policy(text,integer,integer,integer,bigint)', '{admin}'),
+	('waitlist.set_schedule(text,interval,numeric,integer,interval,boolean)', '{admin}'),
 	('waitlist.set_channel(text,text,boolean,text,text,integer,boolean,boolean)', '{admin}'),
 	('waitlist.set_listings(text,text[])', '{admin}'),
 	('waitlist.import_backorders(regclass)', '{admin}'),
@@ -180,6 +181,7 @@ INSERT INTO fn_kind VALUES
 	-- nobody but the owner
 	('waitlist.payload_json("any")', '{}'),
 	('waitlist.next_id(regclass)', '{}'),
+	('waitlist.now()', '{}'),
 	('waitlist.distribute()', '{}'),
 	('waitlist.inventory_trigger()', '{}'),
 	('waitlist.channel_rule_changed()', '{}'),

@@ -4,7 +4,7 @@
 -- membership, pg_dump registration (extconfig) and the waitlist.* GUCs.
 -- Run by: pg_prove -d wl_tap --ext .sql test/
 BEGIN;
-SELECT plan(592);
+SELECT plan(618);
 
 -- ---------------------------------------------------------------- schema
 SELECT has_schema('waitlist');
@@ -68,6 +68,11 @@ INSERT INTO expected_column VALUES
 	('sku', 'max_backorder_units', 'bigint', false),
 	('sku', 'created_at', 'timestamp with time zone', true),
 	('sku', 'updated_at', 'timestamp with time zone', true),
+	('sku', 'status_interval', 'interval', false),
+	('sku', 'midwait_fraction', 'numeric(3,2)', false),
+	('sku', 'imminent_days', 'integer', false),
+	('sku', 'email_delay', 'interval', false),
+	('sku', 'eta_to_signups', 'boolean', false),
 	('line', 'id', 'bigint', true),
 	('line', 'sku', 'text', true),
 	('line', 'kind', 'text', true),
@@ -188,6 +193,13 @@ SELECT col_default_is('waitlist', t, 'id', format('waitlist.next_id(''waitlist.%
 	   format('%s.id defaults to waitlist.next_id of its sequence', t))
   FROM unnest(ARRAY['sku', 'line', 'subscriber', 'batch', 'outbox']) t;
 
+-- Every timestamp default reads the extension's clock (tests move it).
+SELECT col_default_is('waitlist', t, c, 'waitlist.now()', format('%s.%s defaults to waitlist.now()', t, c))
+  FROM (VALUES ('sku', 'created_at'), ('sku', 'updated_at'), ('line', 'created_at'),
+			   ('subscriber', 'created_at'), ('batch', 'created_at'), ('outbox', 'due_at'),
+			   ('outbox', 'created_at'), ('tracked_inventory', 'created_at'),
+			   ('channel_rule', 'updated_at'), ('availability', 'changed_at')) d (t, c);
+
 -- ------------------------------------------------------------------- keys
 -- Keyed by the SKU code (the distribution column on Citus): it is in every
 -- primary and unique key of a SKU table; ids lead where rows are found by id.
@@ -305,6 +317,7 @@ INSERT INTO expected_function VALUES
 	('valid_phone', ARRAY['text'], 'boolean', false),
 	('payload_json', ARRAY['"any"'], 'json', false),
 	('next_id', ARRAY['regclass'], 'bigint', false),
+	('now', ARRAY[]::text[], 'timestamp with time zone', false),
 	('distribute', ARRAY[]::text[], 'setof text', false),
 	('upsert_sku', ARRAY['text', 'text', 'text', 'date', 'boolean', 'text', 'text', 'numeric', 'boolean', 'boolean'], 'waitlist.sku', true),
 	('restock', ARRAY['text', 'bigint'], 'bigint', true),
@@ -349,6 +362,7 @@ INSERT INTO expected_function VALUES
 	('set_channel', ARRAY['text', 'text', 'boolean', 'text', 'text', 'integer', 'boolean', 'boolean'], 'waitlist.channel', true),
 	('set_listings', ARRAY['text', 'text[]'], 'text[]', true),
 	('set_policy', ARRAY['text', 'integer', 'integer', 'integer', 'bigint'], 'waitlist.sku', true),
+	('set_schedule', ARRAY['text', 'interval', 'numeric', 'integer', 'interval', 'boolean'], 'waitlist.sku', true),
 	('place_order', ARRAY['text', 'text', 'text', 'text', 'text', 'jsonb'], 'setof record', true),
 	('channel_rule_changed', ARRAY[]::text[], 'trigger', false),
 	('import_backorders', ARRAY['regclass'], 'bigint', false),

@@ -431,7 +431,7 @@ static WlQuery q_insert_lines = {
 	"  pos_start, pos_end, channel, confirm_pending, action_at)"
 	" SELECT u.sku, 'backorder', u.order_ref, u.customer, u.email, u.phone, u.qty,"
 	"  u.pos_start, u.pos_start + u.qty, u.channel, u.pending,"
-	"  CASE WHEN u.pending THEN now() END"
+	"  CASE WHEN u.pending THEN waitlist.now() END"
 	" FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int4[],"
 	"  $7::int8[], $8::text[], $9::bool[]) AS u (sku, order_ref, customer, email, phone,"
 	"  qty, pos_start, channel, pending)"

@@ -88,9 +88,9 @@ waitlist_tick(PG_FUNCTION_ARGS)
  */
 static WlQuery q_claim = {
 	"UPDATE waitlist.outbox o SET state = 'leased', lease_owner = $1,"
-	" due_at = now() + $3, attempts = o.attempts + 1"
+	" due_at = waitlist.now() + $3, attempts = o.attempts + 1"
 	" WHERE o.ctid = ANY (ARRAY(SELECT ctid FROM waitlist.outbox"
-	"       WHERE state IN ('pending', 'leased') AND due_at <= now()"
+	"       WHERE state IN ('pending', 'leased') AND due_at <= waitlist.now()"
 	"        AND ($4::text[] IS NULL OR kind = ANY ($4))"
 	"        AND ($5::text[] IS NULL OR channel = ANY ($5))"
 	"       ORDER BY due_at, id LIMIT $2 FOR UPDATE SKIP LOCKED))"
@@ -237,19 +237,19 @@ waitlist_claim(PG_FUNCTION_ARGS)
 }
 
 static WlQuery q_ack = {
-	"UPDATE waitlist.outbox SET state = 'delivered', delivered_at = now()"
+	"UPDATE waitlist.outbox SET state = 'delivered', delivered_at = waitlist.now()"
 	" WHERE id = ANY ($2) AND state = 'leased' AND lease_owner = $1",
 	2, {TEXTOID, INT8ARRAYOID}, NULL
 };
 
 static WlQuery q_extend = {
-	"UPDATE waitlist.outbox SET due_at = now() + $3"
+	"UPDATE waitlist.outbox SET due_at = waitlist.now() + $3"
 	" WHERE id = ANY ($2) AND state = 'leased' AND lease_owner = $1",
 	3, {TEXTOID, INT8ARRAYOID, INTERVALOID}, NULL
 };
 
 static WlQuery q_release = {
-	"UPDATE waitlist.outbox SET state = 'pending', due_at = now(),"
+	"UPDATE waitlist.outbox SET state = 'pending', due_at = waitlist.now(),"
 	" attempts = greatest(attempts - 1, 0), lease_owner = NULL"
 	" WHERE id = ANY ($2) AND state = 'leased' AND lease_owner = $1",
 	2, {TEXTOID, INT8ARRAYOID}, NULL
@@ -327,7 +327,7 @@ static WlQuery q_leased = {
 
 static WlQuery q_fail = {
 	"UPDATE waitlist.outbox SET state = $2, last_error = $3,"
-	" due_at = now() + make_interval(secs => $4 / 1000.0), lease_owner = NULL"
+	" due_at = waitlist.now() + make_interval(secs => $4 / 1000.0), lease_owner = NULL"
 	" WHERE id = $1",
 	4, {INT8OID, TEXTOID, TEXTOID, FLOAT8OID}, NULL
 };
@@ -434,8 +434,8 @@ waitlist_dead_letter(PG_FUNCTION_ARGS)
 static WlQuery q_next_due = {
 	"SELECT CASE WHEN EXISTS (SELECT 1 FROM waitlist.batch WHERE expanded_at IS NULL)"
 	"  OR EXISTS (SELECT 1 FROM waitlist.subscriber WHERE confirm_pending)"
-	"  OR EXISTS (SELECT 1 FROM waitlist.line WHERE action_at <= now())"
-	" THEN now() ELSE least((SELECT due_at FROM waitlist.outbox"
+	"  OR EXISTS (SELECT 1 FROM waitlist.line WHERE action_at <= waitlist.now())"
+	" THEN waitlist.now() ELSE least((SELECT due_at FROM waitlist.outbox"
 	"  WHERE state IN ('pending', 'leased')"
 	"   AND ($1::text[] IS NULL OR kind = ANY ($1))"
 	"   AND ($2::text[] IS NULL OR channel = ANY ($2))"

@@ -18,6 +18,7 @@
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 #include "api/args.h"
 #include "domain/availability.h"
@@ -121,7 +122,7 @@ typedef struct OfCache
 	char		channel[WL_MAX_CHANNEL_LEN + 1];
 	ChannelRule rule;
 	uint64		generation;		/* of the rules the copy came from */
-	TimestampTz xact_start;
+	TimestampTz now;			/* the clock when today was read */
 	DateADT		today;
 	TupleDesc	result;
 } OfCache;
@@ -137,15 +138,15 @@ of_cache(FunctionCallInfo fcinfo)
 		c = fcinfo->flinfo->fn_extra =
 			MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(OfCache));
 	if (c->generation != wl_channel_rules_generation() || c->channel[0] == '\0' ||
-		!wl_text_equals(arg, c->channel) || c->xact_start != GetCurrentTransactionStartTimestamp())
+		!wl_text_equals(arg, c->channel) || c->now != DatumGetTimestampTz(wl_now()))
 	{
 		char	   *channel = text_to_cstring(DatumGetTextPP(arg));
 
 		c->rule = *wl_channel_rule(channel);
 		c->generation = wl_channel_rules_generation();
 		strlcpy(c->channel, channel, sizeof(c->channel));
-		c->xact_start = GetCurrentTransactionStartTimestamp();
-		c->today = GetSQLCurrentDate();
+		c->now = DatumGetTimestampTz(wl_now());
+		c->today = wl_today();
 	}
 	return c;
 }

@@ -45,7 +45,7 @@ wl_text_in(Datum *elems, int n, Datum d)
 
 
 static WlQuery q_published = {
-	"SELECT channel, decision, checked_on < current_date FROM waitlist.availability"
+	"SELECT channel, decision, checked_on < waitlist.now()::date FROM waitlist.availability"
 	" WHERE sku = $1",
 	1, {TEXTOID}, NULL
 };
@@ -57,7 +57,7 @@ static WlQuery q_publish = {
 	"  reason = excluded.reason, ship_by = excluded.ship_by,"
 	"  changes = a.changes + CASE WHEN a.decision = excluded.decision THEN 0 ELSE 1 END,"
 	"  changed_at = CASE WHEN a.decision = excluded.decision THEN a.changed_at ELSE $6 END,"
-	"  checked_on = current_date"
+	"  checked_on = waitlist.now()::date"
 	" RETURNING changes",
 	6, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, DATEOID, TIMESTAMPTZOID}, NULL
 };

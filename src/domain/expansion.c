@@ -126,7 +126,7 @@ static WlQuery q_expand_joined = {
 };
 
 static WlQuery q_batch_done = {
-	"UPDATE waitlist.batch SET expanded_at = now(), messages = $2 WHERE sku = $3 AND id = $1",
+	"UPDATE waitlist.batch SET expanded_at = waitlist.now(), messages = $2 WHERE sku = $3 AND id = $1",
 	3, {INT8OID, INT8OID, TEXTOID}, NULL
 };
 
@@ -342,7 +342,7 @@ line_actions_bulk(int64 max)
 }
 
 static WlQuery q_line_due = {
-	"SELECT id FROM waitlist.line WHERE action_at <= now()"
+	"SELECT id FROM waitlist.line WHERE action_at <= waitlist.now()"
 	" ORDER BY action_at, id LIMIT $1 FOR UPDATE SKIP LOCKED",
 	1, {INT4OID}, NULL
 };
@@ -406,7 +406,7 @@ static WlQuery q_batch_due = {
 };
 
 static WlQuery q_batch_retire = {
-	"UPDATE waitlist.batch SET expanded_at = now(), messages = 0 WHERE id = $1"
+	"UPDATE waitlist.batch SET expanded_at = waitlist.now(), messages = 0 WHERE id = $1"
 	" AND expanded_at IS NULL RETURNING sku",
 	1, {INT8OID}, NULL
 };
@@ -418,7 +418,7 @@ static const ExpandWork batch_work = {
 static WlQuery q_pending_work = {
 	"SELECT EXISTS (SELECT 1 FROM waitlist.batch WHERE expanded_at IS NULL),"
 	" EXISTS (SELECT 1 FROM waitlist.subscriber WHERE confirm_pending)"
-	"  OR EXISTS (SELECT 1 FROM waitlist.line WHERE action_at <= now())",
+	"  OR EXISTS (SELECT 1 FROM waitlist.line WHERE action_at <= waitlist.now())",
 	0, {InvalidOid}, NULL
 };
 

@@ -140,7 +140,7 @@ wl_policy_of(const WlSku *s, const char *channel, int64 qty, WlPolicy *out)
 	ChannelRule *ch = wl_channel_rule(channel);
 
 	wl_policy_input(s, channel, qty, &in);
-	wl_policy_evaluate(&in, ch, GetSQLCurrentDate(), out);
+	wl_policy_evaluate(&in, ch, wl_today(), out);
 }
 
 /* Refuse an order the policy does not allow (WL013, the reason in the detail). */
@@ -174,6 +174,6 @@ wl_preorder_channel_refusal(const WlSku *s, const char *channel, WlPolicy *out)
 	in.channel_room = -1;			/* checked against the channel's own limit later */
 	in.has_ships_on = wl_sku_date(s, SKU_SHIPS_ON, &in.ships_on);
 	in.listed = wl_listed_on(s, channel);
-	wl_policy_evaluate(&in, ch, GetSQLCurrentDate(), out);
+	wl_policy_evaluate(&in, ch, wl_today(), out);
 	return out->channel_refusal;
 }

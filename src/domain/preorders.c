@@ -509,12 +509,12 @@ wl_place_preorder(const WlPreorder *a)
 	" u AS (" \
 	"  UPDATE waitlist.line l SET confirm_pending = false," \
 	"   authorized_until = CASE WHEN NOT due.was_pending AND l.payment_state = 'authorized'" \
-	"    THEN now() + make_interval(secs => $3) ELSE l.authorized_until END," \
+	"    THEN waitlist.now() + make_interval(secs => $3) ELSE l.authorized_until END," \
 	"   reauthorizations = l.reauthorizations" \
 	"    + CASE WHEN due.was_pending THEN 0 ELSE 1 END," \
 	"   action_at = CASE WHEN l.state = 'waiting' AND l.payment_state = 'authorized'" \
 	"    THEN CASE WHEN due.was_pending THEN l.authorized_until" \
-	"     ELSE now() + make_interval(secs => $3) END - make_interval(secs => $4) END" \
+	"     ELSE waitlist.now() + make_interval(secs => $3) END - make_interval(secs => $4) END" \
 	"  FROM due WHERE l.id = due.id" on_sku \
 	"   AND l.id = ANY (ARRAY(SELECT id FROM due))"	/* by index, not a hash of every line */ \
 	"  RETURNING l.*, due.was_pending)," \
@@ -572,7 +572,7 @@ wl_place_preorder(const WlPreorder *a)
 static WlQuery q_line_actions = {
 	"WITH due AS ("
 	"  SELECT id, confirm_pending AS was_pending FROM waitlist.line"
-	"  WHERE action_at <= now() AND ($2::bigint IS NULL OR id = $2)"
+	"  WHERE action_at <= waitlist.now() AND ($2::bigint IS NULL OR id = $2)"
 	"  ORDER BY action_at, id LIMIT $1 FOR UPDATE SKIP LOCKED),"
 	LINE_ACTIONS_WRITE(""),
 	4, {INT4OID, INT8OID, FLOAT8OID, FLOAT8OID}, NULL

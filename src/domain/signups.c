@@ -275,7 +275,7 @@ static WlQuery q_sub_sku_of = {
 };
 
 static WlQuery q_unsubscribe = {
-	"UPDATE waitlist.subscriber SET state = 'unsubscribed', unsubscribed_at = now(),"
+	"UPDATE waitlist.subscriber SET state = 'unsubscribed', unsubscribed_at = waitlist.now(),"
 	" confirm_pending = false"
 	" WHERE sku = $2 AND id = $1 AND state = 'waiting' RETURNING pos",
 	2, {INT8OID, TEXTOID}, NULL

@@ -170,7 +170,7 @@ static WlQuery q_set_channel = {
 	"  marketplace = excluded.marketplace, backorders = excluded.backorders,"
 	"  preorders = excluded.preorders, max_handling_days = excluded.max_handling_days,"
 	"  brand_registry = excluded.brand_registry, notify_me = excluded.notify_me,"
-	"  updated_at = now()",
+	"  updated_at = waitlist.now()",
 	8, {TEXTOID, TEXTOID, BOOLOID, TEXTOID, TEXTOID, INT4OID, BOOLOID, BOOLOID}, NULL
 };
 

@@ -33,7 +33,8 @@ static const char *const col_names[SKU_NCOLS] = {
 	"preorder_limit", "preorders_open", "preorder_accepted", "preorder_at_limit",
 	"preorder_limit_hits",
 	"production_date", "ships_on", "payment_mode", "preorder_terms", "channel_limits",
-	"channels", "backorder_days", "out_of_stock_days", "min_demand", "max_backorder_units"
+	"channels", "backorder_days", "out_of_stock_days", "min_demand", "max_backorder_units",
+	"status_interval", "midwait_fraction", "imminent_days", "email_delay", "eta_to_signups"
 };
 
 /*
@@ -261,13 +262,13 @@ update_row(WlQuery *q, Datum *args, const char *nulls, WlSku *s)
 
 /* Supply changes return what their callers read (by name, like every row here). */
 static WlQuery q_restock = {
-	"UPDATE waitlist.sku SET on_hand = on_hand + $2, updated_at = now()"
+	"UPDATE waitlist.sku SET on_hand = on_hand + $2, updated_at = waitlist.now()"
 	" WHERE sku = $1 RETURNING id, sku, on_hand",
 	2, {TEXTOID, INT8OID}, NULL
 };
 
 static WlQuery q_set_on_hand = {
-	"UPDATE waitlist.sku SET on_hand = $2, updated_at = now()"
+	"UPDATE waitlist.sku SET on_hand = $2, updated_at = waitlist.now()"
 	" WHERE sku = $1 RETURNING id, sku, on_hand",
 	2, {TEXTOID, INT8OID}, NULL
 };
@@ -349,7 +350,7 @@ wl_sku_upsert(Datum *args, const char *nulls)
 }
 
 static WlQuery q_set_listings = {
-	"UPDATE waitlist.sku SET channels = $2, updated_at = now() WHERE sku = $1 RETURNING *",
+	"UPDATE waitlist.sku SET channels = $2, updated_at = waitlist.now() WHERE sku = $1 RETURNING *",
 	2, {TEXTOID, TEXTARRAYOID}, NULL
 };
 
@@ -365,7 +366,7 @@ wl_sku_set_listings(const char *code, Datum channels, bool unlisted, WlSku *s)
 
 static WlQuery q_set_policy = {
 	"UPDATE waitlist.sku AS k SET backorder_days = $2, out_of_stock_days = $3, min_demand = $4,"
-	" max_backorder_units = $5, updated_at = now() WHERE sku = $1 RETURNING k.*",
+	" max_backorder_units = $5, updated_at = waitlist.now() WHERE sku = $1 RETURNING k.*",
 	5, {TEXTOID, INT4OID, INT4OID, INT4OID, INT8OID}, NULL
 };
 
@@ -375,6 +376,22 @@ wl_sku_set_policy(const char *code, Datum *args, const char *nulls)
 {
 	args[0] = CStringGetTextDatum(code);
 	if (wl_exec(&q_set_policy, args, nulls, SPI_OK_UPDATE_RETURNING, 0) == 0)
+		return NULL;
+	return SPI_copytuple(SPI_tuptable->vals[0]);
+}
+
+static WlQuery q_set_schedule = {
+	"UPDATE waitlist.sku AS k SET status_interval = $2, midwait_fraction = $3, imminent_days = $4,"
+	" email_delay = $5, eta_to_signups = $6, updated_at = waitlist.now() WHERE sku = $1 RETURNING k.*",
+	6, {TEXTOID, INTERVALOID, NUMERICOID, INT4OID, INTERVALOID, BOOLOID}, NULL
+};
+
+/* Store the SKU's own message schedule; the row, or NULL when unknown. */
+HeapTuple
+wl_sku_set_schedule(const char *code, Datum *args, const char *nulls)
+{
+	args[0] = CStringGetTextDatum(code);
+	if (wl_exec(&q_set_schedule, args, nulls, SPI_OK_UPDATE_RETURNING, 0) == 0)
 		return NULL;
 	return SPI_copytuple(SPI_tuptable->vals[0]);
 }
@@ -407,7 +424,7 @@ wl_sku_waiting_count(const char *code, bool *found)
 uint64
 wl_sku_sync_on_hand(const char *units_query)
 {
-	char	   *sql = psprintf("UPDATE waitlist.sku s SET on_hand = t.units, updated_at = now()"
+	char	   *sql = psprintf("UPDATE waitlist.sku s SET on_hand = t.units, updated_at = waitlist.now()"
 							   " FROM (%s) t"
 							   " WHERE s.sku = t.sku AND s.on_hand <> t.units RETURNING s.sku",
 							   units_query);
@@ -438,7 +455,7 @@ wl_sku_take_paid(const char *sku, int64 qty)
 
 static WlQuery q_close_line = {
 	"UPDATE waitlist.sku SET allocated = allocated - $2, on_hand = on_hand - $3,"
-	" paid_waiting = paid_waiting - $4, updated_at = now() WHERE sku = $1",
+	" paid_waiting = paid_waiting - $4, updated_at = waitlist.now() WHERE sku = $1",
 	4, {TEXTOID, INT8OID, INT8OID, INT8OID}, NULL
 };
 
@@ -495,7 +512,7 @@ wl_sku_give_back_signup(const char *sku)
  * error instead of allocating on a snapshot that misses this change.
  */
 static WlQuery q_mark_changed = {
-	"UPDATE waitlist.sku SET updated_at = now() WHERE sku = $1",
+	"UPDATE waitlist.sku SET updated_at = waitlist.now() WHERE sku = $1",
 	1, {TEXTOID}, NULL
 };
 
@@ -526,7 +543,7 @@ wl_sku_signup_left(const char *sku, int64 pos, WlSku *s)
 
 static WlQuery q_store_allocation = {
 	"UPDATE waitlist.sku SET allocated = $2, paid_served = $3, sub_served = $4,"
-	" announced = $5, paid_waiting = $6, sub_waiting = $7, updated_at = now() WHERE sku = $1",
+	" announced = $5, paid_waiting = $6, sub_waiting = $7, updated_at = waitlist.now() WHERE sku = $1",
 	7, {TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID}, NULL
 };
 
@@ -583,7 +600,7 @@ static WlQuery q_store_plan = {
 	" preorder_limit = floor($2 * trunc($3::numeric, 2) / 100)::bigint,"
 	" preorders_open = true, production_date = $4, ships_on = $5, payment_mode = $6,"
 	" deposit_pct = $7::numeric, deposit_amount = $8::numeric,"
-	" preorder_terms = preorder_terms + 1, updated_at = now()"
+	" preorder_terms = preorder_terms + 1, updated_at = waitlist.now()"
 	" WHERE sku = $1 RETURNING *",
 	8, {TEXTOID, INT8OID, TEXTOID, DATEOID, DATEOID, TEXTOID, TEXTOID, TEXTOID}, NULL
 };
@@ -598,7 +615,7 @@ wl_sku_store_plan(const char *sku, Datum *args, const char *nulls, WlSku *s)
 
 static WlQuery q_close_preorders = {
 	"UPDATE waitlist.sku SET preorders_open = false, preorder_terms = preorder_terms + 1,"
-	" updated_at = now() WHERE sku = $1",
+	" updated_at = waitlist.now() WHERE sku = $1",
 	1, {TEXTOID}, NULL
 };
 
@@ -613,7 +630,7 @@ wl_sku_close_preorders(const char *sku)
 
 static WlQuery q_reschedule = {
 	"UPDATE waitlist.sku SET ships_on = $2, production_date = $3,"
-	" preorder_terms = preorder_terms + 1, updated_at = now() WHERE sku = $1",
+	" preorder_terms = preorder_terms + 1, updated_at = waitlist.now() WHERE sku = $1",
 	3, {TEXTOID, DATEOID, DATEOID}, NULL
 };
 
@@ -680,7 +697,7 @@ wl_sku_give_back_preorder(const char *sku, int64 qty, bool positions, WlSku *s)
 static WlQuery q_place_preorder = {
 	"WITH u AS ("
 	"  UPDATE waitlist.sku SET preorder_accepted = preorder_accepted + $6,"
-	"   paid_tail = paid_tail + $6, paid_waiting = paid_waiting + $6, updated_at = now()"
+	"   paid_tail = paid_tail + $6, paid_waiting = paid_waiting + $6, updated_at = waitlist.now()"
 	"  WHERE sku = $1"
 	"  RETURNING *, paid_tail - $6 AS pos, status = 'discontinued' AS gone),"
 	" i AS ("
@@ -788,7 +805,7 @@ wl_sku_codes_listed_on(const char *channel)
 static WlQuery q_to_recheck = {
 	"SELECT s.sku FROM waitlist.sku s"
 	" WHERE s.sku IN (SELECT DISTINCT a.sku FROM waitlist.availability a"
-	"  WHERE a.checked_on < current_date ORDER BY 1 LIMIT $1)"
+	"  WHERE a.checked_on < waitlist.now()::date ORDER BY 1 LIMIT $1)"
 	" ORDER BY s.sku FOR UPDATE SKIP LOCKED",
 	1, {INT4OID}, NULL
 };

@@ -55,6 +55,11 @@ typedef enum WlSkuCol
 	SKU_OUT_OF_STOCK_DAYS,
 	SKU_MIN_DEMAND,
 	SKU_MAX_BACKORDER_UNITS,
+	SKU_STATUS_INTERVAL,
+	SKU_MIDWAIT_FRACTION,
+	SKU_IMMINENT_DAYS,
+	SKU_EMAIL_DELAY,
+	SKU_ETA_TO_SIGNUPS,
 	SKU_NCOLS
 } WlSkuCol;
 
@@ -92,6 +97,7 @@ extern uint64 wl_sku_sync_on_hand(const char *units_query);
 extern HeapTuple wl_sku_upsert(Datum *args, const char *nulls);
 extern bool wl_sku_set_listings(const char *code, Datum channels, bool unlisted, WlSku *s);
 extern HeapTuple wl_sku_set_policy(const char *code, Datum *args, const char *nulls);
+extern HeapTuple wl_sku_set_schedule(const char *code, Datum *args, const char *nulls);
 extern int64 wl_sku_waiting_count(const char *code, bool *found);
 
 /* Queues */

@@ -142,17 +142,6 @@ wl_exec(WlQuery *q, Datum *values, const char *nulls, int expected, long count)
 	return SPI_processed;
 }
 
-/*
- * now() as a parameter (the transaction's start, as now() reads): Citus
- * refuses now() in a CASE, a COALESCE or an ON CONFLICT DO UPDATE SET of a
- * statement on a distributed table, and takes a bound value.
- */
-Datum
-wl_now(void)
-{
-	return TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
-}
-
 /* Column col (1-based) of result row as a datum; isnull may be NULL. */
 Datum
 wl_get_datum(int row, int col, bool *isnull)

@@ -10,6 +10,8 @@
 #include "postgres.h"
 #include "executor/spi.h"
 
+#include "store/now.h"
+
 #define WL_MAX_ARGS 16
 
 typedef struct WlQuery
@@ -32,7 +34,6 @@ extern char *wl_get_text(int row, int col);
 extern bool wl_get_bool(int row, int col);
 extern Datum wl_get_datum(int row, int col, bool *isnull);
 extern Datum wl_opt_text(const char *s);
-extern Datum wl_now(void);
 extern bool wl_text_equals(Datum d, const char *s);
 
 #endif
