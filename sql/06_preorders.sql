@@ -13,7 +13,7 @@ $$;
 -- The seed's example: 500 planned, 80% -> 400, 275 received -> 125 remaining.
 SELECT sku FROM waitlist.upsert_sku('LAUNCH', title => 'Launch edition');
 SELECT status, preorder_limit, accepted, remaining, payment
-  FROM waitlist.open_preorders('LAUNCH', 500, 80, '2026-04-15', '2026-04-22');
+  FROM waitlist.open_preorders('LAUNCH', 500, 80, '2030-04-15', '2030-04-22');
 SELECT count(po('L-' || g, 'LAUNCH', CASE WHEN g <= 100 THEN 2 ELSE 1 END))
   FROM generate_series(1, 175) g;
 SELECT report FROM waitlist.preorder_status('LAUNCH');
@@ -45,33 +45,33 @@ SELECT try($$SELECT waitlist.place_backorder('BO-1', 'LAUNCH', 1, 'B', 'b@exampl
 -- Bad input for open_preorders changes nothing.
 SELECT sku FROM waitlist.upsert_sku('PLAIN', title => 'Plain');
 SELECT sku FROM waitlist.upsert_sku('GONE', status => 'discontinued');
-SELECT try($$SELECT waitlist.open_preorders('NOPE', 500, 80, '2026-04-15', '2026-04-22')$$);
-SELECT try($$SELECT waitlist.open_preorders('GONE', 500, 80, '2026-04-15', '2026-04-22')$$);
-SELECT try($$SELECT waitlist.open_preorders(NULL, 500, 80, '2026-04-15', '2026-04-22')$$);
-SELECT try($$SELECT waitlist.open_preorders(repeat('s', 129), 500, 80, '2026-04-15', '2026-04-22')$$);
-SELECT try($$SELECT waitlist.open_preorders('PLAIN', NULL, 80, '2026-04-15', '2026-04-22')$$);
-SELECT try($$SELECT waitlist.open_preorders('PLAIN', 0, 80, '2026-04-15', '2026-04-22')$$);
-SELECT try($$SELECT waitlist.open_preorders('PLAIN', -500, 80, '2026-04-15', '2026-04-22')$$);
-SELECT try($$SELECT waitlist.open_preorders('PLAIN', 500, 120, '2026-04-15', '2026-04-22')$$);
-SELECT try($$SELECT waitlist.open_preorders('PLAIN', 500, 100.01, '2026-04-15', '2026-04-22')$$);
-SELECT try($$SELECT waitlist.open_preorders('PLAIN', 500, 0, '2026-04-15', '2026-04-22')$$);
-SELECT try($$SELECT waitlist.open_preorders('PLAIN', 500, -80, '2026-04-15', '2026-04-22')$$);
-SELECT try($$SELECT waitlist.open_preorders('PLAIN', 500, NULL, '2026-04-15', '2026-04-22')$$);
-SELECT try($$SELECT waitlist.open_preorders('PLAIN', 500, 'NaN', '2026-04-15', '2026-04-22')$$);
-SELECT try($$SELECT waitlist.open_preorders('PLAIN', 500, 80, NULL, '2026-04-22')$$);
-SELECT try($$SELECT waitlist.open_preorders('PLAIN', 500, 80, '2026-04-15', NULL)$$);
-SELECT try($$SELECT waitlist.open_preorders('PLAIN', 500, 80, '2026-04-15', 'infinity')$$);
-SELECT try($$SELECT waitlist.open_preorders('PLAIN', 500, 80, '2026-04-22', '2026-04-15')$$);
-SELECT try($$SELECT waitlist.open_preorders('PLAIN', 500, 80, '2026-04-15', '2026-04-22', 'later')$$);
-SELECT try($$SELECT waitlist.open_preorders('PLAIN', 500, 80, '2026-04-15', '2026-04-22', NULL)$$);
-SELECT try($$SELECT waitlist.open_preorders('PLAIN', 500, 80, '2026-04-15', '2026-04-22', 'deposit')$$);
-SELECT try($$SELECT waitlist.open_preorders('PLAIN', 500, 80, '2026-04-15', '2026-04-22', 'deposit', 20, 10)$$);
-SELECT try($$SELECT waitlist.open_preorders('PLAIN', 500, 80, '2026-04-15', '2026-04-22', 'deposit', 100)$$);
-SELECT try($$SELECT waitlist.open_preorders('PLAIN', 500, 80, '2026-04-15', '2026-04-22', 'deposit', NULL, 0)$$);
-SELECT try($$SELECT waitlist.open_preorders('PLAIN', 500, 80, '2026-04-15', '2026-04-22', 'authorize', 20)$$);
+SELECT try($$SELECT waitlist.open_preorders('NOPE', 500, 80, '2030-04-15', '2030-04-22')$$);
+SELECT try($$SELECT waitlist.open_preorders('GONE', 500, 80, '2030-04-15', '2030-04-22')$$);
+SELECT try($$SELECT waitlist.open_preorders(NULL, 500, 80, '2030-04-15', '2030-04-22')$$);
+SELECT try($$SELECT waitlist.open_preorders(repeat('s', 129), 500, 80, '2030-04-15', '2030-04-22')$$);
+SELECT try($$SELECT waitlist.open_preorders('PLAIN', NULL, 80, '2030-04-15', '2030-04-22')$$);
+SELECT try($$SELECT waitlist.open_preorders('PLAIN', 0, 80, '2030-04-15', '2030-04-22')$$);
+SELECT try($$SELECT waitlist.open_preorders('PLAIN', -500, 80, '2030-04-15', '2030-04-22')$$);
+SELECT try($$SELECT waitlist.open_preorders('PLAIN', 500, 120, '2030-04-15', '2030-04-22')$$);
+SELECT try($$SELECT waitlist.open_preorders('PLAIN', 500, 100.01, '2030-04-15', '2030-04-22')$$);
+SELECT try($$SELECT waitlist.open_preorders('PLAIN', 500, 0, '2030-04-15', '2030-04-22')$$);
+SELECT try($$SELECT waitlist.open_preorders('PLAIN', 500, -80, '2030-04-15', '2030-04-22')$$);
+SELECT try($$SELECT waitlist.open_preorders('PLAIN', 500, NULL, '2030-04-15', '2030-04-22')$$);
+SELECT try($$SELECT waitlist.open_preorders('PLAIN', 500, 'NaN', '2030-04-15', '2030-04-22')$$);
+SELECT try($$SELECT waitlist.open_preorders('PLAIN', 500, 80, NULL, '2030-04-22')$$);
+SELECT try($$SELECT waitlist.open_preorders('PLAIN', 500, 80, '2030-04-15', NULL)$$);
+SELECT try($$SELECT waitlist.open_preorders('PLAIN', 500, 80, '2030-04-15', 'infinity')$$);
+SELECT try($$SELECT waitlist.open_preorders('PLAIN', 500, 80, '2030-04-22', '2030-04-15')$$);
+SELECT try($$SELECT waitlist.open_preorders('PLAIN', 500, 80, '2030-04-15', '2030-04-22', 'later')$$);
+SELECT try($$SELECT waitlist.open_preorders('PLAIN', 500, 80, '2030-04-15', '2030-04-22', NULL)$$);
+SELECT try($$SELECT waitlist.open_preorders('PLAIN', 500, 80, '2030-04-15', '2030-04-22', 'deposit')$$);
+SELECT try($$SELECT waitlist.open_preorders('PLAIN', 500, 80, '2030-04-15', '2030-04-22', 'deposit', 20, 10)$$);
+SELECT try($$SELECT waitlist.open_preorders('PLAIN', 500, 80, '2030-04-15', '2030-04-22', 'deposit', 100)$$);
+SELECT try($$SELECT waitlist.open_preorders('PLAIN', 500, 80, '2030-04-15', '2030-04-22', 'deposit', NULL, 0)$$);
+SELECT try($$SELECT waitlist.open_preorders('PLAIN', 500, 80, '2030-04-15', '2030-04-22', 'authorize', 20)$$);
 -- A plan that leaves no unit to pre-order (a cap that rounds to 0.00%, or too few units).
-SELECT try($$SELECT waitlist.open_preorders('PLAIN', 500, 0.001, '2026-04-15', '2026-04-22')$$);
-SELECT try($$SELECT waitlist.open_preorders('PLAIN', 1, 80, '2026-04-15', '2026-04-22')$$);
+SELECT try($$SELECT waitlist.open_preorders('PLAIN', 500, 0.001, '2030-04-15', '2030-04-22')$$);
+SELECT try($$SELECT waitlist.open_preorders('PLAIN', 1, 80, '2030-04-15', '2030-04-22')$$);
 SELECT status, planned_production, preorders_open, preorder_terms FROM waitlist.sku WHERE sku = 'PLAIN';
 SELECT status, report FROM waitlist.preorder_status('PLAIN');
 SELECT try($$SELECT waitlist.preorder_status('NOPE')$$);
@@ -134,25 +134,25 @@ SELECT count(*) AS limit_events FROM waitlist.outbox WHERE kind = 'preorder_limi
 
 -- A smaller run never cancels accepted pre-orders: it reports the excess.
 SELECT status, preorder_limit, accepted, over_limit
-  FROM waitlist.open_preorders('LAUNCH', 450, 80, '2026-04-15', '2026-04-22');
+  FROM waitlist.open_preorders('LAUNCH', 450, 80, '2030-04-15', '2030-04-22');
 SELECT kind, channel, payload FROM waitlist.outbox WHERE kind = 'preorder_over_limit';
 SELECT count(*) FILTER (WHERE state = 'cancelled') AS cancelled FROM waitlist.line
  WHERE sku = 'LAUNCH';
 SELECT report FROM waitlist.preorder_status('LAUNCH');
 -- Back to the full run: at the limit again, no new event (it never left it).
-SELECT status FROM waitlist.open_preorders('LAUNCH', 500, 80, '2026-04-15', '2026-04-22');
+SELECT status FROM waitlist.open_preorders('LAUNCH', 500, 80, '2030-04-15', '2030-04-22');
 SELECT count(*) AS limit_events FROM waitlist.outbox WHERE kind = 'preorder_limit_reached';
 
 -- Moving the ship date tells every pre-order still waiting for units.
-SELECT waitlist.reschedule_preorders('LAUNCH', '2026-05-06', '2026-04-29') AS lines_told;
+SELECT waitlist.reschedule_preorders('LAUNCH', '2030-05-06', '2030-04-29') AS lines_told;
 SELECT recipient, payload->>'previous_date' AS previous, payload->>'expected_ship_date' AS ships,
        payload->>'production_date' AS production
   FROM waitlist.outbox WHERE kind = 'eta_changed' AND payload->>'order_ref' = 'L-1';
-SELECT waitlist.reschedule_preorders('LAUNCH', '2026-05-06') AS same_date_told;
+SELECT waitlist.reschedule_preorders('LAUNCH', '2030-05-06') AS same_date_told;
 SELECT try($$SELECT waitlist.reschedule_preorders('LAUNCH', NULL)$$);
-SELECT try($$SELECT waitlist.reschedule_preorders('LAUNCH', '2026-04-01')$$);
-SELECT try($$SELECT waitlist.reschedule_preorders('PLAIN', '2026-05-06')$$);
-SELECT try($$SELECT waitlist.reschedule_preorders('NOPE', '2026-05-06')$$);
+SELECT try($$SELECT waitlist.reschedule_preorders('LAUNCH', '2030-04-01')$$);
+SELECT try($$SELECT waitlist.reschedule_preorders('PLAIN', '2030-05-06')$$);
+SELECT try($$SELECT waitlist.reschedule_preorders('NOPE', '2030-05-06')$$);
 
 -- Production arrives: pre-orders are allocated first-come-first-served.
 SELECT waitlist.restock('LAUNCH', 5);
@@ -176,7 +176,7 @@ SELECT * FROM stock('LAUNCH');
 
 -- Payment in full at order: refund on cancel, nothing more at shipment.
 SELECT sku FROM waitlist.upsert_sku('FULL', title => 'Paid in full');
-SELECT payment FROM waitlist.open_preorders('FULL', 10, 80, '2026-03-01', '2026-03-08', 'full');
+SELECT payment FROM waitlist.open_preorders('FULL', 10, 80, '2030-03-01', '2030-03-08', 'full');
 SELECT po('PF-1', 'FULL', 2) > 0 AND po('PF-2', 'FULL', 1) > 0 AS placed;
 SELECT waitlist.tick() AS written;
 SELECT order_ref, payment_state, amount, captured FROM waitlist.line
@@ -191,7 +191,7 @@ SELECT order_ref, state, payment_state, captured, refunded FROM waitlist.line
 
 -- Deposits: a percentage or a fixed amount per unit at order, the balance at shipment.
 SELECT sku FROM waitlist.upsert_sku('DEP', title => 'Deposit');
-SELECT payment FROM waitlist.open_preorders('DEP', 10, 80, '2026-03-01', '2026-03-08', 'deposit', 20);
+SELECT payment FROM waitlist.open_preorders('DEP', 10, 80, '2030-03-01', '2030-03-08', 'deposit', 20);
 SELECT po('PD-1', 'DEP', 3) > 0 AND po('PD-2', 'DEP', 1) > 0 AS placed;
 SELECT waitlist.restock('DEP', 3);
 SELECT waitlist.ship_line(line_of('PD-1'));
@@ -204,7 +204,7 @@ SELECT order_ref, state, payment_state, amount, deposit, captured, refunded
 -- the order written, the confirmation and the payment at order first.
 SELECT coalesce(payload->>'order_ref', recipient) AS order_ref, kind, channel
   FROM waitlist.outbox WHERE sku = 'DEP' ORDER BY coalesce(payload->>'order_ref', recipient), id;
-SELECT payment FROM waitlist.open_preorders('DEP', 10, 80, '2026-03-01', '2026-03-08', 'deposit', NULL, 15);
+SELECT payment FROM waitlist.open_preorders('DEP', 10, 80, '2030-03-01', '2030-03-08', 'deposit', NULL, 15);
 SELECT po('PD-3', 'DEP', 2) > 0 AS placed;
 -- Its confirmation is still pending; shipping or cancelling would write it first.
 SELECT count(*) AS confirmations_yet FROM waitlist.outbox WHERE payload->>'order_ref' = 'PD-3';
@@ -215,7 +215,7 @@ SELECT payload->>'charged_now' AS now, payload->>'due_at_shipment' AS later
 
 -- Per-channel limits within the global one.
 SELECT sku FROM waitlist.upsert_sku('CHAN', title => 'Channels');
-SELECT status FROM waitlist.open_preorders('CHAN', 100, 80, '2026-03-01', '2026-03-08');
+SELECT status FROM waitlist.open_preorders('CHAN', 100, 80, '2030-03-01', '2030-03-08');
 SELECT waitlist.set_preorder_channel_limit('CHAN', 'amazon', 3);
 SELECT po('A-1', 'CHAN', 2, 'amazon') > 0 AND po('A-2', 'CHAN', 1, 'amazon') > 0 AS placed;
 SELECT try($$SELECT po('A-3', 'CHAN', 1, 'amazon')$$);
@@ -243,7 +243,7 @@ SELECT try($$SELECT waitlist.close_preorders('NOPE')$$);
 SELECT waitlist.close_preorders('PLAIN') AS plain_was_open;
 -- Released (status active): pre-orders close with it, sign-ups open.
 SELECT sku FROM waitlist.upsert_sku('RELEASED', title => 'Released');
-SELECT status FROM waitlist.open_preorders('RELEASED', 100, 80, '2026-03-01', '2026-03-08');
+SELECT status FROM waitlist.open_preorders('RELEASED', 100, 80, '2030-03-01', '2030-03-08');
 SELECT po('R-1', 'RELEASED', 1) > 0 AS placed;
 SELECT status, preorders_open FROM waitlist.upsert_sku('RELEASED', status => 'active');
 SELECT try($$SELECT po('R-2', 'RELEASED', 1)$$);
@@ -281,7 +281,7 @@ SELECT sku, status, preorder_limit, accepted, remaining, payment FROM waitlist.p
 -- it was, also when the session chose its own.
 SHOW waitlist.early_lock_release;
 SELECT sku FROM waitlist.upsert_sku('FLUSH', title => 'Flushed');
-SELECT status FROM waitlist.open_preorders('FLUSH', 100, 80, '2026-03-01', '2026-03-08');
+SELECT status FROM waitlist.open_preorders('FLUSH', 100, 80, '2030-03-01', '2030-03-08');
 BEGIN;
 SELECT po('F-1', 'FLUSH', 1) > 0 AS placed;
 SHOW synchronous_commit;
@@ -302,7 +302,7 @@ SELECT accepted, remaining FROM waitlist.preorder_status('FLUSH');
 -- flushes (the flush must then stop at the page boundary, or XLogFlush
 -- refuses the request and the call fails with XX000 instead of WL010).
 SELECT sku FROM waitlist.upsert_sku('PAGE', title => 'Page boundary');
-SELECT status FROM waitlist.open_preorders('PAGE', 2, 50, '2026-03-01', '2026-03-08');
+SELECT status FROM waitlist.open_preorders('PAGE', 2, 50, '2030-03-01', '2030-03-08');
 SELECT po('PAGE-0', 'PAGE', 1) > 0 AS placed;
 DO $$
 DECLARE

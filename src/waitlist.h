@@ -25,6 +25,7 @@
 #define WL_ERRCODE_PREORDERS_OPEN		MAKE_SQLSTATE('W','L','0','1','2')
 #define WL_ERRCODE_POLICY_REFUSED		MAKE_SQLSTATE('W','L','0','1','3')
 #define WL_ERRCODE_UNKNOWN_CHANNEL		MAKE_SQLSTATE('W','L','0','1','4')
+#define WL_ERRCODE_SHIP_DATE_PASSED		MAKE_SQLSTATE('W','L','0','1','5')
 
 /* Longest texts accepted (characters). */
 #define WL_MAX_SKU_LEN		128

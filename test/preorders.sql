@@ -136,7 +136,7 @@ BEGIN
 			body := format('SELECT waitlist.ship_line(%s);', id);
 		ELSIF r < 0.90 THEN
 			what := 'reschedule';
-			body := format($b$SELECT waitlist.reschedule_preorders(%L, DATE '2026-05-01' + %s);$b$,
+			body := format($b$SELECT waitlist.reschedule_preorders(%L, DATE '2030-05-01' + %s);$b$,
 						   k, floor(random() * 30)::int);
 		ELSIF r < 0.95 THEN
 			-- time passes for a few authorizations; tick() asks for new ones
@@ -159,12 +159,12 @@ $$;
 -- Three SKUs, one per payment mode; amazon may take 6 units of the first.
 SELECT ok(pg_temp.tx($t$
 	SELECT waitlist.upsert_sku('TAP-PO-AUTH', 'Authorize');
-	SELECT waitlist.open_preorders('TAP-PO-AUTH', 50, 80, '2026-04-15', '2026-04-22');
+	SELECT waitlist.open_preorders('TAP-PO-AUTH', 50, 80, '2030-04-15', '2030-04-22');
 	SELECT waitlist.set_preorder_channel_limit('TAP-PO-AUTH', 'amazon', 6);
 	SELECT waitlist.upsert_sku('TAP-PO-FULL', 'Full');
-	SELECT waitlist.open_preorders('TAP-PO-FULL', 40, 75, '2026-04-15', '2026-04-22', 'full');
+	SELECT waitlist.open_preorders('TAP-PO-FULL', 40, 75, '2030-04-15', '2030-04-22', 'full');
 	SELECT waitlist.upsert_sku('TAP-PO-DEP', 'Deposit');
-	SELECT waitlist.open_preorders('TAP-PO-DEP', 30, 80, '2026-04-15', '2026-04-22', 'deposit', 25);
+	SELECT waitlist.open_preorders('TAP-PO-DEP', 30, 80, '2030-04-15', '2030-04-22', 'deposit', 25);
 $t$), 'three pre-order SKUs opened (committed)');
 
 SELECT is(pg_temp.workload(400), 400, 'workload: 400 steps ran');
@@ -254,7 +254,7 @@ $$, 'nothing is left to do for shipped, cancelled or paid lines (action_at is NU
 -- own transaction, refusals swallowed; then the holder commits.
 SELECT ok(pg_temp.tx($t$
 	SELECT waitlist.upsert_sku('TAP-PO-HOT', 'Hot');
-	SELECT waitlist.open_preorders('TAP-PO-HOT', 25, 80, '2026-04-15', '2026-04-22');
+	SELECT waitlist.open_preorders('TAP-PO-HOT', 25, 80, '2030-04-15', '2030-04-22');
 	CREATE PROCEDURE public.tap_po_race(who text, attempts int, seed int) LANGUAGE plpgsql AS $p$
 	BEGIN
 		FOR i IN 1..attempts LOOP

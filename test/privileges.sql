@@ -80,7 +80,7 @@ SELECT is((SELECT on_hand || '/' || allocated FROM waitlist.sku WHERE sku = 'TAP
 SELECT is((SELECT r FROM dblink('wl_app', $$SELECT waitlist.upsert_sku('TAP-PRIV-P', 'Pre-order')::text IS NOT NULL$$) AS t (r boolean)),
 	true, 'granted role creates an upcoming SKU (committed)');
 SELECT is((SELECT r FROM dblink('wl_app',
-	$$SELECT status FROM waitlist.open_preorders('TAP-PRIV-P', 10, 50, '2026-04-15', '2026-04-22')$$) AS t (r text)),
+	$$SELECT status FROM waitlist.open_preorders('TAP-PRIV-P', 10, 50, '2030-04-15', '2030-04-22')$$) AS t (r text)),
 	'ACCEPTING PREORDERS (5 remaining)', 'granted role opens pre-orders (committed)');
 SELECT ok((SELECT r FROM dblink('wl_app',
 	$$SELECT waitlist.place_preorder('TAP-PRIV-P1', 'TAP-PRIV-P', 2, 'Ada', 'ada@example.com', NULL, 'dtc', 25.00, 'EUR')$$) AS t (r bigint)) > 0,

@@ -49,6 +49,8 @@ decide_upcoming(const WlPolicyInput *in, const ChannelRule *ch, DateADT today, W
 		return notify_or_out(p, ch, "not released yet, pre-orders not open");
 	if (in->preorder_room <= 0)
 		return notify_or_out(p, ch, "pre-order limit reached");
+	if (in->has_ships_on && in->ships_on < today)
+		return notify_or_out(p, ch, "the pre-order ship date has passed");
 	if (ch->preorders == SUPPORT_NO)
 		return channel_refuses(p, "the channel takes no pre-orders");
 	if (ch->preorders == SUPPORT_BRAND_REGISTRY && !ch->brand_registry)

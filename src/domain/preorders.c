@@ -188,6 +188,23 @@ store_plan(const WlPlan *a, const char *sku, int64 *limit)
 }
 
 /*
+ * A pre-order ship date must not be in the past (the clock's today): a plan
+ * cannot open or move to one, and a SKU whose date has passed takes no new
+ * pre-orders until the merchant reschedules.
+ */
+static void
+refuse_past_ship_date(const char *sku, DateADT ships, const char *what)
+{
+	if (ships >= wl_today())
+		return;
+	ereport(ERROR,
+			(errcode(WL_ERRCODE_SHIP_DATE_PASSED),
+			 errmsg("%s for SKU \"%s\": the ship date %s is in the past", what, sku,
+					DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(ships)))),
+			 errhint("Reschedule the pre-orders to a date not in the past (waitlist.reschedule_preorders).")));
+}
+
+/*
  * Open (or change) a SKU's pre-order plan; returns the SKU's id.  A smaller
  * plan that leaves accepted units over the limit warns and tells the
  * merchant; a moved ship date tells the waiting pre-orders.
@@ -207,6 +224,7 @@ wl_open_preorders(const WlPlan *a)
 	lock_plan(a->sku, &s);
 	if (wl_sku_text_is(&s, SKU_STATUS, "discontinued"))
 		wl_error_discontinued(a->sku);
+	refuse_past_ship_date(a->sku, a->ships, "cannot open pre-orders");
 	id = wl_sku_int64(&s, SKU_ID);
 	sku = wl_sku_text(&s, SKU_CODE);
 	accepted = wl_sku_int64(&s, SKU_PREORDER_ACCEPTED);
@@ -260,6 +278,7 @@ wl_reschedule_preorders(const char *sku, DateADT ships, bool has_production,
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("ships_on must not be before production_date")));
+	refuse_past_ship_date(code, ships, "cannot reschedule pre-orders");
 	wl_sku_reschedule(code, ships, prod);
 	wl_touch_sku(code);
 	if (old_ships != ships)
@@ -417,6 +436,11 @@ place(const WlPreorder *a, WlSku *s, int64 *id)
 		wl_error_unknown_sku(a->o.sku);
 	if (*id != 0)
 	{
+		DateADT		ships;
+
+		/* the row is locked: no reschedule can slip in between */
+		if (wl_sku_date(s, SKU_SHIPS_ON, &ships))
+			refuse_past_ship_date(a->o.sku, ships, "cannot take the pre-order");
 		require_preorder_channel(a, s);
 		return true;
 	}
