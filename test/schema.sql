@@ -4,7 +4,7 @@
 -- membership, pg_dump registration (extconfig) and the waitlist.* GUCs.
 -- Run by: pg_prove -d wl_tap --ext .sql test/
 BEGIN;
-SELECT plan(618);
+SELECT plan(624);
 
 -- ---------------------------------------------------------------- schema
 SELECT has_schema('waitlist');
@@ -100,6 +100,9 @@ INSERT INTO expected_column VALUES
 	('line', 'reauthorizations', 'integer', true),
 	('line', 'confirm_pending', 'boolean', true),
 	('line', 'action_at', 'timestamp with time zone', false),
+	('line', 'carrier', 'text', false),
+	('line', 'tracking_number', 'text', false),
+	('line', 'tracking_url', 'text', false),
 	('subscriber', 'id', 'bigint', true),
 	('subscriber', 'sku', 'text', true),
 	('subscriber', 'email', 'text', false),
@@ -331,8 +334,8 @@ INSERT INTO expected_function VALUES
 	('place_backorder', ARRAY['text', 'text', 'integer', 'text', 'text', 'text', 'text'], 'bigint', true),
 	('cancel_line', ARRAY['bigint'], 'integer', true),
 	('cancel_line', ARRAY['text', 'bigint'], 'integer', true),
-	('ship_line', ARRAY['bigint'], 'void', true),
-	('ship_line', ARRAY['text', 'bigint'], 'void', true),
+	('ship_line', ARRAY['bigint', 'text', 'text', 'text'], 'void', true),
+	('ship_line', ARRAY['text', 'bigint', 'text', 'text', 'text'], 'void', true),
 	('waiting_count', ARRAY['text'], 'bigint', true),
 	('queue_position', ARRAY['bigint'], 'record', true),
 	('queue_position', ARRAY['text', 'bigint'], 'record', true),

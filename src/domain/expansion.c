@@ -22,6 +22,7 @@
 #include "store/outbox_writer.h"
 #include "store/spi.h"
 #include "txn/pending.h"
+#include "waitlist.h"
 
 static WlQuery q_pending_batches = {
 	"SELECT id, sku, kind, pos_from, pos_to, scan_lo, scan_hi, units"
@@ -58,6 +59,7 @@ static WlQuery q_pending_batches = {
 	" waitlist.payload_json('subscription_id', u.id, 'sku', s.sku, 'title', s.title," \
 	"  'units_available', $7, 'product_url', s.product_url, 'image_url', s.image_url)" \
 	"  AS payload," \
+	" coalesce(s.email_delay, make_interval(secs => $8)) AS email_delay," \
 	" 'sub:' || u.id || ':back:' || $1 AS key" \
 	" FROM waitlist.sku s" \
 	" JOIN waitlist.subscriber u ON u.sku = s.sku AND u.state = 'waiting'" \
@@ -78,7 +80,7 @@ static WlQuery q_pending_batches = {
 	"  ON u.sku = s.sku" \
 	" WHERE s.sku = $2 AND $3 IS NOT NULL AND $4 IS NOT NULL AND $7 IS NOT NULL"
 
-#define BATCH_ARGS 7, {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID}, NULL
+#define BATCH_ARGS 8, {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, FLOAT8OID}, NULL
 
 /*
  * Each kind of batch is written by a plain INSERT first, and by one that
@@ -99,8 +101,8 @@ static BatchQueries batch_queries[] = {
 		{WL_OUTBOX_INSERT WL_CONTACT_ROWS(ALLOCATED_SOURCE), BATCH_ARGS},
 	{WL_CONTACT_MESSAGES(ALLOCATED_SOURCE), BATCH_ARGS}},
 	{"back_in_stock",
-		{WL_OUTBOX_INSERT WL_CONTACT_ROWS(BACK_SOURCE), BATCH_ARGS},
-	{WL_CONTACT_MESSAGES(BACK_SOURCE), BATCH_ARGS}},
+		{WL_OUTBOX_INSERT_DUE WL_CONTACT_ROWS_SMS_FIRST(BACK_SOURCE), BATCH_ARGS},
+	{WL_CONTACT_MESSAGES_SMS_FIRST(BACK_SOURCE), BATCH_ARGS}},
 	{"sold_out_again",
 		{WL_OUTBOX_INSERT WL_CONTACT_ROWS(SOLD_OUT_SOURCE), BATCH_ARGS},
 	{WL_CONTACT_MESSAGES(SOLD_OUT_SOURCE), BATCH_ARGS}},
@@ -146,7 +148,7 @@ insert_fresh(int64 unused)
 static int64
 expand_one(SPITupleTable *batches, uint64 i)
 {
-	Datum		args[7];
+	Datum		args[8];
 	char	   *kind;
 	BatchQueries *q = NULL;
 	int64		n;
@@ -162,6 +164,7 @@ expand_one(SPITupleTable *batches, uint64 i)
 	args[4] = wl_get_datum(i, 6, NULL);	/* scan_lo */
 	args[5] = wl_get_datum(i, 7, NULL);	/* scan_hi */
 	args[6] = wl_get_datum(i, 8, NULL);	/* units */
+	args[7] = Float8GetDatum((double) wl_email_delay_s);	/* unless the SKU sets its own */
 	for (size_t k = 0; k < lengthof(batch_queries); k++)
 		if (strcmp(kind, batch_queries[k].kind) == 0)
 			q = &batch_queries[k];
