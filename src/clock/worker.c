@@ -40,6 +40,7 @@
 #include "txn/commit.h"
 
 #define WL_CLOCK_MAX_BACKOFF_MS	60000
+#define WL_CLOCK_LOCK_TIMEOUT	"200ms"	/* a round gives way to a lock sooner than deadlock_timeout */
 
 static const char WL_EXTENSION_DROPPED[] = "the extension was dropped";
 
@@ -137,16 +138,33 @@ round_work(void)
 	return true;
 }
 
-/* Log a failed round (with the database's name) and clean up after it. */
-static void
+/*
+ * Log a failed round (with the database's name) and clean up after it.
+ * Returns true when the round only gave way to a lock (lock_timeout): that
+ * is logged as a LOG line and is no failure.
+ */
+static bool
 round_failed(MemoryContext cxt)
 {
+	ErrorData  *e;
+	bool		gave_way;
+
 	HOLD_INTERRUPTS();
 	MemoryContextSwitchTo(cxt);
-	EmitErrorReport();
+	e = CopyErrorData();
+	gave_way = e->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE;
+	if (!gave_way)
+		EmitErrorReport();
 	AbortOutOfAnyTransaction();
 	FlushErrorState();
+	if (gave_way)
+		ereport(LOG,
+				(errmsg("waitlist clock: the round in database \"%s\" gave way to a lock another session waited for; the next round retries",
+						my_dbname),
+				 errdetail_internal("%s", e->message)));
+	FreeErrorData(e);
 	RESUME_INTERRUPTS();
+	return gave_way;
 }
 
 /*
@@ -175,8 +193,7 @@ run_round(bool *present)
 	PG_CATCH();
 	{
 		error_context_stack = ctx.previous;
-		round_failed(cxt);
-		ok = false;
+		ok = round_failed(cxt);
 	}
 	PG_END_TRY();
 	error_context_stack = ctx.previous;
@@ -270,6 +287,16 @@ wl_clock_worker_main(Datum arg)
 	SetConfigOption("application_name", "waitlist clock", PGC_USERSET, PGC_S_OVERRIDE);
 	SetConfigOption("default_transaction_isolation", "read committed",
 					PGC_SUSET, PGC_S_OVERRIDE);
+
+	/*
+	 * A round never waits long for a lock: a session that locks the
+	 * extension's tables one after another (TRUNCATE of several, say) and
+	 * meets a round holding one of them would otherwise deadlock with it,
+	 * and the deadlock detector may pick that session.  Below
+	 * deadlock_timeout (1 s by default), the round gives way first and the
+	 * next one does its work.
+	 */
+	SetConfigOption("lock_timeout", WL_CLOCK_LOCK_TIMEOUT, PGC_USERSET, PGC_S_OVERRIDE);
 	pgstat_report_appname("waitlist clock");
 	if (!take_slot(dboid))
 		proc_exit(0);
