@@ -22,7 +22,7 @@ SELECT kind, count(*) FROM waitlist.outbox
  WHERE sku = 'SW-1' AND kind IN ('ready_to_ship', 'still_waiting') GROUP BY kind ORDER BY kind;
 -- Line 201 has nobody ahead, line 350 has 149 units ahead; no date yet.
 SELECT payload->>'order_ref' AS order_ref, payload->>'units_ahead' AS ahead,
-	   payload->>'units_arrived' AS arrived, payload->>'expected_restock_date' AS expected,
+	   payload->>'units_arrived' AS arrived, payload->>'expected_ship_date' AS expected,
 	   payload->>'cancel_allowed' AS cancel
   FROM waitlist.outbox WHERE sku = 'SW-1' AND kind = 'still_waiting'
    AND payload->>'order_ref' IN ('SW-201', 'SW-202', 'SW-350') ORDER BY id;
@@ -45,7 +45,7 @@ SELECT count(*) AS told_again, count(DISTINCT payload->>'line_id') AS lines
   FROM waitlist.outbox o JOIN waitlist.batch b ON o.idempotency_key LIKE '%:waiting:' || b.id || ':%'
  WHERE o.sku = 'SW-1' AND o.kind = 'still_waiting' AND b.sku = 'SW-1' AND b.units = 100;
 SELECT payload->>'order_ref' AS order_ref, payload->>'units_ahead' AS ahead,
-	   payload->>'units_arrived' AS arrived, payload->>'expected_restock_date' AS expected
+	   payload->>'units_arrived' AS arrived, payload->>'expected_ship_date' AS expected
   FROM waitlist.outbox WHERE sku = 'SW-1' AND kind = 'still_waiting'
    AND payload->>'units_arrived' = '100'
    AND payload->>'order_ref' IN ('SW-301', 'SW-302', 'SW-303', 'SW-319', 'SW-321', 'SW-350') ORDER BY id;
@@ -77,6 +77,18 @@ SELECT waitlist.restock('SW-3', 1);
 COMMIT;
 SELECT kind, units FROM waitlist.batch WHERE sku = 'SW-3' ORDER BY id;
 SELECT waitlist.expand_batches() > 0 AS expanded;
+
+-- Pre-orders hear their ship date, not the restock date.
+SELECT sku FROM waitlist.upsert_sku('SW-PRE', 'Launch lamp', confirm_signups => false,
+									restock_date => '2030-01-10', restock_confirmed => true);
+SELECT status, preorder_limit FROM waitlist.open_preorders('SW-PRE', 10, 80, '2030-04-15', '2030-04-22');
+SELECT count(waitlist.place_preorder('SWP-' || g, 'SW-PRE', 1, NULL, 'swp' || g || '@example.com',
+									 NULL, 'dtc', 49.00, 'USD'))
+  FROM generate_series(1, 3) g;
+SELECT waitlist.restock('SW-PRE', 1);
+SELECT waitlist.expand_batches() > 0 AS expanded;
+SELECT kind, recipient, payload->>'units_ahead' AS ahead, payload->>'expected_ship_date' AS expected
+  FROM waitlist.outbox WHERE sku = 'SW-PRE' AND kind IN ('ready_to_ship', 'still_waiting') ORDER BY id;
 
 -- A restock wave rolled back tells nobody.
 BEGIN;

@@ -106,7 +106,8 @@ static WlQuery q_pending_batches = {
  * served since, or cancelled, hears nothing).  Units ahead: the positions
  * between the watermark and the line, less the cancelled and shipped lines
  * among them (the holes, few, through line_holes), as of the expansion.
- * The expected date is the SKU's confirmed restock date now, if any.  A
+ * The expected ship date: the pre-order ship date for a pre-order, else the
+ * SKU's confirmed restock date now, if any (else unknown: null).  A
  * wave followed by another before its messages were written is folded into
  * the later one (its batch tells them, with the numbers of then).
  */
@@ -114,18 +115,19 @@ static WlQuery q_pending_batches = {
 	"SELECT 'still_waiting' AS kind, s.sku, w.email, w.phone," \
 	" waitlist.payload_json('order_ref', w.order_ref, 'line_id', w.id, 'sku', s.sku," \
 	"  'title', s.title, 'qty', w.qty, 'units_ahead', w.ahead, 'units_arrived', $7," \
-	"  'expected_restock_date'," \
-	"   CASE WHEN s.restock_confirmed THEN to_char(s.restock_date, 'YYYY-MM-DD') END," \
+	"  'expected_ship_date', to_char(CASE WHEN w.kind = 'preorder' THEN s.ships_on" \
+	"   WHEN s.restock_confirmed THEN s.restock_date END, 'YYYY-MM-DD')," \
 	"  'cancel_allowed', true, 'product_url', s.product_url) AS payload," \
 	" 'line:' || w.id || ':waiting:' || $1 AS key" \
 	" FROM waitlist.sku s" \
 	" CROSS JOIN LATERAL (" \
 	"  SELECT q.*, q.pos_start - s.paid_served - sum(q.hole) OVER (ORDER BY q.pos_start) AS ahead" \
-	"  FROM (SELECT l.id, l.order_ref, l.qty, l.email, l.phone, l.pos_start, 0::bigint AS hole" \
+	"  FROM (SELECT l.id, l.kind, l.order_ref, l.qty, l.email, l.phone, l.pos_start," \
+	"         0::bigint AS hole" \
 	"        FROM waitlist.line l WHERE l.sku = s.sku AND l.state = 'waiting'" \
 	"         AND l.pos_end > $5 AND l.pos_end <= $6 AND l.pos_start >= s.paid_served" \
 	"        UNION ALL" \
-	"        SELECT NULL, NULL, NULL, NULL, NULL, h.pos_start," \
+	"        SELECT NULL, NULL, NULL, NULL, NULL, NULL, h.pos_start," \
 	"         h.pos_end - greatest(h.pos_start, s.paid_served)" \
 	"        FROM waitlist.line h WHERE h.sku = s.sku AND h.state <> 'waiting'" \
 	"         AND h.pos_end > s.paid_served AND h.pos_start < $6) q) w" \
