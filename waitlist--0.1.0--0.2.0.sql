@@ -72,8 +72,10 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 	WITH d AS (
 		DELETE FROM waitlist.outbox o
-		 WHERE o.state OPERATOR(pg_catalog.=) 'delivered'
-		   AND o.delivered_at OPERATOR(pg_catalog.<) (waitlist.now() OPERATOR(pg_catalog.-) older_than)
+		 WHERE (o.state OPERATOR(pg_catalog.=) 'delivered'
+				AND o.delivered_at OPERATOR(pg_catalog.<) (waitlist.now() OPERATOR(pg_catalog.-) older_than))
+			OR (o.state OPERATOR(pg_catalog.=) 'skipped'
+				AND o.due_at OPERATOR(pg_catalog.<) (waitlist.now() OPERATOR(pg_catalog.-) older_than))
 		RETURNING 1)
 	SELECT pg_catalog.count(*) FROM d
 $$;
@@ -119,6 +121,58 @@ ALTER TABLE waitlist.batch ADD COLUMN new_date date;
 COMMENT ON COLUMN waitlist.batch.scan_lo IS 'where expansion resumes: eta_changed and still_waiting batches are expanded a chunk of positions at a time';
 COMMENT ON COLUMN waitlist.batch.prev_date IS 'eta_changed: the confirmed restock date sign-ups knew before the change (NULL: none)';
 COMMENT ON COLUMN waitlist.batch.new_date IS 'eta_changed: the confirmed restock date after the change (NULL: none any more)';
+
+/* ------------------------------------------------------------------------
+ * Shipments with tracking (0.2.0): ship_line takes the carrier, tracking
+ * number and URL, kept on the line.  The id-only form gains the arguments
+ * by replacement; the roles that could run the old one keep the right to
+ * run the new one.
+ * ---------------------------------------------------------------------- */
+ALTER TABLE waitlist.line ADD COLUMN carrier text;
+ALTER TABLE waitlist.line ADD COLUMN tracking_number text;
+ALTER TABLE waitlist.line ADD COLUMN tracking_url text;
+COMMENT ON COLUMN waitlist.line.carrier IS 'the carrier ship_line was given (NULL: none given)';
+COMMENT ON COLUMN waitlist.line.tracking_number IS 'the tracking number ship_line was given';
+COMMENT ON COLUMN waitlist.line.tracking_url IS 'the tracking page ship_line was given (http or https)';
+SELECT pg_catalog.set_config('waitlist_upgrade.ship_line_grantees',
+		coalesce(pg_catalog.string_agg(pg_catalog.quote_ident(a.grantee::regrole::text), ','), ''), true)
+  FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
+ WHERE p.oid OPERATOR(pg_catalog.=) 'waitlist.ship_line(bigint)'::pg_catalog.regprocedure
+   AND a.privilege_type OPERATOR(pg_catalog.=) 'EXECUTE'
+   AND a.grantee OPERATOR(pg_catalog.<>) 0
+   AND a.grantee OPERATOR(pg_catalog.<>) p.proowner;
+DROP FUNCTION waitlist.ship_line(bigint);
+CREATE FUNCTION waitlist.ship_line(line_id bigint, carrier text DEFAULT NULL,
+									tracking_number text DEFAULT NULL, tracking_url text DEFAULT NULL)
+RETURNS void
+	AS 'MODULE_PATHNAME', 'waitlist_ship_line'
+	LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.ship_line(bigint, text, text, text) IS
+	'ship a fully allocated line: its units leave stock and a shipped message is queued with the carrier, tracking number and URL when given and how long the order waited';
+REVOKE ALL ON FUNCTION waitlist.ship_line(bigint, text, text, text) FROM PUBLIC;
+DO $$
+DECLARE
+	grantees text := pg_catalog.current_setting('waitlist_upgrade.ship_line_grantees');
+BEGIN
+	IF grantees OPERATOR(pg_catalog.<>) '' THEN
+		EXECUTE 'GRANT EXECUTE ON FUNCTION waitlist.ship_line(bigint, text, text, text) TO ' OPERATOR(pg_catalog.||) grantees;
+	END IF;
+END
+$$;
+
+/* ------------------------------------------------------------------------
+ * SMS first, email later (0.2.0): an order skips the back_in_stock
+ * messages still pending for its email or phone (state 'skipped').
+ * ---------------------------------------------------------------------- */
+ALTER TABLE waitlist.outbox DROP CONSTRAINT outbox_state_check;
+ALTER TABLE waitlist.outbox ADD CONSTRAINT outbox_state_check
+	CHECK (state OPERATOR(pg_catalog.=) ANY (ARRAY['pending', 'leased', 'delivered', 'dead', 'skipped']));
+/* The back_in_stock messages an order skips (its email or phone, on its SKU). */
+CREATE INDEX outbox_waves_pending ON waitlist.outbox (sku, pg_catalog.lower(recipient))
+	WHERE state OPERATOR(pg_catalog.=) 'pending' AND kind OPERATOR(pg_catalog.=) 'back_in_stock';
+COMMENT ON FUNCTION waitlist.purge_delivered(interval) IS
+	'delete delivered messages older than the interval (and skipped ones that were due before it); returns how many';
 
 /* ------------------------------------------------------------------------
  * Keyed by the SKU code (0.2.0): the code is the key of every SKU table and
@@ -269,12 +323,14 @@ CREATE FUNCTION waitlist.cancel_line(sku text, line_id bigint) RETURNS integer
 COMMENT ON FUNCTION waitlist.cancel_line(text, bigint) IS
 	'cancel a line (named with its SKU) that has not shipped; the units it held go to the next in line at commit; returns those units';
 
-CREATE FUNCTION waitlist.ship_line(sku text, line_id bigint) RETURNS void
+CREATE FUNCTION waitlist.ship_line(sku text, line_id bigint, carrier text DEFAULT NULL,
+									tracking_number text DEFAULT NULL, tracking_url text DEFAULT NULL)
+RETURNS void
 	AS 'MODULE_PATHNAME', 'waitlist_ship_line_sku'
 	LANGUAGE C CALLED ON NULL INPUT VOLATILE
 	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION waitlist.ship_line(text, bigint) IS
-	'ship a fully allocated line (named with its SKU): its units leave stock and a shipped message is queued';
+COMMENT ON FUNCTION waitlist.ship_line(text, bigint, text, text, text) IS
+	'ship a fully allocated line (named with its SKU): its units leave stock and a shipped message is queued with the carrier, tracking number and URL when given and how long the order waited';
 
 CREATE FUNCTION waitlist.queue_position(sku text, line_id bigint, OUT "position" bigint, OUT total bigint)
 	AS 'MODULE_PATHNAME', 'waitlist_queue_position_sku'
@@ -284,7 +340,7 @@ COMMENT ON FUNCTION waitlist.queue_position(text, bigint) IS
 	'"position X of Y" of a line (named with its SKU) among the SKU''s paid lines still short of units; position is NULL once the line is allocated, shipped or cancelled';
 REVOKE ALL ON FUNCTION waitlist.unsubscribe(text, bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION waitlist.cancel_line(text, bigint) FROM PUBLIC;
-REVOKE ALL ON FUNCTION waitlist.ship_line(text, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION waitlist.ship_line(text, bigint, text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION waitlist.queue_position(text, bigint) FROM PUBLIC;
 
 /* ------------------------------------------------------------------------
@@ -419,8 +475,8 @@ AS $$
 		('admin', 'function', 'waitlist.set_on_hand(text,bigint)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.track_inventory(regclass,name,name)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.untrack_inventory(regclass)', 'EXECUTE'),
-		('admin', 'function', 'waitlist.ship_line(bigint)', 'EXECUTE'),
-		('admin', 'function', 'waitlist.ship_line(text,bigint)', 'EXECUTE'),
+		('admin', 'function', 'waitlist.ship_line(bigint,text,text,text)', 'EXECUTE'),
+		('admin', 'function', 'waitlist.ship_line(text,bigint,text,text,text)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.open_preorders(text,bigint,numeric,date,date,text,numeric,numeric)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.close_preorders(text)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.reschedule_preorders(text,date,date)', 'EXECUTE'),

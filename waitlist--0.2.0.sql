@@ -156,6 +156,9 @@ CREATE TABLE waitlist.line (
 	reauthorizations integer NOT NULL DEFAULT 0,
 	confirm_pending	boolean NOT NULL DEFAULT false,
 	action_at		timestamptz,
+	carrier			text,
+	tracking_number	text,
+	tracking_url	text,
 	PRIMARY KEY (id, sku),
 	UNIQUE (sku, order_ref),
 	/*
@@ -174,6 +177,9 @@ COMMENT ON COLUMN waitlist.line.payment_state IS 'pre-orders: authorized, deposi
 COMMENT ON COLUMN waitlist.line.authorized_until IS 'pre-orders paid by authorization: when the authorization lapses; tick() asks for a new one before';
 COMMENT ON COLUMN waitlist.line.confirm_pending IS 'a new pre-order whose confirmation and payment event are still to be written (by claim or tick)';
 COMMENT ON COLUMN waitlist.line.action_at IS 'pre-orders: when claim or tick must next act on the line (write its confirmation, renew its authorization); NULL when nothing is left';
+COMMENT ON COLUMN waitlist.line.carrier IS 'the carrier ship_line was given (NULL: none given)';
+COMMENT ON COLUMN waitlist.line.tracking_number IS 'the tracking number ship_line was given';
+COMMENT ON COLUMN waitlist.line.tracking_url IS 'the tracking page ship_line was given (http or https)';
 CREATE INDEX line_action ON waitlist.line (action_at) WHERE action_at IS NOT NULL;
 
 /* Per-channel pre-order limits within the SKU's global one. */
@@ -260,7 +266,7 @@ CREATE TABLE waitlist.outbox (
 	payload			json NOT NULL DEFAULT '{}',
 	idempotency_key text COLLATE "C" NOT NULL UNIQUE,
 	state			text NOT NULL DEFAULT 'pending'
-					CHECK (state OPERATOR(pg_catalog.=) ANY (ARRAY['pending', 'leased', 'delivered', 'dead'])),
+					CHECK (state OPERATOR(pg_catalog.=) ANY (ARRAY['pending', 'leased', 'delivered', 'dead', 'skipped'])),
 	due_at			timestamptz NOT NULL DEFAULT waitlist.now(),
 	attempts		integer NOT NULL DEFAULT 0,
 	lease_owner		text,
@@ -272,6 +278,9 @@ COMMENT ON TABLE waitlist.outbox IS 'every customer, merchant and payment messag
 COMMENT ON COLUMN waitlist.outbox.due_at IS 'when the message may next be claimed: its deliver-after time while pending, its lease expiry while leased';
 CREATE INDEX outbox_due ON waitlist.outbox (due_at, id)
 	WHERE state OPERATOR(pg_catalog.=) ANY (ARRAY['pending', 'leased']);
+/* The back_in_stock messages an order skips (its email or phone, on its SKU). */
+CREATE INDEX outbox_waves_pending ON waitlist.outbox (sku, pg_catalog.lower(recipient))
+	WHERE state OPERATOR(pg_catalog.=) 'pending' AND kind OPERATOR(pg_catalog.=) 'back_in_stock';
 
 /* Inventory tables the app asked us to follow. */
 CREATE TABLE waitlist.tracked_inventory (
@@ -516,12 +525,14 @@ CREATE FUNCTION waitlist.cancel_line(line_id bigint) RETURNS integer
 COMMENT ON FUNCTION waitlist.cancel_line(bigint) IS
 	'cancel a line that has not shipped; the units it held go to the next in line at commit; returns those units';
 
-CREATE FUNCTION waitlist.ship_line(line_id bigint) RETURNS void
+CREATE FUNCTION waitlist.ship_line(line_id bigint, carrier text DEFAULT NULL,
+									tracking_number text DEFAULT NULL, tracking_url text DEFAULT NULL)
+RETURNS void
 	AS 'MODULE_PATHNAME', 'waitlist_ship_line'
 	LANGUAGE C CALLED ON NULL INPUT VOLATILE
 	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION waitlist.ship_line(bigint) IS
-	'ship a fully allocated line: its units leave stock and a shipped message is queued';
+COMMENT ON FUNCTION waitlist.ship_line(bigint, text, text, text) IS
+	'ship a fully allocated line: its units leave stock and a shipped message is queued with the carrier, tracking number and URL when given and how long the order waited';
 
 CREATE FUNCTION waitlist.waiting_count(sku text) RETURNS bigint
 	AS 'MODULE_PATHNAME', 'waitlist_waiting_count'
@@ -556,12 +567,14 @@ CREATE FUNCTION waitlist.cancel_line(sku text, line_id bigint) RETURNS integer
 COMMENT ON FUNCTION waitlist.cancel_line(text, bigint) IS
 	'cancel a line (named with its SKU) that has not shipped; the units it held go to the next in line at commit; returns those units';
 
-CREATE FUNCTION waitlist.ship_line(sku text, line_id bigint) RETURNS void
+CREATE FUNCTION waitlist.ship_line(sku text, line_id bigint, carrier text DEFAULT NULL,
+									tracking_number text DEFAULT NULL, tracking_url text DEFAULT NULL)
+RETURNS void
 	AS 'MODULE_PATHNAME', 'waitlist_ship_line_sku'
 	LANGUAGE C CALLED ON NULL INPUT VOLATILE
 	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION waitlist.ship_line(text, bigint) IS
-	'ship a fully allocated line (named with its SKU): its units leave stock and a shipped message is queued';
+COMMENT ON FUNCTION waitlist.ship_line(text, bigint, text, text, text) IS
+	'ship a fully allocated line (named with its SKU): its units leave stock and a shipped message is queued with the carrier, tracking number and URL when given and how long the order waited';
 
 CREATE FUNCTION waitlist.queue_position(sku text, line_id bigint, OUT "position" bigint, OUT total bigint)
 	AS 'MODULE_PATHNAME', 'waitlist_queue_position_sku'
@@ -863,13 +876,15 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 	WITH d AS (
 		DELETE FROM waitlist.outbox o
-		 WHERE o.state OPERATOR(pg_catalog.=) 'delivered'
-		   AND o.delivered_at OPERATOR(pg_catalog.<) (waitlist.now() OPERATOR(pg_catalog.-) older_than)
+		 WHERE (o.state OPERATOR(pg_catalog.=) 'delivered'
+				AND o.delivered_at OPERATOR(pg_catalog.<) (waitlist.now() OPERATOR(pg_catalog.-) older_than))
+			OR (o.state OPERATOR(pg_catalog.=) 'skipped'
+				AND o.due_at OPERATOR(pg_catalog.<) (waitlist.now() OPERATOR(pg_catalog.-) older_than))
 		RETURNING 1)
 	SELECT pg_catalog.count(*) FROM d
 $$;
 COMMENT ON FUNCTION waitlist.purge_delivered(interval) IS
-	'delete delivered messages older than the interval; returns how many';
+	'delete delivered messages older than the interval (and skipped ones that were due before it); returns how many';
 
 /* ------------------------------------------------------------------------
  * Imports (0.2.0): a shop's existing backorders and sign-ups, set-based.
@@ -1006,8 +1021,8 @@ AS $$
 		('admin', 'function', 'waitlist.set_on_hand(text,bigint)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.track_inventory(regclass,name,name)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.untrack_inventory(regclass)', 'EXECUTE'),
-		('admin', 'function', 'waitlist.ship_line(bigint)', 'EXECUTE'),
-		('admin', 'function', 'waitlist.ship_line(text,bigint)', 'EXECUTE'),
+		('admin', 'function', 'waitlist.ship_line(bigint,text,text,text)', 'EXECUTE'),
+		('admin', 'function', 'waitlist.ship_line(text,bigint,text,text,text)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.open_preorders(text,bigint,numeric,date,date,text,numeric,numeric)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.close_preorders(text)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.reschedule_preorders(text,date,date)', 'EXECUTE'),

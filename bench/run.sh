@@ -8,6 +8,9 @@
 #   bench/run.sh            full run: N up to 1,000,000 lines (~30-40 min)
 #   bench/run.sh --quick    small N, short pgbench runs (under 2 minutes)
 #   bench/run.sh [--quick] restock|subscribe|claim|preorder|policy|import ...   only those
+#   bench/run.sh --preload ...   the same with waitlist in shared_preload_libraries:
+#                                the clock's worker runs tick() every second in
+#                                every benchmark database while they are measured
 #
 # Needs the extension installed (make && make install) and runs the server
 # as the unprivileged user "postgres" on a free port (tools/harness.sh).
@@ -16,10 +19,15 @@ cd "$(dirname "$0")/.."
 ROOT="$PWD"
 
 BENCH_MODE=full
-if [ "${1:-}" = --quick ]; then
-	BENCH_MODE=quick
+PRELOAD=()
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--quick) BENCH_MODE=quick ;;
+	--preload) PRELOAD=("shared_preload_libraries = 'waitlist'" "waitlist.tick_interval = '1s'") ;;
+	*) break ;;
+	esac
 	shift
-fi
+done
 SUITES=("$@")
 [ ${#SUITES[@]} -eq 0 ] && SUITES=(restock subscribe claim preorder policy import)
 
@@ -46,7 +54,8 @@ cluster_start \
 	"fsync = on" \
 	"max_wal_size = 16GB" \
 	"checkpoint_timeout = 1h" \
-	"autovacuum = off"
+	"autovacuum = off" \
+	"${PRELOAD[@]}"
 started=$(date +%s)
 
 status=0
@@ -61,6 +70,8 @@ done
 	echo "waitlist benchmarks, mode $BENCH_MODE, $(date -u +%Y-%m-%dT%H:%M:%SZ)," \
 		"PostgreSQL $(q -c 'SHOW server_version'), $(nproc) cores," \
 		"$(($(date +%s) - started)) s"
+	[ ${#PRELOAD[@]} -gt 0 ] &&
+		echo "waitlist preloaded: $(q -tAc "SELECT count(*) FROM pg_stat_activity WHERE backend_type LIKE 'waitlist%'") clock processes running at the end"
 	echo
 	{
 		printf 'benchmark\tours\tbaseline\tratio\ttarget\tresult\n'
@@ -71,6 +82,7 @@ done
 	passes=$(awk -F'\t' '$6 == "PASS"' "$BENCH_RESULTS" | wc -l)
 	echo "targets: $passes passed, $fails failed"
 } | tee bench/results/latest.txt
-cp bench/results/latest.txt "bench/results/latest-$BENCH_MODE.txt"
-cp bench/results/latest.log "bench/results/latest-$BENCH_MODE.log"
+suffix=$BENCH_MODE${PRELOAD:+-preload}
+cp bench/results/latest.txt "bench/results/latest-$suffix.txt"
+cp bench/results/latest.log "bench/results/latest-$suffix.log"
 [ "$status" -eq 0 ]

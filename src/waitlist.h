@@ -36,6 +36,7 @@
 #define WL_MAX_ERROR_LEN	2000
 #define WL_MAX_CONSUMER_LEN	200
 #define WL_MAX_CHANNEL_LEN	40
+#define WL_MAX_CARRIER_LEN	100
 
 /* Bytes that hold any SKU code the API accepts, with its terminator. */
 #define WL_SKU_KEY_BYTES	(WL_MAX_SKU_LEN * 4 + 1)

@@ -33,7 +33,7 @@ SELECT is(dblink_exec('wl_su', $$GRANT EXECUTE ON FUNCTION
 	waitlist.upsert_sku(text, text, text, date, boolean, text, text, numeric, boolean, boolean),
 	waitlist.restock(text, bigint), waitlist.subscribe(text, text, text, text),
 	waitlist.place_backorder(text, text, integer, text, text, text, text),
-	waitlist.ship_line(bigint), waitlist.tick(),
+	waitlist.ship_line(bigint, text, text, text), waitlist.tick(),
 	waitlist.open_preorders(text, bigint, numeric, date, date, text, numeric, numeric),
 	waitlist.place_preorder(text, text, integer, text, text, text, text, numeric, text),
 	waitlist.cancel_line(bigint) TO wl_tap_login$$), 'GRANT', 'committed: GRANT EXECUTE on nine API functions');

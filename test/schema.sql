@@ -4,7 +4,7 @@
 -- membership, pg_dump registration (extconfig) and the waitlist.* GUCs.
 -- Run by: pg_prove -d wl_tap --ext .sql test/
 BEGIN;
-SELECT plan(622);
+SELECT plan(630);
 
 -- ---------------------------------------------------------------- schema
 SELECT has_schema('waitlist');
@@ -100,6 +100,9 @@ INSERT INTO expected_column VALUES
 	('line', 'reauthorizations', 'integer', true),
 	('line', 'confirm_pending', 'boolean', true),
 	('line', 'action_at', 'timestamp with time zone', false),
+	('line', 'carrier', 'text', false),
+	('line', 'tracking_number', 'text', false),
+	('line', 'tracking_url', 'text', false),
 	('subscriber', 'id', 'bigint', true),
 	('subscriber', 'sku', 'text', true),
 	('subscriber', 'email', 'text', false),
@@ -287,7 +290,8 @@ SELECT has_index('waitlist', 'line', 'line_action', ARRAY['action_at'], 'line_ac
 SELECT indexes_are('waitlist', 'subscriber', ARRAY['subscriber_pkey', 'subscriber_sku_pos_key',
 	'subscriber_holes', 'subscriber_email', 'subscriber_phone', 'subscriber_unconfirmed']);
 SELECT indexes_are('waitlist', 'batch', ARRAY['batch_pkey', 'batch_pending']);
-SELECT indexes_are('waitlist', 'outbox', ARRAY['outbox_pkey', 'outbox_idempotency_key_key', 'outbox_due']);
+SELECT indexes_are('waitlist', 'outbox', ARRAY['outbox_pkey', 'outbox_idempotency_key_key', 'outbox_due',
+											   'outbox_waves_pending']);
 SELECT indexes_are('waitlist', 'tracked_inventory', ARRAY['tracked_inventory_pkey']);
 
 SELECT has_index('waitlist', 'line', 'line_waiting', ARRAY['sku', 'pos_end'], 'line_waiting on (sku, pos_end)');
@@ -298,6 +302,8 @@ SELECT has_index('waitlist', 'subscriber', 'subscriber_phone', ARRAY['sku', 'pho
 SELECT has_index('waitlist', 'subscriber', 'subscriber_unconfirmed', ARRAY['id'], 'subscriber_unconfirmed on (id)');
 SELECT has_index('waitlist', 'batch', 'batch_pending', ARRAY['id'], 'batch_pending on (id)');
 SELECT has_index('waitlist', 'outbox', 'outbox_due', ARRAY['due_at', 'id'], 'outbox_due on (due_at, id)');
+SELECT has_index('waitlist', 'outbox', 'outbox_waves_pending', ARRAY['sku', 'lower(recipient)'],
+				 'outbox_waves_pending on (sku, lower(recipient))');
 
 -- The partial-index predicates are what keeps the allocator and claim() cheap.
 SELECT is(pg_get_expr(i.indpred, i.indrelid), e.pred, format('%s is partial: WHERE %s', e.idx, e.pred))
@@ -309,7 +315,8 @@ SELECT is(pg_get_expr(i.indpred, i.indrelid), e.pred, format('%s is partial: WHE
 			   ('subscriber_unconfirmed', 'confirm_pending'),
 			   ('batch_pending', '(expanded_at IS NULL)'),
 			   ('line_action', '(action_at IS NOT NULL)'),
-			   ('outbox_due', '(state = ANY (ARRAY[''pending''::text, ''leased''::text]))')) e (idx, pred)
+			   ('outbox_due', '(state = ANY (ARRAY[''pending''::text, ''leased''::text]))'),
+			   ('outbox_waves_pending', '((state = ''pending''::text) AND (kind = ''back_in_stock''::text))')) e (idx, pred)
   LEFT JOIN pg_index i ON i.indexrelid = to_regclass('waitlist.' || e.idx);
 
 -- -------------------------------------------------------------- functions
@@ -333,8 +340,8 @@ INSERT INTO expected_function VALUES
 	('place_backorder', ARRAY['text', 'text', 'integer', 'text', 'text', 'text', 'text'], 'bigint', true),
 	('cancel_line', ARRAY['bigint'], 'integer', true),
 	('cancel_line', ARRAY['text', 'bigint'], 'integer', true),
-	('ship_line', ARRAY['bigint'], 'void', true),
-	('ship_line', ARRAY['text', 'bigint'], 'void', true),
+	('ship_line', ARRAY['bigint', 'text', 'text', 'text'], 'void', true),
+	('ship_line', ARRAY['text', 'bigint', 'text', 'text', 'text'], 'void', true),
 	('waiting_count', ARRAY['text'], 'bigint', true),
 	('queue_position', ARRAY['bigint'], 'record', true),
 	('queue_position', ARRAY['text', 'bigint'], 'record', true),

@@ -71,7 +71,7 @@ SQL
 if [ -n "${RELAY_PID:-}" ]; then
 	echo "== The relay delivers as it claims (one JSON line per message; one of each kind shown)"
 	for _ in $(seq 1 30); do
-		left=$(q -c "SELECT count(*) FROM waitlist.outbox WHERE state <> 'delivered'")
+		left=$(q -c "SELECT count(*) FROM waitlist.outbox WHERE state <> 'delivered' AND due_at <= now()")
 		[ "$left" = 0 ] && break
 		sleep 1
 	done
@@ -100,4 +100,16 @@ SELECT waitlist.ack('demo-listener', array_agg(id)) AS acknowledged FROM got;
 SQL
 fi
 q --table -c "SELECT state, kind, messages FROM waitlist.outbox_metrics()"
+echo "== SMS first: the sign-ups who gave a phone got the SMS at once; their email waits"
+echo "   email_delay (30 minutes) and is skipped if they order the jacket in between"
+q --table <<'SQL'
+SELECT kind, channel, state, count(*) AS messages,
+       date_trunc('minute', min(due_at) - now() + interval '30 seconds') AS due_in
+  FROM waitlist.outbox WHERE kind = 'back_in_stock' AND state = 'pending'
+ GROUP BY 1, 2, 3;
+SELECT waitlist.place_backorder('ORDER-SMS', 'JACKET-M', 1, 'Shopper 5', 'shopper5@example.com') > 0
+       AS "shopper5 orders (their back_in_stock SMS already told them)";
+SELECT recipient, state, last_error FROM waitlist.outbox
+ WHERE kind = 'back_in_stock' AND recipient = 'shopper5@example.com';
+SQL
 rm -f "$RELAY_OUT"

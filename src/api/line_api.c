@@ -75,30 +75,68 @@ waitlist_cancel_line_sku(PG_FUNCTION_ARGS)
 	return cancel(sku, wl_arg_int64(fcinfo, 1, "line_id"));
 }
 
-/* Ship line_id (of SKU sku, or found by its id when sku is NULL). */
-static Datum
-ship(const char *sku, int64 line_id)
+/* An http(s) URL of printable characters without spaces, or NULL. */
+static const char *
+arg_tracking_url(FunctionCallInfo fcinfo, int argno)
 {
+	char	   *url;
+
+	if (argno >= PG_NARGS() || PG_ARGISNULL(argno))
+		return NULL;
+	url = wl_arg_text(fcinfo, argno, "tracking_url", WL_MAX_URL_LEN, false);
+	if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("tracking_url must start with https:// or http://")));
+	for (const char *c = url; *c; c++)
+		if ((unsigned char) *c <= ' ' || *c == 0x7f)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("tracking_url must not contain spaces or control characters")));
+	return url;
+}
+
+/* An optional text argument of ship_line (absent in 0.1.0's signature). */
+static const char *
+arg_opt(FunctionCallInfo fcinfo, int argno, const char *name, int maxlen)
+{
+	if (argno >= PG_NARGS() || PG_ARGISNULL(argno))
+		return NULL;
+	return wl_arg_text(fcinfo, argno, name, maxlen, false);
+}
+
+/*
+ * Ship line_id (of SKU sku, or found by its id when sku is NULL); the
+ * carrier, tracking number and tracking URL follow at argument first.
+ */
+static Datum
+ship(FunctionCallInfo fcinfo, const char *sku, int64 line_id, int first)
+{
+	WlShipment	sh;
+
+	sh.carrier = arg_opt(fcinfo, first, "carrier", WL_MAX_CARRIER_LEN);
+	sh.tracking_number = arg_opt(fcinfo, first + 1, "tracking_number", WL_MAX_CARRIER_LEN);
+	sh.tracking_url = arg_tracking_url(fcinfo, first + 2);
 	wl_spi_connect();
-	wl_ship_line(sku, line_id);
+	wl_ship_line(sku, line_id, &sh);
 	SPI_finish();
 	PG_RETURN_VOID();
 }
 
-/* SQL: waitlist.ship_line(line_id) */
+/* SQL: waitlist.ship_line(line_id, carrier, tracking_number, tracking_url) */
 Datum
 waitlist_ship_line(PG_FUNCTION_ARGS)
 {
-	return ship(NULL, wl_arg_int64(fcinfo, 0, "line_id"));
+	return ship(fcinfo, NULL, wl_arg_int64(fcinfo, 0, "line_id"), 1);
 }
 
-/* SQL: waitlist.ship_line(sku, line_id) */
+/* SQL: waitlist.ship_line(sku, line_id, carrier, tracking_number, tracking_url) */
 Datum
 waitlist_ship_line_sku(PG_FUNCTION_ARGS)
 {
 	char	   *sku = arg_sku(fcinfo);
 
-	return ship(sku, wl_arg_int64(fcinfo, 1, "line_id"));
+	return ship(fcinfo, sku, wl_arg_int64(fcinfo, 1, "line_id"), 2);
 }
 
 /* The line's place among the SKU's waiting lines; $2 the SKU, or NULL: by id. */

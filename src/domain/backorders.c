@@ -43,6 +43,8 @@ typedef struct Line
 	bool		preorder;
 	char	   *channel;
 	bool		confirm_pending;	/* its confirmation is still to be written */
+	char	   *placed_on;		/* created_at's date, YYYY-MM-DD */
+	int32		days_open;		/* whole days from placement to the clock's today */
 } Line;
 
 /* ---------- placing a backorder ---------- */
@@ -208,6 +210,7 @@ wl_place_backorder(const WlOrderArgs *a)
 	{
 		require_backorder_policy(&s, a);
 		id = insert_line(sku, a, "backorder");
+		wl_outbox_skip_back_in_stock(sku, a->email, a->phone);
 		confirm_backorder(&s, a, id);
 		wl_touch_sku(sku);
 	}
@@ -230,8 +233,9 @@ static WlQuery q_line_sku_of = {
 
 static WlQuery q_lock_line = {
 	"SELECT id, qty, pos_start, pos_end, state, order_ref, email, phone,"
-	" kind = 'preorder', channel, confirm_pending FROM waitlist.line"
-	" WHERE sku = $1 AND id = $2 FOR UPDATE",
+	" kind = 'preorder', channel, confirm_pending, to_char(created_at, 'YYYY-MM-DD'),"
+	" (waitlist.now()::date - created_at::date)"
+	" FROM waitlist.line WHERE sku = $1 AND id = $2 FOR UPDATE",
 	2, {TEXTOID, INT8OID}, NULL
 };
 
@@ -276,6 +280,8 @@ lock_line(const char *sku_arg, int64 line_id, WlSku *s, Line *l)
 	l->preorder = wl_get_bool(0, 9);
 	l->channel = wl_get_text(0, 10);
 	l->confirm_pending = wl_get_bool(0, 11);
+	l->placed_on = wl_get_text(0, 12);
+	l->days_open = DatumGetInt32(wl_get_datum(0, 13, NULL));
 }
 
 /* Refuse lines that already shipped or were cancelled. */
@@ -299,27 +305,38 @@ held_units(const WlSku *s, const Line *l)
 static WlQuery q_close_line = {
 	"UPDATE waitlist.line SET state = $2,"
 	" cancelled_at = CASE WHEN $2 = 'cancelled' THEN $4 END,"
-	" shipped_at = CASE WHEN $2 = 'shipped' THEN $4 END"
+	" shipped_at = CASE WHEN $2 = 'shipped' THEN $4 END,"
+	" carrier = $5, tracking_number = $6, tracking_url = $7"
 	" WHERE sku = $3 AND id = $1",
-	4, {INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID}, NULL
+	7, {INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID}, NULL
 };
 
-/* Close a line and take its units off the SKU's counters. */
+/* Close a line (with its shipment's tracking, if any) and take its units off the SKU's counters. */
 static void
-close_line(const WlSku *s, const Line *l, const char *state, int64 unallocate, int64 unstock)
+close_line(const WlSku *s, const Line *l, const char *state, int64 unallocate, int64 unstock,
+		   const WlShipment *sh)
 {
 	char	   *sku = wl_sku_text(s, SKU_CODE);
-	Datum		largs[4] = {Int64GetDatum(l->id), CStringGetTextDatum(state),
-	CStringGetTextDatum(sku), wl_now()};
+	Datum		largs[7] = {Int64GetDatum(l->id), CStringGetTextDatum(state),
+		CStringGetTextDatum(sku), wl_now(), wl_opt_text(sh ? sh->carrier : NULL),
+		wl_opt_text(sh ? sh->tracking_number : NULL),
+	wl_opt_text(sh ? sh->tracking_url : NULL)};
+	char		nulls[8] = "       ";
 
-	wl_exec(&q_close_line, largs, NULL, SPI_OK_UPDATE, 0);
+	for (int i = 4; i < 7; i++)
+		nulls[i] = largs[i] == (Datum) 0 ? 'n' : ' ';
+	wl_exec(&q_close_line, largs, nulls, SPI_OK_UPDATE, 0);
 	/* the units it held leave the allocation, the rest leave the queue */
 	wl_sku_close_line(sku, unallocate, unstock, l->qty - unallocate);
 }
 
-/* Queue a message about a closed line. */
+/*
+ * Queue a message about a closed line; a shipment's adds the tracking and
+ * the wait: placed_on, waited_days (whole days from the order to the
+ * shipment, on the clock) and waited (a day or more).
+ */
 static void
-line_message(const WlSku *s, const Line *l, const char *kind, int64 units)
+line_message(const WlSku *s, const Line *l, const char *kind, int64 units, const WlShipment *sh)
 {
 	WlJson		j;
 	char		key[64];
@@ -333,6 +350,15 @@ line_message(const WlSku *s, const Line *l, const char *kind, int64 units)
 	wl_json_int(&j, "qty", l->qty);
 	wl_json_int(&j, "units", units);
 	wl_json_str(&j, "product_url", wl_sku_text(s, SKU_PRODUCT_URL));
+	if (sh)
+	{
+		wl_json_str(&j, "carrier", sh->carrier);
+		wl_json_str(&j, "tracking_number", sh->tracking_number);
+		wl_json_str(&j, "tracking_url", sh->tracking_url);
+		wl_json_str(&j, "placed_on", l->placed_on);
+		wl_json_int(&j, "waited_days", l->days_open);
+		wl_json_bool(&j, "waited", l->days_open > 0);
+	}
 	snprintf(key, sizeof(key), "line:" INT64_FORMAT ":%s", l->id, kind);
 	wl_queue_contacts(kind, sku, l->email, l->phone, wl_json_finish(&j), key);
 }
@@ -352,8 +378,8 @@ wl_cancel_line(const char *sku_arg, int64 line_id)
 	held = held_units(&s, &l);
 	if (l.confirm_pending)
 		wl_line_confirm_pending(sku, l.id);	/* before line_cancelled */
-	close_line(&s, &l, "cancelled", held, 0);
-	line_message(&s, &l, "line_cancelled", held);
+	close_line(&s, &l, "cancelled", held, 0, NULL);
+	line_message(&s, &l, "line_cancelled", held, NULL);
 	if (l.preorder)
 		wl_preorder_cancelled(sku, l.id, (int32) l.qty, l.channel);
 	wl_touch_sku(sku);
@@ -362,7 +388,7 @@ wl_cancel_line(const char *sku_arg, int64 line_id)
 
 /* Ship a fully allocated line. */
 void
-wl_ship_line(const char *sku_arg, int64 line_id)
+wl_ship_line(const char *sku_arg, int64 line_id, const WlShipment *sh)
 {
 	WlSku		s;
 	Line		l;
@@ -387,8 +413,8 @@ wl_ship_line(const char *sku_arg, int64 line_id)
 				 errdetail("Stock went down in this transaction; the allocation is corrected when it commits.")));
 	if (l.confirm_pending)
 		wl_line_confirm_pending(wl_sku_text(&s, SKU_CODE), l.id);	/* before shipped */
-	close_line(&s, &l, "shipped", l.qty, l.qty);
-	line_message(&s, &l, "shipped", l.qty);
+	close_line(&s, &l, "shipped", l.qty, l.qty, sh);
+	line_message(&s, &l, "shipped", l.qty, sh);
 	if (l.preorder)
 		wl_preorder_shipped(wl_sku_text(&s, SKU_CODE), l.id);
 }

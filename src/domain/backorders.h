@@ -14,7 +14,15 @@
 
 extern int64 wl_place_backorder(const WlOrderArgs *a);
 extern int64 wl_cancel_line(const char *sku, int64 line_id);
-extern void wl_ship_line(const char *sku, int64 line_id);
+/* What a shipment tells: each NULL when not given. */
+typedef struct WlShipment
+{
+	const char *carrier;
+	const char *tracking_number;
+	const char *tracking_url;
+} WlShipment;
+
+extern void wl_ship_line(const char *sku, int64 line_id, const WlShipment *sh);
 extern void wl_backorders_eta_changed(const char *sku, DateADT previous);
 extern char *wl_backorder_eta(const WlSku *s);
 extern char *wl_backorder_confirmed_payload(const char *order_ref, int64 line_id,

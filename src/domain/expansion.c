@@ -26,6 +26,7 @@
 #include "store/outbox_writer.h"
 #include "store/spi.h"
 #include "txn/pending.h"
+#include "waitlist.h"
 
 static WlQuery q_pending_batches = {
 	"SELECT id, sku, kind, pos_from, pos_to, scan_lo, scan_hi, units, prev_date, new_date"
@@ -62,6 +63,7 @@ static WlQuery q_pending_batches = {
 	" waitlist.payload_json('subscription_id', u.id, 'sku', s.sku, 'title', s.title," \
 	"  'units_available', $7, 'product_url', s.product_url, 'image_url', s.image_url)" \
 	"  AS payload," \
+	" coalesce(s.email_delay, make_interval(secs => $8)) AS email_delay," \
 	" 'sub:' || u.id || ':back:' || $1 AS key" \
 	" FROM waitlist.sku s" \
 	" JOIN waitlist.subscriber u ON u.sku = s.sku AND u.state = 'waiting'" \
@@ -85,19 +87,19 @@ static WlQuery q_pending_batches = {
 /*
  * A restock date change, to the sign-ups still waiting in this chunk of
  * positions [$5, $6) (those told back_in_stock since hear nothing): the
- * confirmed date they knew ($8) and the new one ($9), either absent.
+ * confirmed date they knew ($9) and the new one ($10), either absent.
  */
 #define ETA_SOURCE \
 	"SELECT 'eta_changed' AS kind, s.sku, u.email, u.phone," \
 	" waitlist.payload_json('subscription_id', u.id, 'sku', s.sku, 'title', s.title," \
-	"  'previous_date', to_char($8::date, 'YYYY-MM-DD')," \
-	"  'expected_restock_date', to_char($9::date, 'YYYY-MM-DD')," \
-	"  'confirmed', $9::date IS NOT NULL, 'product_url', s.product_url) AS payload," \
+	"  'previous_date', to_char($9::date, 'YYYY-MM-DD')," \
+	"  'expected_restock_date', to_char($10::date, 'YYYY-MM-DD')," \
+	"  'confirmed', $10::date IS NOT NULL, 'product_url', s.product_url) AS payload," \
 	" 'sub:' || u.id || ':eta:' || $1 AS key" \
 	" FROM waitlist.sku s" \
 	" JOIN waitlist.subscriber u ON u.sku = s.sku AND u.state = 'waiting'" \
 	"  AND u.pos >= $5 AND u.pos < $6 AND u.pos >= s.sub_served" \
-	" WHERE s.sku = $2 AND $3 IS NOT NULL AND $4 IS NOT NULL AND $7 IS NOT NULL"
+	" WHERE s.sku = $2 AND $3 IS NOT NULL AND $4 IS NOT NULL AND $7 IS NOT NULL AND $8 IS NOT NULL"
 
 /*
  * Where a paid line a restock wave left unfilled stands, for the waiting
@@ -132,12 +134,12 @@ static WlQuery q_pending_batches = {
 	"        FROM waitlist.line h WHERE h.sku = s.sku AND h.state <> 'waiting'" \
 	"         AND h.pos_end > s.paid_served AND h.pos_start < $6) q) w" \
 	" WHERE s.sku = $2 AND w.id IS NOT NULL AND $3 IS NOT NULL AND $4 IS NOT NULL" \
-	"  AND $8::date IS NULL AND $9::date IS NULL" \
+	"  AND $8 IS NOT NULL AND $9::date IS NULL AND $10::date IS NULL" \
 	"  AND NOT EXISTS (SELECT 1 FROM waitlist.batch n" \
 	"                  WHERE n.id > $1 AND n.sku = s.sku AND n.kind = 'still_waiting')"
 
-#define BATCH_ARGS 7, {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID}, NULL
-#define CHUNK_ARGS 9, {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, \
+#define BATCH_ARGS 8, {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, FLOAT8OID}, NULL
+#define CHUNK_ARGS 10, {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, FLOAT8OID, \
 	DATEOID, DATEOID}, NULL
 
 /*
@@ -160,8 +162,8 @@ static BatchQueries batch_queries[] = {
 		{WL_OUTBOX_INSERT WL_CONTACT_ROWS(ALLOCATED_SOURCE), BATCH_ARGS},
 	{WL_CONTACT_MESSAGES(ALLOCATED_SOURCE), BATCH_ARGS}},
 	{"back_in_stock",
-		{WL_OUTBOX_INSERT WL_CONTACT_ROWS(BACK_SOURCE), BATCH_ARGS},
-	{WL_CONTACT_MESSAGES(BACK_SOURCE), BATCH_ARGS}},
+		{WL_OUTBOX_INSERT_DUE WL_CONTACT_ROWS_SMS_FIRST(BACK_SOURCE), BATCH_ARGS},
+	{WL_CONTACT_MESSAGES_SMS_FIRST(BACK_SOURCE), BATCH_ARGS}},
 	{"sold_out_again",
 		{WL_OUTBOX_INSERT WL_CONTACT_ROWS(SOLD_OUT_SOURCE), BATCH_ARGS},
 	{WL_CONTACT_MESSAGES(SOLD_OUT_SOURCE), BATCH_ARGS}},
@@ -247,8 +249,8 @@ batch_done(const BatchQueries *q, Datum *args, int64 n)
 static int64
 expand_one(SPITupleTable *batches, uint64 i)
 {
-	Datum		args[9];
-	char		nulls[10] = "         ";
+	Datum		args[10];
+	char		nulls[11] = "          ";
 	char	   *kind;
 	BatchQueries *q;
 	int64		n;
@@ -259,9 +261,12 @@ expand_one(SPITupleTable *batches, uint64 i)
 	args[0] = wl_get_datum(i, 1, NULL);	/* id */
 	args[1] = wl_get_datum(i, 2, NULL);	/* sku */
 	kind = wl_get_text(i, 3);
-	for (int c = 2; c < 9; c++)	/* pos_from, pos_to, scan_lo, scan_hi, units, dates */
+	for (int c = 2; c < 7; c++)	/* pos_from, pos_to, scan_lo, scan_hi, units */
+		args[c] = wl_get_datum(i, c + 2, NULL);
+	args[7] = Float8GetDatum((double) wl_email_delay_s);	/* unless the SKU sets its own */
+	for (int c = 8; c < 10; c++)	/* prev_date, new_date */
 	{
-		args[c] = wl_get_datum(i, c + 2, &isnull);
+		args[c] = wl_get_datum(i, c + 1, &isnull);
 		nulls[c] = isnull ? 'n' : ' ';
 	}
 	q = batch_queries_of(kind, args[0]);

@@ -119,3 +119,33 @@ wl_queue_failed(const char *sku, const char *unit, int64 id, const char *reason)
 	args[3] = CStringGetTextDatum(sku);
 	wl_exec(&q_dead_unit, args, NULL, SPI_OK_INSERT, 0);
 }
+
+/*
+ * Someone ordered the SKU: the back_in_stock messages still pending for
+ * their email or phone (an email held back behind its SMS, or not claimed
+ * yet) are skipped, never sent.  A message already claimed goes out (it was
+ * due before the order), and so does one a claim is leasing right now: the
+ * checkout passes over rows a relay holds locked instead of waiting for it.
+ * Found through the partial index outbox_waves_pending.
+ */
+static WlQuery q_skip_back_in_stock = {
+	"UPDATE waitlist.outbox SET state = 'skipped',"
+	" last_error = 'not sent: the recipient ordered the SKU before it went out'"
+	" WHERE id = ANY (ARRAY(SELECT id FROM waitlist.outbox"
+	"  WHERE sku = $1 AND kind = 'back_in_stock' AND state = 'pending'"
+	"   AND lower(recipient) = ANY (ARRAY[lower($2), $3]) FOR UPDATE SKIP LOCKED))",
+	3, {TEXTOID, TEXTOID, TEXTOID}, NULL
+};
+
+int64
+wl_outbox_skip_back_in_stock(const char *sku, const char *email, const char *phone)
+{
+	Datum		args[3] = {CStringGetTextDatum(sku), wl_opt_text(email), wl_opt_text(phone)};
+	char		nulls[4] = "   ";
+
+	if (email == NULL && phone == NULL)
+		return 0;
+	nulls[1] = email ? ' ' : 'n';
+	nulls[2] = phone ? ' ' : 'n';
+	return (int64) wl_exec(&q_skip_back_in_stock, args, nulls, SPI_OK_UPDATE, 0);
+}

@@ -39,7 +39,7 @@ UNION ALL
 SELECT 'messages not delivered', count(*),
 	   array_to_string((array_agg(idempotency_key || ' ' || state || coalesce(' (' || last_error || ')', '')
 								  ORDER BY id))[1:10], '; ')
-  FROM waitlist.outbox WHERE state <> 'delivered'
+  FROM waitlist.outbox WHERE state NOT IN ('delivered', 'skipped')
 UNION ALL
 SELECT 'work left unexpanded', count(*), array_to_string((array_agg(what))[1:10], '; ')
   FROM (SELECT 'batch ' || id AS what FROM waitlist.batch WHERE expanded_at IS NULL
@@ -53,7 +53,15 @@ UNION ALL
 SELECT 'messages lost (in the outbox, never accepted)', count(*),
 	   array_to_string((array_agg(o.idempotency_key ORDER BY o.id))[1:10], '; ')
   FROM waitlist.outbox o
- WHERE NOT EXISTS (SELECT 1 FROM soak.accepted a WHERE a.key = o.idempotency_key)
+ WHERE o.state <> 'skipped'
+   AND NOT EXISTS (SELECT 1 FROM soak.accepted a WHERE a.key = o.idempotency_key)
+UNION ALL
+-- An order skips the back_in_stock messages not yet claimed; one it skipped never goes out.
+SELECT 'skipped messages that were delivered', count(*),
+	   array_to_string((array_agg(o.idempotency_key ORDER BY o.id))[1:10], '; ')
+  FROM waitlist.outbox o
+ WHERE o.state = 'skipped'
+   AND EXISTS (SELECT 1 FROM soak.received r WHERE r.key = o.idempotency_key)
 UNION ALL
 SELECT 'keys accepted that the outbox does not hold', count(*), array_to_string((array_agg(a.key))[1:10], '; ')
   FROM soak.accepted a
