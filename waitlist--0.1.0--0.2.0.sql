@@ -108,6 +108,21 @@ COMMENT ON FUNCTION waitlist.set_schedule(text, interval, numeric, integer, inte
 REVOKE ALL ON FUNCTION waitlist.set_schedule(text, interval, numeric, integer, interval, boolean) FROM PUBLIC;
 
 /* ------------------------------------------------------------------------
+ * Batches that reach a whole queue (0.2.0): restock date changes to
+ * sign-ups (eta_changed) and the lines a restock wave left unfilled
+ * (still_waiting), expanded in chunks.
+ * ---------------------------------------------------------------------- */
+ALTER TABLE waitlist.batch DROP CONSTRAINT batch_kind_check;
+ALTER TABLE waitlist.batch ADD CONSTRAINT batch_kind_check
+	CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['allocated', 'back_in_stock', 'sold_out_again',
+												  'eta_changed', 'still_waiting']));
+ALTER TABLE waitlist.batch ADD COLUMN prev_date date;
+ALTER TABLE waitlist.batch ADD COLUMN new_date date;
+COMMENT ON COLUMN waitlist.batch.scan_lo IS 'where expansion resumes: eta_changed and still_waiting batches are expanded a chunk of positions at a time';
+COMMENT ON COLUMN waitlist.batch.prev_date IS 'eta_changed: the confirmed restock date sign-ups knew before the change (NULL: none)';
+COMMENT ON COLUMN waitlist.batch.new_date IS 'eta_changed: the confirmed restock date after the change (NULL: none any more)';
+
+/* ------------------------------------------------------------------------
  * Shipments with tracking (0.2.0): ship_line takes the carrier, tracking
  * number and URL, kept on the line.  The id-only form gains the arguments
  * by replacement; the roles that could run the old one keep the right to
@@ -925,13 +940,14 @@ BEGIN
 							 b.expanded_at IS NOT NULL, b.messages)
 	  FROM waitlist.batch b
 	  JOIN waitlist.sku s ON s.sku OPERATOR(pg_catalog.=) b.sku
-	 WHERE NOT ((b.expanded_at IS NULL) OPERATOR(pg_catalog.=) (b.messages IS NULL)
+	 WHERE NOT ((b.expanded_at IS NULL OR b.messages IS NOT NULL)
 				AND b.pos_from OPERATOR(pg_catalog.>=) 0
 				AND b.pos_from OPERATOR(pg_catalog.<=) b.pos_to
 				AND b.scan_lo OPERATOR(pg_catalog.<=) b.scan_hi
 				AND b.units OPERATOR(pg_catalog.>) 0
 				AND b.pos_to OPERATOR(pg_catalog.<=) CASE b.kind
-					WHEN 'allocated' THEN s.paid_tail ELSE s.sub_tail END);
+					WHEN 'allocated' THEN s.paid_tail WHEN 'still_waiting' THEN s.paid_tail
+					ELSE s.sub_tail END);
 
 	-- Messages: one state at a time, leases held by someone, deliverable recipients.
 	RETURN QUERY

@@ -226,13 +226,17 @@ CREATE INDEX subscriber_phone ON waitlist.subscriber (sku, phone, pos)
  * A batch records one move of a watermark at commit: "SKU X, positions
  * [pos_from, pos_to)".  Per-recipient messages are expanded from it after
  * the commit (by claim() or tick()), so the commit does not grow with the
- * queue.  scan_lo/scan_hi bound the pos_end index range to read.
+ * queue.  scan_lo/scan_hi bound the pos_end index range to read.  Two kinds
+ * reach a whole queue and are expanded in chunks: eta_changed (sign-ups
+ * still waiting hear a new confirmed restock date) and still_waiting (paid
+ * lines a restock wave left unfilled hear where they stand).
  */
 CREATE TABLE waitlist.batch (
 	id				bigserial NOT NULL,
 	sku				text NOT NULL REFERENCES waitlist.sku (sku),
 	kind			text NOT NULL
-					CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['allocated', 'back_in_stock', 'sold_out_again'])),
+					CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['allocated', 'back_in_stock', 'sold_out_again',
+															  'eta_changed', 'still_waiting'])),
 	pos_from		bigint NOT NULL,
 	pos_to			bigint NOT NULL,
 	scan_lo			bigint NOT NULL,
@@ -241,9 +245,14 @@ CREATE TABLE waitlist.batch (
 	created_at		timestamptz NOT NULL DEFAULT waitlist.now(),
 	expanded_at		timestamptz,
 	messages		bigint,
+	prev_date		date,
+	new_date		date,
 	PRIMARY KEY (id, sku)
 );
 COMMENT ON TABLE waitlist.batch IS 'watermark moves made at commit, expanded into per-recipient messages after it';
+COMMENT ON COLUMN waitlist.batch.scan_lo IS 'where expansion resumes: eta_changed and still_waiting batches are expanded a chunk of positions at a time';
+COMMENT ON COLUMN waitlist.batch.prev_date IS 'eta_changed: the confirmed restock date sign-ups knew before the change (NULL: none)';
+COMMENT ON COLUMN waitlist.batch.new_date IS 'eta_changed: the confirmed restock date after the change (NULL: none any more)';
 CREATE INDEX batch_pending ON waitlist.batch (id) WHERE expanded_at IS NULL;
 
 /* The outbox: the only source of truth for outbound messages. */
@@ -1477,13 +1486,14 @@ BEGIN
 							 b.expanded_at IS NOT NULL, b.messages)
 	  FROM waitlist.batch b
 	  JOIN waitlist.sku s ON s.sku OPERATOR(pg_catalog.=) b.sku
-	 WHERE NOT ((b.expanded_at IS NULL) OPERATOR(pg_catalog.=) (b.messages IS NULL)
+	 WHERE NOT ((b.expanded_at IS NULL OR b.messages IS NOT NULL)
 				AND b.pos_from OPERATOR(pg_catalog.>=) 0
 				AND b.pos_from OPERATOR(pg_catalog.<=) b.pos_to
 				AND b.scan_lo OPERATOR(pg_catalog.<=) b.scan_hi
 				AND b.units OPERATOR(pg_catalog.>) 0
 				AND b.pos_to OPERATOR(pg_catalog.<=) CASE b.kind
-					WHEN 'allocated' THEN s.paid_tail ELSE s.sub_tail END);
+					WHEN 'allocated' THEN s.paid_tail WHEN 'still_waiting' THEN s.paid_tail
+					ELSE s.sub_tail END);
 
 	-- Messages: one state at a time, leases held by someone, deliverable recipients.
 	RETURN QUERY

@@ -423,7 +423,8 @@ SELECT is((SELECT string_agg(order_ref || '=' || allocated, ',' ORDER BY id) FRO
 	'TAP-INV-SP1=3,TAP-INV-SP2=0', 'FIFO: the first line gets all 3, the rolled-back line does not exist');
 SELECT is((SELECT string_agg(kind || ':' || pos_from || '-' || pos_to || ':' || units, ',' ORDER BY b.id)
 			 FROM waitlist.batch b JOIN waitlist.sku s ON s.sku = b.sku WHERE s.sku = 'TAP-INV-SP'),
-	'allocated:0-3:3', 'one batch for the kept units only');
+	'allocated:0-3:3,still_waiting:3-5:3',
+	'one allocation batch for the kept units only, and one still_waiting batch for the line left short');
 -- A savepoint rolled back by an exception handler (PL/pgSQL) behaves the same.
 SELECT lives_ok($$SELECT pg_temp.tx($t$
 	DO $d$ BEGIN

@@ -4,7 +4,7 @@
 -- membership, pg_dump registration (extconfig) and the waitlist.* GUCs.
 -- Run by: pg_prove -d wl_tap --ext .sql test/
 BEGIN;
-SELECT plan(626);
+SELECT plan(630);
 
 -- ---------------------------------------------------------------- schema
 SELECT has_schema('waitlist');
@@ -124,6 +124,8 @@ INSERT INTO expected_column VALUES
 	('batch', 'created_at', 'timestamp with time zone', true),
 	('batch', 'expanded_at', 'timestamp with time zone', false),
 	('batch', 'messages', 'bigint', false),
+	('batch', 'prev_date', 'date', false),
+	('batch', 'new_date', 'date', false),
 	('outbox', 'id', 'bigint', true),
 	('outbox', 'kind', 'text', true),
 	('outbox', 'channel', 'text', true),

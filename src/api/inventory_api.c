@@ -133,7 +133,7 @@ move_stock(const char *sku, int64 delta)
 	if (sku == NULL || delta == 0)
 		return;
 	if (wl_sku_move_on_hand(sku, delta, &s))
-		wl_touch_sku(wl_sku_text(&s, SKU_CODE));
+		wl_touch_supply(wl_sku_text(&s, SKU_CODE));
 }
 
 /* Check that we are an AFTER ... FOR EACH ROW trigger with two arguments. */
@@ -343,7 +343,7 @@ initial_sync(Oid relid, const char *skucol, const char *qtycol)
 	uint64		n = wl_sku_sync_on_hand(units);
 
 	for (uint64 i = 0; i < n; i++)
-		wl_touch_sku(wl_get_text(i, 1));
+		wl_touch_supply(wl_get_text(i, 1));
 }
 
 /* SQL: waitlist.track_inventory(inventory, sku_column, quantity_column) */

@@ -18,6 +18,7 @@
 
 #include "api/args.h"
 #include "domain/backorders.h"
+#include "domain/signups.h"
 #include "store/sku_row.h"
 #include "store/spi.h"
 #include "txn/pending.h"
@@ -39,7 +40,7 @@ change_supply(const char *sku, int64 qty, bool absolute)
 	wl_sku_wait_turn(sku);
 	if (!wl_sku_change_supply(sku, qty, absolute, &s))
 		wl_error_unknown_sku(sku);
-	wl_touch_sku(wl_sku_text(&s, SKU_CODE));
+	wl_touch_supply(wl_sku_text(&s, SKU_CODE));
 	on_hand = wl_sku_int64(&s, SKU_ON_HAND);
 	SPI_finish();
 	return on_hand;
@@ -135,6 +136,8 @@ waitlist_upsert_sku(PG_FUNCTION_ARGS)
 	char		nulls[11];
 	DateADT		old_date = 0;
 	bool		had_date = false;
+	DateADT		old_known = 0;
+	bool		had_known = false;
 	TupleDesc	tupdesc;
 	HeapTuple	row;
 	WlSku		s;
@@ -146,12 +149,16 @@ waitlist_upsert_sku(PG_FUNCTION_ARGS)
 	wl_spi_connect();
 	wl_sku_wait_turn(TextDatumGetCString(args[0]));
 	if (wl_sku_find(TextDatumGetCString(args[0]), true, &s))
+	{
 		had_date = wl_sku_date(&s, SKU_RESTOCK_DATE, &old_date);
+		had_known = wl_signup_known_date(&s, &old_known);
+	}
 	row = wl_sku_upsert(args, nulls);
 	wl_sku_from_tuple(row, tupdesc, &s);
 	wl_touch_sku(wl_sku_text(&s, SKU_CODE));	/* status and dates move the policy */
 	if (had_date && !PG_ARGISNULL(3) && old_date != PG_GETARG_DATEADT(3))
 		wl_backorders_eta_changed(TextDatumGetCString(args[0]), old_date);
+	wl_signups_eta_changed(&s, had_known, old_known);
 	SPI_finish();
 	PG_RETURN_DATUM(heap_copy_tuple_as_datum(row, tupdesc));
 }

@@ -16,6 +16,9 @@
  * ceil(units * notify_ratio) sign-ups, after which those still waiting are
  * told the SKU sold out again.  Stock below the allocated units (a stock
  * count went down) takes units back from the most recent allocations.
+ * When the units came with a supply change (a restock wave) and paid lines
+ * are still short, a still_waiting batch over the rest of the paid queue
+ * tells each of them where they stand.
  *
  * Locking: the SKU row is locked FOR UPDATE first; callers hold no line
  * locks.  Runs inside SPI, connected by the caller (txn/commit.c, through
@@ -27,10 +30,12 @@
 
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
+#include "utils/date.h"
 
 #include "domain/allocator.h"
 #include "store/sku_row.h"
 #include "store/spi.h"
+#include "txn/pending.h"
 
 #define HOLE_PAGE 1000
 
@@ -49,6 +54,7 @@ typedef struct SkuState
 	double		notify_ratio;
 	bool		sold_out_again;
 	bool		listed;
+	bool		restocked;		/* this transaction changed the SKU's supply */
 } SkuState;
 
 
@@ -245,6 +251,10 @@ serve_paid(SkuState *s)
 	s->paid_waiting -= granted;
 	insert_batch(s->code, "allocated", old, s->paid_served, old,
 				 scan_hi(s->code, s->paid_served), granted);
+	/* a restock wave that left lines short: they hear where they stand */
+	if (s->restocked && s->paid_waiting > 0)
+		insert_batch(s->code, "still_waiting", s->paid_served, s->paid_tail,
+					 s->paid_served, s->paid_tail, granted);
 	return true;
 }
 
@@ -330,6 +340,7 @@ wl_allocate_sku(const char *sku)
 	bool		queued;
 
 	load_sku(sku, &row, &s);
+	s.restocked = wl_supply_changed(sku);
 	allocated = s.allocated;
 	paid_served = s.paid_served;
 	sub_served = s.sub_served;
@@ -340,4 +351,38 @@ wl_allocate_sku(const char *sku)
 		s.sub_served != sub_served || s.announced != announced)
 		store_sku(&row, &s);
 	return (queued ? WL_ALLOC_QUEUED : 0) | (s.listed ? WL_ALLOC_LISTED : 0);
+}
+
+static WlQuery q_eta_batch = {
+	"INSERT INTO waitlist.batch (sku, kind, pos_from, pos_to, scan_lo, scan_hi, units,"
+	"  prev_date, new_date)"
+	" VALUES ($1, 'eta_changed', $2, $3, $2, $3, $3 - $2, $4, $5)",
+	5, {TEXTOID, INT8OID, INT8OID, DATEOID, DATEOID}, NULL
+};
+
+/*
+ * The confirmed restock date sign-ups know moved (from prev to next, either
+ * absent): one eta_changed batch over the sign-ups still waiting, expanded
+ * after the commit.  s is the SKU row, locked by the caller (in SPI);
+ * returns whether a batch was written.
+ */
+bool
+wl_batch_eta_changed(const WlSku *s, const DateADT *prev, const DateADT *next)
+{
+	int64		from = wl_sku_int64(s, SKU_SUB_SERVED);
+	int64		to = wl_sku_int64(s, SKU_SUB_TAIL);
+	Datum		args[5];
+	char		nulls[6] = "     ";
+
+	if (from >= to || wl_sku_int64(s, SKU_SUB_WAITING) <= 0)
+		return false;
+	args[0] = s->values[SKU_CODE];
+	args[1] = Int64GetDatum(from);
+	args[2] = Int64GetDatum(to);
+	args[3] = prev ? DateADTGetDatum(*prev) : (Datum) 0;
+	args[4] = next ? DateADTGetDatum(*next) : (Datum) 0;
+	nulls[3] = prev ? ' ' : 'n';
+	nulls[4] = next ? ' ' : 'n';
+	wl_exec(&q_eta_batch, args, nulls, SPI_OK_INSERT, 0);
+	return true;
 }

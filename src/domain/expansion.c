@@ -6,7 +6,11 @@
  *
  * Batches written by the allocator at commit are expanded here into one
  * message per recipient and channel, with FOR UPDATE SKIP LOCKED so that
- * concurrent consumers never expand the same batch.  Bad data never
+ * concurrent consumers never expand the same batch.  The batches that reach
+ * a whole queue (eta_changed to sign-ups, still_waiting to paid lines) are
+ * expanded WL_BATCH_CHUNK positions per call, each chunk committed with
+ * the batch's cursor (scan_lo), so a million-strong list never makes one
+ * long transaction.  Bad data never
  * blocks the others: see ExpandWork.  claim(), tick() and expand_batches()
  * (api/outbox_api.c) call in; the caller is connected to SPI.
  */
@@ -25,7 +29,7 @@
 #include "waitlist.h"
 
 static WlQuery q_pending_batches = {
-	"SELECT id, sku, kind, pos_from, pos_to, scan_lo, scan_hi, units"
+	"SELECT id, sku, kind, pos_from, pos_to, scan_lo, scan_hi, units, prev_date, new_date"
 	" FROM waitlist.batch WHERE expanded_at IS NULL"
 	" ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
 	1, {INT4OID}, NULL
@@ -80,7 +84,63 @@ static WlQuery q_pending_batches = {
 	"  ON u.sku = s.sku" \
 	" WHERE s.sku = $2 AND $3 IS NOT NULL AND $4 IS NOT NULL AND $7 IS NOT NULL"
 
+/*
+ * A restock date change, to the sign-ups still waiting in this chunk of
+ * positions [$5, $6) (those told back_in_stock since hear nothing): the
+ * confirmed date they knew ($9) and the new one ($10), either absent.
+ */
+#define ETA_SOURCE \
+	"SELECT 'eta_changed' AS kind, s.sku, u.email, u.phone," \
+	" waitlist.payload_json('subscription_id', u.id, 'sku', s.sku, 'title', s.title," \
+	"  'previous_date', to_char($9::date, 'YYYY-MM-DD')," \
+	"  'expected_restock_date', to_char($10::date, 'YYYY-MM-DD')," \
+	"  'confirmed', $10::date IS NOT NULL, 'product_url', s.product_url) AS payload," \
+	" 'sub:' || u.id || ':eta:' || $1 AS key" \
+	" FROM waitlist.sku s" \
+	" JOIN waitlist.subscriber u ON u.sku = s.sku AND u.state = 'waiting'" \
+	"  AND u.pos >= $5 AND u.pos < $6 AND u.pos >= s.sub_served" \
+	" WHERE s.sku = $2 AND $3 IS NOT NULL AND $4 IS NOT NULL AND $7 IS NOT NULL AND $8 IS NOT NULL"
+
+/*
+ * Where a paid line a restock wave left unfilled stands, for the waiting
+ * lines whose pos_end is in this chunk (positions ($5, $6]) and that hold no
+ * unit under the watermark now (a partial line was told `allocated`; a line
+ * served since, or cancelled, hears nothing).  Units ahead: the positions
+ * between the watermark and the line, less the cancelled and shipped lines
+ * among them (the holes, few, through line_holes), as of the expansion.
+ * The expected ship date: the pre-order ship date for a pre-order, else the
+ * SKU's confirmed restock date now, if any (else unknown: null).  A
+ * wave followed by another before its messages were written is folded into
+ * the later one (its batch tells them, with the numbers of then).
+ */
+#define STILL_WAITING_SOURCE \
+	"SELECT 'still_waiting' AS kind, s.sku, w.email, w.phone," \
+	" waitlist.payload_json('order_ref', w.order_ref, 'line_id', w.id, 'sku', s.sku," \
+	"  'title', s.title, 'qty', w.qty, 'units_ahead', w.ahead, 'units_arrived', $7," \
+	"  'expected_ship_date', to_char(CASE WHEN w.kind = 'preorder' THEN s.ships_on" \
+	"   WHEN s.restock_confirmed THEN s.restock_date END, 'YYYY-MM-DD')," \
+	"  'cancel_allowed', true, 'product_url', s.product_url) AS payload," \
+	" 'line:' || w.id || ':waiting:' || $1 AS key" \
+	" FROM waitlist.sku s" \
+	" CROSS JOIN LATERAL (" \
+	"  SELECT q.*, q.pos_start - s.paid_served - sum(q.hole) OVER (ORDER BY q.pos_start) AS ahead" \
+	"  FROM (SELECT l.id, l.kind, l.order_ref, l.qty, l.email, l.phone, l.pos_start," \
+	"         0::bigint AS hole" \
+	"        FROM waitlist.line l WHERE l.sku = s.sku AND l.state = 'waiting'" \
+	"         AND l.pos_end > $5 AND l.pos_end <= $6 AND l.pos_start >= s.paid_served" \
+	"        UNION ALL" \
+	"        SELECT NULL, NULL, NULL, NULL, NULL, NULL, h.pos_start," \
+	"         h.pos_end - greatest(h.pos_start, s.paid_served)" \
+	"        FROM waitlist.line h WHERE h.sku = s.sku AND h.state <> 'waiting'" \
+	"         AND h.pos_end > s.paid_served AND h.pos_start < $6) q) w" \
+	" WHERE s.sku = $2 AND w.id IS NOT NULL AND $3 IS NOT NULL AND $4 IS NOT NULL" \
+	"  AND $8 IS NOT NULL AND $9::date IS NULL AND $10::date IS NULL" \
+	"  AND NOT EXISTS (SELECT 1 FROM waitlist.batch n" \
+	"                  WHERE n.id > $1 AND n.sku = s.sku AND n.kind = 'still_waiting')"
+
 #define BATCH_ARGS 8, {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, FLOAT8OID}, NULL
+#define CHUNK_ARGS 10, {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, FLOAT8OID, \
+	DATEOID, DATEOID}, NULL
 
 /*
  * Each kind of batch is written by a plain INSERT first, and by one that
@@ -94,6 +154,7 @@ typedef struct BatchQueries
 	const char *kind;
 	WlQuery		fresh;			/* plain INSERT */
 	WlQuery		once;			/* ... ON CONFLICT (idempotency_key) DO NOTHING */
+	bool		chunked;		/* a chunk of positions per call ($5, $6) */
 } BatchQueries;
 
 static BatchQueries batch_queries[] = {
@@ -106,6 +167,12 @@ static BatchQueries batch_queries[] = {
 	{"sold_out_again",
 		{WL_OUTBOX_INSERT WL_CONTACT_ROWS(SOLD_OUT_SOURCE), BATCH_ARGS},
 	{WL_CONTACT_MESSAGES(SOLD_OUT_SOURCE), BATCH_ARGS}},
+	{"eta_changed",
+		{WL_OUTBOX_INSERT WL_CONTACT_ROWS(ETA_SOURCE), CHUNK_ARGS},
+	{WL_CONTACT_MESSAGES(ETA_SOURCE), CHUNK_ARGS}, true},
+	{"still_waiting",
+		{WL_OUTBOX_INSERT WL_CONTACT_ROWS(STILL_WAITING_SOURCE), CHUNK_ARGS},
+	{WL_CONTACT_MESSAGES(STILL_WAITING_SOURCE), CHUNK_ARGS}, true},
 };
 
 /* Sign-up confirmations marked by subscribe(), oldest first. */
@@ -132,53 +199,86 @@ static WlQuery q_batch_done = {
 	3, {INT8OID, INT8OID, TEXTOID}, NULL
 };
 
+/* A chunk written: the cursor moves to $4, the batch is done when it reaches scan_hi. */
+static WlQuery q_chunk_done = {
+	"UPDATE waitlist.batch SET scan_lo = $4, messages = coalesce(messages, 0) + $2,"
+	" expanded_at = CASE WHEN $4 >= scan_hi THEN waitlist.now() END"
+	" WHERE sku = $3 AND id = $1",
+	4, {INT8OID, INT8OID, TEXTOID, INT8OID}, NULL
+};
+
 static bool run_guarded(int64 (*fn) (int64), int64 arg, int64 *result, char **reason);
 
 /* The plain INSERT of the batch being expanded (run guarded by expand_one). */
 static WlQuery *fresh_query;
 static Datum *fresh_args;
+static const char *fresh_nulls;
 
 static int64
 insert_fresh(int64 unused)
 {
-	return (int64) wl_exec(fresh_query, fresh_args, NULL, SPI_OK_INSERT, 0);
+	return (int64) wl_exec(fresh_query, fresh_args, fresh_nulls, SPI_OK_INSERT, 0);
+}
+
+/* The queries of a batch kind. */
+static BatchQueries *
+batch_queries_of(const char *kind, Datum id)
+{
+	for (size_t k = 0; k < lengthof(batch_queries); k++)
+		if (strcmp(kind, batch_queries[k].kind) == 0)
+			return &batch_queries[k];
+	elog(ERROR, "waitlist: batch " INT64_FORMAT " has unknown kind \"%s\"",
+		 DatumGetInt64(id), kind);
+	return NULL;				/* keep the compiler quiet */
+}
+
+/* Mark a batch expanded, or, for a chunked one, move its cursor to hi. */
+static void
+batch_done(const BatchQueries *q, Datum *args, int64 n)
+{
+	Datum		done[4];
+
+	done[0] = args[0];
+	done[1] = Int64GetDatum(n);
+	done[2] = args[1];
+	done[3] = args[5];
+	wl_exec(q->chunked ? &q_chunk_done : &q_batch_done, done, NULL, SPI_OK_UPDATE, 0);
 }
 
 /* Expand one batch row (the current SPI result row i) into messages. */
 static int64
 expand_one(SPITupleTable *batches, uint64 i)
 {
-	Datum		args[8];
+	Datum		args[10];
+	char		nulls[11] = "          ";
 	char	   *kind;
-	BatchQueries *q = NULL;
+	BatchQueries *q;
 	int64		n;
-	Datum		done[3];
 	char	   *reason;
+	bool		isnull;
 
 	SPI_tuptable = batches;
 	args[0] = wl_get_datum(i, 1, NULL);	/* id */
 	args[1] = wl_get_datum(i, 2, NULL);	/* sku */
 	kind = wl_get_text(i, 3);
-	args[2] = wl_get_datum(i, 4, NULL);	/* pos_from */
-	args[3] = wl_get_datum(i, 5, NULL);	/* pos_to */
-	args[4] = wl_get_datum(i, 6, NULL);	/* scan_lo */
-	args[5] = wl_get_datum(i, 7, NULL);	/* scan_hi */
-	args[6] = wl_get_datum(i, 8, NULL);	/* units */
+	for (int c = 2; c < 7; c++)	/* pos_from, pos_to, scan_lo, scan_hi, units */
+		args[c] = wl_get_datum(i, c + 2, NULL);
 	args[7] = Float8GetDatum((double) wl_email_delay_s);	/* unless the SKU sets its own */
-	for (size_t k = 0; k < lengthof(batch_queries); k++)
-		if (strcmp(kind, batch_queries[k].kind) == 0)
-			q = &batch_queries[k];
-	if (q == NULL)
-		elog(ERROR, "waitlist: batch " INT64_FORMAT " has unknown kind \"%s\"",
-			 DatumGetInt64(args[0]), kind);
+	for (int c = 8; c < 10; c++)	/* prev_date, new_date */
+	{
+		args[c] = wl_get_datum(i, c + 1, &isnull);
+		nulls[c] = isnull ? 'n' : ' ';
+	}
+	q = batch_queries_of(kind, args[0]);
+	if (q->chunked)				/* this call's chunk: [scan_lo, scan_lo + chunk) */
+		args[5] = Int64GetDatum(Min(DatumGetInt64(args[5]),
+									DatumGetInt64(args[4]) + WL_BATCH_CHUNK));
 	fresh_query = &q->fresh;
 	fresh_args = args;
+	fresh_nulls = nulls;
 	if (!run_guarded(insert_fresh, 0, &n, &reason))
-		n = (int64) wl_exec(&q->once, args, NULL, SPI_OK_INSERT, 0);
-	done[0] = args[0];
-	done[1] = Int64GetDatum(n);
-	done[2] = args[1];
-	wl_exec(&q_batch_done, done, NULL, SPI_OK_UPDATE, 0);
+		n = (int64) wl_exec(&q->once, args, nulls, SPI_OK_INSERT, 0);
+	batch_done(q, args, n);
 	return n;
 }
 
@@ -387,7 +487,7 @@ batches_bulk(int64 max)
 }
 
 static WlQuery q_batch_by_id = {
-	"SELECT id, sku, kind, pos_from, pos_to, scan_lo, scan_hi, units"
+	"SELECT id, sku, kind, pos_from, pos_to, scan_lo, scan_hi, units, prev_date, new_date"
 	" FROM waitlist.batch WHERE id = $1 AND expanded_at IS NULL",
 	1, {INT8OID}, NULL
 };

@@ -6,7 +6,9 @@
  * A sign-up takes the next position of its SKU's sign-up queue under the
  * SKU row lock, which also makes the "same contact again" check race-free.
  * Positions have no gaps: a position taken for a duplicate is given back
- * at once, still under the lock.  Callers are in SPI.
+ * at once, still under the lock.  A new confirmed restock date reaches the
+ * sign-ups still waiting through an eta_changed batch (allocator.c writes
+ * it, expansion.c expands it in chunks).  Callers are in SPI.
  */
 #include "postgres.h"
 
@@ -23,6 +25,7 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
+#include "domain/allocator.h"
 #include "domain/signups.h"
 #include "store/sku_row.h"
 #include "store/spi.h"
@@ -310,4 +313,33 @@ wl_unsubscribe(const char *sku_arg, int64 id)
 		!s.nulls[SKU_CHANNELS])
 		wl_touch_sku(sku);
 	return n > 0;
+}
+
+/*
+ * The restock date a sign-up is told: the SKU's date when the supplier
+ * confirmed it (the one waitlist_joined carries), else none.
+ */
+bool
+wl_signup_known_date(const WlSku *s, DateADT *d)
+{
+	return wl_sku_date(s, SKU_RESTOCK_DATE, d) && wl_sku_bool(s, SKU_RESTOCK_CONFIRMED);
+}
+
+/*
+ * upsert_sku changed the SKU (row after, locked): when the date sign-ups
+ * know changed from before (had, prev) and the SKU's eta_to_signups (or the
+ * setting) allows, the sign-ups still waiting are told, once per change.
+ */
+void
+wl_signups_eta_changed(const WlSku *after, bool had, DateADT prev)
+{
+	DateADT		next;
+	bool		has = wl_signup_known_date(after, &next);
+	bool		on = after->nulls[SKU_ETA_TO_SIGNUPS] ? wl_eta_to_signups
+		: wl_sku_bool(after, SKU_ETA_TO_SIGNUPS);
+
+	if (!on || (had == has && (!had || prev == next)))
+		return;
+	if (wl_batch_eta_changed(after, had ? &prev : NULL, has ? &next : NULL))
+		wl_note_messages();
 }

@@ -6,7 +6,10 @@
  * subtransaction level that changed them, in a hash table living in
  * TopTransactionContext, and notes when it queued deliverable messages.  A
  * rolled-back savepoint forgets what it recorded; a released one hands it
- * to its parent.  commit.c takes the lot at pre-commit.
+ * to its parent.  commit.c takes the lot at pre-commit.  A SKU whose
+ * supply changed (a restock, a stock count) is marked as well: the
+ * allocator tells the lines a restock left unfilled, not those that only
+ * moved up because another line was cancelled.
  */
 #include "postgres.h"
 
@@ -22,10 +25,13 @@ typedef struct TouchedSku
 {
 	char		sku[WL_SKU_KEY_BYTES];	/* hash key: the SKU code */
 	int			level;			/* outermost nest level that touched it */
+	int			supply_level;	/* same for its supply; 0: supply untouched */
 } TouchedSku;
 
 static HTAB *touched = NULL;	/* NULL when nothing is pending */
 static int	messages_level = 0; /* 0: no messages queued in this xact */
+static char **supplied = NULL;	/* at commit: codes whose supply changed, sorted */
+static int	nsupplied = 0;
 
 /* Create the per-transaction table on first touch. */
 static void
@@ -55,8 +61,23 @@ wl_touch_sku(const char *sku)
 	wl_note_sku_lock();
 	ensure_touched();
 	t = hash_search(touched, sku, HASH_ENTER, &found);
+	if (!found)
+		t->supply_level = 0;
 	if (!found || level < t->level)
 		t->level = level;
+}
+
+/* Remember that this (sub)transaction changed the SKU's units on hand. */
+void
+wl_touch_supply(const char *sku)
+{
+	TouchedSku *t;
+	int			level = GetCurrentTransactionNestLevel();
+
+	wl_touch_sku(sku);
+	t = hash_search(touched, sku, HASH_FIND, NULL);
+	if (t->supply_level == 0 || level < t->supply_level)
+		t->supply_level = level;
 }
 
 /* Remember that deliverable messages were queued (for the NOTIFY). */
@@ -101,7 +122,11 @@ cmp_code(const void *a, const void *b)
 	return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-/* The touched SKU codes in code order (NULL when none); the table is forgotten. */
+/*
+ * The touched SKU codes in code order (NULL when none); the table is
+ * forgotten, and those whose supply changed are kept for
+ * wl_supply_changed until the transaction ends.
+ */
 char	  **
 wl_take_touched(int *n)
 {
@@ -111,18 +136,34 @@ wl_take_touched(int *n)
 	int			i = 0;
 
 	*n = touched ? (int) hash_get_num_entries(touched) : 0;
+	nsupplied = 0;
 	if (*n == 0)
 	{
 		touched = NULL;
 		return NULL;
 	}
 	codes = MemoryContextAlloc(TopTransactionContext, sizeof(char *) * *n);
+	supplied = MemoryContextAlloc(TopTransactionContext, sizeof(char *) * *n);
 	hash_seq_init(&seq, touched);
 	while ((t = hash_seq_search(&seq)) != NULL)
+	{
 		codes[i++] = MemoryContextStrdup(TopTransactionContext, t->sku);
+		if (t->supply_level > 0)
+			supplied[nsupplied++] = codes[i - 1];
+	}
 	touched = NULL;
 	qsort(codes, *n, sizeof(char *), cmp_code);
+	qsort(supplied, nsupplied, sizeof(char *), cmp_code);
 	return codes;
+}
+
+/* Did the committing transaction change this SKU's supply (after wl_take_touched)? */
+bool
+wl_supply_changed(const char *sku)
+{
+	if (nsupplied == 0)
+		return false;
+	return bsearch(&sku, supplied, nsupplied, sizeof(char *), cmp_code) != NULL;
 }
 
 /* Were messages queued?  The note is forgotten. */
@@ -152,6 +193,8 @@ wl_pending_subxact(SubXactEvent event)
 	hash_seq_init(&seq, touched);
 	while ((t = hash_seq_search(&seq)) != NULL)
 	{
+		if (t->supply_level >= level)
+			t->supply_level = (event == SUBXACT_EVENT_ABORT_SUB) ? 0 : level - 1;
 		if (t->level < level)
 			continue;
 		if (event == SUBXACT_EVENT_COMMIT_SUB)
@@ -167,4 +210,6 @@ wl_pending_reset(void)
 {
 	touched = NULL;
 	messages_level = 0;
+	supplied = NULL;
+	nsupplied = 0;
 }

@@ -10,6 +10,8 @@
 #include "access/xact.h"
 
 extern void wl_touch_sku(const char *sku);
+extern void wl_touch_supply(const char *sku);
+extern bool wl_supply_changed(const char *sku);
 extern void wl_note_messages(void);
 extern bool wl_messages_noted(void);
 extern void wl_unnote_messages(void);
