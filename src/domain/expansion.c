@@ -106,11 +106,16 @@ static BatchQueries batch_queries[] = {
 	{WL_CONTACT_MESSAGES(SOLD_OUT_SOURCE), BATCH_ARGS}},
 };
 
-/* Sign-up confirmations marked by subscribe(), oldest first. */
+/*
+ * Sign-up confirmations marked by subscribe(), oldest first.  By tuple id,
+ * as in claim(): a sign-up a later commit changed after the statement's
+ * snapshot is locked in its new version, which the update does not see, and
+ * is left for the next run rather than written from that commit.
+ */
 static WlQuery q_expand_joined = {
 	"WITH c AS ("
 	"  UPDATE waitlist.subscriber u SET confirm_pending = false"
-	"   WHERE u.id = ANY (ARRAY(SELECT id FROM waitlist.subscriber WHERE confirm_pending"
+	"   WHERE u.ctid = ANY (ARRAY(SELECT ctid FROM waitlist.subscriber WHERE confirm_pending"
 	"                  AND ($2::bigint IS NULL OR id = $2)"
 	"                  ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED))"
 	"  RETURNING u.id, u.sku, u.email, u.phone) "

@@ -7,6 +7,7 @@
  * statement on first use (SPI_keepplan, so it lives for the backend and is
  * re-planned by the plan cache after DDL), runs it with bound parameters and
  * raises an internal error when SPI returns anything but the expected code.
+ * A caller may pin one snapshot for every statement (wl_spi_pin_snapshot).
  */
 #include "postgres.h"
 
@@ -20,6 +21,7 @@
 #include "waitlist.h"
 
 static bool layout_checked = false; /* the tables are keyed by the SKU code */
+static Snapshot pinned = NULL;	/* wl_exec's snapshot while one is pinned */
 
 /* Connect to SPI (every C entry point that runs statements does). */
 void
@@ -118,6 +120,19 @@ rethrow_without_row(MemoryContext cxt)
 	ReThrowError(e);
 }
 
+/*
+ * Run every following wl_exec with snap instead of a new snapshot per
+ * statement (READ COMMITTED takes one per statement), until it is pinned
+ * to NULL again.  Each statement still sees the transaction's own earlier
+ * changes (SPI advances the copy's command id).  The caller keeps snap
+ * registered while it is pinned and unpins on error too (claim() does).
+ */
+void
+wl_spi_pin_snapshot(Snapshot snap)
+{
+	pinned = snap;
+}
+
 /* Run q with bound values; the SPI result must equal expected. */
 uint64
 wl_exec(WlQuery *q, Datum *values, const char *nulls, int expected, long count)
@@ -128,7 +143,11 @@ wl_exec(WlQuery *q, Datum *values, const char *nulls, int expected, long count)
 	wl_prepare(q);
 	PG_TRY();
 	{
-		rc = SPI_execute_plan(q->plan, values, nulls, false, count);
+		if (pinned != NULL)
+			rc = SPI_execute_snapshot(q->plan, values, nulls, pinned,
+									  InvalidSnapshot, false, true, count);
+		else
+			rc = SPI_execute_plan(q->plan, values, nulls, false, count);
 	}
 	PG_CATCH();
 	{
