@@ -141,18 +141,17 @@ arg_interval(FunctionCallInfo fcinfo, int argno, const char *name, bool positive
  * statistics promise few due messages the planner prefers a bitmap scan and
  * a sort, which reads every entry due by now, dead or alive, on every
  * claim until VACUUM: after a few thousand deliveries that was most of a
- * claim's time.  So bitmap scans are off while the claim is planned and run.
+ * claim's time.  So bitmap scans are off while the claim is planned and run,
+ * and sequential scans too (see wl_index_scans).
  */
 static int64
 claim_into(ReturnSetInfo *rsinfo, Datum *args, const char *nulls)
 {
-	int			nestlevel = NewGUCNestLevel();
+	int			nest = wl_index_scans(true);
 	uint64		n;
 
-	(void) set_config_option("enable_bitmapscan", "off", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
 	n = wl_exec(&q_claim, args, nulls, SPI_OK_UPDATE_RETURNING, 0);
-	AtEOXact_GUC(true, nestlevel);
+	wl_scans_restore(nest);
 	for (uint64 i = 0; i < n; i++)
 		tuplestore_puttuple(rsinfo->setResult, SPI_tuptable->vals[i]);
 	return (int64) n;

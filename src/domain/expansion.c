@@ -431,13 +431,14 @@ static WlQuery q_pending_work = {
  * Expand up to max_batches committed batches, and as many pending sign-up
  * confirmations and due pre-order lines; caller is connected to SPI.  One
  * cheap look at the partial indexes first, so a claim with nothing to
- * expand pays little.
+ * expand pays little; every statement reads its indexes (wl_index_scans).
  */
 int64
 wl_expand_batches(int max_batches)
 {
 	int64		total = 0;
 	bool		have_batches;
+	int			nest = wl_index_scans(false);
 
 	wl_exec(&q_pending_work, NULL, NULL, SPI_OK_SELECT, 0);
 	have_batches = wl_get_bool(0, 1);
@@ -445,6 +446,7 @@ wl_expand_batches(int max_batches)
 		total = wl_expand_confirmations(Min(max_batches, WL_CONFIRM_CHUNK));
 	if (have_batches)
 		total += expand_guarded(&batch_work, max_batches);
+	wl_scans_restore(nest);
 	if (total > 0)
 		wl_note_messages();
 	return total;

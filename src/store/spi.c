@@ -51,6 +51,36 @@ wl_spi_connect_pinned(void)
 	return nest;
 }
 
+/*
+ * Plan and run the statements that follow with sequential scans off (and
+ * bitmap scans too, with no_bitmap) until wl_scans_restore(nest): for the
+ * queue statements that must read their partial indexes.  Their plans are
+ * kept for the backend, so a plan made while a table was empty (a fresh or
+ * just vacuumed outbox or batch table) read the whole table on every later
+ * call until the next ANALYZE: a relay's claims scanned every message and
+ * batch ever written (relay/bench/run.sh latency, perf).  Returns the GUC
+ * nest level.
+ */
+int
+wl_index_scans(bool no_bitmap)
+{
+	int			nest = NewGUCNestLevel();
+
+	(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	if (no_bitmap)
+		(void) set_config_option("enable_bitmapscan", "off", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	return nest;
+}
+
+/* Restore the scan settings wl_index_scans changed. */
+void
+wl_scans_restore(int nest)
+{
+	AtEOXact_GUC(true, nest);
+}
+
 /* Disconnect and restore the caller's search_path. */
 void
 wl_spi_finish_pinned(int nest)

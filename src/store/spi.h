@@ -28,6 +28,8 @@ extern void wl_spi_connect(void);
 extern int	wl_spi_connect_pinned(void);
 extern void wl_spi_finish_pinned(int nest);
 extern void wl_spi_pin_snapshot(Snapshot snap);
+extern int	wl_index_scans(bool no_bitmap);
+extern void wl_scans_restore(int nest);
 extern void wl_prepare(WlQuery *q);
 extern uint64 wl_exec(WlQuery *q, Datum *values, const char *nulls,
 					  int expected, long count);
