@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Crash durability of commits that release their SKU locks early
-# (waitlist.early_lock_release, src/txn/durability.c).
+# (waitlist.early_lock_release, src/txn/durability.c), and of what claim()
+# returns (api/outbox_api.c).
 #
 # Such a commit is written asynchronously and flushed after its locks are
 # released; COMMIT must still return only after the flush.  This test runs
@@ -25,7 +26,11 @@
 #      its flush (synchronous_commit = off, standing in for a commit whose
 #      locks went before its flush) takes a SKU's last pre-order slot, a
 #      second placement is refused with WL010, then the crash: the first
-#      placement is still there, so the refusal was right.
+#      placement is still there, so the refusal was right;
+#   6. a claim makes what it returns durable: a restock committed without
+#      its flush is lost by the crash (sensitivity), but once an
+#      asynchronously committing claim (as the relay's) returned its
+#      message, it survives the crash.
 # The crash is a crash of the server's processes: WAL written to the
 # kernel but not yet fsynced survives it, so these checks see a missing
 # flush (WAL left in shared memory), not a missing fsync.
@@ -157,6 +162,49 @@ if [ "$first" -eq 1 ] && [ "$refused" -eq 1 ] && [ "$got" -eq 1 ]; then
 	pass "refusal at the limit: the placement it saw survived the crash ($got line)"
 else
 	fail "refusal at the limit: first placement acknowledged $first, refusal seen $refused, $got lines after the crash (expected 1)"
+fi
+
+# 6. a claim makes what it returns durable, without its own commit's flush
+# claim_setup SKU: a SKU with one backorder waiting, its confirmation claimed
+claim_setup() {
+	q -c "SET waitlist.enforce_policy = off" \
+		-c "SELECT waitlist.upsert_sku('$1', 'Crash test $1')" \
+		-c "SELECT waitlist.place_backorder('$1-1', '$1', 1, 'Ann', 'ann@example.com')" >/dev/null
+	q -c "SELECT count(*) FROM waitlist.claim('setup', 100)" >/dev/null
+}
+# restock_unflushed SKU: a restock that commits without its flush, standing
+# in for one that released its locks (and sent its NOTIFY) before it
+restock_unflushed() {
+	q -c "SET synchronous_commit = off" -c "SELECT waitlist.restock('$1', 1)" >/dev/null
+}
+# restocked SKU: units on hand and batches of the SKU after the crash
+restocked() {
+	q -F ' ' -c "SELECT s.on_hand, (SELECT count(*) FROM waitlist.batch b WHERE b.sku = s.sku)
+		FROM waitlist.sku s WHERE s.sku = '$1'"
+}
+claim_setup CR-LOST
+freeze
+restock_unflushed CR-LOST
+crash
+read -r on_hand batches <<<"$(restocked CR-LOST)"
+if [ "$on_hand" -eq 0 ] && [ "$batches" -eq 0 ]; then
+	pass "sensitivity: a restock committed without its flush is lost in the crash (on hand $on_hand, $batches batches)"
+else
+	fail "sensitivity: a restock committed without its flush survived the crash (on hand $on_hand, $batches batches; expected a loss)"
+fi
+claim_setup CR-CLAIM
+freeze
+restock_unflushed CR-CLAIM
+# as the relay claims: its own commit does not wait for a flush
+claimed=$(q -c "SET synchronous_commit = off" \
+	-c "SELECT count(*) FROM waitlist.claim('crash', 10, '1 minute', ARRAY['ready_to_ship'])
+		WHERE sku = 'CR-CLAIM'")
+crash
+read -r on_hand batches <<<"$(restocked CR-CLAIM)"
+if [ "$claimed" -eq 1 ] && [ "$on_hand" -eq 1 ] && [ "$batches" -eq 1 ]; then
+	pass "claim: the restock whose message it returned survived the crash (on hand $on_hand, $batches batch)"
+else
+	fail "claim: $claimed message(s) returned, then on hand $on_hand and $batches batches after the crash (expected 1, 1, 1)"
 fi
 
 [ "$failures" -eq 0 ]

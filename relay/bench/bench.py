@@ -155,7 +155,7 @@ def expand_and_clear():
 
 
 def setup_latency(n):
-    for tag in ("F", "R", "A", "N"):
+    for tag in ("F", "R", "A", "S", "N"):
         sql("SELECT count(waitlist.upsert_sku('LAT-%s-' || g, title => 'Bench mug')) FROM generate_series(1, %d) g"
             % (tag, n))
         sql("SELECT count(waitlist.place_backorder('ORD-%s-' || g, 'LAT-%s-' || g, 1, 'Bench',"
@@ -209,12 +209,14 @@ def latency(n):
 
     r = relay_latency("latency", "LAT-R-", n, [])
     a = relay_latency("latency-async", "LAT-A-", n, ["--async-commit"])
+    s = relay_latency("latency-sync-claims", "LAT-S-", n, ["--sync-claims"])
     j = relay_latency("latency-node", "LAT-N-", n, [], node=True)
     for key, label in (("sent", "from COMMIT sent"), ("commit", "from COMMIT's return")):
         print("  %-21s relay p50 %7.0f us p99 %7.0f us | LISTEN floor p50 %7.0f us p99 %7.0f us"
               % (label, r[key + "_p50_us"], r[key + "_p99_us"],
                  r["floor_" + key + "_p50_us"], r["floor_" + key + "_p99_us"]))
-    for label, x in (("relay --async-commit", a), ("relay, node receiver", j)):
+    for label, x in (("relay --async-commit", a), ("relay --sync-claims", s),
+                     ("relay, node receiver", j)):
         print("  %-21s %s p50 %7.0f us p99 %7.0f us | LISTEN floor p50 %7.0f us p99 %7.0f us"
               % ("from COMMIT sent", label, x["sent_p50_us"], x["sent_p99_us"],
                  x["floor_sent_p50_us"], x["floor_sent_p99_us"]))
@@ -227,6 +229,7 @@ def latency(n):
     row("restock -> webhook p99 (us)", r, "sent_p99")
     row("  p50 from COMMIT's return (us)", r, "commit_p50")
     row("  p50 with --async-commit (us)", a, "sent_p50")
+    row("  p50 with --sync-claims (us)", s, "sent_p50")
     row("  p50, node receiver (us)", j, "sent_p50")
     notes.append("Latencies are timed from the moment COMMIT is sent; from its return the LISTEN floor"
                  " is ~0, because the NOTIFY reaches a listener while the COMMIT returns. The floor"

@@ -73,7 +73,9 @@ static const opt_def options[] = {
 	{"metrics", 0, OPT_STRING, OFF(metrics), "[ADDR:]PORT",
 	"serve Prometheus text at GET /metrics (ADDR defaults to 127.0.0.1)"},
 	{"async-commit", 0, OPT_BOOL, OFF(async_commit), NULL,
-	"synchronous_commit = off for claims, nacks and releases too (acks always): faster; a server crash may cause redeliveries"},
+	"synchronous_commit = off for nacks, releases and the rest too (claims and acks always): a server crash may forget a retry's delay or a release"},
+	{"sync-claims", 0, OPT_BOOL, OFF(sync_claims), NULL,
+	"claims wait for their own WAL flush, so a server crash never hands a message out again while it is being delivered (slower)"},
 	{"config", 'c', OPT_STRING, OFF(config_file), "FILE",
 	"read key = value lines named like the long flags; SIGHUP re-reads it"},
 	{"verbose", 'v', OPT_BOOL, OFF(verbose), NULL,
@@ -435,6 +437,11 @@ validate(relay_config *cfg)
 	if (cfg->batch > 10000 || strlen(cfg->consumer) > 200 || *cfg->consumer == '\0')
 	{
 		log_error("msg=\"out of range: --batch at most 10000, --consumer 1 to 200 characters\"");
+		return false;
+	}
+	if (cfg->sync_claims && cfg->async_commit)
+	{
+		log_error("msg=\"--sync-claims and --async-commit contradict each other: --async-commit commits claims without a flush too\"");
 		return false;
 	}
 	if (cfg->sink == SINK_WEBHOOK && !load_secrets(cfg))

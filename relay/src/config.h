@@ -40,6 +40,7 @@ typedef struct relay_config
 	char	   *metrics;		/* "[ADDR:]PORT" or NULL */
 	char	   *config_file;
 	bool		async_commit;	/* synchronous_commit = off for the relay's session */
+	bool		sync_claims;	/* claims wait for their own WAL flush */
 	bool		verbose;
 } relay_config;
 

@@ -28,14 +28,32 @@
 	"'idempotency_key', c.idempotency_key, 'attempts', c.attempts, " \
 	"'created_at', c.created_at)::text"
 
-/* $1 consumer, $2 max, $3 lease, $4 kinds or NULL, $5 channels or NULL. */
-static const char *const claim_plain_sql =
-"WITH c AS (SELECT * FROM waitlist.claim($1, $2, $3::interval)) "
-"SELECT " CLAIM_COLUMNS " FROM c ORDER BY c.id";
+/*
+ * $1 consumer, $2 max, $3 lease, $4 kinds or NULL, $5 channels or NULL.
+ *
+ * By default the claim's transaction commits without waiting for its own
+ * WAL flush: waitlist.claim() itself flushes WAL up to every commit its
+ * rows rest on before it returns them (a restock that released its locks
+ * early included), so a message never goes out ahead of the restock that
+ * made it.  What a crash can forget is the lease: the messages claimed
+ * just before it are claimed and delivered again after it (at least once
+ * holds; the receiver sees the same webhook-id twice).  --sync-claims
+ * makes claims wait for their flush as before.  The set_config is a
+ * one-time filter, run before the claim; its is_local value ends with the
+ * transaction.
+ */
+#define CLAIM_SQL(args, local) \
+	"WITH c AS (SELECT * FROM waitlist.claim(" args ")) " \
+	"SELECT " CLAIM_COLUMNS " FROM c" local " ORDER BY c.id"
+#define CLAIM_PLAIN_ARGS "$1, $2, $3::interval"
+#define CLAIM_FILTERED_ARGS "$1, $2, $3::interval, $4, $5"
+#define NO_FLUSH_WAIT \
+	" WHERE (SELECT pg_catalog.set_config('synchronous_commit', 'off', true)) = 'off'"
 
-static const char *const claim_filtered_sql =
-"WITH c AS (SELECT * FROM waitlist.claim($1, $2, $3::interval, $4, $5)) "
-"SELECT " CLAIM_COLUMNS " FROM c ORDER BY c.id";
+static const char *const claim_sql[2][2] = {	/* [filtered][sync] */
+	{CLAIM_SQL(CLAIM_PLAIN_ARGS, NO_FLUSH_WAIT), CLAIM_SQL(CLAIM_PLAIN_ARGS, "")},
+	{CLAIM_SQL(CLAIM_FILTERED_ARGS, NO_FLUSH_WAIT), CLAIM_SQL(CLAIM_FILTERED_ARGS, "")},
+};
 
 /* Seconds from now to the next claimable message (NULL = none pending). */
 static const char *const next_due_plain_sql =
@@ -237,10 +255,11 @@ db_connect(db *d, const relay_config *cfg)
 		return false;
 	}
 	/*
-	 * With --async-commit the relay's own transactions (claims, acks,
-	 * nacks...) do not wait for their WAL flush: a server crash can forget
-	 * the last of them, which hands those messages out again (at least
-	 * once still holds, exactly once as seen by the receiver does not).
+	 * With --async-commit the relay's other transactions (nacks, releases,
+	 * lease renewals, ticks) do not wait for their WAL flush either, as
+	 * claims (without --sync-claims) and acks never do: a server crash can
+	 * forget the last of them (a retry's delay, a release), which hands
+	 * those messages out again or later than asked (at least once holds).
 	 */
 	if (!run_simple(d, "set timezone", "SET TimeZone = 'UTC'") ||
 		(cfg->async_commit && !run_simple(d, "set synchronous_commit", "SET synchronous_commit = off")) ||
@@ -363,7 +382,7 @@ claim_params(const relay_config *cfg, int max, char *maxs, char *lease, const ch
 	values[2] = lease;
 	values[3] = text_array(&cfg->kinds);
 	values[4] = text_array(&cfg->channels);
-	return filtered ? claim_filtered_sql : claim_plain_sql;
+	return claim_sql[filtered][cfg->sync_claims];
 }
 
 /* The claimed rows of res as relay_msgs. */
@@ -530,7 +549,7 @@ db_dead_letter(db *d, const char *consumer, long long id, const char *error)
 
 /*
  * Asynchronous claims and acks.  The relay's loop sends one of them and
- * goes on delivering while the server works (a claim waits for its WAL
+ * goes on delivering while the server works (a claim may wait for a WAL
  * flush); the result is read when the socket says it is there.  Any other
  * statement first waits for the one in flight (run), whose result then
  * waits in d->result for db_take_result.

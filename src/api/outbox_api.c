@@ -12,15 +12,15 @@
 
 #include <math.h>
 
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "common/pg_prng.h"
-#include "executor/tstoreReceiver.h"
 #include "funcapi.h"
-#include "nodes/params.h"
 #include "mb/pg_wchar.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
@@ -29,6 +29,7 @@
 #include "domain/expansion.h"
 #include "domain/tick.h"
 #include "store/spi.h"
+#include "txn/durability.h"
 #include "txn/pending.h"
 #include "waitlist.h"
 
@@ -131,8 +132,8 @@ arg_interval(FunctionCallInfo fcinfo, int argno, const char *name, bool positive
 }
 
 /*
- * Run the claim with its RETURNING rows going straight into the SRF's
- * tuplestore (no copy out of SPI); the column types match the result type.
+ * Run the claim (with the snapshot claim() pinned) and put its RETURNING
+ * rows into the SRF's tuplestore; the column types match the result type.
  *
  * The claim reads outbox_due in index order, so it stops at its LIMIT and
  * marks the dead entries it steps over (the earlier versions of claimed,
@@ -140,40 +141,20 @@ arg_interval(FunctionCallInfo fcinfo, int argno, const char *name, bool positive
  * statistics promise few due messages the planner prefers a bitmap scan and
  * a sort, which reads every entry due by now, dead or alive, on every
  * claim until VACUUM: after a few thousand deliveries that was most of a
- * claim's time.  So bitmap scans are off while the claim is planned and run.
+ * claim's time.  So bitmap scans are off while the claim is planned and run,
+ * and sequential scans too (see wl_index_scans).
  */
 static int64
 claim_into(ReturnSetInfo *rsinfo, Datum *args, const char *nulls)
 {
-	ParamListInfo params = makeParamList(q_claim.nargs);
-	DestReceiver *dest = CreateDestReceiver(DestTuplestore);
-	SPIExecuteOptions options;
-	int			nestlevel;
-	int			rc;
+	int			nest = wl_index_scans(true);
+	uint64		n;
 
-	for (int i = 0; i < q_claim.nargs; i++)
-	{
-		params->params[i].value = args[i];
-		params->params[i].isnull = nulls[i] == 'n';
-		params->params[i].pflags = PARAM_FLAG_CONST;
-		params->params[i].ptype = q_claim.argtypes[i];
-	}
-	SetTuplestoreDestReceiverParams(dest, rsinfo->setResult,
-									rsinfo->econtext->ecxt_per_query_memory,
-									false, NULL, NULL);
-	memset(&options, 0, sizeof(options));
-	options.params = params;
-	options.dest = dest;
-	nestlevel = NewGUCNestLevel();
-	(void) set_config_option("enable_bitmapscan", "off", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	wl_prepare(&q_claim);
-	rc = SPI_execute_plan_extended(q_claim.plan, &options);
-	AtEOXact_GUC(true, nestlevel);
-	if (rc != SPI_OK_UPDATE_RETURNING)
-		elog(ERROR, "waitlist: claim returned %s", SPI_result_code_string(rc));
-	dest->rDestroy(dest);
-	return tuplestore_tuple_count(rsinfo->setResult);
+	n = wl_exec(&q_claim, args, nulls, SPI_OK_UPDATE_RETURNING, 0);
+	wl_scans_restore(nest);
+	for (uint64 i = 0; i < n; i++)
+		tuplestore_puttuple(rsinfo->setResult, SPI_tuptable->vals[i]);
+	return (int64) n;
 }
 
 /* Optional text[] filter argument: NULL (no filter) or without NULLs. */
@@ -195,7 +176,56 @@ arg_filter(FunctionCallInfo fcinfo, int argno, const char *name, char *null)
 }
 
 /*
+ * Lease and return up to max due messages (expanding pending batches
+ * first), every statement with snap, the caller's snapshot.
+ */
+static int64
+claim_with(Snapshot snap, ReturnSetInfo *rsinfo, Datum *args, const char *nulls)
+{
+	volatile int64 claimed = 0;
+
+	wl_spi_pin_snapshot(snap);
+	PG_TRY();
+	{
+		wl_expand_batches(INT_MAX);
+		claimed = claim_into(rsinfo, args, nulls);
+	}
+	PG_FINALLY();
+	{
+		wl_spi_pin_snapshot(NULL);
+	}
+	PG_END_TRY();
+	return claimed;
+}
+
+/*
  * SQL: waitlist.claim(consumer, max, lease, kinds, channels)
+ *
+ * What a claim returns is durable before it returns, without the claim's
+ * own commit waiting for its WAL flush (a relay commits its claims
+ * asynchronously).  A restock released early (waitlist.early_lock_release)
+ * is visible, and its NOTIFY out, before its commit record is flushed; a
+ * message built on it must not reach a receiver before that flush, or a
+ * crash could take back a restock the customer was already told about.
+ *
+ * So the claim takes the caller's snapshot, then reads the WAL insert
+ * position (seen_upto), runs every statement with that one snapshot, and
+ * flushes WAL up to seen_upto before returning any rows.  Why that covers
+ * everything the rows rest on: a transaction becomes visible to a snapshot
+ * only once it has left the ProcArray, which it does after inserting its
+ * commit record (RecordTransactionCommit, then ProcArrayEndTransaction).
+ * Every commit this snapshot sees therefore ended its commit record before
+ * the snapshot was taken, hence before seen_upto was read (XLogFlush waits
+ * for insertions still being copied below it).  Rows the claim writes
+ * itself (expanded messages, the lease) come from its own statements over
+ * the same snapshot.  The claim's own WAL is after seen_upto and is not
+ * waited for: when the restock already flushed, this costs nothing.
+ *
+ * READ COMMITTED would give each statement a newer snapshot, which could
+ * see a commit inserted after seen_upto; hence the pinned one.  What a
+ * locking step finds changed by a later commit is not returned: the lease
+ * re-reads the rows it locked by tuple id with the pinned snapshot, so a
+ * newer version is skipped (left due for the next claim).
  *
  * The messages the claim's own expansion queues would NOTIFY at commit.  A
  * claim without filters that came back short of max has leased every
@@ -215,6 +245,8 @@ waitlist_claim(PG_FUNCTION_ARGS)
 	Datum		args[5];
 	char		nulls[6] = "     ";
 	bool		noted_before = wl_messages_noted();
+	Snapshot	snap;
+	XLogRecPtr	seen_upto;
 	int64		claimed;
 
 	if (PG_ARGISNULL(1) || (max = PG_GETARG_INT32(1)) < 1 || max > 10000)
@@ -223,36 +255,45 @@ waitlist_claim(PG_FUNCTION_ARGS)
 				 errmsg("max must be between 1 and 10000")));
 	args[3] = arg_filter(fcinfo, 3, "kinds", &nulls[3]);
 	args[4] = arg_filter(fcinfo, 4, "channels", &nulls[4]);
-	InitMaterializedSRF(fcinfo, 0);
-	wl_spi_connect();
-	wl_expand_batches(INT_MAX);
 	args[0] = CStringGetTextDatum(consumer);
 	args[1] = Int32GetDatum(max);
 	args[2] = IntervalPGetDatum(lease);
-	claimed = claim_into(rsinfo, args, nulls);
+	InitMaterializedSRF(fcinfo, 0);
+	snap = RegisterSnapshot(GetTransactionSnapshot());
+	seen_upto = GetXLogInsertRecPtr();	/* after the snapshot: see above */
+	wl_spi_connect();
+	claimed = claim_with(snap, rsinfo, args, nulls);
 	if (!noted_before && claimed < max && nulls[3] == 'n' && nulls[4] == 'n')
 		wl_unnote_messages();
 	SPI_finish();
+	UnregisterSnapshot(snap);
+	if (claimed > 0)
+		wl_flush_upto(seen_upto);
 	return (Datum) 0;
 }
 
+/*
+ * ack, extend_lease and release find their rows by primary key, whatever
+ * the ids: their plans are generic (the plan cache otherwise planned most
+ * acks afresh, a custom plan per array of ids).
+ */
 static WlQuery q_ack = {
 	"UPDATE waitlist.outbox SET state = 'delivered', delivered_at = waitlist.now()"
 	" WHERE id = ANY ($2) AND state = 'leased' AND lease_owner = $1",
-	2, {TEXTOID, INT8ARRAYOID}, NULL
+	2, {TEXTOID, INT8ARRAYOID}, NULL, CURSOR_OPT_GENERIC_PLAN
 };
 
 static WlQuery q_extend = {
 	"UPDATE waitlist.outbox SET due_at = waitlist.now() + $3"
 	" WHERE id = ANY ($2) AND state = 'leased' AND lease_owner = $1",
-	3, {TEXTOID, INT8ARRAYOID, INTERVALOID}, NULL
+	3, {TEXTOID, INT8ARRAYOID, INTERVALOID}, NULL, CURSOR_OPT_GENERIC_PLAN
 };
 
 static WlQuery q_release = {
 	"UPDATE waitlist.outbox SET state = 'pending', due_at = waitlist.now(),"
 	" attempts = greatest(attempts - 1, 0), lease_owner = NULL"
 	" WHERE id = ANY ($2) AND state = 'leased' AND lease_owner = $1",
-	2, {TEXTOID, INT8ARRAYOID}, NULL
+	2, {TEXTOID, INT8ARRAYOID}, NULL, CURSOR_OPT_GENERIC_PLAN
 };
 
 /* ids argument: a non-null array without NULL elements. */
@@ -431,6 +472,11 @@ waitlist_dead_letter(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(true);
 }
 
+/*
+ * Generic plan: a custom one folds the NULL filters, so the plan cache kept
+ * planning it afresh, about half a millisecond on every call, which the
+ * relay makes after each short claim (relay/bench/run.sh latency).
+ */
 static WlQuery q_next_due = {
 	"SELECT CASE WHEN EXISTS (SELECT 1 FROM waitlist.batch WHERE expanded_at IS NULL)"
 	"  OR EXISTS (SELECT 1 FROM waitlist.subscriber WHERE confirm_pending)"
@@ -441,7 +487,7 @@ static WlQuery q_next_due = {
 	"   AND ($2::text[] IS NULL OR channel = ANY ($2))"
 	"  ORDER BY due_at LIMIT 1),"
 	"  (SELECT min(action_at) FROM waitlist.line WHERE action_at IS NOT NULL)) END",
-	2, {TEXTARRAYOID, TEXTARRAYOID}, NULL
+	2, {TEXTARRAYOID, TEXTARRAYOID}, NULL, CURSOR_OPT_GENERIC_PLAN
 };
 
 /* SQL: waitlist.next_due(kinds, channels) */

@@ -175,11 +175,16 @@ static BatchQueries batch_queries[] = {
 	{WL_CONTACT_MESSAGES(STILL_WAITING_SOURCE), CHUNK_ARGS}, true},
 };
 
-/* Sign-up confirmations marked by subscribe(), oldest first. */
+/*
+ * Sign-up confirmations marked by subscribe(), oldest first.  By tuple id,
+ * as in claim(): a sign-up a later commit changed after the statement's
+ * snapshot is locked in its new version, which the update does not see, and
+ * is left for the next run rather than written from that commit.
+ */
 static WlQuery q_expand_joined = {
 	"WITH c AS ("
 	"  UPDATE waitlist.subscriber u SET confirm_pending = false"
-	"   WHERE u.id = ANY (ARRAY(SELECT id FROM waitlist.subscriber WHERE confirm_pending"
+	"   WHERE u.ctid = ANY (ARRAY(SELECT ctid FROM waitlist.subscriber WHERE confirm_pending"
 	"                  AND ($2::bigint IS NULL OR id = $2)"
 	"                  ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED))"
 	"  RETURNING u.id, u.sku, u.email, u.phone) "
@@ -529,13 +534,14 @@ static WlQuery q_pending_work = {
  * Expand up to max_batches committed batches, and as many pending sign-up
  * confirmations and due pre-order lines; caller is connected to SPI.  One
  * cheap look at the partial indexes first, so a claim with nothing to
- * expand pays little.
+ * expand pays little; every statement reads its indexes (wl_index_scans).
  */
 int64
 wl_expand_batches(int max_batches)
 {
 	int64		total = 0;
 	bool		have_batches;
+	int			nest = wl_index_scans(false);
 
 	wl_exec(&q_pending_work, NULL, NULL, SPI_OK_SELECT, 0);
 	have_batches = wl_get_bool(0, 1);
@@ -543,6 +549,7 @@ wl_expand_batches(int max_batches)
 		total = wl_expand_confirmations(Min(max_batches, WL_CONFIRM_CHUNK));
 	if (have_batches)
 		total += expand_guarded(&batch_work, max_batches);
+	wl_scans_restore(nest);
 	if (total > 0)
 		wl_note_messages();
 	return total;

@@ -525,8 +525,13 @@ wl_place_preorder(const WlPreorder *a)
  * now (api/import_api.c); an authorization about to lapse gets
  * payment_reauthorize and a new validity.  Afterwards action_at holds when
  * the authorization next needs renewing (NULL when nothing is left to do).
- * LINE_ACTIONS_WRITE does it for the lines of a CTE "due" (id,
- * was_pending) locked by the statement's head; $3 is the authorization TTL
+ * LINE_ACTIONS_WRITE does it for the lines of a CTE "due" (id, ctid,
+ * was_pending) locked by the statement's head, in the versions the
+ * statement's snapshot sees: a line a later commit changed after that
+ * snapshot is locked in its new version, whose ctid the update then does
+ * not match, so it is left due for the next run instead of being written
+ * from a commit the snapshot cannot see (claim() relies on that: see
+ * waitlist_claim); $3 is the authorization TTL
  * and $4 the margin before it lapses, in seconds; on_sku narrows the update
  * to one SKU ("" for none).
  */
@@ -540,7 +545,7 @@ wl_place_preorder(const WlPreorder *a)
 	"   action_at = CASE WHEN l.state = 'waiting' AND l.payment_state = 'authorized'" \
 	"    THEN CASE WHEN due.was_pending THEN l.authorized_until" \
 	"     ELSE waitlist.now() + make_interval(secs => $3) END - make_interval(secs => $4) END" \
-	"  FROM due WHERE l.id = due.id" on_sku \
+	"  FROM due WHERE l.id = due.id AND l.ctid = due.ctid" on_sku \
 	"   AND l.id = ANY (ARRAY(SELECT id FROM due))"	/* by index, not a hash of every line */ \
 	"  RETURNING l.*, due.was_pending)," \
 	" x AS (SELECT u.*, s.sku AS code, s.title, s.product_url," \
@@ -596,7 +601,7 @@ wl_place_preorder(const WlPreorder *a)
 /* claim() and tick(): up to $1 lines that are due, or line $2 if it is. */
 static WlQuery q_line_actions = {
 	"WITH due AS ("
-	"  SELECT id, confirm_pending AS was_pending FROM waitlist.line"
+	"  SELECT id, ctid, confirm_pending AS was_pending FROM waitlist.line"
 	"  WHERE action_at <= waitlist.now() AND ($2::bigint IS NULL OR id = $2)"
 	"  ORDER BY action_at, id LIMIT $1 FOR UPDATE SKIP LOCKED),"
 	LINE_ACTIONS_WRITE(""),
@@ -613,7 +618,7 @@ static WlQuery q_line_actions = {
  */
 static WlQuery q_line_confirm = {
 	"WITH due AS ("
-	"  SELECT id, true AS was_pending FROM waitlist.line"
+	"  SELECT id, ctid, true AS was_pending FROM waitlist.line"
 	"  WHERE sku = $5 AND id = $2 AND confirm_pending AND $1 > 0 FOR UPDATE),"
 	LINE_ACTIONS_WRITE(" AND l.sku = $5"),
 	5, {INT4OID, INT8OID, FLOAT8OID, FLOAT8OID, TEXTOID}, NULL

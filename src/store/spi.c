@@ -7,6 +7,7 @@
  * statement on first use (SPI_keepplan, so it lives for the backend and is
  * re-planned by the plan cache after DDL), runs it with bound parameters and
  * raises an internal error when SPI returns anything but the expected code.
+ * A caller may pin one snapshot for every statement (wl_spi_pin_snapshot).
  */
 #include "postgres.h"
 
@@ -20,6 +21,7 @@
 #include "waitlist.h"
 
 static bool layout_checked = false; /* the tables are keyed by the SKU code */
+static Snapshot pinned = NULL;	/* wl_exec's snapshot while one is pinned */
 
 /* Connect to SPI (every C entry point that runs statements does). */
 void
@@ -47,6 +49,36 @@ wl_spi_connect_pinned(void)
 							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	wl_spi_connect();
 	return nest;
+}
+
+/*
+ * Plan and run the statements that follow with sequential scans off (and
+ * bitmap scans too, with no_bitmap) until wl_scans_restore(nest): for the
+ * queue statements that must read their partial indexes.  Their plans are
+ * kept for the backend, so a plan made while a table was empty (a fresh or
+ * just vacuumed outbox or batch table) read the whole table on every later
+ * call until the next ANALYZE: a relay's claims scanned every message and
+ * batch ever written (relay/bench/run.sh latency, perf).  Returns the GUC
+ * nest level.
+ */
+int
+wl_index_scans(bool no_bitmap)
+{
+	int			nest = NewGUCNestLevel();
+
+	(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	if (no_bitmap)
+		(void) set_config_option("enable_bitmapscan", "off", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	return nest;
+}
+
+/* Restore the scan settings wl_index_scans changed. */
+void
+wl_scans_restore(int nest)
+{
+	AtEOXact_GUC(true, nest);
 }
 
 /* Disconnect and restore the caller's search_path. */
@@ -118,6 +150,19 @@ rethrow_without_row(MemoryContext cxt)
 	ReThrowError(e);
 }
 
+/*
+ * Run every following wl_exec with snap instead of a new snapshot per
+ * statement (READ COMMITTED takes one per statement), until it is pinned
+ * to NULL again.  Each statement still sees the transaction's own earlier
+ * changes (SPI advances the copy's command id).  The caller keeps snap
+ * registered while it is pinned and unpins on error too (claim() does).
+ */
+void
+wl_spi_pin_snapshot(Snapshot snap)
+{
+	pinned = snap;
+}
+
 /* Run q with bound values; the SPI result must equal expected. */
 uint64
 wl_exec(WlQuery *q, Datum *values, const char *nulls, int expected, long count)
@@ -128,7 +173,11 @@ wl_exec(WlQuery *q, Datum *values, const char *nulls, int expected, long count)
 	wl_prepare(q);
 	PG_TRY();
 	{
-		rc = SPI_execute_plan(q->plan, values, nulls, false, count);
+		if (pinned != NULL)
+			rc = SPI_execute_snapshot(q->plan, values, nulls, pinned,
+									  InvalidSnapshot, false, true, count);
+		else
+			rc = SPI_execute_plan(q->plan, values, nulls, false, count);
 	}
 	PG_CATCH();
 	{

@@ -9,6 +9,7 @@
 
 #include "postgres.h"
 #include "executor/spi.h"
+#include "utils/snapshot.h"
 
 #include "store/now.h"
 
@@ -26,6 +27,9 @@ typedef struct WlQuery
 extern void wl_spi_connect(void);
 extern int	wl_spi_connect_pinned(void);
 extern void wl_spi_finish_pinned(int nest);
+extern void wl_spi_pin_snapshot(Snapshot snap);
+extern int	wl_index_scans(bool no_bitmap);
+extern void wl_scans_restore(int nest);
 extern void wl_prepare(WlQuery *q);
 extern uint64 wl_exec(WlQuery *q, Datum *values, const char *nulls,
 					  int expected, long count);

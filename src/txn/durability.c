@@ -1,7 +1,8 @@
 /*
  * durability.c
- *	  Early lock release (waitlist.early_lock_release) and the refusal
- *	  flush.  See wl_note_sku_lock for why and how.
+ *	  Early lock release (waitlist.early_lock_release), the refusal
+ *	  flush and the flush up to what a claim saw (wl_flush_upto).  See
+ *	  wl_note_sku_lock for why and how.
  *
  * State lives in backend statics and is reset at every transaction end by
  * commit.c's callback; the resource-release callback registered here runs
@@ -93,17 +94,12 @@ resource_release_callback(ResourceReleasePhase phase, bool isCommit,
 }
 
 /*
- * Before a refusal that rests on other transactions' work reaches the
- * client (a pre-order limit, a channel limit, a policy refusal): flush the
- * WAL written so far, so a commit released early that the refusal saw is
- * durable first.  A shopper is then never turned away for units that a
- * crash gives back.  Costs a flush only when something is refused.
+ * Flush WAL up to upto, an insert position read earlier: everything
+ * inserted before it was read is then on disk.
  */
 void
-wl_flush_seen(void)
+wl_flush_upto(XLogRecPtr upto)
 {
-	XLogRecPtr	end = GetXLogInsertRecPtr();
-
 	if (RecoveryInProgress())
 		return;
 
@@ -114,11 +110,24 @@ wl_flush_seen(void)
 	 * request ... is not satisfied").  Everything inserted ends at the
 	 * boundary itself.
 	 */
-	if (XLogSegmentOffset(end, wal_segment_size) == SizeOfXLogLongPHD)
-		end -= SizeOfXLogLongPHD;
-	else if (end % XLOG_BLCKSZ == SizeOfXLogShortPHD)
-		end -= SizeOfXLogShortPHD;
-	XLogFlush(end);
+	if (XLogSegmentOffset(upto, wal_segment_size) == SizeOfXLogLongPHD)
+		upto -= SizeOfXLogLongPHD;
+	else if (upto % XLOG_BLCKSZ == SizeOfXLogShortPHD)
+		upto -= SizeOfXLogShortPHD;
+	XLogFlush(upto);
+}
+
+/*
+ * Before a refusal that rests on other transactions' work reaches the
+ * client (a pre-order limit, a channel limit, a policy refusal): flush the
+ * WAL written so far, so a commit released early that the refusal saw is
+ * durable first.  A shopper is then never turned away for units that a
+ * crash gives back.  Costs a flush only when something is refused.
+ */
+void
+wl_flush_seen(void)
+{
+	wl_flush_upto(GetXLogInsertRecPtr());
 }
 
 /* The commit record is written: flush it once the locks are gone. */
