@@ -26,6 +26,7 @@
 
 #include "domain/policy.h"
 #include "domain/preorders.h"
+#include "domain/schedule.h"
 #include "store/channel_rules.h"
 #include "store/json.h"
 #include "store/outbox_writer.h"
@@ -131,6 +132,7 @@ tell_new_date(const char *sku, Datum previous)
 {
 	Datum		args[2] = {CStringGetTextDatum(sku), previous};
 
+	wl_schedule_replan(sku);	/* mid-wait and imminent from the new date */
 	wl_exec(&q_preorder_eta, args, NULL, SPI_OK_SELECT, 0);
 	if (wl_get_int64(0, 2, NULL) > 0)
 		wl_note_messages();
@@ -415,8 +417,8 @@ require_preorder_channel(const WlPreorder *a, const WlSku *s)
 static bool
 place(const WlPreorder *a, WlSku *s, int64 *id)
 {
-	Datum		v[11];
-	char		nulls[12] = "           ";
+	Datum		v[13];
+	char		nulls[14] = "             ";
 
 	v[0] = CStringGetTextDatum(a->o.sku);
 	v[1] = CStringGetTextDatum(a->o.order_ref);
@@ -429,6 +431,8 @@ place(const WlPreorder *a, WlSku *s, int64 *id)
 	v[8] = CStringGetTextDatum(a->currency);
 	v[9] = Float8GetDatum((double) wl_authorization_ttl_s);
 	v[10] = wl_now();
+	v[11] = Float8GetDatum(wl_midwait_fraction);
+	v[12] = Int32GetDatum(wl_imminent_days);
 	nulls[2] = a->o.customer ? ' ' : 'n';
 	nulls[3] = a->o.email ? ' ' : 'n';
 	nulls[4] = a->o.phone ? ' ' : 'n';

@@ -60,8 +60,26 @@ typedef enum WlSkuCol
 	SKU_IMMINENT_DAYS,
 	SKU_EMAIL_DELAY,
 	SKU_ETA_TO_SIGNUPS,
+	SKU_PASSED_RESTOCK,
+	SKU_PASSED_SHIPS,
 	SKU_NCOLS
 } WlSkuCol;
+
+/*
+ * When a waiting pre-order line of SKU row `s`, placed at `created`, is
+ * next looked at for its scheduled notes: its mid-wait moment (the SKU's
+ * midwait_fraction of the way from the order to the ship date, else the
+ * SQL parameter `fraction`) or the start of its shipping-imminent days
+ * (imminent_days before the ship date, else the parameter `days`),
+ * whichever comes first; NULL (no notes) for a ship date outside the
+ * dates the API accepts (a row edited by hand).  SQL text for the
+ * statements that place and replan pre-orders.
+ */
+#define WL_PREORDER_NOTE_AT(created, s, fraction, days) \
+	"CASE WHEN " s ".ships_on BETWEEN '2000-01-01' AND '9999-12-31' THEN" \
+	" least(" created " + (" s ".ships_on::timestamptz - " created ")" \
+	" * coalesce(" s ".midwait_fraction::float8, " fraction ")," \
+	" (" s ".ships_on - coalesce(" s ".imminent_days, " days "))::timestamptz) END"
 
 /* A sku row (or the columns of one that a caller has). */
 typedef struct WlSku
@@ -119,6 +137,13 @@ extern void wl_sku_refresh_channel_limits(const char *sku);
 extern void wl_sku_give_back_preorder(const char *sku, int64 qty, bool positions, WlSku *s);
 extern bool wl_sku_place_preorder(Datum *args, const char *nulls, WlSku *s, int64 *line_id);
 extern uint64 wl_sku_preorder_report(const char *code);
+
+/* The schedule (domain/schedule.c) */
+extern uint64 wl_sku_codes_status_due(int max);
+extern void wl_sku_status_round_done(const char *sku, bool more);
+extern uint64 wl_sku_with_dates_passed(int max, DateADT today);
+extern void wl_sku_dates_seen(const char *sku, DateADT today);
+extern bool wl_sku_next_update(const char *sku, int32 *number);
 
 /* Sets of SKUs */
 extern uint64 wl_sku_codes_listed_on(const char *channel);
