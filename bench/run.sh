@@ -7,7 +7,7 @@
 #
 #   bench/run.sh            full run: N up to 1,000,000 lines (~30-40 min)
 #   bench/run.sh --quick    small N, short pgbench runs (under 2 minutes)
-#   bench/run.sh [--quick] restock|subscribe|claim|preorder|policy|import ...   only those
+#   bench/run.sh [--quick] restock|subscribe|claim|preorder|policy|import|tick_idle|status_round ...   only those
 #
 # Needs the extension installed (make && make install) and runs the server
 # as the unprivileged user "postgres" on a free port (tools/harness.sh).
@@ -21,7 +21,7 @@ if [ "${1:-}" = --quick ]; then
 	shift
 fi
 SUITES=("$@")
-[ ${#SUITES[@]} -eq 0 ] && SUITES=(restock subscribe claim preorder policy import)
+[ ${#SUITES[@]} -eq 0 ] && SUITES=(restock subscribe claim preorder policy import tick_idle status_round)
 
 if [ ! -f "$(pg_config --sharedir)/extension/waitlist.control" ]; then
 	echo "waitlist is not installed: make PG_CFLAGS='-Wall -Wextra -Werror' && make install" >&2
@@ -52,7 +52,7 @@ started=$(date +%s)
 status=0
 for s in "${SUITES[@]}"; do
 	case "$s" in
-	restock | subscribe | claim | preorder | policy | import) bash "bench/$s.sh" || { echo "benchmark $s failed" >&2; status=1; } ;;
+	restock | subscribe | claim | preorder | policy | import | tick_idle | status_round) bash "bench/$s.sh" || { echo "benchmark $s failed" >&2; status=1; } ;;
 	*) echo "unknown benchmark: $s" >&2; status=1 ;;
 	esac
 done

@@ -105,6 +105,40 @@ SELECT tick_for('LIFE-1') AS written;
 SELECT tick_for('LIFE-1') AS again;
 SELECT round, count(*) FROM status_msgs WHERE round::int >= 8 GROUP BY round ORDER BY round;
 SELECT next_status_at FROM waitlist.sku WHERE sku = 'LIFE-1';
+-- A round longer than one chunk (10,000 lines per statement) counts on
+-- across the chunks: 10,003 imported backorders of 1-2 units, the first
+-- partly served, one cancelled hole in the second chunk.
+SET waitlist.test_now = '2027-06-01 09:00+00';
+SELECT sku FROM waitlist.upsert_sku('LIFE-BIG', 'Big round', confirm_signups => false);
+CREATE TABLE big_lines AS
+SELECT g AS seq, 'BIG-' || g AS order_ref, 'LIFE-BIG' AS sku, 1 + g % 2 AS qty,
+	   'b' || g || '@example.com' AS email
+  FROM generate_series(1, 10003) g;
+SELECT waitlist.import_backorders('big_lines') AS imported;
+DROP TABLE big_lines;
+SELECT waitlist.restock('LIFE-BIG', 1);
+SELECT waitlist.cancel_line('LIFE-BIG', id) > -1 AS cancelled
+  FROM waitlist.line WHERE sku = 'LIFE-BIG' AND order_ref = 'BIG-10001';
+SET waitlist.test_now = '2027-06-08 09:00+00';
+SELECT tick_for('LIFE-BIG') AS written;
+-- Line g holds qty 1 + g % 2; before BIG-g wait the missing units of the
+-- lines ahead (BIG-1 got its one unit; BIG-10001 left).
+SELECT payload->>'order_ref' AS ref, payload->>'position' AS pos, payload->>'of' AS "of",
+	   payload->>'units_ahead' AS ahead, payload->>'units_waiting' AS units,
+	   payload->>'allocated' AS allocated
+  FROM waitlist.outbox
+ WHERE sku = 'LIFE-BIG' AND kind = 'backorder_status'
+   AND payload->>'order_ref' IN ('BIG-1', 'BIG-2', 'BIG-10000', 'BIG-10002', 'BIG-10003')
+ ORDER BY (payload->>'position')::int;
+SELECT count(*) AS statuses, count(DISTINCT payload->>'position') AS places,
+	   sum((payload->>'units_ahead')::bigint) AS sum_ahead
+  FROM waitlist.outbox WHERE sku = 'LIFE-BIG' AND kind = 'backorder_status';
+-- The same sums, counted the slow way from the lines.
+SELECT count(*) AS lines, sum(ahead) AS sum_ahead
+  FROM (SELECT sum(l.pos_end - greatest(l.pos_start, s.paid_served))
+				 OVER (ORDER BY l.pos_end ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS ahead
+		  FROM waitlist.line l JOIN waitlist.sku s ON s.sku = l.sku
+		 WHERE l.sku = 'LIFE-BIG' AND l.state = 'waiting' AND l.pos_end > s.paid_served) x;
 SELECT count(*) AS problems FROM waitlist.check_invariants();
 DROP VIEW status_msgs;
 DROP FUNCTION tick_for(text);

@@ -9,8 +9,8 @@
  *	  news, and replanning a SKU's pre-order notes when its dates or
  *	  schedule change.
  *
- * Cost: one statement of four indexed probes says whether anything is due
- * (wl_schedule_tick); the work is set-based (a status round is a few
+ * Cost: tick()'s one statement of indexed probes says whether anything is
+ * due (domain/tick.c); the work is set-based (a status round is a few
  * chunked INSERT ... SELECT through the outbox writer's fan-out, and one
  * update of the SKU row, never one per line).
  *
@@ -42,18 +42,6 @@
 #define NOTE_LINES 10000
 #define DATE_SKUS 100
 
-/* ---------- is anything due? ---------- */
-
-static WlQuery q_due = {
-	"SELECT EXISTS (SELECT 1 FROM waitlist.sku WHERE next_status_at <= waitlist.now()),"
-	" EXISTS (SELECT 1 FROM waitlist.line WHERE next_note_at <= waitlist.now()),"
-	" EXISTS (SELECT 1 FROM waitlist.sku WHERE restock_confirmed"
-	"   AND restock_date IS DISTINCT FROM passed_restock AND restock_date < $1)"
-	"  OR EXISTS (SELECT 1 FROM waitlist.sku WHERE ships_on IS DISTINCT FROM passed_ships"
-	"   AND ships_on < $1)",
-	1, {DATEOID}, NULL
-};
-
 /* ---------- backorder_status rounds ---------- */
 
 /*
@@ -83,7 +71,7 @@ static WlQuery q_round_chunk = {
 	"WITH src AS ("
 	"  SELECT l.id, l.order_ref, l.qty, l.email, l.phone, l.kind, l.created_at, l.pos_end,"
 	"   $6 + row_number() OVER w AS place,"
-	"   $7 + sum(l.pos_end - greatest(l.pos_start, s.paid_served)) OVER w AS through,"
+	"   ($7 + sum(l.pos_end - greatest(l.pos_start, s.paid_served)) OVER w)::bigint AS through,"
 	"   l.pos_end - greatest(l.pos_start, s.paid_served) AS missing,"
 	"   greatest(s.paid_served - l.pos_start, 0) AS held,"
 	"   s.sku AS code, s.title, s.product_url, s.restock_date, s.restock_confirmed"
@@ -376,23 +364,15 @@ dates_passed(void)
 /* ---------- the round ---------- */
 
 /*
- * The scheduled messages due now: one statement of indexed probes, then
- * only the work it found.  Returns the messages written (noted for the
- * commit's NOTIFY by the caller).
+ * The scheduled messages due now, of the kinds tick() found due (its one
+ * statement of probes, domain/tick.c).  Returns the messages written
+ * (noted for the commit's NOTIFY by the caller).
  */
 int64
-wl_schedule_tick(void)
+wl_schedule_run(bool rounds, bool notes, bool dates)
 {
-	Datum		today = DateADTGetDatum(wl_today());
-	bool		rounds;
-	bool		notes;
-	bool		dates;
 	int64		n = 0;
 
-	wl_exec(&q_due, &today, NULL, SPI_OK_SELECT, 1);
-	rounds = wl_get_bool(0, 1);
-	notes = wl_get_bool(0, 2);
-	dates = wl_get_bool(0, 3);
 	if (dates)
 		n += dates_passed();
 	if (rounds)

@@ -8,7 +8,7 @@
 
 #include "postgres.h"
 
-extern int64 wl_schedule_tick(void);
+extern int64 wl_schedule_run(bool rounds, bool notes, bool dates);
 extern void wl_schedule_replan(const char *sku);
 extern int64 wl_post_update(const char *sku, const char *text);
 
