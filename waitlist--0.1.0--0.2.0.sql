@@ -128,10 +128,12 @@ COMMENT ON COLUMN waitlist.sku.passed_restock IS 'the confirmed restock date who
 COMMENT ON COLUMN waitlist.sku.passed_ships IS 'the pre-order ship date whose passing tick() has handled, so a date alerts once';
 COMMENT ON COLUMN waitlist.sku.updates_posted IS 'production updates posted (NULL: none yet; waitlist.post_update); keys the messages';
 CREATE INDEX sku_status_due ON waitlist.sku (next_status_at) WHERE next_status_at IS NOT NULL;
-CREATE INDEX sku_restock_watch ON waitlist.sku (restock_date)
-	WHERE restock_confirmed AND restock_date IS DISTINCT FROM passed_restock;
-CREATE INDEX sku_ships_watch ON waitlist.sku (ships_on)
-	WHERE ships_on IS DISTINCT FROM passed_ships;
+/* The earliest date of each SKU still to watch (confirmed restock date, ship date). */
+CREATE INDEX sku_date_watch ON waitlist.sku
+	(LEAST(CASE WHEN restock_confirmed AND restock_date IS DISTINCT FROM passed_restock THEN restock_date END,
+		   CASE WHEN ships_on IS DISTINCT FROM passed_ships THEN ships_on END))
+	WHERE (restock_confirmed AND restock_date IS DISTINCT FROM passed_restock)
+	   OR ships_on IS DISTINCT FROM passed_ships;
 ALTER TABLE waitlist.line ADD COLUMN next_note_at timestamptz;
 COMMENT ON COLUMN waitlist.line.next_note_at IS 'pre-orders: when tick() next looks at the line for preorder_midwait or shipping_imminent; NULL when none is left';
 CREATE INDEX line_note ON waitlist.line (next_note_at) WHERE next_note_at IS NOT NULL;

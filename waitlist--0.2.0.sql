@@ -136,10 +136,12 @@ COMMENT ON COLUMN waitlist.sku.passed_restock IS 'the confirmed restock date who
 COMMENT ON COLUMN waitlist.sku.passed_ships IS 'the pre-order ship date whose passing tick() has handled, so a date alerts once';
 COMMENT ON COLUMN waitlist.sku.updates_posted IS 'production updates posted (NULL: none yet; waitlist.post_update); keys the messages';
 CREATE INDEX sku_status_due ON waitlist.sku (next_status_at) WHERE next_status_at IS NOT NULL;
-CREATE INDEX sku_restock_watch ON waitlist.sku (restock_date)
-	WHERE restock_confirmed AND restock_date IS DISTINCT FROM passed_restock;
-CREATE INDEX sku_ships_watch ON waitlist.sku (ships_on)
-	WHERE ships_on IS DISTINCT FROM passed_ships;
+/* The earliest date of each SKU still to watch (confirmed restock date, ship date). */
+CREATE INDEX sku_date_watch ON waitlist.sku
+	(LEAST(CASE WHEN restock_confirmed AND restock_date IS DISTINCT FROM passed_restock THEN restock_date END,
+		   CASE WHEN ships_on IS DISTINCT FROM passed_ships THEN ships_on END))
+	WHERE (restock_confirmed AND restock_date IS DISTINCT FROM passed_restock)
+	   OR ships_on IS DISTINCT FROM passed_ships;
 COMMENT ON COLUMN waitlist.sku.channel_limits IS 'true when some sales channel has its own pre-order limit (waitlist.preorder_channel)';
 
 /* Paid lines: backorders and pre-orders, FIFO by position. */

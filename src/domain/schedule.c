@@ -346,7 +346,7 @@ dates_of(SPITupleTable *rows, uint64 i, DateADT today)
 	return n;
 }
 
-/* Every passed date not handled yet (up to DATE_SKUS SKUs per kind); messages written. */
+/* Every passed date not handled yet (up to DATE_SKUS SKUs); messages written. */
 static int64
 dates_passed(void)
 {

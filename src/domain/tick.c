@@ -22,6 +22,7 @@
 #include "domain/schedule.h"
 #include "domain/tick.h"
 #include "store/now.h"
+#include "store/sku_row.h"
 #include "store/spi.h"
 #include "txn/pending.h"
 
@@ -42,10 +43,7 @@ static WlQuery q_due = {
 	"   WHERE next_status_at IS NOT NULL) <= waitlist.now(),"
 	" (SELECT min(next_note_at) FROM waitlist.line"
 	"   WHERE next_note_at IS NOT NULL) <= waitlist.now(),"
-	" (SELECT min(restock_date) FROM waitlist.sku WHERE restock_confirmed"
-	"   AND restock_date IS DISTINCT FROM passed_restock) < $1"
-	"  OR (SELECT min(ships_on) FROM waitlist.sku"
-	"   WHERE ships_on IS DISTINCT FROM passed_ships) < $1,"
+	" (SELECT min(" WL_SKU_WATCH_DATE ") FROM waitlist.sku WHERE " WL_SKU_WATCHED ") < $1,"
 	" (SELECT min(checked_on) FROM waitlist.availability) < $1",
 	1, {DATEOID}, NULL
 };

@@ -894,20 +894,17 @@ wl_sku_status_round_done(const char *sku, bool more)
 /*
  * SKUs whose confirmed restock date or pre-order ship date is before $2
  * (the clock's today) and not yet handled, locked (others skipped), whole
- * rows.  Each arm of the union reads its own partial index.
+ * rows, read through the index sku_date_watch.
  */
 static WlQuery q_dates_passed = {
-	"SELECT k.* FROM waitlist.sku k WHERE k.sku IN ("
-	"  (SELECT sku FROM waitlist.sku WHERE restock_confirmed"
-	"    AND restock_date IS DISTINCT FROM passed_restock AND restock_date < $2"
-	"    ORDER BY restock_date LIMIT $1)"
-	"  UNION (SELECT sku FROM waitlist.sku WHERE ships_on IS DISTINCT FROM passed_ships"
-	"    AND ships_on < $2 ORDER BY ships_on LIMIT $1))"
+	"SELECT k.* FROM waitlist.sku k WHERE k.sku = ANY (ARRAY("
+	"  SELECT sku FROM waitlist.sku WHERE " WL_SKU_WATCHED " AND " WL_SKU_WATCH_DATE " < $2"
+	"  ORDER BY " WL_SKU_WATCH_DATE " LIMIT $1))"
 	" ORDER BY k.sku FOR UPDATE SKIP LOCKED",
 	2, {INT4OID, DATEOID}, NULL
 };
 
-/* Up to 2 * max SKUs with a passed date to handle, left in SPI_tuptable (rows). */
+/* Up to max SKUs with a passed date to handle, left in SPI_tuptable (rows). */
 uint64
 wl_sku_with_dates_passed(int max, DateADT today)
 {

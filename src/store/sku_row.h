@@ -81,6 +81,20 @@ typedef enum WlSkuCol
 	" * coalesce(" s ".midwait_fraction::float8, " fraction ")," \
 	" (" s ".ships_on - coalesce(" s ".imminent_days, " days "))::timestamptz) END"
 
+/*
+ * The SKU's earliest date still to watch for passing (its confirmed
+ * restock date, its pre-order ship date, each until the tick has handled
+ * its passing), and the rows that have one: the expression and predicate
+ * of the index sku_date_watch, which the statements must spell exactly so.
+ */
+#define WL_SKU_WATCH_DATE \
+	"LEAST(CASE WHEN restock_confirmed AND restock_date IS DISTINCT FROM passed_restock" \
+	" THEN restock_date END," \
+	" CASE WHEN ships_on IS DISTINCT FROM passed_ships THEN ships_on END)"
+#define WL_SKU_WATCHED \
+	"((restock_confirmed AND restock_date IS DISTINCT FROM passed_restock)" \
+	" OR ships_on IS DISTINCT FROM passed_ships)"
+
 /* A sku row (or the columns of one that a caller has). */
 typedef struct WlSku
 {
