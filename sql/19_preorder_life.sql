@@ -27,12 +27,14 @@ SELECT o.kind, o.channel, o.recipient, o.payload->>'order_ref' AS ref,
 SET waitlist.test_now = '2030-01-11 12:00+00';
 SELECT waitlist.place_preorder('PRE-B', 'PRE-1', 2, 'Bob', 'bob@example.com', NULL,
 							   'dtc', 40, 'USD') > 0 AS b;
--- When each is looked at next: the mid-wait moment (halfway), or the
--- imminent days (4 before the ship date) when they come first.
+-- A new line is due for planning at once (next_note_at = its placement).
 SELECT order_ref, next_note_at FROM waitlist.line WHERE sku = 'PRE-1' ORDER BY id;
 -- The confirmations go out; nothing else is due yet.
 SELECT tick_for('PRE-1') AS written;
 SELECT kind, recipient, ref FROM pre_msgs ORDER BY kind, ref, recipient;
+-- When each is looked at next: the mid-wait moment (halfway), or the
+-- imminent days (4 before the ship date) when they come first.
+SELECT order_ref, next_note_at FROM waitlist.line WHERE sku = 'PRE-1' ORDER BY id;
 -- Ann's mid-wait: half of 1 Jan 12:00 .. 31 Jan 00:00.
 SET waitlist.test_now = '2030-01-16 05:59+00';
 SELECT tick_for('PRE-1') AS nothing_yet;
@@ -68,6 +70,15 @@ SELECT order_ref, next_note_at FROM waitlist.line WHERE sku = 'PRE-1' ORDER BY i
 -- 16th are the renewals of the payment authorizations.)
 SELECT waitlist.reschedule_preorders('PRE-1', '2030-02-20', '2030-02-10') AS told;
 SELECT order_ref, next_note_at FROM waitlist.line WHERE sku = 'PRE-1' ORDER BY id;
+-- The next tick plans them: Ann is past her new mid-wait (26 Jan 06:00;
+-- sent already, not again), so her next note is imminent (16 Feb); Bob's
+-- new mid-wait is 31 Jan 06:00 (his was sent too: looked at, nothing sent;
+-- the messages of the 31st are payment re-authorizations).
+SELECT tick_for('PRE-1') AS written;
+SELECT order_ref, next_note_at FROM waitlist.line WHERE sku = 'PRE-1' ORDER BY id;
+SET waitlist.test_now = '2030-01-31 06:00+00';
+SELECT tick_for('PRE-1') AS written;
+SELECT order_ref, next_note_at FROM waitlist.line WHERE sku = 'PRE-1' ORDER BY id;
 SET waitlist.test_now = '2030-02-16 00:00+00';
 SELECT tick_for('PRE-1') AS written;
 SELECT kind, ref, ship FROM pre_msgs WHERE channel = 'email'
@@ -83,8 +94,10 @@ SELECT waitlist.place_preorder('PRE-C', 'PRE-1', 1, 'Cy', 'cy@example.com', NULL
 							   'dtc', 40, 'USD') > 0 AS c;
 SELECT tick_for('PRE-1') AS written;
 SELECT kind FROM waitlist.outbox WHERE sku = 'PRE-1' AND recipient = 'cy@example.com' ORDER BY id;
--- A schedule of its own: the imminent note 2 days before; replanned at once.
+-- A schedule of its own: the imminent note 2 days before; planned again
+-- by the next tick (17 Feb; its imminent note for 19 Feb is sent already).
 SELECT imminent_days FROM waitlist.set_schedule('PRE-1', imminent_days => 2);
+SELECT tick_for('PRE-1') AS written;
 SELECT order_ref, next_note_at FROM waitlist.line WHERE sku = 'PRE-1' AND order_ref = 'PRE-C';
 SELECT count(*) AS problems FROM waitlist.check_invariants();
 DROP VIEW pre_msgs;

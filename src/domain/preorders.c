@@ -417,8 +417,8 @@ require_preorder_channel(const WlPreorder *a, const WlSku *s)
 static bool
 place(const WlPreorder *a, WlSku *s, int64 *id)
 {
-	Datum		v[13];
-	char		nulls[14] = "             ";
+	Datum		v[11];
+	char		nulls[12] = "           ";
 
 	v[0] = CStringGetTextDatum(a->o.sku);
 	v[1] = CStringGetTextDatum(a->o.order_ref);
@@ -431,8 +431,6 @@ place(const WlPreorder *a, WlSku *s, int64 *id)
 	v[8] = CStringGetTextDatum(a->currency);
 	v[9] = Float8GetDatum((double) wl_authorization_ttl_s);
 	v[10] = wl_now();
-	v[11] = Float8GetDatum(wl_midwait_fraction);
-	v[12] = Int32GetDatum(wl_imminent_days);
 	nulls[2] = a->o.customer ? ' ' : 'n';
 	nulls[3] = a->o.email ? ' ' : 'n';
 	nulls[4] = a->o.phone ? ' ' : 'n';

@@ -172,7 +172,9 @@ status_rounds(void)
  * its ship date is $3 days away or less ($4 today; once per ship date),
  * else preorder_midwait once it is past its mid-wait moment (once per
  * line); either way next_note_at moves to the next note (none after
- * imminent).  A line closed, served, or whose date passed (or is not a
+ * imminent).  A line just placed or replanned (next_note_at = then) gets
+ * nothing yet and is planned: its mid-wait moment or its imminent days,
+ * whichever comes first.  A line closed, served, or whose date passed (or is not a
  * date the API accepts) is left alone (next_note_at NULL).  $2: waitlist.midwait_fraction.
  */
 static WlQuery q_notes = {
@@ -189,10 +191,12 @@ static WlQuery q_notes = {
 	"    ELSE 'wait' END AS note"
 	"  FROM due JOIN waitlist.line l ON l.id = due.id AND l.sku = due.sku"
 	"  JOIN waitlist.sku s ON s.sku = l.sku"
-	"  LEFT JOIN LATERAL (SELECT s.ships_on - coalesce(s.imminent_days, $3) AS imminent_on,"
-	"    l.created_at + (s.ships_on::timestamptz - l.created_at)"
-	"     * coalesce(s.midwait_fraction::float8, $2) AS midwait_at"
-	"    WHERE s.ships_on BETWEEN '2000-01-01' AND '9999-12-31') m ON true),"
+	"  CROSS JOIN LATERAL (SELECT"	/* CASE: no cast of a date no timestamp holds */
+	"    CASE WHEN s.ships_on BETWEEN '2000-01-01' AND '9999-12-31'"
+	"     THEN s.ships_on - coalesce(s.imminent_days, $3) END AS imminent_on,"
+	"    CASE WHEN s.ships_on BETWEEN '2000-01-01' AND '9999-12-31'"
+	"     THEN l.created_at + (s.ships_on::timestamptz - l.created_at)"
+	"      * coalesce(s.midwait_fraction::float8, $2) END AS midwait_at) m),"
 	" u AS ("
 	"  UPDATE waitlist.line l SET next_note_at = CASE p.note"
 	"    WHEN 'preorder_midwait' THEN p.imminent_on::timestamptz"
@@ -225,25 +229,29 @@ preorder_notes(void)
 	return (int64) wl_exec(&q_notes, a, NULL, SPI_OK_INSERT, 0);
 }
 
+/*
+ * Look at the SKU's waiting pre-orders still short of units again at the
+ * next tick ($2 now), which plans their notes from the SKU's dates and
+ * schedule as they are then.  A plain value: Citus refuses stable functions
+ * (a date read as a timestamp in the session's time zone) in an UPDATE.
+ */
 static WlQuery q_replan = {
-	"UPDATE waitlist.line l SET next_note_at = "
-	WL_PREORDER_NOTE_AT("l.created_at", "s", "$2", "$3")
+	"UPDATE waitlist.line l SET next_note_at = $2"
 	" FROM waitlist.sku s"
 	" WHERE s.sku = $1 AND l.sku = $1 AND l.kind = 'preorder' AND l.state = 'waiting'"
-	"  AND l.pos_end > s.paid_served AND s.ships_on IS NOT NULL",
-	3, {TEXTOID, FLOAT8OID, INT4OID}, NULL
+	"  AND l.pos_end > s.paid_served",
+	2, {TEXTOID, TIMESTAMPTZOID}, NULL
 };
 
 /*
  * The SKU's ship date or schedule changed (the row is locked): its waiting
- * pre-orders are looked at again from their new mid-wait moment or
- * imminent days.  A note already sent is not sent again (its key).
+ * pre-orders are planned again by the next tick, from their new mid-wait
+ * moment or imminent days.  A note already sent is not sent again (its key).
  */
 void
 wl_schedule_replan(const char *sku)
 {
-	Datum		a[3] = {CStringGetTextDatum(sku), Float8GetDatum(wl_midwait_fraction),
-	Int32GetDatum(wl_imminent_days)};
+	Datum		a[2] = {CStringGetTextDatum(sku), wl_now()};
 
 	wl_exec(&q_replan, a, NULL, SPI_OK_UPDATE, 0);
 }

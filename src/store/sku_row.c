@@ -19,6 +19,7 @@
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 
+#include "store/now.h"
 #include "store/spi.h"
 #include "store/sku_row.h"
 #include "txn/sku_queue.h"
@@ -439,27 +440,30 @@ wl_sku_sync_on_hand(const char *units_query)
 
 /*
  * A backorder's positions; the SKU's backorder_status rounds start a status
- * interval after the first backorder that waits ($3: waitlist.status_interval
- * in seconds, for a SKU without its own).
+ * interval after the first backorder that waits ($4 now, $3
+ * waitlist.status_interval in seconds for a SKU without its own).  LEAST
+ * keeps a round already due sooner, and takes the new one when none is:
+ * Citus refuses a COALESCE or CASE holding a function that is not
+ * immutable (timestamptz + interval is stable).
  */
 #define STATUS_ROUNDS_START \
-	" next_status_at = coalesce(next_status_at," \
-	"  waitlist.now() + coalesce(status_interval, make_interval(secs => $3)))"
+	" next_status_at = least(next_status_at," \
+	"  $4 + coalesce(status_interval, make_interval(secs => $3)))"
 
 static WlQuery q_take_paid = {
 	"UPDATE waitlist.sku SET paid_tail = paid_tail + $2, paid_waiting = paid_waiting + $2,"
 	STATUS_ROUNDS_START
 	" WHERE sku = $1"
 	" RETURNING paid_tail - $2",
-	3, {TEXTOID, INT8OID, FLOAT8OID}, NULL
+	4, {TEXTOID, INT8OID, FLOAT8OID, TIMESTAMPTZOID}, NULL
 };
 
 /* Take qty positions at the end of the paid queue for a backorder; returns the first. */
 int64
 wl_sku_take_paid(const char *sku, int64 qty)
 {
-	Datum		args[3] = {CStringGetTextDatum(sku), Int64GetDatum(qty),
-	Float8GetDatum((double) wl_status_interval_s)};
+	Datum		args[4] = {CStringGetTextDatum(sku), Int64GetDatum(qty),
+	Float8GetDatum((double) wl_status_interval_s), wl_now()};
 
 	wl_exec(&q_take_paid, args, NULL, SPI_OK_UPDATE_RETURNING, 1);
 	return wl_get_int64(0, 1, NULL);
@@ -575,12 +579,16 @@ wl_sku_store_allocation(const WlSku *s)
 
 static WlQuery q_add_imported = {
 	"UPDATE waitlist.sku SET paid_tail = paid_tail + $2, paid_waiting = paid_waiting + $2,"
-	" sub_tail = sub_tail + $3, sub_waiting = sub_waiting + $3,"
-	" next_status_at = CASE WHEN $2 > 0 THEN coalesce(next_status_at,"
-	"  waitlist.now() + coalesce(status_interval, make_interval(secs => $4)))"
-	"  ELSE next_status_at END"
+	" sub_tail = sub_tail + $3, sub_waiting = sub_waiting + $3 WHERE sku = $1",
+	3, {TEXTOID, INT8OID, INT8OID}, NULL
+};
+
+/* The same for imported backorders: their status rounds start too. */
+static WlQuery q_add_imported_paid = {
+	"UPDATE waitlist.sku SET paid_tail = paid_tail + $2, paid_waiting = paid_waiting + $2,"
+	STATUS_ROUNDS_START
 	" WHERE sku = $1",
-	4, {TEXTOID, INT8OID, INT8OID, FLOAT8OID}, NULL
+	4, {TEXTOID, INT8OID, FLOAT8OID, TIMESTAMPTZOID}, NULL
 };
 
 /* An import placed paid units and sign-ups at the end of the SKU's queues. */
@@ -588,8 +596,14 @@ void
 wl_sku_add_imported(const char *sku, int64 paid_units, int64 signups)
 {
 	Datum		args[4] = {CStringGetTextDatum(sku), Int64GetDatum(paid_units), Int64GetDatum(signups),
-	Float8GetDatum((double) wl_status_interval_s)};
+	wl_now()};
 
+	if (paid_units > 0 && signups == 0)
+	{
+		args[2] = Float8GetDatum((double) wl_status_interval_s);
+		wl_exec(&q_add_imported_paid, args, NULL, SPI_OK_UPDATE, 0);
+		return;
+	}
 	wl_exec(&q_add_imported, args, NULL, SPI_OK_UPDATE, 0);
 }
 
@@ -709,7 +723,8 @@ wl_sku_give_back_preorder(const char *sku, int64 qty, bool positions, WlSku *s)
  * back.  The money is worked out from the SKU's payment terms as of the
  * updated row; the confirmation and payment event are written later, in
  * bulk, by claim() or tick(): the line is due for that at once
- * (action_at = now()).
+ * (action_at = now()), and tick() plans its scheduled notes at once too
+ * (next_note_at = now(), domain/schedule.c).
  */
 static WlQuery q_place_preorder = {
 	"WITH u AS ("
@@ -727,7 +742,7 @@ static WlQuery q_place_preorder = {
 	"   CASE u.payment_mode WHEN 'authorize' THEN 'authorized' WHEN 'full' THEN 'captured'"
 	"    ELSE 'deposit_captured' END,"
 	"   CASE u.payment_mode WHEN 'authorize' THEN $11 + make_interval(secs => $10) END,"
-	"   true, $11, " WL_PREORDER_NOTE_AT("$11", "u", "$12", "$13")
+	"   true, $11, $11"
 	"  FROM u"
 	"  CROSS JOIN LATERAL (SELECT $8::numeric * $6 AS amount) m"
 	"  CROSS JOIN LATERAL (SELECT CASE u.payment_mode WHEN 'full' THEN m.amount"
@@ -738,13 +753,12 @@ static WlQuery q_place_preorder = {
 	"  WHERE u.preorders_open AND NOT u.gone AND u.preorder_accepted <= u.preorder_limit"
 	"  ON CONFLICT (sku, order_ref) DO NOTHING RETURNING id)"
 	" SELECT u.*, (SELECT id FROM i) AS line_id FROM u",
-	13, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTOID,
-		FLOAT8OID, TIMESTAMPTZOID, FLOAT8OID, INT4OID}, NULL
+	11, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTOID,
+		FLOAT8OID, TIMESTAMPTZOID}, NULL
 };
 
 /*
- * Place a pre-order line (q_place_preorder's thirteen arguments: the
- * eleventh now(), the last two waitlist.midwait_fraction and imminent_days).  False for an
+ * Place a pre-order line (q_place_preorder's eleven arguments, the last now()).  False for an
  * unknown SKU; else *s is the SKU row after taking the units and *line_id
  * the new line, or 0 when none was inserted.
  */

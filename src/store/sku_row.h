@@ -66,22 +66,6 @@ typedef enum WlSkuCol
 } WlSkuCol;
 
 /*
- * When a waiting pre-order line of SKU row `s`, placed at `created`, is
- * next looked at for its scheduled notes: its mid-wait moment (the SKU's
- * midwait_fraction of the way from the order to the ship date, else the
- * SQL parameter `fraction`) or the start of its shipping-imminent days
- * (imminent_days before the ship date, else the parameter `days`),
- * whichever comes first; NULL (no notes) for a ship date outside the
- * dates the API accepts (a row edited by hand).  SQL text for the
- * statements that place and replan pre-orders.
- */
-#define WL_PREORDER_NOTE_AT(created, s, fraction, days) \
-	"CASE WHEN " s ".ships_on BETWEEN '2000-01-01' AND '9999-12-31' THEN" \
-	" least(" created " + (" s ".ships_on::timestamptz - " created ")" \
-	" * coalesce(" s ".midwait_fraction::float8, " fraction ")," \
-	" (" s ".ships_on - coalesce(" s ".imminent_days, " days "))::timestamptz) END"
-
-/*
  * The SKU's earliest date still to watch for passing (its confirmed
  * restock date, its pre-order ship date, each until the tick has handled
  * its passing), and the rows that have one: the expression and predicate
