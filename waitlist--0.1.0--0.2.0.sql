@@ -107,6 +107,43 @@ COMMENT ON FUNCTION waitlist.set_schedule(text, interval, numeric, integer, inte
 	'the SKU''s own message schedule (weekly status, mid-wait, shipping imminent, email after SMS, date changes to sign-ups); a NULL argument means the waitlist.* setting applies';
 REVOKE ALL ON FUNCTION waitlist.set_schedule(text, interval, numeric, integer, interval, boolean) FROM PUBLIC;
 
+CREATE FUNCTION waitlist.post_update(sku text, message text) RETURNS bigint
+AS 'MODULE_PATHNAME', 'waitlist_post_update'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.post_update(text, text) IS
+	'the merchant''s production news: one production_update message to every waiting line of the SKU (at most 2000 characters); returns the lines told';
+REVOKE ALL ON FUNCTION waitlist.post_update(text, text) FROM PUBLIC;
+
+/* ------------------------------------------------------------------------
+ * Scheduled messages (0.2.0): weekly status rounds per SKU, the pre-order
+ * lines' mid-wait and shipping-imminent notes, passed dates.
+ * ---------------------------------------------------------------------- */
+ALTER TABLE waitlist.sku ADD COLUMN status_round integer;
+ALTER TABLE waitlist.sku ADD COLUMN next_status_at timestamptz;
+ALTER TABLE waitlist.sku ADD COLUMN passed_restock date;
+ALTER TABLE waitlist.sku ADD COLUMN passed_ships date;
+ALTER TABLE waitlist.sku ADD COLUMN updates_posted integer;
+COMMENT ON COLUMN waitlist.sku.status_round IS 'backorder_status rounds done (NULL: none yet): every waiting backorder hears one per round (keys the messages)';
+COMMENT ON COLUMN waitlist.sku.next_status_at IS 'when the next backorder_status round is due; NULL while no backorder waits';
+COMMENT ON COLUMN waitlist.sku.passed_restock IS 'the confirmed restock date whose passing tick() has handled (date_passed, date_slipped), so a date alerts once';
+COMMENT ON COLUMN waitlist.sku.passed_ships IS 'the pre-order ship date whose passing tick() has handled, so a date alerts once';
+COMMENT ON COLUMN waitlist.sku.updates_posted IS 'production updates posted (NULL: none yet; waitlist.post_update); keys the messages';
+CREATE INDEX sku_status_due ON waitlist.sku (next_status_at) WHERE next_status_at IS NOT NULL;
+/* The earliest date of each SKU still to watch (confirmed restock date, ship date). */
+CREATE INDEX sku_date_watch ON waitlist.sku
+	(LEAST(CASE WHEN restock_confirmed AND restock_date IS DISTINCT FROM passed_restock THEN restock_date END,
+		   CASE WHEN ships_on IS DISTINCT FROM passed_ships THEN ships_on END))
+	WHERE (restock_confirmed AND restock_date IS DISTINCT FROM passed_restock)
+	   OR ships_on IS DISTINCT FROM passed_ships;
+ALTER TABLE waitlist.line ADD COLUMN next_note_at timestamptz;
+COMMENT ON COLUMN waitlist.line.next_note_at IS 'pre-orders: when tick() next looks at the line for preorder_midwait or shipping_imminent; NULL when none is left';
+CREATE INDEX line_note ON waitlist.line (next_note_at) WHERE next_note_at IS NOT NULL;
+/* Backorders already waiting get their first round a status interval from now. */
+UPDATE waitlist.sku s SET next_status_at = pg_catalog.now() OPERATOR(pg_catalog.+) interval '7 days'
+ WHERE EXISTS (SELECT 1 FROM waitlist.line l WHERE l.sku_id OPERATOR(pg_catalog.=) s.id
+				 AND l.kind OPERATOR(pg_catalog.=) 'backorder' AND l.state OPERATOR(pg_catalog.=) 'waiting');
+
 /* ------------------------------------------------------------------------
  * Batches that reach a whole queue (0.2.0): restock date changes to
  * sign-ups (eta_changed) and the lines a restock wave left unfilled
@@ -483,6 +520,7 @@ AS $$
 		('admin', 'function', 'waitlist.set_preorder_channel_limit(text,text,bigint)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.set_policy(text,integer,integer,integer,bigint)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.set_schedule(text,interval,numeric,integer,interval,boolean)', 'EXECUTE'),
+		('admin', 'function', 'waitlist.post_update(text,text)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.set_channel(text,text,boolean,text,text,integer,boolean,boolean)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.set_listings(text,text[])', 'EXECUTE'),
 		('admin', 'function', 'waitlist.import_backorders(regclass)', 'EXECUTE'),

@@ -90,6 +90,11 @@ CREATE TABLE waitlist.sku (
 	imminent_days	integer,
 	email_delay		interval,
 	eta_to_signups	boolean,
+	status_round	integer,
+	next_status_at	timestamptz,
+	passed_restock	date,
+	passed_ships	date,
+	updates_posted	integer,
 	/*
 	 * One constraint for the counters: PostgreSQL prepares every CHECK of a
 	 * table again for each statement that writes it, and this row is
@@ -125,6 +130,18 @@ COMMENT ON COLUMN waitlist.sku.midwait_fraction IS 'schedule: where between orde
 COMMENT ON COLUMN waitlist.sku.imminent_days IS 'schedule: days before the expected ship date that shipping_imminent goes out (NULL: waitlist.imminent_days)';
 COMMENT ON COLUMN waitlist.sku.email_delay IS 'schedule: the email of a back_in_stock wave waits this long after the SMS, for a sign-up with both (NULL: waitlist.email_delay)';
 COMMENT ON COLUMN waitlist.sku.eta_to_signups IS 'schedule: sign-ups hear restock date changes too (NULL: waitlist.eta_to_signups)';
+COMMENT ON COLUMN waitlist.sku.status_round IS 'backorder_status rounds done (NULL: none yet): every waiting backorder hears one per round (keys the messages)';
+COMMENT ON COLUMN waitlist.sku.next_status_at IS 'when the next backorder_status round is due; NULL while no backorder waits';
+COMMENT ON COLUMN waitlist.sku.passed_restock IS 'the confirmed restock date whose passing tick() has handled (date_passed, date_slipped), so a date alerts once';
+COMMENT ON COLUMN waitlist.sku.passed_ships IS 'the pre-order ship date whose passing tick() has handled, so a date alerts once';
+COMMENT ON COLUMN waitlist.sku.updates_posted IS 'production updates posted (NULL: none yet; waitlist.post_update); keys the messages';
+CREATE INDEX sku_status_due ON waitlist.sku (next_status_at) WHERE next_status_at IS NOT NULL;
+/* The earliest date of each SKU still to watch (confirmed restock date, ship date). */
+CREATE INDEX sku_date_watch ON waitlist.sku
+	(LEAST(CASE WHEN restock_confirmed AND restock_date IS DISTINCT FROM passed_restock THEN restock_date END,
+		   CASE WHEN ships_on IS DISTINCT FROM passed_ships THEN ships_on END))
+	WHERE (restock_confirmed AND restock_date IS DISTINCT FROM passed_restock)
+	   OR ships_on IS DISTINCT FROM passed_ships;
 COMMENT ON COLUMN waitlist.sku.channel_limits IS 'true when some sales channel has its own pre-order limit (waitlist.preorder_channel)';
 
 /* Paid lines: backorders and pre-orders, FIFO by position. */
@@ -156,6 +173,7 @@ CREATE TABLE waitlist.line (
 	reauthorizations integer NOT NULL DEFAULT 0,
 	confirm_pending	boolean NOT NULL DEFAULT false,
 	action_at		timestamptz,
+	next_note_at	timestamptz,
 	carrier			text,
 	tracking_number	text,
 	tracking_url	text,
@@ -181,6 +199,8 @@ COMMENT ON COLUMN waitlist.line.carrier IS 'the carrier ship_line was given (NUL
 COMMENT ON COLUMN waitlist.line.tracking_number IS 'the tracking number ship_line was given';
 COMMENT ON COLUMN waitlist.line.tracking_url IS 'the tracking page ship_line was given (http or https)';
 CREATE INDEX line_action ON waitlist.line (action_at) WHERE action_at IS NOT NULL;
+COMMENT ON COLUMN waitlist.line.next_note_at IS 'pre-orders: when tick() next looks at the line for preorder_midwait or shipping_imminent; NULL when none is left';
+CREATE INDEX line_note ON waitlist.line (next_note_at) WHERE next_note_at IS NOT NULL;
 
 /* Per-channel pre-order limits within the SKU's global one. */
 CREATE TABLE waitlist.preorder_channel (
@@ -749,6 +769,13 @@ LANGUAGE C CALLED ON NULL INPUT VOLATILE
 COMMENT ON FUNCTION waitlist.set_schedule(text, interval, numeric, integer, interval, boolean) IS
 	'the SKU''s own message schedule (weekly status, mid-wait, shipping imminent, email after SMS, date changes to sign-ups); a NULL argument means the waitlist.* setting applies';
 
+CREATE FUNCTION waitlist.post_update(sku text, message text) RETURNS bigint
+AS 'MODULE_PATHNAME', 'waitlist_post_update'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.post_update(text, text) IS
+	'the merchant''s production news: one production_update message to every waiting line of the SKU (at most 2000 characters); returns the lines told';
+
 CREATE FUNCTION waitlist.place_order(order_ref text, customer text, email text, phone text,
 									 channel text, lines jsonb)
 RETURNS TABLE (line_no integer, sku text, qty integer, decision text, line_id bigint,
@@ -1029,6 +1056,7 @@ AS $$
 		('admin', 'function', 'waitlist.set_preorder_channel_limit(text,text,bigint)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.set_policy(text,integer,integer,integer,bigint)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.set_schedule(text,interval,numeric,integer,interval,boolean)', 'EXECUTE'),
+		('admin', 'function', 'waitlist.post_update(text,text)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.set_channel(text,text,boolean,text,text,integer,boolean,boolean)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.set_listings(text,text[])', 'EXECUTE'),
 		('admin', 'function', 'waitlist.import_backorders(regclass)', 'EXECUTE'),

@@ -37,7 +37,7 @@ q -c "CREATE EXTENSION citus" \
 	-c "CREATE EXTENSION waitlist" >/dev/null || { echo "FAIL: CREATE EXTENSION citus, waitlist"; exit 1; }
 
 done_lines="$(q -c "SELECT count(*) FROM waitlist.distribute()")"
-expect "waitlist.distribute() reports 6 tables, 2 reference tables and 20 functions" "$done_lines" "28"
+expect "waitlist.distribute() reports 6 tables, 2 reference tables and 21 functions" "$done_lines" "29"
 expect "the SKU tables are hash-distributed by sku, colocated with waitlist.sku" \
 	"$(q -c "SELECT string_agg(p.logicalrelid::text, ',' ORDER BY p.logicalrelid::text)
 			   FROM pg_dist_partition p, pg_dist_partition s
@@ -60,7 +60,7 @@ expect "every function with a sku argument is distributed by it, colocated with 
 			   FROM pg_proc p LEFT JOIN pg_dist_object o
 					ON o.classid = 'pg_proc'::regclass AND o.objid = p.oid
 			  WHERE p.pronamespace = 'waitlist'::regnamespace AND 'sku' = ANY (p.proargnames)
-				AND p.proargtypes[array_position(p.proargnames, 'sku') - 1] = 'text'::regtype")" "0/20"
+				AND p.proargtypes[array_position(p.proargnames, 'sku') - 1] = 'text'::regtype")" "0/21"
 
 # The per-SKU API on the distributed tables (one node: every call is
 # delegated to the shard that holds its SKU, allocation runs at commit).
@@ -73,6 +73,10 @@ expect "subscribe on a distributed SKU" \
 o1="$(api "SELECT waitlist.place_backorder('O-1', 'CT-A', 2, 'Ann', 'ann@example.com')")"
 o2="$(api "SELECT waitlist.place_backorder('O-2', 'CT-A', 1, 'Bob', 'bob@example.com')")"
 o3="$(api "SELECT waitlist.place_backorder('O-3', 'CT-B', 1, 'Cy', 'cy@example.com')")"
+expect "backorders start the SKU's status rounds" \
+	"$(api "SELECT string_agg(sku || ':' || (next_status_at IS NOT NULL), ',' ORDER BY sku) FROM waitlist.sku WHERE sku IN ('CT-A', 'CT-B')")" \
+	"CT-A:true,CT-B:true"
+expect "post_update to the SKU's waiting lines" "$(api "SELECT waitlist.post_update('CT-A', 'On the boat')")" "2"
 expect "queue_position(sku, line_id)" "$(api "SELECT position || ' of ' || total FROM waitlist.queue_position('CT-A', $o2)")" "2 of 2"
 api "SELECT waitlist.restock('CT-A', 4)" >/dev/null
 expect "restock allocates at commit: paid lines first, then one sign-up told" \
@@ -85,6 +89,8 @@ sub="$(api "SELECT max(id) FROM waitlist.subscriber WHERE sku = 'CT-A'")"
 expect "unsubscribe(sku, id)" "$(api "SELECT waitlist.unsubscribe('CT-A', $sub)")" "t"
 api "SELECT waitlist.upsert_sku('CT-P', 'Citus P')" >/dev/null
 api "SELECT waitlist.open_preorders('CT-P', 10, 50, current_date + 10, current_date + 20)" >/dev/null
+expect "set_schedule on a distributed SKU (its pre-orders replanned)" \
+	"$(api "SELECT imminent_days FROM waitlist.set_schedule('CT-P', imminent_days => 3)")" "3"
 expect "pre-orders up to the limit, WL010 beyond it" \
 	"$(api "SELECT count(waitlist.place_preorder('P-' || g, 'CT-P', 1, NULL, 'p' || g || '@example.com', NULL, 'dtc', 10, 'EUR')) FROM generate_series(1, 5) g")/$(q -v VERBOSITY=sqlstate -c "SELECT waitlist.place_preorder('P-6', 'CT-P', 1, NULL, 'p6@example.com', NULL, 'dtc', 10, 'EUR')" 2>&1 | sed -n 's/^ERROR: *//p')" \
 	"5/WL010"

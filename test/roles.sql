@@ -16,7 +16,7 @@
 -- touch.  Part 2 stays inside the transaction with SET ROLE and is undone
 -- by the ROLLBACK.
 BEGIN;
-SELECT plan(396);
+SELECT plan(399);
 SET LOCAL statement_timeout = '120s';
 
 CREATE EXTENSION IF NOT EXISTS dblink;
@@ -168,6 +168,7 @@ INSERT INTO fn_kind VALUES
 	('waitlist.set_preorder_channel_limit(text,text,bigint)', '{admin}'),
 	('waitlist.set_policy(text,integer,integer,integer,bigint)', '{admin}'),
 	('waitlist.set_schedule(text,interval,numeric,integer,interval,boolean)', '{admin}'),
+	('waitlist.post_update(text,text)', '{admin}'),
 	('waitlist.set_channel(text,text,boolean,text,text,integer,boolean,boolean)', '{admin}'),
 	('waitlist.set_listings(text,text[])', '{admin}'),
 	('waitlist.import_backorders(regclass)', '{admin}'),

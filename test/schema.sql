@@ -4,7 +4,7 @@
 -- membership, pg_dump registration (extconfig) and the waitlist.* GUCs.
 -- Run by: pg_prove -d wl_tap --ext .sql test/
 BEGIN;
-SELECT plan(630);
+SELECT plan(651);
 
 -- ---------------------------------------------------------------- schema
 SELECT has_schema('waitlist');
@@ -73,6 +73,11 @@ INSERT INTO expected_column VALUES
 	('sku', 'imminent_days', 'integer', false),
 	('sku', 'email_delay', 'interval', false),
 	('sku', 'eta_to_signups', 'boolean', false),
+	('sku', 'status_round', 'integer', false),
+	('sku', 'next_status_at', 'timestamp with time zone', false),
+	('sku', 'passed_restock', 'date', false),
+	('sku', 'passed_ships', 'date', false),
+	('sku', 'updates_posted', 'integer', false),
 	('line', 'id', 'bigint', true),
 	('line', 'sku', 'text', true),
 	('line', 'kind', 'text', true),
@@ -100,6 +105,7 @@ INSERT INTO expected_column VALUES
 	('line', 'reauthorizations', 'integer', true),
 	('line', 'confirm_pending', 'boolean', true),
 	('line', 'action_at', 'timestamp with time zone', false),
+	('line', 'next_note_at', 'timestamp with time zone', false),
 	('line', 'carrier', 'text', false),
 	('line', 'tracking_number', 'text', false),
 	('line', 'tracking_url', 'text', false),
@@ -280,13 +286,18 @@ SELECT ok(EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'waitlist.sku'::r
 	'sku has CHECK (preorder_accepted >= 0)');
 
 -- ---------------------------------------------------------------- indexes
-SELECT indexes_are('waitlist', 'sku', ARRAY['sku_pkey']);
+SELECT indexes_are('waitlist', 'sku', ARRAY['sku_pkey', 'sku_status_due', 'sku_date_watch']);
 SELECT indexes_are('waitlist', 'line', ARRAY['line_pkey', 'line_sku_order_ref_key', 'line_waiting', 'line_holes',
-	'line_action']);
+	'line_action', 'line_note']);
 SELECT indexes_are('waitlist', 'preorder_channel', ARRAY['preorder_channel_pkey']);
 SELECT indexes_are('waitlist', 'availability', ARRAY['availability_pkey', 'availability_checked']);
 SELECT indexes_are('waitlist', 'channel_rule', ARRAY['channel_rule_pkey']);
 SELECT has_index('waitlist', 'line', 'line_action', ARRAY['action_at'], 'line_action on (action_at)');
+SELECT has_index('waitlist', 'line', 'line_note', ARRAY['next_note_at'], 'line_note on (next_note_at)');
+SELECT has_index('waitlist', 'sku', 'sku_status_due', ARRAY['next_status_at'], 'sku_status_due on (next_status_at)');
+SELECT is(regexp_replace(pg_get_indexdef('waitlist.sku_date_watch'::regclass, 1, false), '\s+', ' ', 'g'),
+	'LEAST( CASE WHEN (restock_confirmed AND (restock_date IS DISTINCT FROM passed_restock)) THEN restock_date ELSE NULL::date END, CASE WHEN (ships_on IS DISTINCT FROM passed_ships) THEN ships_on ELSE NULL::date END)',
+	'sku_date_watch on the earliest date to watch');
 SELECT indexes_are('waitlist', 'subscriber', ARRAY['subscriber_pkey', 'subscriber_sku_pos_key',
 	'subscriber_holes', 'subscriber_email', 'subscriber_phone', 'subscriber_unconfirmed']);
 SELECT indexes_are('waitlist', 'batch', ARRAY['batch_pkey', 'batch_pending']);
@@ -315,6 +326,9 @@ SELECT is(pg_get_expr(i.indpred, i.indrelid), e.pred, format('%s is partial: WHE
 			   ('subscriber_unconfirmed', 'confirm_pending'),
 			   ('batch_pending', '(expanded_at IS NULL)'),
 			   ('line_action', '(action_at IS NOT NULL)'),
+			   ('line_note', '(next_note_at IS NOT NULL)'),
+			   ('sku_status_due', '(next_status_at IS NOT NULL)'),
+			   ('sku_date_watch', '((restock_confirmed AND (restock_date IS DISTINCT FROM passed_restock)) OR (ships_on IS DISTINCT FROM passed_ships))'),
 			   ('outbox_due', '(state = ANY (ARRAY[''pending''::text, ''leased''::text]))'),
 			   ('outbox_waves_pending', '((state = ''pending''::text) AND (kind = ''back_in_stock''::text))')) e (idx, pred)
   LEFT JOIN pg_index i ON i.indexrelid = to_regclass('waitlist.' || e.idx);
@@ -372,6 +386,7 @@ INSERT INTO expected_function VALUES
 	('set_listings', ARRAY['text', 'text[]'], 'text[]', true),
 	('set_policy', ARRAY['text', 'integer', 'integer', 'integer', 'bigint'], 'waitlist.sku', true),
 	('set_schedule', ARRAY['text', 'interval', 'numeric', 'integer', 'interval', 'boolean'], 'waitlist.sku', true),
+	('post_update', ARRAY['text', 'text'], 'bigint', true),
 	('place_order', ARRAY['text', 'text', 'text', 'text', 'text', 'jsonb'], 'setof record', true),
 	('channel_rule_changed', ARRAY[]::text[], 'trigger', false),
 	('import_backorders', ARRAY['regclass'], 'bigint', false),

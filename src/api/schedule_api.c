@@ -1,6 +1,7 @@
 /*
  * schedule_api.c
- *	  SQL API for a SKU's message schedule: set_schedule.
+ *	  SQL API for a SKU's message schedule: set_schedule, and the merchant's
+ *	  production news to the people waiting: post_update.
  *
  * The schedule says when the clock's messages go out for the SKU: the
  * weekly backorder_status, the pre-order's mid-wait and shipping-imminent
@@ -10,6 +11,8 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
+
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -17,12 +20,17 @@
 #include "utils/timestamp.h"
 
 #include "api/args.h"
+#include "domain/schedule.h"
 #include "store/sku_row.h"
 #include "store/spi.h"
 #include "txn/pending.h"
 #include "waitlist.h"
 
 PG_FUNCTION_INFO_V1(waitlist_set_schedule);
+PG_FUNCTION_INFO_V1(waitlist_post_update);
+
+/* Longest production update accepted (characters). */
+#define WL_MAX_UPDATE_LEN 2000
 
 /* An interval as seconds, a month counted as 30 days (as interval comparison does). */
 static double
@@ -91,7 +99,30 @@ waitlist_set_schedule(PG_FUNCTION_ARGS)
 	row = wl_sku_set_schedule(sku, args, nulls);
 	if (row == NULL)
 		wl_error_unknown_sku(sku);
+	wl_schedule_replan(sku);	/* the pre-orders' notes follow the new schedule */
 	wl_touch_sku(sku);
 	SPI_finish();
 	PG_RETURN_DATUM(heap_copy_tuple_as_datum(row, tupdesc));
+}
+
+/* SQL: waitlist.post_update(sku, message) -> lines told */
+Datum
+waitlist_post_update(PG_FUNCTION_ARGS)
+{
+	char	   *sku = wl_arg_text(fcinfo, 0, "sku", WL_MAX_SKU_LEN, true);
+	char	   *text = wl_arg_text(fcinfo, 1, "message", WL_MAX_UPDATE_LEN, true);
+	int64		told;
+	bool		blank = true;
+
+	for (const char *c = text; *c && blank; c++)
+		blank = isspace((unsigned char) *c);
+	if (blank)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("message must not be blank"),
+				 errdetail("A production update needs words for the people waiting.")));
+	wl_spi_connect();
+	told = wl_post_update(sku, text);
+	SPI_finish();
+	PG_RETURN_INT64(told);
 }

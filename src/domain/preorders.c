@@ -26,6 +26,7 @@
 
 #include "domain/policy.h"
 #include "domain/preorders.h"
+#include "domain/schedule.h"
 #include "store/channel_rules.h"
 #include "store/json.h"
 #include "store/outbox_writer.h"
@@ -131,6 +132,7 @@ tell_new_date(const char *sku, Datum previous)
 {
 	Datum		args[2] = {CStringGetTextDatum(sku), previous};
 
+	wl_schedule_replan(sku);	/* mid-wait and imminent from the new date */
 	wl_exec(&q_preorder_eta, args, NULL, SPI_OK_SELECT, 0);
 	if (wl_get_int64(0, 2, NULL) > 0)
 		wl_note_messages();

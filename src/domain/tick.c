@@ -2,33 +2,77 @@
  * tick.c
  *	  One round of the time-based work, shared by SQL's tick() and the
  *	  clock's per-database worker (clock/worker.c): pending batches, every
- *	  pending sign-up and pre-order confirmation, and the daily availability
- *	  re-check.  What it writes is noted, so the commit sends the one NOTIFY.
+ *	  pending sign-up and pre-order confirmation, the scheduled messages
+ *	  (domain/schedule.c) and the daily availability re-check, each only
+ *	  when one statement of index probes says it is due.  What it writes
+ *	  is noted, so the commit sends the one NOTIFY.
  *
  * Locking: every step takes its rows FOR UPDATE SKIP LOCKED (expansion.c,
- * availability.c), so two rounds at once in one database split the work
- * and write nothing twice.  The caller is connected to SPI.
+ * schedule.c, availability.c), so two rounds at once in one database split
+ * the work and write nothing twice.  The caller is connected to SPI.
  */
 #include "postgres.h"
 
 #include <limits.h>
 
+#include "catalog/pg_type.h"
+
 #include "domain/availability.h"
 #include "domain/expansion.h"
+#include "domain/schedule.h"
 #include "domain/tick.h"
+#include "store/now.h"
+#include "store/sku_row.h"
+#include "store/spi.h"
 #include "txn/pending.h"
+
+/*
+ * Is anything due?  One statement, one probe per kind of work, each the
+ * first entry of a partial index (EXISTS, or min() where a generic plan
+ * would otherwise scan the table): batches to expand, confirmations and
+ * pre-order line actions, status rounds, pre-order notes, passed dates,
+ * availability not re-checked today ($1 today).  A tick with nothing due
+ * runs this statement alone, however many lines and sign-ups wait.
+ */
+static WlQuery q_due = {
+	"SELECT EXISTS (SELECT 1 FROM waitlist.batch WHERE expanded_at IS NULL)"
+	"  OR EXISTS (SELECT 1 FROM waitlist.subscriber WHERE confirm_pending)"
+	"  OR (SELECT min(action_at) FROM waitlist.line WHERE action_at IS NOT NULL)"
+	"   <= waitlist.now(),"
+	" (SELECT min(next_status_at) FROM waitlist.sku"
+	"   WHERE next_status_at IS NOT NULL) <= waitlist.now(),"
+	" (SELECT min(next_note_at) FROM waitlist.line"
+	"   WHERE next_note_at IS NOT NULL) <= waitlist.now(),"
+	" (SELECT min(" WL_SKU_WATCH_DATE ") FROM waitlist.sku WHERE " WL_SKU_WATCHED ") < $1,"
+	" (SELECT min(checked_on) FROM waitlist.availability) < $1",
+	1, {DATEOID}, NULL
+};
 
 /* Run one round; returns the messages written (availability's aside). */
 int64
 wl_tick(void)
 {
-	int64		n;
+	Datum		today = DateADTGetDatum(wl_today());
+	bool		due[5];
+	int64		n = 0;
 	int64		more;
 
-	n = wl_expand_batches(INT_MAX);
-	while ((more = wl_expand_confirmations(WL_CONFIRM_CHUNK)) > 0)
-		n += more;
-	wl_availability_tick(1000);
+	wl_exec(&q_due, &today, NULL, SPI_OK_SELECT, 1);
+	for (int i = 0; i < 5; i++)
+		due[i] = wl_get_bool(0, i + 1);	/* NULL (nothing of that kind) reads false */
+
+	/*
+	 * Batches and a chunk of confirmations (wl_expand_batches looks
+	 * again); more confirmations can be left only when it wrote some.
+	 */
+	if (due[0])
+		n = wl_expand_batches(INT_MAX);
+	if (n > 0)
+		while ((more = wl_expand_confirmations(WL_CONFIRM_CHUNK)) > 0)
+			n += more;
+	n += wl_schedule_run(due[1], due[2], due[3]);
+	if (due[4])
+		wl_availability_tick(1000);
 	if (n > 0)
 		wl_note_messages();
 	return n;

@@ -19,6 +19,7 @@
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 
+#include "store/now.h"
 #include "store/spi.h"
 #include "store/sku_row.h"
 #include "txn/sku_queue.h"
@@ -34,7 +35,8 @@ static const char *const col_names[SKU_NCOLS] = {
 	"preorder_limit_hits",
 	"production_date", "ships_on", "payment_mode", "preorder_terms", "channel_limits",
 	"channels", "backorder_days", "out_of_stock_days", "min_demand", "max_backorder_units",
-	"status_interval", "midwait_fraction", "imminent_days", "email_delay", "eta_to_signups"
+	"status_interval", "midwait_fraction", "imminent_days", "email_delay", "eta_to_signups",
+	"passed_restock", "passed_ships"
 };
 
 /*
@@ -436,18 +438,32 @@ wl_sku_sync_on_hand(const char *units_query)
 
 /* ---------- queues ---------- */
 
+/*
+ * A backorder's positions; the SKU's backorder_status rounds start a status
+ * interval after the first backorder that waits ($4 now, $3
+ * waitlist.status_interval in seconds for a SKU without its own).  LEAST
+ * keeps a round already due sooner, and takes the new one when none is:
+ * Citus refuses a COALESCE or CASE holding a function that is not
+ * immutable (timestamptz + interval is stable).
+ */
+#define STATUS_ROUNDS_START \
+	" next_status_at = least(next_status_at," \
+	"  $4 + coalesce(status_interval, make_interval(secs => $3)))"
+
 static WlQuery q_take_paid = {
-	"UPDATE waitlist.sku SET paid_tail = paid_tail + $2, paid_waiting = paid_waiting + $2"
+	"UPDATE waitlist.sku SET paid_tail = paid_tail + $2, paid_waiting = paid_waiting + $2,"
+	STATUS_ROUNDS_START
 	" WHERE sku = $1"
 	" RETURNING paid_tail - $2",
-	2, {TEXTOID, INT8OID}, NULL
+	4, {TEXTOID, INT8OID, FLOAT8OID, TIMESTAMPTZOID}, NULL
 };
 
-/* Take qty positions at the end of the paid queue; returns the first. */
+/* Take qty positions at the end of the paid queue for a backorder; returns the first. */
 int64
 wl_sku_take_paid(const char *sku, int64 qty)
 {
-	Datum		args[2] = {CStringGetTextDatum(sku), Int64GetDatum(qty)};
+	Datum		args[4] = {CStringGetTextDatum(sku), Int64GetDatum(qty),
+	Float8GetDatum((double) wl_status_interval_s), wl_now()};
 
 	wl_exec(&q_take_paid, args, NULL, SPI_OK_UPDATE_RETURNING, 1);
 	return wl_get_int64(0, 1, NULL);
@@ -567,12 +583,27 @@ static WlQuery q_add_imported = {
 	3, {TEXTOID, INT8OID, INT8OID}, NULL
 };
 
+/* The same for imported backorders: their status rounds start too. */
+static WlQuery q_add_imported_paid = {
+	"UPDATE waitlist.sku SET paid_tail = paid_tail + $2, paid_waiting = paid_waiting + $2,"
+	STATUS_ROUNDS_START
+	" WHERE sku = $1",
+	4, {TEXTOID, INT8OID, FLOAT8OID, TIMESTAMPTZOID}, NULL
+};
+
 /* An import placed paid units and sign-ups at the end of the SKU's queues. */
 void
 wl_sku_add_imported(const char *sku, int64 paid_units, int64 signups)
 {
-	Datum		args[3] = {CStringGetTextDatum(sku), Int64GetDatum(paid_units), Int64GetDatum(signups)};
+	Datum		args[4] = {CStringGetTextDatum(sku), Int64GetDatum(paid_units), Int64GetDatum(signups),
+	wl_now()};
 
+	if (paid_units > 0 && signups == 0)
+	{
+		args[2] = Float8GetDatum((double) wl_status_interval_s);
+		wl_exec(&q_add_imported_paid, args, NULL, SPI_OK_UPDATE, 0);
+		return;
+	}
 	wl_exec(&q_add_imported, args, NULL, SPI_OK_UPDATE, 0);
 }
 
@@ -692,7 +723,8 @@ wl_sku_give_back_preorder(const char *sku, int64 qty, bool positions, WlSku *s)
  * back.  The money is worked out from the SKU's payment terms as of the
  * updated row; the confirmation and payment event are written later, in
  * bulk, by claim() or tick(): the line is due for that at once
- * (action_at = now()).
+ * (action_at = now()), and tick() plans its scheduled notes at once too
+ * (next_note_at = now(), domain/schedule.c).
  */
 static WlQuery q_place_preorder = {
 	"WITH u AS ("
@@ -703,13 +735,14 @@ static WlQuery q_place_preorder = {
 	" i AS ("
 	"  INSERT INTO waitlist.line (sku, kind, order_ref, customer, email, phone, qty,"
 	"   pos_start, pos_end, channel, unit_price, currency, amount, deposit, captured,"
-	"   payment_mode, payment_state, authorized_until, confirm_pending, action_at)"
+	"   payment_mode, payment_state, authorized_until, confirm_pending, action_at,"
+	"   next_note_at)"
 	"  SELECT u.sku, 'preorder', $2, $3, $4, $5, $6, u.pos, u.pos + $6, $7, $8::numeric, $9,"
 	"   m.amount, CASE u.payment_mode WHEN 'deposit' THEN c.now END, c.now, u.payment_mode,"
 	"   CASE u.payment_mode WHEN 'authorize' THEN 'authorized' WHEN 'full' THEN 'captured'"
 	"    ELSE 'deposit_captured' END,"
 	"   CASE u.payment_mode WHEN 'authorize' THEN $11 + make_interval(secs => $10) END,"
-	"   true, $11"
+	"   true, $11, $11"
 	"  FROM u"
 	"  CROSS JOIN LATERAL (SELECT $8::numeric * $6 AS amount) m"
 	"  CROSS JOIN LATERAL (SELECT CASE u.payment_mode WHEN 'full' THEN m.amount"
@@ -820,4 +853,113 @@ wl_sku_codes_to_recheck(int max)
 	Datum		arg = Int32GetDatum(max);
 
 	return wl_exec(&q_to_recheck, &arg, NULL, SPI_OK_SELECT, 0);
+}
+
+/* ---------- the schedule (domain/schedule.c) ---------- */
+
+/*
+ * SKUs whose backorder_status round is due, oldest first, locked (others
+ * skipped): sku, round (the number of the round to write), due_at (when
+ * it was due), every (the SKU's interval).  $2: waitlist.status_interval.
+ */
+static WlQuery q_status_due = {
+	"SELECT sku, coalesce(status_round, 0) + 1 AS round, next_status_at AS due_at,"
+	" coalesce(status_interval, make_interval(secs => $2)) AS every"
+	" FROM waitlist.sku WHERE next_status_at <= waitlist.now()"
+	" ORDER BY next_status_at LIMIT $1 FOR UPDATE SKIP LOCKED",
+	2, {INT4OID, FLOAT8OID}, NULL
+};
+
+/* Up to max SKUs whose status round is due (q_status_due), left in SPI_tuptable. */
+uint64
+wl_sku_codes_status_due(int max)
+{
+	Datum		args[2] = {Int32GetDatum(max), Float8GetDatum((double) wl_status_interval_s)};
+
+	return wl_exec(&q_status_due, args, NULL, SPI_OK_SELECT, 0);
+}
+
+/*
+ * A round done: count it; the next is due an interval after this one (an
+ * interval from now when the clock is further on than that), or never while
+ * no backorder waits (the next backorder starts the rounds again).
+ */
+static WlQuery q_status_done = {
+	"UPDATE waitlist.sku k SET status_round = coalesce(status_round, 0) + 1,"
+	" next_status_at = CASE WHEN NOT $2 THEN NULL"
+	"  WHEN k.next_status_at + i.every > waitlist.now() THEN k.next_status_at + i.every"
+	"  ELSE waitlist.now() + i.every END"
+	" FROM (SELECT coalesce(status_interval, make_interval(secs => $3)) AS every"
+	"       FROM waitlist.sku WHERE sku = $1) i"
+	" WHERE k.sku = $1",
+	3, {TEXTOID, BOOLOID, FLOAT8OID}, NULL
+};
+
+/* Record the SKU's status round as done; more: backorders still wait. */
+void
+wl_sku_status_round_done(const char *sku, bool more)
+{
+	Datum		args[3] = {CStringGetTextDatum(sku), BoolGetDatum(more),
+	Float8GetDatum((double) wl_status_interval_s)};
+
+	wl_exec(&q_status_done, args, NULL, SPI_OK_UPDATE, 1);
+}
+
+/*
+ * SKUs whose confirmed restock date or pre-order ship date is before $2
+ * (the clock's today) and not yet handled, locked (others skipped), whole
+ * rows, read through the index sku_date_watch.
+ */
+static WlQuery q_dates_passed = {
+	"SELECT k.* FROM waitlist.sku k WHERE k.sku = ANY (ARRAY("
+	"  SELECT sku FROM waitlist.sku WHERE " WL_SKU_WATCHED " AND " WL_SKU_WATCH_DATE " < $2"
+	"  ORDER BY " WL_SKU_WATCH_DATE " LIMIT $1))"
+	" ORDER BY k.sku FOR UPDATE SKIP LOCKED",
+	2, {INT4OID, DATEOID}, NULL
+};
+
+/* Up to max SKUs with a passed date to handle, left in SPI_tuptable (rows). */
+uint64
+wl_sku_with_dates_passed(int max, DateADT today)
+{
+	Datum		args[2] = {Int32GetDatum(max), DateADTGetDatum(today)};
+
+	return wl_exec(&q_dates_passed, args, NULL, SPI_OK_SELECT, 0);
+}
+
+/* The passed dates (of those before $2, today) are handled: each alerts once. */
+static WlQuery q_dates_seen = {
+	"UPDATE waitlist.sku SET"
+	" passed_restock = CASE WHEN restock_confirmed AND restock_date < $2"
+	"  THEN restock_date ELSE passed_restock END,"
+	" passed_ships = CASE WHEN ships_on < $2 THEN ships_on ELSE passed_ships END"
+	" WHERE sku = $1",
+	2, {TEXTOID, DATEOID}, NULL
+};
+
+/* Mark the SKU's passed dates as handled. */
+void
+wl_sku_dates_seen(const char *sku, DateADT today)
+{
+	Datum		args[2] = {CStringGetTextDatum(sku), DateADTGetDatum(today)};
+
+	wl_exec(&q_dates_seen, args, NULL, SPI_OK_UPDATE, 1);
+}
+
+static WlQuery q_next_update = {
+	"UPDATE waitlist.sku SET updates_posted = coalesce(updates_posted, 0) + 1 WHERE sku = $1"
+	" RETURNING updates_posted",
+	1, {TEXTOID}, NULL
+};
+
+/* Number the SKU's next production update (locks the row); false: unknown SKU. */
+bool
+wl_sku_next_update(const char *sku, int32 *number)
+{
+	Datum		arg = CStringGetTextDatum(sku);
+
+	if (wl_exec(&q_next_update, &arg, NULL, SPI_OK_UPDATE_RETURNING, 1) == 0)
+		return false;
+	*number = DatumGetInt32(wl_get_datum(0, 1, NULL));
+	return true;
 }

@@ -60,8 +60,24 @@ typedef enum WlSkuCol
 	SKU_IMMINENT_DAYS,
 	SKU_EMAIL_DELAY,
 	SKU_ETA_TO_SIGNUPS,
+	SKU_PASSED_RESTOCK,
+	SKU_PASSED_SHIPS,
 	SKU_NCOLS
 } WlSkuCol;
+
+/*
+ * The SKU's earliest date still to watch for passing (its confirmed
+ * restock date, its pre-order ship date, each until the tick has handled
+ * its passing), and the rows that have one: the expression and predicate
+ * of the index sku_date_watch, which the statements must spell exactly so.
+ */
+#define WL_SKU_WATCH_DATE \
+	"LEAST(CASE WHEN restock_confirmed AND restock_date IS DISTINCT FROM passed_restock" \
+	" THEN restock_date END," \
+	" CASE WHEN ships_on IS DISTINCT FROM passed_ships THEN ships_on END)"
+#define WL_SKU_WATCHED \
+	"((restock_confirmed AND restock_date IS DISTINCT FROM passed_restock)" \
+	" OR ships_on IS DISTINCT FROM passed_ships)"
 
 /* A sku row (or the columns of one that a caller has). */
 typedef struct WlSku
@@ -119,6 +135,13 @@ extern void wl_sku_refresh_channel_limits(const char *sku);
 extern void wl_sku_give_back_preorder(const char *sku, int64 qty, bool positions, WlSku *s);
 extern bool wl_sku_place_preorder(Datum *args, const char *nulls, WlSku *s, int64 *line_id);
 extern uint64 wl_sku_preorder_report(const char *code);
+
+/* The schedule (domain/schedule.c) */
+extern uint64 wl_sku_codes_status_due(int max);
+extern void wl_sku_status_round_done(const char *sku, bool more);
+extern uint64 wl_sku_with_dates_passed(int max, DateADT today);
+extern void wl_sku_dates_seen(const char *sku, DateADT today);
+extern bool wl_sku_next_update(const char *sku, int32 *number);
 
 /* Sets of SKUs */
 extern uint64 wl_sku_codes_listed_on(const char *channel);

@@ -1,0 +1,1 @@
+SELECT 1 FROM waitlist.line WHERE next_note_at <= now() LIMIT 1;
