@@ -7,7 +7,8 @@
  *
  * Locking: every step takes its rows FOR UPDATE SKIP LOCKED (expansion.c,
  * availability.c), so two rounds at once in one database split the work
- * and write nothing twice.  The caller is connected to SPI.
+ * and write nothing twice.  The caller is connected to SPI.  On Citus a
+ * round works on this node's local shards (store/shards.c).
  */
 #include "postgres.h"
 
@@ -16,11 +17,12 @@
 #include "domain/availability.h"
 #include "domain/expansion.h"
 #include "domain/tick.h"
+#include "store/shards.h"
 #include "txn/pending.h"
 
-/* Run one round; returns the messages written (availability's aside). */
-int64
-wl_tick(void)
+/* One round on the tables (or the shard group) the statements name. */
+static int64
+tick_here(int64 unused)
 {
 	int64		n;
 	int64		more;
@@ -32,4 +34,18 @@ wl_tick(void)
 	if (n > 0)
 		wl_note_messages();
 	return n;
+}
+
+/*
+ * Run one round; returns the messages written (availability's aside).  On
+ * Citus, on this node's local shards, once per shard group.
+ */
+int64
+wl_tick(void)
+{
+	WlLocalShards here;
+
+	if (!wl_local_shards(&here))
+		return tick_here(0);
+	return wl_shards_each(&here, tick_here, 0);
 }

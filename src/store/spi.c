@@ -20,6 +20,7 @@
 #include "waitlist.h"
 
 static bool layout_checked = false; /* the tables are keyed by the SKU code */
+static WlSqlMapper sql_mapper = NULL;	/* while set, wl_exec runs mapped text */
 
 /* Connect to SPI (every C entry point that runs statements does). */
 void
@@ -118,6 +119,18 @@ rethrow_without_row(MemoryContext cxt)
 	ReThrowError(e);
 }
 
+/*
+ * From now on run every statement's text through mapper (NULL: stop).  On
+ * Citus the per-node work names a local shard group's shards instead of the
+ * distributed tables (store/shards.c); mapped statements are planned on
+ * each run, not kept.
+ */
+void
+wl_spi_map(WlSqlMapper mapper)
+{
+	sql_mapper = mapper;
+}
+
 /* Run q with bound values; the SPI result must equal expected. */
 uint64
 wl_exec(WlQuery *q, Datum *values, const char *nulls, int expected, long count)
@@ -125,10 +138,16 @@ wl_exec(WlQuery *q, Datum *values, const char *nulls, int expected, long count)
 	MemoryContext cxt = CurrentMemoryContext;
 	int			rc = 0;
 
-	wl_prepare(q);
+	if (sql_mapper == NULL)
+		wl_prepare(q);
 	PG_TRY();
 	{
-		rc = SPI_execute_plan(q->plan, values, nulls, false, count);
+		if (sql_mapper != NULL)
+			rc = SPI_execute_with_args(sql_mapper(q->sql), q->nargs,
+									   (Oid *) q->argtypes, values, nulls,
+									   false, count);
+		else
+			rc = SPI_execute_plan(q->plan, values, nulls, false, count);
 	}
 	PG_CATCH();
 	{
