@@ -183,6 +183,16 @@ expect "a transaction over two SKUs on two workers allocates both at commit" \
 	   api "SELECT string_agg(on_hand || '/' || allocated, ',' ORDER BY sku = '$API_B') FROM waitlist.sku WHERE sku IN ('$API_A', '$API_B')")" \
 	"3/1,1/0"
 
+# The per-node work, by hand, before any relay runs: a worker expands the
+# batches of its own shards into its own outbox; the coordinator, which
+# holds no shard, has nothing to expand.
+wa="$(worker_of "$API_A")"
+expect "worker $wa: next_due() is now (its shards' batches wait), expand_batches() writes them to its outbox, tick() then has nothing left" \
+	"$(on "$wa" -c "SELECT waitlist.next_due() <= now()")/$(on "$wa" -c "SELECT waitlist.expand_batches(100) > 0")/$(on "$wa" -c "SELECT waitlist.tick()")/$(on "$wa" -c "SELECT count(DISTINCT sku) || ':' || min(sku) FROM waitlist.outbox WHERE kind IN ('ready_to_ship', 'back_in_stock')")" \
+	"t/t/0/1:$API_A"
+expect "the coordinator: expand_batches() and tick() find nothing, next_due() nothing due" \
+	"$(c -c "SELECT waitlist.expand_batches(100)")/$(c -c "SELECT waitlist.tick()")/$(c -c "SELECT coalesce(waitlist.next_due() <= now(), false)")" "0/0/f"
+
 # ------------------------------------------------- receiver and relays
 python3 test/soak/receiver.py "$SECRET" "$OUT" 0 0 >"$OUT/receiver.port" 2>"$OUT/receiver.log" &
 RECEIVER_PID=$!
