@@ -193,6 +193,18 @@ expect "worker $wa: next_due() is now (its shards' batches wait), expand_batches
 expect "the coordinator: expand_batches() and tick() find nothing, next_due() nothing due" \
 	"$(c -c "SELECT waitlist.expand_batches(100)")/$(c -c "SELECT waitlist.tick()")/$(c -c "SELECT coalesce(waitlist.next_due() <= now(), false)")" "0/0/f"
 
+# A database without the citus extension on the same (Citus-preloaded)
+# server: waitlist runs there as on plain PostgreSQL.
+c -c "SET client_min_messages = warning" -c "CREATE DATABASE plain" >/dev/null || fail "CREATE DATABASE plain"
+expect "a database without the citus extension: claim(), tick(), next_due() and check_invariants() as on a single node" \
+	"$(c -d plain -c "CREATE EXTENSION waitlist" \
+		-c "SELECT count(*) FROM waitlist.upsert_sku('P-1', 'Plain')" \
+		-c "SELECT waitlist.subscribe('P-1', 'solo@example.com') > 0" \
+		-c "SELECT waitlist.next_due() <= now()" \
+		-c "SELECT count(*) FROM waitlist.claim('solo', 10)" \
+		-c "SELECT waitlist.tick()" \
+		-c "SELECT count(*) FROM waitlist.check_invariants()" 2>&1 | paste -sd/)" "1/t/t/1/0/0"
+
 # ------------------------------------------------- receiver and relays
 python3 test/soak/receiver.py "$SECRET" "$OUT" 0 0 >"$OUT/receiver.port" 2>"$OUT/receiver.log" &
 RECEIVER_PID=$!

@@ -14,15 +14,19 @@
  * tables their local placement.  Citus allows plain statements on shards.
  *
  * On a server without Citus (the GUC citus.version is not defined, looked
- * up once per backend) or before distribute() nothing of this runs: the
- * caller gets distributed = false and runs its statements as they are.
+ * up once per backend), in a database without the citus extension (where
+ * Citus is preloaded for others) and before distribute() nothing of this
+ * runs: the caller gets distributed = false and runs its statements as
+ * they are.
  */
 #include "postgres.h"
 
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 
 #include "store/shards.h"
 #include "store/spi.h"
@@ -96,8 +100,9 @@ wl_local_shards(WlLocalShards *out)
 		return false;			/* already inside a group: run as mapped */
 	if (citus_loaded < 0)
 		citus_loaded = GetConfigOption("citus.version", true, false) != NULL;
-	if (!citus_loaded)
-		return false;
+	if (!citus_loaded ||
+		!OidIsValid(get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE)))
+		return false;			/* no Citus, or not in this database */
 	wl_exec(&q_distributed, NULL, NULL, SPI_OK_SELECT, 0);
 	if (!wl_get_bool(0, 1))
 		return false;
