@@ -688,304 +688,349 @@ LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
+DECLARE
+	here record;
+	q text;
 BEGIN
 	/*
-	 * Per SKU, against the aggregates of its lines and sign-ups.  A line
-	 * holds greatest(0, least(qty, paid_served - pos_start)) units while it
-	 * waits (the derivation of waitlist.line_status).
+	 * On Citus (after waitlist.distribute()) the checks of the SKU tables run
+	 * on this node's local shards, once per group of colocated shards, each
+	 * "waitlist.<table>" naming the group's shard: the outbox is a local table
+	 * on every node, which Citus does not join with distributed tables.  Run
+	 * it on every node.  Elsewhere each check runs once, as written.
 	 */
-	RETURN QUERY
-	WITH l AS (
-		SELECT x.sku,
-			   pg_catalog.sum(x.qty) AS queued,
-			   pg_catalog.count(*) FILTER (WHERE x.pos_start OPERATOR(pg_catalog.<>) x.prev_end) AS gaps,
-			   pg_catalog.sum(x.qty) FILTER (WHERE x.waiting) AS wanted,
-			   pg_catalog.sum(x.held) FILTER (WHERE x.waiting) AS held,
-			   pg_catalog.min(x.pos_start) FILTER (WHERE x.waiting AND x.held OPERATOR(pg_catalog.<) x.qty) AS first_short,
-			   pg_catalog.max(x.pos_start) FILTER (WHERE x.waiting AND x.held OPERATOR(pg_catalog.>) 0) AS last_holding,
-			   pg_catalog.sum(x.qty) FILTER (WHERE x.kind OPERATOR(pg_catalog.=) 'preorder'
-											AND x.state OPERATOR(pg_catalog.<>) 'cancelled') AS preorders
-		  FROM (SELECT ln.sku, ln.qty, ln.pos_start, ln.kind, ln.state,
-					   ln.state OPERATOR(pg_catalog.=) 'waiting' AS waiting,
-					   pg_catalog.lag(ln.pos_end, 1, 0::bigint)
-						   OVER (PARTITION BY ln.sku ORDER BY ln.pos_start) AS prev_end,
-					   GREATEST(0, LEAST(ln.qty::bigint, k.paid_served OPERATOR(pg_catalog.-) ln.pos_start)) AS held
-				  FROM waitlist.line ln
-				  JOIN waitlist.sku k ON k.sku OPERATOR(pg_catalog.=) ln.sku) x
-		 GROUP BY x.sku),
-	u AS (
-		SELECT sub.sku, pg_catalog.count(*) AS signups,
-			   pg_catalog.min(sub.pos) AS first_pos, pg_catalog.max(sub.pos) AS last_pos,
-			   pg_catalog.count(*) FILTER (WHERE sub.state OPERATOR(pg_catalog.=) 'waiting'
-										   AND sub.pos OPERATOR(pg_catalog.>=) k.sub_served) AS waiting
-		  FROM waitlist.subscriber sub
-		  JOIN waitlist.sku k ON k.sku OPERATOR(pg_catalog.=) sub.sku
-		 GROUP BY sub.sku),
-	c AS (
-		SELECT pc.sku, pg_catalog.count(*) AS limits
-		  FROM waitlist.preorder_channel pc GROUP BY pc.sku)
-	SELECT v.invariant, s.sku, v.detail
-	  FROM waitlist.sku s
-	  LEFT JOIN l ON l.sku OPERATOR(pg_catalog.=) s.sku
-	  LEFT JOIN u ON u.sku OPERATOR(pg_catalog.=) s.sku
-	  LEFT JOIN c ON c.sku OPERATOR(pg_catalog.=) s.sku
-	 CROSS JOIN LATERAL (VALUES
-		-- allocated-and-unshipped units never exceed the units on hand
-		('stock', s.allocated OPERATOR(pg_catalog.>) s.on_hand,
-		 pg_catalog.format('allocated %s, on hand %s', s.allocated, s.on_hand)),
-		-- no counter goes negative, watermarks stay within their queues
-		('watermarks', NOT (s.paid_served OPERATOR(pg_catalog.>=) 0
-							AND s.paid_served OPERATOR(pg_catalog.<=) s.paid_tail
-							AND s.sub_served OPERATOR(pg_catalog.>=) 0
-							AND s.sub_served OPERATOR(pg_catalog.<=) s.sub_tail
-							AND s.announced OPERATOR(pg_catalog.>=) 0),
-		 pg_catalog.format('paid_served %s of paid_tail %s, sub_served %s of sub_tail %s, announced %s',
-						   s.paid_served, s.paid_tail, s.sub_served, s.sub_tail, s.announced)),
-		-- sku.allocated is what the waiting lines hold under the watermark
-		('allocated', s.allocated OPERATOR(pg_catalog.<>) coalesce(l.held, 0),
-		 pg_catalog.format('allocated %s, waiting lines hold %s', s.allocated, coalesce(l.held, 0))),
-		-- after a commit no unit sits idle while a line waits
-		('greedy', s.allocated OPERATOR(pg_catalog.<>) LEAST(s.on_hand, coalesce(l.wanted, 0)),
-		 pg_catalog.format('allocated %s, on hand %s, waiting lines want %s',
-						   s.allocated, s.on_hand, coalesce(l.wanted, 0))),
-		-- FIFO: no later waiting line holds a unit while an earlier one is short
-		('fifo', l.first_short OPERATOR(pg_catalog.<) l.last_holding,
-		 pg_catalog.format('the line at position %s is short while the line at position %s holds units',
-						   l.first_short, l.last_holding)),
-		-- the live-queue counters the policy reads
-		('paid_waiting', s.paid_waiting OPERATOR(pg_catalog.<>)
-			(coalesce(l.wanted, 0) OPERATOR(pg_catalog.-) coalesce(l.held, 0)),
-		 pg_catalog.format('paid_waiting %s, waiting lines are short of %s', s.paid_waiting,
-						   coalesce(l.wanted, 0) OPERATOR(pg_catalog.-) coalesce(l.held, 0))),
-		('sub_waiting', s.sub_waiting OPERATOR(pg_catalog.<>) coalesce(u.waiting, 0),
-		 pg_catalog.format('sub_waiting %s, sign-ups waiting at or above the watermark %s',
-						   s.sub_waiting, coalesce(u.waiting, 0))),
-		-- paid lines tile [0, paid_tail), sign-ups take 0 .. sub_tail - 1
-		('paid_positions', s.paid_tail OPERATOR(pg_catalog.<>) coalesce(l.queued, 0)
-						   OR coalesce(l.gaps, 0) OPERATOR(pg_catalog.>) 0,
-		 pg_catalog.format('paid_tail %s, the lines'' units %s, gaps or overlaps %s',
-						   s.paid_tail, coalesce(l.queued, 0), coalesce(l.gaps, 0))),
-		('signup_positions', s.sub_tail OPERATOR(pg_catalog.<>) coalesce(u.signups, 0)
-							 OR coalesce(u.first_pos, 0) OPERATOR(pg_catalog.<>) 0
-							 OR coalesce(u.last_pos, -1) OPERATOR(pg_catalog.<>) (s.sub_tail OPERATOR(pg_catalog.-) 1),
-		 pg_catalog.format('sub_tail %s, %s sign-ups at positions %s to %s',
-						   s.sub_tail, coalesce(u.signups, 0), u.first_pos, u.last_pos)),
-		-- after a commit free units are announced, and only those
-		('wave', s.announced OPERATOR(pg_catalog.>) GREATEST(s.on_hand OPERATOR(pg_catalog.-) s.allocated, 0)
-				 OR (s.sub_waiting OPERATOR(pg_catalog.>) 0
-					 AND (s.on_hand OPERATOR(pg_catalog.-) s.allocated) OPERATOR(pg_catalog.>) s.announced),
-		 pg_catalog.format('free units %s, announced %s, sign-ups still waiting %s',
-						   s.on_hand OPERATOR(pg_catalog.-) s.allocated, s.announced, s.sub_waiting)),
-		-- accepted pre-order units are what the pre-order lines hold
-		('preorder_accepted', s.preorder_accepted OPERATOR(pg_catalog.<>) coalesce(l.preorders, 0),
-		 pg_catalog.format('preorder_accepted %s, pre-order lines not cancelled hold %s',
-						   s.preorder_accepted, coalesce(l.preorders, 0))),
-		-- accepted units never pass floor(planned_production * cap / 100),
-		-- unless a smaller plan left them over.  Without history that is
-		-- certain only while no plan change could explain them (the first
-		-- plan: preorder_terms counts the changes), or when the change's own
-		-- preorder_over_limit event counted fewer units than are accepted now
-		-- (none may be taken while over; the event may have been purged)
-		('preorder_cap', s.preorder_accepted OPERATOR(pg_catalog.>) coalesce(s.preorder_limit, 0)
-			AND (s.preorder_terms OPERATOR(pg_catalog.<=) 1
-				 OR EXISTS (SELECT 1 FROM waitlist.outbox o
-							 WHERE o.idempotency_key OPERATOR(pg_catalog.=)
-								   ('sku:' OPERATOR(pg_catalog.||) s.id OPERATOR(pg_catalog.||) ':preorder_over:'
-									OPERATOR(pg_catalog.||) s.preorder_terms)
-							   AND (o.payload OPERATOR(pg_catalog.->>) 'accepted')::bigint
-								   OPERATOR(pg_catalog.<) s.preorder_accepted)),
-		 pg_catalog.format('%s pre-order units accepted over a limit of %s, more than a smaller plan left over',
-						   s.preorder_accepted, coalesce(s.preorder_limit, 0))),
-		('preorder_at_limit', s.preorder_at_limit OPERATOR(pg_catalog.<>)
-			coalesce(s.preorder_accepted OPERATOR(pg_catalog.>=) s.preorder_limit, false),
-		 pg_catalog.format('preorder_at_limit %s, accepted %s of %s',
-						   s.preorder_at_limit, s.preorder_accepted, s.preorder_limit)),
-		-- a plan as open_preorders stores it
-		('preorder_plan', CASE WHEN s.planned_production IS NULL
-			THEN s.preorder_limit IS NOT NULL OR s.preorder_cap_pct IS NOT NULL OR s.preorders_open
-			ELSE NOT coalesce(s.planned_production OPERATOR(pg_catalog.>=) 1
-				AND s.planned_production OPERATOR(pg_catalog.<=) 1000000000000
-				AND s.preorder_cap_pct OPERATOR(pg_catalog.>) 0
-				AND s.preorder_cap_pct OPERATOR(pg_catalog.<=) 100
-				AND s.preorder_limit OPERATOR(pg_catalog.>=) 1
-				AND s.preorder_limit OPERATOR(pg_catalog.=) pg_catalog.floor(s.planned_production
-					OPERATOR(pg_catalog.*) s.preorder_cap_pct OPERATOR(pg_catalog./) 100)::bigint
-				AND s.ships_on OPERATOR(pg_catalog.>=) s.production_date
-				AND s.payment_mode OPERATOR(pg_catalog.=) ANY (ARRAY['authorize', 'full', 'deposit'])
-				AND CASE WHEN s.payment_mode OPERATOR(pg_catalog.=) 'deposit'
-					THEN (s.deposit_pct IS NULL) OPERATOR(pg_catalog.<>) (s.deposit_amount IS NULL)
-						 AND coalesce(s.deposit_pct OPERATOR(pg_catalog.>) 0
-									  AND s.deposit_pct OPERATOR(pg_catalog.<) 100, true)
-						 AND coalesce(s.deposit_amount OPERATOR(pg_catalog.>) 0, true)
-					ELSE s.deposit_pct IS NULL AND s.deposit_amount IS NULL END, false)
-			END
-			OR (s.preorders_open AND s.status OPERATOR(pg_catalog.<>) 'upcoming'),
-		 pg_catalog.format('status %s, open %s, planned %s, cap %s%%, limit %s, production %s, ships %s, payment %s, deposit %s%% / %s',
-						   s.status, s.preorders_open, s.planned_production, s.preorder_cap_pct,
-						   s.preorder_limit, s.production_date, s.ships_on, s.payment_mode,
-						   s.deposit_pct, s.deposit_amount)),
-		('channel_limits', s.channel_limits OPERATOR(pg_catalog.<>) (c.limits IS NOT NULL),
-		 pg_catalog.format('channel_limits %s, channels with their own limit %s',
-						   s.channel_limits, coalesce(c.limits, 0))),
-		-- settings as the API checks them at the door
-		('sku_settings', NOT coalesce(
-				pg_catalog.char_length(s.sku) OPERATOR(pg_catalog.>=) 1
-			AND pg_catalog.char_length(s.sku) OPERATOR(pg_catalog.<=) 128
-			AND s.status OPERATOR(pg_catalog.=) ANY (ARRAY['active', 'upcoming', 'discontinued'])
-			AND s.notify_ratio OPERATOR(pg_catalog.>=) 1 AND s.notify_ratio OPERATOR(pg_catalog.<=) 100
-			AND coalesce(pg_catalog.char_length(s.title) OPERATOR(pg_catalog.<=) 500
-						 AND s.title OPERATOR(pg_catalog.<>) '', true)
-			AND coalesce(pg_catalog.char_length(s.product_url) OPERATOR(pg_catalog.<=) 2048
-						 AND s.product_url OPERATOR(pg_catalog.<>) '', true)
-			AND coalesce(pg_catalog.char_length(s.image_url) OPERATOR(pg_catalog.<=) 2048
-						 AND s.image_url OPERATOR(pg_catalog.<>) '', true)
-			AND coalesce(s.backorder_days OPERATOR(pg_catalog.>=) 0
-						 AND s.backorder_days OPERATOR(pg_catalog.<=) 365, true)
-			AND coalesce(s.out_of_stock_days OPERATOR(pg_catalog.>=) 0
-						 AND s.out_of_stock_days OPERATOR(pg_catalog.<=) 365, true)
-			AND coalesce(s.min_demand OPERATOR(pg_catalog.>=) 0, true)
-			AND coalesce(s.max_backorder_units OPERATOR(pg_catalog.>=) 0, true), false),
-		 pg_catalog.format('status %s, notify_ratio %s, policy days %s/%s, min_demand %s, max_backorder_units %s, lengths of sku, title and URLs %s/%s/%s/%s',
-						   s.status, s.notify_ratio, s.backorder_days, s.out_of_stock_days, s.min_demand,
-						   s.max_backorder_units, pg_catalog.char_length(s.sku),
-						   pg_catalog.char_length(s.title), pg_catalog.char_length(s.product_url),
-						   pg_catalog.char_length(s.image_url))),
-		-- every date ends up in a message: 2000-01-01 to 9999-12-31
-		('sku_dates', NOT coalesce(
-				coalesce(s.restock_date OPERATOR(pg_catalog.>=) '2000-01-01'::date
-						 AND s.restock_date OPERATOR(pg_catalog.<=) '9999-12-31'::date, true)
-			AND coalesce(s.production_date OPERATOR(pg_catalog.>=) '2000-01-01'::date
-						 AND s.production_date OPERATOR(pg_catalog.<=) '9999-12-31'::date, true)
-			AND coalesce(s.ships_on OPERATOR(pg_catalog.>=) '2000-01-01'::date
-						 AND s.ships_on OPERATOR(pg_catalog.<=) '9999-12-31'::date, true), false),
-		 pg_catalog.format('restock_date %s, production_date %s, ships_on %s',
-						   s.restock_date, s.production_date, s.ships_on)),
-		-- listings: one dimension, at most 64 distinct well-formed channel names
-		('listings', s.channels IS NOT NULL AND NOT coalesce(
-				pg_catalog.cardinality(s.channels) OPERATOR(pg_catalog.<=) 64
-			AND coalesce(pg_catalog.array_ndims(s.channels), 1) OPERATOR(pg_catalog.=) 1
-			AND NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(s.channels) ch (name)
-							 WHERE ch.name IS NULL
-								OR ch.name OPERATOR(pg_catalog.!~) '^[a-z0-9_-]{1,40}$')
-			AND (SELECT pg_catalog.count(DISTINCT ch.name) FROM pg_catalog.unnest(s.channels) ch (name))
-				OPERATOR(pg_catalog.=) pg_catalog.cardinality(s.channels), false),
-		 pg_catalog.format('%s channels in %s dimensions', pg_catalog.cardinality(s.channels),
-						   pg_catalog.array_ndims(s.channels)))
-		) v (invariant, broken, detail)
-	 WHERE v.broken;
-
-	-- Pre-order channel limits count their channel's lines.
-	RETURN QUERY
-	SELECT 'channel_accepted', s.sku,
-		   pg_catalog.format('channel %s: accepted %s, its pre-order lines not cancelled hold %s',
-							 pc.channel, pc.accepted, coalesce(n.units, 0))
-	  FROM waitlist.preorder_channel pc
-	  JOIN waitlist.sku s ON s.sku OPERATOR(pg_catalog.=) pc.sku
-	  LEFT JOIN LATERAL (
-		SELECT pg_catalog.sum(ln.qty) AS units FROM waitlist.line ln
-		 WHERE ln.sku OPERATOR(pg_catalog.=) pc.sku
-		   AND ln.channel OPERATOR(pg_catalog.=) pc.channel
-		   AND ln.kind OPERATOR(pg_catalog.=) 'preorder'
-		   AND ln.state OPERATOR(pg_catalog.<>) 'cancelled') n ON true
-	 WHERE pc.accepted OPERATOR(pg_catalog.<>) coalesce(n.units, 0);
-
-	/*
-	 * Lines: states, contacts, payment.  Details name lines by id, never by
-	 * contact.
-	 */
-	RETURN QUERY
-	SELECT v.invariant, s.sku, pg_catalog.format('line %s (%s, %s): %s', ln.id, ln.kind, ln.state, v.detail)
-	  FROM waitlist.line ln
-	  JOIN waitlist.sku s ON s.sku OPERATOR(pg_catalog.=) ln.sku
-	 CROSS JOIN LATERAL (VALUES
-		('line_state', NOT coalesce(
-				ln.kind OPERATOR(pg_catalog.=) ANY (ARRAY['backorder', 'preorder'])
-			AND ln.state OPERATOR(pg_catalog.=) ANY (ARRAY['waiting', 'shipped', 'cancelled'])
-			AND (ln.shipped_at IS NOT NULL) OPERATOR(pg_catalog.=) (ln.state OPERATOR(pg_catalog.=) 'shipped')
-			AND (ln.cancelled_at IS NOT NULL) OPERATOR(pg_catalog.=) (ln.state OPERATOR(pg_catalog.=) 'cancelled'),
-			false),
-		 pg_catalog.format('shipped_at %s, cancelled_at %s',
-						   ln.shipped_at IS NOT NULL, ln.cancelled_at IS NOT NULL)),
-		('line_contact', NOT coalesce(
-				(ln.email IS NOT NULL OR ln.phone IS NOT NULL)
-			AND coalesce(waitlist.valid_email(ln.email), true)
-			AND coalesce(waitlist.valid_phone(ln.phone), true)
-			AND pg_catalog.char_length(ln.order_ref) OPERATOR(pg_catalog.>=) 1
-			AND pg_catalog.char_length(ln.order_ref) OPERATOR(pg_catalog.<=) 100
-			AND coalesce(pg_catalog.char_length(ln.customer) OPERATOR(pg_catalog.>=) 1
-						 AND pg_catalog.char_length(ln.customer) OPERATOR(pg_catalog.<=) 200, true)
-			AND coalesce(ln.channel OPERATOR(pg_catalog.~) '^[a-z0-9_-]{1,40}$', true), false),
-		 'a contact, order_ref, customer or channel the API would refuse'),
-		('line_payment', NOT coalesce(CASE ln.kind
-			WHEN 'backorder' THEN ln.payment_mode IS NULL AND ln.payment_state IS NULL
-				AND ln.amount IS NULL AND ln.captured OPERATOR(pg_catalog.=) 0
-				AND NOT ln.confirm_pending AND ln.action_at IS NULL
-			ELSE ln.unit_price OPERATOR(pg_catalog.>) 0
-				AND ln.unit_price OPERATOR(pg_catalog.<=) 1000000000
-				AND ln.currency OPERATOR(pg_catalog.~) '^[A-Z]{3}$'
-				AND ln.amount OPERATOR(pg_catalog.=) (ln.unit_price OPERATOR(pg_catalog.*) ln.qty)
-				AND CASE ln.state
-					WHEN 'waiting' THEN CASE ln.payment_state
-						WHEN 'authorized' THEN ln.payment_mode OPERATOR(pg_catalog.=) 'authorize'
-							AND ln.captured OPERATOR(pg_catalog.=) 0 AND ln.authorized_until IS NOT NULL
-						-- a deposit is rounded to the price's scale: 0.01 % of 1.00 is 0.00
-						WHEN 'deposit_captured' THEN ln.payment_mode OPERATOR(pg_catalog.=) 'deposit'
-							AND ln.captured OPERATOR(pg_catalog.=) ln.deposit
-							AND ln.deposit OPERATOR(pg_catalog.>=) 0
-						WHEN 'captured' THEN ln.payment_mode OPERATOR(pg_catalog.=) 'full'
-							AND ln.captured OPERATOR(pg_catalog.=) ln.amount
-						ELSE false END
-					WHEN 'shipped' THEN ln.payment_state OPERATOR(pg_catalog.=) 'captured'
-						AND ln.captured OPERATOR(pg_catalog.=) ln.amount
-					ELSE CASE ln.payment_state
-						WHEN 'voided' THEN ln.payment_mode OPERATOR(pg_catalog.=) 'authorize'
-							AND ln.captured OPERATOR(pg_catalog.=) 0
-						WHEN 'refunded' THEN ln.refunded OPERATOR(pg_catalog.=) ln.captured
-						ELSE false END
+	FOR here IN EXECUTE CASE
+		WHEN pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NULL
+		THEN 'SELECT NULL::text[] AS tables, NULL::text[] AS shards'
+		ELSE $h$WITH here AS (
+		SELECT c.relname::text AS rel, s.shardminvalue AS lo,
+			   pg_catalog.shard_name(s.logicalrelid, s.shardid)::text AS shard
+		  FROM pg_catalog.pg_dist_shard s
+		  JOIN pg_catalog.pg_dist_placement p ON p.shardid OPERATOR(pg_catalog.=) s.shardid
+		  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) s.logicalrelid
+		 WHERE c.relnamespace OPERATOR(pg_catalog.=) 'waitlist'::pg_catalog.regnamespace
+		   AND p.groupid OPERATOR(pg_catalog.=) (SELECT groupid FROM pg_catalog.pg_dist_local_group))$h$ OPERATOR(pg_catalog.||) $g$
+		SELECT pg_catalog.array_agg(x.rel ORDER BY x.rel) AS tables,
+			   pg_catalog.array_agg(x.shard ORDER BY x.rel) AS shards
+		  FROM (SELECT h.lo, h.rel, h.shard FROM here h WHERE h.lo IS NOT NULL
+				UNION ALL
+				SELECT d.lo, r.rel, r.shard
+				  FROM (SELECT DISTINCT h.lo FROM here h WHERE h.lo IS NOT NULL) d,
+					   here r WHERE r.lo IS NULL) x
+		 GROUP BY x.lo
+		UNION ALL
+		SELECT NULL, NULL WHERE NOT EXISTS (
+			SELECT 1 FROM pg_catalog.pg_dist_partition
+			 WHERE logicalrelid OPERATOR(pg_catalog.=) 'waitlist.sku'::pg_catalog.regclass)$g$ END
+	LOOP
+		FOREACH q IN ARRAY ARRAY[
+			/*
+			 * Per SKU, against the aggregates of its lines and sign-ups.  A line
+			 * holds greatest(0, least(qty, paid_served - pos_start)) units while it
+			 * waits (the derivation of waitlist.line_status).
+			 */
+			$q$WITH l AS (
+				SELECT x.sku,
+					   pg_catalog.sum(x.qty) AS queued,
+					   pg_catalog.count(*) FILTER (WHERE x.pos_start OPERATOR(pg_catalog.<>) x.prev_end) AS gaps,
+					   pg_catalog.sum(x.qty) FILTER (WHERE x.waiting) AS wanted,
+					   pg_catalog.sum(x.held) FILTER (WHERE x.waiting) AS held,
+					   pg_catalog.min(x.pos_start) FILTER (WHERE x.waiting AND x.held OPERATOR(pg_catalog.<) x.qty) AS first_short,
+					   pg_catalog.max(x.pos_start) FILTER (WHERE x.waiting AND x.held OPERATOR(pg_catalog.>) 0) AS last_holding,
+					   pg_catalog.sum(x.qty) FILTER (WHERE x.kind OPERATOR(pg_catalog.=) 'preorder'
+													AND x.state OPERATOR(pg_catalog.<>) 'cancelled') AS preorders
+				  FROM (SELECT ln.sku, ln.qty, ln.pos_start, ln.kind, ln.state,
+							   ln.state OPERATOR(pg_catalog.=) 'waiting' AS waiting,
+							   pg_catalog.lag(ln.pos_end, 1, 0::bigint)
+								   OVER (PARTITION BY ln.sku ORDER BY ln.pos_start) AS prev_end,
+							   GREATEST(0, LEAST(ln.qty::bigint, k.paid_served OPERATOR(pg_catalog.-) ln.pos_start)) AS held
+						  FROM waitlist.line ln
+						  JOIN waitlist.sku k ON k.sku OPERATOR(pg_catalog.=) ln.sku) x
+				 GROUP BY x.sku),
+			u AS (
+				SELECT sub.sku, pg_catalog.count(*) AS signups,
+					   pg_catalog.min(sub.pos) AS first_pos, pg_catalog.max(sub.pos) AS last_pos,
+					   pg_catalog.count(*) FILTER (WHERE sub.state OPERATOR(pg_catalog.=) 'waiting'
+												   AND sub.pos OPERATOR(pg_catalog.>=) k.sub_served) AS waiting
+				  FROM waitlist.subscriber sub
+				  JOIN waitlist.sku k ON k.sku OPERATOR(pg_catalog.=) sub.sku
+				 GROUP BY sub.sku),
+			c AS (
+				SELECT pc.sku, pg_catalog.count(*) AS limits
+				  FROM waitlist.preorder_channel pc GROUP BY pc.sku)
+			SELECT v.invariant, s.sku, v.detail
+			  FROM waitlist.sku s
+			  LEFT JOIN l ON l.sku OPERATOR(pg_catalog.=) s.sku
+			  LEFT JOIN u ON u.sku OPERATOR(pg_catalog.=) s.sku
+			  LEFT JOIN c ON c.sku OPERATOR(pg_catalog.=) s.sku
+			 CROSS JOIN LATERAL (VALUES
+				-- allocated-and-unshipped units never exceed the units on hand
+				('stock', s.allocated OPERATOR(pg_catalog.>) s.on_hand,
+				 pg_catalog.format('allocated %s, on hand %s', s.allocated, s.on_hand)),
+				-- no counter goes negative, watermarks stay within their queues
+				('watermarks', NOT (s.paid_served OPERATOR(pg_catalog.>=) 0
+									AND s.paid_served OPERATOR(pg_catalog.<=) s.paid_tail
+									AND s.sub_served OPERATOR(pg_catalog.>=) 0
+									AND s.sub_served OPERATOR(pg_catalog.<=) s.sub_tail
+									AND s.announced OPERATOR(pg_catalog.>=) 0),
+				 pg_catalog.format('paid_served %s of paid_tail %s, sub_served %s of sub_tail %s, announced %s',
+								   s.paid_served, s.paid_tail, s.sub_served, s.sub_tail, s.announced)),
+				-- sku.allocated is what the waiting lines hold under the watermark
+				('allocated', s.allocated OPERATOR(pg_catalog.<>) coalesce(l.held, 0),
+				 pg_catalog.format('allocated %s, waiting lines hold %s', s.allocated, coalesce(l.held, 0))),
+				-- after a commit no unit sits idle while a line waits
+				('greedy', s.allocated OPERATOR(pg_catalog.<>) LEAST(s.on_hand, coalesce(l.wanted, 0)),
+				 pg_catalog.format('allocated %s, on hand %s, waiting lines want %s',
+								   s.allocated, s.on_hand, coalesce(l.wanted, 0))),
+				-- FIFO: no later waiting line holds a unit while an earlier one is short
+				('fifo', l.first_short OPERATOR(pg_catalog.<) l.last_holding,
+				 pg_catalog.format('the line at position %s is short while the line at position %s holds units',
+								   l.first_short, l.last_holding)),
+				-- the live-queue counters the policy reads
+				('paid_waiting', s.paid_waiting OPERATOR(pg_catalog.<>)
+					(coalesce(l.wanted, 0) OPERATOR(pg_catalog.-) coalesce(l.held, 0)),
+				 pg_catalog.format('paid_waiting %s, waiting lines are short of %s', s.paid_waiting,
+								   coalesce(l.wanted, 0) OPERATOR(pg_catalog.-) coalesce(l.held, 0))),
+				('sub_waiting', s.sub_waiting OPERATOR(pg_catalog.<>) coalesce(u.waiting, 0),
+				 pg_catalog.format('sub_waiting %s, sign-ups waiting at or above the watermark %s',
+								   s.sub_waiting, coalesce(u.waiting, 0))),
+				-- paid lines tile [0, paid_tail), sign-ups take 0 .. sub_tail - 1
+				('paid_positions', s.paid_tail OPERATOR(pg_catalog.<>) coalesce(l.queued, 0)
+								   OR coalesce(l.gaps, 0) OPERATOR(pg_catalog.>) 0,
+				 pg_catalog.format('paid_tail %s, the lines'' units %s, gaps or overlaps %s',
+								   s.paid_tail, coalesce(l.queued, 0), coalesce(l.gaps, 0))),
+				('signup_positions', s.sub_tail OPERATOR(pg_catalog.<>) coalesce(u.signups, 0)
+									 OR coalesce(u.first_pos, 0) OPERATOR(pg_catalog.<>) 0
+									 OR coalesce(u.last_pos, -1) OPERATOR(pg_catalog.<>) (s.sub_tail OPERATOR(pg_catalog.-) 1),
+				 pg_catalog.format('sub_tail %s, %s sign-ups at positions %s to %s',
+								   s.sub_tail, coalesce(u.signups, 0), u.first_pos, u.last_pos)),
+				-- after a commit free units are announced, and only those
+				('wave', s.announced OPERATOR(pg_catalog.>) GREATEST(s.on_hand OPERATOR(pg_catalog.-) s.allocated, 0)
+						 OR (s.sub_waiting OPERATOR(pg_catalog.>) 0
+							 AND (s.on_hand OPERATOR(pg_catalog.-) s.allocated) OPERATOR(pg_catalog.>) s.announced),
+				 pg_catalog.format('free units %s, announced %s, sign-ups still waiting %s',
+								   s.on_hand OPERATOR(pg_catalog.-) s.allocated, s.announced, s.sub_waiting)),
+				-- accepted pre-order units are what the pre-order lines hold
+				('preorder_accepted', s.preorder_accepted OPERATOR(pg_catalog.<>) coalesce(l.preorders, 0),
+				 pg_catalog.format('preorder_accepted %s, pre-order lines not cancelled hold %s',
+								   s.preorder_accepted, coalesce(l.preorders, 0))),
+				-- accepted units never pass floor(planned_production * cap / 100),
+				-- unless a smaller plan left them over.  Without history that is
+				-- certain only while no plan change could explain them (the first
+				-- plan: preorder_terms counts the changes), or when the change's own
+				-- preorder_over_limit event counted fewer units than are accepted now
+				-- (none may be taken while over; the event may have been purged)
+				('preorder_cap', s.preorder_accepted OPERATOR(pg_catalog.>) coalesce(s.preorder_limit, 0)
+					AND (s.preorder_terms OPERATOR(pg_catalog.<=) 1
+						 OR EXISTS (SELECT 1 FROM waitlist.outbox o
+									 WHERE o.idempotency_key OPERATOR(pg_catalog.=)
+										   ('sku:' OPERATOR(pg_catalog.||) s.id OPERATOR(pg_catalog.||) ':preorder_over:'
+											OPERATOR(pg_catalog.||) s.preorder_terms)
+									   AND (o.payload OPERATOR(pg_catalog.->>) 'accepted')::bigint
+										   OPERATOR(pg_catalog.<) s.preorder_accepted)),
+				 pg_catalog.format('%s pre-order units accepted over a limit of %s, more than a smaller plan left over',
+								   s.preorder_accepted, coalesce(s.preorder_limit, 0))),
+				('preorder_at_limit', s.preorder_at_limit OPERATOR(pg_catalog.<>)
+					coalesce(s.preorder_accepted OPERATOR(pg_catalog.>=) s.preorder_limit, false),
+				 pg_catalog.format('preorder_at_limit %s, accepted %s of %s',
+								   s.preorder_at_limit, s.preorder_accepted, s.preorder_limit)),
+				-- a plan as open_preorders stores it
+				('preorder_plan', CASE WHEN s.planned_production IS NULL
+					THEN s.preorder_limit IS NOT NULL OR s.preorder_cap_pct IS NOT NULL OR s.preorders_open
+					ELSE NOT coalesce(s.planned_production OPERATOR(pg_catalog.>=) 1
+						AND s.planned_production OPERATOR(pg_catalog.<=) 1000000000000
+						AND s.preorder_cap_pct OPERATOR(pg_catalog.>) 0
+						AND s.preorder_cap_pct OPERATOR(pg_catalog.<=) 100
+						AND s.preorder_limit OPERATOR(pg_catalog.>=) 1
+						AND s.preorder_limit OPERATOR(pg_catalog.=) pg_catalog.floor(s.planned_production
+							OPERATOR(pg_catalog.*) s.preorder_cap_pct OPERATOR(pg_catalog./) 100)::bigint
+						AND s.ships_on OPERATOR(pg_catalog.>=) s.production_date
+						AND s.payment_mode OPERATOR(pg_catalog.=) ANY (ARRAY['authorize', 'full', 'deposit'])
+						AND CASE WHEN s.payment_mode OPERATOR(pg_catalog.=) 'deposit'
+							THEN (s.deposit_pct IS NULL) OPERATOR(pg_catalog.<>) (s.deposit_amount IS NULL)
+								 AND coalesce(s.deposit_pct OPERATOR(pg_catalog.>) 0
+											  AND s.deposit_pct OPERATOR(pg_catalog.<) 100, true)
+								 AND coalesce(s.deposit_amount OPERATOR(pg_catalog.>) 0, true)
+							ELSE s.deposit_pct IS NULL AND s.deposit_amount IS NULL END, false)
 					END
-				-- work left for claim()/tick(): only on waiting lines
-				AND (NOT ln.confirm_pending OR ln.action_at IS NOT NULL)
-				AND (ln.action_at IS NULL OR (ln.state OPERATOR(pg_catalog.=) 'waiting'
-					AND (ln.confirm_pending OR ln.payment_state OPERATOR(pg_catalog.=) 'authorized')))
-			END, false),
-		 pg_catalog.format('payment %s %s, amount %s, captured %s, refunded %s, confirm_pending %s, action due %s',
-						   ln.payment_mode, ln.payment_state, ln.amount, ln.captured, ln.refunded,
-						   ln.confirm_pending, ln.action_at IS NOT NULL))
-		) v (invariant, broken, detail)
-	 WHERE v.broken;
+					OR (s.preorders_open AND s.status OPERATOR(pg_catalog.<>) 'upcoming'),
+				 pg_catalog.format('status %s, open %s, planned %s, cap %s%%, limit %s, production %s, ships %s, payment %s, deposit %s%% / %s',
+								   s.status, s.preorders_open, s.planned_production, s.preorder_cap_pct,
+								   s.preorder_limit, s.production_date, s.ships_on, s.payment_mode,
+								   s.deposit_pct, s.deposit_amount)),
+				('channel_limits', s.channel_limits OPERATOR(pg_catalog.<>) (c.limits IS NOT NULL),
+				 pg_catalog.format('channel_limits %s, channels with their own limit %s',
+								   s.channel_limits, coalesce(c.limits, 0))),
+				-- settings as the API checks them at the door
+				('sku_settings', NOT coalesce(
+						pg_catalog.char_length(s.sku) OPERATOR(pg_catalog.>=) 1
+					AND pg_catalog.char_length(s.sku) OPERATOR(pg_catalog.<=) 128
+					AND s.status OPERATOR(pg_catalog.=) ANY (ARRAY['active', 'upcoming', 'discontinued'])
+					AND s.notify_ratio OPERATOR(pg_catalog.>=) 1 AND s.notify_ratio OPERATOR(pg_catalog.<=) 100
+					AND coalesce(pg_catalog.char_length(s.title) OPERATOR(pg_catalog.<=) 500
+								 AND s.title OPERATOR(pg_catalog.<>) '', true)
+					AND coalesce(pg_catalog.char_length(s.product_url) OPERATOR(pg_catalog.<=) 2048
+								 AND s.product_url OPERATOR(pg_catalog.<>) '', true)
+					AND coalesce(pg_catalog.char_length(s.image_url) OPERATOR(pg_catalog.<=) 2048
+								 AND s.image_url OPERATOR(pg_catalog.<>) '', true)
+					AND coalesce(s.backorder_days OPERATOR(pg_catalog.>=) 0
+								 AND s.backorder_days OPERATOR(pg_catalog.<=) 365, true)
+					AND coalesce(s.out_of_stock_days OPERATOR(pg_catalog.>=) 0
+								 AND s.out_of_stock_days OPERATOR(pg_catalog.<=) 365, true)
+					AND coalesce(s.min_demand OPERATOR(pg_catalog.>=) 0, true)
+					AND coalesce(s.max_backorder_units OPERATOR(pg_catalog.>=) 0, true), false),
+				 pg_catalog.format('status %s, notify_ratio %s, policy days %s/%s, min_demand %s, max_backorder_units %s, lengths of sku, title and URLs %s/%s/%s/%s',
+								   s.status, s.notify_ratio, s.backorder_days, s.out_of_stock_days, s.min_demand,
+								   s.max_backorder_units, pg_catalog.char_length(s.sku),
+								   pg_catalog.char_length(s.title), pg_catalog.char_length(s.product_url),
+								   pg_catalog.char_length(s.image_url))),
+				-- every date ends up in a message: 2000-01-01 to 9999-12-31
+				('sku_dates', NOT coalesce(
+						coalesce(s.restock_date OPERATOR(pg_catalog.>=) '2000-01-01'::date
+								 AND s.restock_date OPERATOR(pg_catalog.<=) '9999-12-31'::date, true)
+					AND coalesce(s.production_date OPERATOR(pg_catalog.>=) '2000-01-01'::date
+								 AND s.production_date OPERATOR(pg_catalog.<=) '9999-12-31'::date, true)
+					AND coalesce(s.ships_on OPERATOR(pg_catalog.>=) '2000-01-01'::date
+								 AND s.ships_on OPERATOR(pg_catalog.<=) '9999-12-31'::date, true), false),
+				 pg_catalog.format('restock_date %s, production_date %s, ships_on %s',
+								   s.restock_date, s.production_date, s.ships_on)),
+				-- listings: one dimension, at most 64 distinct well-formed channel names
+				('listings', s.channels IS NOT NULL AND NOT coalesce(
+						pg_catalog.cardinality(s.channels) OPERATOR(pg_catalog.<=) 64
+					AND coalesce(pg_catalog.array_ndims(s.channels), 1) OPERATOR(pg_catalog.=) 1
+					AND NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(s.channels) ch (name)
+									 WHERE ch.name IS NULL
+										OR ch.name OPERATOR(pg_catalog.!~) '^[a-z0-9_-]{1,40}$')
+					AND (SELECT pg_catalog.count(DISTINCT ch.name) FROM pg_catalog.unnest(s.channels) ch (name))
+						OPERATOR(pg_catalog.=) pg_catalog.cardinality(s.channels), false),
+				 pg_catalog.format('%s channels in %s dimensions', pg_catalog.cardinality(s.channels),
+								   pg_catalog.array_ndims(s.channels)))
+				) v (invariant, broken, detail)
+			 WHERE v.broken$q$,
 
-	-- Sign-ups: states, contacts, confirmations left to write.
-	RETURN QUERY
-	SELECT 'signup_state', s.sku,
-		   pg_catalog.format('sign-up %s (%s): unsubscribed_at %s, confirm_pending %s, or a contact the API would refuse',
-							 sub.id, sub.state, sub.unsubscribed_at IS NOT NULL, sub.confirm_pending)
-	  FROM waitlist.subscriber sub
-	  JOIN waitlist.sku s ON s.sku OPERATOR(pg_catalog.=) sub.sku
-	 WHERE NOT coalesce(
-			sub.state OPERATOR(pg_catalog.=) ANY (ARRAY['waiting', 'unsubscribed'])
-		AND (sub.unsubscribed_at IS NOT NULL) OPERATOR(pg_catalog.=) (sub.state OPERATOR(pg_catalog.=) 'unsubscribed')
-		AND (NOT sub.confirm_pending OR sub.state OPERATOR(pg_catalog.=) 'waiting')
-		AND coalesce(waitlist.valid_email(sub.email), true)
-		AND coalesce(waitlist.valid_phone(sub.phone), true)
-		AND coalesce(pg_catalog.char_length(sub.customer) OPERATOR(pg_catalog.>=) 1
-					 AND pg_catalog.char_length(sub.customer) OPERATOR(pg_catalog.<=) 200, true), false);
+			-- Pre-order channel limits count their channel's lines.
+			$q$SELECT 'channel_accepted', s.sku,
+				   pg_catalog.format('channel %s: accepted %s, its pre-order lines not cancelled hold %s',
+									 pc.channel, pc.accepted, coalesce(n.units, 0))
+			  FROM waitlist.preorder_channel pc
+			  JOIN waitlist.sku s ON s.sku OPERATOR(pg_catalog.=) pc.sku
+			  LEFT JOIN LATERAL (
+				SELECT pg_catalog.sum(ln.qty) AS units FROM waitlist.line ln
+				 WHERE ln.sku OPERATOR(pg_catalog.=) pc.sku
+				   AND ln.channel OPERATOR(pg_catalog.=) pc.channel
+				   AND ln.kind OPERATOR(pg_catalog.=) 'preorder'
+				   AND ln.state OPERATOR(pg_catalog.<>) 'cancelled') n ON true
+			 WHERE pc.accepted OPERATOR(pg_catalog.<>) coalesce(n.units, 0)$q$,
 
-	-- Batches: expanded once, within their queue.
-	RETURN QUERY
-	SELECT 'batch', s.sku,
-		   pg_catalog.format('batch %s (%s): positions %s to %s, scan %s to %s, units %s, expanded %s, messages %s',
-							 b.id, b.kind, b.pos_from, b.pos_to, b.scan_lo, b.scan_hi, b.units,
-							 b.expanded_at IS NOT NULL, b.messages)
-	  FROM waitlist.batch b
-	  JOIN waitlist.sku s ON s.sku OPERATOR(pg_catalog.=) b.sku
-	 WHERE NOT ((b.expanded_at IS NULL OR b.messages IS NOT NULL)
-				AND b.pos_from OPERATOR(pg_catalog.>=) 0
-				AND b.pos_from OPERATOR(pg_catalog.<=) b.pos_to
-				AND b.scan_lo OPERATOR(pg_catalog.<=) b.scan_hi
-				AND b.units OPERATOR(pg_catalog.>) 0
-				AND b.pos_to OPERATOR(pg_catalog.<=) CASE b.kind
-					WHEN 'allocated' THEN s.paid_tail WHEN 'still_waiting' THEN s.paid_tail
-					ELSE s.sub_tail END);
+			/*
+			 * Lines: states, contacts, payment.  Details name lines by id, never by
+			 * contact.
+			 */
+			$q$SELECT v.invariant, s.sku, pg_catalog.format('line %s (%s, %s): %s', ln.id, ln.kind, ln.state, v.detail)
+			  FROM waitlist.line ln
+			  JOIN waitlist.sku s ON s.sku OPERATOR(pg_catalog.=) ln.sku
+			 CROSS JOIN LATERAL (VALUES
+				('line_state', NOT coalesce(
+						ln.kind OPERATOR(pg_catalog.=) ANY (ARRAY['backorder', 'preorder'])
+					AND ln.state OPERATOR(pg_catalog.=) ANY (ARRAY['waiting', 'shipped', 'cancelled'])
+					AND (ln.shipped_at IS NOT NULL) OPERATOR(pg_catalog.=) (ln.state OPERATOR(pg_catalog.=) 'shipped')
+					AND (ln.cancelled_at IS NOT NULL) OPERATOR(pg_catalog.=) (ln.state OPERATOR(pg_catalog.=) 'cancelled'),
+					false),
+				 pg_catalog.format('shipped_at %s, cancelled_at %s',
+								   ln.shipped_at IS NOT NULL, ln.cancelled_at IS NOT NULL)),
+				('line_contact', NOT coalesce(
+						(ln.email IS NOT NULL OR ln.phone IS NOT NULL)
+					AND coalesce(waitlist.valid_email(ln.email), true)
+					AND coalesce(waitlist.valid_phone(ln.phone), true)
+					AND pg_catalog.char_length(ln.order_ref) OPERATOR(pg_catalog.>=) 1
+					AND pg_catalog.char_length(ln.order_ref) OPERATOR(pg_catalog.<=) 100
+					AND coalesce(pg_catalog.char_length(ln.customer) OPERATOR(pg_catalog.>=) 1
+								 AND pg_catalog.char_length(ln.customer) OPERATOR(pg_catalog.<=) 200, true)
+					AND coalesce(ln.channel OPERATOR(pg_catalog.~) '^[a-z0-9_-]{1,40}$', true), false),
+				 'a contact, order_ref, customer or channel the API would refuse'),
+				('line_payment', NOT coalesce(CASE ln.kind
+					WHEN 'backorder' THEN ln.payment_mode IS NULL AND ln.payment_state IS NULL
+						AND ln.amount IS NULL AND ln.captured OPERATOR(pg_catalog.=) 0
+						AND NOT ln.confirm_pending AND ln.action_at IS NULL
+					ELSE ln.unit_price OPERATOR(pg_catalog.>) 0
+						AND ln.unit_price OPERATOR(pg_catalog.<=) 1000000000
+						AND ln.currency OPERATOR(pg_catalog.~) '^[A-Z]{3}$'
+						AND ln.amount OPERATOR(pg_catalog.=) (ln.unit_price OPERATOR(pg_catalog.*) ln.qty)
+						AND CASE ln.state
+							WHEN 'waiting' THEN CASE ln.payment_state
+								WHEN 'authorized' THEN ln.payment_mode OPERATOR(pg_catalog.=) 'authorize'
+									AND ln.captured OPERATOR(pg_catalog.=) 0 AND ln.authorized_until IS NOT NULL
+								-- a deposit is rounded to the price's scale: 0.01 % of 1.00 is 0.00
+								WHEN 'deposit_captured' THEN ln.payment_mode OPERATOR(pg_catalog.=) 'deposit'
+									AND ln.captured OPERATOR(pg_catalog.=) ln.deposit
+									AND ln.deposit OPERATOR(pg_catalog.>=) 0
+								WHEN 'captured' THEN ln.payment_mode OPERATOR(pg_catalog.=) 'full'
+									AND ln.captured OPERATOR(pg_catalog.=) ln.amount
+								ELSE false END
+							WHEN 'shipped' THEN ln.payment_state OPERATOR(pg_catalog.=) 'captured'
+								AND ln.captured OPERATOR(pg_catalog.=) ln.amount
+							ELSE CASE ln.payment_state
+								WHEN 'voided' THEN ln.payment_mode OPERATOR(pg_catalog.=) 'authorize'
+									AND ln.captured OPERATOR(pg_catalog.=) 0
+								WHEN 'refunded' THEN ln.refunded OPERATOR(pg_catalog.=) ln.captured
+								ELSE false END
+							END
+						-- work left for claim()/tick(): only on waiting lines
+						AND (NOT ln.confirm_pending OR ln.action_at IS NOT NULL)
+						AND (ln.action_at IS NULL OR (ln.state OPERATOR(pg_catalog.=) 'waiting'
+							AND (ln.confirm_pending OR ln.payment_state OPERATOR(pg_catalog.=) 'authorized')))
+					END, false),
+				 pg_catalog.format('payment %s %s, amount %s, captured %s, refunded %s, confirm_pending %s, action due %s',
+								   ln.payment_mode, ln.payment_state, ln.amount, ln.captured, ln.refunded,
+								   ln.confirm_pending, ln.action_at IS NOT NULL))
+				) v (invariant, broken, detail)
+			 WHERE v.broken$q$,
+
+			-- Sign-ups: states, contacts, confirmations left to write.
+			$q$SELECT 'signup_state', s.sku,
+				   pg_catalog.format('sign-up %s (%s): unsubscribed_at %s, confirm_pending %s, or a contact the API would refuse',
+									 sub.id, sub.state, sub.unsubscribed_at IS NOT NULL, sub.confirm_pending)
+			  FROM waitlist.subscriber sub
+			  JOIN waitlist.sku s ON s.sku OPERATOR(pg_catalog.=) sub.sku
+			 WHERE NOT coalesce(
+					sub.state OPERATOR(pg_catalog.=) ANY (ARRAY['waiting', 'unsubscribed'])
+				AND (sub.unsubscribed_at IS NOT NULL) OPERATOR(pg_catalog.=) (sub.state OPERATOR(pg_catalog.=) 'unsubscribed')
+				AND (NOT sub.confirm_pending OR sub.state OPERATOR(pg_catalog.=) 'waiting')
+				AND coalesce(waitlist.valid_email(sub.email), true)
+				AND coalesce(waitlist.valid_phone(sub.phone), true)
+				AND coalesce(pg_catalog.char_length(sub.customer) OPERATOR(pg_catalog.>=) 1
+							 AND pg_catalog.char_length(sub.customer) OPERATOR(pg_catalog.<=) 200, true), false)$q$,
+
+			-- Batches: expanded once, within their queue.
+			$q$SELECT 'batch', s.sku,
+				   pg_catalog.format('batch %s (%s): positions %s to %s, scan %s to %s, units %s, expanded %s, messages %s',
+									 b.id, b.kind, b.pos_from, b.pos_to, b.scan_lo, b.scan_hi, b.units,
+									 b.expanded_at IS NOT NULL, b.messages)
+			  FROM waitlist.batch b
+			  JOIN waitlist.sku s ON s.sku OPERATOR(pg_catalog.=) b.sku
+			 WHERE NOT ((b.expanded_at IS NULL OR b.messages IS NOT NULL)
+						AND b.pos_from OPERATOR(pg_catalog.>=) 0
+						AND b.pos_from OPERATOR(pg_catalog.<=) b.pos_to
+						AND b.scan_lo OPERATOR(pg_catalog.<=) b.scan_hi
+						AND b.units OPERATOR(pg_catalog.>) 0
+						AND b.pos_to OPERATOR(pg_catalog.<=) CASE b.kind
+							WHEN 'allocated' THEN s.paid_tail WHEN 'still_waiting' THEN s.paid_tail
+							ELSE s.sub_tail END)$q$,
+
+			-- Published availability: only for channels the SKU is listed on.
+			$q$SELECT 'availability', s.sku,
+				   pg_catalog.format('availability published for channel %s, which the SKU is not listed on', a.channel)
+			  FROM waitlist.availability a
+			  JOIN waitlist.sku s ON s.sku OPERATOR(pg_catalog.=) a.sku
+			 WHERE NOT coalesce(a.channel OPERATOR(pg_catalog.=) ANY (s.channels), false)$q$
+		] LOOP
+			FOR i IN 1 .. coalesce(pg_catalog.array_length(here.tables, 1), 0) LOOP
+				q := pg_catalog.regexp_replace(q, 'waitlist\.' OPERATOR(pg_catalog.||) here.tables[i]
+					 OPERATOR(pg_catalog.||) '(?![a-z0-9_])', here.shards[i], 'g');
+			END LOOP;
+			RETURN QUERY EXECUTE q;
+		END LOOP;
+	END LOOP;
 
 	-- Messages: one state at a time, leases held by someone, deliverable recipients.
 	RETURN QUERY
@@ -1006,14 +1051,6 @@ BEGIN
 			WHEN 'sms' THEN waitlist.valid_phone(o.recipient)
 			WHEN 'merchant' THEN true
 			ELSE o.recipient IS NOT NULL END, false);
-
-	-- Published availability: only for channels the SKU is listed on.
-	RETURN QUERY
-	SELECT 'availability', s.sku,
-		   pg_catalog.format('availability published for channel %s, which the SKU is not listed on', a.channel)
-	  FROM waitlist.availability a
-	  JOIN waitlist.sku s ON s.sku OPERATOR(pg_catalog.=) a.sku
-	 WHERE NOT coalesce(a.channel OPERATOR(pg_catalog.=) ANY (s.channels), false);
 
 	-- Tracked inventory tables: the trigger is attached, the columns exist.
 	RETURN QUERY

@@ -24,6 +24,8 @@ WL_PORT_LOCKS="${WL_PORT_LOCKS:-/tmp/waitlist-ports}"
 WL_PORT_MIN=20000
 WL_PORT_SPAN=10000
 WL_POLICY_OFF="-c waitlist.enforce_policy=off"
+WL_PUSHED_DIRS=()
+WL_PUSHED_FDS=()
 
 # pass/fail: one line per check for the scripts that count their own
 # (they set failures=0 first and exit non-zero when it is not 0 at the end)
@@ -108,9 +110,34 @@ _port_pick() {
 	return 1
 }
 
+# cluster_push: set the running cluster aside so that cluster_start can
+# start one more in this shell (a Citus coordinator and its workers); the
+# EXIT trap stops every cluster set aside too.  Its directory and port stay
+# in WL_CLUSTER_DIR/WL_CLUSTER_PORT until the next cluster_start.
+cluster_push() {
+	WL_PUSHED_DIRS+=("$WL_CLUSTER_DIR")
+	WL_PUSHED_FDS+=("$WL_PORT_FD")
+	WL_PORT_FD=""
+	_wl_cluster_owner=""
+}
+
+# _cluster_stop_pushed: stop and remove the clusters cluster_push set aside
+_cluster_stop_pushed() {
+	local i fd
+	for i in "${!WL_PUSHED_DIRS[@]}"; do
+		_as_owner "$PGBIN/pg_ctl" -D "${WL_PUSHED_DIRS[$i]}/data" -m immediate stop >/dev/null 2>&1
+		rm -rf "${WL_PUSHED_DIRS[$i]}"
+		fd="${WL_PUSHED_FDS[$i]}"
+		[ -n "$fd" ] && exec {fd}<&-
+	done
+	WL_PUSHED_DIRS=()
+	WL_PUSHED_FDS=()
+}
+
 # cluster_stop: stop the server (immediate) and remove the cluster.  Only the
 # shell that started the cluster stops it; the EXIT trap calls this.
 cluster_stop() {
+	[ "${#WL_PUSHED_DIRS[@]}" -gt 0 ] && _cluster_stop_pushed
 	[ -n "${_wl_cluster_owner:-}" ] || return 0
 	[ -n "${WL_KEEP_LOG:-}" ] && cp "$WL_CLUSTER_DIR/server.log" "$WL_KEEP_LOG" 2>/dev/null
 	if [ -d "$WL_CLUSTER_DIR" ]; then

@@ -110,7 +110,7 @@ suite "clock (preloaded)" bash test/clock.sh
 # needs settings the others do not run with (autovacuum off,
 # synchronous_commit on, restart_after_crash on).
 suite "crash durability" bash test/crash_durability.sh
-# waitlist.distribute() on a cluster of its own with Citus preloaded (it
+# A Citus coordinator and two workers of its own, one relay per node (it
 # prints one line and passes when Citus is not installed).
 suite "citus" bash test/citus.sh
 

@@ -28,6 +28,7 @@
 #include "domain/availability.h"
 #include "domain/expansion.h"
 #include "domain/tick.h"
+#include "store/shards.h"
 #include "store/spi.h"
 #include "txn/durability.h"
 #include "txn/pending.h"
@@ -490,22 +491,64 @@ static WlQuery q_next_due = {
 	2, {TEXTARRAYOID, TEXTARRAYOID}, NULL, CURSOR_OPT_GENERIC_PLAN
 };
 
-/* SQL: waitlist.next_due(kinds, channels) */
+/* The outbox part of q_next_due alone: a node that holds no shards. */
+static WlQuery q_next_due_outbox = {
+	"SELECT due_at FROM waitlist.outbox"
+	" WHERE state IN ('pending', 'leased')"
+	"  AND ($1::text[] IS NULL OR kind = ANY ($1))"
+	"  AND ($2::text[] IS NULL OR channel = ANY ($2))"
+	" ORDER BY due_at LIMIT 1",
+	2, {TEXTARRAYOID, TEXTARRAYOID}, NULL
+};
+
+static Datum *next_due_args;
+static char *next_due_nulls;
+static TimestampTz next_due_at;
+static bool next_due_none;
+
+/* q_next_due on the tables (or shard group) it names; keeps the earliest. */
+static int64
+next_due_here(int64 outbox_only)
+{
+	bool		isnull = true;
+	Datum		d;
+
+	if (wl_exec(outbox_only ? &q_next_due_outbox : &q_next_due, next_due_args,
+				next_due_nulls, SPI_OK_SELECT, 0) > 0)
+		d = wl_get_datum(0, 1, &isnull);
+	if (!isnull && (next_due_none || DatumGetTimestampTz(d) < next_due_at))
+	{
+		next_due_at = DatumGetTimestampTz(d);
+		next_due_none = false;
+	}
+	return 0;
+}
+
+/*
+ * SQL: waitlist.next_due(kinds, channels).  On Citus, this node's work:
+ * its outbox and its local shards (store/shards.c), the earliest of them.
+ */
 Datum
 waitlist_next_due(PG_FUNCTION_ARGS)
 {
-	bool		isnull;
-	Datum		d;
 	Datum		args[2];
 	char		nulls[3] = "  ";
+	WlLocalShards here;
 
 	args[0] = arg_filter(fcinfo, 0, "kinds", &nulls[0]);
 	args[1] = arg_filter(fcinfo, 1, "channels", &nulls[1]);
+	next_due_args = args;
+	next_due_nulls = nulls;
+	next_due_none = true;
 	wl_spi_connect();
-	wl_exec(&q_next_due, args, nulls, SPI_OK_SELECT, 0);
-	d = wl_get_datum(0, 1, &isnull);
+	if (!wl_local_shards(&here))
+		next_due_here(0);
+	else if (here.ngroups == 0)
+		next_due_here(1);
+	else
+		wl_shards_each(&here, next_due_here, 0);
 	SPI_finish();
-	if (isnull)
+	if (next_due_none)
 		PG_RETURN_NULL();
-	PG_RETURN_DATUM(d);
+	PG_RETURN_TIMESTAMPTZ(next_due_at);
 }

@@ -24,6 +24,7 @@
 #include "domain/expansion.h"
 #include "domain/preorders.h"
 #include "store/outbox_writer.h"
+#include "store/shards.h"
 #include "store/spi.h"
 #include "txn/pending.h"
 #include "waitlist.h"
@@ -213,6 +214,7 @@ static WlQuery q_chunk_done = {
 };
 
 static bool run_guarded(int64 (*fn) (int64), int64 arg, int64 *result, char **reason);
+static int64 expand_here(int64 max);
 
 /* The plain INSERT of the batch being expanded (run guarded by expand_one). */
 static WlQuery *fresh_query;
@@ -535,10 +537,24 @@ static WlQuery q_pending_work = {
  * confirmations and due pre-order lines; caller is connected to SPI.  One
  * cheap look at the partial indexes first, so a claim with nothing to
  * expand pays little; every statement reads its indexes (wl_index_scans).
+ * On Citus, this node's local data only, once per local shard group
+ * (store/shards.c): the messages go to this node's outbox.
  */
 int64
 wl_expand_batches(int max_batches)
 {
+	WlLocalShards here;
+
+	if (!wl_local_shards(&here))
+		return expand_here(max_batches);
+	return wl_shards_each(&here, expand_here, max_batches);
+}
+
+/* The expansion on the tables (or the shard group) the statements name. */
+static int64
+expand_here(int64 max)
+{
+	int			max_batches = (int) max;
 	int64		total = 0;
 	bool		have_batches;
 	int			nest = wl_index_scans(false);

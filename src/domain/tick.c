@@ -9,7 +9,8 @@
  *
  * Locking: every step takes its rows FOR UPDATE SKIP LOCKED (expansion.c,
  * schedule.c, availability.c), so two rounds at once in one database split
- * the work and write nothing twice.  The caller is connected to SPI.
+ * the work and write nothing twice.  The caller is connected to SPI.  On
+ * Citus a round works on this node's local shards (store/shards.c).
  */
 #include "postgres.h"
 
@@ -22,6 +23,7 @@
 #include "domain/schedule.h"
 #include "domain/tick.h"
 #include "store/now.h"
+#include "store/shards.h"
 #include "store/sku_row.h"
 #include "store/spi.h"
 #include "txn/pending.h"
@@ -48,9 +50,9 @@ static WlQuery q_due = {
 	1, {DATEOID}, NULL
 };
 
-/* Run one round; returns the messages written (availability's aside). */
-int64
-wl_tick(void)
+/* One round on the tables (or the shard group) the statements name. */
+static int64
+tick_here(int64 unused)
 {
 	Datum		today = DateADTGetDatum(wl_today());
 	bool		due[5];
@@ -76,4 +78,32 @@ wl_tick(void)
 	if (n > 0)
 		wl_note_messages();
 	return n;
+}
+
+/*
+ * Run one round; returns the messages written (availability's aside).  On
+ * Citus, on this node's local shards, once per shard group.
+ */
+int64
+wl_tick(void)
+{
+	WlLocalShards here;
+
+	if (!wl_local_shards(&here))
+		return tick_here(0);
+	return wl_shards_each(&here, tick_here, 0);
+}
+
+/*
+ * Run one round; returns the messages written (availability's aside).  On
+ * Citus, on this node's local shards, once per shard group.
+ */
+int64
+wl_tick(void)
+{
+	WlLocalShards here;
+
+	if (!wl_local_shards(&here))
+		return tick_here(0);
+	return wl_shards_each(&here, tick_here, 0);
 }

@@ -22,6 +22,7 @@
 
 static bool layout_checked = false; /* the tables are keyed by the SKU code */
 static Snapshot pinned = NULL;	/* wl_exec's snapshot while one is pinned */
+static WlSqlMapper sql_mapper = NULL;	/* while set, wl_exec runs mapped text */
 
 /* Connect to SPI (every C entry point that runs statements does). */
 void
@@ -163,6 +164,18 @@ wl_spi_pin_snapshot(Snapshot snap)
 	pinned = snap;
 }
 
+/*
+ * From now on run every statement's text through mapper (NULL: stop).  On
+ * Citus the per-node work names a local shard group's shards instead of the
+ * distributed tables (store/shards.c); mapped statements are planned on
+ * each run, not kept.
+ */
+void
+wl_spi_map(WlSqlMapper mapper)
+{
+	sql_mapper = mapper;
+}
+
 /* Run q with bound values; the SPI result must equal expected. */
 uint64
 wl_exec(WlQuery *q, Datum *values, const char *nulls, int expected, long count)
@@ -170,10 +183,26 @@ wl_exec(WlQuery *q, Datum *values, const char *nulls, int expected, long count)
 	MemoryContext cxt = CurrentMemoryContext;
 	int			rc = 0;
 
-	wl_prepare(q);
+	if (sql_mapper == NULL)
+		wl_prepare(q);
 	PG_TRY();
 	{
-		if (pinned != NULL)
+		if (sql_mapper != NULL && pinned != NULL)
+		{
+			/* a shard group's text, run with the pinned snapshot */
+			SPIPlanPtr	plan = SPI_prepare(sql_mapper(q->sql), q->nargs, (Oid *) q->argtypes);
+
+			if (plan == NULL)
+				elog(ERROR, "waitlist: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+			rc = SPI_execute_snapshot(plan, values, nulls, pinned,
+									  InvalidSnapshot, false, true, count);
+			SPI_freeplan(plan);
+		}
+		else if (sql_mapper != NULL)
+			rc = SPI_execute_with_args(sql_mapper(q->sql), q->nargs,
+									   (Oid *) q->argtypes, values, nulls,
+									   false, count);
+		else if (pinned != NULL)
 			rc = SPI_execute_snapshot(q->plan, values, nulls, pinned,
 									  InvalidSnapshot, false, true, count);
 		else

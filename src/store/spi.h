@@ -24,7 +24,11 @@ typedef struct WlQuery
 	int			cursor_options; /* e.g. CURSOR_OPT_GENERIC_PLAN; usually 0 */
 } WlQuery;
 
+/* Rewrites a statement's text before it runs (store/shards.c on Citus). */
+typedef char *(*WlSqlMapper) (const char *sql);
+
 extern void wl_spi_connect(void);
+extern void wl_spi_map(WlSqlMapper mapper);
 extern int	wl_spi_connect_pinned(void);
 extern void wl_spi_finish_pinned(int nest);
 extern void wl_spi_pin_snapshot(Snapshot snap);

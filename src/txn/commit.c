@@ -45,6 +45,7 @@
 
 static WlSkuHook hooks[WL_MAX_HOOKS];
 static int	nhooks = 0;
+static int	citus_nested = -1;	/* Citus's setting exists; -1: not looked yet */
 
 /* Run hook for every SKU a transaction touched, at its commit, in order of registration. */
 void
@@ -70,6 +71,28 @@ wl_extension_owner(void)
 	return owner;
 }
 
+/*
+ * On Citus, a delegated call (create_distributed_function) runs on the
+ * worker that owns its SKU, in a backend the coordinator opened: Citus
+ * refuses distributed statements there once the call has returned ("cannot
+ * execute a distributed query from a query on a shard"), and the commit
+ * comes after it.  The hooks' statements all filter by the SKU, so they
+ * run on its shard, which is here: allow them for the hooks (the setting
+ * goes back with the GUC nest level).  Without Citus the setting does not
+ * exist and nothing is set.
+ */
+static void
+allow_citus_statements(void)
+{
+	const char *name = "citus.allow_nested_distributed_execution";
+
+	if (citus_nested < 0)
+		citus_nested = GetConfigOption(name, true, false) != NULL;
+	if (citus_nested)
+		(void) set_config_option(name, "on", PGC_SUSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+}
+
 /* Run the hooks for every touched SKU, as owner, search_path pinned. */
 static void
 settle_touched(void)
@@ -88,6 +111,7 @@ settle_touched(void)
 	(void) set_config_option("search_path", "pg_catalog, pg_temp",
 							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
 							 true, 0, false);
+	allow_citus_statements();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "waitlist: SPI_connect failed");
