@@ -93,17 +93,3 @@ wl_tick(void)
 		return tick_here(0);
 	return wl_shards_each(&here, tick_here, 0);
 }
-
-/*
- * Run one round; returns the messages written (availability's aside).  On
- * Citus, on this node's local shards, once per shard group.
- */
-int64
-wl_tick(void)
-{
-	WlLocalShards here;
-
-	if (!wl_local_shards(&here))
-		return tick_here(0);
-	return wl_shards_each(&here, tick_here, 0);
-}
