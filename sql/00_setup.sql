@@ -19,4 +19,15 @@ LANGUAGE sql AS $$
 	  FROM waitlist.sku s WHERE s.sku = p_sku
 $$;
 
+-- tick() for the whole database; how many messages it wrote for the SKUs
+-- whose code is LIKE p_sku (the other tests' SKUs keep their own schedules).
+CREATE FUNCTION public.tick_for(p_sku text) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE n bigint;
+BEGIN
+	SELECT count(*) INTO n FROM waitlist.outbox WHERE sku LIKE p_sku;
+	PERFORM waitlist.tick();
+	RETURN (SELECT count(*) FROM waitlist.outbox WHERE sku LIKE p_sku) - n;
+END
+$$;
+
 SELECT extname, extversion FROM pg_extension WHERE extname = 'waitlist';

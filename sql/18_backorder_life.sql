@@ -3,16 +3,7 @@
 -- move as the lines ahead ship, allocated, shipped.  tick() writes what is
 -- due; nothing is written twice.
 SET TimeZone = 'UTC';
--- tick() for the whole database; the messages it wrote for one SKU (the
--- other tests' SKUs have their own schedules).
-CREATE FUNCTION tick_for(p_sku text) RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE n bigint;
-BEGIN
-	SELECT count(*) INTO n FROM waitlist.outbox WHERE sku = p_sku;
-	PERFORM waitlist.tick();
-	RETURN (SELECT count(*) FROM waitlist.outbox WHERE sku = p_sku) - n;
-END
-$$;
+-- tick_for (00_setup): tick() for the whole database, the messages it wrote for these SKUs.
 SET waitlist.test_now = '2027-03-01 09:00+00';
 SELECT sku FROM waitlist.upsert_sku('LIFE-1', 'Trail jacket', restock_date => '2027-03-29',
 									restock_confirmed => true, confirm_signups => false);
@@ -141,5 +132,4 @@ SELECT count(*) AS lines, sum(ahead) AS sum_ahead
 		 WHERE l.sku = 'LIFE-BIG' AND l.state = 'waiting' AND l.pos_end > s.paid_served) x;
 SELECT count(*) AS problems FROM waitlist.check_invariants();
 DROP VIEW status_msgs;
-DROP FUNCTION tick_for(text);
 RESET waitlist.test_now;

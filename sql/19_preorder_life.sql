@@ -3,16 +3,7 @@
 -- shipping imminent (asks to confirm the address), shipped.  Each note
 -- once; a new ship date replans them.
 SET TimeZone = 'UTC';
--- tick() for the whole database; the messages it wrote for one SKU (the
--- other tests' SKUs have their own schedules).
-CREATE FUNCTION tick_for(p_sku text) RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE n bigint;
-BEGIN
-	SELECT count(*) INTO n FROM waitlist.outbox WHERE sku = p_sku;
-	PERFORM waitlist.tick();
-	RETURN (SELECT count(*) FROM waitlist.outbox WHERE sku = p_sku) - n;
-END
-$$;
+-- tick_for (00_setup): tick() for the whole database, the messages it wrote for these SKUs.
 SET waitlist.test_now = '2030-01-01 12:00+00';
 SELECT sku FROM waitlist.upsert_sku('PRE-1', 'Kettle v2', status => 'upcoming');
 SELECT status, ships_on FROM waitlist.open_preorders('PRE-1', 100, 80, '2030-01-20', '2030-01-31');
@@ -101,5 +92,4 @@ SELECT tick_for('PRE-1') AS written;
 SELECT order_ref, next_note_at FROM waitlist.line WHERE sku = 'PRE-1' AND order_ref = 'PRE-C';
 SELECT count(*) AS problems FROM waitlist.check_invariants();
 DROP VIEW pre_msgs;
-DROP FUNCTION tick_for(text);
 RESET waitlist.test_now;

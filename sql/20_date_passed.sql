@@ -3,16 +3,7 @@
 -- merchant channel) and so do the waiting customers (date_slipped: the
 -- passed date, no new date yet), once per passed date.
 SET TimeZone = 'UTC';
--- tick() for the whole database; the messages it wrote for the SKUs like p_sku (the
--- other tests' SKUs have their own schedules).
-CREATE FUNCTION tick_for(p_sku text) RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE n bigint;
-BEGIN
-	SELECT count(*) INTO n FROM waitlist.outbox WHERE sku LIKE p_sku;
-	PERFORM waitlist.tick();
-	RETURN (SELECT count(*) FROM waitlist.outbox WHERE sku LIKE p_sku) - n;
-END
-$$;
+-- tick_for (00_setup): tick() for the whole database, the messages it wrote for these SKUs.
 SET waitlist.test_now = '2027-06-01 09:00+00';
 SELECT sku FROM waitlist.upsert_sku('DP-1', 'Desk lamp', restock_date => '2027-06-10',
 									restock_confirmed => true);
@@ -85,5 +76,4 @@ SELECT tick_for('DP-%') AS written;
 SELECT kind, recipient, passed FROM dp_msgs WHERE sku = 'DP-P' ORDER BY passed, kind, recipient;
 SELECT count(*) AS problems FROM waitlist.check_invariants();
 DROP VIEW dp_msgs;
-DROP FUNCTION tick_for(text);
 RESET waitlist.test_now;
