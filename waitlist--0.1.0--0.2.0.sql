@@ -74,7 +74,7 @@ AS $$
 		DELETE FROM waitlist.outbox o
 		 WHERE (o.state OPERATOR(pg_catalog.=) 'delivered'
 				AND o.delivered_at OPERATOR(pg_catalog.<) (waitlist.now() OPERATOR(pg_catalog.-) older_than))
-			OR (o.state OPERATOR(pg_catalog.=) 'skipped'
+			OR (o.state OPERATOR(pg_catalog.=) ANY (ARRAY['skipped', 'suppressed'])
 				AND o.due_at OPERATOR(pg_catalog.<) (waitlist.now() OPERATOR(pg_catalog.-) older_than))
 		RETURNING 1)
 	SELECT pg_catalog.count(*) FROM d
@@ -204,12 +204,12 @@ $$;
  * ---------------------------------------------------------------------- */
 ALTER TABLE waitlist.outbox DROP CONSTRAINT outbox_state_check;
 ALTER TABLE waitlist.outbox ADD CONSTRAINT outbox_state_check
-	CHECK (state OPERATOR(pg_catalog.=) ANY (ARRAY['pending', 'leased', 'delivered', 'dead', 'skipped']));
+	CHECK (state OPERATOR(pg_catalog.=) ANY (ARRAY['pending', 'leased', 'delivered', 'dead', 'skipped', 'suppressed']));
 /* The back_in_stock messages an order skips (its email or phone, on its SKU). */
 CREATE INDEX outbox_waves_pending ON waitlist.outbox (sku, pg_catalog.lower(recipient))
 	WHERE state OPERATOR(pg_catalog.=) 'pending' AND kind OPERATOR(pg_catalog.=) 'back_in_stock';
 COMMENT ON FUNCTION waitlist.purge_delivered(interval) IS
-	'delete delivered messages older than the interval (and skipped ones that were due before it); returns how many';
+	'delete delivered messages older than the interval (and skipped and suppressed ones that were due before it); returns how many';
 
 /* ------------------------------------------------------------------------
  * Keyed by the SKU code (0.2.0): the code is the key of every SKU table and
@@ -404,13 +404,14 @@ BEGIN
 	PERFORM pg_catalog.create_distributed_table('waitlist.sku', 'sku');
 	RETURN NEXT 'distributed table waitlist.sku by sku';
 	FOREACH t IN ARRAY ARRAY['waitlist.line', 'waitlist.subscriber', 'waitlist.batch',
-							 'waitlist.preorder_channel', 'waitlist.availability'] LOOP
+							 'waitlist.preorder_channel', 'waitlist.availability', 'waitlist.purchase'] LOOP
 		PERFORM pg_catalog.create_distributed_table(t, 'sku', colocate_with => 'waitlist.sku');
 		RETURN NEXT pg_catalog.format('distributed table %s by sku, colocated with waitlist.sku', t);
 	END LOOP;
 	-- channel_rule's statement trigger reloads every backend's rule cache
 	PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
-	FOREACH t IN ARRAY ARRAY['waitlist.channel_rule', 'waitlist.tracked_inventory'] LOOP
+	FOREACH t IN ARRAY ARRAY['waitlist.channel_rule', 'waitlist.tracked_inventory',
+							 'waitlist.suppression', 'waitlist.consent_log'] LOOP
 		PERFORM pg_catalog.create_reference_table(t);
 		RETURN NEXT pg_catalog.format('reference table %s', t);
 	END LOOP;
@@ -428,7 +429,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION waitlist.distribute() IS
-	'on Citus: distribute the SKU tables by sku (colocated with waitlist.sku), make channel_rule and tracked_inventory reference tables, and distribute every function with a sku argument by it; returns what it did; refuses (55000) without Citus';
+	'on Citus: distribute the SKU tables by sku (colocated with waitlist.sku), make channel_rule, tracked_inventory, suppression and consent_log reference tables, and distribute every function with a sku argument by it; returns what it did; refuses (55000) without Citus';
 REVOKE ALL ON FUNCTION waitlist.distribute() FROM PUBLIC;
 
 /* ------------------------------------------------------------------------
@@ -494,6 +495,11 @@ AS $$
 		('app', 'function', 'waitlist.waiting_count(text)', 'EXECUTE'),
 		('app', 'function', 'waitlist.preorder_status(text)', 'EXECUTE'),
 		('app', 'function', 'waitlist.policy(text,text)', 'EXECUTE'),
+		('app', 'function', 'waitlist.record_event(text,text,timestamp with time zone)', 'EXECUTE'),
+		('app', 'function', 'waitlist.opt_out(text,text)', 'EXECUTE'),
+		('app', 'function', 'waitlist.opt_in(text,text)', 'EXECUTE'),
+		('app', 'function', 'waitlist.suppressed(text)', 'EXECUTE'),
+		('app', 'function', 'waitlist.record_purchase(text,text,text,timestamp with time zone)', 'EXECUTE'),
 		-- the relay: claim, acknowledge, record delivery events, tick
 		('relay', 'schema', 'waitlist', 'USAGE'),
 		('relay', 'function', 'waitlist.claim(text,integer,interval,text[],text[])', 'EXECUTE'),
@@ -504,6 +510,8 @@ AS $$
 		('relay', 'function', 'waitlist.release(text,bigint[])', 'EXECUTE'),
 		('relay', 'function', 'waitlist.next_due(text[],text[])', 'EXECUTE'),
 		('relay', 'function', 'waitlist.tick()', 'EXECUTE'),
+		('relay', 'function', 'waitlist.record_event(text,text,timestamp with time zone)', 'EXECUTE'),
+		('relay', 'function', 'waitlist.opt_out(text,text)', 'EXECUTE'),
 		-- the admin: SKUs, stock and shipping, pre-order plans, policy,
 		-- channels and listings, imports, outbox upkeep; reads SKU state
 		('admin', 'schema', 'waitlist', 'USAGE'),
@@ -538,7 +546,10 @@ AS $$
 		('admin', 'table', 'waitlist.channel', 'SELECT'),
 		('admin', 'table', 'waitlist.preorder_channel', 'SELECT'),
 		('admin', 'table', 'waitlist.availability', 'SELECT'),
-		('admin', 'table', 'waitlist.tracked_inventory', 'SELECT'))
+		('admin', 'table', 'waitlist.tracked_inventory', 'SELECT'),
+		('admin', 'function', 'waitlist.suppressed(text)', 'EXECUTE'),
+		('admin', 'function', 'waitlist.opt_out(text,text)', 'EXECUTE'),
+		('admin', 'function', 'waitlist.opt_in(text,text)', 'EXECUTE'))
 	AS v (kind, object_type, object, privilege)
 $$;
 COMMENT ON FUNCTION waitlist.role_privileges() IS
@@ -993,8 +1004,8 @@ BEGIN
 			  FROM waitlist.subscriber sub
 			  JOIN waitlist.sku s ON s.sku OPERATOR(pg_catalog.=) sub.sku
 			 WHERE NOT coalesce(
-					sub.state OPERATOR(pg_catalog.=) ANY (ARRAY['waiting', 'unsubscribed'])
-				AND (sub.unsubscribed_at IS NOT NULL) OPERATOR(pg_catalog.=) (sub.state OPERATOR(pg_catalog.=) 'unsubscribed')
+					sub.state OPERATOR(pg_catalog.=) ANY (ARRAY['waiting', 'unsubscribed', 'converted'])
+				AND (sub.unsubscribed_at IS NOT NULL) OPERATOR(pg_catalog.=) (sub.state OPERATOR(pg_catalog.<>) 'waiting')
 				AND (NOT sub.confirm_pending OR sub.state OPERATOR(pg_catalog.=) 'waiting')
 				AND coalesce(waitlist.valid_email(sub.email), true)
 				AND coalesce(waitlist.valid_phone(sub.phone), true)
@@ -1070,3 +1081,152 @@ $$;
 COMMENT ON FUNCTION waitlist.check_invariants() IS
 	'every violation of the design''s invariants that no constraint enforces, one row each (invariant, sku, detail); none when healthy; read-only, meant for committed state';
 REVOKE ALL ON FUNCTION waitlist.check_invariants() FROM PUBLIC;
+
+/* ------------------------------------------------------------------------
+ * Consent and delivery events (0.2.0).
+ *
+ * waitlist.suppression is the shop's list of contacts no message may
+ * reach: a hard bounce, a complaint or an unsubscribe reported for one of
+ * its messages (waitlist.record_event), or an opt-out (waitlist.opt_out).
+ * claim() checks it for every email and SMS it leases: a message to a
+ * suppressed contact ends in state 'suppressed' instead of being handed to
+ * a listener, whenever it was written.  Shop-wide: a reference table on
+ * Citus, so every node's claim reads its own copy.
+ *
+ * waitlist.message_event keeps what the providers report about each
+ * message, once per message and event; the relay's ack is the message's
+ * delivery to the provider (outbox.delivered_at).  Node-local, like the
+ * outbox its rows point to.
+ * ---------------------------------------------------------------------- */
+CREATE TABLE waitlist.suppression (
+	contact			text PRIMARY KEY,
+	reason			text NOT NULL
+					CHECK (reason OPERATOR(pg_catalog.=) ANY (ARRAY['bounced', 'complained', 'unsubscribed', 'opted_out'])),
+	source			text NOT NULL,
+	message_id		bigint,
+	created_at		timestamptz NOT NULL DEFAULT waitlist.now()
+);
+COMMENT ON TABLE waitlist.suppression IS 'contacts no message may reach (all SKUs): hard bounces, complaints, unsubscribes and opt-outs, with when and from where';
+COMMENT ON COLUMN waitlist.suppression.contact IS 'a lower-cased email address or an E.164 phone number';
+COMMENT ON COLUMN waitlist.suppression.source IS 'where it came from: the caller''s words for an opt-out (a preference center, an SMS STOP), "event" for a reported event';
+COMMENT ON COLUMN waitlist.suppression.message_id IS 'the message whose event suppressed the contact (NULL for an opt-out)';
+
+/* Every change of a contact's consent, kept: the proof of an opt-out or an opt-in. */
+CREATE TABLE waitlist.consent_log (
+	id				bigserial PRIMARY KEY,
+	contact			text NOT NULL,
+	action			text NOT NULL
+					CHECK (action OPERATOR(pg_catalog.=) ANY (ARRAY['suppressed', 'lifted'])),
+	reason			text NOT NULL,
+	source			text NOT NULL,
+	message_id		bigint,
+	at				timestamptz NOT NULL DEFAULT waitlist.now()
+);
+COMMENT ON TABLE waitlist.consent_log IS 'every suppression and every lift of one, with its reason, source and time (append-only)';
+CREATE INDEX consent_log_contact ON waitlist.consent_log (contact, at);
+ALTER TABLE waitlist.consent_log ALTER COLUMN id SET DEFAULT waitlist.next_id('waitlist.consent_log_id_seq'::regclass);
+
+CREATE TABLE waitlist.message_event (
+	message_id		bigint NOT NULL,
+	event			text NOT NULL
+					CHECK (event OPERATOR(pg_catalog.=) ANY (ARRAY['delivered', 'opened', 'clicked', 'bounced',
+																   'complained', 'unsubscribed'])),
+	at				timestamptz NOT NULL,
+	recorded_at		timestamptz NOT NULL DEFAULT waitlist.now(),
+	PRIMARY KEY (message_id, event)
+);
+COMMENT ON TABLE waitlist.message_event IS 'what providers reported about a message (delivered, opened, clicked, bounced, complained, unsubscribed), the first report of each event kept';
+COMMENT ON COLUMN waitlist.message_event.at IS 'when the event happened, as the provider reported it';
+CREATE INDEX message_event_at ON waitlist.message_event USING brin (recorded_at);
+
+SELECT pg_catalog.pg_extension_config_dump('waitlist.suppression', '');
+SELECT pg_catalog.pg_extension_config_dump('waitlist.message_event', '');
+SELECT pg_catalog.pg_extension_config_dump('waitlist.consent_log', '');
+SELECT pg_catalog.pg_extension_config_dump('waitlist.consent_log_id_seq', '');
+
+CREATE FUNCTION waitlist.record_event(message text, event text, at timestamptz DEFAULT NULL) RETURNS boolean
+AS 'MODULE_PATHNAME', 'waitlist_record_event'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.record_event(text, text, timestamptz) IS
+	'a provider''s report about an email or SMS message (its id or idempotency key): delivered, opened, clicked, bounced (hard), complained or unsubscribed; bounced, complained and unsubscribed suppress its recipient; false when the event was already recorded';
+REVOKE ALL ON FUNCTION waitlist.record_event(text, text, timestamptz) FROM PUBLIC;
+
+CREATE FUNCTION waitlist.opt_out(contact text, source text) RETURNS boolean
+AS 'MODULE_PATHNAME', 'waitlist_opt_out'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.opt_out(text, text) IS
+	'stop every message to an email address or phone number (all SKUs), recording when and the source; false when it was already suppressed';
+REVOKE ALL ON FUNCTION waitlist.opt_out(text, text) FROM PUBLIC;
+
+CREATE FUNCTION waitlist.opt_in(contact text, source text) RETURNS boolean
+AS 'MODULE_PATHNAME', 'waitlist_opt_in'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.opt_in(text, text) IS
+	'the contact consents again: lifts an opt-out or unsubscribe (never a bounce or complaint, 55000); false when it was not suppressed';
+REVOKE ALL ON FUNCTION waitlist.opt_in(text, text) FROM PUBLIC;
+
+CREATE FUNCTION waitlist.suppressed(contact text) RETURNS text
+AS 'MODULE_PATHNAME', 'waitlist_suppressed'
+LANGUAGE C CALLED ON NULL INPUT STABLE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.suppressed(text) IS
+	'why no message reaches this email address or phone number (bounced, complained, unsubscribed, opted_out), or NULL when messages do';
+REVOKE ALL ON FUNCTION waitlist.suppressed(text) FROM PUBLIC;
+
+/* ------------------------------------------------------------------------
+ * Purchases (0.2.0): who bought a SKU, wherever they bought it.
+ *
+ * waitlist.record_purchase reports an order made elsewhere (the shop's own
+ * checkout, a marketplace); an order placed through the extension
+ * (place_backorder, place_preorder, place_order) is recorded by it, once per
+ * contact.  A purchase converts the buyer's sign-ups for the SKU made before
+ * it (they leave the list, state 'converted'), skips the back_in_stock
+ * messages still waiting for them, and for waitlist.purchase_window after it
+ * no wave message (back_in_stock, sold_out_again, eta_changed) is written to
+ * that contact for that SKU.  Keyed by the SKU (distributed with it on
+ * Citus); granted to nobody (it holds contacts).
+ * ---------------------------------------------------------------------- */
+CREATE TABLE waitlist.purchase (
+	sku				text NOT NULL REFERENCES waitlist.sku (sku),
+	order_ref		text NOT NULL,
+	contact			text NOT NULL,
+	at				timestamptz NOT NULL,
+	source			text NOT NULL
+					CHECK (source OPERATOR(pg_catalog.=) ANY (ARRAY['external', 'order'])),
+	converted		integer NOT NULL DEFAULT 0,
+	recorded_at		timestamptz NOT NULL DEFAULT waitlist.now(),
+	PRIMARY KEY (sku, order_ref, contact)
+);
+COMMENT ON TABLE waitlist.purchase IS 'who bought a SKU (an order through the extension or one reported by record_purchase): converts their sign-ups and keeps wave messages from them for waitlist.purchase_window';
+COMMENT ON COLUMN waitlist.purchase.contact IS 'a lower-cased email address or an E.164 phone number of the buyer';
+COMMENT ON COLUMN waitlist.purchase.at IS 'when the order was made (record_purchase: as reported; an order through the extension: its placement)';
+COMMENT ON COLUMN waitlist.purchase.source IS 'external: reported by record_purchase; order: placed through the extension';
+COMMENT ON COLUMN waitlist.purchase.converted IS 'the sign-ups this purchase converted';
+CREATE INDEX purchase_contact ON waitlist.purchase (sku, contact, at);
+SELECT pg_catalog.pg_extension_config_dump('waitlist.purchase', '');
+
+CREATE FUNCTION waitlist.record_purchase(sku text, contact text, order_ref text, at timestamptz DEFAULT NULL)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'waitlist_record_purchase'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.record_purchase(text, text, text, timestamptz) IS
+	'an order of the SKU made outside the extension, by an email address or phone number: converts the buyer''s earlier sign-ups for it and keeps wave messages from them; returns the sign-ups converted (0 when the purchase was already recorded)';
+REVOKE ALL ON FUNCTION waitlist.record_purchase(text, text, text, timestamptz) FROM PUBLIC;
+
+/* A purchase converts sign-ups: their own status. */
+CREATE OR REPLACE VIEW waitlist.subscriber_status AS
+SELECT sub.id, s.sku, sub.email, sub.phone, sub.customer,
+	   CASE
+		   WHEN sub.state OPERATOR(pg_catalog.<>) 'waiting' THEN sub.state
+		   WHEN sub.pos OPERATOR(pg_catalog.<) s.sub_served THEN 'notified'
+		   ELSE 'waiting'
+	   END AS status,
+	   sub.created_at, sub.unsubscribed_at
+  FROM waitlist.subscriber sub
+  JOIN waitlist.sku s ON s.sku OPERATOR(pg_catalog.=) sub.sku;
+COMMENT ON VIEW waitlist.subscriber_status IS 'sign-ups with their derived status (waiting, notified, unsubscribed, converted)';
+COMMENT ON COLUMN waitlist.subscriber.unsubscribed_at IS 'when the sign-up left the list: unsubscribed, or converted by a purchase';

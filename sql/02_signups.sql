@@ -1,5 +1,8 @@
 -- Back-in-stock sign-ups: validation, same contact keeps its place, the
 -- seed example (200 units, 350 waiting: 200 told, 150 sold out again).
+-- Every wave tells everyone it leaves waiting here: the limit on repeats
+-- (waitlist.repeat_after) has its own test, 43_repeat_after.
+SET waitlist.repeat_after = 0;
 SELECT sku FROM waitlist.upsert_sku('LAMP', title => 'Desk lamp', restock_date => '2026-12-10',
                                     restock_confirmed => true);
 

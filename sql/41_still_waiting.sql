@@ -2,6 +2,9 @@
 -- stand (still_waiting): units ahead of them, the next confirmed date, the
 -- cancel option; once per restock wave, from one batch written at commit
 -- and expanded later.
+-- Every wave tells everyone it leaves waiting here: the limit on repeats
+-- (waitlist.repeat_after) has its own test, 43_repeat_after.
+SET waitlist.repeat_after = 0;
 SET TimeZone = 'UTC';
 SET waitlist.test_now = '2027-03-01 09:00+00';
 SELECT sku FROM waitlist.upsert_sku('SW-1', 'Trail shoe', confirm_signups => false);

@@ -40,6 +40,8 @@ int			wl_status_interval_s = 7 * 24 * 3600;
 double		wl_midwait_fraction = 0.5;
 int			wl_imminent_days = 4;
 int			wl_email_delay_s = 30 * 60;
+int			wl_repeat_after_s = 60 * 60;
+int			wl_purchase_window_s = 30 * 24 * 60 * 60;
 bool		wl_eta_to_signups = true;
 
 void		_PG_init(void);
@@ -130,6 +132,16 @@ _PG_init(void)
 							 "Tell the SKU's sign-ups, not only its backorders, when its restock date changes.",
 							 "Per SKU: waitlist.set_schedule.", &wl_eta_to_signups, true, PGC_SUSET, 0,
 							 NULL, NULL, NULL);
+	DefineCustomIntVariable("waitlist.repeat_after",
+							"Shortest time between two wave messages of one kind for one SKU to one sign-up or line (0: no limit).",
+							"Covers sold_out_again and still_waiting: a wave within this time of the last one of its kind leaves out whoever heard that one.",
+							&wl_repeat_after_s, 60 * 60, 0, 30 * 24 * 3600, PGC_SUSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("waitlist.purchase_window",
+							"How long after buying a SKU a person gets no wave message for it (0: no window).",
+							"Covers back_in_stock, sold_out_again and eta_changed to sign-ups; a purchase also converts the sign-ups made before it.",
+							&wl_purchase_window_s, 30 * 24 * 60 * 60, 0, 365 * 24 * 60 * 60, PGC_SUSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
 	wl_now_define_setting();
 	wl_clock_define_settings();
 	MarkGUCPrefixReserved("waitlist");

@@ -26,6 +26,7 @@
 #define WL_ERRCODE_POLICY_REFUSED		MAKE_SQLSTATE('W','L','0','1','3')
 #define WL_ERRCODE_UNKNOWN_CHANNEL		MAKE_SQLSTATE('W','L','0','1','4')
 #define WL_ERRCODE_SHIP_DATE_PASSED		MAKE_SQLSTATE('W','L','0','1','5')
+#define WL_ERRCODE_UNKNOWN_MESSAGE		MAKE_SQLSTATE('W','L','0','1','6')
 
 /* Longest texts accepted (characters). */
 #define WL_MAX_SKU_LEN		128
@@ -75,6 +76,8 @@ extern int	wl_status_interval_s;
 extern double wl_midwait_fraction;
 extern int	wl_imminent_days;
 extern int	wl_email_delay_s;
+extern int	wl_repeat_after_s;
+extern int	wl_purchase_window_s;
 extern bool wl_eta_to_signups;
 
 #endif

@@ -97,19 +97,25 @@ expect "CREATE EXTENSION waitlist on the coordinator reaches both workers" \
 	"$(c -c "SELECT extversion FROM pg_extension WHERE extname = 'waitlist'")/$(c -c "SELECT extversion FROM pg_extension WHERE extname = 'waitlist'")"
 
 # ------------------------------------------------------------- distribute
-expect "waitlist.distribute() reports 6 tables, 2 reference tables and 21 functions" \
-	"$(c -c "SELECT count(*) FROM waitlist.distribute()")" "29"
+expect "waitlist.distribute() reports 7 tables, 4 reference tables and 22 functions" \
+	"$(c -c "SELECT count(*) FROM waitlist.distribute()")" "33"
 expect "the SKU tables are hash-distributed by sku, colocated with waitlist.sku" \
 	"$(c -c "SELECT string_agg(p.logicalrelid::text, ',' ORDER BY p.logicalrelid::text)
 			   FROM pg_dist_partition p, pg_dist_partition s
 			  WHERE s.logicalrelid = 'waitlist.sku'::regclass AND p.partmethod = 'h'
 				AND p.colocationid = s.colocationid
 				AND column_to_column_name(p.logicalrelid, p.partkey) = 'sku'")" \
-	"waitlist.availability,waitlist.batch,waitlist.line,waitlist.preorder_channel,waitlist.sku,waitlist.subscriber"
-expect "channel_rule and tracked_inventory are reference tables" \
+	"waitlist.availability,waitlist.batch,waitlist.line,waitlist.preorder_channel,waitlist.purchase,waitlist.sku,waitlist.subscriber"
+expect "channel_rule, tracked_inventory, suppression and consent_log are reference tables" \
 	"$(c -c "SELECT string_agg(logicalrelid::text, ',' ORDER BY logicalrelid::text) FROM pg_dist_partition
 			  WHERE partmethod = 'n' AND repmodel = 't'")" \
-	"waitlist.channel_rule,waitlist.tracked_inventory"
+	"waitlist.channel_rule,waitlist.consent_log,waitlist.suppression,waitlist.tracked_inventory"
+# An opt-out through the coordinator reaches every node's copy of the list,
+# which each node's claim() reads.
+c -c "SELECT waitlist.opt_out('citus-optout@example.com', 'citus test')" >/dev/null
+expect "an opt-out on the coordinator is on every node's suppression list" \
+	"$(for n in 0 1 2; do on $n -c "SELECT count(*) FROM waitlist.suppression WHERE contact = 'citus-optout@example.com'"; done | xargs)" \
+	"1 1 1"
 expect "the outbox stays a local table" \
 	"$(c -c "SELECT count(*) FROM pg_dist_partition WHERE logicalrelid = 'waitlist.outbox'::regclass")" "0"
 expect "every function with a sku argument is distributed by it, colocated with waitlist.sku" \
@@ -121,7 +127,7 @@ expect "every function with a sku argument is distributed by it, colocated with 
 			   FROM pg_proc p LEFT JOIN pg_dist_object o
 					ON o.classid = 'pg_proc'::regclass AND o.objid = p.oid
 			  WHERE p.pronamespace = 'waitlist'::regnamespace AND 'sku' = ANY (p.proargnames)
-				AND p.proargtypes[array_position(p.proargnames, 'sku') - 1] = 'text'::regtype")" "0/21"
+				AND p.proargtypes[array_position(p.proargnames, 'sku') - 1] = 'text'::regtype")" "0/22"
 expect "the shards are on the two workers, none on the coordinator" \
 	"$(c -c "SELECT string_agg(DISTINCT nodeport::text, ',' ORDER BY nodeport::text) FROM pg_dist_shard_placement
 			  JOIN pg_dist_shard USING (shardid) WHERE logicalrelid = 'waitlist.sku'::regclass")" \

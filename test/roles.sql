@@ -16,7 +16,7 @@
 -- touch.  Part 2 stays inside the transaction with SET ROLE and is undone
 -- by the ROLLBACK.
 BEGIN;
-SELECT plan(399);
+SELECT plan(438);
 SET LOCAL statement_timeout = '120s';
 
 CREATE EXTENSION IF NOT EXISTS dblink;
@@ -145,6 +145,11 @@ INSERT INTO fn_kind VALUES
 	('waitlist.waiting_count(text)', '{app,admin}'),
 	('waitlist.preorder_status(text)', '{app,admin}'),
 	('waitlist.policy(text,text)', '{app,admin}'),
+	('waitlist.record_event(text,text,timestamp with time zone)', '{app,relay}'),
+	('waitlist.opt_out(text,text)', '{app,relay,admin}'),
+	('waitlist.opt_in(text,text)', '{app,admin}'),
+	('waitlist.suppressed(text)', '{app,admin}'),
+	('waitlist.record_purchase(text,text,text,timestamp with time zone)', '{app}'),
 	-- the relay
 	('waitlist.claim(text,integer,interval,text[],text[])', '{relay}'),
 	('waitlist.ack(text,bigint[])', '{relay}'),
@@ -251,20 +256,20 @@ $$, ARRAY['waitlist.sku', 'waitlist.channel', 'waitlist.preorder_channel', 'wait
 	'role_privileges() grants SELECT on the five SKU-side relations and no other table');
 
 -- ------------------------------------------------------ contact details
--- Contact columns: email, phone, recipient (and the customer's name).
+-- Contact columns: email, phone, recipient, contact (and the customer's name).
 SELECT set_eq($$
 	SELECT DISTINCT c.oid::regclass::text FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
 	 WHERE c.relnamespace = 'waitlist'::regnamespace AND a.attnum > 0 AND NOT a.attisdropped
-	   AND a.attname IN ('email', 'phone', 'recipient', 'customer') AND c.relkind IN ('r', 'v')
+	   AND a.attname IN ('email', 'phone', 'recipient', 'contact', 'customer') AND c.relkind IN ('r', 'v')
 $$, ARRAY['waitlist.line', 'waitlist.subscriber', 'waitlist.outbox', 'waitlist.line_status',
-		  'waitlist.subscriber_status'],
-	'the relations with contact columns are line, subscriber, outbox, line_status and subscriber_status');
+		  'waitlist.subscriber_status', 'waitlist.suppression', 'waitlist.consent_log', 'waitlist.purchase'],
+	'the relations with contact columns are line, subscriber, outbox, line_status, subscriber_status, suppression, consent_log and purchase');
 -- one test per contact column and kind: no column privilege either
 SELECT column_privs_are('waitlist', c.relname, a.attname, k.role, ARRAY[]::name[],
 		   format('%s: no privilege on %s.%s', k.kind, c.oid::regclass, a.attname))
   FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid CROSS JOIN kind_role k
  WHERE c.relnamespace = 'waitlist'::regnamespace AND a.attnum > 0 AND NOT a.attisdropped
-   AND a.attname IN ('email', 'phone', 'recipient', 'customer') AND c.relkind IN ('r', 'v')
+   AND a.attname IN ('email', 'phone', 'recipient', 'contact', 'customer') AND c.relkind IN ('r', 'v')
  ORDER BY k.kind, c.relname, a.attname;
 -- The functions that return contact details: result columns or a
 -- composite result type with a contact column.
@@ -272,10 +277,10 @@ SELECT set_eq($$
 	SELECT p.oid::regprocedure::text FROM pg_proc p
 	 WHERE p.pronamespace = 'waitlist'::regnamespace
 	   AND (EXISTS (SELECT 1 FROM unnest(p.proargnames, p.proargmodes) u (n, m)
-					 WHERE m IN ('o', 't', 'b') AND n IN ('email', 'phone', 'recipient', 'customer'))
+					 WHERE m IN ('o', 't', 'b') AND n IN ('email', 'phone', 'recipient', 'contact', 'customer'))
 			OR EXISTS (SELECT 1 FROM pg_type t JOIN pg_attribute a ON a.attrelid = t.typrelid
 						WHERE t.oid = p.prorettype AND a.attnum > 0
-						  AND a.attname IN ('email', 'phone', 'recipient', 'customer')))
+						  AND a.attname IN ('email', 'phone', 'recipient', 'contact', 'customer')))
 $$, ARRAY['waitlist.claim(text,integer,interval,text[],text[])'],
 	'claim() is the only function that returns contact details');
 SELECT is(ARRAY(SELECT k.kind FROM kind_role k

@@ -4,7 +4,7 @@
 -- membership, pg_dump registration (extconfig) and the waitlist.* GUCs.
 -- Run by: pg_prove -d wl_tap --ext .sql test/
 BEGIN;
-SELECT plan(651);
+SELECT plan(729);
 
 -- ---------------------------------------------------------------- schema
 SELECT has_schema('waitlist');
@@ -15,14 +15,15 @@ SELECT is((SELECT e.extrelocatable FROM pg_extension e WHERE e.extname = 'waitli
 
 SELECT tables_are('waitlist',
 	ARRAY['sku', 'line', 'subscriber', 'batch', 'outbox', 'tracked_inventory', 'preorder_channel',
-		  'channel_rule', 'availability'],
-	'waitlist has exactly its nine tables');
+		  'channel_rule', 'availability', 'suppression', 'consent_log', 'message_event', 'purchase'],
+	'waitlist has exactly its thirteen tables');
 SELECT types_are('waitlist', ARRAY['preorder_report', 'policy_result'], 'waitlist has exactly two composite types of its own');
 SELECT views_are('waitlist', ARRAY['line_status', 'subscriber_status', 'channel'],
 	'waitlist has exactly its three views');
 SELECT sequences_are('waitlist',
-	ARRAY['sku_id_seq', 'line_id_seq', 'subscriber_id_seq', 'batch_id_seq', 'outbox_id_seq'],
-	'waitlist has exactly the five id sequences');
+	ARRAY['sku_id_seq', 'line_id_seq', 'subscriber_id_seq', 'batch_id_seq', 'outbox_id_seq',
+		  'consent_log_id_seq'],
+	'waitlist has exactly the six id sequences');
 
 -- ------------------------------------------------------- columns and types
 CREATE TEMP TABLE expected_column (tbl name, col name, typ text, not_null boolean) ON COMMIT DROP;
@@ -170,7 +171,30 @@ INSERT INTO expected_column VALUES
 	('availability', 'ship_by', 'date', false),
 	('availability', 'changes', 'integer', true),
 	('availability', 'changed_at', 'timestamp with time zone', true),
-	('availability', 'checked_on', 'date', true);
+	('availability', 'checked_on', 'date', true),
+	('suppression', 'contact', 'text', true),
+	('suppression', 'reason', 'text', true),
+	('suppression', 'source', 'text', true),
+	('suppression', 'message_id', 'bigint', false),
+	('suppression', 'created_at', 'timestamp with time zone', true),
+	('consent_log', 'id', 'bigint', true),
+	('consent_log', 'contact', 'text', true),
+	('consent_log', 'action', 'text', true),
+	('consent_log', 'reason', 'text', true),
+	('consent_log', 'source', 'text', true),
+	('consent_log', 'message_id', 'bigint', false),
+	('consent_log', 'at', 'timestamp with time zone', true),
+	('message_event', 'message_id', 'bigint', true),
+	('message_event', 'event', 'text', true),
+	('message_event', 'at', 'timestamp with time zone', true),
+	('message_event', 'recorded_at', 'timestamp with time zone', true),
+	('purchase', 'sku', 'text', true),
+	('purchase', 'order_ref', 'text', true),
+	('purchase', 'contact', 'text', true),
+	('purchase', 'at', 'timestamp with time zone', true),
+	('purchase', 'source', 'text', true),
+	('purchase', 'converted', 'integer', true),
+	('purchase', 'recorded_at', 'timestamp with time zone', true);
 
 -- one test per table: the exact column set, in order
 SELECT columns_are('waitlist', t.tbl,
@@ -178,7 +202,8 @@ SELECT columns_are('waitlist', t.tbl,
 		(SELECT col, row_number() OVER () AS ord FROM expected_column WHERE tbl = t.tbl) c),
 	   format('waitlist.%s has exactly the expected columns', t.tbl))
   FROM (VALUES ('sku'::name), ('line'), ('subscriber'), ('batch'), ('outbox'), ('tracked_inventory'),
-			   ('preorder_channel'), ('channel_rule'), ('availability')) t (tbl);
+			   ('preorder_channel'), ('channel_rule'), ('availability'), ('suppression'),
+			   ('consent_log'), ('message_event'), ('purchase')) t (tbl);
 
 -- one test per column: its type
 SELECT col_type_is('waitlist', tbl, col, typ,
@@ -202,14 +227,16 @@ SELECT col_default_is('waitlist', 'line', 'captured', 0, 'line.captured defaults
 -- Every id is cluster-unique: waitlist.node_id in the top bits (waitlist.next_id).
 SELECT col_default_is('waitlist', t, 'id', format('waitlist.next_id(''waitlist.%s_id_seq''::regclass)', t),
 	   format('%s.id defaults to waitlist.next_id of its sequence', t))
-  FROM unnest(ARRAY['sku', 'line', 'subscriber', 'batch', 'outbox']) t;
+  FROM unnest(ARRAY['sku', 'line', 'subscriber', 'batch', 'outbox', 'consent_log']) t;
 
 -- Every timestamp default reads the extension's clock (tests move it).
 SELECT col_default_is('waitlist', t, c, 'waitlist.now()', format('%s.%s defaults to waitlist.now()', t, c))
   FROM (VALUES ('sku', 'created_at'), ('sku', 'updated_at'), ('line', 'created_at'),
 			   ('subscriber', 'created_at'), ('batch', 'created_at'), ('outbox', 'due_at'),
 			   ('outbox', 'created_at'), ('tracked_inventory', 'created_at'),
-			   ('channel_rule', 'updated_at'), ('availability', 'changed_at')) d (t, c);
+			   ('channel_rule', 'updated_at'), ('availability', 'changed_at'),
+			   ('suppression', 'created_at'), ('consent_log', 'at'), ('message_event', 'recorded_at'),
+			   ('purchase', 'recorded_at')) d (t, c);
 
 -- ------------------------------------------------------------------- keys
 -- Keyed by the SKU code (the distribution column on Citus): it is in every
@@ -221,13 +248,15 @@ SELECT col_is_pk('waitlist', 'batch', ARRAY['id', 'sku'], 'batch is keyed by (id
 SELECT is((SELECT count(*)::int FROM pg_constraint c JOIN pg_class r ON r.oid = c.conrelid
 			 JOIN pg_namespace n ON n.oid = r.relnamespace
 			WHERE n.nspname = 'waitlist' AND c.contype IN ('p', 'u')
-			  AND r.relname IN ('sku', 'line', 'subscriber', 'batch', 'preorder_channel', 'availability')
+			  AND r.relname IN ('sku', 'line', 'subscriber', 'batch', 'preorder_channel', 'availability', 'purchase')
 			  AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = r.oid
 								AND a.attname = 'sku' AND a.attnum = ANY (c.conkey))),
 	0, 'every primary and unique key of a SKU table includes sku');
 SELECT col_is_pk('waitlist', 'outbox', 'id', 'outbox.id is the primary key');
 SELECT col_is_pk('waitlist', 'tracked_inventory', 'inventory', 'tracked_inventory.inventory is the primary key');
 SELECT col_is_pk('waitlist', 'preorder_channel', ARRAY['sku', 'channel'], 'preorder_channel is keyed by (sku, channel)');
+SELECT col_is_pk('waitlist', 'suppression', 'contact', 'suppression is keyed by the contact (one reason each)');
+SELECT col_is_pk('waitlist', 'message_event', ARRAY['message_id', 'event'], 'message_event: one row per message and event');
 
 SELECT col_is_unique('waitlist', 'line', ARRAY['sku', 'order_ref'], 'one line per (SKU, order)');
 SELECT col_is_unique('waitlist', 'subscriber', ARRAY['sku', 'pos'], 'one sign-up per (SKU, position)');
@@ -237,6 +266,7 @@ SELECT fk_ok('waitlist', 'line', 'sku', 'waitlist', 'sku', 'sku');
 SELECT fk_ok('waitlist', 'subscriber', 'sku', 'waitlist', 'sku', 'sku');
 SELECT fk_ok('waitlist', 'batch', 'sku', 'waitlist', 'sku', 'sku');
 SELECT fk_ok('waitlist', 'preorder_channel', 'sku', 'waitlist', 'sku', 'sku');
+SELECT fk_ok('waitlist', 'purchase', 'sku', 'waitlist', 'sku', 'sku');
 SELECT fk_ok('waitlist', 'availability', 'sku', 'waitlist', 'sku', 'sku');
 SELECT col_is_pk('waitlist', 'channel_rule', 'channel', 'channel_rule is keyed by channel');
 SELECT col_is_pk('waitlist', 'availability', ARRAY['sku', 'channel'], 'availability is keyed by (sku, channel)');
@@ -387,6 +417,11 @@ INSERT INTO expected_function VALUES
 	('set_policy', ARRAY['text', 'integer', 'integer', 'integer', 'bigint'], 'waitlist.sku', true),
 	('set_schedule', ARRAY['text', 'interval', 'numeric', 'integer', 'interval', 'boolean'], 'waitlist.sku', true),
 	('post_update', ARRAY['text', 'text'], 'bigint', true),
+	('record_event', ARRAY['text', 'text', 'timestamp with time zone'], 'boolean', true),
+	('opt_out', ARRAY['text', 'text'], 'boolean', true),
+	('opt_in', ARRAY['text', 'text'], 'boolean', true),
+	('suppressed', ARRAY['text'], 'text', true),
+	('record_purchase', ARRAY['text', 'text', 'text', 'timestamp with time zone'], 'integer', true),
 	('place_order', ARRAY['text', 'text', 'text', 'text', 'text', 'jsonb'], 'setof record', true),
 	('channel_rule_changed', ARRAY[]::text[], 'trigger', false),
 	('import_backorders', ARRAY['regclass'], 'bigint', false),
@@ -532,13 +567,14 @@ INSERT INTO expected_config VALUES
 	('waitlist.subscriber'), ('waitlist.subscriber_id_seq'), ('waitlist.batch'),
 	('waitlist.batch_id_seq'), ('waitlist.outbox'), ('waitlist.outbox_id_seq'),
 	('waitlist.tracked_inventory'), ('waitlist.preorder_channel'), ('waitlist.channel_rule'),
-	('waitlist.availability');
+	('waitlist.availability'), ('waitlist.suppression'), ('waitlist.message_event'),
+	('waitlist.consent_log'), ('waitlist.consent_log_id_seq'), ('waitlist.purchase');
 -- one test per relation
 SELECT ok((SELECT e.rel::regclass = ANY (x.extconfig) FROM pg_extension x WHERE x.extname = 'waitlist'),
 	   format('%s is registered with pg_extension_config_dump', e.rel))
   FROM expected_config e;
 SELECT is((SELECT array_length(extconfig, 1) FROM pg_extension WHERE extname = 'waitlist'),
-	14, 'extconfig holds exactly 14 relations');
+	19, 'extconfig holds exactly 19 relations');
 SELECT is((SELECT count(*)::int FROM pg_extension x, unnest(x.extcondition) c
 			WHERE x.extname = 'waitlist' AND c <> ''),
 	0, 'every config relation is dumped whole (empty filter condition)');

@@ -9,6 +9,7 @@
 
 #include <ctype.h>
 
+#include "catalog/pg_collation.h"
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
@@ -235,6 +236,27 @@ wl_arg_phone(FunctionCallInfo fcinfo, int argno)
 				 errdetail_log("The number is not written to the server log."),
 				 errhidestmt(true)));
 	return s;
+}
+
+/*
+ * Required contact argument: an email address (returned lower-cased, the
+ * key waitlist.suppression uses) or an E.164 phone number.
+ */
+char *
+wl_arg_contact(FunctionCallInfo fcinfo, int argno)
+{
+	char	   *s = wl_arg_text(fcinfo, argno, "contact", 254, true);
+	bool		email = strchr(s, '@') != NULL;
+
+	if (email ? !wl_email_ok(s) : !wl_phone_ok(s))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid %s", email ? "email address" : "phone number"),
+				 errdetail("A contact is an email address (name@example.com) or an E.164 phone number (+15551234567).")));
+	if (!email)
+		return s;
+	return TextDatumGetCString(DirectFunctionCall1Coll(lower, DEFAULT_COLLATION_OID,
+													   CStringGetTextDatum(s)));
 }
 
 /* SQL: waitlist.valid_email(text) */

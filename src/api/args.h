@@ -22,6 +22,7 @@ extern int32 wl_arg_line_qty(FunctionCallInfo fcinfo, int argno);
 extern void wl_arg_order(FunctionCallInfo fcinfo, WlOrderArgs *a, const char *what);
 extern char *wl_arg_email(FunctionCallInfo fcinfo, int argno);
 extern char *wl_arg_phone(FunctionCallInfo fcinfo, int argno);
+extern char *wl_arg_contact(FunctionCallInfo fcinfo, int argno);
 extern char *wl_arg_channel(FunctionCallInfo fcinfo, int argno);
 extern char *wl_arg_amount(FunctionCallInfo fcinfo, int argno, const char *name,
 						   bool required, double max);

@@ -12,6 +12,7 @@
 
 #include <math.h>
 
+#include "access/htup_details.h"
 #include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "common/pg_prng.h"
@@ -87,9 +88,25 @@ waitlist_tick(PG_FUNCTION_ARGS)
  *
  * The plan is generic (built once): a custom plan per call cost a planner
  * run on every claim, about a tenth of its CPU (bench/run.sh claim).
+ *
+ * An email or SMS to a contact on waitlist.suppression is not leased but
+ * ends in state 'suppressed' (its last column says so, and claim_into
+ * leaves it out): checking here, when the message is handed over, covers
+ * every message whenever it was written, including those a transaction
+ * wrote while the contact opted out.  While nobody is suppressed this
+ * costs one probe per claim (an InitPlan), not one per message.
  */
+#define CLAIM_COLUMNS 10		/* claim()'s result columns */
+
 static WlQuery q_claim = {
-	"UPDATE waitlist.outbox o SET state = 'leased', lease_owner = $1,"
+	"UPDATE waitlist.outbox o SET (state, lease_owner) = (SELECT"
+	"  CASE WHEN z.suppressed THEN 'suppressed' ELSE 'leased' END,"
+	"  CASE WHEN z.suppressed THEN NULL ELSE $1 END"
+	"  FROM (SELECT o.channel IN ('email', 'sms')"
+	"        AND (SELECT EXISTS (SELECT 1 FROM waitlist.suppression))"
+	"        AND EXISTS (SELECT 1 FROM waitlist.suppression x"
+	"        WHERE x.contact = CASE o.channel WHEN 'email' THEN lower(o.recipient)"
+	"         ELSE o.recipient END) AS suppressed) z),"
 	" due_at = waitlist.now() + $3, attempts = o.attempts + 1"
 	" WHERE o.ctid = ANY (ARRAY(SELECT ctid FROM waitlist.outbox"
 	"       WHERE state IN ('pending', 'leased') AND due_at <= waitlist.now()"
@@ -97,7 +114,7 @@ static WlQuery q_claim = {
 	"        AND ($5::text[] IS NULL OR channel = ANY ($5))"
 	"       ORDER BY due_at, id LIMIT $2 FOR UPDATE SKIP LOCKED))"
 	" RETURNING o.id, o.kind, o.channel, o.recipient, o.sku, o.payload,"
-	"  o.idempotency_key, o.attempts, o.created_at, o.due_at",
+	"  o.idempotency_key, o.attempts, o.created_at, o.due_at, o.state = 'suppressed'",
 	5, {TEXTOID, INT4OID, INTERVALOID, TEXTARRAYOID, TEXTARRAYOID}, NULL,
 	CURSOR_OPT_GENERIC_PLAN
 };
@@ -150,11 +167,17 @@ claim_into(ReturnSetInfo *rsinfo, Datum *args, const char *nulls)
 {
 	int			nest = wl_index_scans(true);
 	uint64		n;
+	Datum		values[CLAIM_COLUMNS + 1];
+	bool		isnull[CLAIM_COLUMNS + 1];
 
 	n = wl_exec(&q_claim, args, nulls, SPI_OK_UPDATE_RETURNING, 0);
 	wl_scans_restore(nest);
 	for (uint64 i = 0; i < n; i++)
-		tuplestore_puttuple(rsinfo->setResult, SPI_tuptable->vals[i]);
+	{
+		heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, values, isnull);
+		if (!DatumGetBool(values[CLAIM_COLUMNS]))
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, isnull);
+	}
 	return (int64) n;
 }
 
@@ -176,20 +199,37 @@ arg_filter(FunctionCallInfo fcinfo, int argno, const char *name, char *null)
 	return PointerGetDatum(a);
 }
 
+/* The claim's arguments, for claim_mapped (a wl_shards_run callback). */
+static ReturnSetInfo *claim_rsinfo;
+static Datum *claim_args;
+static const char *claim_nulls;
+
+static int64
+claim_mapped(int64 unused)
+{
+	return claim_into(claim_rsinfo, claim_args, claim_nulls);
+}
+
 /*
  * Lease and return up to max due messages (expanding pending batches
- * first), every statement with snap, the caller's snapshot.
+ * first), every statement with snap, the caller's snapshot.  On Citus the
+ * lease reads this node's placement of the suppression list (a reference
+ * table: Citus does not join it with the local outbox).
  */
 static int64
 claim_with(Snapshot snap, ReturnSetInfo *rsinfo, Datum *args, const char *nulls)
 {
 	volatile int64 claimed = 0;
+	WlShardGroup refs;
 
 	wl_spi_pin_snapshot(snap);
 	PG_TRY();
 	{
 		wl_expand_batches(INT_MAX);
-		claimed = claim_into(rsinfo, args, nulls);
+		claim_rsinfo = rsinfo;
+		claim_args = args;
+		claim_nulls = nulls;
+		claimed = wl_shards_run(wl_reference_shards(&refs) ? &refs : NULL, claim_mapped, 0);
 	}
 	PG_FINALLY();
 	{

@@ -18,6 +18,7 @@
 #include "utils/date.h"
 
 #include "domain/backorders.h"
+#include "domain/purchases.h"
 #include "domain/policy.h"
 #include "domain/preorders.h"
 #include "store/channel_rules.h"
@@ -210,7 +211,7 @@ wl_place_backorder(const WlOrderArgs *a)
 	{
 		require_backorder_policy(&s, a);
 		id = insert_line(sku, a, "backorder");
-		wl_outbox_skip_back_in_stock(sku, a->email, a->phone);
+		wl_order_purchased(sku, a->order_ref, a->email, a->phone);
 		confirm_backorder(&s, a, id);
 		wl_touch_sku(sku);
 	}

@@ -59,6 +59,33 @@ static WlQuery q_pending_batches = {
 	"       WHERE s.sku = $2 AND l.pos_end > $3" \
 	"        AND s.paid_served >= least(l.pos_end, $4)) a"
 
+/*
+ * waitlist.repeat_after: leave out a recipient who got a message of this
+ * kind for the SKU within the last secs seconds.  Its keys begin with
+ * prefix (the sign-up or line and the kind), so the unique index on
+ * idempotency_key finds them by a range [prefix, prefix || '~'): '~' sorts
+ * after every character a key continues with (digits, ':' and letters).
+ * Messages purged since (purge_delivered) no longer count.  For
+ * sold_out_again and still_waiting, which a burst of small restocks (two
+ * warehouse receipts a minute apart) would repeat; never for messages that
+ * carry news (eta_changed: a second date change is still news).
+ */
+#define NOT_HEARD_WITHIN(prefix, secs) \
+	" AND (" secs " <= 0 OR NOT EXISTS (SELECT 1 FROM waitlist.outbox t" \
+	"  WHERE t.idempotency_key >= ((" prefix ") COLLATE \"C\")" \
+	"   AND t.idempotency_key < ((" prefix " || '~') COLLATE \"C\")" \
+	"   AND t.created_at > waitlist.now() - make_interval(secs => " secs ")))"
+
+/*
+ * waitlist.purchase_window: leave out a sign-up whose email or phone bought
+ * the SKU within the last secs seconds (domain/purchases.c).  A purchase
+ * converts the sign-ups made before it; this covers those made after it.
+ */
+#define NOT_BOUGHT_WITHIN(secs) \
+	" AND NOT (" secs " > 0 AND EXISTS (SELECT 1 FROM waitlist.purchase p" \
+	"  WHERE p.sku = s.sku AND p.contact IN (lower(u.email), u.phone)" \
+	"   AND p.at > waitlist.now() - make_interval(secs => " secs ")))"
+
 #define BACK_SOURCE \
 	"SELECT 'back_in_stock' AS kind, s.sku, u.email, u.phone," \
 	" waitlist.payload_json('subscription_id', u.id, 'sku', s.sku, 'title', s.title," \
@@ -69,7 +96,8 @@ static WlQuery q_pending_batches = {
 	" FROM waitlist.sku s" \
 	" JOIN waitlist.subscriber u ON u.sku = s.sku AND u.state = 'waiting'" \
 	"  AND u.pos >= $5 AND u.pos < $6" \
-	" WHERE s.sku = $2 AND $3 IS NOT NULL AND $4 IS NOT NULL"
+	" WHERE s.sku = $2 AND $3 IS NOT NULL AND $4 IS NOT NULL" \
+	NOT_BOUGHT_WITHIN("$10")
 
 #define SOLD_OUT_SOURCE \
 	"SELECT 'sold_out_again' AS kind, s.sku, u.email, u.phone," \
@@ -83,7 +111,9 @@ static WlQuery q_pending_batches = {
 	"       FROM waitlist.subscriber w" \
 	"       WHERE w.sku = $2 AND w.state = 'waiting' AND w.pos >= $5 AND w.pos < $6) u" \
 	"  ON u.sku = s.sku" \
-	" WHERE s.sku = $2 AND $3 IS NOT NULL AND $4 IS NOT NULL AND $7 IS NOT NULL"
+	" WHERE s.sku = $2 AND $3 IS NOT NULL AND $4 IS NOT NULL AND $7 IS NOT NULL" \
+	NOT_HEARD_WITHIN("'sub:' || u.id || ':soldout:'", "$9") \
+	NOT_BOUGHT_WITHIN("$10")
 
 /*
  * A restock date change, to the sign-ups still waiting in this chunk of
@@ -100,7 +130,8 @@ static WlQuery q_pending_batches = {
 	" FROM waitlist.sku s" \
 	" JOIN waitlist.subscriber u ON u.sku = s.sku AND u.state = 'waiting'" \
 	"  AND u.pos >= $5 AND u.pos < $6 AND u.pos >= s.sub_served" \
-	" WHERE s.sku = $2 AND $3 IS NOT NULL AND $4 IS NOT NULL AND $7 IS NOT NULL AND $8 IS NOT NULL"
+	" WHERE s.sku = $2 AND $3 IS NOT NULL AND $4 IS NOT NULL AND $7 IS NOT NULL AND $8 IS NOT NULL" \
+	NOT_BOUGHT_WITHIN("$12")
 
 /*
  * Where a paid line a restock wave left unfilled stands, for the waiting
@@ -137,11 +168,17 @@ static WlQuery q_pending_batches = {
 	" WHERE s.sku = $2 AND w.id IS NOT NULL AND $3 IS NOT NULL AND $4 IS NOT NULL" \
 	"  AND $8 IS NOT NULL AND $9::date IS NULL AND $10::date IS NULL" \
 	"  AND NOT EXISTS (SELECT 1 FROM waitlist.batch n" \
-	"                  WHERE n.id > $1 AND n.sku = s.sku AND n.kind = 'still_waiting')"
+	"                  WHERE n.id > $1 AND n.sku = s.sku AND n.kind = 'still_waiting')" \
+	NOT_HEARD_WITHIN("'line:' || w.id || ':waiting:'", "$11")
 
-#define BATCH_ARGS 8, {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, FLOAT8OID}, NULL
-#define CHUNK_ARGS 10, {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, FLOAT8OID, \
-	DATEOID, DATEOID}, NULL
+/*
+ * $8 the email delay; then waitlist.repeat_after and waitlist.purchase_window
+ * in seconds: $9 and $10 of a batch, $11 and $12 of a chunk (after its dates)
+ */
+#define BATCH_ARGS 10, {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, FLOAT8OID, \
+	FLOAT8OID, FLOAT8OID}, NULL
+#define CHUNK_ARGS 12, {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, FLOAT8OID, \
+	DATEOID, DATEOID, FLOAT8OID, FLOAT8OID}, NULL
 
 /*
  * Each kind of batch is written by a plain INSERT first, and by one that
@@ -256,8 +293,8 @@ batch_done(const BatchQueries *q, Datum *args, int64 n)
 static int64
 expand_one(SPITupleTable *batches, uint64 i)
 {
-	Datum		args[10];
-	char		nulls[11] = "          ";
+	Datum		args[12];
+	char		nulls[13] = "            ";
 	char	   *kind;
 	BatchQueries *q;
 	int64		n;
@@ -280,6 +317,10 @@ expand_one(SPITupleTable *batches, uint64 i)
 	if (q->chunked)				/* this call's chunk: [scan_lo, scan_lo + chunk) */
 		args[5] = Int64GetDatum(Min(DatumGetInt64(args[5]),
 									DatumGetInt64(args[4]) + WL_BATCH_CHUNK));
+	/* the limits: $11 and $12 of a chunk, $9 and $10 of a batch (no dates) */
+	args[q->chunked ? 10 : 8] = Float8GetDatum((double) wl_repeat_after_s);
+	args[q->chunked ? 11 : 9] = Float8GetDatum((double) wl_purchase_window_s);
+	nulls[q->chunked ? 10 : 8] = nulls[q->chunked ? 11 : 9] = ' ';
 	fresh_query = &q->fresh;
 	fresh_args = args;
 	fresh_nulls = nulls;

@@ -315,6 +315,51 @@ wl_unsubscribe(const char *sku_arg, int64 id)
 	return n > 0;
 }
 
+static WlQuery q_convert_email = {
+	"UPDATE waitlist.subscriber SET state = 'converted', unsubscribed_at = waitlist.now(),"
+	" confirm_pending = false"
+	" WHERE sku = $1 AND state = 'waiting' AND lower(email) = $2 AND created_at <= $3 RETURNING pos",
+	3, {TEXTOID, TEXTOID, TIMESTAMPTZOID}, NULL
+};
+
+static WlQuery q_convert_phone = {
+	"UPDATE waitlist.subscriber SET state = 'converted', unsubscribed_at = waitlist.now(),"
+	" confirm_pending = false"
+	" WHERE sku = $1 AND state = 'waiting' AND phone = $2 AND created_at <= $3 RETURNING pos",
+	3, {TEXTOID, TEXTOID, TIMESTAMPTZOID}, NULL
+};
+
+/*
+ * The buyer of a SKU leaves its list: every waiting sign-up of the contact
+ * (a lower-cased email or a phone) made at or before the purchase is
+ * converted, its place left as a hole the allocator skips.  Returns how
+ * many.  The caller holds the SKU's turn (or its row lock).
+ */
+int
+wl_convert_signups(const char *sku, const char *contact, bool email, TimestampTz before)
+{
+	Datum		args[3] = {CStringGetTextDatum(sku), CStringGetTextDatum(contact),
+	TimestampTzGetDatum(before)};
+	SPITupleTable *rows;
+	uint64		n;
+	bool		listed = false;
+
+	n = wl_exec(email ? &q_convert_email : &q_convert_phone, args, NULL,
+				SPI_OK_UPDATE_RETURNING, 0);
+	rows = SPI_tuptable;
+	for (uint64 i = 0; i < n; i++)
+	{
+		WlSku		s;
+
+		SPI_tuptable = rows;
+		if (wl_sku_signup_left(sku, wl_get_int64(i, 1, NULL), &s) && !s.nulls[SKU_CHANNELS])
+			listed = true;
+	}
+	if (listed)
+		wl_touch_sku(sku);		/* demand moved: publish availability at commit */
+	return (int) n;
+}
+
 /*
  * The restock date a sign-up is told: the SKU's date when the supplier
  * confirmed it (the one waitlist_joined carries), else none.

@@ -35,6 +35,7 @@ static int	citus_loaded = -1;	/* -1: not looked yet */
 static const WlShardGroup *active = NULL;
 
 static char *map_sql(const char *sql);
+static int64 run_in_group(const WlShardGroup *group, int64 (*fn) (int64), int64 arg);
 
 /*
  * This node's shards of the waitlist tables, one row per group of
@@ -59,6 +60,20 @@ static WlQuery q_local_shards = {
 	"         UNION ALL SELECT d.lo, r.rel, r.shard"
 	"          FROM (SELECT DISTINCT lo FROM dist) d, ref r) x"
 	"  GROUP BY x.lo ORDER BY x.lo",
+	0, {InvalidOid}, NULL
+};
+
+/* This node's placements of the waitlist reference tables (one group). */
+static WlQuery q_reference_shards = {
+	"SELECT pg_catalog.array_agg(c.relname::text ORDER BY c.relname),"
+	"       pg_catalog.array_agg(pg_catalog.shard_name(s.logicalrelid, s.shardid)::text ORDER BY c.relname)"
+	"  FROM pg_catalog.pg_dist_shard s"
+	"  JOIN pg_catalog.pg_dist_placement p ON p.shardid OPERATOR(pg_catalog.=) s.shardid"
+	"  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) s.logicalrelid"
+	" WHERE c.relnamespace OPERATOR(pg_catalog.=) 'waitlist'::pg_catalog.regnamespace"
+	"   AND s.shardminvalue IS NULL"
+	"   AND p.groupid OPERATOR(pg_catalog.=) (SELECT groupid FROM pg_catalog.pg_dist_local_group)"
+	" HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 0",
 	0, {InvalidOid}, NULL
 };
 
@@ -120,6 +135,42 @@ wl_local_shards(WlLocalShards *out)
 		MemoryContextSwitchTo(old);
 	}
 	return true;
+}
+
+/*
+ * This node's placements of the reference tables, as a group to map a
+ * statement that joins the local outbox with one of them (claim() and the
+ * suppression list): false when there is nothing to map (no Citus, not
+ * distributed, or no placement here).  Caller in SPI; memory as above.
+ */
+bool
+wl_reference_shards(WlShardGroup *out)
+{
+	WlLocalShards here;
+	MemoryContext cxt = CurrentMemoryContext;
+	MemoryContext old;
+
+	memset(out, 0, sizeof(*out));
+	if (!wl_local_shards(&here) ||
+		wl_exec(&q_reference_shards, NULL, NULL, SPI_OK_SELECT, 0) == 0)
+		return false;
+	old = MemoryContextSwitchTo(cxt);
+	out->tables = text_array(wl_get_datum(0, 1, NULL), &out->ntables);
+	out->shards = text_array(wl_get_datum(0, 2, NULL), &out->ntables);
+	MemoryContextSwitchTo(old);
+	return true;
+}
+
+/*
+ * fn(arg) with the statements mapped to group (or as they are when group
+ * is NULL); the map goes off on error too.
+ */
+int64
+wl_shards_run(const WlShardGroup *group, int64 (*fn) (int64), int64 arg)
+{
+	if (group == NULL)
+		return fn(arg);
+	return run_in_group(group, fn, arg);
 }
 
 /*

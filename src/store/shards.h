@@ -28,5 +28,7 @@ typedef struct WlLocalShards
 extern bool wl_local_shards(WlLocalShards *out);
 extern void wl_shards_use(const WlShardGroup *group);
 extern int64 wl_shards_each(const WlLocalShards *here, int64 (*fn) (int64), int64 arg);
+extern bool wl_reference_shards(WlShardGroup *out);
+extern int64 wl_shards_run(const WlShardGroup *group, int64 (*fn) (int64), int64 arg);
 
 #endif

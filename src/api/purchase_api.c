@@ -1,0 +1,58 @@
+/*
+ * purchase_api.c
+ *	  SQL API for purchases made outside the extension: record_purchase.
+ *	  Arguments are checked here; the rules are in domain/purchases.c.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/timestamp.h"
+
+#include "api/args.h"
+#include "domain/purchases.h"
+#include "store/now.h"
+#include "store/spi.h"
+#include "waitlist.h"
+
+PG_FUNCTION_INFO_V1(waitlist_record_purchase);
+
+/* How far a reported purchase time may be ahead of the clock. */
+#define PURCHASE_SKEW_USECS	(INT64CONST(3600) * USECS_PER_SEC)
+
+/* The purchase time: NULL is now; not infinite, not over an hour ahead. */
+static TimestampTz
+arg_purchase_time(FunctionCallInfo fcinfo, int argno)
+{
+	TimestampTz now = DatumGetTimestampTz(wl_now());
+	TimestampTz at;
+
+	if (PG_ARGISNULL(argno))
+		return now;
+	at = PG_GETARG_TIMESTAMPTZ(argno);
+	if (TIMESTAMP_NOT_FINITE(at))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("at must be a finite time")));
+	if (at > now + PURCHASE_SKEW_USECS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("purchase time %s is in the future", timestamptz_to_str(at)),
+				 errdetail("A purchase may be reported at most an hour ahead of the clock.")));
+	return at;
+}
+
+/* SQL: waitlist.record_purchase(sku, contact, order_ref, at) */
+Datum
+waitlist_record_purchase(PG_FUNCTION_ARGS)
+{
+	char	   *sku = wl_arg_text(fcinfo, 0, "sku", WL_MAX_SKU_LEN, true);
+	char	   *contact = wl_arg_contact(fcinfo, 1);
+	char	   *order_ref = wl_arg_text(fcinfo, 2, "order_ref", WL_MAX_REF_LEN, true);
+	TimestampTz at = arg_purchase_time(fcinfo, 3);
+	int			n;
+
+	wl_spi_connect();
+	n = wl_record_purchase(sku, contact, strchr(contact, '@') != NULL, order_ref, at);
+	SPI_finish();
+	PG_RETURN_INT32(n);
+}

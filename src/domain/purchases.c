@@ -1,0 +1,107 @@
+/*
+ * purchases.c
+ *	  The owner of waitlist.purchase: who bought a SKU, wherever they bought
+ *	  it.  record_purchase reports an order made elsewhere; the order paths
+ *	  (domain/backorders.c, domain/preorders.c) record theirs here.  A
+ *	  purchase converts the buyer's sign-ups for the SKU made before it
+ *	  (domain/signups.c), skips the back_in_stock messages still pending for
+ *	  them (store/outbox_writer.c), and keeps wave messages from the buyer
+ *	  for waitlist.purchase_window (domain/expansion.c reads the table).
+ *
+ * A purchase is recorded once per (SKU, order, contact): reporting it again
+ * changes nothing.  Calls take the SKU's turn first, as every change of its
+ * sign-up queue does.  SQL entry point: api/purchase_api.c.  Callers are in
+ * SPI.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_collation.h"
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "domain/purchases.h"
+#include "domain/signups.h"
+#include "store/now.h"
+#include "store/outbox_writer.h"
+#include "store/sku_row.h"
+#include "store/spi.h"
+
+static WlQuery q_insert = {
+	"INSERT INTO waitlist.purchase (sku, order_ref, contact, at, source)"
+	" VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sku, order_ref, contact) DO NOTHING",
+	5, {TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID}, NULL
+};
+
+static WlQuery q_converted = {
+	"UPDATE waitlist.purchase SET converted = $4 WHERE sku = $1 AND order_ref = $2 AND contact = $3",
+	4, {TEXTOID, TEXTOID, TEXTOID, INT4OID}, NULL
+};
+
+/* Record one purchase and convert; -1 when it was recorded before. */
+static int
+purchased(const char *sku, const char *order_ref, const char *contact, bool email,
+		  TimestampTz at, const char *source)
+{
+	Datum		args[5];
+	int			n;
+
+	args[0] = CStringGetTextDatum(sku);
+	args[1] = CStringGetTextDatum(order_ref);
+	args[2] = CStringGetTextDatum(contact);
+	args[3] = TimestampTzGetDatum(at);
+	args[4] = CStringGetTextDatum(source);
+	if (wl_exec(&q_insert, args, NULL, SPI_OK_INSERT, 0) == 0)
+		return -1;
+	n = wl_convert_signups(sku, contact, email, at);
+	if (n > 0)
+	{
+		args[3] = Int32GetDatum(n);
+		wl_exec(&q_converted, args, NULL, SPI_OK_UPDATE, 0);
+	}
+	return n;
+}
+
+/*
+ * An order of sku made elsewhere by contact (a lower-cased email, or a
+ * phone) at at: the sign-ups it converted (0 when it was recorded before,
+ * or converted nobody).  Refuses an unknown SKU (WL001).
+ */
+int
+wl_record_purchase(const char *sku, const char *contact, bool email,
+				   const char *order_ref, TimestampTz at)
+{
+	WlSku		s;
+	char	   *code;
+	int			n;
+
+	wl_sku_wait_turn(sku);
+	wl_sku_lock(sku, &s);
+	code = wl_sku_text(&s, SKU_CODE);
+	n = purchased(code, order_ref, contact, email, at, "external");
+	if (n < 0)
+		return 0;
+	wl_outbox_skip_back_in_stock(code, email ? contact : NULL, email ? NULL : contact);
+	return n;
+}
+
+/*
+ * An order placed through the extension (the SKU row locked by the order):
+ * its contacts bought the SKU now.  Skips their pending back_in_stock
+ * messages and converts their sign-ups.
+ */
+void
+wl_order_purchased(const char *sku, const char *order_ref, const char *email,
+				   const char *phone)
+{
+	TimestampTz now = DatumGetTimestampTz(wl_now());
+
+	wl_outbox_skip_back_in_stock(sku, email, phone);
+	if (email != NULL)
+		(void) purchased(sku, order_ref,
+						 TextDatumGetCString(DirectFunctionCall1Coll(lower, DEFAULT_COLLATION_OID,
+																	 CStringGetTextDatum(email))),
+						 true, now, "order");
+	if (phone != NULL)
+		(void) purchased(sku, order_ref, phone, false, now, "order");
+}

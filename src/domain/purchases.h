@@ -1,0 +1,17 @@
+/*
+ * purchases.h
+ *	  Who bought a SKU: purchases reported from elsewhere and orders placed
+ *	  through the extension; a purchase converts the buyer's sign-ups.
+ */
+#ifndef WAITLIST_PURCHASES_H
+#define WAITLIST_PURCHASES_H
+
+#include "postgres.h"
+#include "datatype/timestamp.h"
+
+extern int	wl_record_purchase(const char *sku, const char *contact, bool email,
+							   const char *order_ref, TimestampTz at);
+extern void wl_order_purchased(const char *sku, const char *order_ref,
+							   const char *email, const char *phone);
+
+#endif
