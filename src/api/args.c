@@ -9,13 +9,13 @@
 
 #include <ctype.h>
 
-#include "catalog/pg_collation.h"
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 
 #include "api/args.h"
+#include "store/suppression.h"
 #include "waitlist.h"
 
 PG_FUNCTION_INFO_V1(waitlist_valid_email);
@@ -253,10 +253,7 @@ wl_arg_contact(FunctionCallInfo fcinfo, int argno)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid %s", email ? "email address" : "phone number"),
 				 errdetail("A contact is an email address (name@example.com) or an E.164 phone number (+15551234567).")));
-	if (!email)
-		return s;
-	return TextDatumGetCString(DirectFunctionCall1Coll(lower, DEFAULT_COLLATION_OID,
-													   CStringGetTextDatum(s)));
+	return wl_contact_key(s, email);
 }
 
 /* SQL: waitlist.valid_email(text) */

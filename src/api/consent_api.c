@@ -68,32 +68,32 @@ waitlist_record_event(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(recorded);
 }
 
-/* SQL: waitlist.opt_out(contact, source) */
-Datum
-waitlist_opt_out(PG_FUNCTION_ARGS)
+/* opt_out and opt_in: one contact and a source in, whether anything changed out. */
+static Datum
+consent_change(FunctionCallInfo fcinfo, bool (*change) (const char *, const char *))
 {
 	char	   *contact = arg_contact(fcinfo);
 	char	   *source = arg_source(fcinfo, 1);
 	bool		done;
 
 	wl_spi_connect();
-	done = wl_opt_out(contact, source);
+	done = change(contact, source);
 	SPI_finish();
 	PG_RETURN_BOOL(done);
+}
+
+/* SQL: waitlist.opt_out(contact, source) */
+Datum
+waitlist_opt_out(PG_FUNCTION_ARGS)
+{
+	return consent_change(fcinfo, wl_opt_out);
 }
 
 /* SQL: waitlist.opt_in(contact, source) */
 Datum
 waitlist_opt_in(PG_FUNCTION_ARGS)
 {
-	char	   *contact = arg_contact(fcinfo);
-	char	   *source = arg_source(fcinfo, 1);
-	bool		done;
-
-	wl_spi_connect();
-	done = wl_opt_in(contact, source);
-	SPI_finish();
-	PG_RETURN_BOOL(done);
+	return consent_change(fcinfo, wl_opt_in);
 }
 
 /* SQL: waitlist.suppressed(contact) */

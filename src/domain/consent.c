@@ -12,7 +12,6 @@
  */
 #include "postgres.h"
 
-#include "catalog/pg_collation.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
@@ -42,10 +41,7 @@ static const struct
 static char *
 recipient_key(const char *channel, const char *recipient)
 {
-	if (strcmp(channel, "email") != 0)
-		return pstrdup(recipient);
-	return TextDatumGetCString(DirectFunctionCall1Coll(lower, DEFAULT_COLLATION_OID,
-													   CStringGetTextDatum(recipient)));
+	return wl_contact_key(recipient, strcmp(channel, "email") == 0);
 }
 
 /* The suppression reason an event causes (NULL: none); refuses unknown events. */

@@ -15,7 +15,6 @@
  */
 #include "postgres.h"
 
-#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
@@ -26,6 +25,7 @@
 #include "store/outbox_writer.h"
 #include "store/sku_row.h"
 #include "store/spi.h"
+#include "store/suppression.h"
 
 static WlQuery q_insert = {
 	"INSERT INTO waitlist.purchase (sku, order_ref, contact, at, source)"
@@ -99,9 +99,7 @@ wl_order_purchased(const char *sku, const char *order_ref, const char *email,
 	wl_outbox_skip_back_in_stock(sku, email, phone);
 	if (email != NULL)
 		(void) purchased(sku, order_ref,
-						 TextDatumGetCString(DirectFunctionCall1Coll(lower, DEFAULT_COLLATION_OID,
-																	 CStringGetTextDatum(email))),
-						 true, now, "order");
+						 wl_contact_key(email, true), true, now, "order");
 	if (phone != NULL)
 		(void) purchased(sku, order_ref, phone, false, now, "order");
 }

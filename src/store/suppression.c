@@ -14,12 +14,27 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
 #include "store/spi.h"
 #include "store/suppression.h"
+
+/*
+ * The key a contact is stored and compared under everywhere: an email
+ * address lower-cased (the domain part is case-blind, and shops treat the
+ * local part so too), a phone number as it is.
+ */
+char *
+wl_contact_key(const char *contact, bool email)
+{
+	if (!email)
+		return pstrdup(contact);
+	return TextDatumGetCString(DirectFunctionCall1Coll(lower, DEFAULT_COLLATION_OID,
+													   CStringGetTextDatum(contact)));
+}
 
 static WlQuery q_message_by_id = {
 	"SELECT id, channel, recipient, created_at FROM waitlist.outbox WHERE id = $1",

@@ -17,6 +17,7 @@ typedef struct WlMessage
 	TimestampTz created_at;
 } WlMessage;
 
+extern char *wl_contact_key(const char *contact, bool email);
 extern bool wl_find_message(const char *handle, WlMessage *m);
 extern bool wl_insert_event(int64 message_id, const char *event, TimestampTz at);
 extern bool wl_suppress(const char *contact, const char *reason,
