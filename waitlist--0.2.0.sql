@@ -95,6 +95,8 @@ CREATE TABLE waitlist.sku (
 	passed_restock	date,
 	passed_ships	date,
 	updates_posted	integer,
+	hold_window		interval,
+	held			bigint NOT NULL DEFAULT 0,
 	/*
 	 * One constraint for the counters: PostgreSQL prepares every CHECK of a
 	 * table again for each statement that writes it, and this row is
@@ -103,7 +105,10 @@ CREATE TABLE waitlist.sku (
 	CONSTRAINT sku_counters_ok CHECK (on_hand OPERATOR(pg_catalog.>=) 0
 		AND allocated OPERATOR(pg_catalog.>=) 0
 		AND preorder_accepted OPERATOR(pg_catalog.>=) 0
-		AND paid_waiting OPERATOR(pg_catalog.>=) 0 AND sub_waiting OPERATOR(pg_catalog.>=) 0)
+		AND paid_waiting OPERATOR(pg_catalog.>=) 0 AND sub_waiting OPERATOR(pg_catalog.>=) 0
+		AND held OPERATOR(pg_catalog.>=) 0
+		AND (hold_window IS NULL OR (hold_window OPERATOR(pg_catalog.>=) '00:01:00'::interval
+									 AND hold_window OPERATOR(pg_catalog.<=) '24:00:00'::interval)))
 );
 COMMENT ON TABLE waitlist.sku IS 'one row per SKU: stock as waitlist knows it, restock date, message settings and the queue counters';
 COMMENT ON COLUMN waitlist.sku.sku IS 'the SKU code: the key of every SKU table (their distribution column on Citus)';
@@ -268,6 +273,7 @@ CREATE TABLE waitlist.batch (
 	messages		bigint,
 	prev_date		date,
 	new_date		date,
+	hold_until		timestamptz,
 	PRIMARY KEY (id, sku)
 );
 COMMENT ON TABLE waitlist.batch IS 'watermark moves made at commit, expanded into per-recipient messages after it';
@@ -720,7 +726,8 @@ CREATE FUNCTION waitlist.policy(s waitlist.sku, channel text DEFAULT 'dtc')
 RETURNS waitlist.policy_result
 LANGUAGE sql STABLE PARALLEL RESTRICTED
 AS $$
-	SELECT waitlist.policy_of(s.status, s.on_hand, s.allocated, s.paid_waiting, s.sub_waiting,
+	SELECT waitlist.policy_of(s.status, s.on_hand, s.allocated OPERATOR(pg_catalog.+) s.held,
+							  s.paid_waiting, s.sub_waiting,
 							  s.restock_date, s.restock_confirmed,
 							  s.preorders_open, s.preorder_accepted, s.preorder_limit, s.ships_on,
 							  s.channels, s.backorder_days, s.out_of_stock_days, s.min_demand,
@@ -959,7 +966,8 @@ BEGIN
 	PERFORM pg_catalog.create_distributed_table('waitlist.sku', 'sku');
 	RETURN NEXT 'distributed table waitlist.sku by sku';
 	FOREACH t IN ARRAY ARRAY['waitlist.line', 'waitlist.subscriber', 'waitlist.batch',
-							 'waitlist.preorder_channel', 'waitlist.availability', 'waitlist.purchase'] LOOP
+							 'waitlist.preorder_channel', 'waitlist.availability', 'waitlist.purchase',
+							 'waitlist.hold'] LOOP
 		PERFORM pg_catalog.create_distributed_table(t, 'sku', colocate_with => 'waitlist.sku');
 		RETURN NEXT pg_catalog.format('distributed table %s by sku, colocated with waitlist.sku', t);
 	END LOOP;
@@ -1037,6 +1045,7 @@ AS $$
 		('app', 'function', 'waitlist.opt_in(text,text)', 'EXECUTE'),
 		('app', 'function', 'waitlist.suppressed(text)', 'EXECUTE'),
 		('app', 'function', 'waitlist.record_purchase(text,text,text,timestamp with time zone)', 'EXECUTE'),
+		('app', 'function', 'waitlist.claim_hold(text,text,text,text,text)', 'EXECUTE'),
 		-- the relay: claim, acknowledge, record delivery events, tick
 		('relay', 'schema', 'waitlist', 'USAGE'),
 		('relay', 'function', 'waitlist.claim(text,integer,interval,text[],text[])', 'EXECUTE'),
@@ -1065,6 +1074,7 @@ AS $$
 		('admin', 'function', 'waitlist.set_preorder_channel_limit(text,text,bigint)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.set_policy(text,integer,integer,integer,bigint)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.set_schedule(text,interval,numeric,integer,interval,boolean)', 'EXECUTE'),
+		('admin', 'function', 'waitlist.set_hold_window(text,interval)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.post_update(text,text)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.set_channel(text,text,boolean,text,text,integer,boolean,boolean)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.set_listings(text,text[])', 'EXECUTE'),
@@ -1279,8 +1289,8 @@ BEGIN
 			 */
 			$q$WITH l AS (
 				SELECT x.sku,
-					   pg_catalog.sum(x.qty) AS queued,
-					   pg_catalog.count(*) FILTER (WHERE x.pos_start OPERATOR(pg_catalog.<>) x.prev_end) AS gaps,
+					   pg_catalog.sum(x.qty) FILTER (WHERE x.queued) AS queued,
+					   pg_catalog.count(*) FILTER (WHERE x.queued AND x.pos_start OPERATOR(pg_catalog.<>) x.prev_end) AS gaps,
 					   pg_catalog.sum(x.qty) FILTER (WHERE x.waiting) AS wanted,
 					   pg_catalog.sum(x.held) FILTER (WHERE x.waiting) AS held,
 					   pg_catalog.min(x.pos_start) FILTER (WHERE x.waiting AND x.held OPERATOR(pg_catalog.<) x.qty) AS first_short,
@@ -1289,8 +1299,10 @@ BEGIN
 													AND x.state OPERATOR(pg_catalog.<>) 'cancelled') AS preorders
 				  FROM (SELECT ln.sku, ln.qty, ln.pos_start, ln.kind, ln.state,
 							   ln.state OPERATOR(pg_catalog.=) 'waiting' AS waiting,
+							   ln.pos_start OPERATOR(pg_catalog.>=) 0 AS queued,
 							   pg_catalog.lag(ln.pos_end, 1, 0::bigint)
-								   OVER (PARTITION BY ln.sku ORDER BY ln.pos_start) AS prev_end,
+								   OVER (PARTITION BY ln.sku, ln.pos_start OPERATOR(pg_catalog.>=) 0
+										 ORDER BY ln.pos_start) AS prev_end,
 							   GREATEST(0, LEAST(ln.qty::bigint, k.paid_served OPERATOR(pg_catalog.-) ln.pos_start)) AS held
 						  FROM waitlist.line ln
 						  JOIN waitlist.sku k ON k.sku OPERATOR(pg_catalog.=) ln.sku) x
@@ -1305,16 +1317,24 @@ BEGIN
 				 GROUP BY sub.sku),
 			c AS (
 				SELECT pc.sku, pg_catalog.count(*) AS limits
-				  FROM waitlist.preorder_channel pc GROUP BY pc.sku)
+				  FROM waitlist.preorder_channel pc GROUP BY pc.sku),
+			h AS (
+				SELECT hd.sku, pg_catalog.sum(hd.units OPERATOR(pg_catalog.-) hd.claimed) AS open
+				  FROM waitlist.hold hd WHERE hd.closed_at IS NULL GROUP BY hd.sku)
 			SELECT v.invariant, s.sku, v.detail
 			  FROM waitlist.sku s
 			  LEFT JOIN l ON l.sku OPERATOR(pg_catalog.=) s.sku
 			  LEFT JOIN u ON u.sku OPERATOR(pg_catalog.=) s.sku
 			  LEFT JOIN c ON c.sku OPERATOR(pg_catalog.=) s.sku
+			  LEFT JOIN h ON h.sku OPERATOR(pg_catalog.=) s.sku
 			 CROSS JOIN LATERAL (VALUES
 				-- allocated-and-unshipped units never exceed the units on hand
-				('stock', s.allocated OPERATOR(pg_catalog.>) s.on_hand,
-				 pg_catalog.format('allocated %s, on hand %s', s.allocated, s.on_hand)),
+				('stock', (s.allocated OPERATOR(pg_catalog.+) s.held) OPERATOR(pg_catalog.>) s.on_hand,
+				 pg_catalog.format('allocated %s, held %s, on hand %s', s.allocated, s.held, s.on_hand)),
+				-- sku.held is what the open holds keep for the people they told
+				('held', s.held OPERATOR(pg_catalog.<>) coalesce(h.open, 0)
+						 OR s.held OPERATOR(pg_catalog.<) 0,
+				 pg_catalog.format('held %s, open holds keep %s', s.held, coalesce(h.open, 0))),
 				-- no counter goes negative, watermarks stay within their queues
 				('watermarks', NOT (s.paid_served OPERATOR(pg_catalog.>=) 0
 									AND s.paid_served OPERATOR(pg_catalog.<=) s.paid_tail
@@ -1327,9 +1347,9 @@ BEGIN
 				('allocated', s.allocated OPERATOR(pg_catalog.<>) coalesce(l.held, 0),
 				 pg_catalog.format('allocated %s, waiting lines hold %s', s.allocated, coalesce(l.held, 0))),
 				-- after a commit no unit sits idle while a line waits
-				('greedy', s.allocated OPERATOR(pg_catalog.<>) LEAST(s.on_hand, coalesce(l.wanted, 0)),
-				 pg_catalog.format('allocated %s, on hand %s, waiting lines want %s',
-								   s.allocated, s.on_hand, coalesce(l.wanted, 0))),
+				('greedy', s.allocated OPERATOR(pg_catalog.<>) LEAST(s.on_hand OPERATOR(pg_catalog.-) s.held, coalesce(l.wanted, 0)),
+				 pg_catalog.format('allocated %s, on hand %s, held %s, waiting lines want %s',
+								   s.allocated, s.on_hand, s.held, coalesce(l.wanted, 0))),
 				-- FIFO: no later waiting line holds a unit while an earlier one is short
 				('fifo', l.first_short OPERATOR(pg_catalog.<) l.last_holding,
 				 pg_catalog.format('the line at position %s is short while the line at position %s holds units',
@@ -1353,11 +1373,11 @@ BEGIN
 				 pg_catalog.format('sub_tail %s, %s sign-ups at positions %s to %s',
 								   s.sub_tail, coalesce(u.signups, 0), u.first_pos, u.last_pos)),
 				-- after a commit free units are announced, and only those
-				('wave', s.announced OPERATOR(pg_catalog.>) GREATEST(s.on_hand OPERATOR(pg_catalog.-) s.allocated, 0)
+				('wave', s.announced OPERATOR(pg_catalog.>) GREATEST(s.on_hand OPERATOR(pg_catalog.-) s.allocated OPERATOR(pg_catalog.-) s.held, 0)
 						 OR (s.sub_waiting OPERATOR(pg_catalog.>) 0
-							 AND (s.on_hand OPERATOR(pg_catalog.-) s.allocated) OPERATOR(pg_catalog.>) s.announced),
+							 AND (s.on_hand OPERATOR(pg_catalog.-) s.allocated OPERATOR(pg_catalog.-) s.held) OPERATOR(pg_catalog.>) s.announced),
 				 pg_catalog.format('free units %s, announced %s, sign-ups still waiting %s',
-								   s.on_hand OPERATOR(pg_catalog.-) s.allocated, s.announced, s.sub_waiting)),
+								   s.on_hand OPERATOR(pg_catalog.-) s.allocated OPERATOR(pg_catalog.-) s.held, s.announced, s.sub_waiting)),
 				-- accepted pre-order units are what the pre-order lines hold
 				('preorder_accepted', s.preorder_accepted OPERATOR(pg_catalog.<>) coalesce(l.preorders, 0),
 				 pg_catalog.format('preorder_accepted %s, pre-order lines not cancelled hold %s',
@@ -1753,3 +1773,58 @@ LANGUAGE C CALLED ON NULL INPUT VOLATILE
 COMMENT ON FUNCTION waitlist.record_purchase(text, text, text, timestamptz) IS
 	'an order of the SKU made outside the extension, by an email address or phone number: converts the buyer''s earlier sign-ups for it and keeps wave messages from them; returns the sign-ups converted (0 when the purchase was already recorded)';
 REVOKE ALL ON FUNCTION waitlist.record_purchase(text, text, text, timestamptz) FROM PUBLIC;
+
+/* ------------------------------------------------------------------------
+ * Exclusive holds.  With a hold window set on a SKU, each sign-up a wave
+ * tells gets one unit held for it until the window ends; nobody else can
+ * take a held unit (the policy, orders, backorders and pre-orders count
+ * sku.held as taken).  A wave of holds is one row, a range of sign-up
+ * positions with one expiry, so the commit that makes it does not grow
+ * with the queue.  claim_hold turns a held unit into an allocated line;
+ * the clock closes a wave when its window ends, and its unclaimed units go
+ * to the next people in line (a new wave, a new window), or, when nobody
+ * is left, to anyone.
+ */
+COMMENT ON COLUMN waitlist.sku.hold_window IS 'how long each sign-up a wave tells has a unit held for it (NULL: no holds; 1 minute to 24 hours; waitlist.set_hold_window)';
+COMMENT ON COLUMN waitlist.sku.held IS 'units the open holds keep for people told and not yet claimed: nobody else can take them';
+COMMENT ON COLUMN waitlist.batch.hold_until IS 'back_in_stock: when the unit held for each person told ends (NULL: no hold)';
+
+CREATE TABLE waitlist.hold (
+	sku				text NOT NULL REFERENCES waitlist.sku (sku),
+	pos_from		bigint NOT NULL,
+	pos_to			bigint NOT NULL,
+	units			bigint NOT NULL,
+	claimed			bigint NOT NULL DEFAULT 0,
+	expires_at		timestamptz NOT NULL,
+	created_at		timestamptz NOT NULL DEFAULT waitlist.now(),
+	closed_at		timestamptz,
+	PRIMARY KEY (sku, pos_from),
+	CONSTRAINT hold_ok CHECK (pos_to OPERATOR(pg_catalog.>) pos_from
+		AND claimed OPERATOR(pg_catalog.>=) 0 AND claimed OPERATOR(pg_catalog.<=) units
+		AND units OPERATOR(pg_catalog.<=) (pos_to OPERATOR(pg_catalog.-) pos_from))
+);
+COMMENT ON TABLE waitlist.hold IS 'waves of exclusive holds: the sign-ups at positions [pos_from, pos_to) each have one unit held until expires_at';
+COMMENT ON COLUMN waitlist.hold.units IS 'units held for the wave (one per person told; fewer when a stock count went down)';
+COMMENT ON COLUMN waitlist.hold.claimed IS 'held units turned into lines by claim_hold';
+COMMENT ON COLUMN waitlist.hold.closed_at IS 'when the wave ended (every unit claimed, or the window over: the rest went on); NULL while open';
+CREATE INDEX hold_due ON waitlist.hold (expires_at) WHERE closed_at IS NULL;
+SELECT pg_catalog.pg_extension_config_dump('waitlist.hold', '');
+
+CREATE FUNCTION waitlist.set_hold_window(sku text, hold_window interval)
+RETURNS interval
+AS 'MODULE_PATHNAME', 'waitlist_set_hold_window'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.set_hold_window(text, interval) IS
+	'turn exclusive holds on for the SKU (each sign-up a wave tells has one unit held for hold_window, 1 minute to 24 hours) or off (NULL; open holds run to their end); returns the window';
+REVOKE ALL ON FUNCTION waitlist.set_hold_window(text, interval) FROM PUBLIC;
+
+CREATE FUNCTION waitlist.claim_hold(sku text, contact text, order_ref text,
+									customer text DEFAULT NULL, channel text DEFAULT 'dtc')
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'waitlist_claim_hold'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.claim_hold(text, text, text, text, text) IS
+	'the shop''s checkout takes the unit held for a sign-up (by its email address or phone number): returns a line of one unit, allocated at once (the same order_ref returns the same line); WL017 when the contact has no open hold on the SKU';
+REVOKE ALL ON FUNCTION waitlist.claim_hold(text, text, text, text, text) FROM PUBLIC;

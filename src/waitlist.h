@@ -27,6 +27,7 @@
 #define WL_ERRCODE_UNKNOWN_CHANNEL		MAKE_SQLSTATE('W','L','0','1','4')
 #define WL_ERRCODE_SHIP_DATE_PASSED		MAKE_SQLSTATE('W','L','0','1','5')
 #define WL_ERRCODE_UNKNOWN_MESSAGE		MAKE_SQLSTATE('W','L','0','1','6')
+#define WL_ERRCODE_NO_HOLD				MAKE_SQLSTATE('W','L','0','1','7')
 
 /* Longest texts accepted (characters). */
 #define WL_MAX_SKU_LEN		128

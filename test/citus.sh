@@ -97,15 +97,15 @@ expect "CREATE EXTENSION waitlist on the coordinator reaches both workers" \
 	"$(c -c "SELECT extversion FROM pg_extension WHERE extname = 'waitlist'")/$(c -c "SELECT extversion FROM pg_extension WHERE extname = 'waitlist'")"
 
 # ------------------------------------------------------------- distribute
-expect "waitlist.distribute() reports 7 tables, 4 reference tables and 22 functions" \
-	"$(c -c "SELECT count(*) FROM waitlist.distribute()")" "33"
+expect "waitlist.distribute() reports 8 tables, 4 reference tables and 24 functions" \
+	"$(c -c "SELECT count(*) FROM waitlist.distribute()")" "36"
 expect "the SKU tables are hash-distributed by sku, colocated with waitlist.sku" \
 	"$(c -c "SELECT string_agg(p.logicalrelid::text, ',' ORDER BY p.logicalrelid::text)
 			   FROM pg_dist_partition p, pg_dist_partition s
 			  WHERE s.logicalrelid = 'waitlist.sku'::regclass AND p.partmethod = 'h'
 				AND p.colocationid = s.colocationid
 				AND column_to_column_name(p.logicalrelid, p.partkey) = 'sku'")" \
-	"waitlist.availability,waitlist.batch,waitlist.line,waitlist.preorder_channel,waitlist.purchase,waitlist.sku,waitlist.subscriber"
+	"waitlist.availability,waitlist.batch,waitlist.hold,waitlist.line,waitlist.preorder_channel,waitlist.purchase,waitlist.sku,waitlist.subscriber"
 expect "channel_rule, tracked_inventory, suppression and consent_log are reference tables" \
 	"$(c -c "SELECT string_agg(logicalrelid::text, ',' ORDER BY logicalrelid::text) FROM pg_dist_partition
 			  WHERE partmethod = 'n' AND repmodel = 't'")" \

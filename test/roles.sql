@@ -16,7 +16,7 @@
 -- touch.  Part 2 stays inside the transaction with SET ROLE and is undone
 -- by the ROLLBACK.
 BEGIN;
-SELECT plan(438);
+SELECT plan(447);
 SET LOCAL statement_timeout = '120s';
 
 CREATE EXTENSION IF NOT EXISTS dblink;
@@ -150,6 +150,7 @@ INSERT INTO fn_kind VALUES
 	('waitlist.opt_in(text,text)', '{app,admin}'),
 	('waitlist.suppressed(text)', '{app,admin}'),
 	('waitlist.record_purchase(text,text,text,timestamp with time zone)', '{app}'),
+	('waitlist.claim_hold(text,text,text,text,text)', '{app}'),
 	-- the relay
 	('waitlist.claim(text,integer,interval,text[],text[])', '{relay}'),
 	('waitlist.ack(text,bigint[])', '{relay}'),
@@ -173,6 +174,7 @@ INSERT INTO fn_kind VALUES
 	('waitlist.set_preorder_channel_limit(text,text,bigint)', '{admin}'),
 	('waitlist.set_policy(text,integer,integer,integer,bigint)', '{admin}'),
 	('waitlist.set_schedule(text,interval,numeric,integer,interval,boolean)', '{admin}'),
+	('waitlist.set_hold_window(text,interval)', '{admin}'),
 	('waitlist.post_update(text,text)', '{admin}'),
 	('waitlist.set_channel(text,text,boolean,text,text,integer,boolean,boolean)', '{admin}'),
 	('waitlist.set_listings(text,text[])', '{admin}'),

@@ -4,7 +4,7 @@
 -- membership, pg_dump registration (extconfig) and the waitlist.* GUCs.
 -- Run by: pg_prove -d wl_tap --ext .sql test/
 BEGIN;
-SELECT plan(729);
+SELECT plan(762);
 
 -- ---------------------------------------------------------------- schema
 SELECT has_schema('waitlist');
@@ -15,8 +15,9 @@ SELECT is((SELECT e.extrelocatable FROM pg_extension e WHERE e.extname = 'waitli
 
 SELECT tables_are('waitlist',
 	ARRAY['sku', 'line', 'subscriber', 'batch', 'outbox', 'tracked_inventory', 'preorder_channel',
-		  'channel_rule', 'availability', 'suppression', 'consent_log', 'message_event', 'purchase'],
-	'waitlist has exactly its thirteen tables');
+		  'channel_rule', 'availability', 'suppression', 'consent_log', 'message_event', 'purchase',
+		  'hold'],
+	'waitlist has exactly its fourteen tables');
 SELECT types_are('waitlist', ARRAY['preorder_report', 'policy_result'], 'waitlist has exactly two composite types of its own');
 SELECT views_are('waitlist', ARRAY['line_status', 'subscriber_status', 'channel'],
 	'waitlist has exactly its three views');
@@ -79,6 +80,8 @@ INSERT INTO expected_column VALUES
 	('sku', 'passed_restock', 'date', false),
 	('sku', 'passed_ships', 'date', false),
 	('sku', 'updates_posted', 'integer', false),
+	('sku', 'hold_window', 'interval', false),
+	('sku', 'held', 'bigint', true),
 	('line', 'id', 'bigint', true),
 	('line', 'sku', 'text', true),
 	('line', 'kind', 'text', true),
@@ -133,6 +136,7 @@ INSERT INTO expected_column VALUES
 	('batch', 'messages', 'bigint', false),
 	('batch', 'prev_date', 'date', false),
 	('batch', 'new_date', 'date', false),
+	('batch', 'hold_until', 'timestamp with time zone', false),
 	('outbox', 'id', 'bigint', true),
 	('outbox', 'kind', 'text', true),
 	('outbox', 'channel', 'text', true),
@@ -194,7 +198,15 @@ INSERT INTO expected_column VALUES
 	('purchase', 'at', 'timestamp with time zone', true),
 	('purchase', 'source', 'text', true),
 	('purchase', 'converted', 'integer', true),
-	('purchase', 'recorded_at', 'timestamp with time zone', true);
+	('purchase', 'recorded_at', 'timestamp with time zone', true),
+	('hold', 'sku', 'text', true),
+	('hold', 'pos_from', 'bigint', true),
+	('hold', 'pos_to', 'bigint', true),
+	('hold', 'units', 'bigint', true),
+	('hold', 'claimed', 'bigint', true),
+	('hold', 'expires_at', 'timestamp with time zone', true),
+	('hold', 'created_at', 'timestamp with time zone', true),
+	('hold', 'closed_at', 'timestamp with time zone', false);
 
 -- one test per table: the exact column set, in order
 SELECT columns_are('waitlist', t.tbl,
@@ -203,7 +215,7 @@ SELECT columns_are('waitlist', t.tbl,
 	   format('waitlist.%s has exactly the expected columns', t.tbl))
   FROM (VALUES ('sku'::name), ('line'), ('subscriber'), ('batch'), ('outbox'), ('tracked_inventory'),
 			   ('preorder_channel'), ('channel_rule'), ('availability'), ('suppression'),
-			   ('consent_log'), ('message_event'), ('purchase')) t (tbl);
+			   ('consent_log'), ('message_event'), ('purchase'), ('hold')) t (tbl);
 
 -- one test per column: its type
 SELECT col_type_is('waitlist', tbl, col, typ,
@@ -236,7 +248,7 @@ SELECT col_default_is('waitlist', t, c, 'waitlist.now()', format('%s.%s defaults
 			   ('outbox', 'created_at'), ('tracked_inventory', 'created_at'),
 			   ('channel_rule', 'updated_at'), ('availability', 'changed_at'),
 			   ('suppression', 'created_at'), ('consent_log', 'at'), ('message_event', 'recorded_at'),
-			   ('purchase', 'recorded_at')) d (t, c);
+			   ('purchase', 'recorded_at'), ('hold', 'created_at')) d (t, c);
 
 -- ------------------------------------------------------------------- keys
 -- Keyed by the SKU code (the distribution column on Citus): it is in every
@@ -248,7 +260,7 @@ SELECT col_is_pk('waitlist', 'batch', ARRAY['id', 'sku'], 'batch is keyed by (id
 SELECT is((SELECT count(*)::int FROM pg_constraint c JOIN pg_class r ON r.oid = c.conrelid
 			 JOIN pg_namespace n ON n.oid = r.relnamespace
 			WHERE n.nspname = 'waitlist' AND c.contype IN ('p', 'u')
-			  AND r.relname IN ('sku', 'line', 'subscriber', 'batch', 'preorder_channel', 'availability', 'purchase')
+			  AND r.relname IN ('sku', 'line', 'subscriber', 'batch', 'preorder_channel', 'availability', 'purchase', 'hold')
 			  AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = r.oid
 								AND a.attname = 'sku' AND a.attnum = ANY (c.conkey))),
 	0, 'every primary and unique key of a SKU table includes sku');
@@ -267,6 +279,8 @@ SELECT fk_ok('waitlist', 'subscriber', 'sku', 'waitlist', 'sku', 'sku');
 SELECT fk_ok('waitlist', 'batch', 'sku', 'waitlist', 'sku', 'sku');
 SELECT fk_ok('waitlist', 'preorder_channel', 'sku', 'waitlist', 'sku', 'sku');
 SELECT fk_ok('waitlist', 'purchase', 'sku', 'waitlist', 'sku', 'sku');
+SELECT fk_ok('waitlist', 'hold', 'sku', 'waitlist', 'sku', 'sku');
+SELECT col_is_pk('waitlist', 'hold', ARRAY['sku', 'pos_from'], 'hold is keyed by (sku, pos_from): a wave is a position range');
 SELECT fk_ok('waitlist', 'availability', 'sku', 'waitlist', 'sku', 'sku');
 SELECT col_is_pk('waitlist', 'channel_rule', 'channel', 'channel_rule is keyed by channel');
 SELECT col_is_pk('waitlist', 'availability', ARRAY['sku', 'channel'], 'availability is keyed by (sku, channel)');
@@ -422,6 +436,8 @@ INSERT INTO expected_function VALUES
 	('opt_in', ARRAY['text', 'text'], 'boolean', true),
 	('suppressed', ARRAY['text'], 'text', true),
 	('record_purchase', ARRAY['text', 'text', 'text', 'timestamp with time zone'], 'integer', true),
+	('set_hold_window', ARRAY['text', 'interval'], 'interval', true),
+	('claim_hold', ARRAY['text', 'text', 'text', 'text', 'text'], 'bigint', true),
 	('place_order', ARRAY['text', 'text', 'text', 'text', 'text', 'jsonb'], 'setof record', true),
 	('channel_rule_changed', ARRAY[]::text[], 'trigger', false),
 	('import_backorders', ARRAY['regclass'], 'bigint', false),
@@ -568,13 +584,14 @@ INSERT INTO expected_config VALUES
 	('waitlist.batch_id_seq'), ('waitlist.outbox'), ('waitlist.outbox_id_seq'),
 	('waitlist.tracked_inventory'), ('waitlist.preorder_channel'), ('waitlist.channel_rule'),
 	('waitlist.availability'), ('waitlist.suppression'), ('waitlist.message_event'),
-	('waitlist.consent_log'), ('waitlist.consent_log_id_seq'), ('waitlist.purchase');
+	('waitlist.consent_log'), ('waitlist.consent_log_id_seq'), ('waitlist.purchase'),
+	('waitlist.hold');
 -- one test per relation
 SELECT ok((SELECT e.rel::regclass = ANY (x.extconfig) FROM pg_extension x WHERE x.extname = 'waitlist'),
 	   format('%s is registered with pg_extension_config_dump', e.rel))
   FROM expected_config e;
 SELECT is((SELECT array_length(extconfig, 1) FROM pg_extension WHERE extname = 'waitlist'),
-	19, 'extconfig holds exactly 19 relations');
+	20, 'extconfig holds exactly 20 relations');
 SELECT is((SELECT count(*)::int FROM pg_extension x, unnest(x.extcondition) c
 			WHERE x.extname = 'waitlist' AND c <> ''),
 	0, 'every config relation is dumped whole (empty filter condition)');

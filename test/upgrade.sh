@@ -162,12 +162,13 @@ SELECT format('%s rows=%s md5=%s', c, n, h) FROM (
 				-- Columns 0.2.0 adds start NULL: NULLs are left out on both sides
 				-- (a value that became NULL still shows, as a key that went away).
 				-- sku.next_status_at is filled by the update on purpose: the
-				-- backorders already waiting get their first status round.
+				-- backorders already waiting get their first status round;
+				-- sku.held, a counter the update adds, starts at 0.
 				CASE WHEN EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c
 									AND a.attname = 'sku_id' AND NOT a.attisdropped)
 					 THEN 'jsonb_strip_nulls(to_jsonb(t) - ''sku_id'' || jsonb_build_object(''sku'','
 						  ' (SELECT s.sku FROM waitlist.sku s WHERE s.id = t.sku_id)))'
-					 ELSE 'jsonb_strip_nulls(to_jsonb(t)) - ''next_status_at''' END,
+					 ELSE 'jsonb_strip_nulls(to_jsonb(t)) - ''next_status_at'' - ''held''' END,
 				c::regclass), false, true, '')))[1]::text AS h
 	  FROM pg_extension x, unnest(x.extconfig) c
 	 WHERE x.extname = 'waitlist' AND (SELECT relkind FROM pg_class WHERE oid = c) = 'r'

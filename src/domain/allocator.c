@@ -20,6 +20,17 @@
  * are still short, a still_waiting batch over the rest of the paid queue
  * tells each of them where they stand.
  *
+ * Holds: with a hold window on the SKU, a wave tells one sign-up per free
+ * unit (notify_ratio does not apply) and holds that unit for each of them
+ * until the window ends: sku.held grows by the wave, and one hold row
+ * records the wave's position range and expiry (domain/holds.c claims and
+ * expires them).  Held units are not free.  A stock count that goes below
+ * allocated + held first shrinks the newest open holds, then takes units
+ * back from paid lines, most recent first; only when those are gone does it
+ * take a claimed hold's unit back (its line goes to the end of the paid
+ * queue to wait like a backorder).  Claimed lines sit at negative positions,
+ * below any watermark, so restocks never move them (domain/holds.c).
+ *
  * Locking: the SKU row is locked FOR UPDATE first; callers hold no line
  * locks.  Runs inside SPI, connected by the caller (txn/commit.c, through
  * the commit hook in domain/settle.c).
@@ -33,6 +44,7 @@
 #include "utils/date.h"
 
 #include "domain/allocator.h"
+#include "store/hold_rows.h"
 #include "store/sku_row.h"
 #include "store/spi.h"
 #include "txn/pending.h"
@@ -51,6 +63,9 @@ typedef struct SkuState
 	int64		announced;
 	int64		paid_waiting;	/* paid units not yet allocated (sku.paid_waiting) */
 	int64		sub_waiting;	/* sign-ups not yet told (sku.sub_waiting) */
+	int64		held;			/* units held for told sign-ups (sku.held) */
+	Datum		hold_window;	/* interval; meaningful when holds is set */
+	bool		holds;			/* the SKU holds units for the people a wave tells */
 	double		notify_ratio;
 	bool		sold_out_again;
 	bool		listed;
@@ -67,7 +82,7 @@ static WlQuery q_line_holes_fwd = {
 
 static WlQuery q_line_holes_back = {
 	"SELECT pos_start, pos_end FROM waitlist.line"
-	" WHERE sku = $1 AND state <> 'waiting' AND pos_start < $2"
+	" WHERE sku = $1 AND state <> 'waiting' AND pos_start < $2 AND pos_start >= 0"
 	" ORDER BY pos_end DESC LIMIT 1000",
 	2, {TEXTOID, INT8OID}, NULL
 };
@@ -87,9 +102,9 @@ static WlQuery q_scan_hi = {
 };
 
 static WlQuery q_batch = {
-	"INSERT INTO waitlist.batch (sku, kind, pos_from, pos_to, scan_lo, scan_hi, units)"
-	" VALUES ($1, $2, $3, $4, $5, $6, $7)",
-	7, {TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID}, NULL
+	"INSERT INTO waitlist.batch (sku, kind, pos_from, pos_to, scan_lo, scan_hi, units, hold_until)"
+	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+	8, {TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID}, NULL
 };
 
 
@@ -111,6 +126,9 @@ load_sku(const char *sku, WlSku *row, SkuState *s)
 	s->listed = !row->nulls[SKU_CHANNELS];
 	s->paid_waiting = wl_sku_int64(row, SKU_PAID_WAITING);
 	s->sub_waiting = wl_sku_int64(row, SKU_SUB_WAITING);
+	s->held = wl_sku_int64(row, SKU_HELD);
+	s->holds = !row->nulls[SKU_HOLD_WINDOW];
+	s->hold_window = row->values[SKU_HOLD_WINDOW];
 }
 
 /*
@@ -209,12 +227,16 @@ scan_hi(Datum sku, int64 pos)
 	return wl_get_int64(0, 1, NULL);
 }
 
-/* Record one watermark move for expansion after the commit. */
+/*
+ * Record one watermark move for expansion after the commit; hold_until is
+ * a timestamptz (a back_in_stock wave with holds) or 0.
+ */
 static void
 insert_batch(Datum sku, const char *kind, int64 from, int64 to,
-			 int64 lo, int64 hi, int64 units)
+			 int64 lo, int64 hi, int64 units, Datum hold_until)
 {
-	Datum		args[7];
+	Datum		args[8];
+	char		nulls[9] = "        ";
 
 	args[0] = sku;
 	args[1] = CStringGetTextDatum(kind);
@@ -223,22 +245,48 @@ insert_batch(Datum sku, const char *kind, int64 from, int64 to,
 	args[4] = Int64GetDatum(lo);
 	args[5] = Int64GetDatum(hi);
 	args[6] = Int64GetDatum(units);
-	wl_exec(&q_batch, args, NULL, SPI_OK_INSERT, 0);
+	args[7] = hold_until;
+	nulls[7] = hold_until ? ' ' : 'n';
+	wl_exec(&q_batch, args, nulls, SPI_OK_INSERT, 0);
+}
+
+/*
+ * Stock below allocated + held: shrink the newest holds, then take back
+ * paid lines' units (most recent first), then claimed holds' units.
+ */
+static void
+take_back(SkuState *s, int64 units)
+{
+	int64		taken;
+
+	taken = wl_holds_shrink(s->code, units);
+	s->held -= taken;
+	units -= taken;
+	if (units <= 0)
+		return;
+	s->paid_served = walk_back(s->code, s->paid_served, units, &taken);
+	s->allocated -= taken;
+	s->paid_waiting += taken;	/* taken back from waiting lines */
+	units -= taken;
+	if (units <= 0)
+		return;
+	taken = wl_holds_requeue_claimed(s->code, units, s->paid_tail);
+	s->allocated -= taken;
+	s->paid_waiting += taken;
+	s->paid_tail += taken;
 }
 
 /* Free units to the paid queue; returns true when a batch was written. */
 static bool
 serve_paid(SkuState *s)
 {
-	int64		free_units = s->on_hand - s->allocated;
+	int64		free_units = s->on_hand - s->allocated - s->held;
 	int64		granted;
 	int64		old = s->paid_served;
 
 	if (free_units < 0)
 	{
-		s->paid_served = walk_back(s->code, old, -free_units, &granted);
-		s->allocated -= granted;
-		s->paid_waiting += granted;	/* taken back from waiting lines */
+		take_back(s, -free_units);
 		return false;
 	}
 	if (free_units == 0 || old >= s->paid_tail)
@@ -250,11 +298,11 @@ serve_paid(SkuState *s)
 	s->allocated += granted;
 	s->paid_waiting -= granted;
 	insert_batch(s->code, "allocated", old, s->paid_served, old,
-				 scan_hi(s->code, s->paid_served), granted);
+				 scan_hi(s->code, s->paid_served), granted, (Datum) 0);
 	/* a restock wave that left lines short: they hear where they stand */
 	if (s->restocked && s->paid_waiting > 0)
 		insert_batch(s->code, "still_waiting", s->paid_served, s->paid_tail,
-					 s->paid_served, s->paid_tail, granted);
+					 s->paid_served, s->paid_tail, granted, (Datum) 0);
 	return true;
 }
 
@@ -274,30 +322,49 @@ wave_size(int64 units, double ratio, int64 queued)
 static bool
 serve_signups(SkuState *s)
 {
-	int64		free_units = s->on_hand - s->allocated;
+	int64		free_units = s->on_hand - s->allocated - s->held;
 	int64		fresh;
 	int64		wave;
 	int64		told;
 	int64		old = s->sub_served;
+	Datum		hold_until = (Datum) 0;
 
 	if (s->announced > free_units)
 		s->announced = Max(free_units, 0);
 	fresh = free_units - s->announced;
 	if (fresh <= 0 || old >= s->sub_tail)
 		return false;
-	wave = wave_size(fresh, s->notify_ratio, s->sub_tail - old);
+	if (s->holds)
+		wave = Min(fresh, s->sub_tail - old);	/* one held unit each */
+	else
+		wave = wave_size(fresh, s->notify_ratio, s->sub_tail - old);
 	s->sub_served = walk_forward(&q_sub_holes_fwd, s->code, old, s->sub_tail,
 								 wave, &told);
 	if (told == 0)
 		return false;
 	s->sub_waiting -= told;
-	s->announced = Min(free_units,
-					   s->announced + (int64) ceil((double) told / s->notify_ratio));
+	if (s->holds)
+	{
+		hold_until = wl_holds_open(s->code, old, s->sub_served, told, s->hold_window);
+		s->held += told;
+		free_units -= told;
+		s->announced = Min(s->announced, free_units);
+	}
+	else
+		s->announced = Min(free_units,
+						   s->announced + (int64) ceil((double) told / s->notify_ratio));
+	if (s->holds)
+		free_units += told;		/* what the wave offered, held ones included */
 	insert_batch(s->code, "back_in_stock", old, s->sub_served, old,
-				 s->sub_served, free_units);
-	if (s->sold_out_again && s->sub_served < s->sub_tail)
+				 s->sub_served, free_units, hold_until);
+
+	/*
+	 * The rest hear that it sold out again; with holds only after a restock:
+	 * a wave passing on expired holds is no news to them.
+	 */
+	if (s->sold_out_again && s->sub_served < s->sub_tail && (!s->holds || s->restocked))
 		insert_batch(s->code, "sold_out_again", s->sub_served, s->sub_tail,
-					 s->sub_served, s->sub_tail, free_units);
+					 s->sub_served, s->sub_tail, free_units, (Datum) 0);
 	return true;
 }
 
@@ -312,7 +379,8 @@ store_sku(WlSku *row, SkuState *s)
 	}			counters[] = {
 		{SKU_ALLOCATED, s->allocated}, {SKU_PAID_SERVED, s->paid_served},
 		{SKU_SUB_SERVED, s->sub_served}, {SKU_ANNOUNCED, s->announced},
-		{SKU_PAID_WAITING, s->paid_waiting}, {SKU_SUB_WAITING, s->sub_waiting}
+		{SKU_PAID_WAITING, s->paid_waiting}, {SKU_SUB_WAITING, s->sub_waiting},
+		{SKU_HELD, s->held}, {SKU_PAID_TAIL, s->paid_tail}
 	};
 
 	for (int i = 0; i < (int) lengthof(counters); i++)
@@ -337,6 +405,8 @@ wl_allocate_sku(const char *sku)
 	int64		paid_served;
 	int64		sub_served;
 	int64		announced;
+	int64		held;
+	int64		paid_tail;
 	bool		queued;
 
 	load_sku(sku, &row, &s);
@@ -345,10 +415,13 @@ wl_allocate_sku(const char *sku)
 	paid_served = s.paid_served;
 	sub_served = s.sub_served;
 	announced = s.announced;
+	held = s.held;
+	paid_tail = s.paid_tail;
 	queued = serve_paid(&s);
 	queued |= serve_signups(&s);
 	if (s.allocated != allocated || s.paid_served != paid_served ||
-		s.sub_served != sub_served || s.announced != announced)
+		s.sub_served != sub_served || s.announced != announced ||
+		s.held != held || s.paid_tail != paid_tail)
 		store_sku(&row, &s);
 	return (queued ? WL_ALLOC_QUEUED : 0) | (s.listed ? WL_ALLOC_LISTED : 0);
 }

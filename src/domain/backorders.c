@@ -115,13 +115,12 @@ same_order(const char *sku, const WlOrderArgs *a)
 	return wl_get_int64(0, 1, NULL);
 }
 
-/* Take positions and insert the line. */
+/* Insert the line at positions [start, start + qty). */
 static int64
-insert_line(const char *sku, const WlOrderArgs *a, const char *kind)
+insert_line(const char *sku, const WlOrderArgs *a, const char *kind, int64 start)
 {
 	Datum		args[9];
 	char		nulls[10] = "         ";
-	int64		start = wl_sku_take_paid(sku, a->qty);
 
 	args[0] = CStringGetTextDatum(sku);
 	args[1] = CStringGetTextDatum(a->order_ref);
@@ -176,10 +175,9 @@ wl_backorder_confirmed_payload(const char *order_ref, int64 line_id, const char 
 
 /* Queue backorder_confirmed. */
 static void
-confirm_backorder(const WlSku *s, const WlOrderArgs *a, int64 line_id)
+confirm_backorder(const WlSku *s, const WlOrderArgs *a, int64 line_id, bool in_stock)
 {
 	char		key[64];
-	bool		in_stock = wl_sku_free_units(s) >= wl_sku_int64(s, SKU_PAID_WAITING) + a->qty;
 	char	   *sku = wl_sku_text(s, SKU_CODE);
 
 	snprintf(key, sizeof(key), "line:" INT64_FORMAT ":confirmed", line_id);
@@ -210,11 +208,29 @@ wl_place_backorder(const WlOrderArgs *a)
 	if (id == 0)
 	{
 		require_backorder_policy(&s, a);
-		id = insert_line(sku, a, "backorder");
+		id = insert_line(sku, a, "backorder", wl_sku_take_paid(sku, a->qty));
 		wl_order_purchased(sku, a->order_ref, a->email, a->phone);
-		confirm_backorder(&s, a, id);
+		confirm_backorder(&s, a, id,
+						  wl_sku_free_units(&s) >= wl_sku_int64(&s, SKU_PAID_WAITING) + a->qty);
 		wl_touch_sku(sku);
 	}
+	return id;
+}
+
+/*
+ * A held unit claimed (domain/holds.c, the SKU row s locked, the unit
+ * moved from held to allocated): the line of one unit at the claimed
+ * positions [start, start + 1), below every watermark, so allocated from
+ * the start.  The order is a purchase and is confirmed in stock.
+ */
+int64
+wl_place_claimed_line(const WlSku *s, const WlOrderArgs *a, int64 start)
+{
+	char	   *sku = wl_sku_text(s, SKU_CODE);
+	int64		id = insert_line(sku, a, "backorder", start);
+
+	wl_order_purchased(sku, a->order_ref, a->email, a->phone);
+	confirm_backorder(s, a, id, true);
 	return id;
 }
 

@@ -13,6 +13,7 @@
 #include "waitlist.h"
 
 extern int64 wl_place_backorder(const WlOrderArgs *a);
+extern int64 wl_place_claimed_line(const WlSku *s, const WlOrderArgs *a, int64 start);
 extern int64 wl_cancel_line(const char *sku, int64 line_id);
 /* What a shipment tells: each NULL when not given. */
 typedef struct WlShipment

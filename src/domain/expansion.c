@@ -30,7 +30,7 @@
 #include "waitlist.h"
 
 static WlQuery q_pending_batches = {
-	"SELECT id, sku, kind, pos_from, pos_to, scan_lo, scan_hi, units, prev_date, new_date"
+	"SELECT id, sku, kind, pos_from, pos_to, scan_lo, scan_hi, units, prev_date, new_date, hold_until"
 	" FROM waitlist.batch WHERE expanded_at IS NULL"
 	" ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
 	1, {INT4OID}, NULL
@@ -89,7 +89,8 @@ static WlQuery q_pending_batches = {
 #define BACK_SOURCE \
 	"SELECT 'back_in_stock' AS kind, s.sku, u.email, u.phone," \
 	" waitlist.payload_json('subscription_id', u.id, 'sku', s.sku, 'title', s.title," \
-	"  'units_available', $7, 'product_url', s.product_url, 'image_url', s.image_url)" \
+	"  'units_available', $7, 'product_url', s.product_url, 'image_url', s.image_url," \
+	"  'held_until', to_char($11 AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))" \
 	"  AS payload," \
 	" coalesce(s.email_delay, make_interval(secs => $8)) AS email_delay," \
 	" 'sub:' || u.id || ':back:' || $1 AS key" \
@@ -175,8 +176,8 @@ static WlQuery q_pending_batches = {
  * $8 the email delay; then waitlist.repeat_after and waitlist.purchase_window
  * in seconds: $9 and $10 of a batch, $11 and $12 of a chunk (after its dates)
  */
-#define BATCH_ARGS 10, {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, FLOAT8OID, \
-	FLOAT8OID, FLOAT8OID}, NULL
+#define BATCH_ARGS 11, {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, FLOAT8OID, \
+	FLOAT8OID, FLOAT8OID, TIMESTAMPTZOID}, NULL
 #define CHUNK_ARGS 12, {INT8OID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, FLOAT8OID, \
 	DATEOID, DATEOID, FLOAT8OID, FLOAT8OID}, NULL
 
@@ -321,6 +322,11 @@ expand_one(SPITupleTable *batches, uint64 i)
 	args[q->chunked ? 10 : 8] = Float8GetDatum((double) wl_repeat_after_s);
 	args[q->chunked ? 11 : 9] = Float8GetDatum((double) wl_purchase_window_s);
 	nulls[q->chunked ? 10 : 8] = nulls[q->chunked ? 11 : 9] = ' ';
+	if (!q->chunked)			/* $11: hold_until (back_in_stock with holds) */
+	{
+		args[10] = wl_get_datum(i, 11, &isnull);
+		nulls[10] = isnull ? 'n' : ' ';
+	}
 	fresh_query = &q->fresh;
 	fresh_args = args;
 	fresh_nulls = nulls;
@@ -535,7 +541,7 @@ batches_bulk(int64 max)
 }
 
 static WlQuery q_batch_by_id = {
-	"SELECT id, sku, kind, pos_from, pos_to, scan_lo, scan_hi, units, prev_date, new_date"
+	"SELECT id, sku, kind, pos_from, pos_to, scan_lo, scan_hi, units, prev_date, new_date, hold_until"
 	" FROM waitlist.batch WHERE id = $1 AND expanded_at IS NULL",
 	1, {INT8OID}, NULL
 };

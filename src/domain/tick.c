@@ -2,7 +2,8 @@
  * tick.c
  *	  One round of the time-based work, shared by SQL's tick() and the
  *	  clock's per-database worker (clock/worker.c): pending batches, every
- *	  pending sign-up and pre-order confirmation, the scheduled messages
+ *	  pending sign-up and pre-order confirmation, the waves of holds whose
+ *	  window ended (domain/holds.c), the scheduled messages
  *	  (domain/schedule.c) and the daily availability re-check, each only
  *	  when one statement of index probes says it is due.  What it writes
  *	  is noted, so the commit sends the one NOTIFY.
@@ -20,6 +21,7 @@
 
 #include "domain/availability.h"
 #include "domain/expansion.h"
+#include "domain/holds.h"
 #include "domain/schedule.h"
 #include "domain/tick.h"
 #include "store/now.h"
@@ -46,7 +48,8 @@ static WlQuery q_due = {
 	" (SELECT min(next_note_at) FROM waitlist.line"
 	"   WHERE next_note_at IS NOT NULL) <= waitlist.now(),"
 	" (SELECT min(" WL_SKU_WATCH_DATE ") FROM waitlist.sku WHERE " WL_SKU_WATCHED ") < $1,"
-	" (SELECT min(checked_on) FROM waitlist.availability) < $1",
+	" (SELECT min(checked_on) FROM waitlist.availability) < $1,"
+	" (SELECT min(expires_at) FROM waitlist.hold WHERE closed_at IS NULL) <= waitlist.now()",
 	1, {DATEOID}, NULL
 };
 
@@ -55,18 +58,20 @@ static int64
 tick_here(int64 unused)
 {
 	Datum		today = DateADTGetDatum(wl_today());
-	bool		due[5];
+	bool		due[6];
 	int64		n = 0;
 	int64		more;
 
 	wl_exec(&q_due, &today, NULL, SPI_OK_SELECT, 1);
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < 6; i++)
 		due[i] = wl_get_bool(0, i + 1);	/* NULL (nothing of that kind) reads false */
 
 	/*
 	 * Batches and a chunk of confirmations (wl_expand_batches looks
 	 * again); more confirmations can be left only when it wrote some.
 	 */
+	if (due[5])					/* waves of holds that ended: passed on at commit */
+		wl_holds_expire(WL_HOLD_EXPIRY_CHUNK);
 	if (due[0])
 		n = wl_expand_batches(INT_MAX);
 	if (n > 0)

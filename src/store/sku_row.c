@@ -16,6 +16,7 @@
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "common/int.h"
+#include "datatype/timestamp.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 
@@ -36,7 +37,7 @@ static const char *const col_names[SKU_NCOLS] = {
 	"production_date", "ships_on", "payment_mode", "preorder_terms", "channel_limits",
 	"channels", "backorder_days", "out_of_stock_days", "min_demand", "max_backorder_units",
 	"status_interval", "midwait_fraction", "imminent_days", "email_delay", "eta_to_signups",
-	"passed_restock", "passed_ships"
+	"passed_restock", "passed_ships", "hold_window", "held"
 };
 
 /*
@@ -167,11 +168,14 @@ wl_sku_float8(const WlSku *s, WlSkuCol c)
 	return DatumGetFloat8(DirectFunctionCall1(numeric_float8, s->values[c]));
 }
 
-/* Units on hand not allocated (negative after a stock count went down). */
+/*
+ * Units on hand neither allocated nor held for a sign-up (negative after a
+ * stock count went down).
+ */
 int64
 wl_sku_free_units(const WlSku *s)
 {
-	return wl_sku_int64(s, SKU_ON_HAND) - wl_sku_int64(s, SKU_ALLOCATED);
+	return wl_sku_int64(s, SKU_ON_HAND) - wl_sku_int64(s, SKU_ALLOCATED) - wl_sku_int64(s, SKU_HELD);
 }
 
 /* Pre-order units still open to take, or 0. */
@@ -491,7 +495,7 @@ wl_sku_close_line(const char *sku, int64 unallocate, int64 unstock, int64 unqueu
 /* A sign-up is the hottest call: the row returns only what it reads. */
 static WlQuery q_take_signup = {
 	"UPDATE waitlist.sku SET sub_tail = sub_tail + 1, sub_waiting = sub_waiting + 1"
-	" WHERE sku = $1 RETURNING id, sku, status, on_hand, allocated, announced, sub_tail, sub_served,"
+	" WHERE sku = $1 RETURNING id, sku, status, on_hand, allocated, held, announced, sub_tail, sub_served,"
 	"  confirm_signups, preorders_open, preorder_limit, preorder_accepted, channels",
 	1, {TEXTOID}, NULL
 };
@@ -559,20 +563,21 @@ wl_sku_signup_left(const char *sku, int64 pos, WlSku *s)
 
 static WlQuery q_store_allocation = {
 	"UPDATE waitlist.sku SET allocated = $2, paid_served = $3, sub_served = $4,"
-	" announced = $5, paid_waiting = $6, sub_waiting = $7, updated_at = waitlist.now() WHERE sku = $1",
-	7, {TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID}, NULL
+	" announced = $5, paid_waiting = $6, sub_waiting = $7, held = $8, paid_tail = $9,"
+	" updated_at = waitlist.now() WHERE sku = $1",
+	9, {TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID}, NULL
 };
 
 /* Write the allocator's counters back. */
 void
 wl_sku_store_allocation(const WlSku *s)
 {
-	static const WlSkuCol cols[7] = {SKU_CODE, SKU_ALLOCATED, SKU_PAID_SERVED, SKU_SUB_SERVED,
-	SKU_ANNOUNCED, SKU_PAID_WAITING, SKU_SUB_WAITING};
-	Datum		args[7];
+	static const WlSkuCol cols[9] = {SKU_CODE, SKU_ALLOCATED, SKU_PAID_SERVED, SKU_SUB_SERVED,
+	SKU_ANNOUNCED, SKU_PAID_WAITING, SKU_SUB_WAITING, SKU_HELD, SKU_PAID_TAIL};
+	Datum		args[9];
 
 	args[0] = s->values[SKU_CODE];
-	for (int i = 1; i < 7; i++)
+	for (int i = 1; i < 9; i++)
 		args[i] = Int64GetDatum(wl_sku_int64(s, cols[i]));
 	wl_exec(&q_store_allocation, args, NULL, SPI_OK_UPDATE, 0);
 }
@@ -962,4 +967,56 @@ wl_sku_next_update(const char *sku, int32 *number)
 		return false;
 	*number = DatumGetInt32(wl_get_datum(0, 1, NULL));
 	return true;
+}
+
+/* ---------- holds (domain/holds.c) ---------- */
+
+static WlQuery q_set_hold_window = {
+	"UPDATE waitlist.sku SET hold_window = $2, updated_at = waitlist.now()"
+	" WHERE sku = $1 RETURNING hold_window",
+	2, {TEXTOID, INTERVALOID}, NULL
+};
+
+/* Set (or, off, clear) the SKU's hold window; returns it.  Unknown SKU: WL001. */
+Datum
+wl_sku_set_hold_window(const char *code, Datum window, bool off)
+{
+	Datum		args[2] = {CStringGetTextDatum(code), window};
+	bool		isnull;
+	Datum		d;
+
+	if (wl_exec(&q_set_hold_window, args, off ? " n" : "  ",
+				SPI_OK_UPDATE_RETURNING, 0) == 0)
+		wl_error_unknown_sku(code);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? (Datum) 0 : SPI_datumTransfer(d, false, sizeof(Interval));
+}
+
+static WlQuery q_claim_held = {
+	"UPDATE waitlist.sku SET held = held - 1, allocated = allocated + 1,"
+	" updated_at = waitlist.now() WHERE sku = $1",
+	1, {TEXTOID}, NULL
+};
+
+/* A held unit became a claimed line's allocation (the row is locked). */
+void
+wl_sku_claim_held(const char *sku)
+{
+	Datum		arg = CStringGetTextDatum(sku);
+
+	wl_exec(&q_claim_held, &arg, NULL, SPI_OK_UPDATE, 0);
+}
+
+static WlQuery q_release_held = {
+	"UPDATE waitlist.sku SET held = held - $2, updated_at = waitlist.now() WHERE sku = $1",
+	2, {TEXTOID, INT8OID}, NULL
+};
+
+/* Units whose holds ended unclaimed are free again (the row is locked). */
+void
+wl_sku_release_held(const char *sku, int64 units)
+{
+	Datum		args[2] = {CStringGetTextDatum(sku), Int64GetDatum(units)};
+
+	wl_exec(&q_release_held, args, NULL, SPI_OK_UPDATE, 0);
 }

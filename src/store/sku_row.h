@@ -62,6 +62,8 @@ typedef enum WlSkuCol
 	SKU_ETA_TO_SIGNUPS,
 	SKU_PASSED_RESTOCK,
 	SKU_PASSED_SHIPS,
+	SKU_HOLD_WINDOW,
+	SKU_HELD,
 	SKU_NCOLS
 } WlSkuCol;
 
@@ -125,6 +127,11 @@ extern void wl_sku_mark_changed(const char *sku);
 extern bool wl_sku_signup_left(const char *sku, int64 pos, WlSku *s);
 extern void wl_sku_store_allocation(const WlSku *s);
 extern void wl_sku_add_imported(const char *sku, int64 paid_units, int64 signups);
+
+/* Holds (domain/holds.c) */
+extern Datum wl_sku_set_hold_window(const char *code, Datum window, bool off);
+extern void wl_sku_claim_held(const char *sku);
+extern void wl_sku_release_held(const char *sku, int64 units);
 
 /* Pre-order plans */
 extern void wl_sku_set_at_limit(const char *sku, bool at_limit, WlSku *s);

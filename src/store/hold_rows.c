@@ -1,0 +1,146 @@
+/*
+ * hold_rows.c
+ *	  Every write of waitlist.hold: a new wave of holds and waves shrunk by
+ *	  a stock count (the allocator, domain/allocator.c, which also puts
+ *	  claimed lines back in the paid queue when even their units are gone),
+ *	  a claim and the close of waves whose window ended (domain/holds.c,
+ *	  where what a hold is and how it is claimed and expired is told).
+ *	  Callers hold the SKU row lock and are in SPI.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "utils/fmgrprotos.h"
+#include "utils/timestamp.h"
+
+#include "store/hold_rows.h"
+#include "store/now.h"
+#include "store/spi.h"
+
+static WlQuery q_open = {
+	"INSERT INTO waitlist.hold (sku, pos_from, pos_to, units, expires_at)"
+	" VALUES ($1, $2, $3, $4, $5)",
+	5, {TEXTOID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID}, NULL
+};
+
+/*
+ * A wave told the sign-ups at [pos_from, pos_to): units of them (the live
+ * ones) each have one unit held until now + window, which is returned.
+ */
+Datum
+wl_holds_open(Datum sku, int64 pos_from, int64 pos_to, int64 units, Datum window)
+{
+	Datum		until = DirectFunctionCall2(timestamptz_pl_interval, wl_now(), window);
+	Datum		args[5] = {sku, Int64GetDatum(pos_from), Int64GetDatum(pos_to),
+	Int64GetDatum(units), until};
+
+	wl_exec(&q_open, args, NULL, SPI_OK_INSERT, 0);
+	return until;
+}
+
+static WlQuery q_newest_open = {
+	"SELECT pos_from, units - claimed FROM waitlist.hold"
+	" WHERE sku = $1 AND closed_at IS NULL AND units > claimed"
+	" ORDER BY pos_from DESC LIMIT 100",
+	1, {TEXTOID}, NULL
+};
+
+static WlQuery q_shrink = {
+	"UPDATE waitlist.hold SET units = units - $3,"
+	" closed_at = CASE WHEN units - $3 = claimed THEN waitlist.now() END"
+	" WHERE sku = $1 AND pos_from = $2",
+	3, {TEXTOID, INT8OID, INT8OID}, NULL
+};
+
+/*
+ * A stock count went below what is allocated and held: the newest open
+ * waves hold up to `units` fewer (the people they told claim first come,
+ * first served).  Returns the units no longer held.
+ */
+int64
+wl_holds_shrink(Datum sku, int64 units)
+{
+	int64		taken = 0;
+
+	while (taken < units)
+	{
+		uint64		n = wl_exec(&q_newest_open, &sku, NULL, SPI_OK_SELECT, 0);
+		SPITupleTable *rows = SPI_tuptable;
+
+		for (uint64 i = 0; i < n && taken < units; i++)
+		{
+			int64		from;
+			int64		take;
+			Datum		args[3];
+
+			SPI_tuptable = rows;
+			from = wl_get_int64(i, 1, NULL);
+			take = Min(wl_get_int64(i, 2, NULL), units - taken);
+			args[0] = sku;
+			args[1] = Int64GetDatum(from);
+			args[2] = Int64GetDatum(take);
+			wl_exec(&q_shrink, args, NULL, SPI_OK_UPDATE, 0);
+			taken += take;
+		}
+		if (n < 100)
+			break;
+	}
+	return taken;
+}
+
+static WlQuery q_requeue = {
+	"UPDATE waitlist.line SET pos_start = $3 + r.n - 1, pos_end = $3 + r.n"
+	" FROM (SELECT id, row_number() OVER (ORDER BY pos_start) AS n FROM waitlist.line"
+	"       WHERE sku = $1 AND state = 'waiting' AND pos_start < 0"
+	"       ORDER BY pos_start LIMIT $2) r"
+	" WHERE line.sku = $1 AND line.id = r.id",
+	3, {TEXTOID, INT8OID, INT8OID}, NULL
+};
+
+/*
+ * The stock count is below even the claimed holds' units: up to `units`
+ * claimed lines lose their unit and go to the end of the paid queue (from
+ * paid_tail on), to be served like backorders.  Returns how many.
+ */
+int64
+wl_holds_requeue_claimed(Datum sku, int64 units, int64 paid_tail)
+{
+	Datum		args[3] = {sku, Int64GetDatum(units), Int64GetDatum(paid_tail)};
+
+	return (int64) wl_exec(&q_requeue, args, NULL, SPI_OK_UPDATE, 0);
+}
+
+static WlQuery q_claim = {
+	"UPDATE waitlist.hold SET claimed = claimed + 1,"
+	" closed_at = CASE WHEN claimed + 1 = units THEN waitlist.now() END"
+	" WHERE sku = $1 AND pos_from = $2",
+	2, {TEXTOID, INT8OID}, NULL
+};
+
+/* One held unit of the wave at pos_from was claimed; the wave closes with its last. */
+void
+wl_hold_claim(Datum sku, int64 pos_from)
+{
+	Datum		args[2] = {sku, Int64GetDatum(pos_from)};
+
+	wl_exec(&q_claim, args, NULL, SPI_OK_UPDATE, 0);
+}
+
+static WlQuery q_close_due = {
+	"UPDATE waitlist.hold SET closed_at = waitlist.now()"
+	" WHERE sku = $1 AND closed_at IS NULL AND expires_at <= waitlist.now()"
+	" RETURNING units - claimed",
+	1, {TEXTOID}, NULL
+};
+
+/* Close the SKU's waves whose window ended: how many; *released their unclaimed units. */
+uint64
+wl_holds_close_due(Datum sku, int64 *released)
+{
+	uint64		n = wl_exec(&q_close_due, &sku, NULL, SPI_OK_UPDATE_RETURNING, 0);
+
+	*released = 0;
+	for (uint64 i = 0; i < n; i++)
+		*released += wl_get_int64(i, 1, NULL);
+	return n;
+}
