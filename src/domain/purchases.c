@@ -27,38 +27,52 @@
 #include "store/spi.h"
 #include "store/suppression.h"
 
+static WlQuery q_recorded = {
+	"SELECT 1 FROM waitlist.purchase WHERE sku = $1 AND order_ref = $2 AND contact = $3",
+	3, {TEXTOID, TEXTOID, TEXTOID}, NULL
+};
+
 static WlQuery q_insert = {
-	"INSERT INTO waitlist.purchase (sku, order_ref, contact, at, source)"
-	" VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sku, order_ref, contact) DO NOTHING",
-	5, {TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID}, NULL
+	"INSERT INTO waitlist.purchase (sku, order_ref, contact, at, source, converted)"
+	" VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sku, order_ref, contact) DO NOTHING",
+	6, {TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, INT4OID}, NULL
 };
 
-static WlQuery q_converted = {
-	"UPDATE waitlist.purchase SET converted = $4 WHERE sku = $1 AND order_ref = $2 AND contact = $3",
-	4, {TEXTOID, TEXTOID, TEXTOID, INT4OID}, NULL
-};
-
-/* Record one purchase and convert; -1 when it was recorded before. */
-static int
-purchased(const char *sku, const char *order_ref, const char *contact, bool email,
-		  TimestampTz at, const char *source)
+/* Write the purchase row; false when it was there already. */
+static bool
+record(const char *sku, const char *order_ref, const char *contact, TimestampTz at,
+	   const char *source, int converted)
 {
-	Datum		args[5];
-	int			n;
+	Datum		args[6];
 
 	args[0] = CStringGetTextDatum(sku);
 	args[1] = CStringGetTextDatum(order_ref);
 	args[2] = CStringGetTextDatum(contact);
 	args[3] = TimestampTzGetDatum(at);
 	args[4] = CStringGetTextDatum(source);
-	if (wl_exec(&q_insert, args, NULL, SPI_OK_INSERT, 0) == 0)
+	args[5] = Int32GetDatum(converted);
+	return wl_exec(&q_insert, args, NULL, SPI_OK_INSERT, 0) > 0;
+}
+
+/*
+ * Record one purchase and convert; -1 when it was recorded before.  The
+ * caller holds the SKU row lock, so the check and the insert do not race
+ * (and the row is written once, with its conversions).
+ */
+static int
+purchased(const char *sku, const char *order_ref, const char *contact, bool email,
+		  TimestampTz at, const char *source)
+{
+	Datum		args[3];
+	int			n;
+
+	args[0] = CStringGetTextDatum(sku);
+	args[1] = CStringGetTextDatum(order_ref);
+	args[2] = CStringGetTextDatum(contact);
+	if (wl_exec(&q_recorded, args, NULL, SPI_OK_SELECT, 1) > 0)
 		return -1;
 	n = wl_convert_signups(sku, contact, email, at);
-	if (n > 0)
-	{
-		args[3] = Int32GetDatum(n);
-		wl_exec(&q_converted, args, NULL, SPI_OK_UPDATE, 0);
-	}
+	(void) record(sku, order_ref, contact, at, source, n);
 	return n;
 }
 
@@ -74,6 +88,25 @@ wl_record_purchase(const char *sku, const char *contact, bool email,
 	WlSku		s;
 	char	   *code;
 	int			n;
+	int64		pos;
+
+	/*
+	 * Most orders a shop reports are by people who never signed up: with no
+	 * sign-up of theirs waiting there is nothing to convert, and the row is
+	 * written without taking the SKU's turn and row (the primary key keeps
+	 * it once; a sign-up committed meanwhile is kept from wave messages by
+	 * the purchase window all the same).
+	 */
+	if (!wl_sku_find(sku, false, &s))
+		wl_error_unknown_sku(sku);
+	code = wl_sku_text(&s, SKU_CODE);
+	if (wl_signup_same_contact(code, 0, email ? contact : NULL, email ? NULL : contact, &pos) == 0)
+	{
+		if (!record(code, order_ref, contact, at, "external", 0))
+			return 0;
+		wl_outbox_skip_back_in_stock(code, email ? contact : NULL, email ? NULL : contact);
+		return 0;
+	}
 
 	wl_sku_wait_turn(sku);
 	wl_sku_lock(sku, &s);
