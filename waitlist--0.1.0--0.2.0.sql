@@ -1249,6 +1249,8 @@ COMMENT ON COLUMN waitlist.subscriber.unsubscribed_at IS 'when the sign-up left 
  */
 ALTER TABLE waitlist.sku ADD COLUMN hold_window interval;
 ALTER TABLE waitlist.sku ADD COLUMN held bigint NOT NULL DEFAULT 0;
+ALTER TABLE waitlist.sku ADD COLUMN in_stock_since timestamptz;
+ALTER TABLE waitlist.sku ADD COLUMN last_sellout interval;
 ALTER TABLE waitlist.batch ADD COLUMN hold_until timestamptz;
 ALTER TABLE waitlist.sku DROP CONSTRAINT sku_counters_ok;
 ALTER TABLE waitlist.sku ADD CONSTRAINT sku_counters_ok CHECK (on_hand OPERATOR(pg_catalog.>=) 0
@@ -1326,3 +1328,7 @@ AS $$
 							  s.channels, s.backorder_days, s.out_of_stock_days, s.min_demand,
 							  s.max_backorder_units, s.id, s.channel_limits, channel)
 $$;
+
+/* How fast a SKU sold out the last time: what back_in_stock can say. */
+COMMENT ON COLUMN waitlist.sku.in_stock_since IS 'when units last went on sale (on hand and not allocated); NULL while none are';
+COMMENT ON COLUMN waitlist.sku.last_sellout IS 'how long the SKU was on sale the last time before its last unit was allocated (back_in_stock says it); NULL: not known yet';

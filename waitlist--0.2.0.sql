@@ -97,6 +97,8 @@ CREATE TABLE waitlist.sku (
 	updates_posted	integer,
 	hold_window		interval,
 	held			bigint NOT NULL DEFAULT 0,
+	in_stock_since	timestamptz,
+	last_sellout	interval,
 	/*
 	 * One constraint for the counters: PostgreSQL prepares every CHECK of a
 	 * table again for each statement that writes it, and this row is
@@ -1828,3 +1830,7 @@ LANGUAGE C CALLED ON NULL INPUT VOLATILE
 COMMENT ON FUNCTION waitlist.claim_hold(text, text, text, text, text) IS
 	'the shop''s checkout takes the unit held for a sign-up (by its email address or phone number): returns a line of one unit, allocated at once (the same order_ref returns the same line); WL017 when the contact has no open hold on the SKU';
 REVOKE ALL ON FUNCTION waitlist.claim_hold(text, text, text, text, text) FROM PUBLIC;
+
+/* How fast a SKU sold out the last time: what back_in_stock can say. */
+COMMENT ON COLUMN waitlist.sku.in_stock_since IS 'when units last went on sale (on hand and not allocated); NULL while none are';
+COMMENT ON COLUMN waitlist.sku.last_sellout IS 'how long the SKU was on sale the last time before its last unit was allocated (back_in_stock says it); NULL: not known yet';

@@ -4,7 +4,7 @@
 -- membership, pg_dump registration (extconfig) and the waitlist.* GUCs.
 -- Run by: pg_prove -d wl_tap --ext .sql test/
 BEGIN;
-SELECT plan(762);
+SELECT plan(766);
 
 -- ---------------------------------------------------------------- schema
 SELECT has_schema('waitlist');
@@ -82,6 +82,8 @@ INSERT INTO expected_column VALUES
 	('sku', 'updates_posted', 'integer', false),
 	('sku', 'hold_window', 'interval', false),
 	('sku', 'held', 'bigint', true),
+	('sku', 'in_stock_since', 'timestamp with time zone', false),
+	('sku', 'last_sellout', 'interval', false),
 	('line', 'id', 'bigint', true),
 	('line', 'sku', 'text', true),
 	('line', 'kind', 'text', true),

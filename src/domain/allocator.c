@@ -20,6 +20,11 @@
  * are still short, a still_waiting batch over the rest of the paid queue
  * tells each of them where they stand.
  *
+ * The SKU's in_stock_since and last_sellout follow whether units are on
+ * sale (on hand and not allocated; held ones count as on sale until
+ * claimed): the time from going on sale to selling out is what the next
+ * back_in_stock says about the last time.
+ *
  * Holds: with a hold window on the SKU, a wave tells one sign-up per free
  * unit (notify_ratio does not apply) and holds that unit for each of them
  * until the window ends: sku.held grows by the wave, and one hold row
@@ -356,7 +361,7 @@ serve_signups(SkuState *s)
 	if (s->holds)
 		free_units += told;		/* what the wave offered, held ones included */
 	insert_batch(s->code, "back_in_stock", old, s->sub_served, old,
-				 s->sub_served, free_units, hold_until);
+				 s->sub_served, fresh, hold_until);
 
 	/*
 	 * The rest hear that it sold out again; with holds only after a restock:
@@ -423,6 +428,9 @@ wl_allocate_sku(const char *sku)
 		s.sub_served != sub_served || s.announced != announced ||
 		s.held != held || s.paid_tail != paid_tail)
 		store_sku(&row, &s);
+	/* on sale since when, and how fast it sold out (back_in_stock says) */
+	if ((s.on_hand - s.allocated > 0) != !row.nulls[SKU_IN_STOCK_SINCE])
+		wl_sku_mark_on_sale(sku, s.on_hand - s.allocated > 0);
 	return (queued ? WL_ALLOC_QUEUED : 0) | (s.listed ? WL_ALLOC_LISTED : 0);
 }
 

@@ -86,17 +86,28 @@ static WlQuery q_pending_batches = {
 	"  WHERE p.sku = s.sku AND p.contact IN (lower(u.email), u.phone)" \
 	"   AND p.at > waitlist.now() - make_interval(secs => " secs ")))"
 
+/*
+ * The people a wave told, with what makes the message true: the units this
+ * wave brought ($7), each one's place among the people it told (the one
+ * told first was first in line), how many it told, how fast the SKU sold
+ * out the last time it was in stock (when known), and the end of the unit
+ * held for them ($11, a wave with holds).
+ */
 #define BACK_SOURCE \
 	"SELECT 'back_in_stock' AS kind, s.sku, u.email, u.phone," \
 	" waitlist.payload_json('subscription_id', u.id, 'sku', s.sku, 'title', s.title," \
-	"  'units_available', $7, 'product_url', s.product_url, 'image_url', s.image_url," \
+	"  'units_available', $7, 'place_in_line', u.place, 'told_in_wave', u.told," \
+	"  'last_sold_out_in_seconds', extract(epoch FROM s.last_sellout)::bigint," \
+	"  'product_url', s.product_url, 'image_url', s.image_url," \
 	"  'held_until', to_char($11 AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))" \
 	"  AS payload," \
 	" coalesce(s.email_delay, make_interval(secs => $8)) AS email_delay," \
 	" 'sub:' || u.id || ':back:' || $1 AS key" \
 	" FROM waitlist.sku s" \
-	" JOIN waitlist.subscriber u ON u.sku = s.sku AND u.state = 'waiting'" \
-	"  AND u.pos >= $5 AND u.pos < $6" \
+	" JOIN (SELECT w.*, row_number() OVER (ORDER BY w.pos) AS place, count(*) OVER () AS told" \
+	"       FROM waitlist.subscriber w" \
+	"       WHERE w.sku = $2 AND w.state = 'waiting' AND w.pos >= $5 AND w.pos < $6) u" \
+	"  ON u.sku = s.sku" \
 	" WHERE s.sku = $2 AND $3 IS NOT NULL AND $4 IS NOT NULL" \
 	NOT_BOUGHT_WITHIN("$10")
 

@@ -176,5 +176,6 @@ wl_claim_hold(const WlOrderArgs *a, const char *contact, bool email)
 
 	wl_hold_claim(args[0], wave);
 	wl_sku_claim_held(sku);
+	wl_touch_sku(sku);			/* the commit notes whether the last unit sold */
 	return wl_place_claimed_line(&s, &line, -(pos + 1));
 }

@@ -37,7 +37,8 @@ static const char *const col_names[SKU_NCOLS] = {
 	"production_date", "ships_on", "payment_mode", "preorder_terms", "channel_limits",
 	"channels", "backorder_days", "out_of_stock_days", "min_demand", "max_backorder_units",
 	"status_interval", "midwait_fraction", "imminent_days", "email_delay", "eta_to_signups",
-	"passed_restock", "passed_ships", "hold_window", "held"
+	"passed_restock", "passed_ships", "hold_window", "held",
+	"in_stock_since", "last_sellout"
 };
 
 /*
@@ -580,6 +581,27 @@ wl_sku_store_allocation(const WlSku *s)
 	for (int i = 1; i < 9; i++)
 		args[i] = Int64GetDatum(wl_sku_int64(s, cols[i]));
 	wl_exec(&q_store_allocation, args, NULL, SPI_OK_UPDATE, 0);
+}
+
+static WlQuery q_mark_on_sale = {
+	"UPDATE waitlist.sku SET in_stock_since = CASE WHEN $2 THEN waitlist.now() END,"
+	" last_sellout = CASE WHEN $2 THEN last_sellout"
+	"  ELSE greatest(waitlist.now() - in_stock_since, interval '0') END"
+	" WHERE sku = $1",
+	2, {TEXTOID, BOOLOID}, NULL
+};
+
+/*
+ * Units went on sale (on_sale), or the last one was sold: the SKU was on
+ * sale from in_stock_since to now, which last_sellout keeps.  The row is
+ * locked (the allocator).
+ */
+void
+wl_sku_mark_on_sale(const char *sku, bool on_sale)
+{
+	Datum		args[2] = {CStringGetTextDatum(sku), BoolGetDatum(on_sale)};
+
+	wl_exec(&q_mark_on_sale, args, NULL, SPI_OK_UPDATE, 0);
 }
 
 static WlQuery q_add_imported = {

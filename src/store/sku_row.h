@@ -64,6 +64,8 @@ typedef enum WlSkuCol
 	SKU_PASSED_SHIPS,
 	SKU_HOLD_WINDOW,
 	SKU_HELD,
+	SKU_IN_STOCK_SINCE,
+	SKU_LAST_SELLOUT,
 	SKU_NCOLS
 } WlSkuCol;
 
@@ -126,6 +128,7 @@ extern void wl_sku_give_back_signup(const char *sku);
 extern void wl_sku_mark_changed(const char *sku);
 extern bool wl_sku_signup_left(const char *sku, int64 pos, WlSku *s);
 extern void wl_sku_store_allocation(const WlSku *s);
+extern void wl_sku_mark_on_sale(const char *sku, bool on_sale);
 extern void wl_sku_add_imported(const char *sku, int64 paid_units, int64 signups);
 
 /* Holds (domain/holds.c) */
