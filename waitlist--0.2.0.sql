@@ -235,6 +235,8 @@ CREATE TABLE waitlist.subscriber (
 	confirm_pending boolean NOT NULL DEFAULT false,
 	created_at		timestamptz NOT NULL DEFAULT waitlist.now(),
 	unsubscribed_at timestamptz,
+	renewed_at		timestamptz,
+	last_chance_at	timestamptz,
 	PRIMARY KEY (id, sku),
 	UNIQUE (sku, pos),
 	CHECK (email IS NOT NULL OR phone IS NOT NULL)
@@ -1563,7 +1565,7 @@ BEGIN
 			  FROM waitlist.subscriber sub
 			  JOIN waitlist.sku s ON s.sku OPERATOR(pg_catalog.=) sub.sku
 			 WHERE NOT coalesce(
-					sub.state OPERATOR(pg_catalog.=) ANY (ARRAY['waiting', 'unsubscribed', 'converted'])
+					sub.state OPERATOR(pg_catalog.=) ANY (ARRAY['waiting', 'unsubscribed', 'converted', 'expired'])
 				AND (sub.unsubscribed_at IS NOT NULL) OPERATOR(pg_catalog.=) (sub.state OPERATOR(pg_catalog.<>) 'waiting')
 				AND (NOT sub.confirm_pending OR sub.state OPERATOR(pg_catalog.=) 'waiting')
 				AND coalesce(waitlist.valid_email(sub.email), true)
@@ -1834,3 +1836,19 @@ REVOKE ALL ON FUNCTION waitlist.claim_hold(text, text, text, text, text) FROM PU
 /* How fast a SKU sold out the last time: what back_in_stock can say. */
 COMMENT ON COLUMN waitlist.sku.in_stock_since IS 'when units last went on sale (on hand and not allocated); NULL while none are';
 COMMENT ON COLUMN waitlist.sku.last_sellout IS 'how long the SKU was on sale the last time before its last unit was allocated (back_in_stock says it); NULL: not known yet';
+
+/* ------------------------------------------------------------------------
+ * Sign-ups expire.  A sign-up still waiting waitlist.signup_expiry after it
+ * was made (or renewed by signing up again) hears one last-chance message,
+ * signup_expiring, waitlist.last_chance_notice before the end; signing up
+ * again keeps the place and starts the period over; otherwise it leaves the
+ * list (state expired) when the notice has run.  tick() does both, found
+ * through the two partial indexes below.
+ */
+COMMENT ON COLUMN waitlist.subscriber.renewed_at IS 'when the person last signed up again for the same SKU (their place kept): the expiry period starts over';
+COMMENT ON COLUMN waitlist.subscriber.last_chance_at IS 'when the last-chance message (signup_expiring) was written; the sign-up expires waitlist.last_chance_notice later';
+CREATE INDEX subscriber_last_chance ON waitlist.subscriber ((coalesce(renewed_at, created_at)))
+	WHERE state OPERATOR(pg_catalog.=) 'waiting' AND last_chance_at IS NULL;
+CREATE INDEX subscriber_expiring ON waitlist.subscriber (last_chance_at)
+	WHERE state OPERATOR(pg_catalog.=) 'waiting' AND last_chance_at IS NOT NULL;
+COMMENT ON VIEW waitlist.subscriber_status IS 'sign-ups with their derived status (waiting, notified, unsubscribed, converted, expired)';

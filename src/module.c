@@ -42,6 +42,8 @@ int			wl_imminent_days = 4;
 int			wl_email_delay_s = 30 * 60;
 int			wl_repeat_after_s = 60 * 60;
 int			wl_purchase_window_s = 30 * 24 * 60 * 60;
+int			wl_signup_expiry_s = 90 * 24 * 60 * 60;
+int			wl_last_chance_notice_setting = 7 * 24 * 60 * 60;
 bool		wl_eta_to_signups = true;
 
 void		_PG_init(void);
@@ -141,6 +143,16 @@ _PG_init(void)
 							"How long after buying a SKU a person gets no wave message for it (0: no window).",
 							"Covers back_in_stock, sold_out_again and eta_changed to sign-ups; a purchase also converts the sign-ups made before it.",
 							&wl_purchase_window_s, 30 * 24 * 60 * 60, 0, 365 * 24 * 60 * 60, PGC_SUSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("waitlist.signup_expiry",
+							"How long a sign-up stays on the list, from when it was made or renewed (0: for ever).",
+							"waitlist.last_chance_notice before the end it hears one signup_expiring message; signing up again renews it.",
+							&wl_signup_expiry_s, 90 * 24 * 60 * 60, 0, 3650 * 24 * 60 * 60, PGC_SUSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("waitlist.last_chance_notice",
+							"How long before a sign-up expires its last-chance message (signup_expiring) goes out.",
+							"The sign-up expires this long after the message, however late the clock wrote it; capped by waitlist.signup_expiry.",
+							&wl_last_chance_notice_setting, 7 * 24 * 60 * 60, 3600, 90 * 24 * 60 * 60, PGC_SUSET, GUC_UNIT_S,
 							NULL, NULL, NULL);
 	wl_now_define_setting();
 	wl_clock_define_settings();

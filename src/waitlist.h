@@ -79,6 +79,8 @@ extern int	wl_imminent_days;
 extern int	wl_email_delay_s;
 extern int	wl_repeat_after_s;
 extern int	wl_purchase_window_s;
+extern int	wl_signup_expiry_s;
+extern int	wl_last_chance_notice_setting;
 extern bool wl_eta_to_signups;
 
 #endif

@@ -4,7 +4,7 @@
 -- membership, pg_dump registration (extconfig) and the waitlist.* GUCs.
 -- Run by: pg_prove -d wl_tap --ext .sql test/
 BEGIN;
-SELECT plan(766);
+SELECT plan(773);
 
 -- ---------------------------------------------------------------- schema
 SELECT has_schema('waitlist');
@@ -125,6 +125,8 @@ INSERT INTO expected_column VALUES
 	('subscriber', 'confirm_pending', 'boolean', true),
 	('subscriber', 'created_at', 'timestamp with time zone', true),
 	('subscriber', 'unsubscribed_at', 'timestamp with time zone', false),
+	('subscriber', 'renewed_at', 'timestamp with time zone', false),
+	('subscriber', 'last_chance_at', 'timestamp with time zone', false),
 	('batch', 'id', 'bigint', true),
 	('batch', 'sku', 'text', true),
 	('batch', 'kind', 'text', true),
@@ -345,7 +347,12 @@ SELECT is(regexp_replace(pg_get_indexdef('waitlist.sku_date_watch'::regclass, 1,
 	'LEAST( CASE WHEN (restock_confirmed AND (restock_date IS DISTINCT FROM passed_restock)) THEN restock_date ELSE NULL::date END, CASE WHEN (ships_on IS DISTINCT FROM passed_ships) THEN ships_on ELSE NULL::date END)',
 	'sku_date_watch on the earliest date to watch');
 SELECT indexes_are('waitlist', 'subscriber', ARRAY['subscriber_pkey', 'subscriber_sku_pos_key',
-	'subscriber_holes', 'subscriber_email', 'subscriber_phone', 'subscriber_unconfirmed']);
+	'subscriber_holes', 'subscriber_email', 'subscriber_phone', 'subscriber_unconfirmed',
+	'subscriber_last_chance', 'subscriber_expiring']);
+SELECT has_index('waitlist', 'subscriber', 'subscriber_expiring', ARRAY['last_chance_at'],
+	'subscriber_expiring on (last_chance_at): the sign-ups whose last chance was written');
+SELECT indexes_are('waitlist', 'hold', ARRAY['hold_pkey', 'hold_due']);
+SELECT has_index('waitlist', 'hold', 'hold_due', ARRAY['expires_at'], 'hold_due on (expires_at): the open waves by expiry');
 SELECT indexes_are('waitlist', 'batch', ARRAY['batch_pkey', 'batch_pending']);
 SELECT indexes_are('waitlist', 'outbox', ARRAY['outbox_pkey', 'outbox_idempotency_key_key', 'outbox_due',
 											   'outbox_waves_pending']);

@@ -52,7 +52,8 @@ typedef struct SignupSku
 } SignupSku;
 
 static WlQuery q_fill_contact = {
-	"UPDATE waitlist.subscriber SET email = coalesce(email, $2), phone = coalesce(phone, $3)"
+	"UPDATE waitlist.subscriber SET email = coalesce(email, $2), phone = coalesce(phone, $3),"
+	" renewed_at = waitlist.now(), last_chance_at = NULL"
 	" WHERE sku = $4 AND id = $1",
 	4, {INT8OID, TEXTOID, TEXTOID, TEXTOID}, NULL
 };
@@ -209,7 +210,10 @@ find_existing(SignupSku *s, const char *email, const char *phone)
 	return wl_signup_same_contact(s->code, s->sub_served, email, phone, &pos);
 }
 
-/* Keep the existing sign-up: give the position back, add a new contact. */
+/*
+ * Keep the existing sign-up: give the position back, add a new contact;
+ * its expiry period starts over (domain/expiry.c).
+ */
 static void
 keep_existing(SignupSku *s, int64 id, const char *email, const char *phone)
 {

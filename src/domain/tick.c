@@ -3,7 +3,8 @@
  *	  One round of the time-based work, shared by SQL's tick() and the
  *	  clock's per-database worker (clock/worker.c): pending batches, every
  *	  pending sign-up and pre-order confirmation, the waves of holds whose
- *	  window ended (domain/holds.c), the scheduled messages
+ *	  window ended (domain/holds.c), the sign-ups whose last chance or
+ *	  end came (domain/expiry.c), the scheduled messages
  *	  (domain/schedule.c) and the daily availability re-check, each only
  *	  when one statement of index probes says it is due.  What it writes
  *	  is noted, so the commit sends the one NOTIFY.
@@ -21,6 +22,7 @@
 
 #include "domain/availability.h"
 #include "domain/expansion.h"
+#include "domain/expiry.h"
 #include "domain/holds.h"
 #include "domain/schedule.h"
 #include "domain/tick.h"
@@ -49,21 +51,33 @@ static WlQuery q_due = {
 	"   WHERE next_note_at IS NOT NULL) <= waitlist.now(),"
 	" (SELECT min(" WL_SKU_WATCH_DATE ") FROM waitlist.sku WHERE " WL_SKU_WATCHED ") < $1,"
 	" (SELECT min(checked_on) FROM waitlist.availability) < $1,"
-	" (SELECT min(expires_at) FROM waitlist.hold WHERE closed_at IS NULL) <= waitlist.now()",
-	1, {DATEOID}, NULL
+	" (SELECT min(expires_at) FROM waitlist.hold WHERE closed_at IS NULL) <= waitlist.now(),"
+	" (SELECT min(coalesce(renewed_at, created_at)) FROM waitlist.subscriber"
+	"   WHERE state = 'waiting' AND last_chance_at IS NULL)"
+	"  <= waitlist.now() - make_interval(secs => $2),"
+	" (SELECT min(last_chance_at) FROM waitlist.subscriber"
+	"   WHERE state = 'waiting' AND last_chance_at IS NOT NULL)"
+	"  <= waitlist.now() - make_interval(secs => $3)",
+	3, {DATEOID, FLOAT8OID, FLOAT8OID}, NULL
 };
 
 /* One round on the tables (or the shard group) the statements name. */
 static int64
 tick_here(int64 unused)
 {
-	Datum		today = DateADTGetDatum(wl_today());
-	bool		due[6];
+	Datum		args[3];
+	char		nulls[4] = "   ";
+	bool		due[8];
 	int64		n = 0;
 	int64		more;
 
-	wl_exec(&q_due, &today, NULL, SPI_OK_SELECT, 1);
-	for (int i = 0; i < 6; i++)
+	args[0] = DateADTGetDatum(wl_today());
+	args[1] = Float8GetDatum(wl_last_chance_after_s());
+	args[2] = Float8GetDatum(wl_last_chance_notice_s());
+	if (wl_signup_expiry_s <= 0)	/* sign-ups never expire: never due */
+		nulls[1] = nulls[2] = 'n';
+	wl_exec(&q_due, args, nulls, SPI_OK_SELECT, 1);
+	for (int i = 0; i < 8; i++)
 		due[i] = wl_get_bool(0, i + 1);	/* NULL (nothing of that kind) reads false */
 
 	/*
@@ -78,6 +92,10 @@ tick_here(int64 unused)
 		while ((more = wl_expand_confirmations(WL_CONFIRM_CHUNK)) > 0)
 			n += more;
 	n += wl_schedule_run(due[1], due[2], due[3]);
+	if (due[6])
+		n += wl_signups_last_chance();
+	if (due[7])
+		wl_signups_expire();
 	if (due[4])
 		wl_availability_tick(1000);
 	if (n > 0)

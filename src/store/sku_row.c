@@ -583,6 +583,20 @@ wl_sku_store_allocation(const WlSku *s)
 	wl_exec(&q_store_allocation, args, NULL, SPI_OK_UPDATE, 0);
 }
 
+static WlQuery q_signups_gone = {
+	"UPDATE waitlist.sku SET sub_waiting = sub_waiting - $2 WHERE sku = $1",
+	2, {TEXTOID, INT8OID}, NULL
+};
+
+/* n sign-ups not told yet left the list at once (expired; the row is locked). */
+void
+wl_sku_signups_gone(const char *sku, int64 n)
+{
+	Datum		args[2] = {CStringGetTextDatum(sku), Int64GetDatum(n)};
+
+	wl_exec(&q_signups_gone, args, NULL, SPI_OK_UPDATE, 0);
+}
+
 static WlQuery q_mark_on_sale = {
 	"UPDATE waitlist.sku SET in_stock_since = CASE WHEN $2 THEN waitlist.now() END,"
 	" last_sellout = CASE WHEN $2 THEN last_sellout"
