@@ -207,7 +207,8 @@ ALTER TABLE waitlist.outbox ADD CONSTRAINT outbox_state_check
 	CHECK (state OPERATOR(pg_catalog.=) ANY (ARRAY['pending', 'leased', 'delivered', 'dead', 'skipped', 'suppressed']));
 /* The back_in_stock messages an order skips (its email or phone, on its SKU). */
 CREATE INDEX outbox_waves_pending ON waitlist.outbox (sku, pg_catalog.lower(recipient))
-	WHERE state OPERATOR(pg_catalog.=) 'pending' AND kind OPERATOR(pg_catalog.=) 'back_in_stock';
+	WHERE state OPERATOR(pg_catalog.=) 'pending'
+	  AND kind OPERATOR(pg_catalog.=) ANY (ARRAY['back_in_stock', 'back_in_stock_reminder']);
 COMMENT ON FUNCTION waitlist.purge_delivered(interval) IS
 	'delete delivered messages older than the interval (and skipped and suppressed ones that were due before it); returns how many';
 
@@ -1278,6 +1279,7 @@ COMMENT ON COLUMN waitlist.batch.hold_until IS 'back_in_stock: when the unit hel
 
 CREATE TABLE waitlist.hold (
 	sku				text NOT NULL REFERENCES waitlist.sku (sku),
+	wave			bigint NOT NULL,
 	pos_from		bigint NOT NULL,
 	pos_to			bigint NOT NULL,
 	units			bigint NOT NULL,
@@ -1285,12 +1287,13 @@ CREATE TABLE waitlist.hold (
 	expires_at		timestamptz NOT NULL,
 	created_at		timestamptz NOT NULL DEFAULT waitlist.now(),
 	closed_at		timestamptz,
-	PRIMARY KEY (sku, pos_from),
+	PRIMARY KEY (sku, wave),
 	CONSTRAINT hold_ok CHECK (pos_to OPERATOR(pg_catalog.>) pos_from
 		AND claimed OPERATOR(pg_catalog.>=) 0 AND claimed OPERATOR(pg_catalog.<=) units
 		AND units OPERATOR(pg_catalog.<=) (pos_to OPERATOR(pg_catalog.-) pos_from))
 );
 COMMENT ON TABLE waitlist.hold IS 'waves of exclusive holds: the sign-ups at positions [pos_from, pos_to) each have one unit held until expires_at';
+COMMENT ON COLUMN waitlist.hold.wave IS 'the id of the back_in_stock batch that told them';
 COMMENT ON COLUMN waitlist.hold.units IS 'units held for the wave (one per person told; fewer when a stock count went down)';
 COMMENT ON COLUMN waitlist.hold.claimed IS 'held units turned into lines by claim_hold';
 COMMENT ON COLUMN waitlist.hold.closed_at IS 'when the wave ended (every unit claimed, or the window over: the rest went on); NULL while open';
@@ -1350,3 +1353,23 @@ CREATE INDEX subscriber_last_chance ON waitlist.subscriber ((coalesce(renewed_at
 CREATE INDEX subscriber_expiring ON waitlist.subscriber (last_chance_at)
 	WHERE state OPERATOR(pg_catalog.=) 'waiting' AND last_chance_at IS NOT NULL;
 COMMENT ON VIEW waitlist.subscriber_status IS 'sign-ups with their derived status (waiting, notified, unsubscribed, converted, expired)';
+
+/* ------------------------------------------------------------------------
+ * Follow-ups, each at most once per person and wave: a reminder to the
+ * people a back_in_stock wave told who did not open it, while stock remains
+ * (back_in_stock_reminder, batch.followup_at), and an honest note to those
+ * told who did not buy before it sold out (missed_out, sku.missed_note_at),
+ * who keep their place for the next restock.
+ */
+ALTER TABLE waitlist.sku ADD COLUMN wave_start bigint;
+ALTER TABLE waitlist.sku ADD COLUMN missed_note_at timestamptz;
+ALTER TABLE waitlist.sku ADD COLUMN missed_from bigint;
+ALTER TABLE waitlist.sku ADD COLUMN missed_to bigint;
+ALTER TABLE waitlist.batch ADD COLUMN followup_at timestamptz;
+COMMENT ON COLUMN waitlist.batch.followup_at IS 'back_in_stock: when the people it told who did not open it hear back_in_stock_reminder, if stock remains (NULL: done or none)';
+COMMENT ON COLUMN waitlist.sku.wave_start IS 'the sign-up watermark when units last went on sale: the people told since keep their place if it sells out before they buy';
+COMMENT ON COLUMN waitlist.sku.missed_note_at IS 'when the people told who did not buy before the last sell-out hear missed_out (NULL: none due)';
+COMMENT ON COLUMN waitlist.sku.missed_from IS 'missed_out goes to the sign-ups still waiting at positions [missed_from, missed_to) not told again since';
+COMMENT ON COLUMN waitlist.sku.missed_to IS 'see missed_from';
+CREATE INDEX batch_followup ON waitlist.batch (followup_at) WHERE followup_at IS NOT NULL;
+CREATE INDEX sku_missed_due ON waitlist.sku (missed_note_at) WHERE missed_note_at IS NOT NULL;

@@ -99,6 +99,10 @@ CREATE TABLE waitlist.sku (
 	held			bigint NOT NULL DEFAULT 0,
 	in_stock_since	timestamptz,
 	last_sellout	interval,
+	wave_start		bigint,
+	missed_note_at	timestamptz,
+	missed_from		bigint,
+	missed_to		bigint,
 	/*
 	 * One constraint for the counters: PostgreSQL prepares every CHECK of a
 	 * table again for each statement that writes it, and this row is
@@ -278,6 +282,7 @@ CREATE TABLE waitlist.batch (
 	prev_date		date,
 	new_date		date,
 	hold_until		timestamptz,
+	followup_at		timestamptz,
 	PRIMARY KEY (id, sku)
 );
 COMMENT ON TABLE waitlist.batch IS 'watermark moves made at commit, expanded into per-recipient messages after it';
@@ -311,7 +316,8 @@ CREATE INDEX outbox_due ON waitlist.outbox (due_at, id)
 	WHERE state OPERATOR(pg_catalog.=) ANY (ARRAY['pending', 'leased']);
 /* The back_in_stock messages an order skips (its email or phone, on its SKU). */
 CREATE INDEX outbox_waves_pending ON waitlist.outbox (sku, pg_catalog.lower(recipient))
-	WHERE state OPERATOR(pg_catalog.=) 'pending' AND kind OPERATOR(pg_catalog.=) 'back_in_stock';
+	WHERE state OPERATOR(pg_catalog.=) 'pending'
+	  AND kind OPERATOR(pg_catalog.=) ANY (ARRAY['back_in_stock', 'back_in_stock_reminder']);
 
 /* Inventory tables the app asked us to follow. */
 CREATE TABLE waitlist.tracked_inventory (
@@ -1795,6 +1801,7 @@ COMMENT ON COLUMN waitlist.batch.hold_until IS 'back_in_stock: when the unit hel
 
 CREATE TABLE waitlist.hold (
 	sku				text NOT NULL REFERENCES waitlist.sku (sku),
+	wave			bigint NOT NULL,
 	pos_from		bigint NOT NULL,
 	pos_to			bigint NOT NULL,
 	units			bigint NOT NULL,
@@ -1802,12 +1809,13 @@ CREATE TABLE waitlist.hold (
 	expires_at		timestamptz NOT NULL,
 	created_at		timestamptz NOT NULL DEFAULT waitlist.now(),
 	closed_at		timestamptz,
-	PRIMARY KEY (sku, pos_from),
+	PRIMARY KEY (sku, wave),
 	CONSTRAINT hold_ok CHECK (pos_to OPERATOR(pg_catalog.>) pos_from
 		AND claimed OPERATOR(pg_catalog.>=) 0 AND claimed OPERATOR(pg_catalog.<=) units
 		AND units OPERATOR(pg_catalog.<=) (pos_to OPERATOR(pg_catalog.-) pos_from))
 );
 COMMENT ON TABLE waitlist.hold IS 'waves of exclusive holds: the sign-ups at positions [pos_from, pos_to) each have one unit held until expires_at';
+COMMENT ON COLUMN waitlist.hold.wave IS 'the id of the back_in_stock batch that told them';
 COMMENT ON COLUMN waitlist.hold.units IS 'units held for the wave (one per person told; fewer when a stock count went down)';
 COMMENT ON COLUMN waitlist.hold.claimed IS 'held units turned into lines by claim_hold';
 COMMENT ON COLUMN waitlist.hold.closed_at IS 'when the wave ended (every unit claimed, or the window over: the rest went on); NULL while open';
@@ -1852,3 +1860,18 @@ CREATE INDEX subscriber_last_chance ON waitlist.subscriber ((coalesce(renewed_at
 CREATE INDEX subscriber_expiring ON waitlist.subscriber (last_chance_at)
 	WHERE state OPERATOR(pg_catalog.=) 'waiting' AND last_chance_at IS NOT NULL;
 COMMENT ON VIEW waitlist.subscriber_status IS 'sign-ups with their derived status (waiting, notified, unsubscribed, converted, expired)';
+
+/* ------------------------------------------------------------------------
+ * Follow-ups, each at most once per person and wave: a reminder to the
+ * people a back_in_stock wave told who did not open it, while stock remains
+ * (back_in_stock_reminder, batch.followup_at), and an honest note to those
+ * told who did not buy before it sold out (missed_out, sku.missed_note_at),
+ * who keep their place for the next restock.
+ */
+COMMENT ON COLUMN waitlist.batch.followup_at IS 'back_in_stock: when the people it told who did not open it hear back_in_stock_reminder, if stock remains (NULL: done or none)';
+COMMENT ON COLUMN waitlist.sku.wave_start IS 'the sign-up watermark when units last went on sale: the people told since keep their place if it sells out before they buy';
+COMMENT ON COLUMN waitlist.sku.missed_note_at IS 'when the people told who did not buy before the last sell-out hear missed_out (NULL: none due)';
+COMMENT ON COLUMN waitlist.sku.missed_from IS 'missed_out goes to the sign-ups still waiting at positions [missed_from, missed_to) not told again since';
+COMMENT ON COLUMN waitlist.sku.missed_to IS 'see missed_from';
+CREATE INDEX batch_followup ON waitlist.batch (followup_at) WHERE followup_at IS NOT NULL;
+CREATE INDEX sku_missed_due ON waitlist.sku (missed_note_at) WHERE missed_note_at IS NOT NULL;

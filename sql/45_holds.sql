@@ -110,7 +110,9 @@ SELECT on_hand, allocated, held, paid_tail, paid_waiting FROM waitlist.sku WHERE
 SELECT l.order_ref, l.pos_start, st.status, st.allocated
   FROM waitlist.line l JOIN waitlist.line_status st ON st.id = l.id WHERE l.sku = 'HO-2' ORDER BY l.order_ref;
 SELECT try($$SELECT waitlist.claim_hold('HO-2', 'p3@example.com', 'HO2-P3')$$);
--- Stock back: the requeued line is served first, then the sign-ups.
+-- Stock back: the requeued line is served first; the sell-out at the
+-- count kept the places of P3 and P4 (told, their holds gone), so the unit
+-- left is held for P3, and the one P1's cancellation frees for P4.
 SELECT waitlist.set_on_hand('HO-2', 3);
 SELECT on_hand, allocated, held FROM waitlist.sku WHERE sku = 'HO-2';
 SELECT order_ref, status, allocated FROM waitlist.line_status WHERE sku = 'HO-2' ORDER BY order_ref;

@@ -25,10 +25,10 @@ SET waitlist.test_now = '2030-12-01 12:00+00';
 SELECT waitlist.place_backorder('UR-O2', 'UR-1', 1, 'Two', 'walkin@example.com') > 0 AS two;
 SELECT on_hand, allocated, in_stock_since, last_sellout FROM waitlist.sku WHERE sku = 'UR-1';
 
--- The next day, three units: u2 bought nothing and is not told again
--- (below the watermark); u3, u4, u5 are told, #1 to #3, that last time it
--- sold out in 3 hours (10800 s).  A unit more an hour later is a wave of
--- its own: one unit, one person.
+-- The next day, three units: u2, told last time and who bought nothing,
+-- kept the place (first), then u3 and u4 are told, #1 to #3, that last
+-- time it sold out in 3 hours (10800 s).  A unit more an hour later is a
+-- wave of its own: one unit, one person (u5).
 SET waitlist.test_now = '2030-12-02 09:00+00';
 SELECT waitlist.restock('UR-1', 3);
 SET waitlist.test_now = '2030-12-02 10:00+00';

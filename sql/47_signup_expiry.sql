@@ -5,10 +5,10 @@
 -- sign-up (the place is kept, the period starts over).  Converted and
 -- unsubscribed sign-ups hear nothing.  Driven by the test clock.
 SET TimeZone = 'UTC';
-SHOW waitlist.signup_expiry;
-SHOW waitlist.last_chance_notice;
 SET waitlist.test_now = '2031-01-01 10:00+00';
 SELECT sku FROM waitlist.upsert_sku('EX-1', 'Lamp', confirm_signups => false);
+SHOW waitlist.signup_expiry;
+SHOW waitlist.last_chance_notice;
 SELECT waitlist.subscribe('EX-1', 'ann@example.com', '+14155550501') > 0 AS ann,
 	   waitlist.subscribe('EX-1', 'bob@example.com') > 0 AS bob,
 	   waitlist.subscribe('EX-1', 'cy@example.com') > 0 AS cy,

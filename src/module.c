@@ -44,6 +44,8 @@ int			wl_repeat_after_s = 60 * 60;
 int			wl_purchase_window_s = 30 * 24 * 60 * 60;
 int			wl_signup_expiry_s = 90 * 24 * 60 * 60;
 int			wl_last_chance_notice_setting = 7 * 24 * 60 * 60;
+int			wl_reminder_after_s = 8 * 60 * 60;
+int			wl_missed_note_after_s = 24 * 60 * 60;
 bool		wl_eta_to_signups = true;
 
 void		_PG_init(void);
@@ -153,6 +155,16 @@ _PG_init(void)
 							"How long before a sign-up expires its last-chance message (signup_expiring) goes out.",
 							"The sign-up expires this long after the message, however late the clock wrote it; capped by waitlist.signup_expiry.",
 							&wl_last_chance_notice_setting, 7 * 24 * 60 * 60, 3600, 90 * 24 * 60 * 60, PGC_SUSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("waitlist.reminder_after",
+							"How long after a back_in_stock wave the people it told who did not open it hear back_in_stock_reminder, while stock remains (0: no reminder).",
+							"Once per person and wave; an open or click recorded by record_event counts, and so does buying.",
+							&wl_reminder_after_s, 8 * 60 * 60, 0, 72 * 60 * 60, PGC_SUSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("waitlist.missed_note_after",
+							"How long after a sell-out the people told who did not buy hear missed_out (0: no note).",
+							"They keep their place for the next restock either way.",
+							&wl_missed_note_after_s, 24 * 60 * 60, 0, 7 * 24 * 60 * 60, PGC_SUSET, GUC_UNIT_S,
 							NULL, NULL, NULL);
 	wl_now_define_setting();
 	wl_clock_define_settings();

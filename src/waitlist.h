@@ -81,6 +81,8 @@ extern int	wl_repeat_after_s;
 extern int	wl_purchase_window_s;
 extern int	wl_signup_expiry_s;
 extern int	wl_last_chance_notice_setting;
+extern int	wl_reminder_after_s;
+extern int	wl_missed_note_after_s;
 extern bool wl_eta_to_signups;
 
 #endif

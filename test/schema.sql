@@ -4,7 +4,7 @@
 -- membership, pg_dump registration (extconfig) and the waitlist.* GUCs.
 -- Run by: pg_prove -d wl_tap --ext .sql test/
 BEGIN;
-SELECT plan(773);
+SELECT plan(785);
 
 -- ---------------------------------------------------------------- schema
 SELECT has_schema('waitlist');
@@ -84,6 +84,10 @@ INSERT INTO expected_column VALUES
 	('sku', 'held', 'bigint', true),
 	('sku', 'in_stock_since', 'timestamp with time zone', false),
 	('sku', 'last_sellout', 'interval', false),
+	('sku', 'wave_start', 'bigint', false),
+	('sku', 'missed_note_at', 'timestamp with time zone', false),
+	('sku', 'missed_from', 'bigint', false),
+	('sku', 'missed_to', 'bigint', false),
 	('line', 'id', 'bigint', true),
 	('line', 'sku', 'text', true),
 	('line', 'kind', 'text', true),
@@ -141,6 +145,7 @@ INSERT INTO expected_column VALUES
 	('batch', 'prev_date', 'date', false),
 	('batch', 'new_date', 'date', false),
 	('batch', 'hold_until', 'timestamp with time zone', false),
+	('batch', 'followup_at', 'timestamp with time zone', false),
 	('outbox', 'id', 'bigint', true),
 	('outbox', 'kind', 'text', true),
 	('outbox', 'channel', 'text', true),
@@ -204,6 +209,7 @@ INSERT INTO expected_column VALUES
 	('purchase', 'converted', 'integer', true),
 	('purchase', 'recorded_at', 'timestamp with time zone', true),
 	('hold', 'sku', 'text', true),
+	('hold', 'wave', 'bigint', true),
 	('hold', 'pos_from', 'bigint', true),
 	('hold', 'pos_to', 'bigint', true),
 	('hold', 'units', 'bigint', true),
@@ -284,7 +290,7 @@ SELECT fk_ok('waitlist', 'batch', 'sku', 'waitlist', 'sku', 'sku');
 SELECT fk_ok('waitlist', 'preorder_channel', 'sku', 'waitlist', 'sku', 'sku');
 SELECT fk_ok('waitlist', 'purchase', 'sku', 'waitlist', 'sku', 'sku');
 SELECT fk_ok('waitlist', 'hold', 'sku', 'waitlist', 'sku', 'sku');
-SELECT col_is_pk('waitlist', 'hold', ARRAY['sku', 'pos_from'], 'hold is keyed by (sku, pos_from): a wave is a position range');
+SELECT col_is_pk('waitlist', 'hold', ARRAY['sku', 'wave'], 'hold is keyed by (sku, wave): one row per back_in_stock wave with holds');
 SELECT fk_ok('waitlist', 'availability', 'sku', 'waitlist', 'sku', 'sku');
 SELECT col_is_pk('waitlist', 'channel_rule', 'channel', 'channel_rule is keyed by channel');
 SELECT col_is_pk('waitlist', 'availability', ARRAY['sku', 'channel'], 'availability is keyed by (sku, channel)');
@@ -334,7 +340,7 @@ SELECT ok(EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'waitlist.sku'::r
 	'sku has CHECK (preorder_accepted >= 0)');
 
 -- ---------------------------------------------------------------- indexes
-SELECT indexes_are('waitlist', 'sku', ARRAY['sku_pkey', 'sku_status_due', 'sku_date_watch']);
+SELECT indexes_are('waitlist', 'sku', ARRAY['sku_pkey', 'sku_status_due', 'sku_date_watch', 'sku_missed_due']);
 SELECT indexes_are('waitlist', 'line', ARRAY['line_pkey', 'line_sku_order_ref_key', 'line_waiting', 'line_holes',
 	'line_action', 'line_note']);
 SELECT indexes_are('waitlist', 'preorder_channel', ARRAY['preorder_channel_pkey']);
@@ -353,7 +359,7 @@ SELECT has_index('waitlist', 'subscriber', 'subscriber_expiring', ARRAY['last_ch
 	'subscriber_expiring on (last_chance_at): the sign-ups whose last chance was written');
 SELECT indexes_are('waitlist', 'hold', ARRAY['hold_pkey', 'hold_due']);
 SELECT has_index('waitlist', 'hold', 'hold_due', ARRAY['expires_at'], 'hold_due on (expires_at): the open waves by expiry');
-SELECT indexes_are('waitlist', 'batch', ARRAY['batch_pkey', 'batch_pending']);
+SELECT indexes_are('waitlist', 'batch', ARRAY['batch_pkey', 'batch_pending', 'batch_followup']);
 SELECT indexes_are('waitlist', 'outbox', ARRAY['outbox_pkey', 'outbox_idempotency_key_key', 'outbox_due',
 											   'outbox_waves_pending']);
 SELECT indexes_are('waitlist', 'tracked_inventory', ARRAY['tracked_inventory_pkey']);
@@ -383,7 +389,7 @@ SELECT is(pg_get_expr(i.indpred, i.indrelid), e.pred, format('%s is partial: WHE
 			   ('sku_status_due', '(next_status_at IS NOT NULL)'),
 			   ('sku_date_watch', '((restock_confirmed AND (restock_date IS DISTINCT FROM passed_restock)) OR (ships_on IS DISTINCT FROM passed_ships))'),
 			   ('outbox_due', '(state = ANY (ARRAY[''pending''::text, ''leased''::text]))'),
-			   ('outbox_waves_pending', '((state = ''pending''::text) AND (kind = ''back_in_stock''::text))')) e (idx, pred)
+			   ('outbox_waves_pending', '((state = ''pending''::text) AND (kind = ANY (ARRAY[''back_in_stock''::text, ''back_in_stock_reminder''::text])))')) e (idx, pred)
   LEFT JOIN pg_index i ON i.indexrelid = to_regclass('waitlist.' || e.idx);
 
 -- -------------------------------------------------------------- functions

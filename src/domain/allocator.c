@@ -23,7 +23,12 @@
  * The SKU's in_stock_since and last_sellout follow whether units are on
  * sale (on hand and not allocated; held ones count as on sale until
  * claimed): the time from going on sale to selling out is what the next
- * back_in_stock says about the last time.
+ * back_in_stock says about the last time.  At the sell-out, the people
+ * told since the units went on sale (sku.wave_start) who did not buy keep
+ * their place: the sign-up watermark goes back over them, and a missed_out
+ * note is due waitlist.missed_note_after later (domain/followups.c).  A
+ * back_in_stock batch carries when its reminder to those who did not open
+ * it is due (followup_at).
  *
  * Holds: with a hold window on the SKU, a wave tells one sign-up per free
  * unit (notify_ratio does not apply) and holds that unit for each of them
@@ -53,6 +58,7 @@
 #include "store/sku_row.h"
 #include "store/spi.h"
 #include "txn/pending.h"
+#include "waitlist.h"
 
 #define HOLE_PAGE 1000
 
@@ -107,9 +113,12 @@ static WlQuery q_scan_hi = {
 };
 
 static WlQuery q_batch = {
-	"INSERT INTO waitlist.batch (sku, kind, pos_from, pos_to, scan_lo, scan_hi, units, hold_until)"
-	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-	8, {TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID}, NULL
+	"INSERT INTO waitlist.batch (sku, kind, pos_from, pos_to, scan_lo, scan_hi, units, hold_until,"
+	"  followup_at)"
+	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8,"
+	"  CASE WHEN $2 = 'back_in_stock' AND $9 > 0 THEN waitlist.now() + make_interval(secs => $9) END)"
+	" RETURNING id",
+	9, {TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID, FLOAT8OID}, NULL
 };
 
 
@@ -234,14 +243,14 @@ scan_hi(Datum sku, int64 pos)
 
 /*
  * Record one watermark move for expansion after the commit; hold_until is
- * a timestamptz (a back_in_stock wave with holds) or 0.
+ * a timestamptz (a back_in_stock wave with holds) or 0.  Returns its id.
  */
-static void
+static int64
 insert_batch(Datum sku, const char *kind, int64 from, int64 to,
 			 int64 lo, int64 hi, int64 units, Datum hold_until)
 {
-	Datum		args[8];
-	char		nulls[9] = "        ";
+	Datum		args[9];
+	char		nulls[10] = "         ";
 
 	args[0] = sku;
 	args[1] = CStringGetTextDatum(kind);
@@ -252,7 +261,9 @@ insert_batch(Datum sku, const char *kind, int64 from, int64 to,
 	args[6] = Int64GetDatum(units);
 	args[7] = hold_until;
 	nulls[7] = hold_until ? ' ' : 'n';
-	wl_exec(&q_batch, args, nulls, SPI_OK_INSERT, 0);
+	args[8] = Float8GetDatum((double) wl_reminder_after_s);	/* back_in_stock's follow-up */
+	wl_exec(&q_batch, args, nulls, SPI_OK_INSERT_RETURNING, 1);
+	return wl_get_int64(0, 1, NULL);
 }
 
 /*
@@ -333,6 +344,7 @@ serve_signups(SkuState *s)
 	int64		told;
 	int64		old = s->sub_served;
 	Datum		hold_until = (Datum) 0;
+	int64		wave_id;
 
 	if (s->announced > free_units)
 		s->announced = Max(free_units, 0);
@@ -350,7 +362,7 @@ serve_signups(SkuState *s)
 	s->sub_waiting -= told;
 	if (s->holds)
 	{
-		hold_until = wl_holds_open(s->code, old, s->sub_served, told, s->hold_window);
+		hold_until = wl_holds_until(s->hold_window);
 		s->held += told;
 		free_units -= told;
 		s->announced = Min(s->announced, free_units);
@@ -360,8 +372,10 @@ serve_signups(SkuState *s)
 						   s->announced + (int64) ceil((double) told / s->notify_ratio));
 	if (s->holds)
 		free_units += told;		/* what the wave offered, held ones included */
-	insert_batch(s->code, "back_in_stock", old, s->sub_served, old,
-				 s->sub_served, fresh, hold_until);
+	wave_id = insert_batch(s->code, "back_in_stock", old, s->sub_served, old,
+						   s->sub_served, fresh, hold_until);
+	if (s->holds)				/* one row for the wave's holds */
+		wl_holds_open(s->code, wave_id, old, s->sub_served, told, hold_until);
 
 	/*
 	 * The rest hear that it sold out again; with holds only after a restock:
@@ -371,6 +385,37 @@ serve_signups(SkuState *s)
 		insert_batch(s->code, "sold_out_again", s->sub_served, s->sub_tail,
 					 s->sub_served, s->sub_tail, free_units, (Datum) 0);
 	return true;
+}
+
+static WlQuery q_told_waiting = {
+	"SELECT count(*) FROM waitlist.subscriber"
+	" WHERE sku = $1 AND state = 'waiting' AND pos >= $2 AND pos < $3",
+	3, {TEXTOID, INT8OID, INT8OID}, NULL
+};
+
+/*
+ * The last unit on sale was allocated: the people told since it went on
+ * sale (from wave_start) who did not buy keep their place, the sign-up
+ * watermark going back over them, so the next restock tells them first.
+ * Returns how many.
+ */
+static int64
+keep_places(SkuState *s, int64 wave_start)
+{
+	Datum		args[3] = {s->code, Int64GetDatum(wave_start), Int64GetDatum(s->sub_served)};
+	int64		n;
+
+	if (s->sub_served <= wave_start)
+		return 0;
+	wl_exec(&q_told_waiting, args, NULL, SPI_OK_SELECT, 1);
+	n = wl_get_int64(0, 1, NULL);
+	if (n > 0)
+	{
+		s->sub_served = wave_start;
+		s->sub_waiting += n;
+		s->announced = 0;
+	}
+	return n;
 }
 
 /* Write the counters back into the row. */
@@ -412,6 +457,11 @@ wl_allocate_sku(const char *sku)
 	int64		announced;
 	int64		held;
 	int64		paid_tail;
+	int64		told_to = 0;
+	int64		wave_start = 0;
+	int64		kept = 0;
+	bool		on_sale;
+	bool		was_on_sale;
 	bool		queued;
 
 	load_sku(sku, &row, &s);
@@ -424,13 +474,25 @@ wl_allocate_sku(const char *sku)
 	paid_tail = s.paid_tail;
 	queued = serve_paid(&s);
 	queued |= serve_signups(&s);
+
+	/* on sale since when; at the sell-out, the people told keep their place */
+	on_sale = s.on_hand - s.allocated > 0;
+	was_on_sale = !row.nulls[SKU_IN_STOCK_SINCE];
+	if (!on_sale && was_on_sale && !row.nulls[SKU_WAVE_START])
+	{
+		wave_start = wl_sku_int64(&row, SKU_WAVE_START);
+		told_to = s.sub_served;
+		kept = keep_places(&s, wave_start);
+	}
 	if (s.allocated != allocated || s.paid_served != paid_served ||
 		s.sub_served != sub_served || s.announced != announced ||
 		s.held != held || s.paid_tail != paid_tail)
 		store_sku(&row, &s);
-	/* on sale since when, and how fast it sold out (back_in_stock says) */
-	if ((s.on_hand - s.allocated > 0) != !row.nulls[SKU_IN_STOCK_SINCE])
-		wl_sku_mark_on_sale(sku, s.on_hand - s.allocated > 0);
+	if (on_sale && !was_on_sale)
+		wl_sku_mark_on_sale(sku, sub_served);
+	else if (!on_sale && was_on_sale)
+		wl_sku_mark_sold_out(sku, wave_start, told_to,
+							 kept > 0 && wl_missed_note_after_s > 0 ? (double) wl_missed_note_after_s : -1);
 	return (queued ? WL_ALLOC_QUEUED : 0) | (s.listed ? WL_ALLOC_LISTED : 0);
 }
 

@@ -94,11 +94,12 @@ wl_holds_expire(int max)
  * covers each (if any): open waves first.
  */
 #define HELD_SIGNUPS(match) \
-	"SELECT u.pos, u.email, u.phone, h.pos_from, h.units - h.claimed," \
+	"SELECT u.pos, u.email, u.phone, h.wave, h.units - h.claimed," \
 	"  h.expires_at > waitlist.now() AND h.closed_at IS NULL, h.expires_at" \
 	" FROM waitlist.subscriber u" \
 	" LEFT JOIN LATERAL (SELECT * FROM waitlist.hold h WHERE h.sku = u.sku" \
-	"   AND h.pos_from <= u.pos ORDER BY h.pos_from DESC LIMIT 1) h ON h.pos_to > u.pos" \
+	"   AND h.pos_from <= u.pos AND h.pos_to > u.pos" \
+	"   ORDER BY h.closed_at IS NULL DESC, h.wave DESC LIMIT 1) h ON true" \
 	" WHERE u.sku = $1 AND u.state = 'waiting' AND " match \
 	" ORDER BY 6 DESC NULLS LAST, u.pos"
 

@@ -27,6 +27,7 @@
 
 #include "domain/allocator.h"
 #include "domain/signups.h"
+#include "store/outbox_writer.h"
 #include "store/sku_row.h"
 #include "store/spi.h"
 #include "txn/pending.h"
@@ -322,14 +323,14 @@ wl_unsubscribe(const char *sku_arg, int64 id)
 static WlQuery q_convert_email = {
 	"UPDATE waitlist.subscriber SET state = 'converted', unsubscribed_at = waitlist.now(),"
 	" confirm_pending = false"
-	" WHERE sku = $1 AND state = 'waiting' AND lower(email) = $2 AND created_at <= $3 RETURNING pos",
+	" WHERE sku = $1 AND state = 'waiting' AND lower(email) = $2 AND created_at <= $3 RETURNING pos, id",
 	3, {TEXTOID, TEXTOID, TIMESTAMPTZOID}, NULL
 };
 
 static WlQuery q_convert_phone = {
 	"UPDATE waitlist.subscriber SET state = 'converted', unsubscribed_at = waitlist.now(),"
 	" confirm_pending = false"
-	" WHERE sku = $1 AND state = 'waiting' AND phone = $2 AND created_at <= $3 RETURNING pos",
+	" WHERE sku = $1 AND state = 'waiting' AND phone = $2 AND created_at <= $3 RETURNING pos, id",
 	3, {TEXTOID, TEXTOID, TIMESTAMPTZOID}, NULL
 };
 
@@ -355,9 +356,13 @@ wl_convert_signups(const char *sku, const char *contact, bool email, TimestampTz
 	{
 		WlSku		s;
 
+		int64		id;
+
 		SPI_tuptable = rows;
+		id = wl_get_int64(i, 2, NULL);
 		if (wl_sku_signup_left(sku, wl_get_int64(i, 1, NULL), &s) && !s.nulls[SKU_CHANNELS])
 			listed = true;
+		wl_outbox_skip_signup(id);	/* its wave messages to any of its contacts */
 	}
 	if (listed)
 		wl_touch_sku(sku);		/* demand moved: publish availability at commit */

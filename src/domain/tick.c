@@ -4,7 +4,8 @@
  *	  clock's per-database worker (clock/worker.c): pending batches, every
  *	  pending sign-up and pre-order confirmation, the waves of holds whose
  *	  window ended (domain/holds.c), the sign-ups whose last chance or
- *	  end came (domain/expiry.c), the scheduled messages
+ *	  end came (domain/expiry.c), the follow-ups of waves (reminders,
+ *	  missed-out notes: domain/followups.c), the scheduled messages
  *	  (domain/schedule.c) and the daily availability re-check, each only
  *	  when one statement of index probes says it is due.  What it writes
  *	  is noted, so the commit sends the one NOTIFY.
@@ -23,6 +24,7 @@
 #include "domain/availability.h"
 #include "domain/expansion.h"
 #include "domain/expiry.h"
+#include "domain/followups.h"
 #include "domain/holds.h"
 #include "domain/schedule.h"
 #include "domain/tick.h"
@@ -57,7 +59,9 @@ static WlQuery q_due = {
 	"  <= waitlist.now() - make_interval(secs => $2),"
 	" (SELECT min(last_chance_at) FROM waitlist.subscriber"
 	"   WHERE state = 'waiting' AND last_chance_at IS NOT NULL)"
-	"  <= waitlist.now() - make_interval(secs => $3)",
+	"  <= waitlist.now() - make_interval(secs => $3),"
+	" (SELECT min(followup_at) FROM waitlist.batch WHERE followup_at IS NOT NULL) <= waitlist.now(),"
+	" (SELECT min(missed_note_at) FROM waitlist.sku WHERE missed_note_at IS NOT NULL) <= waitlist.now()",
 	3, {DATEOID, FLOAT8OID, FLOAT8OID}, NULL
 };
 
@@ -67,7 +71,7 @@ tick_here(int64 unused)
 {
 	Datum		args[3];
 	char		nulls[4] = "   ";
-	bool		due[8];
+	bool		due[10];
 	int64		n = 0;
 	int64		more;
 
@@ -77,7 +81,7 @@ tick_here(int64 unused)
 	if (wl_signup_expiry_s <= 0)	/* sign-ups never expire: never due */
 		nulls[1] = nulls[2] = 'n';
 	wl_exec(&q_due, args, nulls, SPI_OK_SELECT, 1);
-	for (int i = 0; i < 8; i++)
+	for (int i = 0; i < 10; i++)
 		due[i] = wl_get_bool(0, i + 1);	/* NULL (nothing of that kind) reads false */
 
 	/*
@@ -96,6 +100,10 @@ tick_here(int64 unused)
 		n += wl_signups_last_chance();
 	if (due[7])
 		wl_signups_expire();
+	if (due[8])
+		n += wl_followup_reminders();
+	if (due[9])
+		n += wl_followup_missed();
 	if (due[4])
 		wl_availability_tick(1000);
 	if (n > 0)

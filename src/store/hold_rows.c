@@ -18,37 +18,43 @@
 #include "store/spi.h"
 
 static WlQuery q_open = {
-	"INSERT INTO waitlist.hold (sku, pos_from, pos_to, units, expires_at)"
-	" VALUES ($1, $2, $3, $4, $5)",
-	5, {TEXTOID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID}, NULL
+	"INSERT INTO waitlist.hold (sku, wave, pos_from, pos_to, units, expires_at)"
+	" VALUES ($1, $2, $3, $4, $5, $6)",
+	6, {TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID}, NULL
 };
 
 /*
- * A wave told the sign-ups at [pos_from, pos_to): units of them (the live
- * ones) each have one unit held until now + window, which is returned.
+ * A wave (its back_in_stock batch's id) told the sign-ups at [pos_from,
+ * pos_to): units of them (the live ones) each have one unit held until
+ * until (wl_holds_until).
  */
-Datum
-wl_holds_open(Datum sku, int64 pos_from, int64 pos_to, int64 units, Datum window)
+void
+wl_holds_open(Datum sku, int64 wave, int64 pos_from, int64 pos_to, int64 units, Datum until)
 {
-	Datum		until = DirectFunctionCall2(timestamptz_pl_interval, wl_now(), window);
-	Datum		args[5] = {sku, Int64GetDatum(pos_from), Int64GetDatum(pos_to),
-	Int64GetDatum(units), until};
+	Datum		args[6] = {sku, Int64GetDatum(wave), Int64GetDatum(pos_from),
+		Int64GetDatum(pos_to), Int64GetDatum(units), until};
 
 	wl_exec(&q_open, args, NULL, SPI_OK_INSERT, 0);
-	return until;
+}
+
+/* When a wave of holds made now with this window (an interval) ends. */
+Datum
+wl_holds_until(Datum window)
+{
+	return DirectFunctionCall2(timestamptz_pl_interval, wl_now(), window);
 }
 
 static WlQuery q_newest_open = {
-	"SELECT pos_from, units - claimed FROM waitlist.hold"
+	"SELECT wave, units - claimed FROM waitlist.hold"
 	" WHERE sku = $1 AND closed_at IS NULL AND units > claimed"
-	" ORDER BY pos_from DESC LIMIT 100",
+	" ORDER BY wave DESC LIMIT 100",
 	1, {TEXTOID}, NULL
 };
 
 static WlQuery q_shrink = {
 	"UPDATE waitlist.hold SET units = units - $3,"
 	" closed_at = CASE WHEN units - $3 = claimed THEN waitlist.now() END"
-	" WHERE sku = $1 AND pos_from = $2",
+	" WHERE sku = $1 AND wave = $2",
 	3, {TEXTOID, INT8OID, INT8OID}, NULL
 };
 
@@ -69,15 +75,15 @@ wl_holds_shrink(Datum sku, int64 units)
 
 		for (uint64 i = 0; i < n && taken < units; i++)
 		{
-			int64		from;
+			int64		wave;
 			int64		take;
 			Datum		args[3];
 
 			SPI_tuptable = rows;
-			from = wl_get_int64(i, 1, NULL);
+			wave = wl_get_int64(i, 1, NULL);
 			take = Min(wl_get_int64(i, 2, NULL), units - taken);
 			args[0] = sku;
-			args[1] = Int64GetDatum(from);
+			args[1] = Int64GetDatum(wave);
 			args[2] = Int64GetDatum(take);
 			wl_exec(&q_shrink, args, NULL, SPI_OK_UPDATE, 0);
 			taken += take;
@@ -113,15 +119,15 @@ wl_holds_requeue_claimed(Datum sku, int64 units, int64 paid_tail)
 static WlQuery q_claim = {
 	"UPDATE waitlist.hold SET claimed = claimed + 1,"
 	" closed_at = CASE WHEN claimed + 1 = units THEN waitlist.now() END"
-	" WHERE sku = $1 AND pos_from = $2",
+	" WHERE sku = $1 AND wave = $2",
 	2, {TEXTOID, INT8OID}, NULL
 };
 
-/* One held unit of the wave at pos_from was claimed; the wave closes with its last. */
+/* One held unit of the wave was claimed; the wave closes with its last. */
 void
-wl_hold_claim(Datum sku, int64 pos_from)
+wl_hold_claim(Datum sku, int64 wave)
 {
-	Datum		args[2] = {sku, Int64GetDatum(pos_from)};
+	Datum		args[2] = {sku, Int64GetDatum(wave)};
 
 	wl_exec(&q_claim, args, NULL, SPI_OK_UPDATE, 0);
 }

@@ -121,7 +121,7 @@ wl_queue_failed(const char *sku, const char *unit, int64 id, const char *reason)
 }
 
 /*
- * Someone ordered the SKU: the back_in_stock messages still pending for
+ * Someone ordered the SKU: the back_in_stock messages (and reminders) still pending for
  * their email or phone (an email held back behind its SMS, or not claimed
  * yet) are skipped, never sent.  A message already claimed goes out (it was
  * due before the order), and so does one a claim is leasing right now: the
@@ -132,10 +132,34 @@ static WlQuery q_skip_back_in_stock = {
 	"UPDATE waitlist.outbox SET state = 'skipped',"
 	" last_error = 'not sent: the recipient ordered the SKU before it went out'"
 	" WHERE id = ANY (ARRAY(SELECT id FROM waitlist.outbox"
-	"  WHERE sku = $1 AND kind = 'back_in_stock' AND state = 'pending'"
+	"  WHERE sku = $1 AND kind = ANY (ARRAY['back_in_stock', 'back_in_stock_reminder'])"
+	"   AND state = 'pending'"
 	"   AND lower(recipient) = ANY (ARRAY[lower($2), $3]) FOR UPDATE SKIP LOCKED))",
 	3, {TEXTOID, TEXTOID, TEXTOID}, NULL
 };
+
+/*
+ * The same for one sign-up that left the list by buying (id): its wave
+ * messages still pending, whatever contact they go to, found by their
+ * keys ("sub:<id>:...", a range of the unique index, collation C).
+ */
+static WlQuery q_skip_signup = {
+	"UPDATE waitlist.outbox SET state = 'skipped',"
+	" last_error = 'not sent: the recipient ordered the SKU before it went out'"
+	" WHERE id = ANY (ARRAY(SELECT id FROM waitlist.outbox"
+	"  WHERE idempotency_key >= $1 AND idempotency_key < $2 AND state = 'pending'"
+	"   AND kind = ANY (ARRAY['back_in_stock', 'back_in_stock_reminder']) FOR UPDATE SKIP LOCKED))",
+	2, {TEXTOID, TEXTOID}, NULL
+};
+
+int64
+wl_outbox_skip_signup(int64 signup_id)
+{
+	Datum		args[2] = {CStringGetTextDatum(psprintf("sub:" INT64_FORMAT ":", signup_id)),
+	CStringGetTextDatum(psprintf("sub:" INT64_FORMAT ";", signup_id))};
+
+	return (int64) wl_exec(&q_skip_signup, args, NULL, SPI_OK_UPDATE, 0);
+}
 
 int64
 wl_outbox_skip_back_in_stock(const char *sku, const char *email, const char *phone)

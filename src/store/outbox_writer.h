@@ -52,5 +52,6 @@ extern int	wl_queue_contacts(const char *kind, const char *sku,
 extern void wl_queue_new_messages(const char *kind, Datum *arrays);
 extern void wl_queue_failed(const char *sku, const char *unit, int64 id, const char *reason);
 extern int64 wl_outbox_skip_back_in_stock(const char *sku, const char *email, const char *phone);
+extern int64 wl_outbox_skip_signup(int64 signup_id);
 
 #endif

@@ -38,7 +38,7 @@ static const char *const col_names[SKU_NCOLS] = {
 	"channels", "backorder_days", "out_of_stock_days", "min_demand", "max_backorder_units",
 	"status_interval", "midwait_fraction", "imminent_days", "email_delay", "eta_to_signups",
 	"passed_restock", "passed_ships", "hold_window", "held",
-	"in_stock_since", "last_sellout"
+	"in_stock_since", "last_sellout", "wave_start", "missed_note_at", "missed_from", "missed_to"
 };
 
 /*
@@ -598,24 +598,65 @@ wl_sku_signups_gone(const char *sku, int64 n)
 }
 
 static WlQuery q_mark_on_sale = {
-	"UPDATE waitlist.sku SET in_stock_since = CASE WHEN $2 THEN waitlist.now() END,"
-	" last_sellout = CASE WHEN $2 THEN last_sellout"
-	"  ELSE greatest(waitlist.now() - in_stock_since, interval '0') END"
-	" WHERE sku = $1",
-	2, {TEXTOID, BOOLOID}, NULL
+	"UPDATE waitlist.sku SET in_stock_since = waitlist.now(), wave_start = $2 WHERE sku = $1",
+	2, {TEXTOID, INT8OID}, NULL
 };
 
 /*
- * Units went on sale (on_sale), or the last one was sold: the SKU was on
- * sale from in_stock_since to now, which last_sellout keeps.  The row is
+ * Units went on sale; wave_start is the sign-up watermark before the waves
+ * that tell people about them.  The row is locked (the allocator).
+ */
+void
+wl_sku_mark_on_sale(const char *sku, int64 wave_start)
+{
+	Datum		args[2] = {CStringGetTextDatum(sku), Int64GetDatum(wave_start)};
+
+	wl_exec(&q_mark_on_sale, args, NULL, SPI_OK_UPDATE, 0);
+}
+
+/* $2, $3: the positions of the people who keep their place; $4 seconds to their note (NULL: none). */
+static WlQuery q_mark_sold_out = {
+	"UPDATE waitlist.sku SET last_sellout = greatest(waitlist.now() - in_stock_since, interval '0'),"
+	" in_stock_since = NULL, wave_start = NULL,"
+	" missed_note_at = CASE WHEN $4 IS NULL THEN missed_note_at"
+	"  ELSE waitlist.now() + make_interval(secs => $4) END,"
+	" missed_from = CASE WHEN $4 IS NULL THEN missed_from ELSE $2 END,"
+	" missed_to = CASE WHEN $4 IS NULL THEN missed_to ELSE $3 END"
+	" WHERE sku = $1",
+	4, {TEXTOID, INT8OID, INT8OID, FLOAT8OID}, NULL
+};
+
+/*
+ * The last unit on sale was allocated: the SKU was on sale from
+ * in_stock_since to now (last_sellout).  When people told since did not buy
+ * (positions [missed_from, missed_to), missed_to > missed_from), their
+ * missed_out note is due note_after_s from now (< 0: no note).  The row is
  * locked (the allocator).
  */
 void
-wl_sku_mark_on_sale(const char *sku, bool on_sale)
+wl_sku_mark_sold_out(const char *sku, int64 missed_from, int64 missed_to, double note_after_s)
 {
-	Datum		args[2] = {CStringGetTextDatum(sku), BoolGetDatum(on_sale)};
+	Datum		args[4] = {CStringGetTextDatum(sku), Int64GetDatum(missed_from),
+	Int64GetDatum(missed_to), Float8GetDatum(note_after_s)};
+	char		nulls[5] = "    ";
 
-	wl_exec(&q_mark_on_sale, args, NULL, SPI_OK_UPDATE, 0);
+	if (missed_to <= missed_from || note_after_s < 0)
+		nulls[3] = 'n';
+	wl_exec(&q_mark_sold_out, args, nulls, SPI_OK_UPDATE, 0);
+}
+
+static WlQuery q_missed_done = {
+	"UPDATE waitlist.sku SET missed_note_at = NULL, missed_from = NULL, missed_to = NULL WHERE sku = $1",
+	1, {TEXTOID}, NULL
+};
+
+/* The missed_out notes were written (the row is locked). */
+void
+wl_sku_missed_done(const char *sku)
+{
+	Datum		arg = CStringGetTextDatum(sku);
+
+	wl_exec(&q_missed_done, &arg, NULL, SPI_OK_UPDATE, 0);
 }
 
 static WlQuery q_add_imported = {

@@ -66,6 +66,10 @@ typedef enum WlSkuCol
 	SKU_HELD,
 	SKU_IN_STOCK_SINCE,
 	SKU_LAST_SELLOUT,
+	SKU_WAVE_START,
+	SKU_MISSED_NOTE_AT,
+	SKU_MISSED_FROM,
+	SKU_MISSED_TO,
 	SKU_NCOLS
 } WlSkuCol;
 
@@ -129,7 +133,9 @@ extern void wl_sku_mark_changed(const char *sku);
 extern bool wl_sku_signup_left(const char *sku, int64 pos, WlSku *s);
 extern void wl_sku_signups_gone(const char *sku, int64 n);
 extern void wl_sku_store_allocation(const WlSku *s);
-extern void wl_sku_mark_on_sale(const char *sku, bool on_sale);
+extern void wl_sku_mark_on_sale(const char *sku, int64 wave_start);
+extern void wl_sku_mark_sold_out(const char *sku, int64 missed_from, int64 missed_to, double note_after_s);
+extern void wl_sku_missed_done(const char *sku);
 extern void wl_sku_add_imported(const char *sku, int64 paid_units, int64 signups);
 
 /* Holds (domain/holds.c) */

@@ -1,0 +1,104 @@
+-- Follow-ups, each at most once per person and wave:
+-- - back_in_stock_reminder, waitlist.reminder_after (8 hours) after a wave,
+--   to the people it told whose message was delivered but not opened or
+--   clicked (record_event), still on the list, who did not buy - while
+--   stock remains;
+-- - missed_out, waitlist.missed_note_after (24 hours) after a sell-out, to
+--   the people told who did not buy: it sold out first, and they keep
+--   their place (the next restock tells them first).
+-- Driven by the test clock; the relay's part is done by hand (the messages
+-- due are marked delivered, as its ack does).
+SET TimeZone = 'UTC';
+SET waitlist.test_now = '2031-02-01 09:00+00';
+SELECT sku FROM waitlist.upsert_sku('FU-1', 'Desk lamp', confirm_signups => false);
+SHOW waitlist.reminder_after;
+SHOW waitlist.missed_note_after;
+SELECT waitlist.subscribe('FU-1', 'a@example.com') > 0 AS a,
+	   waitlist.subscribe('FU-1', 'b@example.com', '+14155550601') > 0 AS b,
+	   waitlist.subscribe('FU-1', 'c@example.com') > 0 AS c,
+	   waitlist.subscribe('FU-1', 'd@example.com') > 0 AS d,
+	   waitlist.subscribe('FU-1', 'e@example.com') > 0 AS e;
+
+-- Four units: A to D are told; E waits for the next restock.
+SELECT waitlist.restock('FU-1', 4);
+SELECT tick_for('FU-1') AS written;
+-- What is due is delivered (B's email waits 30 minutes behind her SMS).
+WITH d AS (UPDATE waitlist.outbox SET state = 'delivered', delivered_at = waitlist.now()
+			WHERE sku = 'FU-1' AND state = 'pending' AND due_at <= waitlist.now() RETURNING 1)
+SELECT count(*) AS delivered FROM d;
+SET waitlist.test_now = '2031-02-01 09:30+00';
+WITH d AS (UPDATE waitlist.outbox SET state = 'delivered', delivered_at = waitlist.now()
+			WHERE sku = 'FU-1' AND state = 'pending' AND due_at <= waitlist.now() RETURNING 1)
+SELECT count(*) AS delivered_later FROM d;
+-- A opens hers; D clicks; C buys elsewhere.
+SELECT waitlist.record_event(id::text, 'opened') FROM waitlist.outbox
+ WHERE sku = 'FU-1' AND kind = 'back_in_stock' AND recipient = 'a@example.com';
+SELECT waitlist.record_event(id::text, 'clicked') FROM waitlist.outbox
+ WHERE sku = 'FU-1' AND kind = 'back_in_stock' AND recipient = 'd@example.com';
+SELECT waitlist.record_purchase('FU-1', 'c@example.com', 'EXT-C') AS c_converted;
+
+-- 16:59: not yet.  17:00: B, who opened nothing, is reminded by SMS and
+-- email; once.
+SET waitlist.test_now = '2031-02-01 16:59+00';
+SELECT tick_for('FU-1') AS written;
+SET waitlist.test_now = '2031-02-01 17:00+00';
+SELECT tick_for('FU-1') AS written;
+SELECT tick_for('FU-1') AS again;
+SELECT kind, channel, recipient, payload->>'units_available' AS units, payload->>'told_at' AS told_at,
+	   payload->>'held_until' AS held_until
+  FROM waitlist.outbox WHERE sku = 'FU-1' AND kind = 'back_in_stock_reminder' ORDER BY channel;
+-- B orders (with her email only) before the reminders go out: both are
+-- skipped, the SMS too (it went to her sign-up's phone).
+SELECT waitlist.place_backorder('FU-O1', 'FU-1', 1, 'B', 'b@example.com') > 0 AS b_ordered;
+SELECT channel, state FROM waitlist.outbox
+ WHERE sku = 'FU-1' AND kind = 'back_in_stock_reminder' ORDER BY channel;
+
+-- No stock left, no reminder: FU-2 sells its one unit to a walk-in before
+-- the reminder is due.  X, who was told and did not buy, keeps the place:
+-- a day after the sell-out X hears missed_out, once, and the next restock
+-- tells X first.
+SET waitlist.test_now = '2031-02-02 09:00+00';
+SELECT sku FROM waitlist.upsert_sku('FU-2', 'Stool', confirm_signups => false, send_sold_out_again => false);
+SELECT waitlist.subscribe('FU-2', 'x@example.com') > 0 AS x,
+	   waitlist.subscribe('FU-2', 'y@example.com') > 0 AS y;
+SELECT waitlist.restock('FU-2', 1);
+SELECT tick_for('FU-2') AS written;
+WITH d AS (UPDATE waitlist.outbox SET state = 'delivered', delivered_at = waitlist.now()
+			WHERE sku = 'FU-2' AND state = 'pending' AND due_at <= waitlist.now() RETURNING 1)
+SELECT count(*) AS delivered FROM d;
+SET waitlist.test_now = '2031-02-02 10:00+00';
+SELECT waitlist.place_backorder('FU-W1', 'FU-2', 1, 'Walk-in', 'walkin@example.com') > 0 AS walk_in;
+SELECT sub_served, sub_waiting, missed_note_at, missed_from, missed_to, last_sellout
+  FROM waitlist.sku WHERE sku = 'FU-2';
+SELECT u.email, st.status FROM waitlist.subscriber u JOIN waitlist.subscriber_status st ON st.id = u.id
+ WHERE u.sku = 'FU-2' ORDER BY u.pos;
+-- At 17:00 no reminder: nothing is left on sale (the walk-in's
+-- ready_to_ship is all the tick writes).
+SET waitlist.test_now = '2031-02-02 17:00+00';
+SELECT tick_for('FU-2') AS written;
+SELECT kind FROM waitlist.outbox WHERE sku = 'FU-2' AND created_at = '2031-02-02 17:00+00';
+SET waitlist.test_now = '2031-02-03 10:00+00';
+SELECT tick_for('FU-2') AS written;
+SELECT tick_for('FU-2') AS again;
+SELECT kind, recipient, payload->>'place_in_line' AS place, payload->>'still_on_list' AS still_on_list
+  FROM waitlist.outbox WHERE sku = 'FU-2' AND kind = 'missed_out';
+SELECT missed_note_at FROM waitlist.sku WHERE sku = 'FU-2';
+SET waitlist.test_now = '2031-02-04 10:00+00';
+SELECT waitlist.restock('FU-2', 1);
+SELECT tick_for('FU-2') AS written;
+SELECT recipient, payload->>'place_in_line' AS place FROM waitlist.outbox
+ WHERE sku = 'FU-2' AND kind = 'back_in_stock' AND created_at = '2031-02-04 10:00+00';
+SELECT count(*) AS violations FROM waitlist.check_invariants() WHERE sku LIKE 'FU-%';
+
+-- 0 turns each off.
+SET waitlist.reminder_after = 0;
+SET waitlist.missed_note_after = 0;
+SELECT sku FROM waitlist.upsert_sku('FU-3', 'Chair', confirm_signups => false);
+SELECT waitlist.subscribe('FU-3', 'z@example.com') > 0 AS z;
+SELECT waitlist.restock('FU-3', 1);
+SELECT followup_at FROM waitlist.batch WHERE sku = 'FU-3' AND kind = 'back_in_stock';
+SELECT waitlist.place_backorder('FU-W3', 'FU-3', 1, 'Walk-in', 'w3@example.com') > 0 AS walk_in;
+SELECT missed_note_at, sub_served FROM waitlist.sku WHERE sku = 'FU-3';
+RESET waitlist.reminder_after;
+RESET waitlist.missed_note_after;
+RESET waitlist.test_now;

@@ -1,0 +1,165 @@
+/*
+ * followups.c
+ *	  The follow-ups of a back_in_stock wave, each at most once per person
+ *	  and wave (the message keys name the wave):
+ *
+ *	  - back_in_stock_reminder: waitlist.reminder_after (8 hours) after the
+ *	    wave (batch.followup_at, set by the allocator), to the people it told
+ *	    whose message was delivered and not opened or clicked (as
+ *	    record_event reports), who are still on the list and did not buy, -
+ *	    while stock remains: free units, or the unit held for them.
+ *	  - missed_out: waitlist.missed_note_after (24 hours) after the sell-out
+ *	    (sku.missed_note_at, set by the allocator, which also kept their
+ *	    place), to the people told while it was on sale who did not buy and
+ *	    have not been told again since: an honest note that it sold out
+ *	    before they did, and that they are first for the next restock.
+ *
+ * Locking: each wave's or SKU's turn and row first (blocking, briefly), as
+ * every writer of a SKU does, so a purchase (which takes the SKU row when
+ * it converts a sign-up) either comes first and its buyer is left out, or
+ * comes after and skips the reminder still pending (store/outbox_writer.c).
+ * Callers are in SPI.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
+
+#include "domain/followups.h"
+#include "store/outbox_writer.h"
+#include "store/sku_row.h"
+#include "store/spi.h"
+#include "waitlist.h"
+
+/* Leave out a sign-up whose email or phone bought the SKU within $N seconds. */
+#define NOT_BOUGHT(secs) \
+	" AND NOT (" secs " > 0 AND EXISTS (SELECT 1 FROM waitlist.purchase p" \
+	"  WHERE p.sku = s.sku AND p.contact IN (lower(u.email), u.phone)" \
+	"   AND p.at > waitlist.now() - make_interval(secs => " secs ")))"
+
+/* The keys of a sign-up's back_in_stock messages of wave $1. */
+#define WAVE_KEYS \
+	"ARRAY['sub:' || u.id || ':back:' || $1 || ':email', 'sub:' || u.id || ':back:' || $1 || ':sms']"
+
+static WlQuery q_due_waves = {
+	"SELECT id, sku FROM waitlist.batch WHERE followup_at <= waitlist.now()"
+	" ORDER BY followup_at LIMIT $1",
+	1, {INT4OID}, NULL
+};
+
+/* $1 the wave (batch id), $2 its SKU, $3 the purchase window in seconds. */
+static WlQuery q_reminders = {
+	WL_CONTACT_MESSAGES(
+		"SELECT 'back_in_stock_reminder' AS kind, s.sku, u.email, u.phone,"
+		" waitlist.payload_json('subscription_id', u.id, 'sku', s.sku, 'title', s.title,"
+		"  'units_available', greatest(s.on_hand - s.allocated - s.held, 0),"
+		"  'told_at', to_char(b.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+		"  'held_until', CASE WHEN b.hold_until > waitlist.now()"
+		"   THEN to_char(b.hold_until AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') END,"
+		"  'product_url', s.product_url, 'image_url', s.image_url) AS payload,"
+		" 'sub:' || u.id || ':reminder:' || $1 AS key"
+		" FROM waitlist.sku s"
+		" JOIN waitlist.batch b ON b.sku = s.sku AND b.id = $1"
+		" JOIN waitlist.subscriber u ON u.sku = s.sku AND u.state = 'waiting'"
+		"  AND u.pos >= b.pos_from AND u.pos < b.pos_to"
+		" WHERE s.sku = $2"
+		"  AND (s.on_hand - s.allocated - s.held > 0 OR b.hold_until > waitlist.now())"
+		"  AND EXISTS (SELECT 1 FROM waitlist.outbox o WHERE o.idempotency_key = ANY (" WAVE_KEYS ")"
+		"   AND o.state = 'delivered')"
+		"  AND NOT EXISTS (SELECT 1 FROM waitlist.outbox o"
+		"   JOIN waitlist.message_event e ON e.message_id = o.id AND e.event IN ('opened', 'clicked')"
+		"   WHERE o.idempotency_key = ANY (" WAVE_KEYS "))"
+		NOT_BOUGHT("$3")),
+	3, {INT8OID, TEXTOID, FLOAT8OID}, NULL
+};
+
+static WlQuery q_wave_done = {
+	"UPDATE waitlist.batch SET followup_at = NULL WHERE sku = $2 AND id = $1",
+	2, {INT8OID, TEXTOID}, NULL
+};
+
+/* The reminders of the waves now due; returns the messages written. */
+int64
+wl_followup_reminders(void)
+{
+	Datum		arg = Int32GetDatum(WL_FOLLOWUP_BATCHES);
+	uint64		n = wl_exec(&q_due_waves, &arg, NULL, SPI_OK_SELECT, 0);
+	SPITupleTable *waves = SPI_tuptable;
+	int64		written = 0;
+
+	for (uint64 i = 0; i < n; i++)
+	{
+		Datum		args[3];
+		char	   *sku;
+		WlSku		s;
+
+		SPI_tuptable = waves;
+		args[0] = wl_get_datum(i, 1, NULL);
+		sku = wl_get_text(i, 2);
+		wl_sku_wait_turn(sku);
+		if (!wl_sku_find(sku, true, &s))
+			continue;
+		args[1] = CStringGetTextDatum(sku);
+		args[2] = Float8GetDatum((double) wl_purchase_window_s);
+		written += (int64) wl_exec(&q_reminders, args, NULL, SPI_OK_INSERT, 0);
+		wl_exec(&q_wave_done, args, NULL, SPI_OK_UPDATE, 0);
+	}
+	return written;
+}
+
+static WlQuery q_due_missed = {
+	"SELECT sku FROM waitlist.sku WHERE missed_note_at <= waitlist.now()"
+	" ORDER BY missed_note_at LIMIT $1",
+	1, {INT4OID}, NULL
+};
+
+/*
+ * $1 the SKU, $2 the purchase window in seconds.  The place is among the
+ * people still waiting from the watermark (those who missed out are first).
+ */
+static WlQuery q_missed = {
+	WL_CONTACT_MESSAGES(
+		"SELECT 'missed_out' AS kind, s.sku, u.email, u.phone,"
+		" waitlist.payload_json('subscription_id', u.id, 'sku', s.sku, 'title', s.title,"
+		"  'still_on_list', true, 'place_in_line', u.place,"
+		"  'expected_restock_date', CASE WHEN s.restock_confirmed"
+		"   THEN to_char(s.restock_date, 'YYYY-MM-DD') END,"
+		"  'product_url', s.product_url) AS payload,"
+		" 'sub:' || u.id || ':missed:' || extract(epoch FROM s.missed_note_at)::bigint AS key"
+		" FROM waitlist.sku s"
+		" JOIN (SELECT w.*, row_number() OVER (ORDER BY w.pos) AS place"
+		"       FROM waitlist.subscriber w JOIN waitlist.sku k ON k.sku = w.sku"
+		"       WHERE w.sku = $1 AND w.state = 'waiting' AND w.pos >= k.sub_served"
+		"         AND w.pos < k.missed_to) u ON u.sku = s.sku"
+		" WHERE s.sku = $1 AND u.pos >= s.missed_from"
+		NOT_BOUGHT("$2")),
+	2, {TEXTOID, FLOAT8OID}, NULL
+};
+
+/* The missed_out notes now due; returns the messages written. */
+int64
+wl_followup_missed(void)
+{
+	Datum		arg = Int32GetDatum(WL_FOLLOWUP_BATCHES);
+	uint64		n = wl_exec(&q_due_missed, &arg, NULL, SPI_OK_SELECT, 0);
+	SPITupleTable *skus = SPI_tuptable;
+	int64		written = 0;
+
+	for (uint64 i = 0; i < n; i++)
+	{
+		Datum		args[2];
+		char	   *sku;
+		WlSku		s;
+
+		SPI_tuptable = skus;
+		sku = wl_get_text(i, 1);
+		wl_sku_wait_turn(sku);
+		if (!wl_sku_find(sku, true, &s) || s.nulls[SKU_MISSED_NOTE_AT])
+			continue;
+		args[0] = CStringGetTextDatum(sku);
+		args[1] = Float8GetDatum((double) wl_purchase_window_s);
+		written += (int64) wl_exec(&q_missed, args, NULL, SPI_OK_INSERT, 0);
+		wl_sku_missed_done(sku);
+	}
+	return written;
+}
