@@ -25,6 +25,14 @@ SELECT kind, channel, recipient, payload->>'held_until' AS held_until, payload->
   FROM waitlist.outbox WHERE sku = 'HO-1' ORDER BY kind, recipient, channel;
 SELECT decision FROM waitlist.policy('HO-1');
 SELECT (waitlist.policy(s)).decision AS row_form FROM waitlist.sku s WHERE s.sku = 'HO-1';
+-- With the policy enforced, a walk-in order for a held unit is refused:
+-- the page says notify_me, not in stock.
+SET waitlist.enforce_policy = on;
+SELECT try($$SELECT * FROM waitlist.place_order('HO-W0', 'Walk-in', 'walk0@example.com', NULL, 'dtc',
+											   '[{"sku": "HO-1", "qty": 1}]')$$);
+SELECT try($$SELECT waitlist.place_backorder('HO-W0', 'HO-1', 1, 'Walk-in', 'walk0@example.com')$$);
+RESET waitlist.enforce_policy;
+-- (With it off, as the rest of the suite runs, the backorder waits behind the holds.)
 SELECT waitlist.place_backorder('HO-W1', 'HO-1', 1, 'Walk-in', 'walk@example.com') > 0 AS walk_in;
 SELECT status, allocated FROM waitlist.line_status WHERE order_ref = 'HO-W1';
 
