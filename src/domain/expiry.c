@@ -90,7 +90,7 @@ static WlQuery q_expiring_skus = {
 	"SELECT DISTINCT sku FROM (SELECT sku FROM waitlist.subscriber"
 	"  WHERE state = 'waiting' AND last_chance_at IS NOT NULL"
 	"    AND last_chance_at <= waitlist.now() - make_interval(secs => $1)"
-	"  ORDER BY last_chance_at LIMIT $2) d",
+	"  ORDER BY last_chance_at LIMIT $2) d ORDER BY sku",
 	2, {FLOAT8OID, INT4OID}, NULL
 };
 

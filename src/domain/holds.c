@@ -47,7 +47,7 @@
 static WlQuery q_due_skus = {
 	"SELECT DISTINCT sku FROM (SELECT sku FROM waitlist.hold"
 	"  WHERE closed_at IS NULL AND expires_at <= waitlist.now()"
-	"  ORDER BY expires_at LIMIT $1) d",
+	"  ORDER BY expires_at LIMIT $1) d ORDER BY sku",
 	1, {INT4OID}, NULL
 };
 

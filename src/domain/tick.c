@@ -85,25 +85,37 @@ tick_here(int64 unused)
 		due[i] = wl_get_bool(0, i + 1);	/* NULL (nothing of that kind) reads false */
 
 	/*
-	 * Batches and a chunk of confirmations (wl_expand_batches looks
-	 * again); more confirmations can be left only when it wrote some.
+	 * First the steps that lock SKU rows (waiting their turn): waves of
+	 * holds that ended (passed on at commit), expired sign-ups, the
+	 * follow-ups of waves.  Only then the steps that lock sign-ups
+	 * without their SKU (confirmations, last chances): a purchase takes
+	 * the SKU row before the buyer's sign-up, so a round never holds a
+	 * sign-up while it waits for a SKU row.
 	 */
-	if (due[5])					/* waves of holds that ended: passed on at commit */
+	if (due[5])
 		wl_holds_expire(WL_HOLD_EXPIRY_CHUNK);
-	if (due[0])
-		n = wl_expand_batches(INT_MAX);
-	if (n > 0)
-		while ((more = wl_expand_confirmations(WL_CONFIRM_CHUNK)) > 0)
-			n += more;
-	n += wl_schedule_run(due[1], due[2], due[3]);
-	if (due[6])
-		n += wl_signups_last_chance();
 	if (due[7])
 		wl_signups_expire();
 	if (due[8])
 		n += wl_followup_reminders();
 	if (due[9])
 		n += wl_followup_missed();
+
+	/*
+	 * Batches and a chunk of confirmations (wl_expand_batches looks
+	 * again); more confirmations can be left only when it wrote some.
+	 */
+	if (due[0])
+	{
+		more = wl_expand_batches(INT_MAX);
+		n += more;
+		if (more > 0)
+			while ((more = wl_expand_confirmations(WL_CONFIRM_CHUNK)) > 0)
+				n += more;
+	}
+	n += wl_schedule_run(due[1], due[2], due[3]);
+	if (due[6])
+		n += wl_signups_last_chance();
 	if (due[4])
 		wl_availability_tick(1000);
 	if (n > 0)
