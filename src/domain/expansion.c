@@ -23,6 +23,7 @@
 
 #include "domain/expansion.h"
 #include "domain/preorders.h"
+#include "domain/purchases.h"
 #include "store/outbox_writer.h"
 #include "store/shards.h"
 #include "store/spi.h"
@@ -76,15 +77,6 @@ static WlQuery q_pending_batches = {
 	"   AND t.idempotency_key < ((" prefix " || '~') COLLATE \"C\")" \
 	"   AND t.created_at > waitlist.now() - make_interval(secs => " secs ")))"
 
-/*
- * waitlist.purchase_window: leave out a sign-up whose email or phone bought
- * the SKU within the last secs seconds (domain/purchases.c).  A purchase
- * converts the sign-ups made before it; this covers those made after it.
- */
-#define NOT_BOUGHT_WITHIN(secs) \
-	" AND NOT (" secs " > 0 AND EXISTS (SELECT 1 FROM waitlist.purchase p" \
-	"  WHERE p.sku = s.sku AND p.contact IN (lower(u.email), u.phone)" \
-	"   AND p.at > waitlist.now() - make_interval(secs => " secs ")))"
 
 /*
  * The people a wave told, with what makes the message true: the units this
@@ -109,7 +101,7 @@ static WlQuery q_pending_batches = {
 	"       WHERE w.sku = $2 AND w.state = 'waiting' AND w.pos >= $5 AND w.pos < $6) u" \
 	"  ON u.sku = s.sku" \
 	" WHERE s.sku = $2 AND $3 IS NOT NULL AND $4 IS NOT NULL" \
-	NOT_BOUGHT_WITHIN("$10")
+	WL_NOT_BOUGHT_WITHIN("$10")
 
 #define SOLD_OUT_SOURCE \
 	"SELECT 'sold_out_again' AS kind, s.sku, u.email, u.phone," \
@@ -125,7 +117,7 @@ static WlQuery q_pending_batches = {
 	"  ON u.sku = s.sku" \
 	" WHERE s.sku = $2 AND $3 IS NOT NULL AND $4 IS NOT NULL AND $7 IS NOT NULL" \
 	NOT_HEARD_WITHIN("'sub:' || u.id || ':soldout:'", "$9") \
-	NOT_BOUGHT_WITHIN("$10")
+	WL_NOT_BOUGHT_WITHIN("$10")
 
 /*
  * A restock date change, to the sign-ups still waiting in this chunk of
@@ -143,7 +135,7 @@ static WlQuery q_pending_batches = {
 	" JOIN waitlist.subscriber u ON u.sku = s.sku AND u.state = 'waiting'" \
 	"  AND u.pos >= $5 AND u.pos < $6 AND u.pos >= s.sub_served" \
 	" WHERE s.sku = $2 AND $3 IS NOT NULL AND $4 IS NOT NULL AND $7 IS NOT NULL AND $8 IS NOT NULL" \
-	NOT_BOUGHT_WITHIN("$12")
+	WL_NOT_BOUGHT_WITHIN("$12")
 
 /*
  * Where a paid line a restock wave left unfilled stands, for the waiting

@@ -26,16 +26,11 @@
 #include "utils/builtins.h"
 
 #include "domain/followups.h"
+#include "domain/purchases.h"
 #include "store/outbox_writer.h"
 #include "store/sku_row.h"
 #include "store/spi.h"
 #include "waitlist.h"
-
-/* Leave out a sign-up whose email or phone bought the SKU within $N seconds. */
-#define NOT_BOUGHT(secs) \
-	" AND NOT (" secs " > 0 AND EXISTS (SELECT 1 FROM waitlist.purchase p" \
-	"  WHERE p.sku = s.sku AND p.contact IN (lower(u.email), u.phone)" \
-	"   AND p.at > waitlist.now() - make_interval(secs => " secs ")))"
 
 /* The keys of a sign-up's back_in_stock messages of wave $1. */
 #define WAVE_KEYS \
@@ -69,7 +64,7 @@ static WlQuery q_reminders = {
 		"  AND NOT EXISTS (SELECT 1 FROM waitlist.outbox o"
 		"   JOIN waitlist.message_event e ON e.message_id = o.id AND e.event IN ('opened', 'clicked')"
 		"   WHERE o.idempotency_key = ANY (" WAVE_KEYS "))"
-		NOT_BOUGHT("$3")),
+		WL_NOT_BOUGHT_WITHIN("$3")),
 	3, {INT8OID, TEXTOID, FLOAT8OID}, NULL
 };
 
@@ -132,7 +127,7 @@ static WlQuery q_missed = {
 		"       WHERE w.sku = $1 AND w.state = 'waiting' AND w.pos >= k.sub_served"
 		"         AND w.pos < k.missed_to) u ON u.sku = s.sku"
 		" WHERE s.sku = $1 AND u.pos >= s.missed_from"
-		NOT_BOUGHT("$2")),
+		WL_NOT_BOUGHT_WITHIN("$2")),
 	2, {TEXTOID, FLOAT8OID}, NULL
 };
 
