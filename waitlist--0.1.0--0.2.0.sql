@@ -1018,7 +1018,7 @@ BEGIN
 			  FROM waitlist.subscriber sub
 			  JOIN waitlist.sku s ON s.sku OPERATOR(pg_catalog.=) sub.sku
 			 WHERE NOT coalesce(
-					sub.state OPERATOR(pg_catalog.=) ANY (ARRAY['waiting', 'unsubscribed', 'converted', 'expired'])
+					sub.state OPERATOR(pg_catalog.=) ANY (ARRAY['waiting', 'unsubscribed', 'converted', 'expired', 'lapsed'])
 				AND (sub.unsubscribed_at IS NOT NULL) OPERATOR(pg_catalog.=) (sub.state OPERATOR(pg_catalog.<>) 'waiting')
 				AND (NOT sub.confirm_pending OR sub.state OPERATOR(pg_catalog.=) 'waiting')
 				AND coalesce(waitlist.valid_email(sub.email), true)
@@ -1352,24 +1352,30 @@ CREATE INDEX subscriber_last_chance ON waitlist.subscriber ((coalesce(renewed_at
 	WHERE state OPERATOR(pg_catalog.=) 'waiting' AND last_chance_at IS NULL;
 CREATE INDEX subscriber_expiring ON waitlist.subscriber (last_chance_at)
 	WHERE state OPERATOR(pg_catalog.=) 'waiting' AND last_chance_at IS NOT NULL;
-COMMENT ON VIEW waitlist.subscriber_status IS 'sign-ups with their derived status (waiting, notified, unsubscribed, converted, expired)';
+COMMENT ON VIEW waitlist.subscriber_status IS 'sign-ups with their derived status (waiting, notified, unsubscribed, converted, expired, lapsed)';
 
 /* ------------------------------------------------------------------------
  * Follow-ups, each at most once per person and wave: a reminder to the
  * people a back_in_stock wave told who did not open it, while stock remains
  * (back_in_stock_reminder, batch.followup_at), and an honest note to those
  * told who did not buy before it sold out (missed_out, sku.missed_note_at),
- * who keep their place for the next restock.
+ * who keep their place for the next restock, once (subscriber.kept_place):
+ * those who kept it before, or let a held unit lapse, leave the list
+ * (state lapsed) and are told so in the same note.
  */
 ALTER TABLE waitlist.sku ADD COLUMN wave_start bigint;
 ALTER TABLE waitlist.sku ADD COLUMN missed_note_at timestamptz;
 ALTER TABLE waitlist.sku ADD COLUMN missed_from bigint;
 ALTER TABLE waitlist.sku ADD COLUMN missed_to bigint;
+ALTER TABLE waitlist.sku ADD COLUMN missed_since timestamptz;
+ALTER TABLE waitlist.subscriber ADD COLUMN kept_place boolean NOT NULL DEFAULT false;
 ALTER TABLE waitlist.batch ADD COLUMN followup_at timestamptz;
 COMMENT ON COLUMN waitlist.batch.followup_at IS 'back_in_stock: when the people it told who did not open it hear back_in_stock_reminder, if stock remains (NULL: done or none)';
 COMMENT ON COLUMN waitlist.sku.wave_start IS 'the sign-up watermark when units last went on sale: the people told since keep their place if it sells out before they buy';
 COMMENT ON COLUMN waitlist.sku.missed_note_at IS 'when the people told who did not buy before the last sell-out hear missed_out (NULL: none due)';
 COMMENT ON COLUMN waitlist.sku.missed_from IS 'missed_out goes to the sign-ups still waiting at positions [missed_from, missed_to) not told again since';
 COMMENT ON COLUMN waitlist.sku.missed_to IS 'see missed_from';
+COMMENT ON COLUMN waitlist.sku.missed_since IS 'the sell-out of the missed_out notes due: the sign-ups that lapsed at it (or after) hear it too';
+COMMENT ON COLUMN waitlist.subscriber.kept_place IS 'kept its place at a sell-out after being told and not buying; at the next such sell-out it lapses (leaves the list)';
 CREATE INDEX batch_followup ON waitlist.batch (followup_at) WHERE followup_at IS NOT NULL;
 CREATE INDEX sku_missed_due ON waitlist.sku (missed_note_at) WHERE missed_note_at IS NOT NULL;

@@ -56,9 +56,11 @@ SELECT try($$SELECT waitlist.opt_in('cy@example.com', 'asked nicely')$$);
 SELECT waitlist.suppressed('ann@example.com') AS ann, waitlist.suppressed('bob@example.com') AS bob;
 SELECT contact, action, reason, source FROM waitlist.consent_log WHERE contact = 'ann@example.com' ORDER BY id;
 
--- A message written while the contact was suppressed and claimed after the
--- opt-in goes out: the list is read when the message is handed over.
-SELECT waitlist.subscribe('CON-1', 'ann@example.com') > 0 AS ann_again;
+-- After the opt-in Ann's messages go out again: the list is read when a
+-- message is handed over.  (Her CON-1 sign-up, told at the restock, is
+-- renewed by signing up again; a new list confirms her.)
+SELECT sku FROM waitlist.upsert_sku('CON-4', 'Rug');
+SELECT waitlist.subscribe('CON-4', 'ann@example.com') > 0 AS ann_again;
 SELECT count(*) AS ann_joined FROM waitlist.claim('con', 10000, '1 minute', ARRAY['waitlist_joined'])
  WHERE recipient = 'ann@example.com';
 

@@ -37,6 +37,15 @@ SELECT waitlist.subscribe('EX-1', 'BOB@example.com') = id AS same_signup
   FROM waitlist.subscriber WHERE sku = 'EX-1' AND email = 'bob@example.com';
 SELECT email, renewed_at, last_chance_at FROM waitlist.subscriber WHERE sku = 'EX-1' AND email = 'bob@example.com';
 
+-- A sign-up a wave told while the SKU is on sale is renewed the same way:
+-- signing up again does not add a second place at the end.
+SELECT sku FROM waitlist.upsert_sku('EX-4', 'Vase', confirm_signups => false);
+SELECT waitlist.subscribe('EX-4', 'cat@example.com') AS cat_id \gset
+SELECT waitlist.subscribe('EX-4', 'dan@example.com') > 0 AS dan;
+SELECT waitlist.restock('EX-4', 5);
+SELECT waitlist.subscribe('EX-4', 'CAT@example.com') = :cat_id AS same_signup;
+SELECT email, pos, renewed_at FROM waitlist.subscriber WHERE sku = 'EX-4' ORDER BY pos;
+
 -- Day 90: Ann's notice has run; she leaves the list (expired).  Bob stays.
 SET waitlist.test_now = '2031-04-01 10:00+00';
 SELECT tick_for('EX-1') AS written;

@@ -88,6 +88,46 @@ SELECT waitlist.restock('FU-2', 1);
 SELECT tick_for('FU-2') AS written;
 SELECT recipient, payload->>'place_in_line' AS place FROM waitlist.outbox
  WHERE sku = 'FU-2' AND kind = 'back_in_stock' AND created_at = '2031-02-04 10:00+00';
+-- A place is kept once: X, told again, lets a walk-in take this unit too.
+-- This time X leaves the list (lapsed) and a day later hears so; Y is
+-- next in line.
+SELECT email, kept_place FROM waitlist.subscriber WHERE sku = 'FU-2' ORDER BY pos;
+SET waitlist.test_now = '2031-02-04 11:00+00';
+SELECT waitlist.place_backorder('FU-W2', 'FU-2', 1, 'Walk-in', 'walkin@example.com') > 0 AS walk_in;
+SELECT u.email, st.status, u.unsubscribed_at FROM waitlist.subscriber u
+  JOIN waitlist.subscriber_status st ON st.id = u.id WHERE u.sku = 'FU-2' ORDER BY u.pos;
+SELECT sub_served, sub_waiting, missed_note_at, missed_since FROM waitlist.sku WHERE sku = 'FU-2';
+SET waitlist.test_now = '2031-02-05 11:00+00';
+SELECT tick_for('FU-2') AS written;
+SELECT recipient, payload->>'place_in_line' AS place, payload->>'still_on_list' AS still_on_list
+  FROM waitlist.outbox WHERE sku = 'FU-2' AND kind = 'missed_out' ORDER BY created_at;
+SELECT waitlist.restock('FU-2', 1);
+SELECT tick_for('FU-2') AS written;
+SELECT recipient FROM waitlist.outbox
+ WHERE sku = 'FU-2' AND kind = 'back_in_stock' AND created_at = '2031-02-05 11:00+00';
+SELECT count(*) AS violations FROM waitlist.check_invariants() WHERE sku LIKE 'FU-%';
+
+-- With holds, whoever lets a held unit lapse does not keep a place: H1's
+-- hold ends, the unit passes to H2; a stock count then takes it back
+-- (H2's hold ends early, not H2's doing).  At that sell-out H1 leaves the
+-- list and H2 keeps the place; the note tells each which.
+SET waitlist.test_now = '2031-02-06 09:00+00';
+SELECT sku FROM waitlist.upsert_sku('FU-4', 'Bench', confirm_signups => false, send_sold_out_again => false);
+SELECT waitlist.set_hold_window('FU-4', '1 hour');
+SELECT waitlist.subscribe('FU-4', 'h' || i || '@example.com') > 0 AS joined FROM generate_series(1, 3) i;
+SELECT waitlist.restock('FU-4', 1);
+SET waitlist.test_now = '2031-02-06 10:00+00';
+SELECT tick_for('FU-4') AS written;
+SELECT wave - min(wave) OVER () AS wave, pos_from, pos_to, units, claimed, closed_at
+  FROM waitlist.hold WHERE sku = 'FU-4' ORDER BY wave;
+SELECT tick_for('FU-4') AS told_h2;
+SELECT waitlist.set_on_hand('FU-4', 0);
+SELECT u.email, st.status, u.kept_place FROM waitlist.subscriber u
+  JOIN waitlist.subscriber_status st ON st.id = u.id WHERE u.sku = 'FU-4' ORDER BY u.pos;
+SET waitlist.test_now = '2031-02-07 10:00+00';
+SELECT tick_for('FU-4') AS written;
+SELECT kind, recipient, payload->>'place_in_line' AS place, payload->>'still_on_list' AS still_on_list
+  FROM waitlist.outbox WHERE sku = 'FU-4' AND created_at = '2031-02-07 10:00+00' ORDER BY kind, recipient;
 SELECT count(*) AS violations FROM waitlist.check_invariants() WHERE sku LIKE 'FU-%';
 
 -- 0 turns each off.

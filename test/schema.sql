@@ -4,7 +4,7 @@
 -- membership, pg_dump registration (extconfig) and the waitlist.* GUCs.
 -- Run by: pg_prove -d wl_tap --ext .sql test/
 BEGIN;
-SELECT plan(785);
+SELECT plan(789);
 
 -- ---------------------------------------------------------------- schema
 SELECT has_schema('waitlist');
@@ -88,6 +88,7 @@ INSERT INTO expected_column VALUES
 	('sku', 'missed_note_at', 'timestamp with time zone', false),
 	('sku', 'missed_from', 'bigint', false),
 	('sku', 'missed_to', 'bigint', false),
+	('sku', 'missed_since', 'timestamp with time zone', false),
 	('line', 'id', 'bigint', true),
 	('line', 'sku', 'text', true),
 	('line', 'kind', 'text', true),
@@ -131,6 +132,7 @@ INSERT INTO expected_column VALUES
 	('subscriber', 'unsubscribed_at', 'timestamp with time zone', false),
 	('subscriber', 'renewed_at', 'timestamp with time zone', false),
 	('subscriber', 'last_chance_at', 'timestamp with time zone', false),
+	('subscriber', 'kept_place', 'boolean', true),
 	('batch', 'id', 'bigint', true),
 	('batch', 'sku', 'text', true),
 	('batch', 'kind', 'text', true),

@@ -52,6 +52,7 @@ waitlist_set_hold_window(PG_FUNCTION_ARGS)
 					 errhint("Pass NULL to turn holds off.")));
 	}
 	wl_spi_connect();
+	wl_sku_wait_turn(sku);		/* behind the SKU's commits, as every writer */
 	result = wl_sku_set_hold_window(sku, window, off);
 	SPI_finish();
 	if (result == (Datum) 0)

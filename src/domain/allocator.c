@@ -25,8 +25,9 @@
  * claimed): the time from going on sale to selling out is what the next
  * back_in_stock says about the last time.  At the sell-out, the people
  * told since the units went on sale (sku.wave_start) who did not buy keep
- * their place: the sign-up watermark goes back over them, and a missed_out
- * note is due waitlist.missed_note_after later (domain/followups.c).  A
+ * their place, once (keep_places): the sign-up watermark goes back over
+ * them, and a missed_out note is due waitlist.missed_note_after later
+ * (domain/followups.c).  A
  * back_in_stock batch carries when its reminder to those who did not open
  * it is due (followup_at).
  *
@@ -54,6 +55,7 @@
 #include "utils/date.h"
 
 #include "domain/allocator.h"
+#include "domain/purchase_window.h"
 #include "store/hold_rows.h"
 #include "store/sku_row.h"
 #include "store/spi.h"
@@ -334,6 +336,64 @@ wave_size(int64 units, double ratio, int64 queued)
 	return wave >= (double) queued ? queued : (int64) wave;
 }
 
+/* $1 the SKU, [$2, $3) the positions, $4 waitlist.purchase_window in seconds. */
+static WlQuery q_convert_buyers = {
+	"UPDATE waitlist.subscriber u SET state = 'converted', unsubscribed_at = waitlist.now(),"
+	" confirm_pending = false"
+	" FROM waitlist.sku s"
+	" WHERE s.sku = $1 AND u.sku = s.sku AND u.state = 'waiting' AND u.pos >= $2 AND u.pos < $3"
+	" AND " WL_BOUGHT_WITHIN("$4"),
+	4, {TEXTOID, INT8OID, INT8OID, FLOAT8OID}, NULL
+};
+
+/*
+ * A wave with holds reaches the sign-ups at [from, to): those whose contact
+ * bought the SKU within waitlist.purchase_window hear no message
+ * (domain/expansion.c leaves them out), so no unit is held for them either: they
+ * leave the list converted.  These are sign-ups made after the purchase,
+ * or committed while it was being recorded (a purchase converts the ones
+ * it sees).  Returns how many.  The SKU row is locked; the caller counts them
+ * (they were counted as told).
+ */
+static int64
+convert_buyers(Datum sku, int64 from, int64 to)
+{
+	Datum		args[4] = {sku, Int64GetDatum(from), Int64GetDatum(to),
+	Float8GetDatum((double) wl_purchase_window_s)};
+
+	if (wl_purchase_window_s <= 0 || from >= to)
+		return 0;
+	return (int64) wl_exec(&q_convert_buyers, args, NULL, SPI_OK_UPDATE, 0);
+}
+
+/*
+ * A wave with holds reached the sign-ups at [from, s->sub_served), told of
+ * them: the buyers among them leave the list (they would hear nothing,
+ * domain/signups.c), and the wave reaches as many more, until it holds a
+ * unit for told people who did not buy or the queue ends.  Returns told
+ * without the buyers.
+ */
+static int64
+hold_for_non_buyers(SkuState *s, int64 from, int64 told)
+{
+	int64		gone;
+
+	while ((gone = convert_buyers(s->code, from, s->sub_served)) > 0)
+	{
+		int64		more;
+
+		told -= gone;
+		from = s->sub_served;
+		s->sub_served = walk_forward(&q_sub_holes_fwd, s->code, from, s->sub_tail,
+									 gone, &more);
+		s->sub_waiting -= more;
+		told += more;
+		if (more == 0)
+			break;
+	}
+	return told;
+}
+
 /* New free units to the sign-up queue as one wave; true when it told someone. */
 static bool
 serve_signups(SkuState *s)
@@ -357,9 +417,11 @@ serve_signups(SkuState *s)
 		wave = wave_size(fresh, s->notify_ratio, s->sub_tail - old);
 	s->sub_served = walk_forward(&q_sub_holes_fwd, s->code, old, s->sub_tail,
 								 wave, &told);
+	s->sub_waiting -= told;
+	if (s->holds)
+		told = hold_for_non_buyers(s, old, told);
 	if (told == 0)
 		return false;
-	s->sub_waiting -= told;
 	if (s->holds)
 	{
 		hold_until = wl_holds_until(s->hold_window);
@@ -387,35 +449,54 @@ serve_signups(SkuState *s)
 	return true;
 }
 
-static WlQuery q_told_waiting = {
-	"SELECT count(*) FROM waitlist.subscriber"
+/*
+ * $1 the SKU, [$2, $3) the positions told while it was on sale, $4 since
+ * when: the sign-ups that kept their place before, or whose held unit the
+ * clock passed on (a wave closed at its end, wl_holds_expire) leave.
+ */
+static WlQuery q_lapse = {
+	"UPDATE waitlist.subscriber u SET state = 'lapsed', unsubscribed_at = waitlist.now(),"
+	" confirm_pending = false"
+	" WHERE u.sku = $1 AND u.state = 'waiting' AND u.pos >= $2 AND u.pos < $3"
+	"  AND (u.kept_place OR EXISTS (SELECT 1 FROM waitlist.hold h"
+	"   WHERE h.sku = u.sku AND h.created_at >= $4 AND h.pos_from <= u.pos AND h.pos_to > u.pos"
+	"    AND h.closed_at >= h.expires_at))",
+	4, {TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID}, NULL
+};
+
+static WlQuery q_keep = {
+	"UPDATE waitlist.subscriber SET kept_place = true"
 	" WHERE sku = $1 AND state = 'waiting' AND pos >= $2 AND pos < $3",
 	3, {TEXTOID, INT8OID, INT8OID}, NULL
 };
 
 /*
- * The last unit on sale was allocated: the people told since it went on
- * sale (from wave_start) who did not buy keep their place, the sign-up
- * watermark going back over them, so the next restock tells them first.
- * Returns how many.
+ * The last unit on sale (since on_sale_since) was allocated: the people
+ * told since it went on sale (from wave_start) who did not buy keep their
+ * place, once: the sign-up watermark goes back over them, so the next
+ * restock tells them first.  Those who kept it before, or let a unit held
+ * for them lapse, leave the list instead (state lapsed).  Returns how many
+ * of either (each hears missed_out, domain/followups.c).
  */
 static int64
-keep_places(SkuState *s, int64 wave_start)
+keep_places(SkuState *s, int64 wave_start, Datum on_sale_since)
 {
-	Datum		args[3] = {s->code, Int64GetDatum(wave_start), Int64GetDatum(s->sub_served)};
-	int64		n;
+	Datum		args[4] = {s->code, Int64GetDatum(wave_start), Int64GetDatum(s->sub_served),
+	on_sale_since};
+	int64		lapsed;
+	int64		kept;
 
 	if (s->sub_served <= wave_start)
 		return 0;
-	wl_exec(&q_told_waiting, args, NULL, SPI_OK_SELECT, 1);
-	n = wl_get_int64(0, 1, NULL);
-	if (n > 0)
+	lapsed = (int64) wl_exec(&q_lapse, args, NULL, SPI_OK_UPDATE, 0);
+	kept = (int64) wl_exec(&q_keep, args, NULL, SPI_OK_UPDATE, 0);
+	if (kept > 0)
 	{
 		s->sub_served = wave_start;
-		s->sub_waiting += n;
+		s->sub_waiting += kept;
 		s->announced = 0;
 	}
-	return n;
+	return kept + lapsed;
 }
 
 /* Write the counters back into the row. */
@@ -482,7 +563,7 @@ wl_allocate_sku(const char *sku)
 	{
 		wave_start = wl_sku_int64(&row, SKU_WAVE_START);
 		told_to = s.sub_served;
-		kept = keep_places(&s, wave_start);
+		kept = keep_places(&s, wave_start, row.values[SKU_IN_STOCK_SINCE]);
 	}
 	if (s.allocated != allocated || s.paid_served != paid_served ||
 		s.sub_served != sub_served || s.announced != announced ||

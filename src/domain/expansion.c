@@ -23,7 +23,7 @@
 
 #include "domain/expansion.h"
 #include "domain/preorders.h"
-#include "domain/purchases.h"
+#include "domain/purchase_window.h"
 #include "store/outbox_writer.h"
 #include "store/shards.h"
 #include "store/spi.h"

@@ -12,7 +12,9 @@
  *	    (sku.missed_note_at, set by the allocator, which also kept their
  *	    place), to the people told while it was on sale who did not buy and
  *	    have not been told again since: an honest note that it sold out
- *	    before they did, and that they are first for the next restock.
+ *	    before they did, and that they are first for the next restock; or,
+ *	    to those who left the list at that sell-out (a place is kept once,
+ *	    and not after a held unit lapsed), that they are no longer on it.
  *
  * Locking: each wave's or SKU's turn and row first (blocking, briefly), as
  * every writer of a SKU does, so a purchase (which takes the SKU row when
@@ -24,9 +26,11 @@
 
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
+#include "utils/timestamp.h"
 
 #include "domain/followups.h"
-#include "domain/purchases.h"
+#include "domain/purchase_window.h"
+#include "store/now.h"
 #include "store/outbox_writer.h"
 #include "store/sku_row.h"
 #include "store/spi.h"
@@ -37,7 +41,7 @@
 	"ARRAY['sub:' || u.id || ':back:' || $1 || ':email', 'sub:' || u.id || ':back:' || $1 || ':sms']"
 
 static WlQuery q_due_waves = {
-	"SELECT id, sku FROM waitlist.batch WHERE followup_at <= waitlist.now()"
+	"SELECT sku, id FROM waitlist.batch WHERE followup_at <= waitlist.now()"
 	" ORDER BY followup_at LIMIT $1",
 	1, {INT4OID}, NULL
 };
@@ -73,88 +77,109 @@ static WlQuery q_wave_done = {
 	2, {INT8OID, TEXTOID}, NULL
 };
 
-/* The reminders of the waves now due; returns the messages written. */
-int64
-wl_followup_reminders(void)
+/*
+ * The follow-ups now due (due: $1 how many, rows of SKU and an id): for
+ * each, the SKU's turn and row, then write(sku, id, row) writes them.
+ * Returns the messages written.
+ */
+static int64
+each_due(WlQuery *due, int64 (*write) (const char *sku, Datum id, const WlSku *s))
 {
 	Datum		arg = Int32GetDatum(WL_FOLLOWUP_BATCHES);
-	uint64		n = wl_exec(&q_due_waves, &arg, NULL, SPI_OK_SELECT, 0);
-	SPITupleTable *waves = SPI_tuptable;
+	uint64		n = wl_exec(due, &arg, NULL, SPI_OK_SELECT, 0);
+	SPITupleTable *rows = SPI_tuptable;
 	int64		written = 0;
 
 	for (uint64 i = 0; i < n; i++)
 	{
-		Datum		args[3];
 		char	   *sku;
+		Datum		id;
 		WlSku		s;
 
-		SPI_tuptable = waves;
-		args[0] = wl_get_datum(i, 1, NULL);
-		sku = wl_get_text(i, 2);
+		SPI_tuptable = rows;
+		sku = wl_get_text(i, 1);
+		id = wl_get_datum(i, 2, NULL);
 		wl_sku_wait_turn(sku);
-		if (!wl_sku_find(sku, true, &s))
-			continue;
-		args[1] = CStringGetTextDatum(sku);
-		args[2] = Float8GetDatum((double) wl_purchase_window_s);
-		written += (int64) wl_exec(&q_reminders, args, NULL, SPI_OK_INSERT, 0);
-		wl_exec(&q_wave_done, args, NULL, SPI_OK_UPDATE, 0);
+		if (wl_sku_find(sku, true, &s))
+			written += write(sku, id, &s);
 	}
 	return written;
 }
 
+/* The reminders of one wave (id) that came due. */
+static int64
+remind(const char *sku, Datum id, const WlSku *s)
+{
+	Datum		args[3] = {id, CStringGetTextDatum(sku),
+	Float8GetDatum((double) wl_purchase_window_s)};
+	int64		written = (int64) wl_exec(&q_reminders, args, NULL, SPI_OK_INSERT, 0);
+
+	wl_exec(&q_wave_done, args, NULL, SPI_OK_UPDATE, 0);
+	return written;
+}
+
+/* The reminders of the waves now due; returns the messages written. */
+int64
+wl_followup_reminders(void)
+{
+	return each_due(&q_due_waves, remind);
+}
+
 static WlQuery q_due_missed = {
-	"SELECT sku FROM waitlist.sku WHERE missed_note_at <= waitlist.now()"
+	"SELECT sku, 0::bigint FROM waitlist.sku WHERE missed_note_at <= waitlist.now()"
 	" ORDER BY missed_note_at LIMIT $1",
 	1, {INT4OID}, NULL
 };
 
 /*
  * $1 the SKU, $2 the purchase window in seconds.  The place is among the
- * people still waiting from the watermark (those who missed out are first).
+ * people still waiting from the watermark (those who missed out are
+ * first); those who lapsed at the sell-out hear that they left the list.
  */
 static WlQuery q_missed = {
 	WL_CONTACT_MESSAGES(
 		"SELECT 'missed_out' AS kind, s.sku, u.email, u.phone,"
 		" waitlist.payload_json('subscription_id', u.id, 'sku', s.sku, 'title', s.title,"
-		"  'still_on_list', true, 'place_in_line', u.place,"
+		"  'still_on_list', u.state = 'waiting',"
+		"  'place_in_line', CASE WHEN u.state = 'waiting' THEN u.place END,"
 		"  'expected_restock_date', CASE WHEN s.restock_confirmed"
 		"   THEN to_char(s.restock_date, 'YYYY-MM-DD') END,"
 		"  'product_url', s.product_url) AS payload,"
 		" 'sub:' || u.id || ':missed:' || extract(epoch FROM s.missed_note_at)::bigint AS key"
 		" FROM waitlist.sku s"
-		" JOIN (SELECT w.*, row_number() OVER (ORDER BY w.pos) AS place"
+		" JOIN (SELECT w.*, row_number() OVER (PARTITION BY w.state ORDER BY w.pos) AS place"
 		"       FROM waitlist.subscriber w JOIN waitlist.sku k ON k.sku = w.sku"
-		"       WHERE w.sku = $1 AND w.state = 'waiting' AND w.pos >= k.sub_served"
-		"         AND w.pos < k.missed_to) u ON u.sku = s.sku"
+		"       WHERE w.sku = $1 AND w.pos < k.missed_to"
+		"         AND ((w.state = 'waiting' AND w.pos >= k.sub_served)"
+		"              OR (w.state = 'lapsed' AND w.unsubscribed_at >= k.missed_since))) u"
+		"  ON u.sku = s.sku"
 		" WHERE s.sku = $1 AND u.pos >= s.missed_from"
 		WL_NOT_BOUGHT_WITHIN("$2")),
 	2, {TEXTOID, FLOAT8OID}, NULL
 };
 
+/*
+ * The missed_out notes of a SKU, when still due once its row is locked (a
+ * sell-out since may have moved them on).
+ */
+static int64
+note_missed(const char *sku, Datum id, const WlSku *s)
+{
+	Datum		args[2] = {CStringGetTextDatum(sku),
+	Float8GetDatum((double) wl_purchase_window_s)};
+	int64		written;
+
+	if (s->nulls[SKU_MISSED_NOTE_AT] ||
+		DatumGetTimestampTz(s->values[SKU_MISSED_NOTE_AT]) > DatumGetTimestampTz(wl_now()))
+		return 0;
+	written = (int64) wl_exec(&q_missed, args, NULL, SPI_OK_INSERT, 0);
+	wl_sku_missed_done(sku);
+	return written;
+}
+
 /* The missed_out notes now due; returns the messages written. */
 int64
 wl_followup_missed(void)
 {
-	Datum		arg = Int32GetDatum(WL_FOLLOWUP_BATCHES);
-	uint64		n = wl_exec(&q_due_missed, &arg, NULL, SPI_OK_SELECT, 0);
-	SPITupleTable *skus = SPI_tuptable;
-	int64		written = 0;
-
-	for (uint64 i = 0; i < n; i++)
-	{
-		Datum		args[2];
-		char	   *sku;
-		WlSku		s;
-
-		SPI_tuptable = skus;
-		sku = wl_get_text(i, 1);
-		wl_sku_wait_turn(sku);
-		if (!wl_sku_find(sku, true, &s) || s.nulls[SKU_MISSED_NOTE_AT])
-			continue;
-		args[0] = CStringGetTextDatum(sku);
-		args[1] = Float8GetDatum((double) wl_purchase_window_s);
-		written += (int64) wl_exec(&q_missed, args, NULL, SPI_OK_INSERT, 0);
-		wl_sku_missed_done(sku);
-	}
-	return written;
+	return each_due(&q_due_missed, note_missed);
 }

@@ -95,7 +95,8 @@ wl_holds_expire(int max)
  */
 #define HELD_SIGNUPS(match) \
 	"SELECT u.pos, u.email, u.phone, h.wave, h.units - h.claimed," \
-	"  h.expires_at > waitlist.now() AND h.closed_at IS NULL, h.expires_at" \
+	"  h.expires_at > waitlist.now() AND h.closed_at IS NULL, h.expires_at," \
+	"  h.closed_at < h.expires_at" \
 	" FROM waitlist.subscriber u" \
 	" LEFT JOIN LATERAL (SELECT * FROM waitlist.hold h WHERE h.sku = u.sku" \
 	"   AND h.pos_from <= u.pos AND h.pos_to > u.pos" \
@@ -164,11 +165,13 @@ wl_claim_hold(const WlOrderArgs *a, const char *contact, bool email)
 
 		if (isnull)
 			no_hold(sku, "No wave with holds has reached the contact yet.");
-		no_hold(sku, psprintf("The hold ended at %s.",
-							  timestamptz_to_str(DatumGetTimestampTz(until))));
+		if (!wl_get_bool(0, 8))
+			no_hold(sku, psprintf("The hold ended at %s.",
+								  timestamptz_to_str(DatumGetTimestampTz(until))));
 	}
-	if (wl_get_int64(0, 5, NULL) <= 0)
-		no_hold(sku, "A stock count went down and the wave's held units are all claimed.");
+	/* closed before its end, or open with none left: a stock count shrank it */
+	if (!wl_get_bool(0, 6) || wl_get_int64(0, 5, NULL) <= 0)
+		no_hold(sku, "A stock count went down and took back the units the wave still held.");
 	pos = wl_get_int64(0, 1, NULL);
 	wave = wl_get_int64(0, 4, NULL);
 	line.email = wl_get_text(0, 2);

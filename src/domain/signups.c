@@ -202,13 +202,18 @@ wl_signup_same_contact(const char *sku, int64 sub_served, const char *email,
 	return by_phone;
 }
 
-/* The waiting sign-up with the same email or phone (the earlier), or 0. */
+/*
+ * The waiting sign-up with the same email or phone (the earlier), or 0:
+ * also one a wave told while the SKU is on sale (below the watermark), so
+ * that signing up again, as its last-chance message asks, renews it
+ * rather than adding a second place at the end.
+ */
 static int64
 find_existing(SignupSku *s, const char *email, const char *phone)
 {
 	int64		pos;
 
-	return wl_signup_same_contact(s->code, s->sub_served, email, phone, &pos);
+	return wl_signup_same_contact(s->code, 0, email, phone, &pos);
 }
 
 /*

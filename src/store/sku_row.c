@@ -621,7 +621,9 @@ static WlQuery q_mark_sold_out = {
 	" missed_note_at = CASE WHEN $4 IS NULL THEN missed_note_at"
 	"  ELSE waitlist.now() + make_interval(secs => $4) END,"
 	" missed_from = CASE WHEN $4 IS NULL THEN missed_from ELSE $2 END,"
-	" missed_to = CASE WHEN $4 IS NULL THEN missed_to ELSE $3 END"
+	" missed_to = CASE WHEN $4 IS NULL THEN missed_to ELSE $3 END,"
+	" missed_since = CASE WHEN $4 IS NULL OR missed_note_at IS NOT NULL THEN missed_since"
+	"  ELSE waitlist.now() END"
 	" WHERE sku = $1",
 	4, {TEXTOID, INT8OID, INT8OID, FLOAT8OID}, NULL
 };
@@ -630,8 +632,10 @@ static WlQuery q_mark_sold_out = {
  * The last unit on sale was allocated: the SKU was on sale from
  * in_stock_since to now (last_sellout).  When people told since did not buy
  * (positions [missed_from, missed_to), missed_to > missed_from), their
- * missed_out note is due note_after_s from now (< 0: no note).  The row is
- * locked (the allocator).
+ * missed_out note is due note_after_s from now (< 0: no note); the note
+ * also goes to those who left the list at this sell-out or one before it
+ * whose note is still due (missed_since).  The row is locked (the
+ * allocator).
  */
 void
 wl_sku_mark_sold_out(const char *sku, int64 missed_from, int64 missed_to, double note_after_s)
@@ -646,7 +650,8 @@ wl_sku_mark_sold_out(const char *sku, int64 missed_from, int64 missed_to, double
 }
 
 static WlQuery q_missed_done = {
-	"UPDATE waitlist.sku SET missed_note_at = NULL, missed_from = NULL, missed_to = NULL WHERE sku = $1",
+	"UPDATE waitlist.sku SET missed_note_at = NULL, missed_from = NULL, missed_to = NULL,"
+	" missed_since = NULL WHERE sku = $1",
 	1, {TEXTOID}, NULL
 };
 
