@@ -127,7 +127,7 @@ expect "every function with a sku argument is distributed by it, colocated with 
 			   FROM pg_proc p LEFT JOIN pg_dist_object o
 					ON o.classid = 'pg_proc'::regclass AND o.objid = p.oid
 			  WHERE p.pronamespace = 'waitlist'::regnamespace AND 'sku' = ANY (p.proargnames)
-				AND p.proargtypes[array_position(p.proargnames, 'sku') - 1] = 'text'::regtype")" "0/22"
+				AND p.proargtypes[array_position(p.proargnames, 'sku') - 1] = 'text'::regtype")" "0/24"
 expect "the shards are on the two workers, none on the coordinator" \
 	"$(c -c "SELECT string_agg(DISTINCT nodeport::text, ',' ORDER BY nodeport::text) FROM pg_dist_shard_placement
 			  JOIN pg_dist_shard USING (shardid) WHERE logicalrelid = 'waitlist.sku'::regclass")" \
@@ -192,6 +192,26 @@ expect "a transaction over two SKUs on two workers allocates both at commit" \
 	"$(c -c "BEGIN" -c "SELECT waitlist.restock('$API_A', 1)" -c "SELECT waitlist.restock('$API_B', 1)" -c "COMMIT" >/dev/null &&
 	   api "SELECT string_agg(on_hand || '/' || allocated, ',' ORDER BY sku = '$API_B') FROM waitlist.sku WHERE sku IN ('$API_A', '$API_B')")" \
 	"3/1,1/0"
+
+# Holds on a distributed SKU, through the coordinator (each call a plain
+# SELECT f(...), which Citus delegates to the SKU's worker): a sign-up told of
+# the free unit gets it held, claims it; the next restock holds one for the
+# next sign-up, and a stock count takes it back (the wave shrinks, the SKU
+# sells out and the sign-up keeps its place).
+api "SELECT waitlist.set_hold_window('$API_B', '2 hours')" >/dev/null
+api "SELECT waitlist.subscribe('$API_B', 'h1@example.com')" >/dev/null
+api "SELECT waitlist.subscribe('$API_B', 'h2@example.com')" >/dev/null
+expect "holds: the free unit is held for the first sign-up, who claims it" \
+	"$(api "SELECT held FROM waitlist.sku WHERE sku = '$API_B'")/$(api "SELECT waitlist.claim_hold('$API_B', 'h1@example.com', 'HC-1')" | grep -c '^[0-9]')/$(api "SELECT allocated || ',' || held FROM waitlist.sku WHERE sku = '$API_B'")" \
+	"1/1/1,0"
+api "SELECT waitlist.restock('$API_B', 1)" >/dev/null
+api "SELECT waitlist.set_on_hand('$API_B', 1)" >/dev/null
+expect "holds: a restock holds a unit for the next sign-up, a stock count takes it back, the sign-up keeps its place" \
+	"$(api "SELECT on_hand || ',' || allocated || ',' || held || ',' || sub_served FROM waitlist.sku WHERE sku = '$API_B'")/$(api "SELECT string_agg(units || ':' || claimed || ':' || (closed_at IS NOT NULL), ',' ORDER BY wave) FROM waitlist.hold WHERE sku = '$API_B'")/$(api "SELECT kept_place FROM waitlist.subscriber WHERE sku = '$API_B' AND email = 'h2@example.com'")" \
+	"1,1,0,1/1:1:true,0:0:true/t"
+# (its worker writes the holds' messages to its own outbox)
+expect "holds: the worker that holds $API_B expands its waves" \
+	"$(on "$(worker_of "$API_B")" -c "SELECT waitlist.expand_batches(100) > 0")" "t"
 
 # The per-node work, by hand, before any relay runs: a worker expands the
 # batches of its own shards into its own outbox; the coordinator, which

@@ -24,6 +24,7 @@
 #include "domain/expansion.h"
 #include "domain/preorders.h"
 #include "domain/purchase_window.h"
+#include "store/now.h"
 #include "store/outbox_writer.h"
 #include "store/shards.h"
 #include "store/spi.h"
@@ -246,12 +247,16 @@ static WlQuery q_batch_done = {
 	3, {INT8OID, INT8OID, TEXTOID}, NULL
 };
 
-/* A chunk written: the cursor moves to $4, the batch is done when it reaches scan_hi. */
+/*
+ * A chunk written: the cursor moves to $4, the batch is done (at $5, the
+ * time: Citus refuses a STABLE function inside CASE in an UPDATE of a
+ * distributed table) when it reaches scan_hi.
+ */
 static WlQuery q_chunk_done = {
 	"UPDATE waitlist.batch SET scan_lo = $4, messages = coalesce(messages, 0) + $2,"
-	" expanded_at = CASE WHEN $4 >= scan_hi THEN waitlist.now() END"
+	" expanded_at = CASE WHEN $4 >= scan_hi THEN $5 END"
 	" WHERE sku = $3 AND id = $1",
-	4, {INT8OID, INT8OID, TEXTOID, INT8OID}, NULL
+	5, {INT8OID, INT8OID, TEXTOID, INT8OID, TIMESTAMPTZOID}, NULL
 };
 
 static bool run_guarded(int64 (*fn) (int64), int64 arg, int64 *result, char **reason);
@@ -284,12 +289,13 @@ batch_queries_of(const char *kind, Datum id)
 static void
 batch_done(const BatchQueries *q, Datum *args, int64 n)
 {
-	Datum		done[4];
+	Datum		done[5];
 
 	done[0] = args[0];
 	done[1] = Int64GetDatum(n);
 	done[2] = args[1];
 	done[3] = args[5];
+	done[4] = wl_now();
 	wl_exec(q->chunked ? &q_chunk_done : &q_batch_done, done, NULL, SPI_OK_UPDATE, 0);
 }
 

@@ -51,11 +51,16 @@ static WlQuery q_newest_open = {
 	1, {TEXTOID}, NULL
 };
 
+/*
+ * The time is a parameter ($4, wl_now()) in the statements that close a
+ * wave: Citus refuses a STABLE function inside CASE in an UPDATE of a
+ * distributed table.
+ */
 static WlQuery q_shrink = {
 	"UPDATE waitlist.hold SET units = units - $3,"
-	" closed_at = CASE WHEN units - $3 = claimed THEN waitlist.now() END"
+	" closed_at = CASE WHEN units - $3 = claimed THEN $4 END"
 	" WHERE sku = $1 AND wave = $2",
-	3, {TEXTOID, INT8OID, INT8OID}, NULL
+	4, {TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID}, NULL
 };
 
 /*
@@ -77,7 +82,7 @@ wl_holds_shrink(Datum sku, int64 units)
 		{
 			int64		wave;
 			int64		take;
-			Datum		args[3];
+			Datum		args[4];
 
 			SPI_tuptable = rows;
 			wave = wl_get_int64(i, 1, NULL);
@@ -85,6 +90,7 @@ wl_holds_shrink(Datum sku, int64 units)
 			args[0] = sku;
 			args[1] = Int64GetDatum(wave);
 			args[2] = Int64GetDatum(take);
+			args[3] = wl_now();
 			wl_exec(&q_shrink, args, NULL, SPI_OK_UPDATE, 0);
 			taken += take;
 		}
@@ -118,16 +124,16 @@ wl_holds_requeue_claimed(Datum sku, int64 units, int64 paid_tail)
 
 static WlQuery q_claim = {
 	"UPDATE waitlist.hold SET claimed = claimed + 1,"
-	" closed_at = CASE WHEN claimed + 1 = units THEN waitlist.now() END"
+	" closed_at = CASE WHEN claimed + 1 = units THEN $3 END"
 	" WHERE sku = $1 AND wave = $2",
-	2, {TEXTOID, INT8OID}, NULL
+	3, {TEXTOID, INT8OID, TIMESTAMPTZOID}, NULL
 };
 
 /* One held unit of the wave was claimed; the wave closes with its last. */
 void
 wl_hold_claim(Datum sku, int64 wave)
 {
-	Datum		args[2] = {sku, Int64GetDatum(wave)};
+	Datum		args[3] = {sku, Int64GetDatum(wave), wl_now()};
 
 	wl_exec(&q_claim, args, NULL, SPI_OK_UPDATE, 0);
 }

@@ -19,6 +19,7 @@
 #include "datatype/timestamp.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
+#include "utils/timestamp.h"
 
 #include "store/now.h"
 #include "store/spi.h"
@@ -614,18 +615,22 @@ wl_sku_mark_on_sale(const char *sku, int64 wave_start)
 	wl_exec(&q_mark_on_sale, args, NULL, SPI_OK_UPDATE, 0);
 }
 
-/* $2, $3: the positions of the people who keep their place; $4 seconds to their note (NULL: none). */
+/*
+ * $2, $3: the positions of the people who keep their place; $4 when their
+ * note is due (NULL: none); $5 now.  The times are computed by the caller:
+ * Citus refuses a STABLE function (timestamptz + interval, waitlist.now())
+ * inside CASE in an UPDATE of a distributed table.
+ */
 static WlQuery q_mark_sold_out = {
-	"UPDATE waitlist.sku SET last_sellout = greatest(waitlist.now() - in_stock_since, interval '0'),"
+	"UPDATE waitlist.sku SET last_sellout = greatest($5 - in_stock_since, interval '0'),"
 	" in_stock_since = NULL, wave_start = NULL,"
-	" missed_note_at = CASE WHEN $4 IS NULL THEN missed_note_at"
-	"  ELSE waitlist.now() + make_interval(secs => $4) END,"
+	" missed_note_at = CASE WHEN $4 IS NULL THEN missed_note_at ELSE $4 END,"
 	" missed_from = CASE WHEN $4 IS NULL THEN missed_from ELSE $2 END,"
 	" missed_to = CASE WHEN $4 IS NULL THEN missed_to ELSE $3 END,"
 	" missed_since = CASE WHEN $4 IS NULL OR missed_note_at IS NOT NULL THEN missed_since"
-	"  ELSE waitlist.now() END"
+	"  ELSE $5 END"
 	" WHERE sku = $1",
-	4, {TEXTOID, INT8OID, INT8OID, FLOAT8OID}, NULL
+	5, {TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID}, NULL
 };
 
 /*
@@ -640,12 +645,16 @@ static WlQuery q_mark_sold_out = {
 void
 wl_sku_mark_sold_out(const char *sku, int64 missed_from, int64 missed_to, double note_after_s)
 {
-	Datum		args[4] = {CStringGetTextDatum(sku), Int64GetDatum(missed_from),
-	Int64GetDatum(missed_to), Float8GetDatum(note_after_s)};
-	char		nulls[5] = "    ";
+	Datum		now = wl_now();
+	Datum		args[5] = {CStringGetTextDatum(sku), Int64GetDatum(missed_from),
+	Int64GetDatum(missed_to), (Datum) 0, now};
+	char		nulls[6] = "     ";
 
 	if (missed_to <= missed_from || note_after_s < 0)
 		nulls[3] = 'n';
+	else
+		args[3] = TimestampTzGetDatum(DatumGetTimestampTz(now) +
+									  (int64) (note_after_s * USECS_PER_SEC));
 	wl_exec(&q_mark_sold_out, args, nulls, SPI_OK_UPDATE, 0);
 }
 
@@ -971,25 +980,49 @@ wl_sku_codes_status_due(int max)
  * interval from now when the clock is further on than that), or never while
  * no backorder waits (the next backorder starts the rounds again).
  */
+static WlQuery q_status_every = {
+	"SELECT next_status_at, coalesce(status_interval, make_interval(secs => $2))"
+	" FROM waitlist.sku WHERE sku = $1",
+	2, {TEXTOID, FLOAT8OID}, NULL
+};
+
+/*
+ * $2 the next round (NULL: none).  Computed here: Citus refuses
+ * timestamptz + interval (STABLE) on columns in an UPDATE of a distributed
+ * table.
+ */
 static WlQuery q_status_done = {
-	"UPDATE waitlist.sku k SET status_round = coalesce(status_round, 0) + 1,"
-	" next_status_at = CASE WHEN NOT $2 THEN NULL"
-	"  WHEN k.next_status_at + i.every > waitlist.now() THEN k.next_status_at + i.every"
-	"  ELSE waitlist.now() + i.every END"
-	" FROM (SELECT coalesce(status_interval, make_interval(secs => $3)) AS every"
-	"       FROM waitlist.sku WHERE sku = $1) i"
-	" WHERE k.sku = $1",
-	3, {TEXTOID, BOOLOID, FLOAT8OID}, NULL
+	"UPDATE waitlist.sku SET status_round = coalesce(status_round, 0) + 1, next_status_at = $2"
+	" WHERE sku = $1",
+	2, {TEXTOID, TIMESTAMPTZOID}, NULL
 };
 
 /* Record the SKU's status round as done; more: backorders still wait. */
 void
 wl_sku_status_round_done(const char *sku, bool more)
 {
-	Datum		args[3] = {CStringGetTextDatum(sku), BoolGetDatum(more),
-	Float8GetDatum((double) wl_status_interval_s)};
+	Datum		args[2] = {CStringGetTextDatum(sku), (Datum) 0};
+	char		nulls[3] = " n";
 
-	wl_exec(&q_status_done, args, NULL, SPI_OK_UPDATE, 1);
+	if (more)
+	{
+		Datum		every_args[2] = {args[0], Float8GetDatum((double) wl_status_interval_s)};
+		Datum		now = wl_now();
+		Datum		every;
+		Datum		next;
+		bool		isnull;
+
+		wl_exec(&q_status_every, every_args, NULL, SPI_OK_SELECT, 1);
+		every = wl_get_datum(0, 2, NULL);
+		next = wl_get_datum(0, 1, &isnull);
+		if (!isnull)
+			next = DirectFunctionCall2(timestamptz_pl_interval, next, every);
+		if (isnull || DatumGetTimestampTz(next) <= DatumGetTimestampTz(now))
+			next = DirectFunctionCall2(timestamptz_pl_interval, now, every);
+		args[1] = next;
+		nulls[1] = ' ';
+	}
+	wl_exec(&q_status_done, args, nulls, SPI_OK_UPDATE, 1);
 }
 
 /*
