@@ -11,6 +11,9 @@ cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; }
 #
 #   tools/valgrind.sh          the pg_regress suite
+#   tools/valgrind.sh regress 00_setup 45_holds ...
+#                              those pg_regress files only (00_setup first:
+#                              the others use its helpers)
 #   tools/valgrind.sh clock    test/clock.sh (the library preloaded: the
 #                              launcher, the workers, the DDL hook); its
 #                              timing checks fail under valgrind, only the
@@ -35,7 +38,12 @@ else
 	DIR="$WL_CLUSTER_DIR"
 	cp tools/valgrind.supp "$DIR/"
 	WL_SERVER_WRAPPER="$(vg_options "$DIR")" WL_START_TIMEOUT=300 cluster_boot || exit 1
-	make -s installcheck ISOLATION= || true
+	if [ "${1:-}" = regress ]; then
+		shift
+		make -s installcheck ISOLATION= REGRESS="$*" || true
+	else
+		make -s installcheck ISOLATION= || true
+	fi
 	cluster_server_stop fast
 	sleep 2
 fi

@@ -451,17 +451,25 @@ serve_signups(SkuState *s)
 
 /*
  * $1 the SKU, [$2, $3) the positions told while it was on sale, $4 since
- * when: the sign-ups that kept their place before, or whose held unit the
- * clock passed on (a wave closed at its end, wl_holds_expire) leave.
+ * when.  Leave: the sign-ups whose held unit the clock passed on (a wave of
+ * this sale closed at its end, wl_holds_expire: each wave's range read by
+ * index), and those that kept their place before.
  */
-static WlQuery q_lapse = {
-	"UPDATE waitlist.subscriber u SET state = 'lapsed', unsubscribed_at = waitlist.now(),"
+#define LAPSE "UPDATE waitlist.subscriber u SET state = 'lapsed', unsubscribed_at = waitlist.now()," \
 	" confirm_pending = false"
-	" WHERE u.sku = $1 AND u.state = 'waiting' AND u.pos >= $2 AND u.pos < $3"
-	"  AND (u.kept_place OR EXISTS (SELECT 1 FROM waitlist.hold h"
-	"   WHERE h.sku = u.sku AND h.created_at >= $4 AND h.pos_from <= u.pos AND h.pos_to > u.pos"
-	"    AND h.closed_at >= h.expires_at))",
+static WlQuery q_lapse_held = {
+	LAPSE
+	" FROM waitlist.hold h"
+	" WHERE h.sku = $1 AND h.created_at >= $4 AND h.closed_at >= h.expires_at"
+	"  AND u.sku = $1 AND u.state = 'waiting' AND u.pos >= h.pos_from AND u.pos < h.pos_to"
+	"  AND u.pos >= $2 AND u.pos < $3",
 	4, {TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID}, NULL
+};
+
+static WlQuery q_lapse_kept = {
+	LAPSE
+	" WHERE u.sku = $1 AND u.state = 'waiting' AND u.pos >= $2 AND u.pos < $3 AND u.kept_place",
+	3, {TEXTOID, INT8OID, INT8OID}, NULL
 };
 
 static WlQuery q_keep = {
@@ -488,7 +496,8 @@ keep_places(SkuState *s, int64 wave_start, Datum on_sale_since)
 
 	if (s->sub_served <= wave_start)
 		return 0;
-	lapsed = (int64) wl_exec(&q_lapse, args, NULL, SPI_OK_UPDATE, 0);
+	lapsed = (int64) wl_exec(&q_lapse_held, args, NULL, SPI_OK_UPDATE, 0);
+	lapsed += (int64) wl_exec(&q_lapse_kept, args, NULL, SPI_OK_UPDATE, 0);
 	kept = (int64) wl_exec(&q_keep, args, NULL, SPI_OK_UPDATE, 0);
 	if (kept > 0)
 	{
