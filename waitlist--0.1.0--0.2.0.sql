@@ -406,14 +406,14 @@ BEGIN
 	RETURN NEXT 'distributed table waitlist.sku by sku';
 	FOREACH t IN ARRAY ARRAY['waitlist.line', 'waitlist.subscriber', 'waitlist.batch',
 							 'waitlist.preorder_channel', 'waitlist.availability', 'waitlist.purchase',
-							 'waitlist.hold'] LOOP
+							 'waitlist.hold', 'waitlist.page_view', 'waitlist.view_day'] LOOP
 		PERFORM pg_catalog.create_distributed_table(t, 'sku', colocate_with => 'waitlist.sku');
 		RETURN NEXT pg_catalog.format('distributed table %s by sku, colocated with waitlist.sku', t);
 	END LOOP;
 	-- channel_rule's statement trigger reloads every backend's rule cache
 	PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
 	FOREACH t IN ARRAY ARRAY['waitlist.channel_rule', 'waitlist.tracked_inventory',
-							 'waitlist.suppression', 'waitlist.consent_log'] LOOP
+							 'waitlist.suppression', 'waitlist.consent_log', 'waitlist.view_day_done'] LOOP
 		PERFORM pg_catalog.create_reference_table(t);
 		RETURN NEXT pg_catalog.format('reference table %s', t);
 	END LOOP;
@@ -431,7 +431,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION waitlist.distribute() IS
-	'on Citus: distribute the SKU tables by sku (colocated with waitlist.sku), make channel_rule, tracked_inventory, suppression and consent_log reference tables, and distribute every function with a sku argument by it; returns what it did; refuses (55000) without Citus';
+	'on Citus: distribute the SKU tables by sku (colocated with waitlist.sku), make channel_rule, tracked_inventory, suppression, consent_log and view_day_done reference tables, and distribute every function with a sku argument by it; returns what it did; refuses (55000) without Citus';
 REVOKE ALL ON FUNCTION waitlist.distribute() FROM PUBLIC;
 
 /* ------------------------------------------------------------------------
@@ -503,6 +503,7 @@ AS $$
 		('app', 'function', 'waitlist.suppressed(text)', 'EXECUTE'),
 		('app', 'function', 'waitlist.record_purchase(text,text,text,timestamp with time zone)', 'EXECUTE'),
 		('app', 'function', 'waitlist.claim_hold(text,text,text,text,text)', 'EXECUTE'),
+		('app', 'function', 'waitlist.record_view(text,text,text)', 'EXECUTE'),
 		-- the relay: claim, acknowledge, record delivery events, tick
 		('relay', 'schema', 'waitlist', 'USAGE'),
 		('relay', 'function', 'waitlist.claim(text,integer,interval,text[],text[])', 'EXECUTE'),
@@ -553,7 +554,10 @@ AS $$
 		('admin', 'table', 'waitlist.tracked_inventory', 'SELECT'),
 		('admin', 'function', 'waitlist.suppressed(text)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.opt_out(text,text)', 'EXECUTE'),
-		('admin', 'function', 'waitlist.opt_in(text,text)', 'EXECUTE'))
+		('admin', 'function', 'waitlist.opt_in(text,text)', 'EXECUTE'),
+		('admin', 'function', 'waitlist.roll_up_views()', 'EXECUTE'),
+		('admin', 'function', 'waitlist.views_by_day(date,date,text)', 'EXECUTE'),
+		('admin', 'function', 'waitlist.metrics(date,date,text)', 'EXECUTE'))
 	AS v (kind, object_type, object, privilege)
 $$;
 COMMENT ON FUNCTION waitlist.role_privileges() IS
@@ -1379,3 +1383,216 @@ COMMENT ON COLUMN waitlist.sku.missed_since IS 'the sell-out of the missed_out n
 COMMENT ON COLUMN waitlist.subscriber.kept_place IS 'kept its place at a sell-out after being told and not buying; at the next such sell-out it lapses (leaves the list)';
 CREATE INDEX batch_followup ON waitlist.batch (followup_at) WHERE followup_at IS NOT NULL;
 CREATE INDEX sku_missed_due ON waitlist.sku (missed_note_at) WHERE missed_note_at IS NOT NULL;
+
+/* ------------------------------------------------------------------------
+ * What the lists tell the merchant.  Product page views (record_view: the
+ * SKU, the visitor and what the page showed), kept raw in page_view and
+ * rolled up per SKU, day (UTC) and what was shown in view_day once a day
+ * is over (roll_up_views); the date each line was promised
+ * (line.promised_on); and metrics() over a range of days, which reads the
+ * roll-up for the days it covers and the raw views for the others, so its
+ * numbers are the same before and after a roll-up.
+ */
+CREATE TABLE waitlist.page_view (
+	sku				text NOT NULL,	/* record_view checks it: no foreign key to pay per view */
+	at				timestamptz NOT NULL DEFAULT waitlist.now(),
+	visitor			text,
+	shown			text NOT NULL
+					CHECK (shown = ANY (ARRAY['in_stock', 'out_of_stock', 'notify_me',
+																	'backorder', 'preorder']))
+);
+COMMENT ON TABLE waitlist.page_view IS 'product page views (record_view): what the page showed the visitor; rolled up per day into view_day';
+COMMENT ON COLUMN waitlist.page_view.visitor IS 'the shop''s id for the visitor (a session or customer id; NULL: anonymous)';
+COMMENT ON COLUMN waitlist.page_view.shown IS 'what the page offered: in_stock, out_of_stock (nothing to order), notify_me, backorder or preorder';
+CREATE INDEX page_view_at ON waitlist.page_view USING brin (at);
+CREATE INDEX page_view_sku ON waitlist.page_view (sku, at);
+SELECT pg_catalog.pg_extension_config_dump('waitlist.page_view', '');
+
+CREATE TABLE waitlist.view_day (
+	sku				text NOT NULL REFERENCES waitlist.sku (sku),
+	day				date NOT NULL,
+	shown			text NOT NULL,
+	views			bigint NOT NULL,
+	visitors		bigint NOT NULL,
+	PRIMARY KEY (sku, day, shown)
+);
+COMMENT ON TABLE waitlist.view_day IS 'page views per SKU, day (UTC) and what was shown, for the days roll_up_views has closed';
+COMMENT ON COLUMN waitlist.view_day.visitors IS 'distinct visitors that day (anonymous views not counted)';
+CREATE INDEX view_day_day ON waitlist.view_day (day);
+SELECT pg_catalog.pg_extension_config_dump('waitlist.view_day', '');
+
+CREATE TABLE waitlist.view_day_done (
+	day				date PRIMARY KEY,
+	rolled_at		timestamptz NOT NULL DEFAULT waitlist.now()
+);
+COMMENT ON TABLE waitlist.view_day_done IS 'the days whose page views are in view_day (all of them: a day is rolled up once it is over)';
+SELECT pg_catalog.pg_extension_config_dump('waitlist.view_day_done', '');
+
+ALTER TABLE waitlist.line ADD COLUMN promised_on date;
+COMMENT ON COLUMN waitlist.line.promised_on IS 'the ship date the customer was given when ordering: the SKU''s ship date for a pre-order, its confirmed restock date for a backorder (NULL: none given)';
+
+CREATE FUNCTION waitlist.record_view(sku text, visitor text, shown text) RETURNS void
+AS 'MODULE_PATHNAME', 'waitlist_record_view'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.record_view(text, text, text) IS
+	'a product page view: the SKU, the visitor (NULL: anonymous) and what the page showed (in_stock, out_of_stock, notify_me, backorder, preorder); the input of the sign-up and backorder conversion rates';
+REVOKE ALL ON FUNCTION waitlist.record_view(text, text, text) FROM PUBLIC;
+
+/*
+ * Roll up the page views of every day that ended more than an hour ago
+ * (UTC) and is not rolled up yet; returns the days rolled up.  A day is
+ * rolled up once; the hour lets transactions that began before midnight
+ * commit first.  Run by the report (and by hand or pg_cron); metrics()
+ * does not need it, it only gets faster.
+ */
+CREATE FUNCTION waitlist.roll_up_views() RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	last_day date := ((waitlist.now() - interval '1 hour') AT TIME ZONE 'UTC')::date - 1;
+	first_day date;
+	d date;
+	n integer := 0;
+BEGIN
+	SELECT (min(v.at) AT TIME ZONE 'UTC')::date INTO first_day FROM waitlist.page_view v;
+	IF first_day IS NULL THEN
+		RETURN 0;
+	END IF;
+	FOR d IN SELECT g::date FROM generate_series(first_day, last_day, interval '1 day') g
+			  WHERE NOT EXISTS (SELECT 1 FROM waitlist.view_day_done x WHERE x.day = g::date)
+	LOOP
+		INSERT INTO waitlist.view_day_done (day) VALUES (d) ON CONFLICT (day) DO NOTHING;
+		IF FOUND THEN
+			INSERT INTO waitlist.view_day (sku, day, shown, views, visitors)
+			SELECT v.sku, d, v.shown, count(*), count(DISTINCT v.visitor)
+			  FROM waitlist.page_view v
+			 WHERE v.at >= (d::timestamp AT TIME ZONE 'UTC')
+			   AND v.at < ((d + 1)::timestamp AT TIME ZONE 'UTC')
+			 GROUP BY v.sku, v.shown;
+			n := n + 1;
+		END IF;
+	END LOOP;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION waitlist.roll_up_views() IS
+	'roll up the page views of the days (UTC) that ended more than an hour ago into view_day, each day once; returns the days rolled up';
+REVOKE ALL ON FUNCTION waitlist.roll_up_views() FROM PUBLIC;
+
+/*
+ * Page views per SKU, day and what was shown over the days [from_day,
+ * to_day] (UTC), for one SKU or all: the roll-up for the days it has, the
+ * raw views (by index, a day at a time) for the others.
+ */
+CREATE FUNCTION waitlist.views_by_day(from_day date, to_day date, for_sku text DEFAULT NULL)
+RETURNS TABLE (sku text, day date, shown text, views bigint, visitors bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+	RETURN QUERY
+		SELECT r.sku, r.day, r.shown, r.views, r.visitors
+		  FROM waitlist.view_day r
+		 WHERE r.day >= views_by_day.from_day
+		   AND r.day <= views_by_day.to_day
+		   AND (views_by_day.for_sku IS NULL OR r.sku = views_by_day.for_sku)
+		UNION ALL
+		SELECT v.sku, g.day, v.shown, count(*), count(DISTINCT v.visitor)
+		  FROM (SELECT d::date AS day FROM generate_series(views_by_day.from_day, views_by_day.to_day,
+														   interval '1 day') d) g
+		  JOIN waitlist.page_view v
+			ON v.at >= (g.day::timestamp AT TIME ZONE 'UTC')
+		   AND v.at < ((g.day + 1)::timestamp AT TIME ZONE 'UTC')
+		 WHERE NOT EXISTS (SELECT 1 FROM waitlist.view_day_done x WHERE x.day = g.day)
+		   AND (views_by_day.for_sku IS NULL OR v.sku = views_by_day.for_sku)
+		 GROUP BY v.sku, g.day, v.shown;
+END
+$$;
+COMMENT ON FUNCTION waitlist.views_by_day(date, date, text) IS
+	'page views per SKU, day (UTC) and what was shown, over [from_day, to_day], for one SKU or all: the roll-up where it exists, the raw views otherwise';
+REVOKE ALL ON FUNCTION waitlist.views_by_day(date, date, text) FROM PUBLIC;
+
+/*
+ * The seed's metrics over the days [from_day, to_day] (UTC), for one SKU or
+ * all: one row each, its value a fraction (NULL when nothing was there to
+ * count), numerator and denominator, the target band and where the value
+ * falls (in_band, below, above, ok, flag, no_data).  Definitions in the
+ * reference ("Metrics").
+ */
+CREATE FUNCTION waitlist.metrics(from_day date, to_day date, for_sku text DEFAULT NULL)
+RETURNS TABLE (metric text, value numeric, numerator bigint, denominator bigint, target text, verdict text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+	RETURN QUERY
+		WITH p AS (
+			SELECT metrics.from_day::timestamp AT TIME ZONE 'UTC' AS s,
+				   (metrics.to_day + 1)::timestamp AT TIME ZONE 'UTC' AS e, metrics.for_sku AS only
+		), v AS (
+			SELECT sum(views) FILTER (WHERE shown IN ('out_of_stock', 'notify_me')) AS oos,
+				   sum(views) FILTER (WHERE shown = 'backorder') AS bo
+			  FROM waitlist.views_by_day(metrics.from_day, metrics.to_day, metrics.for_sku)
+		), signups AS (
+			SELECT count(*) AS n FROM waitlist.subscriber u, p
+			 WHERE u.created_at >= p.s AND u.created_at < p.e AND (p.only IS NULL OR u.sku = p.only)
+		), told AS (
+			-- the people a back_in_stock wave of the period reached: on the list
+			-- when it was made, in its range of positions; each once, at the first
+			SELECT u.sku, u.email, u.phone, min(b.created_at) AS told_at
+			  FROM p, waitlist.batch b
+			  JOIN waitlist.subscriber u ON u.sku = b.sku AND u.pos >= b.pos_from AND u.pos < b.pos_to
+			 WHERE b.kind = 'back_in_stock' AND b.created_at >= p.s AND b.created_at < p.e
+			   AND (p.only IS NULL OR b.sku = p.only)
+			   AND u.created_at <= b.created_at
+			   AND (u.unsubscribed_at IS NULL OR u.unsubscribed_at > b.created_at)
+			 GROUP BY u.id, u.sku, u.email, u.phone
+		), bis AS (
+			SELECT count(*) AS notified,
+				   count(*) FILTER (WHERE EXISTS (
+					   SELECT 1 FROM waitlist.purchase q
+						WHERE q.sku = t.sku AND q.contact IN (lower(t.email), t.phone)
+						  AND q.at >= t.told_at AND q.at <= t.told_at + interval '48 hours')) AS bought
+			  FROM told t
+		), bo AS (
+			-- backorders placed in the period (claimed holds aside: not placed from a page)
+			SELECT count(*) AS placed, count(*) FILTER (WHERE l.state = 'cancelled') AS cancelled
+			  FROM waitlist.line l, p
+			 WHERE l.kind = 'backorder' AND l.pos_start >= 0
+			   AND l.created_at >= p.s AND l.created_at < p.e AND (p.only IS NULL OR l.sku = p.only)
+		), pre AS (
+			-- pre-orders shipped in the period that were given a ship date
+			SELECT count(*) AS shipped,
+				   count(*) FILTER (WHERE (l.shipped_at AT TIME ZONE 'UTC')::date <= l.promised_on) AS on_time
+			  FROM waitlist.line l, p
+			 WHERE l.kind = 'preorder' AND l.state = 'shipped' AND l.promised_on IS NOT NULL
+			   AND l.shipped_at >= p.s AND l.shipped_at < p.e AND (p.only IS NULL OR l.sku = p.only)
+		), m (ord, metric, num, den, lo, hi, target) AS (
+			SELECT 1, 'signup_rate', (SELECT n FROM signups), (SELECT oos FROM v)::bigint, 0.10, 0.20, '10-20%'
+			UNION ALL
+			SELECT 2, 'back_in_stock_conversion', bought, notified, 0.08, 0.15, '8-15%' FROM bis
+			UNION ALL
+			SELECT 3, 'backorder_conversion', (SELECT placed FROM bo), (SELECT bo FROM v)::bigint,
+				   0.05, NULL, 'at least 5%'
+			UNION ALL
+			SELECT 4, 'backorder_cancellation', cancelled, placed, NULL, 0.15, 'at most 15%' FROM bo
+			UNION ALL
+			SELECT 5, 'preorder_on_time', on_time, shipped, 0.90, NULL, 'at least 90%' FROM pre
+		)
+		SELECT m.metric,
+			   round(m.num::numeric / nullif(m.den, 0), 4),
+			   m.num, coalesce(m.den, 0), m.target,
+			   CASE WHEN coalesce(m.den, 0) = 0 THEN 'no_data'
+					WHEN m.lo IS NOT NULL AND m.num::numeric / m.den < m.lo THEN 'below'
+					WHEN m.hi IS NOT NULL AND m.num::numeric / m.den > m.hi THEN 'above'
+					ELSE 'in_band' END
+		  FROM m ORDER BY m.ord;
+END
+$$;
+COMMENT ON FUNCTION waitlist.metrics(date, date, text) IS
+	'the seed''s metrics over the days [from_day, to_day] (UTC), for one SKU or all: value (a fraction), numerator, denominator, target band and verdict (in_band, below, above, no_data)';
+REVOKE ALL ON FUNCTION waitlist.metrics(date, date, text) FROM PUBLIC;

@@ -97,19 +97,19 @@ expect "CREATE EXTENSION waitlist on the coordinator reaches both workers" \
 	"$(c -c "SELECT extversion FROM pg_extension WHERE extname = 'waitlist'")/$(c -c "SELECT extversion FROM pg_extension WHERE extname = 'waitlist'")"
 
 # ------------------------------------------------------------- distribute
-expect "waitlist.distribute() reports 8 tables, 4 reference tables and 24 functions" \
-	"$(c -c "SELECT count(*) FROM waitlist.distribute()")" "36"
+expect "waitlist.distribute() reports 10 tables, 5 reference tables and 25 functions" \
+	"$(c -c "SELECT count(*) FROM waitlist.distribute()")" "40"
 expect "the SKU tables are hash-distributed by sku, colocated with waitlist.sku" \
 	"$(c -c "SELECT string_agg(p.logicalrelid::text, ',' ORDER BY p.logicalrelid::text)
 			   FROM pg_dist_partition p, pg_dist_partition s
 			  WHERE s.logicalrelid = 'waitlist.sku'::regclass AND p.partmethod = 'h'
 				AND p.colocationid = s.colocationid
 				AND column_to_column_name(p.logicalrelid, p.partkey) = 'sku'")" \
-	"waitlist.availability,waitlist.batch,waitlist.hold,waitlist.line,waitlist.preorder_channel,waitlist.purchase,waitlist.sku,waitlist.subscriber"
-expect "channel_rule, tracked_inventory, suppression and consent_log are reference tables" \
+	"waitlist.availability,waitlist.batch,waitlist.hold,waitlist.line,waitlist.page_view,waitlist.preorder_channel,waitlist.purchase,waitlist.sku,waitlist.subscriber,waitlist.view_day"
+expect "channel_rule, tracked_inventory, suppression, consent_log and view_day_done are reference tables" \
 	"$(c -c "SELECT string_agg(logicalrelid::text, ',' ORDER BY logicalrelid::text) FROM pg_dist_partition
 			  WHERE partmethod = 'n' AND repmodel = 't'")" \
-	"waitlist.channel_rule,waitlist.consent_log,waitlist.suppression,waitlist.tracked_inventory"
+	"waitlist.channel_rule,waitlist.consent_log,waitlist.suppression,waitlist.tracked_inventory,waitlist.view_day_done"
 # An opt-out through the coordinator reaches every node's copy of the list,
 # which each node's claim() reads.
 c -c "SELECT waitlist.opt_out('citus-optout@example.com', 'citus test')" >/dev/null
@@ -127,7 +127,7 @@ expect "every function with a sku argument is distributed by it, colocated with 
 			   FROM pg_proc p LEFT JOIN pg_dist_object o
 					ON o.classid = 'pg_proc'::regclass AND o.objid = p.oid
 			  WHERE p.pronamespace = 'waitlist'::regnamespace AND 'sku' = ANY (p.proargnames)
-				AND p.proargtypes[array_position(p.proargnames, 'sku') - 1] = 'text'::regtype")" "0/24"
+				AND p.proargtypes[array_position(p.proargnames, 'sku') - 1] = 'text'::regtype")" "0/25"
 expect "the shards are on the two workers, none on the coordinator" \
 	"$(c -c "SELECT string_agg(DISTINCT nodeport::text, ',' ORDER BY nodeport::text) FROM pg_dist_shard_placement
 			  JOIN pg_dist_shard USING (shardid) WHERE logicalrelid = 'waitlist.sku'::regclass")" \
@@ -275,6 +275,19 @@ done
 expect "each drop restocked with 200 at commit on its worker: 200 sign-ups told" \
 	"$(api "SELECT string_agg(on_hand || '/' || sub_served, ',') FROM waitlist.sku WHERE sku LIKE 'SKU-%' AND sub_tail = 350")" \
 	"200/200,200/200,200/200,200/200"
+
+# What the lists tell the merchant, on the coordinator over the distributed
+# tables: page views recorded through it (delegated to the SKU's worker),
+# one SKU's metrics (its shard), every SKU's, and the roll-up.
+for v in $(seq 1 10); do api "SELECT waitlist.record_view('${DROPS[0]}', 'v$v', 'notify_me')" >/dev/null; done
+today="(now() AT TIME ZONE 'UTC')::date"
+expect "metrics on the coordinator for ${DROPS[0]}: 350 sign-ups over 10 views, 200 people notified and none bought yet" \
+	"$(c -c "SELECT string_agg(metric || ' ' || numerator || '/' || denominator, ',' ORDER BY metric)
+			   FROM waitlist.metrics($today, $today, '${DROPS[0]}')
+			  WHERE metric IN ('signup_rate', 'back_in_stock_conversion')" 2>&1)" \
+	"back_in_stock_conversion 0/200,signup_rate 350/10"
+expect "metrics over every SKU on the coordinator, and roll_up_views() (today is not over: nothing to roll up)" \
+	"$(c -c "SELECT count(*) FROM waitlist.metrics($today, $today)" 2>&1)/$(c -c "SELECT waitlist.roll_up_views()" 2>&1)" "5/0"
 
 # ------------------------------------------------- a cart over two workers
 for s in "$CART1" "$CART2"; do

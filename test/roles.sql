@@ -16,7 +16,7 @@
 -- touch.  Part 2 stays inside the transaction with SET ROLE and is undone
 -- by the ROLLBACK.
 BEGIN;
-SELECT plan(447);
+SELECT plan(468);
 SET LOCAL statement_timeout = '120s';
 
 CREATE EXTENSION IF NOT EXISTS dblink;
@@ -151,6 +151,7 @@ INSERT INTO fn_kind VALUES
 	('waitlist.suppressed(text)', '{app,admin}'),
 	('waitlist.record_purchase(text,text,text,timestamp with time zone)', '{app}'),
 	('waitlist.claim_hold(text,text,text,text,text)', '{app}'),
+	('waitlist.record_view(text,text,text)', '{app}'),
 	-- the relay
 	('waitlist.claim(text,integer,interval,text[],text[])', '{relay}'),
 	('waitlist.ack(text,bigint[])', '{relay}'),
@@ -183,6 +184,9 @@ INSERT INTO fn_kind VALUES
 	('waitlist.expand_batches(integer)', '{admin}'),
 	('waitlist.outbox_metrics()', '{admin}'),
 	('waitlist.purge_delivered(interval)', '{admin}'),
+	('waitlist.roll_up_views()', '{admin}'),
+	('waitlist.views_by_day(date,date,text)', '{admin}'),
+	('waitlist.metrics(date,date,text)', '{admin}'),
 	('waitlist.check_invariants()', '{admin}'),
 	('waitlist.policy(waitlist.sku,text)', '{admin}'),
 	('waitlist.policy_of(text,bigint,bigint,bigint,bigint,date,boolean,boolean,bigint,bigint,date,text[],integer,integer,integer,bigint,bigint,boolean,text)', '{admin}'),

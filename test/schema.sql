@@ -4,7 +4,7 @@
 -- membership, pg_dump registration (extconfig) and the waitlist.* GUCs.
 -- Run by: pg_prove -d wl_tap --ext .sql test/
 BEGIN;
-SELECT plan(789);
+SELECT plan(828);
 
 -- ---------------------------------------------------------------- schema
 SELECT has_schema('waitlist');
@@ -16,8 +16,8 @@ SELECT is((SELECT e.extrelocatable FROM pg_extension e WHERE e.extname = 'waitli
 SELECT tables_are('waitlist',
 	ARRAY['sku', 'line', 'subscriber', 'batch', 'outbox', 'tracked_inventory', 'preorder_channel',
 		  'channel_rule', 'availability', 'suppression', 'consent_log', 'message_event', 'purchase',
-		  'hold'],
-	'waitlist has exactly its fourteen tables');
+		  'hold', 'page_view', 'view_day', 'view_day_done'],
+	'waitlist has exactly its seventeen tables');
 SELECT types_are('waitlist', ARRAY['preorder_report', 'policy_result'], 'waitlist has exactly two composite types of its own');
 SELECT views_are('waitlist', ARRAY['line_status', 'subscriber_status', 'channel'],
 	'waitlist has exactly its three views');
@@ -120,6 +120,7 @@ INSERT INTO expected_column VALUES
 	('line', 'carrier', 'text', false),
 	('line', 'tracking_number', 'text', false),
 	('line', 'tracking_url', 'text', false),
+	('line', 'promised_on', 'date', false),
 	('subscriber', 'id', 'bigint', true),
 	('subscriber', 'sku', 'text', true),
 	('subscriber', 'email', 'text', false),
@@ -218,7 +219,18 @@ INSERT INTO expected_column VALUES
 	('hold', 'claimed', 'bigint', true),
 	('hold', 'expires_at', 'timestamp with time zone', true),
 	('hold', 'created_at', 'timestamp with time zone', true),
-	('hold', 'closed_at', 'timestamp with time zone', false);
+	('hold', 'closed_at', 'timestamp with time zone', false),
+	('page_view', 'sku', 'text', true),
+	('page_view', 'at', 'timestamp with time zone', true),
+	('page_view', 'visitor', 'text', false),
+	('page_view', 'shown', 'text', true),
+	('view_day', 'sku', 'text', true),
+	('view_day', 'day', 'date', true),
+	('view_day', 'shown', 'text', true),
+	('view_day', 'views', 'bigint', true),
+	('view_day', 'visitors', 'bigint', true),
+	('view_day_done', 'day', 'date', true),
+	('view_day_done', 'rolled_at', 'timestamp with time zone', true);
 
 -- one test per table: the exact column set, in order
 SELECT columns_are('waitlist', t.tbl,
@@ -455,6 +467,10 @@ INSERT INTO expected_function VALUES
 	('record_purchase', ARRAY['text', 'text', 'text', 'timestamp with time zone'], 'integer', true),
 	('set_hold_window', ARRAY['text', 'interval'], 'interval', true),
 	('claim_hold', ARRAY['text', 'text', 'text', 'text', 'text'], 'bigint', true),
+	('record_view', ARRAY['text', 'text', 'text'], 'void', true),
+	('roll_up_views', ARRAY[]::text[], 'integer', true),
+	('views_by_day', ARRAY['date', 'date', 'text'], 'setof record', true),
+	('metrics', ARRAY['date', 'date', 'text'], 'setof record', true),
 	('place_order', ARRAY['text', 'text', 'text', 'text', 'text', 'jsonb'], 'setof record', true),
 	('channel_rule_changed', ARRAY[]::text[], 'trigger', false),
 	('import_backorders', ARRAY['regclass'], 'bigint', false),
@@ -602,13 +618,13 @@ INSERT INTO expected_config VALUES
 	('waitlist.tracked_inventory'), ('waitlist.preorder_channel'), ('waitlist.channel_rule'),
 	('waitlist.availability'), ('waitlist.suppression'), ('waitlist.message_event'),
 	('waitlist.consent_log'), ('waitlist.consent_log_id_seq'), ('waitlist.purchase'),
-	('waitlist.hold');
+	('waitlist.hold'), ('waitlist.page_view'), ('waitlist.view_day'), ('waitlist.view_day_done');
 -- one test per relation
 SELECT ok((SELECT e.rel::regclass = ANY (x.extconfig) FROM pg_extension x WHERE x.extname = 'waitlist'),
 	   format('%s is registered with pg_extension_config_dump', e.rel))
   FROM expected_config e;
 SELECT is((SELECT array_length(extconfig, 1) FROM pg_extension WHERE extname = 'waitlist'),
-	20, 'extconfig holds exactly 20 relations');
+	23, 'extconfig holds exactly 23 relations');
 SELECT is((SELECT count(*)::int FROM pg_extension x, unnest(x.extcondition) c
 			WHERE x.extname = 'waitlist' AND c <> ''),
 	0, 'every config relation is dumped whole (empty filter condition)');

@@ -57,9 +57,10 @@ static WlQuery q_same_order = {
 
 static WlQuery q_insert_line = {
 	"INSERT INTO waitlist.line (sku, kind, order_ref, customer, email, phone, qty,"
-	"  pos_start, pos_end, channel)"
-	" VALUES ($1, $8, $2, $3, $4, $5, $6, $7, $7 + $6, $9) RETURNING id",
-	9, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, INT8OID, TEXTOID, TEXTOID}, NULL
+	"  pos_start, pos_end, channel, promised_on)"
+	" VALUES ($1, $8, $2, $3, $4, $5, $6, $7, $7 + $6, $9, $10) RETURNING id",
+	10, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, INT8OID, TEXTOID, TEXTOID, DATEOID},
+	NULL
 };
 
 /* Lock the SKU by code; unknown and discontinued SKUs are refused. */
@@ -115,12 +116,16 @@ same_order(const char *sku, const WlOrderArgs *a)
 	return wl_get_int64(0, 1, NULL);
 }
 
-/* Insert the line at positions [start, start + qty). */
+/*
+ * Insert the line at positions [start, start + qty); promised, when not
+ * NULL, is the ship date the customer is given (line.promised_on).
+ */
 static int64
-insert_line(const char *sku, const WlOrderArgs *a, const char *kind, int64 start)
+insert_line(const char *sku, const WlOrderArgs *a, const char *kind, int64 start,
+			const DateADT *promised)
 {
-	Datum		args[9];
-	char		nulls[10] = "         ";
+	Datum		args[10];
+	char		nulls[11] = "          ";
 
 	args[0] = CStringGetTextDatum(sku);
 	args[1] = CStringGetTextDatum(a->order_ref);
@@ -134,6 +139,8 @@ insert_line(const char *sku, const WlOrderArgs *a, const char *kind, int64 start
 	nulls[2] = a->customer ? ' ' : 'n';
 	nulls[3] = a->email ? ' ' : 'n';
 	nulls[4] = a->phone ? ' ' : 'n';
+	args[9] = promised ? DateADTGetDatum(*promised) : (Datum) 0;
+	nulls[9] = promised ? ' ' : 'n';
 	wl_exec(&q_insert_line, args, nulls, SPI_OK_INSERT_RETURNING, 0);
 	return wl_get_int64(0, 1, NULL);
 }
@@ -207,8 +214,13 @@ wl_place_backorder(const WlOrderArgs *a)
 	id = same_order(sku, a);
 	if (id == 0)
 	{
+		DateADT		eta;
+		bool		has_eta = wl_sku_date(&s, SKU_RESTOCK_DATE, &eta) &&
+			wl_sku_bool(&s, SKU_RESTOCK_CONFIRMED);
+
 		require_backorder_policy(&s, a);
-		id = insert_line(sku, a, "backorder", wl_sku_take_paid(sku, a->qty));
+		id = insert_line(sku, a, "backorder", wl_sku_take_paid(sku, a->qty),
+						 has_eta ? &eta : NULL);
 		wl_order_purchased(sku, a->order_ref, a->email, a->phone);
 		confirm_backorder(&s, a, id,
 						  wl_sku_free_units(&s) >= wl_sku_int64(&s, SKU_PAID_WAITING) + a->qty);
@@ -227,7 +239,7 @@ int64
 wl_place_claimed_line(const WlSku *s, const WlOrderArgs *a, int64 start)
 {
 	char	   *sku = wl_sku_text(s, SKU_CODE);
-	int64		id = insert_line(sku, a, "backorder", start);
+	int64		id = insert_line(sku, a, "backorder", start, NULL);
 
 	wl_order_purchased(sku, a->order_ref, a->email, a->phone);
 	confirm_backorder(s, a, id, true);
