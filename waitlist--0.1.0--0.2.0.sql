@@ -557,7 +557,12 @@ AS $$
 		('admin', 'function', 'waitlist.opt_in(text,text)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.roll_up_views()', 'EXECUTE'),
 		('admin', 'function', 'waitlist.views_by_day(date,date,text)', 'EXECUTE'),
-		('admin', 'function', 'waitlist.metrics(date,date,text)', 'EXECUTE'))
+		('admin', 'function', 'waitlist.metrics(date,date,text)', 'EXECUTE'),
+		('admin', 'function', 'waitlist.demand(text)', 'EXECUTE'),
+		('admin', 'function', 'waitlist.signup_trend(date,date,text)', 'EXECUTE'),
+		('admin', 'function', 'waitlist.fastest_sellouts(integer)', 'EXECUTE'),
+		('admin', 'function', 'waitlist.repeat_oos_visitors(date,date,integer)', 'EXECUTE'),
+		('admin', 'function', 'waitlist.message_outcomes(date,date,text)', 'EXECUTE'))
 	AS v (kind, object_type, object, privilege)
 $$;
 COMMENT ON FUNCTION waitlist.role_privileges() IS
@@ -1596,3 +1601,154 @@ $$;
 COMMENT ON FUNCTION waitlist.metrics(date, date, text) IS
 	'the seed''s metrics over the days [from_day, to_day] (UTC), for one SKU or all: value (a fraction), numerator, denominator, target band and verdict (in_band, below, above, no_data)';
 REVOKE ALL ON FUNCTION waitlist.metrics(date, date, text) FROM PUBLIC;
+
+/* ------------------------------------------------------------------------
+ * Demand signals: what is waiting per SKU (the figure for the supplier)
+ * with a suggested reorder quantity, the sign-up trend, the SKUs that sold
+ * out fastest, the shoppers who keep finding products out of stock, and
+ * what became of the messages.
+ */
+CREATE FUNCTION waitlist.demand(for_sku text DEFAULT NULL)
+RETURNS TABLE (sku text, title text, people_waiting bigint, paid_units_waiting bigint,
+			   preorder_units_waiting bigint, free_units bigint, conversion numeric,
+			   suggested_reorder bigint, restock_date date, last_sellout interval)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+	RETURN QUERY
+		SELECT s.sku, s.title, s.sub_waiting, coalesce(l.backorder_units, 0), coalesce(l.preorder_units, 0),
+			   greatest(s.on_hand - s.allocated - s.held, 0), c.conv,
+			   greatest(coalesce(l.backorder_units, 0) + ceil(s.sub_waiting * c.conv)::bigint
+						- greatest(s.on_hand - s.allocated - s.held, 0), 0),
+			   CASE WHEN s.restock_confirmed THEN s.restock_date END, s.last_sellout
+		  FROM waitlist.sku s
+		  LEFT JOIN LATERAL (SELECT sum(l.qty) FILTER (WHERE l.kind = 'backorder') AS backorder_units,
+									sum(l.qty) FILTER (WHERE l.kind = 'preorder') AS preorder_units
+							   FROM waitlist.line l
+							  WHERE l.sku = s.sku AND l.state = 'waiting' AND l.pos_end > s.paid_served) l ON true
+		 CROSS JOIN LATERAL (
+			-- the SKU's own back-in-stock conversion over the last 90 days
+			-- when at least 20 people were notified, else the seed's
+			-- midpoint (worked out only for a SKU people wait for)
+			SELECT CASE WHEN s.sub_waiting = 0 THEN 0.115
+						ELSE coalesce((SELECT m.value FROM waitlist.metrics(
+										  ((waitlist.now() - interval '90 days') AT TIME ZONE 'UTC')::date,
+										  (waitlist.now() AT TIME ZONE 'UTC')::date, s.sku) m
+									   WHERE m.metric = 'back_in_stock_conversion' AND m.denominator >= 20),
+									  0.115) END AS conv) c
+		 WHERE (demand.for_sku IS NULL OR s.sku = demand.for_sku)
+		   AND (s.sub_waiting > 0 OR l.backorder_units > 0 OR l.preorder_units > 0 OR demand.for_sku IS NOT NULL)
+		 ORDER BY s.sub_waiting + coalesce(l.backorder_units, 0) + coalesce(l.preorder_units, 0) DESC, s.sku;
+END
+$$;
+COMMENT ON FUNCTION waitlist.demand(text) IS
+	'what waits per SKU, most first: people signed up and not yet told, backorder and pre-order units not yet allocated, free units, the conversion used and the suggested reorder quantity (backorder units + people x conversion - free units, at least 0)';
+REVOKE ALL ON FUNCTION waitlist.demand(text) FROM PUBLIC;
+
+CREATE FUNCTION waitlist.signup_trend(from_day date, to_day date, for_sku text DEFAULT NULL)
+RETURNS TABLE (sku text, day date, signups bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+	RETURN QUERY
+		SELECT k.sku, g.d::date, coalesce(n.signups, 0)
+		  FROM (SELECT DISTINCT u.sku FROM waitlist.subscriber u
+				 WHERE u.created_at >= (signup_trend.from_day::timestamp AT TIME ZONE 'UTC')
+				   AND u.created_at < ((signup_trend.to_day + 1)::timestamp AT TIME ZONE 'UTC')
+				   AND (signup_trend.for_sku IS NULL OR u.sku = signup_trend.for_sku)) k
+		 CROSS JOIN generate_series(signup_trend.from_day, signup_trend.to_day, interval '1 day') g (d)
+		  LEFT JOIN (SELECT u.sku, (u.created_at AT TIME ZONE 'UTC')::date AS day, count(*) AS signups
+					   FROM waitlist.subscriber u
+					  WHERE u.created_at >= (signup_trend.from_day::timestamp AT TIME ZONE 'UTC')
+						AND u.created_at < ((signup_trend.to_day + 1)::timestamp AT TIME ZONE 'UTC')
+						AND (signup_trend.for_sku IS NULL OR u.sku = signup_trend.for_sku)
+					  GROUP BY 1, 2) n ON n.sku = k.sku AND n.day = g.d::date
+		 ORDER BY k.sku, g.d;
+END
+$$;
+COMMENT ON FUNCTION waitlist.signup_trend(date, date, text) IS
+	'sign-ups per SKU and day (UTC) over [from_day, to_day], every day of the range listed (0 when none), for the SKUs with a sign-up in it';
+REVOKE ALL ON FUNCTION waitlist.signup_trend(date, date, text) FROM PUBLIC;
+
+CREATE FUNCTION waitlist.fastest_sellouts(max_rows integer DEFAULT 10)
+RETURNS TABLE (sku text, title text, last_sellout interval, people_waiting bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+	IF fastest_sellouts.max_rows IS NULL OR fastest_sellouts.max_rows < 1 THEN
+		RAISE EXCEPTION 'max_rows must be at least 1' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	RETURN QUERY
+		SELECT s.sku, s.title, s.last_sellout,
+			   (SELECT count(*) FROM waitlist.subscriber u WHERE u.sku = s.sku AND u.state = 'waiting')
+		  FROM waitlist.sku s WHERE s.last_sellout IS NOT NULL
+		 ORDER BY s.last_sellout, s.sku LIMIT fastest_sellouts.max_rows;
+END
+$$;
+COMMENT ON FUNCTION waitlist.fastest_sellouts(integer) IS
+	'the SKUs that sold out fastest the last time they were on sale (sku.last_sellout: from going on sale to the last unit allocated), with the people still waiting';
+REVOKE ALL ON FUNCTION waitlist.fastest_sellouts(integer) FROM PUBLIC;
+
+CREATE FUNCTION waitlist.repeat_oos_visitors(from_day date, to_day date, min_views integer DEFAULT 3)
+RETURNS TABLE (visitor text, views bigint, skus bigint, last_seen timestamptz)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+	IF repeat_oos_visitors.min_views IS NULL OR repeat_oos_visitors.min_views < 1 THEN
+		RAISE EXCEPTION 'min_views must be at least 1' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	RETURN QUERY
+		SELECT v.visitor, count(*), count(DISTINCT v.sku), max(v.at)
+		  FROM waitlist.page_view v
+		 WHERE v.at >= (repeat_oos_visitors.from_day::timestamp AT TIME ZONE 'UTC')
+		   AND v.at < ((repeat_oos_visitors.to_day + 1)::timestamp AT TIME ZONE 'UTC')
+		   AND v.visitor IS NOT NULL AND v.shown IN ('out_of_stock', 'notify_me')
+		 GROUP BY v.visitor HAVING count(*) >= repeat_oos_visitors.min_views
+		 ORDER BY 2 DESC, 1;
+END
+$$;
+COMMENT ON FUNCTION waitlist.repeat_oos_visitors(date, date, integer) IS
+	'the visitors who found products out of stock (out_of_stock or notify_me pages) at least min_views times over [from_day, to_day] (UTC): views, distinct SKUs, last seen; most first';
+REVOKE ALL ON FUNCTION waitlist.repeat_oos_visitors(date, date, integer) FROM PUBLIC;
+
+CREATE FUNCTION waitlist.message_outcomes(from_day date, to_day date, for_sku text DEFAULT NULL)
+RETURNS TABLE (kind text, channel text, written bigint, delivered bigint, opened bigint, clicked bigint,
+			   bounced bigint, complained bigint, unsubscribed bigint, not_sent bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+	RETURN QUERY
+		SELECT o.kind, o.channel, count(*),
+			   count(*) FILTER (WHERE o.state = 'delivered' OR e.delivered),
+			   count(*) FILTER (WHERE e.opened), count(*) FILTER (WHERE e.clicked),
+			   count(*) FILTER (WHERE e.bounced), count(*) FILTER (WHERE e.complained),
+			   count(*) FILTER (WHERE e.unsubscribed),
+			   count(*) FILTER (WHERE o.state IN ('dead', 'skipped', 'suppressed'))
+		  FROM waitlist.outbox o
+		  LEFT JOIN LATERAL (
+			SELECT bool_or(x.event = 'delivered') AS delivered, bool_or(x.event = 'opened') AS opened,
+				   bool_or(x.event = 'clicked') AS clicked, bool_or(x.event = 'bounced') AS bounced,
+				   bool_or(x.event = 'complained') AS complained,
+				   bool_or(x.event = 'unsubscribed') AS unsubscribed
+			  FROM waitlist.message_event x WHERE x.message_id = o.id) e ON true
+		 WHERE o.created_at >= (message_outcomes.from_day::timestamp AT TIME ZONE 'UTC')
+		   AND o.created_at < ((message_outcomes.to_day + 1)::timestamp AT TIME ZONE 'UTC')
+		   AND o.channel IN ('email', 'sms')
+		   AND (message_outcomes.for_sku IS NULL OR o.sku = message_outcomes.for_sku)
+		 GROUP BY o.kind, o.channel
+		 ORDER BY o.kind, o.channel;
+END
+$$;
+COMMENT ON FUNCTION waitlist.message_outcomes(date, date, text) IS
+	'customer messages (email, SMS) written over [from_day, to_day] (UTC), for one SKU or all, per kind and channel, and what became of them: delivered, opened, clicked, bounced, complained, unsubscribed (as record_event reported), not sent (dead, skipped, suppressed); this node''s outbox, messages purged since not counted';
+REVOKE ALL ON FUNCTION waitlist.message_outcomes(date, date, text) FROM PUBLIC;

@@ -16,7 +16,7 @@
 -- touch.  Part 2 stays inside the transaction with SET ROLE and is undone
 -- by the ROLLBACK.
 BEGIN;
-SELECT plan(468);
+SELECT plan(483);
 SET LOCAL statement_timeout = '120s';
 
 CREATE EXTENSION IF NOT EXISTS dblink;
@@ -187,6 +187,11 @@ INSERT INTO fn_kind VALUES
 	('waitlist.roll_up_views()', '{admin}'),
 	('waitlist.views_by_day(date,date,text)', '{admin}'),
 	('waitlist.metrics(date,date,text)', '{admin}'),
+	('waitlist.demand(text)', '{admin}'),
+	('waitlist.signup_trend(date,date,text)', '{admin}'),
+	('waitlist.fastest_sellouts(integer)', '{admin}'),
+	('waitlist.repeat_oos_visitors(date,date,integer)', '{admin}'),
+	('waitlist.message_outcomes(date,date,text)', '{admin}'),
 	('waitlist.check_invariants()', '{admin}'),
 	('waitlist.policy(waitlist.sku,text)', '{admin}'),
 	('waitlist.policy_of(text,bigint,bigint,bigint,bigint,date,boolean,boolean,bigint,bigint,date,text[],integer,integer,integer,bigint,bigint,boolean,text)', '{admin}'),

@@ -4,7 +4,7 @@
 -- membership, pg_dump registration (extconfig) and the waitlist.* GUCs.
 -- Run by: pg_prove -d wl_tap --ext .sql test/
 BEGIN;
-SELECT plan(828);
+SELECT plan(843);
 
 -- ---------------------------------------------------------------- schema
 SELECT has_schema('waitlist');
@@ -471,6 +471,11 @@ INSERT INTO expected_function VALUES
 	('roll_up_views', ARRAY[]::text[], 'integer', true),
 	('views_by_day', ARRAY['date', 'date', 'text'], 'setof record', true),
 	('metrics', ARRAY['date', 'date', 'text'], 'setof record', true),
+	('demand', ARRAY['text'], 'setof record', true),
+	('signup_trend', ARRAY['date', 'date', 'text'], 'setof record', true),
+	('fastest_sellouts', ARRAY['integer'], 'setof record', true),
+	('repeat_oos_visitors', ARRAY['date', 'date', 'integer'], 'setof record', true),
+	('message_outcomes', ARRAY['date', 'date', 'text'], 'setof record', true),
 	('place_order', ARRAY['text', 'text', 'text', 'text', 'text', 'jsonb'], 'setof record', true),
 	('channel_rule_changed', ARRAY[]::text[], 'trigger', false),
 	('import_backorders', ARRAY['regclass'], 'bigint', false),
