@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Install the Debian packages the build, the tests, the demo and the relay need
-# (Node.js and npm for the relay's tests and benchmark),
+# (Node.js and npm for the relay's tests and benchmark and for the report's
+# charting library; Chromium to test the report in a browser),
 # but only those that are missing.  Needs root (or sudo) the first time.
 set -euo pipefail
 
 PKGS=(build-essential postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap
       libtap-parser-sourcehandler-pgtap-perl
-      libpq-dev libcurl4-openssl-dev libssl-dev python3)
+      libpq-dev libcurl4-openssl-dev libssl-dev python3 chromium)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run every test suite: pg_regress, isolation specs, pgTAP, hostile input,
-# dump/restore, upgrade, the relay's tests, a short soak, the clock and
-# crash durability.  Installs missing Debian packages, builds with -Wall -Wextra
+# dump/restore, upgrade, the report in a browser, the relay's tests, a
+# short soak, the clock and crash durability.  Installs missing Debian packages, builds with -Wall -Wextra
 # -Werror, installs, starts one throwaway cluster (tools/harness.sh) that
 # every suite but the crash test shares, and stops it on exit, even on
 # failure.
@@ -96,6 +96,9 @@ suite "pgTAP" pgtap
 suite "hostile input" bash test/hostile.sh
 suite "dump and restore" bash test/dump_restore.sh
 suite "upgrade 0.1.0 -> 0.2.0" bash test/upgrade.sh
+# The merchant's report written for a week of trade and opened in headless
+# Chromium (Debian's), every chart checked.
+suite "report in a browser" bash test/report.sh
 if [ -x relay/test/run.sh ]; then
 	suite "relay" relay/test/run.sh
 fi
