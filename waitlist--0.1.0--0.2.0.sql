@@ -1504,15 +1504,25 @@ BEGIN
 		 WHERE r.day >= views_by_day.from_day
 		   AND r.day <= views_by_day.to_day
 		   AND (views_by_day.for_sku IS NULL OR r.sku = views_by_day.for_sku)
-		UNION ALL
+		   AND EXISTS (SELECT 1 FROM waitlist.view_day_done x WHERE x.day = r.day);
+	-- only when a day of the range is not rolled up: a plan that may read
+	-- page_view is costed high enough to be compiled (JIT), which the
+	-- roll-up alone does not need
+	IF NOT EXISTS (SELECT 1 FROM generate_series(views_by_day.from_day, views_by_day.to_day, interval '1 day') d
+				   WHERE NOT EXISTS (SELECT 1 FROM waitlist.view_day_done x WHERE x.day = d::date)) THEN
+		RETURN;
+	END IF;
+	RETURN QUERY
+		-- the days not rolled up, each read by itself through the indexes on at
 		SELECT v.sku, g.day, v.shown, count(*), count(DISTINCT v.visitor)
-		  FROM (SELECT d::date AS day FROM generate_series(views_by_day.from_day, views_by_day.to_day,
-														   interval '1 day') d) g
-		  JOIN waitlist.page_view v
-			ON v.at >= (g.day::timestamp AT TIME ZONE 'UTC')
-		   AND v.at < ((g.day + 1)::timestamp AT TIME ZONE 'UTC')
-		 WHERE NOT EXISTS (SELECT 1 FROM waitlist.view_day_done x WHERE x.day = g.day)
-		   AND (views_by_day.for_sku IS NULL OR v.sku = views_by_day.for_sku)
+		  FROM (SELECT d::date AS day
+				  FROM generate_series(views_by_day.from_day, views_by_day.to_day, interval '1 day') d
+				 WHERE NOT EXISTS (SELECT 1 FROM waitlist.view_day_done x WHERE x.day = d::date)) g
+		 CROSS JOIN LATERAL (
+			SELECT p.sku, p.shown, p.visitor FROM waitlist.page_view p
+			 WHERE p.at >= (g.day::timestamp AT TIME ZONE 'UTC')
+			   AND p.at < ((g.day + 1)::timestamp AT TIME ZONE 'UTC')
+			   AND (views_by_day.for_sku IS NULL OR p.sku = views_by_day.for_sku)) v
 		 GROUP BY v.sku, g.day, v.shown;
 END
 $$;
