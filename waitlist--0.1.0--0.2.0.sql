@@ -1448,7 +1448,7 @@ REVOKE ALL ON FUNCTION waitlist.record_view(text, text, text) FROM PUBLIC;
  * Roll up the page views of every day that ended more than an hour ago
  * (UTC) and is not rolled up yet; returns the days rolled up.  A day is
  * rolled up once; the hour lets transactions that began before midnight
- * commit first.  Run by the report (and by hand or pg_cron); metrics()
+ * commit first.  A call looks at ten years of days at most.  Run by the report (and by hand or pg_cron); metrics()
  * does not need it, it only gets faster.
  */
 CREATE FUNCTION waitlist.roll_up_views() RETURNS integer
@@ -1465,6 +1465,8 @@ BEGIN
 	IF first_day IS NULL THEN
 		RETURN 0;
 	END IF;
+	-- ten years of days a call at most (a clock set far ahead waits for the next)
+	last_day := least(last_day, first_day + 3660);
 	FOR d IN SELECT g::date FROM generate_series(first_day, last_day, interval '1 day') g
 			  WHERE NOT EXISTS (SELECT 1 FROM waitlist.view_day_done x WHERE x.day = g::date)
 	LOOP
@@ -1487,6 +1489,36 @@ COMMENT ON FUNCTION waitlist.roll_up_views() IS
 REVOKE ALL ON FUNCTION waitlist.roll_up_views() FROM PUBLIC;
 
 /*
+ * The day ranges the report functions take: both days given, finite, in
+ * order, and at most ten years apart (a range is read a day at a time).
+ */
+CREATE FUNCTION waitlist.check_day_range(from_day date, to_day date) RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF from_day IS NULL OR to_day IS NULL THEN
+		RAISE EXCEPTION 'from_day and to_day must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT isfinite(from_day) OR NOT isfinite(to_day) THEN
+		RAISE EXCEPTION 'from_day and to_day must be finite dates' USING ERRCODE = 'datetime_field_overflow';
+	END IF;
+	IF to_day < from_day THEN
+		RAISE EXCEPTION 'to_day % is before from_day %', to_char(to_day, 'YYYY-MM-DD'), to_char(from_day, 'YYYY-MM-DD')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF to_day - from_day > 3660 THEN
+		RAISE EXCEPTION 'a range of at most 3660 days (ten years) is read'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Ask for the years one at a time.';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION waitlist.check_day_range(date, date) IS
+	'refuses a day range the report functions cannot read: NULL (22004), infinite (22008), reversed or over 3660 days (22023)';
+REVOKE ALL ON FUNCTION waitlist.check_day_range(date, date) FROM PUBLIC;
+
+/*
  * Page views per SKU, day and what was shown over the days [from_day,
  * to_day] (UTC), for one SKU or all: the roll-up for the days it has, the
  * raw views (by index, a day at a time) for the others.
@@ -1498,6 +1530,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
+	PERFORM waitlist.check_day_range(views_by_day.from_day, views_by_day.to_day);
 	RETURN QUERY
 		SELECT r.sku, r.day, r.shown, r.views, r.visitors
 		  FROM waitlist.view_day r
@@ -1544,6 +1577,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
+	PERFORM waitlist.check_day_range(metrics.from_day, metrics.to_day);
 	RETURN QUERY
 		WITH p AS (
 			SELECT metrics.from_day::timestamp AT TIME ZONE 'UTC' AS s,
@@ -1664,6 +1698,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
+	PERFORM waitlist.check_day_range(signup_trend.from_day, signup_trend.to_day);
 	RETURN QUERY
 		SELECT k.sku, g.d::date, coalesce(n.signups, 0)
 		  FROM (SELECT DISTINCT u.sku FROM waitlist.subscriber u
@@ -1712,6 +1747,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
+	PERFORM waitlist.check_day_range(repeat_oos_visitors.from_day, repeat_oos_visitors.to_day);
 	IF repeat_oos_visitors.min_views IS NULL OR repeat_oos_visitors.min_views < 1 THEN
 		RAISE EXCEPTION 'min_views must be at least 1' USING ERRCODE = 'invalid_parameter_value';
 	END IF;
@@ -1737,6 +1773,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
+	PERFORM waitlist.check_day_range(message_outcomes.from_day, message_outcomes.to_day);
 	RETURN QUERY
 		SELECT o.kind, o.channel, count(*),
 			   count(*) FILTER (WHERE o.state = 'delivered' OR e.delivered),

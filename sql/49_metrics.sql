@@ -83,5 +83,14 @@ SELECT try($$SELECT waitlist.record_view('MX-1', 'v1', 'sold_out')$$);
 SELECT try($$SELECT waitlist.record_view(NULL, 'v1', 'notify_me')$$);
 SELECT try($$SELECT waitlist.record_view('MX-1', 'v1', NULL)$$);
 SELECT try($$SELECT waitlist.record_view('MX-1', repeat('v', 201), 'notify_me')$$);
+-- A day range the functions cannot read is refused before anything is read.
+SELECT try($$SELECT * FROM waitlist.metrics('-infinity', '2033-01-31')$$);
+SELECT try($$SELECT * FROM waitlist.views_by_day('2033-01-31', 'infinity')$$);
+SELECT try($$SELECT * FROM waitlist.metrics('2033-01-31', '2033-01-01')$$);
+SELECT try($$SELECT * FROM waitlist.signup_trend(NULL, '2033-01-01')$$);
+SELECT try($$SELECT * FROM waitlist.message_outcomes('2000-01-01', '2033-01-01')$$);
+SELECT try($$SELECT * FROM waitlist.repeat_oos_visitors('2023-01-01', '2033-01-31')$$);
+-- ten years is read
+SELECT count(*) AS metrics FROM waitlist.metrics('2023-01-02', '2033-01-01');
 SELECT count(*) AS views FROM waitlist.page_view WHERE sku = 'MX-1';
 RESET waitlist.test_now;

@@ -16,7 +16,7 @@
 -- touch.  Part 2 stays inside the transaction with SET ROLE and is undone
 -- by the ROLLBACK.
 BEGIN;
-SELECT plan(483);
+SELECT plan(486);
 SET LOCAL statement_timeout = '120s';
 
 CREATE EXTENSION IF NOT EXISTS dblink;
@@ -200,6 +200,7 @@ INSERT INTO fn_kind VALUES
 	('waitlist.next_id(regclass)', '{}'),
 	('waitlist.now()', '{}'),
 	('waitlist.distribute()', '{}'),
+	('waitlist.check_day_range(date,date)', '{}'),
 	('waitlist.inventory_trigger()', '{}'),
 	('waitlist.channel_rule_changed()', '{}'),
 	('waitlist.role_privileges()', '{}'),
