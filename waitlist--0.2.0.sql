@@ -2170,8 +2170,11 @@ BEGIN
 						- greatest(s.on_hand - s.allocated - s.held, 0), 0),
 			   CASE WHEN s.restock_confirmed THEN s.restock_date END, s.last_sellout
 		  FROM waitlist.sku s
-		  LEFT JOIN LATERAL (SELECT sum(l.qty) FILTER (WHERE l.kind = 'backorder') AS backorder_units,
-									sum(l.qty) FILTER (WHERE l.kind = 'preorder') AS preorder_units
+		  -- the units of waiting lines not yet allocated (a line may be partly filled)
+		  LEFT JOIN LATERAL (SELECT sum(l.pos_end - greatest(l.pos_start, s.paid_served))
+									  FILTER (WHERE l.kind = 'backorder')::bigint AS backorder_units,
+									sum(l.pos_end - greatest(l.pos_start, s.paid_served))
+									  FILTER (WHERE l.kind = 'preorder')::bigint AS preorder_units
 							   FROM waitlist.line l
 							  WHERE l.sku = s.sku AND l.state = 'waiting' AND l.pos_end > s.paid_served) l ON true
 		 CROSS JOIN LATERAL (

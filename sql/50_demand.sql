@@ -76,6 +76,11 @@ SELECT count(*) FILTER (WHERE waitlist.record_event(id::text, 'delivered')) AS d
 		 WHERE sku = 'DM-2' AND kind = 'back_in_stock' AND state <> 'skipped' ORDER BY id LIMIT 10) o;
 SELECT * FROM waitlist.message_outcomes('2034-03-01', '2034-03-01', 'DM-2');
 
+-- A backorder partly filled counts what it still misses: 3 units fill
+-- B1's 2 and one of B2's 3, so 2 units wait; ceil(12 x 0.115) = 2 more.
+SELECT waitlist.restock('DM-1', 3);
+SELECT people_waiting, paid_units_waiting, suggested_reorder FROM waitlist.demand('DM-1');
+
 -- Bad input.
 SELECT try($$SELECT * FROM waitlist.fastest_sellouts(0)$$);
 SELECT try($$SELECT * FROM waitlist.repeat_oos_visitors('2034-03-01', '2034-03-02', 0)$$);
