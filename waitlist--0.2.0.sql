@@ -1114,6 +1114,7 @@ AS $$
 		('admin', 'function', 'waitlist.roll_up_views()', 'EXECUTE'),
 		('admin', 'function', 'waitlist.views_by_day(date,date,text)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.metrics(date,date,text)', 'EXECUTE'),
+		('admin', 'function', 'waitlist.bis_notified(date,date,text)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.demand(text)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.signup_trend(date,date,text)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.fastest_sellouts(integer)', 'EXECUTE'),
@@ -1950,7 +1951,8 @@ REVOKE ALL ON FUNCTION waitlist.record_view(text, text, text) FROM PUBLIC;
  * Roll up the page views of every day that ended more than an hour ago
  * (UTC) and is not rolled up yet; returns the days rolled up.  A day is
  * rolled up once; the hour lets transactions that began before midnight
- * commit first.  A call looks at ten years of days at most.  Run by the report (and by hand or pg_cron); metrics()
+ * commit first.  A call goes on from the last day rolled up (the first
+ * time from the first view), ten years of days at most.  Run by the report (and by hand or pg_cron); metrics()
  * does not need it, it only gets faster.
  */
 CREATE FUNCTION waitlist.roll_up_views() RETURNS integer
@@ -1963,14 +1965,18 @@ DECLARE
 	d date;
 	n integer := 0;
 BEGIN
-	SELECT (min(v.at) AT TIME ZONE 'UTC')::date INTO first_day FROM waitlist.page_view v;
+	-- after the last day rolled up (a view is recorded at the time it is
+	-- made, so no earlier day gains one); the first time, from the first view
+	SELECT max(x.day) + 1 INTO first_day FROM waitlist.view_day_done x;
 	IF first_day IS NULL THEN
+		SELECT (min(v.at) AT TIME ZONE 'UTC')::date INTO first_day FROM waitlist.page_view v;
+	END IF;
+	IF first_day IS NULL OR first_day > last_day THEN
 		RETURN 0;
 	END IF;
 	-- ten years of days a call at most (a clock set far ahead waits for the next)
 	last_day := least(last_day, first_day + 3660);
 	FOR d IN SELECT g::date FROM generate_series(first_day, last_day, interval '1 day') g
-			  WHERE NOT EXISTS (SELECT 1 FROM waitlist.view_day_done x WHERE x.day = g::date)
 	LOOP
 		INSERT INTO waitlist.view_day_done (day) VALUES (d) ON CONFLICT (day) DO NOTHING;
 		IF FOUND THEN
@@ -2066,6 +2072,42 @@ COMMENT ON FUNCTION waitlist.views_by_day(date, date, text) IS
 REVOKE ALL ON FUNCTION waitlist.views_by_day(date, date, text) FROM PUBLIC;
 
 /*
+ * The people a back_in_stock wave made over [from_day, to_day] (UTC)
+ * reached, for one SKU or all: on the list when the wave was made, within
+ * its positions; each once, from the first wave that reached them; and
+ * whether they bought the SKU (by their email or phone) within 48 hours
+ * after, the 48th hour included.  metrics() and demand() count them.
+ */
+CREATE FUNCTION waitlist.bis_notified(from_day date, to_day date, for_sku text DEFAULT NULL)
+RETURNS TABLE (sku text, told_at timestamptz, bought boolean)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+	PERFORM waitlist.check_day_range(bis_notified.from_day, bis_notified.to_day);
+	RETURN QUERY
+		SELECT t.sku, t.told_at,
+			   EXISTS (SELECT 1 FROM waitlist.purchase q
+						WHERE q.sku = t.sku AND q.contact IN (lower(t.email), t.phone)
+						  AND q.at >= t.told_at AND q.at <= t.told_at + interval '48 hours')
+		  FROM (SELECT u.sku, u.email, u.phone, min(b.created_at) AS told_at
+				  FROM waitlist.batch b
+				  JOIN waitlist.subscriber u ON u.sku = b.sku AND u.pos >= b.pos_from AND u.pos < b.pos_to
+				 WHERE b.kind = 'back_in_stock'
+				   AND b.created_at >= (bis_notified.from_day::timestamp AT TIME ZONE 'UTC')
+				   AND b.created_at < ((bis_notified.to_day + 1)::timestamp AT TIME ZONE 'UTC')
+				   AND (bis_notified.for_sku IS NULL OR b.sku = bis_notified.for_sku)
+				   AND u.created_at <= b.created_at
+				   AND (u.unsubscribed_at IS NULL OR u.unsubscribed_at > b.created_at)
+				 GROUP BY u.id, u.sku, u.email, u.phone) t;
+END
+$$;
+COMMENT ON FUNCTION waitlist.bis_notified(date, date, text) IS
+	'the people back_in_stock waves over [from_day, to_day] (UTC) reached, each once at the first, and whether they bought the SKU within 48 hours (the input of back_in_stock_conversion)';
+REVOKE ALL ON FUNCTION waitlist.bis_notified(date, date, text) FROM PUBLIC;
+
+/*
  * The seed's metrics over the days [from_day, to_day] (UTC), for one SKU or
  * all: one row each, its value a fraction (NULL when nothing was there to
  * count), numerator and denominator, the target band and where the value
@@ -2091,24 +2133,9 @@ BEGIN
 		), signups AS (
 			SELECT count(*) AS n FROM waitlist.subscriber u, p
 			 WHERE u.created_at >= p.s AND u.created_at < p.e AND (p.only IS NULL OR u.sku = p.only)
-		), told AS (
-			-- the people a back_in_stock wave of the period reached: on the list
-			-- when it was made, in its range of positions; each once, at the first
-			SELECT u.sku, u.email, u.phone, min(b.created_at) AS told_at
-			  FROM p, waitlist.batch b
-			  JOIN waitlist.subscriber u ON u.sku = b.sku AND u.pos >= b.pos_from AND u.pos < b.pos_to
-			 WHERE b.kind = 'back_in_stock' AND b.created_at >= p.s AND b.created_at < p.e
-			   AND (p.only IS NULL OR b.sku = p.only)
-			   AND u.created_at <= b.created_at
-			   AND (u.unsubscribed_at IS NULL OR u.unsubscribed_at > b.created_at)
-			 GROUP BY u.id, u.sku, u.email, u.phone
 		), bis AS (
-			SELECT count(*) AS notified,
-				   count(*) FILTER (WHERE EXISTS (
-					   SELECT 1 FROM waitlist.purchase q
-						WHERE q.sku = t.sku AND q.contact IN (lower(t.email), t.phone)
-						  AND q.at >= t.told_at AND q.at <= t.told_at + interval '48 hours')) AS bought
-			  FROM told t
+			SELECT count(*) AS notified, count(*) FILTER (WHERE t.bought) AS bought
+			  FROM waitlist.bis_notified(metrics.from_day, metrics.to_day, metrics.for_sku) t
 		), bo AS (
 			-- backorders placed in the period (claimed holds aside: not placed from a page)
 			SELECT count(*) AS placed, count(*) FILTER (WHERE l.state = 'cancelled') AS cancelled
@@ -2177,16 +2204,15 @@ BEGIN
 									  FILTER (WHERE l.kind = 'preorder')::bigint AS preorder_units
 							   FROM waitlist.line l
 							  WHERE l.sku = s.sku AND l.state = 'waiting' AND l.pos_end > s.paid_served) l ON true
-		 CROSS JOIN LATERAL (
-			-- the SKU's own back-in-stock conversion over the last 90 days
-			-- when at least 20 people were notified, else the seed's
-			-- midpoint (worked out only for a SKU people wait for)
-			SELECT CASE WHEN s.sub_waiting = 0 THEN 0.115
-						ELSE coalesce((SELECT m.value FROM waitlist.metrics(
-										  ((waitlist.now() - interval '90 days') AT TIME ZONE 'UTC')::date,
-										  (waitlist.now() AT TIME ZONE 'UTC')::date, s.sku) m
-									   WHERE m.metric = 'back_in_stock_conversion' AND m.denominator >= 20),
-									  0.115) END AS conv) c
+		  -- the SKU's own back-in-stock conversion over the last 90 days when at
+		  -- least 20 people were notified, else the seed's midpoint (every SKU
+		  -- in one pass)
+		  LEFT JOIN (SELECT n.sku, count(*) AS notified, count(*) FILTER (WHERE n.bought) AS bought
+					   FROM waitlist.bis_notified(((waitlist.now() - interval '90 days') AT TIME ZONE 'UTC')::date,
+												  (waitlist.now() AT TIME ZONE 'UTC')::date, demand.for_sku) n
+					  GROUP BY n.sku) k ON k.sku = s.sku
+		 CROSS JOIN LATERAL (SELECT CASE WHEN k.notified >= 20 THEN round(k.bought::numeric / k.notified, 4)
+										 ELSE 0.115 END AS conv) c
 		 WHERE (demand.for_sku IS NULL OR s.sku = demand.for_sku)
 		   AND (s.sub_waiting > 0 OR l.backorder_units > 0 OR l.preorder_units > 0 OR demand.for_sku IS NOT NULL)
 		 ORDER BY s.sub_waiting + coalesce(l.backorder_units, 0) + coalesce(l.preorder_units, 0) DESC, s.sku;
@@ -2281,7 +2307,7 @@ BEGIN
 	PERFORM waitlist.check_day_range(message_outcomes.from_day, message_outcomes.to_day);
 	RETURN QUERY
 		SELECT o.kind, o.channel, count(*),
-			   count(*) FILTER (WHERE o.state = 'delivered' OR e.delivered),
+			   count(*) FILTER (WHERE (o.state = 'delivered' OR e.delivered) AND e.bounced IS NOT TRUE),
 			   count(*) FILTER (WHERE e.opened), count(*) FILTER (WHERE e.clicked),
 			   count(*) FILTER (WHERE e.bounced), count(*) FILTER (WHERE e.complained),
 			   count(*) FILTER (WHERE e.unsubscribed),
@@ -2302,5 +2328,5 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION waitlist.message_outcomes(date, date, text) IS
-	'customer messages (email, SMS) written over [from_day, to_day] (UTC), for one SKU or all, per kind and channel, and what became of them: delivered, opened, clicked, bounced, complained, unsubscribed (as record_event reported), not sent (dead, skipped, suppressed); this node''s outbox, messages purged since not counted';
+	'customer messages (email, SMS) written over [from_day, to_day] (UTC), for one SKU or all, per kind and channel, and what became of them: delivered (and not bounced), opened, clicked, bounced, complained, unsubscribed (as record_event reported), not sent (dead, skipped, suppressed); this node''s outbox, messages purged since not counted';
 REVOKE ALL ON FUNCTION waitlist.message_outcomes(date, date, text) FROM PUBLIC;

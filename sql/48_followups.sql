@@ -141,4 +141,30 @@ SELECT waitlist.place_backorder('FU-W3', 'FU-3', 1, 'Walk-in', 'w3@example.com')
 SELECT missed_note_at, sub_served FROM waitlist.sku WHERE sku = 'FU-3';
 RESET waitlist.reminder_after;
 RESET waitlist.missed_note_after;
+
+-- A second sell-out before the first one's note is due: the note covers the
+-- people of both.  A and B let their holds lapse, C and D claim (sell-out:
+-- A and B leave the list); the next sale, within the day, tells E and F; E
+-- lets the hold lapse, F claims (sell-out: E leaves).  A day later A, B and
+-- E each hear they are off the list.
+SET waitlist.test_now = '2031-02-10 10:00+00';
+SELECT sku FROM waitlist.upsert_sku('FU-5', 'Sneaker', confirm_signups => false, send_sold_out_again => false);
+SELECT waitlist.set_hold_window('FU-5', '1 hour');
+SELECT count(waitlist.subscribe('FU-5', x || '@example.com')) AS joined FROM unnest(ARRAY['a', 'b', 'c', 'd']) x;
+SELECT waitlist.restock('FU-5', 2);
+SET waitlist.test_now = '2031-02-10 11:01+00';
+SELECT tick_for('FU-5') >= 0 AS ticked;
+SELECT waitlist.claim_hold('FU-5', 'c@example.com', 'FU5-C') > 0 AS c, waitlist.claim_hold('FU-5', 'd@example.com', 'FU5-D') > 0 AS d;
+SET waitlist.test_now = '2031-02-10 12:00+00';
+SELECT count(waitlist.subscribe('FU-5', x || '@example.com')) AS joined FROM unnest(ARRAY['e', 'f']) x;
+SELECT waitlist.restock('FU-5', 1);
+SET waitlist.test_now = '2031-02-10 13:01+00';
+SELECT tick_for('FU-5') >= 0 AS ticked;
+SELECT waitlist.claim_hold('FU-5', 'f@example.com', 'FU5-F') > 0 AS f;
+SELECT missed_from, missed_to FROM waitlist.sku WHERE sku = 'FU-5';
+SET waitlist.test_now = '2031-02-11 14:00+00';
+SELECT tick_for('FU-5') >= 0 AS ticked;
+SELECT recipient, payload->>'still_on_list' AS still_on_list FROM waitlist.outbox
+ WHERE sku = 'FU-5' AND kind = 'missed_out' ORDER BY recipient;
+SELECT count(*) AS violations FROM waitlist.check_invariants() WHERE sku LIKE 'FU-%';
 RESET waitlist.test_now;

@@ -67,7 +67,7 @@ SELECT visitor, views FROM waitlist.repeat_oos_visitors('2034-03-03', '2034-03-0
 
 -- What became of DM-2's 25 back_in_stock emails: 5 not sent (the buyers'),
 -- of the others 10 delivered, 4 of those opened, 2 of those clicked, one
--- bounced.
+-- bounced afterwards (so 9 count as delivered).
 SELECT count(*) FILTER (WHERE waitlist.record_event(id::text, 'delivered')) AS delivered,
 	   count(*) FILTER (WHERE n <= 4 AND waitlist.record_event(id::text, 'opened')) AS opened,
 	   count(*) FILTER (WHERE n <= 2 AND waitlist.record_event(id::text, 'clicked')) AS clicked,

@@ -16,7 +16,7 @@
 -- touch.  Part 2 stays inside the transaction with SET ROLE and is undone
 -- by the ROLLBACK.
 BEGIN;
-SELECT plan(486);
+SELECT plan(489);
 SET LOCAL statement_timeout = '120s';
 
 CREATE EXTENSION IF NOT EXISTS dblink;
@@ -187,6 +187,7 @@ INSERT INTO fn_kind VALUES
 	('waitlist.roll_up_views()', '{admin}'),
 	('waitlist.views_by_day(date,date,text)', '{admin}'),
 	('waitlist.metrics(date,date,text)', '{admin}'),
+	('waitlist.bis_notified(date,date,text)', '{admin}'),
 	('waitlist.demand(text)', '{admin}'),
 	('waitlist.signup_trend(date,date,text)', '{admin}'),
 	('waitlist.fastest_sellouts(integer)', '{admin}'),

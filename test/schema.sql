@@ -4,7 +4,7 @@
 -- membership, pg_dump registration (extconfig) and the waitlist.* GUCs.
 -- Run by: pg_prove -d wl_tap --ext .sql test/
 BEGIN;
-SELECT plan(846);
+SELECT plan(849);
 
 -- ---------------------------------------------------------------- schema
 SELECT has_schema('waitlist');
@@ -471,6 +471,7 @@ INSERT INTO expected_function VALUES
 	('roll_up_views', ARRAY[]::text[], 'integer', true),
 	('views_by_day', ARRAY['date', 'date', 'text'], 'setof record', true),
 	('metrics', ARRAY['date', 'date', 'text'], 'setof record', true),
+	('bis_notified', ARRAY['date', 'date', 'text'], 'setof record', true),
 	('check_day_range', ARRAY['date', 'date'], 'void', false),
 	('demand', ARRAY['text'], 'setof record', true),
 	('signup_trend', ARRAY['date', 'date', 'text'], 'setof record', true),

@@ -452,15 +452,16 @@ serve_signups(SkuState *s)
 /*
  * $1 the SKU, [$2, $3) the positions told while it was on sale, $4 since
  * when.  Leave: the sign-ups whose held unit the clock passed on (a wave of
- * this sale closed at its end, wl_holds_expire: each wave's range read by
- * index), and those that kept their place before.
+ * this sale closed at its end with units unclaimed, wl_holds_expire; not
+ * one a stock count emptied: each wave's range read by index), and those
+ * that kept their place before.
  */
 #define LAPSE "UPDATE waitlist.subscriber u SET state = 'lapsed', unsubscribed_at = waitlist.now()," \
 	" confirm_pending = false"
 static WlQuery q_lapse_held = {
 	LAPSE
 	" FROM waitlist.hold h"
-	" WHERE h.sku = $1 AND h.created_at >= $4 AND h.closed_at >= h.expires_at"
+	" WHERE h.sku = $1 AND h.created_at >= $4 AND h.closed_at >= h.expires_at AND h.units > h.claimed"
 	"  AND u.sku = $1 AND u.state = 'waiting' AND u.pos >= h.pos_from AND u.pos < h.pos_to"
 	"  AND u.pos >= $2 AND u.pos < $3",
 	4, {TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID}, NULL

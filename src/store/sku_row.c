@@ -625,8 +625,10 @@ static WlQuery q_mark_sold_out = {
 	"UPDATE waitlist.sku SET last_sellout = greatest($5 - in_stock_since, interval '0'),"
 	" in_stock_since = NULL, wave_start = NULL,"
 	" missed_note_at = CASE WHEN $4 IS NULL THEN missed_note_at ELSE $4 END,"
-	" missed_from = CASE WHEN $4 IS NULL THEN missed_from ELSE $2 END,"
-	" missed_to = CASE WHEN $4 IS NULL THEN missed_to ELSE $3 END,"
+	" missed_from = CASE WHEN $4 IS NULL THEN missed_from WHEN missed_note_at IS NULL THEN $2"
+	"  ELSE least(missed_from, $2) END,"
+	" missed_to = CASE WHEN $4 IS NULL THEN missed_to WHEN missed_note_at IS NULL THEN $3"
+	"  ELSE greatest(missed_to, $3) END,"
 	" missed_since = CASE WHEN $4 IS NULL OR missed_note_at IS NOT NULL THEN missed_since"
 	"  ELSE $5 END"
 	" WHERE sku = $1",
@@ -639,7 +641,7 @@ static WlQuery q_mark_sold_out = {
  * (positions [missed_from, missed_to), missed_to > missed_from), their
  * missed_out note is due note_after_s from now (< 0: no note); the note
  * also goes to those who left the list at this sell-out or one before it
- * whose note is still due (missed_since).  The row is locked (the
+ * whose note is still due (missed_since): the positions then span both.  The row is locked (the
  * allocator).
  */
 void
