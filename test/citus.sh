@@ -286,6 +286,8 @@ expect "metrics on the coordinator for ${DROPS[0]}: 350 sign-ups over 10 views, 
 			   FROM waitlist.metrics($today, $today, '${DROPS[0]}')
 			  WHERE metric IN ('signup_rate', 'back_in_stock_conversion')" 2>&1)" \
 	"back_in_stock_conversion 0/200,signup_rate 350/10"
+expect "demand() on the coordinator: ${DROPS[0]} has 150 people not yet told, and every drop is listed" \
+	"$(c -c "SELECT people_waiting FROM waitlist.demand('${DROPS[0]}')" 2>&1)/$(c -c "SELECT count(*) FROM waitlist.demand() WHERE sku IN ('${DROPS[0]}', '${DROPS[1]}', '${DROPS[2]}', '${DROPS[3]}')" 2>&1)" "150/4"
 expect "metrics over every SKU on the coordinator, and roll_up_views() (today is not over: nothing to roll up)" \
 	"$(c -c "SELECT count(*) FROM waitlist.metrics($today, $today)" 2>&1)/$(c -c "SELECT waitlist.roll_up_views()" 2>&1)" "5/0"
 
