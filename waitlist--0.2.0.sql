@@ -2111,8 +2111,8 @@ REVOKE ALL ON FUNCTION waitlist.bis_notified(date, date, text) FROM PUBLIC;
  * The seed's metrics over the days [from_day, to_day] (UTC), for one SKU or
  * all: one row each, its value a fraction (NULL when nothing was there to
  * count), numerator and denominator, the target band and where the value
- * falls (in_band, below, above, ok, flag, no_data).  Definitions in the
- * reference ("Metrics").
+ * falls (in_band, below, above, no_data).  Definitions in the
+ * reference ("What the lists tell the merchant").
  */
 CREATE FUNCTION waitlist.metrics(from_day date, to_day date, for_sku text DEFAULT NULL)
 RETURNS TABLE (metric text, value numeric, numerator bigint, denominator bigint, target text, verdict text)
