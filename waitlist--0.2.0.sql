@@ -190,6 +190,7 @@ CREATE TABLE waitlist.line (
 	tracking_number	text,
 	tracking_url	text,
 	promised_on		date,
+	from_stock		boolean NOT NULL DEFAULT false,
 	PRIMARY KEY (id, sku),
 	UNIQUE (sku, order_ref),
 	/*
@@ -980,7 +981,8 @@ BEGIN
 	RETURN NEXT 'distributed table waitlist.sku by sku';
 	FOREACH t IN ARRAY ARRAY['waitlist.line', 'waitlist.subscriber', 'waitlist.batch',
 							 'waitlist.preorder_channel', 'waitlist.availability', 'waitlist.purchase',
-							 'waitlist.hold', 'waitlist.page_view', 'waitlist.view_day'] LOOP
+							 'waitlist.hold', 'waitlist.page_view', 'waitlist.view_day',
+							 'waitlist.sale_period'] LOOP
 		PERFORM pg_catalog.create_distributed_table(t, 'sku', colocate_with => 'waitlist.sku');
 		RETURN NEXT pg_catalog.format('distributed table %s by sku, colocated with waitlist.sku', t);
 	END LOOP;
@@ -1057,7 +1059,7 @@ AS $$
 		('app', 'function', 'waitlist.opt_out(text,text)', 'EXECUTE'),
 		('app', 'function', 'waitlist.opt_in(text,text)', 'EXECUTE'),
 		('app', 'function', 'waitlist.suppressed(text)', 'EXECUTE'),
-		('app', 'function', 'waitlist.record_purchase(text,text,text,timestamp with time zone)', 'EXECUTE'),
+		('app', 'function', 'waitlist.record_purchase(text,text,text,timestamp with time zone,integer,numeric)', 'EXECUTE'),
 		('app', 'function', 'waitlist.claim_hold(text,text,text,text,text)', 'EXECUTE'),
 		('app', 'function', 'waitlist.record_view(text,text,text)', 'EXECUTE'),
 		-- the relay: claim, acknowledge, record delivery events, tick
@@ -1117,7 +1119,7 @@ AS $$
 		('admin', 'function', 'waitlist.bis_notified(date,date,text)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.demand(text)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.signup_trend(date,date,text)', 'EXECUTE'),
-		('admin', 'function', 'waitlist.fastest_sellouts(integer)', 'EXECUTE'),
+		('admin', 'function', 'waitlist.fastest_sellouts(date,date,integer)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.repeat_oos_visitors(date,date,integer)', 'EXECUTE'),
 		('admin', 'function', 'waitlist.message_outcomes(date,date,text)', 'EXECUTE'))
 	AS v (kind, object_type, object, privilege)
@@ -1777,6 +1779,8 @@ CREATE TABLE waitlist.purchase (
 	source			text NOT NULL
 					CHECK (source OPERATOR(pg_catalog.=) ANY (ARRAY['external', 'order'])),
 	converted		integer NOT NULL DEFAULT 0,
+	qty				integer CHECK (qty OPERATOR(pg_catalog.>) 0),
+	amount			numeric CHECK (amount OPERATOR(pg_catalog.>) 0),
 	recorded_at		timestamptz NOT NULL DEFAULT waitlist.now(),
 	PRIMARY KEY (sku, order_ref, contact)
 );
@@ -1785,17 +1789,20 @@ COMMENT ON COLUMN waitlist.purchase.contact IS 'a lower-cased email address or a
 COMMENT ON COLUMN waitlist.purchase.at IS 'when the order was made (record_purchase: as reported; an order through the extension: its placement)';
 COMMENT ON COLUMN waitlist.purchase.source IS 'external: reported by record_purchase; order: placed through the extension';
 COMMENT ON COLUMN waitlist.purchase.converted IS 'the sign-ups this purchase converted';
+COMMENT ON COLUMN waitlist.purchase.qty IS 'units of the SKU the order bought, as record_purchase reported them (NULL for an order through the extension: its line has them)';
+COMMENT ON COLUMN waitlist.purchase.amount IS 'what the order paid for those units, when reported (NULL: not given)';
 CREATE INDEX purchase_contact ON waitlist.purchase (sku, contact, at);
 SELECT pg_catalog.pg_extension_config_dump('waitlist.purchase', '');
 
-CREATE FUNCTION waitlist.record_purchase(sku text, contact text, order_ref text, at timestamptz DEFAULT NULL)
+CREATE FUNCTION waitlist.record_purchase(sku text, contact text, order_ref text, at timestamptz DEFAULT NULL,
+										 qty integer DEFAULT 1, amount numeric DEFAULT NULL)
 RETURNS integer
 AS 'MODULE_PATHNAME', 'waitlist_record_purchase'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE
 	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION waitlist.record_purchase(text, text, text, timestamptz) IS
-	'an order of the SKU made outside the extension, by an email address or phone number: converts the buyer''s earlier sign-ups for it and keeps wave messages from them; returns the sign-ups converted (0 when the purchase was already recorded)';
-REVOKE ALL ON FUNCTION waitlist.record_purchase(text, text, text, timestamptz) FROM PUBLIC;
+COMMENT ON FUNCTION waitlist.record_purchase(text, text, text, timestamptz, integer, numeric) IS
+	'an order of the SKU made outside the extension (qty units, amount paid when given), by an email address or phone number: converts the buyer''s earlier sign-ups for it and keeps wave messages from them; returns the sign-ups converted (0 when the purchase was already recorded)';
+REVOKE ALL ON FUNCTION waitlist.record_purchase(text, text, text, timestamptz, integer, numeric) FROM PUBLIC;
 
 /* ------------------------------------------------------------------------
  * Exclusive holds.  With a hold window set on a SKU, each sign-up a wave
@@ -1937,7 +1944,27 @@ CREATE TABLE waitlist.view_day_done (
 COMMENT ON TABLE waitlist.view_day_done IS 'the days whose page views are in view_day (all of them: a day is rolled up once it is over)';
 SELECT pg_catalog.pg_extension_config_dump('waitlist.view_day_done', '');
 
-COMMENT ON COLUMN waitlist.line.promised_on IS 'the ship date the customer was given when ordering: the SKU''s ship date for a pre-order, its confirmed restock date for a backorder (NULL: none given)';
+/*
+ * The sell-out history: each time a SKU's units went on sale (free units
+ * after the waiting lines were served) and when the last of them was
+ * allocated.  Written by the allocator at commit, one row per sale period;
+ * what the SKU sold between, the stock-outs between periods, and its
+ * launch (the first period) feed metrics() and fastest_sellouts().
+ */
+CREATE TABLE waitlist.sale_period (
+	sku				text NOT NULL REFERENCES waitlist.sku (sku),
+	on_sale_at		timestamptz NOT NULL,
+	sold_out_at		timestamptz,
+	PRIMARY KEY (sku, on_sale_at),
+	CHECK (sold_out_at OPERATOR(pg_catalog.>=) on_sale_at)
+);
+COMMENT ON TABLE waitlist.sale_period IS 'the sell-out history: when each batch of a SKU''s units went on sale and when the last was allocated';
+COMMENT ON COLUMN waitlist.sale_period.sold_out_at IS 'when the last free unit was allocated (NULL: still on sale)';
+CREATE INDEX sale_period_sold_out ON waitlist.sale_period (sold_out_at);
+SELECT pg_catalog.pg_extension_config_dump('waitlist.sale_period', '');
+
+COMMENT ON COLUMN waitlist.line.promised_on IS 'the ship date the customer was given when ordering: the SKU''s ship date for a pre-order, its confirmed restock date for a backorder not sold from stock (NULL: none given)';
+COMMENT ON COLUMN waitlist.line.from_stock IS 'free units covered the line when it was placed: a sale from stock (place_order, a claimed hold), not a backorder; lines placed before 0.2.0 say false';
 
 CREATE FUNCTION waitlist.record_view(sku text, visitor text, shown text) RETURNS void
 AS 'MODULE_PATHNAME', 'waitlist_record_view'
@@ -2111,11 +2138,11 @@ REVOKE ALL ON FUNCTION waitlist.bis_notified(date, date, text) FROM PUBLIC;
  * The seed's metrics over the days [from_day, to_day] (UTC), for one SKU or
  * all: one row each, its value a fraction (NULL when nothing was there to
  * count), numerator and denominator, the target band and where the value
- * falls (in_band, below, above, no_data).  Definitions in the
+ * falls (in_band, below, above, no_band, no_data).  Definitions in the
  * reference ("What the lists tell the merchant").
  */
 CREATE FUNCTION waitlist.metrics(from_day date, to_day date, for_sku text DEFAULT NULL)
-RETURNS TABLE (metric text, value numeric, numerator bigint, denominator bigint, target text, verdict text)
+RETURNS TABLE (metric text, value numeric, numerator numeric, denominator numeric, target text, verdict text)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -2125,7 +2152,8 @@ BEGIN
 	RETURN QUERY
 		WITH p AS (
 			SELECT metrics.from_day::timestamp AT TIME ZONE 'UTC' AS s,
-				   (metrics.to_day + 1)::timestamp AT TIME ZONE 'UTC' AS e, metrics.for_sku AS only
+				   (metrics.to_day + 1)::timestamp AT TIME ZONE 'UTC' AS e, metrics.for_sku AS only,
+				   waitlist.now() AS now
 		), v AS (
 			SELECT sum(views) FILTER (WHERE shown IN ('out_of_stock', 'notify_me')) AS oos,
 				   sum(views) FILTER (WHERE shown = 'backorder') AS bo
@@ -2137,10 +2165,10 @@ BEGIN
 			SELECT count(*) AS notified, count(*) FILTER (WHERE t.bought) AS bought
 			  FROM waitlist.bis_notified(metrics.from_day, metrics.to_day, metrics.for_sku) t
 		), bo AS (
-			-- backorders placed in the period (claimed holds aside: not placed from a page)
+			-- backorders placed in the period (sales from stock and claimed holds aside)
 			SELECT count(*) AS placed, count(*) FILTER (WHERE l.state = 'cancelled') AS cancelled
 			  FROM waitlist.line l, p
-			 WHERE l.kind = 'backorder' AND l.pos_start >= 0
+			 WHERE l.kind = 'backorder' AND NOT l.from_stock
 			   AND l.created_at >= p.s AND l.created_at < p.e AND (p.only IS NULL OR l.sku = p.only)
 		), pre AS (
 			-- pre-orders shipped in the period that were given a ship date
@@ -2149,30 +2177,129 @@ BEGIN
 			  FROM waitlist.line l, p
 			 WHERE l.kind = 'preorder' AND l.state = 'shipped' AND l.promised_on IS NOT NULL
 			   AND l.shipped_at >= p.s AND l.shipped_at < p.e AND (p.only IS NULL OR l.sku = p.only)
+		), stock_sales AS (
+			-- sales from stock: orders reported by record_purchase (once per
+			-- order, whichever contacts reported it) and lines sold from stock
+			SELECT q.sku, q.at, q.qty, q.amount
+			  FROM (SELECT DISTINCT ON (q.sku, q.order_ref) q.sku, q.at, q.qty, q.amount
+					  FROM waitlist.purchase q, p
+					 WHERE q.source = 'external' AND (p.only IS NULL OR q.sku = p.only)
+					 ORDER BY q.sku, q.order_ref, q.at) q
+			UNION ALL
+			SELECT l.sku, l.created_at, l.qty, coalesce(l.amount, l.qty * l.unit_price)
+			  FROM waitlist.line l, p
+			 WHERE l.from_stock AND l.state <> 'cancelled' AND (p.only IS NULL OR l.sku = p.only)
+		), periods AS (
+			SELECT sp.sku, sp.on_sale_at, sp.sold_out_at,
+				   lead(sp.on_sale_at) OVER (PARTITION BY sp.sku ORDER BY sp.on_sale_at) AS back_at
+			  FROM waitlist.sale_period sp, p WHERE p.only IS NULL OR sp.sku = p.only
+		), launch AS (
+			-- a launch in the period: the SKU's first sale period, after pre-orders
+			SELECT f.sku, f.at,
+				   sum(coalesce(l.amount, l.qty * l.unit_price)) AS pre_revenue,
+				   sum(l.qty * l.unit_price) / nullif(sum(l.qty) FILTER (WHERE l.unit_price IS NOT NULL), 0) AS price
+			  FROM (SELECT periods.sku, min(periods.on_sale_at) AS at FROM periods GROUP BY periods.sku) f
+			  JOIN waitlist.line l ON l.sku = f.sku AND l.kind = 'preorder' AND l.state <> 'cancelled'
+								  AND l.created_at < f.at
+			 CROSS JOIN p
+			 WHERE f.at >= p.s AND f.at < p.e
+			 GROUP BY f.sku, f.at
+		), launch_week AS (
+			-- everything else the SKU sold in its first 7 days on sale: from
+			-- stock, backorders and pre-orders; a sale without an amount at
+			-- the SKU's average pre-order price
+			SELECT sum(la.pre_revenue) AS pre_revenue,
+				   sum(la.pre_revenue) + coalesce(sum(w.revenue), 0) AS revenue
+			  FROM launch la
+			  LEFT JOIN (SELECT la2.sku, sum(coalesce(x.amount, x.qty * la2.price)) AS revenue
+						   FROM launch la2
+						   JOIN (SELECT ss.sku, ss.at, ss.qty, ss.amount FROM stock_sales ss
+								 UNION ALL
+								 SELECT l.sku, l.created_at, l.qty, coalesce(l.amount, l.qty * l.unit_price)
+								   FROM waitlist.line l
+								  WHERE NOT l.from_stock AND l.state <> 'cancelled') x
+							 ON x.sku = la2.sku AND x.at >= la2.at AND x.at < la2.at + interval '7 days'
+						  GROUP BY la2.sku) w ON w.sku = la.sku
+		), outs AS (
+			-- stock-outs overlapping the period: from a sell-out to the next
+			-- sale period (or now), cut to the period; none for a SKU that is
+			-- discontinued now
+			SELECT pe.sku, pe.sold_out_at, greatest(pe.sold_out_at, p.s) AS f,
+				   least(coalesce(pe.back_at, p.now), p.e, p.now) AS t
+			  FROM periods pe
+			  JOIN waitlist.sku k ON k.sku = pe.sku AND k.status <> 'discontinued'
+			 CROSS JOIN p
+			 WHERE pe.sold_out_at IS NOT NULL AND pe.sold_out_at < least(p.e, p.now)
+			   AND coalesce(pe.back_at, p.now) > p.s
+		), sold AS (
+			-- units sold from stock in the 28 days up to each stock-out, the
+			-- sale that emptied the shelf included (joins, not correlated
+			-- subqueries: Citus plans these)
+			SELECT o.sku, o.sold_out_at, sum(ss.qty) AS units
+			  FROM outs o
+			  JOIN stock_sales ss ON ss.sku = o.sku AND ss.at >= o.sold_out_at - interval '28 days'
+								 AND ss.at <= o.sold_out_at
+			 GROUP BY o.sku, o.sold_out_at
+		), selling AS (
+			-- the days on sale in those 28 days
+			SELECT o.sku, o.sold_out_at,
+				   extract(epoch FROM sum(least(pe.sold_out_at, o.sold_out_at)
+										 - greatest(pe.on_sale_at, o.sold_out_at - interval '28 days'))) / 86400.0 AS days
+			  FROM outs o
+			  JOIN periods pe ON pe.sku = o.sku AND pe.sold_out_at IS NOT NULL
+							 AND pe.sold_out_at > o.sold_out_at - interval '28 days'
+							 AND pe.on_sale_at < o.sold_out_at
+			 GROUP BY o.sku, o.sold_out_at
+		), ordered AS (
+			-- units of the backorders and pre-orders placed during each
+			-- stock-out (within the period), cancelled ones aside
+			SELECT o.sku, o.sold_out_at, sum(l.qty) AS units
+			  FROM outs o
+			  JOIN waitlist.line l ON l.sku = o.sku AND NOT l.from_stock AND l.state <> 'cancelled'
+								  AND l.created_at >= o.f AND l.created_at < o.t
+			 GROUP BY o.sku, o.sold_out_at
+		), capture AS (
+			-- a stock-out counts when units were sold from stock before it:
+			-- expected = units per day on sale (at least a day) x its days
+			SELECT coalesce(sum(coalesce(od.units, 0)), 0) AS captured,
+				   round(sum(so.units / greatest(coalesce(se.days, 0), 1.0)
+							 * extract(epoch FROM o.t - o.f) / 86400.0), 2) AS expected
+			  FROM outs o
+			  JOIN sold so ON so.sku = o.sku AND so.sold_out_at = o.sold_out_at
+			  LEFT JOIN selling se ON se.sku = o.sku AND se.sold_out_at = o.sold_out_at
+			  LEFT JOIN ordered od ON od.sku = o.sku AND od.sold_out_at = o.sold_out_at
+			 WHERE so.units > 0
 		), m (ord, metric, num, den, lo, hi, target) AS (
-			SELECT 1, 'signup_rate', (SELECT n FROM signups), (SELECT oos FROM v)::bigint, 0.10, 0.20, '10-20%'
+			SELECT 1, 'signup_rate', (SELECT n FROM signups)::numeric, (SELECT oos FROM v), 0.10, 0.20, '10-20%'
 			UNION ALL
-			SELECT 2, 'back_in_stock_conversion', bought, notified, 0.08, 0.15, '8-15%' FROM bis
+			SELECT 2, 'back_in_stock_conversion', bought::numeric, notified::numeric, 0.08, 0.15, '8-15%' FROM bis
 			UNION ALL
-			SELECT 3, 'backorder_conversion', (SELECT placed FROM bo), (SELECT bo FROM v)::bigint,
+			SELECT 3, 'preorder_revenue_share', round(pre_revenue, 2), round(revenue, 2), 0.20, 0.40, '20-40%'
+			  FROM launch_week
+			UNION ALL
+			SELECT 4, 'backorder_conversion', (SELECT placed FROM bo)::numeric, (SELECT bo FROM v),
 				   0.05, NULL, 'at least 5%'
 			UNION ALL
-			SELECT 4, 'backorder_cancellation', cancelled, placed, NULL, 0.15, 'at most 15%' FROM bo
+			SELECT 5, 'backorder_cancellation', cancelled::numeric, placed::numeric, NULL, 0.15, 'at most 15%' FROM bo
 			UNION ALL
-			SELECT 5, 'preorder_on_time', on_time, shipped, 0.90, NULL, 'at least 90%' FROM pre
+			SELECT 6, 'preorder_on_time', on_time::numeric, shipped::numeric, 0.90, NULL, 'at least 90%' FROM pre
+			UNION ALL
+			SELECT 7, 'revenue_capture', captured::numeric, expected, NULL, NULL, 'no band (higher is better)'
+			  FROM capture
 		)
 		SELECT m.metric,
-			   round(m.num::numeric / nullif(m.den, 0), 4),
-			   m.num, coalesce(m.den, 0), m.target,
+			   round(m.num / nullif(m.den, 0), 4),
+			   coalesce(m.num, 0), coalesce(m.den, 0), m.target,
 			   CASE WHEN coalesce(m.den, 0) = 0 THEN 'no_data'
-					WHEN m.lo IS NOT NULL AND m.num::numeric / m.den < m.lo THEN 'below'
-					WHEN m.hi IS NOT NULL AND m.num::numeric / m.den > m.hi THEN 'above'
+					WHEN m.lo IS NOT NULL AND m.num / m.den < m.lo THEN 'below'
+					WHEN m.hi IS NOT NULL AND m.num / m.den > m.hi THEN 'above'
+					WHEN m.lo IS NULL AND m.hi IS NULL THEN 'no_band'
 					ELSE 'in_band' END
 		  FROM m ORDER BY m.ord;
 END
 $$;
 COMMENT ON FUNCTION waitlist.metrics(date, date, text) IS
-	'the seed''s metrics over the days [from_day, to_day] (UTC), for one SKU or all: value (a fraction), numerator, denominator, target band and verdict (in_band, below, above, no_data)';
+	'the seed''s metrics over the days [from_day, to_day] (UTC), for one SKU or all: value (a fraction), numerator, denominator, target band and verdict (in_band, below, above, no_band, no_data)';
 REVOKE ALL ON FUNCTION waitlist.metrics(date, date, text) FROM PUBLIC;
 
 /* ------------------------------------------------------------------------
@@ -2250,26 +2377,34 @@ COMMENT ON FUNCTION waitlist.signup_trend(date, date, text) IS
 	'sign-ups per SKU and day (UTC) over [from_day, to_day], every day of the range listed (0 when none), for the SKUs with a sign-up in it';
 REVOKE ALL ON FUNCTION waitlist.signup_trend(date, date, text) FROM PUBLIC;
 
-CREATE FUNCTION waitlist.fastest_sellouts(max_rows integer DEFAULT 10)
-RETURNS TABLE (sku text, title text, last_sellout interval, people_waiting bigint)
+CREATE FUNCTION waitlist.fastest_sellouts(from_day date, to_day date, max_rows integer DEFAULT 10)
+RETURNS TABLE (sku text, title text, sellouts bigint, fastest interval, typical interval,
+			   last_sold_out_at timestamptz, people_waiting bigint)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
+	PERFORM waitlist.check_day_range(fastest_sellouts.from_day, fastest_sellouts.to_day);
 	IF fastest_sellouts.max_rows IS NULL OR fastest_sellouts.max_rows < 1 THEN
 		RAISE EXCEPTION 'max_rows must be at least 1' USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	RETURN QUERY
-		SELECT s.sku, s.title, s.last_sellout,
-			   (SELECT count(*) FROM waitlist.subscriber u WHERE u.sku = s.sku AND u.state = 'waiting')
-		  FROM waitlist.sku s WHERE s.last_sellout IS NOT NULL
-		 ORDER BY s.last_sellout, s.sku LIMIT fastest_sellouts.max_rows;
+		SELECT h.sku, s.title, h.n, h.fastest, h.typical, h.last_at, s.sub_waiting
+		  FROM (SELECT sp.sku, count(*) AS n, min(sp.sold_out_at - sp.on_sale_at) AS fastest,
+					   percentile_disc(0.5) WITHIN GROUP (ORDER BY sp.sold_out_at - sp.on_sale_at) AS typical,
+					   max(sp.sold_out_at) AS last_at
+				  FROM waitlist.sale_period sp
+				 WHERE sp.sold_out_at >= (fastest_sellouts.from_day::timestamp AT TIME ZONE 'UTC')
+				   AND sp.sold_out_at < ((fastest_sellouts.to_day + 1)::timestamp AT TIME ZONE 'UTC')
+				 GROUP BY sp.sku) h
+		  JOIN waitlist.sku s ON s.sku = h.sku
+		 ORDER BY h.typical, h.fastest, h.sku LIMIT fastest_sellouts.max_rows;
 END
 $$;
-COMMENT ON FUNCTION waitlist.fastest_sellouts(integer) IS
-	'the SKUs that sold out fastest the last time they were on sale (sku.last_sellout: from going on sale to the last unit allocated), with the people still waiting';
-REVOKE ALL ON FUNCTION waitlist.fastest_sellouts(integer) FROM PUBLIC;
+COMMENT ON FUNCTION waitlist.fastest_sellouts(date, date, integer) IS
+	'the SKUs whose units sold out fastest after going on sale, from the sell-out history (sale_period): the sell-outs over [from_day, to_day] (UTC), the fastest and the typical (median) time from on sale to sold out, the last sell-out and the people waiting now; typical first';
+REVOKE ALL ON FUNCTION waitlist.fastest_sellouts(date, date, integer) FROM PUBLIC;
 
 CREATE FUNCTION waitlist.repeat_oos_visitors(from_day date, to_day date, min_views integer DEFAULT 3)
 RETURNS TABLE (visitor text, views bigint, skus bigint, last_seen timestamptz)

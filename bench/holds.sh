@@ -117,7 +117,7 @@ for s in "${SKU_COUNTS[@]}"; do
 	per=$((HOLDS / s))
 	say "holds: $s SKUs with one wave of $per holds each"
 	q -c "DELETE FROM waitlist.outbox" -c "DELETE FROM waitlist.batch" -c "DELETE FROM waitlist.hold" \
-		-c "DELETE FROM waitlist.subscriber" -c "DELETE FROM waitlist.sku" \
+		-c "DELETE FROM waitlist.subscriber" -c "DELETE FROM waitlist.sale_period" -c "DELETE FROM waitlist.sku" \
 		-c "TRUNCATE bench.person_hold, bench.sku" >/dev/null
 	q -v s="$s" -v per="$per" >/dev/null <<'SQL'
 SET waitlist.test_now = '2030-01-01 09:00+00';

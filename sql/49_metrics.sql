@@ -59,8 +59,11 @@ SELECT metric, value, numerator, denominator, verdict FROM waitlist.metrics('203
 -- MX-3 over February: shipped 2, on time 1: 0.5, below 90%.
 SELECT metric, value, numerator, denominator, verdict
   FROM waitlist.metrics('2033-02-01', '2033-02-28', 'MX-3') WHERE metric = 'preorder_on_time';
--- Every SKU, January: sign-ups 2 + 4 = 6 over the 10 views; the rest as above.
-SELECT metric, value, numerator, denominator, target, verdict FROM waitlist.metrics('2033-01-01', '2033-01-31');
+-- Every SKU, January: sign-ups 2 + 4 = 6 over the 10 views; the rest as
+-- above.  (Revenue capture left out: SKUs of earlier files that sold out
+-- are still out of stock in 2033; sql/51_revenue counts it.)
+SELECT metric, value, numerator, denominator, target, verdict FROM waitlist.metrics('2033-01-01', '2033-01-31')
+ WHERE metric <> 'revenue_capture';
 -- A range with nothing in it.
 SELECT metric, value, numerator, denominator, verdict FROM waitlist.metrics('2033-06-01', '2033-06-30');
 

@@ -44,8 +44,21 @@ SELECT waitlist.place_backorder('DM-W1', 'DM-3', 1, 'W', 'w@example.com') > 0 AS
 -- DM-3's one person who kept the place).
 SELECT sku, people_waiting, paid_units_waiting, suggested_reorder
   FROM waitlist.demand() WHERE sku LIKE 'DM-%';
--- Fastest sell-outs: DM-3 (1 hour), then DM-2 (3 hours).
-SELECT sku, last_sellout, people_waiting FROM waitlist.fastest_sellouts(1000) WHERE sku LIKE 'DM-%';
+-- Fastest sell-outs, from the sell-out history: DM-3 (1 hour), then DM-2
+-- (3 hours).  DM-3 sells out again on 2 March: restocked at 11:00, gone
+-- to a second walk-in at 16:00 (5 hours).  Its typical time is the median
+-- of its two (the lower of two: 1 hour), its fastest 1 hour.  F1, told
+-- twice, kept her place once already: nobody waits for DM-3 any more.
+SET waitlist.test_now = '2034-03-02 11:00+00';
+SELECT waitlist.restock('DM-3', 1);
+SET waitlist.test_now = '2034-03-02 16:00+00';
+SELECT waitlist.place_backorder('DM-W2', 'DM-3', 1, 'W2', 'w2@example.com') > 0 AS walk_in;
+SELECT sku, on_sale_at, sold_out_at FROM waitlist.sale_period WHERE sku LIKE 'DM-%' ORDER BY sku, on_sale_at;
+SELECT sku, sellouts, fastest, typical, last_sold_out_at, people_waiting
+  FROM waitlist.fastest_sellouts('2034-03-01', '2034-03-31', 1000) WHERE sku LIKE 'DM-%';
+-- A range that ends before DM-3's second sell-out: one each.
+SELECT sku, sellouts, fastest, typical
+  FROM waitlist.fastest_sellouts('2034-03-01', '2034-03-01') WHERE sku LIKE 'DM-%';
 
 -- The sign-up trend: DM-1 gets two more on 3 March; every day is listed.
 SET waitlist.test_now = '2034-03-03 09:00+00';
@@ -82,6 +95,7 @@ SELECT waitlist.restock('DM-1', 3);
 SELECT people_waiting, paid_units_waiting, suggested_reorder FROM waitlist.demand('DM-1');
 
 -- Bad input.
-SELECT try($$SELECT * FROM waitlist.fastest_sellouts(0)$$);
+SELECT try($$SELECT * FROM waitlist.fastest_sellouts('2034-03-01', '2034-03-02', 0)$$);
+SELECT try($$SELECT * FROM waitlist.fastest_sellouts('2034-03-02', '2034-03-01')$$);
 SELECT try($$SELECT * FROM waitlist.repeat_oos_visitors('2034-03-01', '2034-03-02', 0)$$);
 RESET waitlist.test_now;

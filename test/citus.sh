@@ -97,15 +97,15 @@ expect "CREATE EXTENSION waitlist on the coordinator reaches both workers" \
 	"$(c -c "SELECT extversion FROM pg_extension WHERE extname = 'waitlist'")/$(c -c "SELECT extversion FROM pg_extension WHERE extname = 'waitlist'")"
 
 # ------------------------------------------------------------- distribute
-expect "waitlist.distribute() reports 10 tables, 5 reference tables and 25 functions" \
-	"$(c -c "SELECT count(*) FROM waitlist.distribute()")" "40"
+expect "waitlist.distribute() reports 11 tables, 5 reference tables and 25 functions" \
+	"$(c -c "SELECT count(*) FROM waitlist.distribute()")" "41"
 expect "the SKU tables are hash-distributed by sku, colocated with waitlist.sku" \
 	"$(c -c "SELECT string_agg(p.logicalrelid::text, ',' ORDER BY p.logicalrelid::text)
 			   FROM pg_dist_partition p, pg_dist_partition s
 			  WHERE s.logicalrelid = 'waitlist.sku'::regclass AND p.partmethod = 'h'
 				AND p.colocationid = s.colocationid
 				AND column_to_column_name(p.logicalrelid, p.partkey) = 'sku'")" \
-	"waitlist.availability,waitlist.batch,waitlist.hold,waitlist.line,waitlist.page_view,waitlist.preorder_channel,waitlist.purchase,waitlist.sku,waitlist.subscriber,waitlist.view_day"
+	"waitlist.availability,waitlist.batch,waitlist.hold,waitlist.line,waitlist.page_view,waitlist.preorder_channel,waitlist.purchase,waitlist.sale_period,waitlist.sku,waitlist.subscriber,waitlist.view_day"
 expect "channel_rule, tracked_inventory, suppression, consent_log and view_day_done are reference tables" \
 	"$(c -c "SELECT string_agg(logicalrelid::text, ',' ORDER BY logicalrelid::text) FROM pg_dist_partition
 			  WHERE partmethod = 'n' AND repmodel = 't'")" \
@@ -289,7 +289,14 @@ expect "metrics on the coordinator for ${DROPS[0]}: 350 sign-ups over 10 views, 
 expect "demand() on the coordinator: ${DROPS[0]} has 150 people not yet told, and every drop is listed" \
 	"$(c -c "SELECT people_waiting FROM waitlist.demand('${DROPS[0]}')" 2>&1)/$(c -c "SELECT count(*) FROM waitlist.demand() WHERE sku IN ('${DROPS[0]}', '${DROPS[1]}', '${DROPS[2]}', '${DROPS[3]}')" 2>&1)" "150/4"
 expect "metrics over every SKU on the coordinator, and roll_up_views() (today is not over: nothing to roll up)" \
-	"$(c -c "SELECT count(*) FROM waitlist.metrics($today, $today)" 2>&1)/$(c -c "SELECT waitlist.roll_up_views()" 2>&1)" "5/0"
+	"$(c -c "SELECT count(*) FROM waitlist.metrics($today, $today)" 2>&1)/$(c -c "SELECT waitlist.roll_up_views()" 2>&1)" "7/0"
+expect "the sell-out history on the workers: each drop went on sale once, at its restock, and is still on sale" \
+	"$(c -c "SELECT count(*) || '/' || count(*) FILTER (WHERE sold_out_at IS NULL) FROM waitlist.sale_period
+			  WHERE sku IN ('${DROPS[0]}', '${DROPS[1]}', '${DROPS[2]}', '${DROPS[3]}')" 2>&1)" "4/4"
+expect "the revenue metrics for one SKU and fastest_sellouts() over every SKU on the coordinator" \
+	"$(c -c "SELECT string_agg(metric || ' ' || verdict, ',' ORDER BY metric) FROM waitlist.metrics($today, $today, '${DROPS[0]}')
+			  WHERE metric IN ('preorder_revenue_share', 'revenue_capture')" 2>&1)/$(c -c "SELECT count(*) >= 0 FROM waitlist.fastest_sellouts($today, $today, 100)" 2>&1)" \
+	"preorder_revenue_share no_data,revenue_capture no_data/t"
 
 # ------------------------------------------------- a cart over two workers
 for s in "$CART1" "$CART2"; do

@@ -16,7 +16,7 @@
 -- touch.  Part 2 stays inside the transaction with SET ROLE and is undone
 -- by the ROLLBACK.
 BEGIN;
-SELECT plan(489);
+SELECT plan(492);
 SET LOCAL statement_timeout = '120s';
 
 CREATE EXTENSION IF NOT EXISTS dblink;
@@ -149,7 +149,7 @@ INSERT INTO fn_kind VALUES
 	('waitlist.opt_out(text,text)', '{app,relay,admin}'),
 	('waitlist.opt_in(text,text)', '{app,admin}'),
 	('waitlist.suppressed(text)', '{app,admin}'),
-	('waitlist.record_purchase(text,text,text,timestamp with time zone)', '{app}'),
+	('waitlist.record_purchase(text,text,text,timestamp with time zone,integer,numeric)', '{app}'),
 	('waitlist.claim_hold(text,text,text,text,text)', '{app}'),
 	('waitlist.record_view(text,text,text)', '{app}'),
 	-- the relay
@@ -190,7 +190,7 @@ INSERT INTO fn_kind VALUES
 	('waitlist.bis_notified(date,date,text)', '{admin}'),
 	('waitlist.demand(text)', '{admin}'),
 	('waitlist.signup_trend(date,date,text)', '{admin}'),
-	('waitlist.fastest_sellouts(integer)', '{admin}'),
+	('waitlist.fastest_sellouts(date,date,integer)', '{admin}'),
 	('waitlist.repeat_oos_visitors(date,date,integer)', '{admin}'),
 	('waitlist.message_outcomes(date,date,text)', '{admin}'),
 	('waitlist.check_invariants()', '{admin}'),

@@ -4,7 +4,7 @@
 -- membership, pg_dump registration (extconfig) and the waitlist.* GUCs.
 -- Run by: pg_prove -d wl_tap --ext .sql test/
 BEGIN;
-SELECT plan(849);
+SELECT plan(863);
 
 -- ---------------------------------------------------------------- schema
 SELECT has_schema('waitlist');
@@ -16,8 +16,8 @@ SELECT is((SELECT e.extrelocatable FROM pg_extension e WHERE e.extname = 'waitli
 SELECT tables_are('waitlist',
 	ARRAY['sku', 'line', 'subscriber', 'batch', 'outbox', 'tracked_inventory', 'preorder_channel',
 		  'channel_rule', 'availability', 'suppression', 'consent_log', 'message_event', 'purchase',
-		  'hold', 'page_view', 'view_day', 'view_day_done'],
-	'waitlist has exactly its seventeen tables');
+		  'hold', 'page_view', 'view_day', 'view_day_done', 'sale_period'],
+	'waitlist has exactly its eighteen tables');
 SELECT types_are('waitlist', ARRAY['preorder_report', 'policy_result'], 'waitlist has exactly two composite types of its own');
 SELECT views_are('waitlist', ARRAY['line_status', 'subscriber_status', 'channel'],
 	'waitlist has exactly its three views');
@@ -121,6 +121,7 @@ INSERT INTO expected_column VALUES
 	('line', 'tracking_number', 'text', false),
 	('line', 'tracking_url', 'text', false),
 	('line', 'promised_on', 'date', false),
+	('line', 'from_stock', 'boolean', true),
 	('subscriber', 'id', 'bigint', true),
 	('subscriber', 'sku', 'text', true),
 	('subscriber', 'email', 'text', false),
@@ -210,6 +211,8 @@ INSERT INTO expected_column VALUES
 	('purchase', 'at', 'timestamp with time zone', true),
 	('purchase', 'source', 'text', true),
 	('purchase', 'converted', 'integer', true),
+	('purchase', 'qty', 'integer', false),
+	('purchase', 'amount', 'numeric', false),
 	('purchase', 'recorded_at', 'timestamp with time zone', true),
 	('hold', 'sku', 'text', true),
 	('hold', 'wave', 'bigint', true),
@@ -230,7 +233,10 @@ INSERT INTO expected_column VALUES
 	('view_day', 'views', 'bigint', true),
 	('view_day', 'visitors', 'bigint', true),
 	('view_day_done', 'day', 'date', true),
-	('view_day_done', 'rolled_at', 'timestamp with time zone', true);
+	('view_day_done', 'rolled_at', 'timestamp with time zone', true),
+	('sale_period', 'sku', 'text', true),
+	('sale_period', 'on_sale_at', 'timestamp with time zone', true),
+	('sale_period', 'sold_out_at', 'timestamp with time zone', false);
 
 -- one test per table: the exact column set, in order
 SELECT columns_are('waitlist', t.tbl,
@@ -239,7 +245,7 @@ SELECT columns_are('waitlist', t.tbl,
 	   format('waitlist.%s has exactly the expected columns', t.tbl))
   FROM (VALUES ('sku'::name), ('line'), ('subscriber'), ('batch'), ('outbox'), ('tracked_inventory'),
 			   ('preorder_channel'), ('channel_rule'), ('availability'), ('suppression'),
-			   ('consent_log'), ('message_event'), ('purchase'), ('hold')) t (tbl);
+			   ('consent_log'), ('message_event'), ('purchase'), ('hold'), ('sale_period')) t (tbl);
 
 -- one test per column: its type
 SELECT col_type_is('waitlist', tbl, col, typ,
@@ -464,7 +470,7 @@ INSERT INTO expected_function VALUES
 	('opt_out', ARRAY['text', 'text'], 'boolean', true),
 	('opt_in', ARRAY['text', 'text'], 'boolean', true),
 	('suppressed', ARRAY['text'], 'text', true),
-	('record_purchase', ARRAY['text', 'text', 'text', 'timestamp with time zone'], 'integer', true),
+	('record_purchase', ARRAY['text', 'text', 'text', 'timestamp with time zone', 'integer', 'numeric'], 'integer', true),
 	('set_hold_window', ARRAY['text', 'interval'], 'interval', true),
 	('claim_hold', ARRAY['text', 'text', 'text', 'text', 'text'], 'bigint', true),
 	('record_view', ARRAY['text', 'text', 'text'], 'void', true),
@@ -475,7 +481,7 @@ INSERT INTO expected_function VALUES
 	('check_day_range', ARRAY['date', 'date'], 'void', false),
 	('demand', ARRAY['text'], 'setof record', true),
 	('signup_trend', ARRAY['date', 'date', 'text'], 'setof record', true),
-	('fastest_sellouts', ARRAY['integer'], 'setof record', true),
+	('fastest_sellouts', ARRAY['date', 'date', 'integer'], 'setof record', true),
 	('repeat_oos_visitors', ARRAY['date', 'date', 'integer'], 'setof record', true),
 	('message_outcomes', ARRAY['date', 'date', 'text'], 'setof record', true),
 	('place_order', ARRAY['text', 'text', 'text', 'text', 'text', 'jsonb'], 'setof record', true),
@@ -625,13 +631,14 @@ INSERT INTO expected_config VALUES
 	('waitlist.tracked_inventory'), ('waitlist.preorder_channel'), ('waitlist.channel_rule'),
 	('waitlist.availability'), ('waitlist.suppression'), ('waitlist.message_event'),
 	('waitlist.consent_log'), ('waitlist.consent_log_id_seq'), ('waitlist.purchase'),
-	('waitlist.hold'), ('waitlist.page_view'), ('waitlist.view_day'), ('waitlist.view_day_done');
+	('waitlist.hold'), ('waitlist.page_view'), ('waitlist.view_day'), ('waitlist.view_day_done'),
+	('waitlist.sale_period');
 -- one test per relation
 SELECT ok((SELECT e.rel::regclass = ANY (x.extconfig) FROM pg_extension x WHERE x.extname = 'waitlist'),
 	   format('%s is registered with pg_extension_config_dump', e.rel))
   FROM expected_config e;
 SELECT is((SELECT array_length(extconfig, 1) FROM pg_extension WHERE extname = 'waitlist'),
-	23, 'extconfig holds exactly 23 relations');
+	24, 'extconfig holds exactly 24 relations');
 SELECT is((SELECT count(*)::int FROM pg_extension x, unnest(x.extcondition) c
 			WHERE x.extname = 'waitlist' AND c <> ''),
 	0, 'every config relation is dumped whole (empty filter condition)');

@@ -164,12 +164,12 @@ SELECT format('%s rows=%s md5=%s', c, n, h) FROM (
 				-- sku.next_status_at is filled by the update on purpose: the
 				-- backorders already waiting get their first status round;
 				-- sku.held, a counter the update adds, starts at 0, and
-				-- subscriber.kept_place, a flag, false.
+				-- subscriber.kept_place and line.from_stock, flags, false.
 				CASE WHEN EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c
 									AND a.attname = 'sku_id' AND NOT a.attisdropped)
 					 THEN 'jsonb_strip_nulls(to_jsonb(t) - ''sku_id'' || jsonb_build_object(''sku'','
 						  ' (SELECT s.sku FROM waitlist.sku s WHERE s.id = t.sku_id)))'
-					 ELSE 'jsonb_strip_nulls(to_jsonb(t)) - ''next_status_at'' - ''held'' - ''kept_place''' END,
+					 ELSE 'jsonb_strip_nulls(to_jsonb(t)) - ''next_status_at'' - ''held'' - ''kept_place'' - ''from_stock''' END,
 				c::regclass), false, true, '')))[1]::text AS h
 	  FROM pg_extension x, unnest(x.extconfig) c
 	 WHERE x.extname = 'waitlist' AND (SELECT relkind FROM pg_class WHERE oid = c) = 'r'

@@ -41,7 +41,7 @@ arg_purchase_time(FunctionCallInfo fcinfo, int argno)
 	return at;
 }
 
-/* SQL: waitlist.record_purchase(sku, contact, order_ref, at) */
+/* SQL: waitlist.record_purchase(sku, contact, order_ref, at, qty, amount) */
 Datum
 waitlist_record_purchase(PG_FUNCTION_ARGS)
 {
@@ -49,10 +49,14 @@ waitlist_record_purchase(PG_FUNCTION_ARGS)
 	char	   *contact = wl_arg_contact(fcinfo, 1);
 	char	   *order_ref = wl_arg_text(fcinfo, 2, "order_ref", WL_MAX_REF_LEN, true);
 	TimestampTz at = arg_purchase_time(fcinfo, 3);
+	WlSale		sale;
 	int			n;
 
+	sale.qty = wl_arg_line_qty(fcinfo, 4);
+	sale.has_amount = wl_arg_amount(fcinfo, 5, "amount", false, 1e12) != NULL;
+	sale.amount = sale.has_amount ? PG_GETARG_DATUM(5) : (Datum) 0;
 	wl_spi_connect();
-	n = wl_record_purchase(sku, contact, strchr(contact, '@') != NULL, order_ref, at);
+	n = wl_record_purchase(sku, contact, strchr(contact, '@') != NULL, order_ref, at, &sale);
 	SPI_finish();
 	PG_RETURN_INT32(n);
 }

@@ -57,10 +57,10 @@ static WlQuery q_same_order = {
 
 static WlQuery q_insert_line = {
 	"INSERT INTO waitlist.line (sku, kind, order_ref, customer, email, phone, qty,"
-	"  pos_start, pos_end, channel, promised_on)"
-	" VALUES ($1, $8, $2, $3, $4, $5, $6, $7, $7 + $6, $9, $10) RETURNING id",
-	10, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, INT8OID, TEXTOID, TEXTOID, DATEOID},
-	NULL
+	"  pos_start, pos_end, channel, promised_on, from_stock)"
+	" VALUES ($1, $8, $2, $3, $4, $5, $6, $7, $7 + $6, $9, $10, $11) RETURNING id",
+	11, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, INT8OID, TEXTOID, TEXTOID, DATEOID,
+	BOOLOID}, NULL
 };
 
 /* Lock the SKU by code; unknown and discontinued SKUs are refused. */
@@ -118,14 +118,16 @@ same_order(const char *sku, const WlOrderArgs *a)
 
 /*
  * Insert the line at positions [start, start + qty); promised, when not
- * NULL, is the ship date the customer is given (line.promised_on).
+ * NULL, is the ship date the customer is given (line.promised_on);
+ * from_stock, whether free units covered it when it was placed (a sale
+ * from stock, not a backorder: line.from_stock).
  */
 static int64
 insert_line(const char *sku, const WlOrderArgs *a, const char *kind, int64 start,
-			const DateADT *promised)
+			const DateADT *promised, bool from_stock)
 {
-	Datum		args[10];
-	char		nulls[11] = "          ";
+	Datum		args[11];
+	char		nulls[12] = "           ";
 
 	args[0] = CStringGetTextDatum(sku);
 	args[1] = CStringGetTextDatum(a->order_ref);
@@ -141,6 +143,7 @@ insert_line(const char *sku, const WlOrderArgs *a, const char *kind, int64 start
 	nulls[4] = a->phone ? ' ' : 'n';
 	args[9] = promised ? DateADTGetDatum(*promised) : (Datum) 0;
 	nulls[9] = promised ? ' ' : 'n';
+	args[10] = BoolGetDatum(from_stock);
 	wl_exec(&q_insert_line, args, nulls, SPI_OK_INSERT_RETURNING, 0);
 	return wl_get_int64(0, 1, NULL);
 }
@@ -217,13 +220,13 @@ wl_place_backorder(const WlOrderArgs *a)
 		DateADT		eta;
 		bool		has_eta = wl_sku_date(&s, SKU_RESTOCK_DATE, &eta) &&
 			wl_sku_bool(&s, SKU_RESTOCK_CONFIRMED);
+		bool		in_stock = wl_sku_free_units(&s) >= wl_sku_int64(&s, SKU_PAID_WAITING) + a->qty;
 
 		require_backorder_policy(&s, a);
 		id = insert_line(sku, a, "backorder", wl_sku_take_paid(sku, a->qty),
-						 has_eta ? &eta : NULL);
+						 has_eta && !in_stock ? &eta : NULL, in_stock);
 		wl_order_purchased(sku, a->order_ref, a->email, a->phone);
-		confirm_backorder(&s, a, id,
-						  wl_sku_free_units(&s) >= wl_sku_int64(&s, SKU_PAID_WAITING) + a->qty);
+		confirm_backorder(&s, a, id, in_stock);
 		wl_touch_sku(sku);
 	}
 	return id;
@@ -239,7 +242,7 @@ int64
 wl_place_claimed_line(const WlSku *s, const WlOrderArgs *a, int64 start)
 {
 	char	   *sku = wl_sku_text(s, SKU_CODE);
-	int64		id = insert_line(sku, a, "backorder", start, NULL);
+	int64		id = insert_line(sku, a, "backorder", start, NULL, true);
 
 	wl_order_purchased(sku, a->order_ref, a->email, a->phone);
 	confirm_backorder(s, a, id, true);

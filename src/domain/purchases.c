@@ -33,17 +33,22 @@ static WlQuery q_recorded = {
 };
 
 static WlQuery q_insert = {
-	"INSERT INTO waitlist.purchase (sku, order_ref, contact, at, source, converted)"
-	" VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sku, order_ref, contact) DO NOTHING",
-	6, {TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, INT4OID}, NULL
+	"INSERT INTO waitlist.purchase (sku, order_ref, contact, at, source, converted, qty, amount)"
+	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (sku, order_ref, contact) DO NOTHING",
+	8, {TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, INT4OID, INT4OID, NUMERICOID}, NULL
 };
 
-/* Write the purchase row; false when it was there already. */
+/*
+ * Write the purchase row; false when it was there already.  sale, when
+ * not NULL, is the units and amount a reported order gives (an order
+ * through the extension keeps them on its line).
+ */
 static bool
 record(const char *sku, const char *order_ref, const char *contact, TimestampTz at,
-	   const char *source, int converted)
+	   const char *source, int converted, const WlSale *sale)
 {
-	Datum		args[6];
+	Datum		args[8];
+	char		nulls[9] = "      nn";
 
 	args[0] = CStringGetTextDatum(sku);
 	args[1] = CStringGetTextDatum(order_ref);
@@ -51,7 +56,14 @@ record(const char *sku, const char *order_ref, const char *contact, TimestampTz 
 	args[3] = TimestampTzGetDatum(at);
 	args[4] = CStringGetTextDatum(source);
 	args[5] = Int32GetDatum(converted);
-	return wl_exec(&q_insert, args, NULL, SPI_OK_INSERT, 0) > 0;
+	if (sale != NULL)
+	{
+		args[6] = Int32GetDatum(sale->qty);
+		nulls[6] = ' ';
+		args[7] = sale->amount;
+		nulls[7] = sale->has_amount ? ' ' : 'n';
+	}
+	return wl_exec(&q_insert, args, nulls, SPI_OK_INSERT, 0) > 0;
 }
 
 /*
@@ -61,7 +73,7 @@ record(const char *sku, const char *order_ref, const char *contact, TimestampTz 
  */
 static int
 purchased(const char *sku, const char *order_ref, const char *contact, bool email,
-		  TimestampTz at, const char *source)
+		  TimestampTz at, const char *source, const WlSale *sale)
 {
 	Datum		args[3];
 	int			n;
@@ -72,18 +84,19 @@ purchased(const char *sku, const char *order_ref, const char *contact, bool emai
 	if (wl_exec(&q_recorded, args, NULL, SPI_OK_SELECT, 1) > 0)
 		return -1;
 	n = wl_convert_signups(sku, contact, email, at);
-	(void) record(sku, order_ref, contact, at, source, n);
+	(void) record(sku, order_ref, contact, at, source, n, sale);
 	return n;
 }
 
 /*
  * An order of sku made elsewhere by contact (a lower-cased email, or a
- * phone) at at: the sign-ups it converted (0 when it was recorded before,
- * or converted nobody).  Refuses an unknown SKU (WL001).
+ * phone) at at, of sale's units and amount: the sign-ups it converted (0
+ * when it was recorded before, or converted nobody).  Refuses an unknown
+ * SKU (WL001).
  */
 int
 wl_record_purchase(const char *sku, const char *contact, bool email,
-				   const char *order_ref, TimestampTz at)
+				   const char *order_ref, TimestampTz at, const WlSale *sale)
 {
 	WlSku		s;
 	char	   *code;
@@ -102,7 +115,7 @@ wl_record_purchase(const char *sku, const char *contact, bool email,
 	code = wl_sku_text(&s, SKU_CODE);
 	if (wl_signup_same_contact(code, 0, email ? contact : NULL, email ? NULL : contact, &pos) == 0)
 	{
-		if (!record(code, order_ref, contact, at, "external", 0))
+		if (!record(code, order_ref, contact, at, "external", 0, sale))
 			return 0;
 		wl_outbox_skip_back_in_stock(code, email ? contact : NULL, email ? NULL : contact);
 		return 0;
@@ -111,7 +124,7 @@ wl_record_purchase(const char *sku, const char *contact, bool email,
 	wl_sku_wait_turn(sku);
 	wl_sku_lock(sku, &s);
 	code = wl_sku_text(&s, SKU_CODE);
-	n = purchased(code, order_ref, contact, email, at, "external");
+	n = purchased(code, order_ref, contact, email, at, "external", sale);
 	if (n < 0)
 		return 0;
 	wl_outbox_skip_back_in_stock(code, email ? contact : NULL, email ? NULL : contact);
@@ -132,7 +145,7 @@ wl_order_purchased(const char *sku, const char *order_ref, const char *email,
 	wl_outbox_skip_back_in_stock(sku, email, phone);
 	if (email != NULL)
 		(void) purchased(sku, order_ref,
-						 wl_contact_key(email, true), true, now, "order");
+						 wl_contact_key(email, true), true, now, "order", NULL);
 	if (phone != NULL)
-		(void) purchased(sku, order_ref, phone, false, now, "order");
+		(void) purchased(sku, order_ref, phone, false, now, "order", NULL);
 }

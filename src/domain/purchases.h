@@ -9,8 +9,16 @@
 #include "postgres.h"
 #include "datatype/timestamp.h"
 
+/* What a reported order sold: units, and the amount paid when given. */
+typedef struct WlSale
+{
+	int32		qty;
+	bool		has_amount;
+	Datum		amount;			/* numeric */
+} WlSale;
+
 extern int	wl_record_purchase(const char *sku, const char *contact, bool email,
-							   const char *order_ref, TimestampTz at);
+							   const char *order_ref, TimestampTz at, const WlSale *sale);
 extern void wl_order_purchased(const char *sku, const char *order_ref,
 							   const char *email, const char *phone);
 

@@ -599,20 +599,36 @@ wl_sku_signups_gone(const char *sku, int64 n)
 }
 
 static WlQuery q_mark_on_sale = {
-	"UPDATE waitlist.sku SET in_stock_since = waitlist.now(), wave_start = $2 WHERE sku = $1",
-	2, {TEXTOID, INT8OID}, NULL
+	"UPDATE waitlist.sku SET in_stock_since = $3, wave_start = $2 WHERE sku = $1",
+	3, {TEXTOID, INT8OID, TIMESTAMPTZOID}, NULL
+};
+
+/* The sell-out history: a sale period opens, and closes at the sell-out. */
+static WlQuery q_period_open = {
+	"INSERT INTO waitlist.sale_period (sku, on_sale_at) VALUES ($1, $2)"
+	" ON CONFLICT (sku, on_sale_at) DO UPDATE SET sold_out_at = NULL",
+	2, {TEXTOID, TIMESTAMPTZOID}, NULL
+};
+
+static WlQuery q_period_close = {
+	"UPDATE waitlist.sale_period SET sold_out_at = $2 WHERE sku = $1 AND sold_out_at IS NULL",
+	2, {TEXTOID, TIMESTAMPTZOID}, NULL
 };
 
 /*
  * Units went on sale; wave_start is the sign-up watermark before the waves
- * that tell people about them.  The row is locked (the allocator).
+ * that tell people about them.  A sale period opens in the history.  The
+ * row is locked (the allocator).
  */
 void
 wl_sku_mark_on_sale(const char *sku, int64 wave_start)
 {
-	Datum		args[2] = {CStringGetTextDatum(sku), Int64GetDatum(wave_start)};
+	Datum		now = wl_now();
+	Datum		args[3] = {CStringGetTextDatum(sku), Int64GetDatum(wave_start), now};
+	Datum		period[2] = {args[0], now};
 
 	wl_exec(&q_mark_on_sale, args, NULL, SPI_OK_UPDATE, 0);
+	wl_exec(&q_period_open, period, NULL, SPI_OK_INSERT, 0);
 }
 
 /*
@@ -650,6 +666,7 @@ wl_sku_mark_sold_out(const char *sku, int64 missed_from, int64 missed_to, double
 	Datum		now = wl_now();
 	Datum		args[5] = {CStringGetTextDatum(sku), Int64GetDatum(missed_from),
 	Int64GetDatum(missed_to), (Datum) 0, now};
+	Datum		period[2];
 	char		nulls[6] = "     ";
 
 	if (missed_to <= missed_from || note_after_s < 0)
@@ -658,6 +675,9 @@ wl_sku_mark_sold_out(const char *sku, int64 missed_from, int64 missed_to, double
 		args[3] = TimestampTzGetDatum(DatumGetTimestampTz(now) +
 									  (int64) (note_after_s * USECS_PER_SEC));
 	wl_exec(&q_mark_sold_out, args, nulls, SPI_OK_UPDATE, 0);
+	period[0] = args[0];
+	period[1] = now;
+	wl_exec(&q_period_close, period, NULL, SPI_OK_UPDATE, 0);
 }
 
 static WlQuery q_missed_done = {
