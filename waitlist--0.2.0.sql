@@ -2177,24 +2177,13 @@ BEGIN
 			  FROM waitlist.line l, p
 			 WHERE l.kind = 'preorder' AND l.state = 'shipped' AND l.promised_on IS NOT NULL
 			   AND l.shipped_at >= p.s AND l.shipped_at < p.e AND (p.only IS NULL OR l.sku = p.only)
-		), stock_sales AS (
-			-- sales from stock: orders reported by record_purchase (once per
-			-- order, whichever contacts reported it) and lines sold from stock
-			SELECT q.sku, q.at, q.qty, q.amount
-			  FROM (SELECT DISTINCT ON (q.sku, q.order_ref) q.sku, q.at, q.qty, q.amount
-					  FROM waitlist.purchase q, p
-					 WHERE q.source = 'external' AND (p.only IS NULL OR q.sku = p.only)
-					 ORDER BY q.sku, q.order_ref, q.at) q
-			UNION ALL
-			SELECT l.sku, l.created_at, l.qty, coalesce(l.amount, l.qty * l.unit_price)
-			  FROM waitlist.line l, p
-			 WHERE l.from_stock AND l.state <> 'cancelled' AND (p.only IS NULL OR l.sku = p.only)
 		), periods AS (
 			SELECT sp.sku, sp.on_sale_at, sp.sold_out_at,
 				   lead(sp.on_sale_at) OVER (PARTITION BY sp.sku ORDER BY sp.on_sale_at) AS back_at
 			  FROM waitlist.sale_period sp, p WHERE p.only IS NULL OR sp.sku = p.only
 		), launch AS (
-			-- a launch in the period: the SKU's first sale period, after pre-orders
+			-- a launch in the period: the SKU's first sale period, with the
+			-- pre-orders placed before it (a launch without any is left out)
 			SELECT f.sku, f.at,
 				   sum(coalesce(l.amount, l.qty * l.unit_price)) AS pre_revenue,
 				   sum(l.qty * l.unit_price) / nullif(sum(l.qty) FILTER (WHERE l.unit_price IS NOT NULL), 0) AS price
@@ -2204,71 +2193,85 @@ BEGIN
 			 CROSS JOIN p
 			 WHERE f.at >= p.s AND f.at < p.e
 			 GROUP BY f.sku, f.at
-		), launch_week AS (
-			-- everything else the SKU sold in its first 7 days on sale: from
-			-- stock, backorders and pre-orders; a sale without an amount at
-			-- the SKU's average pre-order price
-			SELECT sum(la.pre_revenue) AS pre_revenue,
-				   sum(la.pre_revenue) + coalesce(sum(w.revenue), 0) AS revenue
+		), launch_sales AS (
+			-- what those SKUs sold in their first 7 days on sale: orders
+			-- reported by record_purchase (an order's units and amount are on
+			-- its first contact's row; one the extension also has as a line
+			-- is counted from the line), and every line not cancelled (from
+			-- stock, backorders, later pre-orders); a sale without an amount
+			-- at the SKU's average pre-order price.  UNION ALL of joins to
+			-- the tables, each read by SKU through an index.
+			SELECT la.pre_revenue AS pre, 0::numeric AS other FROM launch la
+			UNION ALL
+			SELECT 0, coalesce(q.amount, q.qty * la.price)
 			  FROM launch la
-			  LEFT JOIN (SELECT la2.sku, sum(coalesce(x.amount, x.qty * la2.price)) AS revenue
-						   FROM launch la2
-						   JOIN (SELECT ss.sku, ss.at, ss.qty, ss.amount FROM stock_sales ss
-								 UNION ALL
-								 SELECT l.sku, l.created_at, l.qty, coalesce(l.amount, l.qty * l.unit_price)
-								   FROM waitlist.line l
-								  WHERE NOT l.from_stock AND l.state <> 'cancelled') x
-							 ON x.sku = la2.sku AND x.at >= la2.at AND x.at < la2.at + interval '7 days'
-						  GROUP BY la2.sku) w ON w.sku = la.sku
+			  JOIN waitlist.purchase q ON q.sku = la.sku AND q.source = 'external' AND q.qty IS NOT NULL
+									  AND q.at >= la.at AND q.at < la.at + interval '7 days'
+			  LEFT JOIN waitlist.line x ON x.sku = q.sku AND x.order_ref = q.order_ref
+			 WHERE x.sku IS NULL
+			UNION ALL
+			SELECT 0, coalesce(l.amount, l.qty * l.unit_price, l.qty * la.price)
+			  FROM launch la
+			  JOIN waitlist.line l ON l.sku = la.sku AND l.state <> 'cancelled'
+								  AND l.created_at >= la.at AND l.created_at < la.at + interval '7 days'
+		), launch_week AS (
+			SELECT sum(pre) AS pre_revenue, sum(pre) + sum(other) AS revenue FROM launch_sales
 		), outs AS (
 			-- stock-outs overlapping the period: from a sell-out to the next
 			-- sale period (or now), cut to the period; none for a SKU that is
 			-- discontinued now
-			SELECT pe.sku, pe.sold_out_at, greatest(pe.sold_out_at, p.s) AS f,
+			SELECT pe.sku, pe.on_sale_at, pe.sold_out_at, greatest(pe.sold_out_at, p.s) AS f,
 				   least(coalesce(pe.back_at, p.now), p.e, p.now) AS t
 			  FROM periods pe
 			  JOIN waitlist.sku k ON k.sku = pe.sku AND k.status <> 'discontinued'
 			 CROSS JOIN p
 			 WHERE pe.sold_out_at IS NOT NULL AND pe.sold_out_at < least(p.e, p.now)
 			   AND coalesce(pe.back_at, p.now) > p.s
-		), sold AS (
-			-- units sold from stock in the 28 days up to each stock-out, the
-			-- sale that emptied the shelf included (joins, not correlated
-			-- subqueries: Citus plans these)
-			SELECT o.sku, o.sold_out_at, sum(ss.qty) AS units
+			   AND least(coalesce(pe.back_at, p.now), p.e, p.now) > greatest(pe.sold_out_at, p.s)
+		), per_out AS (
+			-- for each stock-out (a sale period's end): the units sold from
+			-- stock in the 28 days up to it, the sale that emptied the shelf
+			-- included; the days on sale in those 28 days; the units of the
+			-- backorders and pre-orders placed during it (within the period),
+			-- cancelled ones aside.  UNION ALL of joins to the tables, each
+			-- read by SKU through an index, summed per stock-out below (no
+			-- correlated subquery: Citus plans these).
+			SELECT o.sku, o.on_sale_at, o.f, o.t, 0::numeric AS sold, 0::numeric AS days, 0::bigint AS ordered FROM outs o
+			UNION ALL
+			SELECT o.sku, o.on_sale_at, o.f, o.t, q.qty, 0, 0
 			  FROM outs o
-			  JOIN stock_sales ss ON ss.sku = o.sku AND ss.at >= o.sold_out_at - interval '28 days'
-								 AND ss.at <= o.sold_out_at
-			 GROUP BY o.sku, o.sold_out_at
-		), selling AS (
-			-- the days on sale in those 28 days
-			SELECT o.sku, o.sold_out_at,
-				   extract(epoch FROM sum(least(pe.sold_out_at, o.sold_out_at)
-										 - greatest(pe.on_sale_at, o.sold_out_at - interval '28 days'))) / 86400.0 AS days
+			  JOIN waitlist.purchase q ON q.sku = o.sku AND q.source = 'external' AND q.qty IS NOT NULL
+									  AND q.at >= o.sold_out_at - interval '28 days' AND q.at <= o.sold_out_at
+			  LEFT JOIN waitlist.line x ON x.sku = q.sku AND x.order_ref = q.order_ref
+			 WHERE x.sku IS NULL
+			UNION ALL
+			SELECT o.sku, o.on_sale_at, o.f, o.t, l.qty, 0, 0
 			  FROM outs o
-			  JOIN periods pe ON pe.sku = o.sku AND pe.sold_out_at IS NOT NULL
-							 AND pe.sold_out_at > o.sold_out_at - interval '28 days'
-							 AND pe.on_sale_at < o.sold_out_at
-			 GROUP BY o.sku, o.sold_out_at
-		), ordered AS (
-			-- units of the backorders and pre-orders placed during each
-			-- stock-out (within the period), cancelled ones aside
-			SELECT o.sku, o.sold_out_at, sum(l.qty) AS units
+			  JOIN waitlist.line l ON l.sku = o.sku AND l.from_stock AND l.state <> 'cancelled'
+								  AND l.created_at >= o.sold_out_at - interval '28 days'
+								  AND l.created_at <= o.sold_out_at
+			UNION ALL
+			SELECT o.sku, o.on_sale_at, o.f, o.t, 0,
+				   extract(epoch FROM least(pe.sold_out_at, o.sold_out_at)
+									 - greatest(pe.on_sale_at, o.sold_out_at - interval '28 days')) / 86400.0, 0
+			  FROM outs o
+			  JOIN waitlist.sale_period pe ON pe.sku = o.sku AND pe.sold_out_at IS NOT NULL
+										  AND pe.on_sale_at <= o.on_sale_at
+										  AND pe.sold_out_at > o.sold_out_at - interval '28 days'
+			UNION ALL
+			SELECT o.sku, o.on_sale_at, o.f, o.t, 0, 0, l.qty
 			  FROM outs o
 			  JOIN waitlist.line l ON l.sku = o.sku AND NOT l.from_stock AND l.state <> 'cancelled'
 								  AND l.created_at >= o.f AND l.created_at < o.t
-			 GROUP BY o.sku, o.sold_out_at
 		), capture AS (
 			-- a stock-out counts when units were sold from stock before it:
 			-- expected = units per day on sale (at least a day) x its days
-			SELECT coalesce(sum(coalesce(od.units, 0)), 0) AS captured,
-				   round(sum(so.units / greatest(coalesce(se.days, 0), 1.0)
-							 * extract(epoch FROM o.t - o.f) / 86400.0), 2) AS expected
-			  FROM outs o
-			  JOIN sold so ON so.sku = o.sku AND so.sold_out_at = o.sold_out_at
-			  LEFT JOIN selling se ON se.sku = o.sku AND se.sold_out_at = o.sold_out_at
-			  LEFT JOIN ordered od ON od.sku = o.sku AND od.sold_out_at = o.sold_out_at
-			 WHERE so.units > 0
+			SELECT coalesce(sum(g.ordered), 0) AS captured,
+				   round(sum(g.sold / greatest(g.days, 1.0) * extract(epoch FROM g.t - g.f) / 86400.0), 2) AS expected
+			  FROM (SELECT x.sku, x.on_sale_at, x.f, x.t, sum(x.sold) AS sold, sum(x.days) AS days,
+						   sum(x.ordered) AS ordered
+					  FROM per_out x GROUP BY x.sku, x.on_sale_at, x.f, x.t) g
+			 WHERE g.sold > 0
 		), m (ord, metric, num, den, lo, hi, target) AS (
 			SELECT 1, 'signup_rate', (SELECT n FROM signups)::numeric, (SELECT oos FROM v), 0.10, 0.20, '10-20%'
 			UNION ALL

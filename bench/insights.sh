@@ -3,7 +3,10 @@
 # 10,000,000 page views (--quick: 1,000,000) over 30 days and 1,000 SKUs,
 # appended in time order as a shop's would be, with one sign-up per 100
 # views (100,000), one backorder per 500 (20,000), a back_in_stock wave per
-# SKU over half its sign-ups, and a purchase by one in ten of those told.
+# SKU over half its sign-ups, and a purchase by one in ten of those told;
+# for the revenue metrics, three sale periods per SKU (3 days on sale in
+# every 10), a sale from stock per 100 views reported with its amount, and
+# pre-orders before the launch for a tenth of the SKUs.
 # Measured, in fresh backends after one warm-up: the 30-day, all-SKU
 # report's statements - metrics() over the 30 days and views_by_day()
 # summed - with the days rolled up (roll_up_views, run once before and
@@ -43,9 +46,24 @@ UPDATE waitlist.sku SET sub_tail = $PER_SKU, sub_waiting = $PER_SKU - $TOLD, sub
 INSERT INTO waitlist.batch (sku, kind, pos_from, pos_to, scan_lo, scan_hi, units, created_at, expanded_at, messages)
 SELECT 'sku-' || i, 'back_in_stock', 0, $TOLD, 0, $TOLD, $TOLD, '2030-01-20 10:00+00', '2030-01-20 10:00+00', $TOLD
   FROM generate_series(1, 1000) i;
-INSERT INTO waitlist.purchase (sku, order_ref, contact, at, source)
-SELECT 'sku-' || (g % 1000 + 1), 'p-' || g, 's' || g || '@example.com', '2030-01-21 10:00+00', 'external'
+INSERT INTO waitlist.purchase (sku, order_ref, contact, at, source, qty)
+SELECT 'sku-' || (g % 1000 + 1), 'p-' || g, 's' || g || '@example.com', '2030-01-21 10:00+00', 'external', 1
   FROM generate_series(0, $TOLD * 1000 - 1, 10) g;
+INSERT INTO waitlist.sale_period (sku, on_sale_at, sold_out_at)
+SELECT 'sku-' || i, timestamptz '2030-01-01 00:00+00' + make_interval(days => k * 10),
+	   timestamptz '2030-01-04 00:00+00' + make_interval(days => k * 10)
+  FROM generate_series(1, 1000) i, generate_series(0, 2) k;
+INSERT INTO waitlist.purchase (sku, order_ref, contact, at, source, qty, amount)
+SELECT 'sku-' || (g % 1000 + 1), 'w-' || g, 'w' || g || '@example.com',
+	   timestamptz '2030-01-01 00:00+00' + make_interval(days => (g % 3) * 10, secs => (g % 259200)::float8),
+	   'external', 1 + g % 3, 25 * (1 + g % 3)
+  FROM generate_series(0, $SIGNUPS - 1) g;
+INSERT INTO waitlist.line (sku, kind, order_ref, email, qty, pos_start, pos_end, created_at, state,
+						   unit_price, currency, amount)
+SELECT 'sku-' || (g % 100 + 1), 'preorder', 'pre-' || g, 'pre' || g || '@example.com', 1,
+	   1000000 + g, 1000000 + g + 1, timestamptz '2029-12-01 00:00+00' + make_interval(secs => g::float8),
+	   'shipped', 20, 'USD', 20
+  FROM generate_series(0, $LINES / 10 - 1) g;
 INSERT INTO waitlist.line (sku, kind, order_ref, email, qty, pos_start, pos_end, created_at, state)
 SELECT 'sku-' || (g % 1000 + 1), 'backorder', 'o-' || g, 'o' || g || '@example.com', 1, g / 1000, g / 1000 + 1,
 	   timestamptz '2030-01-01 00:00+00' + make_interval(secs => g::float8 / $LINES * 30 * 86400),

@@ -28,7 +28,7 @@ SELECT on_sale_at, sold_out_at FROM waitlist.sale_period WHERE sku = 'RV-1';
 
 -- Launch week, [20 Jan 09:00, 27 Jan 09:00):
 --   W1 3 units for 150.00 (reported by its email and again by its phone:
---      counted once);
+--      counted once, the units and amount kept on the first row);
 --   W2 1 unit, no amount given: at the SKU's pre-order price, 40.00;
 --   B1 2 units sold from stock through the extension, no price: 80.00;
 --   W3 exactly 7 days after the launch: not in the week.
@@ -40,6 +40,9 @@ SELECT waitlist.place_backorder('RV-B1', 'RV-1', 2, 'B1', 'b1@example.com') > 0 
 SELECT order_ref, from_stock, promised_on FROM waitlist.line WHERE order_ref = 'RV-B1';
 SET waitlist.test_now = '2037-01-28 09:00+00';
 SELECT waitlist.record_purchase('RV-1', 'w3@example.com', 'WEB-W3', '2037-01-27 09:00+00', 5, 250) AS w3;
+-- The shop also reports B1's order (the extension has it as a line): not
+-- a second sale.
+SELECT waitlist.record_purchase('RV-1', 'shop@example.com', 'RV-B1', '2037-01-23 12:00+00', 2, 100) AS b1_again;
 SELECT order_ref, contact, qty, amount, source FROM waitlist.purchase WHERE sku = 'RV-1' ORDER BY order_ref, contact;
 
 -- Pre-orders 120.00 of 120.00 + 150.00 + 40.00 + 80.00 = 390.00: 0.3077,
@@ -130,6 +133,42 @@ SELECT metric, numerator, denominator, verdict
 SELECT sku FROM waitlist.upsert_sku('RV-3', 'Stool', status => 'discontinued');
 SELECT metric, numerator, denominator, verdict
   FROM waitlist.metrics('2037-03-01', '2037-03-31', 'RV-3') WHERE metric = 'revenue_capture';
+
+-- RV-5: a sell-out, a restock and a second sell-out at one instant (the
+-- clock stands still): two periods end at the same time, one of them
+-- empty.  The stock-out is counted once: 4 units sold in the day on sale
+-- before it (4 a day), out from 2 May 00:00 to 5 May 00:00 (3 days): 12
+-- expected; D1 captured (1 unit): 0.0833.
+SET waitlist.test_now = '2037-05-01 00:00+00';
+SELECT sku FROM waitlist.upsert_sku('RV-5', 'Mug');
+SELECT waitlist.restock('RV-5', 4);
+SET waitlist.test_now = '2037-05-02 00:00+00';
+SELECT waitlist.record_purchase('RV-5', 'm1@example.com', 'WEB-M1', '2037-05-01 12:00+00', 4) AS m1;
+SELECT waitlist.set_on_hand('RV-5', 0);
+SELECT waitlist.restock('RV-5', 2);
+SELECT waitlist.set_on_hand('RV-5', 0);
+SELECT on_sale_at, sold_out_at FROM waitlist.sale_period WHERE sku = 'RV-5' ORDER BY on_sale_at;
+SET waitlist.test_now = '2037-05-03 00:00+00';
+SELECT waitlist.place_backorder('RV-D1', 'RV-5', 1, 'D1', 'd1@example.com') > 0 AS d1;
+SET waitlist.test_now = '2037-05-05 00:00+00';
+SELECT metric, value, numerator, denominator
+  FROM waitlist.metrics('2037-05-01', '2037-05-31', 'RV-5') WHERE metric = 'revenue_capture';
+
+-- RV-6: a transaction whose clock is behind the last sell-out (it began
+-- earlier and committed later) opens its period at that sell-out, not
+-- before it, and a sell-out never comes before its period's start.
+SET waitlist.test_now = '2037-06-02 00:00+00';
+SELECT sku FROM waitlist.upsert_sku('RV-6', 'Jug');
+SELECT waitlist.restock('RV-6', 1);
+SELECT waitlist.set_on_hand('RV-6', 0);
+SET waitlist.test_now = '2037-06-03 00:00+00';
+SELECT waitlist.restock('RV-6', 1);
+SELECT waitlist.set_on_hand('RV-6', 0);
+SET waitlist.test_now = '2037-06-01 00:00+00';
+SELECT waitlist.restock('RV-6', 1);
+SELECT on_sale_at, sold_out_at FROM waitlist.sale_period WHERE sku = 'RV-6' ORDER BY on_sale_at;
+SELECT waitlist.set_on_hand('RV-6', 0);
+SELECT on_sale_at, sold_out_at FROM waitlist.sale_period WHERE sku = 'RV-6' ORDER BY on_sale_at;
 
 -- ------------------------------------------------------------- bad input
 -- A reported order: units positive, an amount above 0; nothing written.

@@ -164,12 +164,14 @@ SELECT format('%s rows=%s md5=%s', c, n, h) FROM (
 				-- sku.next_status_at is filled by the update on purpose: the
 				-- backorders already waiting get their first status round;
 				-- sku.held, a counter the update adds, starts at 0, and
-				-- subscriber.kept_place and line.from_stock, flags, false.
+				-- subscriber.kept_place and line.from_stock, flags, false;
+				-- sku.in_stock_since is set for the SKUs on sale (the start
+				-- of the sell-out history).
 				CASE WHEN EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c
 									AND a.attname = 'sku_id' AND NOT a.attisdropped)
 					 THEN 'jsonb_strip_nulls(to_jsonb(t) - ''sku_id'' || jsonb_build_object(''sku'','
 						  ' (SELECT s.sku FROM waitlist.sku s WHERE s.id = t.sku_id)))'
-					 ELSE 'jsonb_strip_nulls(to_jsonb(t)) - ''next_status_at'' - ''held'' - ''kept_place'' - ''from_stock''' END,
+					 ELSE 'jsonb_strip_nulls(to_jsonb(t)) - ''next_status_at'' - ''held'' - ''kept_place'' - ''from_stock'' - ''in_stock_since''' END,
 				c::regclass), false, true, '')))[1]::text AS h
 	  FROM pg_extension x, unnest(x.extconfig) c
 	 WHERE x.extname = 'waitlist' AND (SELECT relkind FROM pg_class WHERE oid = c) = 'r'
@@ -377,10 +379,27 @@ if diff -u "$WORK/rows_before.txt" "$WORK/rows_kept.txt"; then
 else
 	fail "(b) rows changed in the update"
 fi
-if ! grep -Ev ' rows=0 | last_value=$' "$WORK/rows_new.txt"; then
-	pass "(b) the $(wc -l <"$WORK/rows_new.txt") relations the update adds start empty"
+# ... except the sell-out history, which starts with a period per SKU that
+# has had stock (checked below).
+if ! grep -Ev ' rows=0 | last_value=$|^waitlist.sale_period ' "$WORK/rows_new.txt"; then
+	pass "(b) the $(wc -l <"$WORK/rows_new.txt") relations the update adds start empty (but sale_period)"
 else
 	fail "(b) a relation the update adds is not empty"
+fi
+bad="$(qdb "$UP" -c "SELECT format('%s: on_hand %s allocated %s, period %s-%s, in_stock_since %s', s.sku, s.on_hand,
+								   s.allocated, p.on_sale_at, p.sold_out_at, s.in_stock_since)
+					   FROM waitlist.sku s LEFT JOIN waitlist.sale_period p ON p.sku = s.sku
+					  WHERE (s.on_hand > 0 OR s.allocated > 0 OR EXISTS (SELECT 1 FROM waitlist.line l
+																	WHERE l.sku = s.sku AND l.state = 'shipped'))
+							IS DISTINCT FROM (p.sku IS NOT NULL)
+						 OR (p.sku IS NOT NULL AND (p.on_sale_at <> s.created_at
+							 OR (p.sold_out_at IS NULL) <> (s.on_hand > s.allocated)
+							 OR (s.in_stock_since IS NOT NULL) <> (s.on_hand > s.allocated)))")"
+n="$(qdb "$UP" -c "SELECT count(*) || '/' || count(*) FILTER (WHERE sold_out_at IS NULL) FROM waitlist.sale_period")"
+if [ -z "$bad" ] && [ "${n%/*}" -gt 0 ] && [ "${n#*/}" -gt 0 ]; then
+	pass "(b) the sell-out history starts with a period from its creation for each SKU that had stock, open where units are on sale ($n)"
+else
+	fail "(b) the sell-out history after the update ($n): $bad"
 fi
 bad="$(qdb "$UP" -c "$INVARIANTS_SQL")"
 if [ -z "$bad" ]; then

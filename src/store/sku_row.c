@@ -603,7 +603,18 @@ static WlQuery q_mark_on_sale = {
 	3, {TEXTOID, INT8OID, TIMESTAMPTZOID}, NULL
 };
 
-/* The sell-out history: a sale period opens, and closes at the sell-out. */
+/*
+ * The sell-out history: a sale period opens, and closes at the sell-out.
+ * The time is the transaction's, and a transaction that began earlier can
+ * commit later: a period never closes before it opened, nor opens before
+ * the last one closed (the open time is computed here, not in the INSERT:
+ * one plain statement on the SKU's shard on Citus).
+ */
+static WlQuery q_period_last = {
+	"SELECT max(sold_out_at) FROM waitlist.sale_period WHERE sku = $1",
+	1, {TEXTOID}, NULL
+};
+
 static WlQuery q_period_open = {
 	"INSERT INTO waitlist.sale_period (sku, on_sale_at) VALUES ($1, $2)"
 	" ON CONFLICT (sku, on_sale_at) DO UPDATE SET sold_out_at = NULL",
@@ -611,7 +622,8 @@ static WlQuery q_period_open = {
 };
 
 static WlQuery q_period_close = {
-	"UPDATE waitlist.sale_period SET sold_out_at = $2 WHERE sku = $1 AND sold_out_at IS NULL",
+	"UPDATE waitlist.sale_period SET sold_out_at = greatest(on_sale_at, $2)"
+	" WHERE sku = $1 AND sold_out_at IS NULL",
 	2, {TEXTOID, TIMESTAMPTZOID}, NULL
 };
 
@@ -626,8 +638,14 @@ wl_sku_mark_on_sale(const char *sku, int64 wave_start)
 	Datum		now = wl_now();
 	Datum		args[3] = {CStringGetTextDatum(sku), Int64GetDatum(wave_start), now};
 	Datum		period[2] = {args[0], now};
+	Datum		last;
+	bool		isnull;
 
 	wl_exec(&q_mark_on_sale, args, NULL, SPI_OK_UPDATE, 0);
+	wl_exec(&q_period_last, period, NULL, SPI_OK_SELECT, 1);
+	last = wl_get_datum(0, 1, &isnull);
+	if (!isnull && DatumGetTimestampTz(last) > DatumGetTimestampTz(now))
+		period[1] = last;
 	wl_exec(&q_period_open, period, NULL, SPI_OK_INSERT, 0);
 }
 
