@@ -1,6 +1,6 @@
 /*
  * restock_measure.sql: one measurement of one restock variant, in a fresh
- * backend.  psql variables: variant (ours | ours_only | set | loop), half (units to
+ * backend.  psql variables: variant (ours | ours_only | set | setmsg | loop), half (units to
  * restock on the hot SKU, id 1).  Environment: BENCH_MEM (file prefix for
  * the backend's /proc status before and after).  ours_only: ours without
  * the tick.
@@ -23,7 +23,7 @@
 SELECT pg_backend_pid() AS pid \gset
 \setenv BENCH_PID :pid
 SELECT :'variant' IN ('ours', 'ours_only') AS is_ours, :'variant' = 'loop' AS is_loop,
-	   :'variant' = 'ours' AS do_tick \gset
+	   :'variant' = 'setmsg' AS is_setmsg, :'variant' = 'ours' AS do_tick \gset
 
 \set sku_code warm
 \set qty 1

@@ -67,6 +67,11 @@ BEGIN
 		FOREIGN KEY (sku) REFERENCES bench.sku (sku));
 	CREATE INDEX line_fifo ON bench.line (sku, id) WHERE state = 'waiting';
 	INSERT INTO bench.line SELECT l.*, 0 FROM waitlist.line l ORDER BY l.id;
+	-- baseline (c)'s messages: an outbox with waitlist.outbox's columns,
+	-- checks and indexes
+	DROP TABLE IF EXISTS bench.outbox;
+	CREATE TABLE bench.outbox (LIKE waitlist.outbox INCLUDING DEFAULTS INCLUDING CONSTRAINTS
+							   INCLUDING INDEXES);
 	UPDATE bench.sku SET on_hand = 0, allocated = 0, paid_served = 0, paid_waiting = paid_tail;
 END
 $$;
