@@ -2195,9 +2195,9 @@ BEGIN
 			 GROUP BY f.sku, f.at
 		), launch_sales AS (
 			-- what those SKUs sold in their first 7 days on sale: orders
-			-- reported by record_purchase (an order's units and amount are on
-			-- its first contact's row; one the extension also has as a line
-			-- is counted from the line), and every line not cancelled (from
+			-- reported by record_purchase (once, from the row of the order's
+			-- lowest contact; one the extension also has as a line is
+			-- counted from the line), and every line not cancelled (from
 			-- stock, backorders, later pre-orders); a sale without an amount
 			-- at the SKU's average pre-order price.  UNION ALL of joins to
 			-- the tables, each read by SKU through an index.
@@ -2208,7 +2208,9 @@ BEGIN
 			  JOIN waitlist.purchase q ON q.sku = la.sku AND q.source = 'external' AND q.qty IS NOT NULL
 									  AND q.at >= la.at AND q.at < la.at + interval '7 days'
 			  LEFT JOIN waitlist.line x ON x.sku = q.sku AND x.order_ref = q.order_ref
-			 WHERE x.sku IS NULL
+			  LEFT JOIN waitlist.purchase q2 ON q2.sku = q.sku AND q2.order_ref = q.order_ref
+											AND q2.contact < q.contact AND q2.source = 'external'
+			 WHERE x.sku IS NULL AND q2.sku IS NULL
 			UNION ALL
 			SELECT 0, coalesce(l.amount, l.qty * l.unit_price, l.qty * la.price)
 			  FROM launch la
@@ -2243,7 +2245,9 @@ BEGIN
 			  JOIN waitlist.purchase q ON q.sku = o.sku AND q.source = 'external' AND q.qty IS NOT NULL
 									  AND q.at >= o.sold_out_at - interval '28 days' AND q.at <= o.sold_out_at
 			  LEFT JOIN waitlist.line x ON x.sku = q.sku AND x.order_ref = q.order_ref
-			 WHERE x.sku IS NULL
+			  LEFT JOIN waitlist.purchase q2 ON q2.sku = q.sku AND q2.order_ref = q.order_ref
+											AND q2.contact < q.contact AND q2.source = 'external'
+			 WHERE x.sku IS NULL AND q2.sku IS NULL
 			UNION ALL
 			SELECT o.sku, o.on_sale_at, o.f, o.t, l.qty, 0, 0
 			  FROM outs o

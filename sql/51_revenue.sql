@@ -28,7 +28,7 @@ SELECT on_sale_at, sold_out_at FROM waitlist.sale_period WHERE sku = 'RV-1';
 
 -- Launch week, [20 Jan 09:00, 27 Jan 09:00):
 --   W1 3 units for 150.00 (reported by its email and again by its phone:
---      counted once, the units and amount kept on the first row);
+--      counted once);
 --   W2 1 unit, no amount given: at the SKU's pre-order price, 40.00;
 --   B1 2 units sold from stock through the extension, no price: 80.00;
 --   W3 exactly 7 days after the launch: not in the week.

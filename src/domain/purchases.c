@@ -38,18 +38,12 @@ static WlQuery q_insert = {
 	8, {TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, INT4OID, INT4OID, NUMERICOID}, NULL
 };
 
-/* The order was reported before, by another contact. */
-static WlQuery q_order_seen = {
-	"SELECT 1 FROM waitlist.purchase WHERE sku = $1 AND order_ref = $2 LIMIT 1",
-	2, {TEXTOID, TEXTOID}, NULL
-};
-
 /*
  * Write the purchase row; false when it was there already.  sale, when
  * not NULL, is the units and amount a reported order gives (an order
- * through the extension keeps them on its line).  They go on the order's
- * first row only: a second contact reporting the same order adds a row
- * for the contact, not a second sale.
+ * through the extension keeps them on its line).  A second contact
+ * reporting the same order adds a row for the contact; the metrics count
+ * the order once (the row of its lowest contact).
  */
 static bool
 record(const char *sku, const char *order_ref, const char *contact, TimestampTz at,
@@ -64,7 +58,7 @@ record(const char *sku, const char *order_ref, const char *contact, TimestampTz 
 	args[3] = TimestampTzGetDatum(at);
 	args[4] = CStringGetTextDatum(source);
 	args[5] = Int32GetDatum(converted);
-	if (sale != NULL && wl_exec(&q_order_seen, args, NULL, SPI_OK_SELECT, 1) == 0)
+	if (sale != NULL)
 	{
 		args[6] = Int32GetDatum(sale->qty);
 		nulls[6] = ' ';
