@@ -14,7 +14,7 @@ SELECT bench.restock_loop(:'sku_code', :qty) \gset r_
  * Baseline (c): baseline (b) that also writes, in the same statement, the
  * messages the extension's tick writes for this restock: allocated or
  * ready_to_ship to each line filled, and still_waiting (units ahead, units
- * arrived) to the lines left short within the first 10,000 positions past
+ * arrived) to the lines left short that end within the first 10,000 positions past
  * the units (WL_BATCH_CHUNK: what the tick's first chunk covers), with
  * the same payload fields, into an outbox with the same columns, checks and
  * indexes.  The same work done set-based inside the restock.
@@ -48,7 +48,7 @@ msgs AS (
 							 'expected_ship_date', NULL, 'cancel_allowed', true, 'product_url', s.product_url),
 		   'line:' || n.id || ':waiting:' || :qty
 	  FROM need n, free f, bench.sku s
-	 WHERE s.sku = :'sku_code' AND n.before >= f.units AND n.before - f.units < 10000
+	 WHERE s.sku = :'sku_code' AND n.before >= f.units AND n.before + n.missing - f.units <= 10000
 	RETURNING 1)
 UPDATE bench.sku
    SET on_hand = on_hand + :qty, updated_at = now(),
