@@ -1,4 +1,8 @@
 -- SKUs: creation, updates that keep unspecified settings, and bad input.
+-- The calendar dates below lie before the day the suite runs only if the
+-- extension's clock is held still: the test clock stands at a moment
+-- before all of them (sessions of their own, so nothing else sees it).
+SET waitlist.test_now = '2026-11-20 09:00+00';
 SELECT sku, title, status, on_hand, restock_date, restock_confirmed, notify_ratio,
        send_sold_out_again, confirm_signups
   FROM waitlist.upsert_sku('MUG-1', title => 'Enamel mug', restock_date => '2026-12-01',

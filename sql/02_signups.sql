@@ -2,6 +2,10 @@
 -- seed example (200 units, 350 waiting: 200 told, 150 sold out again).
 -- Every wave tells everyone it leaves waiting here: the limit on repeats
 -- (waitlist.repeat_after) has its own test, 43_repeat_after.
+-- The calendar dates below lie before the day the suite runs only if the
+-- extension's clock is held still: the test clock stands at a moment
+-- before all of them (sessions of their own, so nothing else sees it).
+SET waitlist.test_now = '2026-11-20 09:00+00';
 SET waitlist.repeat_after = 0;
 SELECT sku FROM waitlist.upsert_sku('LAMP', title => 'Desk lamp', restock_date => '2026-12-10',
                                     restock_confirmed => true);

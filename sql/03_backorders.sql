@@ -1,5 +1,9 @@
 -- Backorders: FIFO allocation at commit, partial fills, cancellation,
 -- shipment, queue positions, stock counts going down, moved ETAs.
+-- The calendar dates below lie before the day the suite runs only if the
+-- extension's clock is held still: the test clock stands at a moment
+-- before all of them (sessions of their own, so nothing else sees it).
+SET waitlist.test_now = '2026-11-20 09:00+00';
 SELECT sku FROM waitlist.upsert_sku('BOOT', title => 'Trail boot', restock_date => '2026-12-05',
                                     restock_confirmed => true);
 SELECT waitlist.place_backorder('A-1', 'BOOT', 2, 'Ann', 'ann@example.com') AS a1;

@@ -2,6 +2,10 @@
 -- (filled with COPY) in order, check every row as place_backorder and
 -- subscribe do, continue each SKU's queue in FIFO order, write what the
 -- per-call functions write, and change nothing on bad input.
+-- The calendar dates below lie before the day the suite runs only if the
+-- extension's clock is held still: the test clock stands at a moment
+-- before all of them (sessions of their own, so nothing else sees it).
+SET waitlist.test_now = '2026-11-20 09:00+00';
 \set VERBOSITY terse
 
 -- An error with its SQLSTATE and the source row the context line names.
@@ -203,7 +207,7 @@ SELECT bad_line('X-1', 'IMP-B', 1, NULL, 'x@example.com', NULL, NULL);
 SELECT try($$SELECT waitlist.place_backorder('X-1', 'IMP-B', 1, NULL, 'x@example.com')$$);
 -- ... and follows it row by row: IMP-P takes backorders up to 7 units
 -- (max_backorder_units), which the per-call API reaches at the third line.
-SELECT sku FROM waitlist.upsert_sku('IMP-P', title => 'Capped', restock_date => current_date + 7,
+SELECT sku FROM waitlist.upsert_sku('IMP-P', title => 'Capped', restock_date => '2026-11-27',
                                     restock_confirmed => true);
 SELECT sku FROM waitlist.set_policy('IMP-P', max_backorder_units => 7);
 CREATE TABLE public.imp_cap (seq int, order_ref text, sku text, qty int, email text);

@@ -20,7 +20,7 @@ SELECT o.kind, o.channel, o.recipient, o.sku, o.payload->>'date_kind' AS date_ki
 	   o.payload->>'passed_date' AS passed, o.payload->>'new_date' AS new_date,
 	   o.payload->>'no_new_date' AS no_new_date, o.payload->>'customers_told' AS told,
 	   o.payload->>'paid_units_waiting' AS paid_units
-  FROM waitlist.outbox o WHERE o.kind IN ('date_passed', 'date_slipped');
+  FROM waitlist.outbox o WHERE o.kind IN ('date_passed', 'date_slipped') AND o.sku LIKE 'DP-%';
 -- On the date itself nothing happens.
 SET waitlist.test_now = '2027-06-10 23:59+00';
 SELECT tick_for('DP-%') AS written;

@@ -5,7 +5,11 @@
 # but only those that are missing.  Needs root (or sudo) the first time.
 set -euo pipefail
 
+# libkrb5-dev: the server's libpq/libpq-be.h includes <gssapi/gssapi.h>
+# (Debian's server is built with GSSAPI) and postgresql-server-dev-15 does
+# not pull the header in.
 PKGS=(build-essential postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap
+      libkrb5-dev
       libtap-parser-sourcehandler-pgtap-perl
       libpq-dev libcurl4-openssl-dev libssl-dev python3 chromium)
 
