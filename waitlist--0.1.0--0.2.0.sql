@@ -460,6 +460,21 @@ COMMENT ON FUNCTION waitlist.import_signups(regclass) IS
 REVOKE ALL ON FUNCTION waitlist.import_backorders(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION waitlist.import_signups(regclass) FROM PUBLIC;
 
+/*
+ * claim_wait: a claim that waits inside the call for a message (0.2.0).
+ */
+CREATE FUNCTION waitlist.claim_wait(consumer text, wait interval, max integer DEFAULT 100,
+									lease interval DEFAULT '30 seconds',
+									kinds text[] DEFAULT NULL, channels text[] DEFAULT NULL)
+RETURNS TABLE (id bigint, kind text, channel text, recipient text, sku text, payload json,
+			   idempotency_key text, attempts integer, created_at timestamptz, lease_until timestamptz)
+AS 'MODULE_PATHNAME', 'waitlist_claim_wait'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE ROWS 100
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.claim_wait(text, interval, integer, interval, text[], text[]) IS
+	'claim(), but when nothing is due wait up to wait (at most 60 s) inside the call for a message: woken by the NOTIFY signal of the session''s LISTEN waitlist, or when the next message falls due';
+REVOKE ALL ON FUNCTION waitlist.claim_wait(text, interval, integer, interval, text[], text[]) FROM PUBLIC;
+
 /* ------------------------------------------------------------------------
  * Roles (0.2.0): the three kinds of user, granted and revoked by function.
  *
@@ -508,6 +523,7 @@ AS $$
 		-- the relay: claim, acknowledge, record delivery events, tick
 		('relay', 'schema', 'waitlist', 'USAGE'),
 		('relay', 'function', 'waitlist.claim(text,integer,interval,text[],text[])', 'EXECUTE'),
+		('relay', 'function', 'waitlist.claim_wait(text,interval,integer,interval,text[],text[])', 'EXECUTE'),
 		('relay', 'function', 'waitlist.ack(text,bigint[])', 'EXECUTE'),
 		('relay', 'function', 'waitlist.nack(text,bigint,text,interval)', 'EXECUTE'),
 		('relay', 'function', 'waitlist.dead_letter(text,bigint,text)', 'EXECUTE'),

@@ -828,6 +828,17 @@ LANGUAGE C CALLED ON NULL INPUT VOLATILE ROWS 100
 COMMENT ON FUNCTION waitlist.claim(text, integer, interval, text[], text[]) IS
 	'lease up to max due messages (expired leases included) to consumer, oldest due first; kinds and channels, when given, limit what is claimed';
 
+CREATE FUNCTION waitlist.claim_wait(consumer text, wait interval, max integer DEFAULT 100,
+									lease interval DEFAULT '30 seconds',
+									kinds text[] DEFAULT NULL, channels text[] DEFAULT NULL)
+RETURNS TABLE (id bigint, kind text, channel text, recipient text, sku text, payload json,
+			   idempotency_key text, attempts integer, created_at timestamptz, lease_until timestamptz)
+AS 'MODULE_PATHNAME', 'waitlist_claim_wait'
+LANGUAGE C CALLED ON NULL INPUT VOLATILE ROWS 100
+	SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION waitlist.claim_wait(text, interval, integer, interval, text[], text[]) IS
+	'claim(), but when nothing is due wait up to wait (at most 60 s) inside the call for a message: woken by the NOTIFY signal of the session''s LISTEN waitlist, or when the next message falls due';
+
 CREATE FUNCTION waitlist.ack(consumer text, ids bigint[]) RETURNS integer
 	AS 'MODULE_PATHNAME', 'waitlist_ack'
 	LANGUAGE C CALLED ON NULL INPUT VOLATILE
@@ -1065,6 +1076,7 @@ AS $$
 		-- the relay: claim, acknowledge, record delivery events, tick
 		('relay', 'schema', 'waitlist', 'USAGE'),
 		('relay', 'function', 'waitlist.claim(text,integer,interval,text[],text[])', 'EXECUTE'),
+		('relay', 'function', 'waitlist.claim_wait(text,interval,integer,interval,text[],text[])', 'EXECUTE'),
 		('relay', 'function', 'waitlist.ack(text,bigint[])', 'EXECUTE'),
 		('relay', 'function', 'waitlist.nack(text,bigint,text,interval)', 'EXECUTE'),
 		('relay', 'function', 'waitlist.dead_letter(text,bigint,text)', 'EXECUTE'),

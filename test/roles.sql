@@ -16,7 +16,7 @@
 -- touch.  Part 2 stays inside the transaction with SET ROLE and is undone
 -- by the ROLLBACK.
 BEGIN;
-SELECT plan(492);
+SELECT plan(495);
 SET LOCAL statement_timeout = '120s';
 
 CREATE EXTENSION IF NOT EXISTS dblink;
@@ -154,6 +154,7 @@ INSERT INTO fn_kind VALUES
 	('waitlist.record_view(text,text,text)', '{app}'),
 	-- the relay
 	('waitlist.claim(text,integer,interval,text[],text[])', '{relay}'),
+	('waitlist.claim_wait(text,interval,integer,interval,text[],text[])', '{relay}'),
 	('waitlist.ack(text,bigint[])', '{relay}'),
 	('waitlist.nack(text,bigint,text,interval)', '{relay}'),
 	('waitlist.dead_letter(text,bigint,text)', '{relay}'),
@@ -294,8 +295,9 @@ SELECT set_eq($$
 			OR EXISTS (SELECT 1 FROM pg_type t JOIN pg_attribute a ON a.attrelid = t.typrelid
 						WHERE t.oid = p.prorettype AND a.attnum > 0
 						  AND a.attname IN ('email', 'phone', 'recipient', 'contact', 'customer')))
-$$, ARRAY['waitlist.claim(text,integer,interval,text[],text[])'],
-	'claim() is the only function that returns contact details');
+$$, ARRAY['waitlist.claim(text,integer,interval,text[],text[])',
+		 'waitlist.claim_wait(text,interval,integer,interval,text[],text[])'],
+	'claim() and claim_wait() are the only functions that return contact details');
 SELECT is(ARRAY(SELECT k.kind FROM kind_role k
 				 WHERE has_function_privilege(k.role, 'waitlist.claim(text,integer,interval,text[],text[])', 'EXECUTE')),
 	ARRAY['relay'], 'of the three kinds, only the relay may call claim()');

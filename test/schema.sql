@@ -4,7 +4,7 @@
 -- membership, pg_dump registration (extconfig) and the waitlist.* GUCs.
 -- Run by: pg_prove -d wl_tap --ext .sql test/
 BEGIN;
-SELECT plan(863);
+SELECT plan(867);
 
 -- ---------------------------------------------------------------- schema
 SELECT has_schema('waitlist');
@@ -440,6 +440,7 @@ INSERT INTO expected_function VALUES
 	('queue_position', ARRAY['text', 'bigint'], 'record', true),
 	('expand_batches', ARRAY['integer'], 'bigint', true),
 	('claim', ARRAY['text', 'integer', 'interval', 'text[]', 'text[]'], 'setof record', true),
+	('claim_wait', ARRAY['text', 'interval', 'integer', 'interval', 'text[]', 'text[]'], 'setof record', true),
 	('ack', ARRAY['text', 'bigint[]'], 'integer', true),
 	('nack', ARRAY['text', 'bigint', 'text', 'interval'], 'text', true),
 	('dead_letter', ARRAY['text', 'bigint', 'text'], 'boolean', true),
@@ -599,6 +600,9 @@ SELECT is((SELECT array_to_string(proargnames, ',') FROM pg_proc
 SELECT is((SELECT pg_get_function_result('waitlist.claim(text,integer,interval,text[],text[])'::regprocedure)),
 	'TABLE(id bigint, kind text, channel text, recipient text, sku text, payload json, idempotency_key text, attempts integer, created_at timestamp with time zone, lease_until timestamp with time zone)',
 	'claim returns the documented columns');
+SELECT is((SELECT pg_get_function_result('waitlist.claim_wait(text,interval,integer,interval,text[],text[])'::regprocedure)),
+	(SELECT pg_get_function_result('waitlist.claim(text,integer,interval,text[],text[])'::regprocedure)),
+	'claim_wait returns the columns of claim');
 SELECT is((SELECT pg_get_function_result('waitlist.check_invariants()'::regprocedure)),
 	'TABLE(invariant text, sku text, detail text)', 'check_invariants returns the documented columns');
 SELECT is((SELECT pg_get_function_result('waitlist.outbox_metrics()'::regprocedure)),

@@ -64,6 +64,8 @@ static const opt_def options[] = {
 	"lease taken on claimed messages, renewed while they are delivered (default 30s)"},
 	{"poll-interval", 0, OPT_DURATION, OFF(poll_interval), "DURATION",
 	"longest sleep without a notification; waitlist.tick() runs this often (default 5s)"},
+	{"claim-wait", 0, OPT_DURATION, OFF(claim_wait), "DURATION",
+	"while nothing is in flight, the claim waits this long in the database for a message (waitlist.claim_wait; at most 60s, 0 = off; default 1s)"},
 	{"timeout", 0, OPT_DURATION, OFF(timeout), "DURATION",
 	"time allowed for one delivery (default 10s)"},
 	{"grace", 0, OPT_DURATION, OFF(grace), "DURATION",
@@ -360,6 +362,7 @@ set_defaults(relay_config *cfg)
 	cfg->batch = 100;
 	cfg->lease = 30;
 	cfg->poll_interval = 5;
+	cfg->claim_wait = 1;
 	cfg->timeout = 10;
 	cfg->grace = 10;
 	cfg->max_retry_after = 3600;
@@ -432,6 +435,11 @@ validate(relay_config *cfg)
 	if (cfg->lease < 1 || cfg->poll_interval < 0.05 || cfg->timeout < 0.05 || cfg->in_flight > 1024)
 	{
 		log_error("msg=\"out of range: --lease at least 1s, --poll-interval and --timeout at least 50ms, --in-flight at most 1024\"");
+		return false;
+	}
+	if (cfg->claim_wait < 0 || cfg->claim_wait > 60)
+	{
+		log_error("msg=\"out of range: --claim-wait 0 (off) to 60s\"");
 		return false;
 	}
 	if (cfg->batch > 10000 || strlen(cfg->consumer) > 200 || *cfg->consumer == '\0')

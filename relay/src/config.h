@@ -34,6 +34,7 @@ typedef struct relay_config
 	long		batch;
 	double		lease;			/* seconds */
 	double		poll_interval;
+	double		claim_wait;		/* seconds an idle claim waits in the database; 0 = off */
 	double		timeout;
 	double		grace;
 	double		max_retry_after;

@@ -55,6 +55,28 @@ static const char *const claim_sql[2][2] = {	/* [filtered][sync] */
 	{CLAIM_SQL(CLAIM_FILTERED_ARGS, NO_FLUSH_WAIT), CLAIM_SQL(CLAIM_FILTERED_ARGS, "")},
 };
 
+/*
+ * The same claims through waitlist.claim_wait, which waits in the database
+ * up to $6 for a message when nothing is due (the relay parks one there
+ * while it has nothing in flight: a NOTIFY's signal wakes it in the server,
+ * and the message comes back without a round trip from the relay).
+ */
+#define CLAIM_WAIT_SQL(args, local) \
+	"WITH c AS (SELECT * FROM waitlist.claim_wait(" args ")) " \
+	"SELECT " CLAIM_COLUMNS " FROM c" local " ORDER BY c.id"
+#define WAIT_PLAIN_ARGS "$1, $6::interval, $2, $3::interval"
+#define WAIT_FILTERED_ARGS "$1, $6::interval, $2, $3::interval, $4, $5"
+
+static const char *const claim_wait_sql[2][2] = {	/* [filtered][sync] */
+	{CLAIM_WAIT_SQL(WAIT_PLAIN_ARGS, NO_FLUSH_WAIT), CLAIM_WAIT_SQL(WAIT_PLAIN_ARGS, "")},
+	{CLAIM_WAIT_SQL(WAIT_FILTERED_ARGS, NO_FLUSH_WAIT), CLAIM_WAIT_SQL(WAIT_FILTERED_ARGS, "")},
+};
+
+/* Whether this role may call claim_wait (an extension older than 0.2.0 has none). */
+static const char *const can_wait_sql =
+"SELECT coalesce(pg_catalog.has_function_privilege(pg_catalog.to_regprocedure("
+"'waitlist.claim_wait(text,interval,integer,interval,text[],text[])'), 'EXECUTE'), false)";
+
 /* Seconds from now to the next claimable message (NULL = none pending). */
 static const char *const next_due_plain_sql =
 "SELECT EXTRACT(epoch FROM waitlist.next_due() - pg_catalog.clock_timestamp())";
@@ -74,6 +96,8 @@ struct db
 	db_async	sent;			/* the asynchronous statement in flight, if any */
 	int			sent_count;		/* ids it acks */
 	bool		have_result;	/* result holds a finished one not yet taken */
+	bool		can_wait;		/* claim_wait is there and ours to call */
+	bool		cancelling;		/* a cancel was sent for the statement in flight */
 	db_result	result;
 };
 
@@ -107,6 +131,7 @@ db_disconnect(db *d)
 		PQfinish(d->conn);
 	d->conn = NULL;
 	d->nprepared = 0;			/* prepared statements die with the session */
+	d->cancelling = false;
 	if (d->sent != DB_ASYNC_NONE)
 	{
 		memset(&d->result, 0, sizeof(d->result));
@@ -154,7 +179,10 @@ statement_failed(db *d, const char *what, PGresult *res)
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 
 	snprintf(d->sqlstate, sizeof(d->sqlstate), "%s", state ? state : "");
-	log_error("msg=\"statement failed\" statement=%s sqlstate=%s error=%s",
+	if (d->cancelling && strcmp(d->sqlstate, "57014") == 0)
+		log_debug("msg=\"waiting claim cancelled\" statement=%s", what);
+	else
+		log_error("msg=\"statement failed\" statement=%s sqlstate=%s error=%s",
 			  what, d->sqlstate[0] ? d->sqlstate : "none", err);
 	free(err);
 	if (PQstatus(d->conn) != CONNECTION_OK)
@@ -242,6 +270,7 @@ db_connect(db *d, const relay_config *cfg)
 	"keepalives_count", "dbname", "fallback_application_name", NULL};
 	const char *vals[] = {getenv("PGCONNECT_TIMEOUT") ? NULL : "10", "30", "10", "3",
 	cfg->conninfo, "waitlist-relay", NULL};
+	PGresult   *res;
 
 	db_disconnect(d);
 	d->conn = PQconnectdbParams(keys, vals, 1);
@@ -268,6 +297,16 @@ db_connect(db *d, const relay_config *cfg)
 		db_disconnect(d);
 		return false;
 	}
+	res = run(d, "check claim_wait", can_wait_sql, 0, NULL, NULL);
+	if (res == NULL)
+	{
+		db_disconnect(d);
+		return false;
+	}
+	d->can_wait = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (cfg->claim_wait > 0 && !d->can_wait)
+		log_warn("msg=\"waitlist.claim_wait is missing or not granted; claims do not wait in the database\"");
 	return true;
 }
 
@@ -585,20 +624,60 @@ send_prepared(db *d, db_async kind, const char *what, const char *sql, int npara
 	return true;
 }
 
-/* Send a claim of up to max messages; its result comes from db_take_result. */
+/*
+ * Send a claim of up to max messages; its result comes from db_take_result.
+ * With wait_seconds > 0 (and claim_wait there) it waits in the database up
+ * to that long for a message when none is due; db_cancel ends the wait.
+ */
 bool
-db_send_claim(db *d, const relay_config *cfg, int max)
+db_send_claim(db *d, const relay_config *cfg, int max, double wait_seconds)
 {
-	const unsigned int types[] = {TEXTOID, INT4OID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID};
+	const unsigned int types[] = {TEXTOID, INT4OID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID, TEXTOID};
 	char		maxs[16],
-				lease[48];
-	const char *values[5];
+				lease[48],
+				wait[48];
+	const char *values[6];
 	const char *sql = claim_params(cfg, max, maxs, lease, values);
-	bool		ok = send_prepared(d, DB_ASYNC_CLAIM, "claim", sql, 5, types, values);
+	bool		waits = wait_seconds > 0 && d->can_wait,
+				ok;
 
+	if (waits)
+	{
+		interval_text(wait, sizeof(wait), wait_seconds);
+		values[5] = wait;
+		sql = claim_wait_sql[cfg->kinds.n > 0 || cfg->channels.n > 0][cfg->sync_claims];
+	}
+	ok = send_prepared(d, DB_ASYNC_CLAIM, waits ? "claim_wait" : "claim", sql, waits ? 6 : 5,
+					   types, values);
 	free((char *) values[3]);
 	free((char *) values[4]);
 	return ok;
+}
+
+/* Whether claims may wait in the database on this connection. */
+bool
+db_can_wait(const db *d)
+{
+	return db_connected(d) && d->can_wait;
+}
+
+/*
+ * Ask the server to end the statement in flight (a waiting claim): it
+ * fails with 57014 and leases nothing.  Its result still comes from
+ * db_take_result.
+ */
+void
+db_cancel(db *d)
+{
+	PGcancel   *c;
+	char		err[256];
+
+	if (!db_connected(d) || d->sent == DB_ASYNC_NONE || d->cancelling)
+		return;
+	c = PQgetCancel(d->conn);
+	if (c != NULL && PQcancel(c, err, sizeof(err)))
+		d->cancelling = true;
+	PQfreeCancel(c);
 }
 
 /* Send an ack of ids; its result comes from db_take_result. */
@@ -679,6 +758,7 @@ finish_sent(db *d, bool wait)
 	PQclear(res);
 	if (d->conn != NULL && d->sent == kind)
 		d->sent = DB_ASYNC_NONE;
+	d->cancelling = false;
 	if (PQstatus(d->conn) != CONNECTION_OK)
 		db_disconnect(d);
 	return true;

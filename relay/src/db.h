@@ -66,7 +66,9 @@ bool		db_extend_lease(db *d, const char *consumer, const long long *ids, int n,
 bool		db_release(db *d, const char *consumer, const long long *ids, int n, int *released);
 
 bool		db_busy(const db *d);
-bool		db_send_claim(db *d, const relay_config *cfg, int max);
+bool		db_send_claim(db *d, const relay_config *cfg, int max, double wait_seconds);
+bool		db_can_wait(const db *d);
+void		db_cancel(db *d);
 bool		db_send_ack(db *d, const char *consumer, const long long *ids, int n);
 bool		db_take_result(db *d, bool wait, db_result *out);
 

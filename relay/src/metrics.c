@@ -112,6 +112,9 @@ render(void)
 					 "# HELP waitlist_relay_claimed_total Messages leased by this relay.\n"
 					 "# TYPE waitlist_relay_claimed_total counter\n"
 					 "waitlist_relay_claimed_total %llu\n"
+					 "# HELP waitlist_relay_claimed_waiting_total Messages leased by a claim that waited for them in the database (claim_wait).\n"
+					 "# TYPE waitlist_relay_claimed_waiting_total counter\n"
+					 "waitlist_relay_claimed_waiting_total %llu\n"
 					 "# HELP waitlist_relay_delivered_total Messages delivered and acknowledged.\n"
 					 "# TYPE waitlist_relay_delivered_total counter\n"
 					 "waitlist_relay_delivered_total %llu\n"
@@ -136,7 +139,7 @@ render(void)
 					 "# HELP waitlist_relay_db_connected Whether the relay holds a database connection.\n"
 					 "# TYPE waitlist_relay_db_connected gauge\n"
 					 "waitlist_relay_db_connected %d\n",
-					 stats.claimed, stats.delivered, stats.retried, stats.dead, stats.released,
+					 stats.claimed, stats.claimed_waiting, stats.delivered, stats.retried, stats.dead, stats.released,
 					 stats.lease_lost, stats.in_flight, stats.lag_seconds, stats.db_connected ? 1 : 0);
 }
 

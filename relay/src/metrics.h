@@ -12,6 +12,7 @@
 typedef struct relay_stats
 {
 	unsigned long long claimed;
+	unsigned long long claimed_waiting;	/* of those, by a claim that waited in the database */
 	unsigned long long delivered;
 	unsigned long long retried;
 	unsigned long long dead;

@@ -47,6 +47,9 @@ typedef struct relay
 	int64_t		next_ack;		/* deferred acks are due */
 	int64_t		next_connect;
 	int			claiming;		/* messages asked of the claim in flight, 0 = none */
+	bool		waiting_claim;	/* that claim waits in the database (claim_wait) */
+	int64_t		wait_ends;		/* ... until then */
+	int64_t		no_park_until;	/* a waiting claim met a locked due message */
 	bool		want_schedule;	/* a claim came back short: ask next_due */
 	int64_t		schedule_by;	/* ... at the latest then */
 	delivery   *acking;			/* delivered, their ack in flight */
@@ -398,22 +401,54 @@ schedule_claim(relay *r, int64_t now)
 		r->next_claim = now + ms(secs) + 5;
 }
 
+/*
+ * How long a claim sent now may wait in the database for a message
+ * (waitlist.claim_wait), in seconds; 0 for a plain claim.  Only while the
+ * relay holds nothing (no delivery queued, running or unrecorded, no ack in
+ * flight): a waiting claim keeps the connection, so acks, nacks and lease
+ * renewals would wait behind it.  It ends before the next poll (tick) and
+ * lease renewal are due, and SIGTERM cancels it.
+ */
+static double
+claim_wait_for(const relay *r, int64_t now)
+{
+	int64_t		until = now + ms(r->cfg.claim_wait);
+
+	if (r->cfg.claim_wait <= 0 || r->stopping || !db_can_wait(r->db) || now < r->no_park_until ||
+		dispatch_active(r->dp) + dispatch_queued(r->dp) + dispatch_unrecorded(r->dp) > 0 ||
+		r->acking != NULL)
+		return 0;
+	if (r->next_poll < until)
+		until = r->next_poll;
+	if (r->next_renew < until)
+		until = r->next_renew;
+	return until - now >= 20 ? (until - now) / 1000.0 : 0;
+}
+
 /* Send a claim for what fits; its messages start when it returns (claimed). */
 static void
 drain(relay *r, int64_t now)
 {
 	int			want = room(r);
+	double		wait;
 
 	if (want <= 0 || db_busy(r->db))
 		return;					/* want_drain stays set until a slot frees */
-	if (!db_send_claim(r->db, &r->cfg, want))
+	wait = claim_wait_for(r, now);
+	if (!db_send_claim(r->db, &r->cfg, want, wait))
 	{
 		r->next_claim = now + RECHECK_MS * 5;
 		r->want_drain = false;
 		return;
 	}
 	r->claiming = want;
+	r->waiting_claim = wait > 0;
+	if (r->waiting_claim)
+		log_debug("msg=\"claim waits in the database\" seconds=%.3f", wait);
+	r->wait_ends = now + ms(wait);
 	r->want_drain = false;
+	if (r->waiting_claim)
+		r->want_schedule = false;	/* the waiting claim watches the due times itself */
 }
 
 /* The claim's result: start delivering what it took. */
@@ -421,8 +456,11 @@ static void
 claimed(relay *r, db_result *res, int64_t now)
 {
 	int			want = r->claiming;
+	bool		was_waiting = r->waiting_claim,
+				waited_out = was_waiting && now >= r->wait_ends - 5;
 
 	r->claiming = 0;
+	r->waiting_claim = false;
 	if (!res->ok)
 	{
 		r->next_claim = now + RECHECK_MS * 5;
@@ -431,6 +469,8 @@ claimed(relay *r, db_result *res, int64_t now)
 	if (res->n > 0)
 		log_debug("msg=\"claimed\" count=%d", res->n);
 	stats.claimed += res->n;
+	if (was_waiting)
+		stats.claimed_waiting += res->n;
 	for (int i = 0; i < res->n; i++)
 		dispatch_enqueue(r->dp, &res->msgs[i]);
 	free(res->msgs);
@@ -440,8 +480,16 @@ claimed(relay *r, db_result *res, int64_t now)
 		return;
 	}
 	dispatch_fill(r->dp, &r->cfg);
-	r->want_drain = (res->n == want);
+	/*
+	 * A waiting claim that ran out its wait found nothing due all along:
+	 * wait again.  One that came back early and empty met a message due
+	 * that another claimer holds: next_due says so, and the claim is tried
+	 * again RECHECK_MS later, as after any short claim.
+	 */
+	r->want_drain = (res->n == want) || (waited_out && res->n == 0);
 	r->want_schedule = !r->want_drain;
+	if (was_waiting && !waited_out && res->n == 0)
+		r->no_park_until = now + RECHECK_MS;
 	if (r->want_schedule)
 	{
 		r->next_claim = NEVER;	/* until next_due says */
@@ -526,15 +574,16 @@ connected_work(relay *r, int64_t now)
 		r->want_drain = true;
 	}
 	if (!r->stopping && dispatch_queued(r->dp) < r->cfg.in_flight &&
-		(r->want_drain || now >= r->next_claim))
+		(r->want_drain || now >= r->next_claim || claim_wait_for(r, now) > 0))
 		drain(r, now);
 	record_finished(r, now);
 	if (db_connected(r->db) && now >= r->next_poll)
 		poll_due(r, now);
 	if (db_connected(r->db) && now >= r->next_renew)
 		renew_leases(r, now);
-	if (db_connected(r->db) && !r->stopping && (r->want_drain || now >= r->next_claim))
-		drain(r, now);
+	if (db_connected(r->db) && !r->stopping &&
+		(r->want_drain || now >= r->next_claim || claim_wait_for(r, now_ms()) > 0))
+		drain(r, now_ms());
 	record_finished(r, now_ms());	/* what a synchronous sink just delivered */
 
 	/*
@@ -604,6 +653,8 @@ handle_signals(relay *r, int64_t now)
 		r->stopping = true;
 		r->stop_deadline = now + ms(r->cfg.grace);
 		dispatch_release_queued(r->dp);
+		if (r->waiting_claim)
+			db_cancel(r->db);	/* it would hold the exit for up to --claim-wait */
 		log_info("msg=\"stopping: no more claims; finishing in-flight deliveries\" in_flight=%d grace_seconds=%.1f",
 				 dispatch_active(r->dp), r->cfg.grace);
 	}
@@ -713,8 +764,8 @@ run(relay *r)
 		schedule_after_claim(r, now_ms());
 		metrics_serve();
 	}
-	log_info("msg=\"stopped\" delivered=%llu retried=%llu dead=%llu released=%llu",
-			 stats.delivered, stats.retried, stats.dead, stats.released);
+	log_info("msg=\"stopped\" claimed=%llu claimed_waiting=%llu delivered=%llu retried=%llu dead=%llu released=%llu",
+			 stats.claimed, stats.claimed_waiting, stats.delivered, stats.retried, stats.dead, stats.released);
 	return r->exit_code;
 }
 

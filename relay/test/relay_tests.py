@@ -768,6 +768,80 @@ def any_notification_payload_wakes_the_relay():
     r.stop()
 
 
+def parked():
+    """Whether the relay's connection is waiting inside claim_wait now."""
+    return sql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'waitlist-relay'"
+               " AND query LIKE '%%claim_wait(%%' AND state = 'active'"
+               " AND wait_event_type = 'Extension'") != "0"
+
+
+@test
+def an_idle_relay_waits_in_the_database_and_a_notify_wakes_it():
+    # With nothing in flight the relay parks a claim_wait in the database
+    # (here for 30 s); the NOTIFY's signal wakes it there, and the message
+    # reaches the webhook at once.  Had the parked claim slept on, the relay
+    # could not have claimed (its one connection is busy) for 30 s.
+    rec = server.reset()
+    r = webhook_relay("parked", extra=["--claim-wait", "30s", "--poll-interval", "60s", "--lease", "60s"])
+    wait_until(lambda: parked(), 10, "the relay to park a claim_wait")
+    sent = time.time()
+    insert([{"kind": "shipped", "channel": "email", "key": "parked-1"}])
+    wait_until(lambda: "parked-1" in rec.accepted, 5, "the delivery")
+    waited = rec.requests[0]["start"] - sent
+    wait_until(lambda: row("parked-1")["state"] == "delivered", 5, "the ack")
+    wait_until(lambda: parked(), 5, "the relay to park again")
+    # a message due in 1.5 s: its NOTIFY wakes the parked claim, which finds
+    # it not due yet and sleeps on until its due time
+    insert([{"kind": "shipped", "channel": "email", "key": "parked-2", "due_in": 1.5}])
+    due = float(sql("SELECT EXTRACT(epoch FROM due_at) FROM waitlist.outbox WHERE idempotency_key = 'parked-2'"))
+    wait_until(lambda: "parked-2" in rec.accepted, 6, "the delivery at its due time")
+    late = rec.requests[1]["start"] - due
+    check("waiting claim" not in r.log() and "statement failed" not in r.log(), "no error logged")
+    r.stop()
+    check(waited < 2, "delivered %.3fs after the NOTIFY" % waited)
+    check(-0.05 <= late <= 1.0, "delivered %.3fs after its due time" % late)
+
+
+@test
+def sigterm_cancels_a_waiting_claim():
+    server.reset()
+    r = webhook_relay("parked-term", extra=["--claim-wait", "30s", "--poll-interval", "60s", "--lease", "60s"])
+    wait_until(lambda: parked(), 10, "the relay to park a claim_wait")
+    t0 = time.time()
+    r.signal(signal.SIGTERM)
+    rc = r.wait(10)
+    check(rc == 0, "exit code %s" % rc)
+    check(time.time() - t0 < 3, "exited %.1fs after SIGTERM, its claim waiting 30 s" % (time.time() - t0))
+    check("statement failed" not in r.log(), "the cancel is not logged as a failure:\n" + r.log())
+    wait_until(lambda: not parked(), 5, "the waiting claim to end")
+    bad = subprocess.run([RELAY, "--stdout", "--claim-wait", "61s"], capture_output=True, text=True, timeout=10)
+    check(bad.returncode == 2 and "--claim-wait" in bad.stderr, "--claim-wait above 60s refused")
+
+
+@test
+def a_killed_relay_leaves_no_waiting_claim_behind():
+    # kill -9 while the claim waits 30 s: the backend sees its client's
+    # socket close and ends at once, instead of waiting out the 30 s with
+    # its snapshot held.
+    server.reset()
+    r = webhook_relay("parked-kill", extra=["--claim-wait", "30s", "--poll-interval", "60s", "--lease", "60s"])
+    wait_until(lambda: parked(), 10, "the relay to park a claim_wait")
+    r.kill()
+    wait_until(lambda: not parked(), 3, "the waiting backend to end")
+
+
+@test
+def claim_wait_off_never_parks():
+    rec = server.reset()
+    r = webhook_relay("unparked", extra=["--claim-wait", "0", "--poll-interval", "30s"])
+    wait_until(lambda: "connected" in r.log(), 10, "the relay to connect")
+    time.sleep(1.0)
+    check(not parked(), "--claim-wait 0 parked a claim")
+    insert([{"kind": "shipped", "channel": "email", "key": "unparked-1"}])
+    wait_until(lambda: "unparked-1" in rec.accepted, 5, "the delivery through the NOTIFY")
+    r.stop()
+
+
 @test
 def sigterm_finishes_in_flight_deliveries():
     rec = server.reset()

@@ -13,22 +13,28 @@
 #include <math.h>
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "common/pg_prng.h"
 #include "funcapi.h"
+#include "libpq/libpq-be.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "storage/latch.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
+#include "utils/wait_event.h"
 
 #include "api/args.h"
 #include "domain/availability.h"
 #include "domain/expansion.h"
 #include "domain/tick.h"
+#include "store/now.h"
 #include "store/shards.h"
 #include "store/spi.h"
 #include "txn/durability.h"
@@ -37,6 +43,7 @@
 
 PG_FUNCTION_INFO_V1(waitlist_expand_batches);
 PG_FUNCTION_INFO_V1(waitlist_claim);
+PG_FUNCTION_INFO_V1(waitlist_claim_wait);
 PG_FUNCTION_INFO_V1(waitlist_ack);
 PG_FUNCTION_INFO_V1(waitlist_nack);
 PG_FUNCTION_INFO_V1(waitlist_dead_letter);
@@ -44,6 +51,11 @@ PG_FUNCTION_INFO_V1(waitlist_extend_lease);
 PG_FUNCTION_INFO_V1(waitlist_release);
 PG_FUNCTION_INFO_V1(waitlist_next_due);
 PG_FUNCTION_INFO_V1(waitlist_tick);
+
+static Datum claim_common(FunctionCallInfo fcinfo, int off, Interval *wait);
+static bool next_due_compute(Datum *args, char *nulls, TimestampTz *at);
+static TimestampTz wait_deadline(Interval *wait);
+static bool sleep_for_work(TimestampTz deadline, Datum *filters, char *filter_nulls, int *due_now);
 
 /* SQL: waitlist.expand_batches(max_batches) */
 Datum
@@ -214,10 +226,12 @@ claim_mapped(int64 unused)
  * Lease and return up to max due messages (expanding pending batches
  * first), every statement with snap, the caller's snapshot.  On Citus the
  * lease reads this node's placement of the suppression list (a reference
- * table: Citus does not join it with the local outbox).
+ * table: Citus does not join it with the local outbox).  *expanded is set
+ * to the messages the expansion wrote.
  */
 static int64
-claim_with(Snapshot snap, ReturnSetInfo *rsinfo, Datum *args, const char *nulls)
+claim_with(Snapshot snap, ReturnSetInfo *rsinfo, Datum *args, const char *nulls,
+		   int64 *expanded)
 {
 	volatile int64 claimed = 0;
 	WlShardGroup refs;
@@ -225,7 +239,7 @@ claim_with(Snapshot snap, ReturnSetInfo *rsinfo, Datum *args, const char *nulls)
 	wl_spi_pin_snapshot(snap);
 	PG_TRY();
 	{
-		wl_expand_batches(INT_MAX);
+		*expanded = wl_expand_batches(INT_MAX);
 		claim_rsinfo = rsinfo;
 		claim_args = args;
 		claim_nulls = nulls;
@@ -279,38 +293,246 @@ claim_with(Snapshot snap, ReturnSetInfo *rsinfo, Datum *args, const char *nulls)
 Datum
 waitlist_claim(PG_FUNCTION_ARGS)
 {
+	return claim_common(fcinfo, 0, NULL);
+}
+
+/*
+ * One attempt of a claim: a snapshot, the WAL insert position after it,
+ * the expansion and the lease with that snapshot (see waitlist_claim).
+ * Returns the rows leased (and suppressed); *seen_upto is what must be
+ * flushed before they are returned, *expanded what the expansion wrote.
+ */
+static int64
+claim_attempt(ReturnSetInfo *rsinfo, Datum *args, const char *nulls,
+			  XLogRecPtr *seen_upto, int64 *expanded)
+{
+	Snapshot	snap = RegisterSnapshot(GetTransactionSnapshot());
+	int64		claimed;
+
+	*seen_upto = GetXLogInsertRecPtr();	/* after the snapshot: see above */
+	wl_spi_connect();
+	claimed = claim_with(snap, rsinfo, args, nulls, expanded);
+	SPI_finish();
+	UnregisterSnapshot(snap);
+	return claimed;
+}
+
+/*
+ * The attempts of a waiting claim after its first sleep: each with the
+ * clock moved on to the moment it runs, until one leases or expands
+ * something or sleep_for_work gives up.
+ */
+static int64
+claim_rounds(ReturnSetInfo *rsinfo, Datum *args, char *nulls,
+			 TimestampTz deadline, XLogRecPtr *seen_upto, int due_now)
+{
+	for (;;)
+	{
+		int64		expanded,
+					claimed;
+
+		ResetLatch(MyLatch);
+		wl_now_move_on();
+		claimed = claim_attempt(rsinfo, args, nulls, seen_upto, &expanded);
+		if (claimed > 0 || expanded > 0 || !sleep_for_work(deadline, args + 3, nulls + 3, &due_now))
+			return claimed;
+	}
+}
+
+/* claim_rounds, the clock moved back however it ends. */
+static int64
+claim_after_waking(ReturnSetInfo *rsinfo, Datum *args, char *nulls,
+				   TimestampTz deadline, XLogRecPtr *seen_upto, int due_now)
+{
+	int64		claimed = 0;
+
+	PG_TRY();
+	{
+		claimed = claim_rounds(rsinfo, args, nulls, deadline, seen_upto, due_now);
+	}
+	PG_CATCH();
+	{
+		wl_now_move_back();
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	wl_now_move_back();
+	return claimed;
+}
+
+/*
+ * claim() and claim_wait(): the arguments from off on are max, lease,
+ * kinds, channels (claim_wait has its wait before them).  With a wait, an
+ * attempt that found nothing to claim and wrote nothing sleeps on the
+ * backend's latch until a NOTIFY signal sets it (the session LISTENs on
+ * waitlist), the next message falls due, or the wait is over, then tries
+ * again with a fresh snapshot and the clock moved on (wl_now_move_on).
+ * It never sleeps holding a row lock: an attempt that expanded messages
+ * returns, and the claim UPDATE that found no row locked none.
+ */
+static Datum
+claim_common(FunctionCallInfo fcinfo, int off, Interval *wait)
+{
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	char	   *consumer = arg_consumer(fcinfo);
-	Interval   *lease = arg_interval(fcinfo, 2, "lease", true);
+	Interval   *lease = arg_interval(fcinfo, off + 2, "lease", true);
 	int32		max;
 	Datum		args[5];
 	char		nulls[6] = "     ";
 	bool		noted_before = wl_messages_noted();
-	Snapshot	snap;
 	XLogRecPtr	seen_upto;
-	int64		claimed;
+	int64		claimed,
+				expanded;
+	TimestampTz deadline = 0;
+	int			due_now = 0;
 
-	if (PG_ARGISNULL(1) || (max = PG_GETARG_INT32(1)) < 1 || max > 10000)
+	if (PG_ARGISNULL(off + 1) || (max = PG_GETARG_INT32(off + 1)) < 1 || max > 10000)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("max must be between 1 and 10000")));
-	args[3] = arg_filter(fcinfo, 3, "kinds", &nulls[3]);
-	args[4] = arg_filter(fcinfo, 4, "channels", &nulls[4]);
+	args[3] = arg_filter(fcinfo, off + 3, "kinds", &nulls[3]);
+	args[4] = arg_filter(fcinfo, off + 4, "channels", &nulls[4]);
 	args[0] = CStringGetTextDatum(consumer);
 	args[1] = Int32GetDatum(max);
 	args[2] = IntervalPGetDatum(lease);
+	if (wait != NULL)
+		deadline = wait_deadline(wait);
 	InitMaterializedSRF(fcinfo, 0);
-	snap = RegisterSnapshot(GetTransactionSnapshot());
-	seen_upto = GetXLogInsertRecPtr();	/* after the snapshot: see above */
-	wl_spi_connect();
-	claimed = claim_with(snap, rsinfo, args, nulls);
+	if (deadline != 0)
+		ResetLatch(MyLatch);	/* a signal from here on ends the sleep */
+	claimed = claim_attempt(rsinfo, args, nulls, &seen_upto, &expanded);
+	if (claimed == 0 && expanded == 0 && deadline != 0 &&
+		sleep_for_work(deadline, args + 3, nulls + 3, &due_now))
+		claimed = claim_after_waking(rsinfo, args, nulls, deadline, &seen_upto, due_now);
 	if (!noted_before && claimed < max && nulls[3] == 'n' && nulls[4] == 'n')
 		wl_unnote_messages();
-	SPI_finish();
-	UnregisterSnapshot(snap);
 	if (claimed > 0)
 		wl_flush_upto(seen_upto);
 	return (Datum) 0;
+}
+
+#define WL_CLAIM_WAIT_MAX_SECS 60	/* claim_wait's longest wait */
+
+static WlQuery q_listening = {
+	"SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_listening_channels() c"
+	" WHERE c OPERATOR(pg_catalog.=) 'waitlist')",
+	0, {0}, NULL
+};
+
+/*
+ * When a claim_wait of wait gives up.  A wait needs a new snapshot per
+ * attempt (READ COMMITTED) and a session that LISTENs on waitlist, whose
+ * NOTIFY signal is what wakes it; without them it would sleep through
+ * every new message, so both are refused rather than waited out.
+ */
+static TimestampTz
+wait_deadline(Interval *wait)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	Interval	zero = {0};
+	bool		listening;
+
+	if (!DatumGetBool(DirectFunctionCall2(interval_gt, IntervalPGetDatum(wait),
+										  IntervalPGetDatum(&zero))))
+		return now;
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
+				 errmsg("claim_wait cannot wait in a REPEATABLE READ or SERIALIZABLE transaction"),
+				 errhint("Its transaction snapshot would never see a new message: claim in READ COMMITTED, or pass wait => '0'.")));
+	wl_spi_connect();
+	wl_exec(&q_listening, NULL, NULL, SPI_OK_SELECT, 1);
+	listening = wl_get_bool(0, 1);
+	SPI_finish();
+	if (!listening)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("claim_wait needs this session to LISTEN on channel waitlist"),
+				 errhint("Run LISTEN waitlist first: its NOTIFY is what ends the wait when a message is written.")));
+	return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+												   TimestampTzGetDatum(now),
+												   IntervalPGetDatum(wait)));
+}
+
+/*
+ * Sleep until the latch is set (a NOTIFY signal, or an interrupt), the next
+ * message of these filters falls due, or the deadline; false, without
+ * sleeping, when the deadline has passed.  When work is due already it
+ * does not sleep: true the first time (a commit since the attempt's
+ * snapshot: try again at once), false the second time in a row (what is
+ * due is locked by another claimer: the caller returns what it has and
+ * comes back later, as after a short claim).  *due_now counts those.  The
+ * latch was reset before the attempt that found nothing, so a signal since
+ * then ends the sleep at once.
+ */
+static bool
+sleep_for_work(TimestampTz deadline, Datum *filters, char *filter_nulls, int *due_now)
+{
+	TimestampTz now = GetCurrentTimestamp(),
+				due;
+	long		ms;
+	bool		any;
+
+	if (now >= deadline)
+		return false;
+	ms = TimestampDifferenceMilliseconds(now, deadline);
+	wl_spi_connect();
+	any = next_due_compute(filters, filter_nulls, &due);
+	SPI_finish();
+	if (any)
+	{
+		if (due <= DatumGetTimestampTz(wl_now()))
+			return ++(*due_now) < 2;
+		if (!wl_now_is_test())	/* a test's moment does not move */
+			ms = Min(ms, TimestampDifferenceMilliseconds(now, due) + 1);
+	}
+	/*
+	 * The client's socket too: a relay killed while its claim waits must not
+	 * leave the backend waiting out the rest of the wait (holding its
+	 * snapshot and locks), so a closed connection ends the session as
+	 * PostgreSQL's own connection check does.
+	 */
+	if (MyProcPort != NULL && MyProcPort->sock != PGINVALID_SOCKET)
+	{
+		int			rc = WaitLatchOrSocket(MyLatch,
+										   WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH |
+										   WL_SOCKET_CLOSED,
+										   MyProcPort->sock, Max(ms, 1), PG_WAIT_EXTENSION);
+
+		if (rc & WL_SOCKET_CLOSED)
+		{
+			ClientConnectionLost = 1;
+			InterruptPending = 1;
+		}
+	}
+	else
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 Max(ms, 1), PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	CHECK_FOR_INTERRUPTS();
+	*due_now = 0;
+	return true;
+}
+
+/*
+ * SQL: waitlist.claim_wait(consumer, wait, max, lease, kinds, channels):
+ * claim(), but when nothing is due it waits up to wait (at most a minute)
+ * for a message, inside the call.  A relay parked in it is woken by the
+ * NOTIFY signal in the database and leases the message at once, without
+ * the round trip of the notification to the client and its claim back.
+ */
+Datum
+waitlist_claim_wait(PG_FUNCTION_ARGS)
+{
+	Interval   *wait = arg_interval(fcinfo, 1, "wait", false);
+	Interval	most = {.time = WL_CLAIM_WAIT_MAX_SECS * USECS_PER_SEC};
+
+	if (DatumGetBool(DirectFunctionCall2(interval_gt, IntervalPGetDatum(wait),
+										 IntervalPGetDatum(&most))))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("wait must be at most %d seconds", WL_CLAIM_WAIT_MAX_SECS)));
+	return claim_common(fcinfo, 1, wait);
 }
 
 /*
@@ -565,6 +787,28 @@ next_due_here(int64 outbox_only)
 }
 
 /*
+ * The earliest due time of this node's work for the filters (args, nulls:
+ * kinds, channels) into *at; false when nothing is pending.  SPI connected.
+ */
+static bool
+next_due_compute(Datum *args, char *nulls, TimestampTz *at)
+{
+	WlLocalShards here;
+
+	next_due_args = args;
+	next_due_nulls = nulls;
+	next_due_none = true;
+	if (!wl_local_shards(&here))
+		next_due_here(0);
+	else if (here.ngroups == 0)
+		next_due_here(1);
+	else
+		wl_shards_each(&here, next_due_here, 0);
+	*at = next_due_at;
+	return !next_due_none;
+}
+
+/*
  * SQL: waitlist.next_due(kinds, channels).  On Citus, this node's work:
  * its outbox and its local shards (store/shards.c), the earliest of them.
  */
@@ -573,22 +817,15 @@ waitlist_next_due(PG_FUNCTION_ARGS)
 {
 	Datum		args[2];
 	char		nulls[3] = "  ";
-	WlLocalShards here;
+	TimestampTz at;
+	bool		any;
 
 	args[0] = arg_filter(fcinfo, 0, "kinds", &nulls[0]);
 	args[1] = arg_filter(fcinfo, 1, "channels", &nulls[1]);
-	next_due_args = args;
-	next_due_nulls = nulls;
-	next_due_none = true;
 	wl_spi_connect();
-	if (!wl_local_shards(&here))
-		next_due_here(0);
-	else if (here.ngroups == 0)
-		next_due_here(1);
-	else
-		wl_shards_each(&here, next_due_here, 0);
+	any = next_due_compute(args, nulls, &at);
 	SPI_finish();
-	if (next_due_none)
+	if (!any)
 		PG_RETURN_NULL();
-	PG_RETURN_TIMESTAMPTZ(next_due_at);
+	PG_RETURN_TIMESTAMPTZ(at);
 }

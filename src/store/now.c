@@ -30,6 +30,8 @@
 static char *test_now_text = NULL;
 static bool test_now_set = false;
 static TimestampTz test_now = 0;
+static bool moved_on = false;	/* wl_now_move_on: a later moment */
+static TimestampTz moved_to = 0;
 
 /* Accept '' (the real clock) or one finite timestamptz. */
 static bool
@@ -91,14 +93,43 @@ wl_now(void)
 {
 	if (test_now_set)
 		return TimestampTzGetDatum(test_now);
+	if (moved_on)
+		return TimestampTzGetDatum(moved_to);
 	return TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+}
+
+/*
+ * For a statement that waits inside its transaction (claim_wait): from now
+ * on the clock reads the current time instead of the transaction's start,
+ * so what became due while it waited is due.  A test's moment still wins.
+ * wl_now_move_back returns to the transaction's start; the caller calls it
+ * however it ends, an error included.
+ */
+void
+wl_now_move_on(void)
+{
+	moved_to = GetCurrentTimestamp();
+	moved_on = true;
+}
+
+/* True while waitlist.test_now holds the clock still. */
+bool
+wl_now_is_test(void)
+{
+	return test_now_set;
+}
+
+void
+wl_now_move_back(void)
+{
+	moved_on = false;
 }
 
 /* The clock's date in the session's time zone, as current_date is now()'s. */
 DateADT
 wl_today(void)
 {
-	if (!test_now_set)
+	if (!test_now_set && !moved_on)
 		return GetSQLCurrentDate();
 	return DatumGetDateADT(DirectFunctionCall1(timestamptz_date, wl_now()));
 }

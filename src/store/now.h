@@ -12,5 +12,8 @@
 extern void wl_now_define_setting(void);
 extern Datum wl_now(void);
 extern DateADT wl_today(void);
+extern void wl_now_move_on(void);
+extern void wl_now_move_back(void);
+extern bool wl_now_is_test(void);
 
 #endif
