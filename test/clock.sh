@@ -106,6 +106,19 @@ else
 	fail "no NOTIFY within $((2 * INTERVAL)) ms of a sign-up, or no waitlist_joined"
 fi
 
+# 2b. what the worker writes is counted in the statistics, which autovacuum
+# reads to decide when a table needs vacuuming: no session inserted into
+# the outbox, so every insert counted there is the worker's.
+outbox_inserts() {
+	[ "$(q -d wl_clock_a -c "SELECT n_tup_ins FROM pg_stat_user_tables
+		WHERE relid = 'waitlist.outbox'::regclass")" -ge 1 ]
+}
+if until_ok 10 outbox_inserts; then
+	pass "the worker's writes reach pg_stat_user_tables (autovacuum sees them)"
+else
+	fail "pg_stat_user_tables shows none of the worker's outbox inserts after 10 s"
+fi
+
 # 3. the worker is what did it
 set_clock() {
 	q -c "ALTER SYSTEM SET waitlist.clock = $1" -c "SELECT pg_reload_conf()" >/dev/null

@@ -198,6 +198,15 @@ run_round(bool *present)
 	PG_END_TRY();
 	error_context_stack = ctx.previous;
 	pgstat_report_activity(STATE_IDLE, NULL);
+
+	/*
+	 * A background worker has no idle loop that reports its statistics: the
+	 * rows a round inserted, updated and left dead would otherwise reach
+	 * pg_stat_user_tables (and autovacuum, which vacuums by them) only when
+	 * the worker exits.  At most once a second; what is left waits for the
+	 * next round.
+	 */
+	(void) pgstat_report_stat(false);
 	return ok;
 }
 
