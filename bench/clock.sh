@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Benchmark 14: what the clock's background worker costs, against the same
+# tick() run from a session once a second (what the relay's poll or a cron
+# job does when the library is not preloaded).  Needs bench/run.sh --preload.
+#
+# Both sides do the same work: pgbench with 8 clients places one-unit
+# pre-orders on one hot SKU (benchmark 5's script) and signs up on 1,000
+# SKUs (benchmark 3's), and every second a tick writes the confirmations and
+# payment events of what was placed since.  Side "worker": waitlist.clock on
+# (the worker ticks).  Side "session": waitlist.clock off (ALTER SYSTEM and
+# a reload; the worker leaves) and a psql session runs
+#   SELECT waitlist.tick() \watch 1
+# An unmeasured run warms up each script; rounds alternate which side runs
+# first.  Target: the worker side at least 0.90 of the session side (no cost
+# beyond this machine's noise).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+if [ "$(q -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'waitlist clock launcher'")" = 0 ]; then
+	say "clock: waitlist is not preloaded; run bench/run.sh --preload clock"
+	exit 0
+fi
+if [ "$BENCH_MODE" = quick ]; then
+	ROUNDS=1 SECS=5 WARMUP=3
+else
+	ROUNDS=3 SECS=15 WARMUP=10
+fi
+export PGDATABASE=wl_clock
+fresh_db "$PGDATABASE" 2>/dev/null
+q >/dev/null <<'SQL'
+SELECT waitlist.upsert_sku('hot', 'Hot pre-order product');
+SELECT waitlist.open_preorders('hot', 1000000000000, 80, current_date + 60, current_date + 90);
+SELECT waitlist.upsert_sku('sku-' || g, 'Product ' || g) FROM generate_series(1, 1000) g;
+SQL
+
+workers() {
+	q -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'waitlist clock'
+		   AND datname = current_database()"
+}
+
+# clock on|off: set waitlist.clock and wait until this database's worker is
+# there (on) or gone (off).
+clock() {
+	local want=1 i
+	if [ "$1" = on ]; then
+		q -c "ALTER SYSTEM RESET waitlist.clock" -c "SELECT pg_reload_conf()" >/dev/null
+	else
+		want=0
+		q -c "ALTER SYSTEM SET waitlist.clock = off" -c "SELECT pg_reload_conf()" >/dev/null
+	fi
+	for ((i = 0; i < 300; i++)); do
+		[ "$(workers)" = "$want" ] && return 0
+		sleep 0.1
+	done
+	say "clock: the worker did not turn $1 within 30 s"
+	return 1
+}
+
+# run SIDE SCRIPT -> "tps transactions"
+run() {
+	local ticker=""
+	q -c "VACUUM ANALYZE waitlist.sku, waitlist.line, waitlist.subscriber, waitlist.outbox" \
+		-c "CHECKPOINT" >/dev/null
+	if [ "$1" = session ]; then
+		clock off
+		printf 'SELECT waitlist.tick() \\watch 1\n' | psql -X -q -o /dev/null &
+		ticker=$!
+	fi
+	pgbench_run -c 8 -j 2 -T "$SECS" -f "$BENCH_DIR/pgbench/$2" || { [ -z "$ticker" ] || kill "$ticker"; return 1; }
+	if [ -n "$ticker" ]; then
+		kill "$ticker"
+		wait "$ticker" 2>/dev/null || true
+		clock on
+	fi
+	# what one side left unwritten is written before the other side runs
+	q -c "SELECT waitlist.tick()" >/dev/null
+}
+
+clock on
+for script in preorder_ours.sql subscribe_ours.sql; do
+	# an unmeasured run first: the first measured side would otherwise pay
+	# for the cold caches and the tables' first growth (seen: a first
+	# worker round at 0.3 of the rounds after it)
+	pgbench_run -c 8 -j 2 -T "$WARMUP" -f "$BENCH_DIR/pgbench/$script" >/dev/null
+	q -c "SELECT waitlist.tick()" >/dev/null
+	declare -A N=([worker]=0 [session]=0) S=([worker]=0 [session]=0)
+	for ((r = 1; r <= ROUNDS; r++)); do
+		order="worker session"
+		[ $((r % 2)) -eq 0 ] && order="session worker"
+		for side in $order; do
+			read -r tps n <<<"$(run "$side" "$script")"
+			say "clock $script, tick by the $side, round $r: $tps tps ($n transactions)"
+			N[$side]=$((N[$side] + n))
+			S[$side]=$(calc "${S[$side]} + $n / $tps")
+		done
+	done
+	worker_tps=$(calc "${N[worker]} / ${S[worker]}")
+	session_tps=$(calc "${N[session]} / ${S[session]}")
+	ratio=$(calc "$worker_tps / $session_tps")
+	result "14 ${script%_ours.sql} tps, 8 clients, tick by the worker (vs tick() from a session every second)" \
+		"$worker_tps" "$session_tps" "$ratio" ">= 0.90" "$(verdict "$ratio >= 0.9")"
+	unset N S
+done
+left="$(q -c "SELECT count(*) FROM waitlist.line WHERE confirm_pending")"
+say "clock: $left pre-order confirmations left unwritten at the end (expected 0)"
+[ "$left" = 0 ]
