@@ -53,6 +53,21 @@ SELECT count(*) AS claimed, min(sku) AS sku, min(attempts) AS attempts,
   FROM waitlist.claim_wait('cw', '5 seconds', 10, '30 seconds', ARRAY['ready_to_ship']);
 UNLISTEN *;
 
+-- await_parked(consumer): returns once the dblink session's claim_wait for
+-- consumer is waiting (wait event type Extension), at most 10 s.
+CREATE FUNCTION pg_temp.await_parked(consumer text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+	FOR i IN 1..1000 LOOP
+		EXIT WHEN EXISTS (SELECT 1 FROM pg_stat_activity
+						  WHERE query LIKE '%claim_wait(''' || consumer || '''%'
+							AND pid <> pg_backend_pid() AND wait_event_type = 'Extension');
+		PERFORM pg_sleep(0.01);
+		PERFORM pg_stat_clear_snapshot();
+	END LOOP;
+END
+$$;
+
 -- Woken by a NOTIFY: a second session LISTENs and parks a 30-second
 -- claim_wait; once it is seen waiting (wait event Extension), this session
 -- restocks CW-2, and the parked call returns Bob's message.  Had the signal
@@ -63,17 +78,7 @@ SELECT dblink_connect('cw', format('host=%s port=%s dbname=%s',
 SELECT dblink_exec('cw', 'LISTEN waitlist');
 SELECT dblink_send_query('cw', $q$SELECT count(*), min(sku), min(recipient)
 	FROM waitlist.claim_wait('cw-parked', '30 seconds', 10, '30 seconds', ARRAY['ready_to_ship'])$q$);
-DO $$
-BEGIN
-	FOR i IN 1..1000 LOOP
-		EXIT WHEN EXISTS (SELECT 1 FROM pg_stat_activity
-						  WHERE query LIKE '%claim_wait(''cw-parked''%' AND pid <> pg_backend_pid()
-							AND wait_event_type = 'Extension');
-		PERFORM pg_sleep(0.01);
-		PERFORM pg_stat_clear_snapshot();
-	END LOOP;
-END
-$$;
+SELECT pg_temp.await_parked('cw-parked');
 SELECT wait_event_type, wait_event FROM pg_stat_activity
  WHERE query LIKE '%claim_wait(''cw-parked''%' AND pid <> pg_backend_pid();
 SELECT waitlist.restock('CW-2', 1);
@@ -85,17 +90,7 @@ SELECT state, lease_owner FROM waitlist.outbox WHERE sku = 'CW-2' AND kind = 're
 
 -- A cancelled wait (a relay stopping) leases nothing and leaves the session usable.
 SELECT dblink_send_query('cw', $q$SELECT count(*) FROM waitlist.claim_wait('cw-cancel', '30 seconds', 10, '30 seconds', ARRAY['ready_to_ship'])$q$);
-DO $$
-BEGIN
-	FOR i IN 1..1000 LOOP
-		EXIT WHEN EXISTS (SELECT 1 FROM pg_stat_activity
-						  WHERE query LIKE '%claim_wait(''cw-cancel''%' AND pid <> pg_backend_pid()
-							AND wait_event_type = 'Extension');
-		PERFORM pg_sleep(0.01);
-		PERFORM pg_stat_clear_snapshot();
-	END LOOP;
-END
-$$;
+SELECT pg_temp.await_parked('cw-cancel');
 SELECT dblink_cancel_query('cw');
 -- the remote 57014 (QUERY_CANCELED, which no EXCEPTION WHEN OTHERS catches)
 SELECT * FROM dblink_get_result('cw') AS r(n bigint);
