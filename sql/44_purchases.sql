@@ -79,4 +79,23 @@ SELECT try($$SELECT waitlist.record_purchase('PU-1', 'x@example.com', 'R1', 'inf
 SELECT try($$SELECT waitlist.record_purchase('PU-1', 'x@example.com', 'R1', '2030-11-03 11:00:01+00')$$);
 SELECT count(*) AS purchases FROM waitlist.purchase WHERE order_ref = 'R1';
 SELECT try($$SET waitlist.purchase_window = -1$$);
+
+-- A SKU nobody ever signed up for (no sign-up to convert, no wave message to
+-- skip, so the order writes its purchase rows without looking for either):
+-- a pre-order with email and phone and a backorder each record their
+-- contacts; an order reported by record_purchase before, placed again
+-- through the extension, keeps the one row; a retried order adds nothing.
+SELECT sku FROM waitlist.upsert_sku('PU-NS', 'Never signed up for');
+SELECT FROM waitlist.open_preorders('PU-NS', 100, 80, '2030-12-01', '2030-12-15');
+SELECT waitlist.place_preorder('PU-NS-1', 'PU-NS', 1, email => 'Eve@Example.com',
+	phone => '+14155550399', unit_price => 20, currency => 'USD') > 0 AS eve_ordered;
+SELECT waitlist.record_purchase('PU-NS', 'fay@example.com', 'PU-NS-2', '2030-11-03 10:00+00') AS fay_converted;
+SELECT waitlist.place_preorder('PU-NS-2', 'PU-NS', 1, email => 'fay@example.com', unit_price => 20, currency => 'USD') > 0 AS fay_ordered;
+SELECT waitlist.place_preorder('PU-NS-1', 'PU-NS', 1, email => 'Eve@Example.com',
+	phone => '+14155550399', unit_price => 20, currency => 'USD') > 0 AS eve_again;
+SELECT sku FROM waitlist.upsert_sku('PU-NB', 'Never signed up for either');
+SELECT waitlist.place_backorder('PU-NB-1', 'PU-NB', 1, 'Gus', 'Gus@example.com', '+14155550398') > 0 AS gus_ordered;
+SELECT sku, order_ref, contact, source, converted FROM waitlist.purchase
+ WHERE sku IN ('PU-NS', 'PU-NB') ORDER BY sku, order_ref, contact;
+SELECT count(*) AS violations FROM waitlist.check_invariants() WHERE sku IN ('PU-NS', 'PU-NB');
 RESET waitlist.test_now;

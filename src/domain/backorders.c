@@ -225,7 +225,7 @@ wl_place_backorder(const WlOrderArgs *a)
 		require_backorder_policy(&s, a);
 		id = insert_line(sku, a, "backorder", wl_sku_take_paid(sku, a->qty),
 						 has_eta && !in_stock ? &eta : NULL, in_stock);
-		wl_order_purchased(sku, a->order_ref, a->email, a->phone);
+		wl_order_purchased(&s, a->order_ref, a->email, a->phone);
 		confirm_backorder(&s, a, id, in_stock);
 		wl_touch_sku(sku);
 	}
@@ -244,7 +244,7 @@ wl_place_claimed_line(const WlSku *s, const WlOrderArgs *a, int64 start)
 	char	   *sku = wl_sku_text(s, SKU_CODE);
 	int64		id = insert_line(sku, a, "backorder", start, NULL, true);
 
-	wl_order_purchased(sku, a->order_ref, a->email, a->phone);
+	wl_order_purchased(s, a->order_ref, a->email, a->phone);
 	confirm_backorder(s, a, id, true);
 	return id;
 }

@@ -507,7 +507,7 @@ wl_place_preorder(const WlPreorder *a)
 	if (!place(a, &s, &id))
 		return id;
 	sku = wl_sku_text(&s, SKU_CODE);
-	wl_order_purchased(sku, a->o.order_ref, a->o.email, a->o.phone);
+	wl_order_purchased(&s, a->o.order_ref, a->o.email, a->o.phone);
 	if (wl_sku_bool(&s, SKU_CHANNEL_LIMITS))
 		take_channel_slot(a, sku);
 	sync_limit(sku, wl_sku_bool(&s, SKU_PREORDER_AT_LIMIT),

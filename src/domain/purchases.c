@@ -134,16 +134,30 @@ wl_record_purchase(const char *sku, const char *contact, bool email,
 }
 
 /*
- * An order placed through the extension (the SKU row locked by the order):
- * its contacts bought the SKU now.  Skips their pending back_in_stock
- * messages and converts their sign-ups.
+ * An order placed through the extension (the SKU row s locked by the
+ * order, read after the order's update): its contacts bought the SKU now.
+ * Skips their pending back_in_stock messages and converts their sign-ups.
+ * A SKU nobody ever signed up for (sub_tail 0: every sign-up takes a
+ * position under the row lock this order holds) has neither, and the
+ * purchase is written without looking: the order's own statements are all
+ * that a hot pre-order SKU serializes on, so none is spent on a search
+ * that cannot find anything.
  */
 void
-wl_order_purchased(const char *sku, const char *order_ref, const char *email,
+wl_order_purchased(const WlSku *s, const char *order_ref, const char *email,
 				   const char *phone)
 {
 	TimestampTz now = DatumGetTimestampTz(wl_now());
+	const char *sku = wl_sku_text(s, SKU_CODE);
 
+	if (wl_sku_int64(s, SKU_SUB_TAIL) == 0)
+	{
+		if (email != NULL)
+			(void) record(sku, order_ref, wl_contact_key(email, true), now, "order", 0, NULL);
+		if (phone != NULL)
+			(void) record(sku, order_ref, phone, now, "order", 0, NULL);
+		return;
+	}
 	wl_outbox_skip_back_in_stock(sku, email, phone);
 	if (email != NULL)
 		(void) purchased(sku, order_ref,

@@ -8,6 +8,7 @@
 
 #include "postgres.h"
 #include "datatype/timestamp.h"
+#include "store/sku_row.h"
 
 /* What a reported order sold: units, and the amount paid when given. */
 typedef struct WlSale
@@ -19,7 +20,7 @@ typedef struct WlSale
 
 extern int	wl_record_purchase(const char *sku, const char *contact, bool email,
 							   const char *order_ref, TimestampTz at, const WlSale *sale);
-extern void wl_order_purchased(const char *sku, const char *order_ref,
+extern void wl_order_purchased(const WlSku *s, const char *order_ref,
 							   const char *email, const char *phone);
 
 #endif
