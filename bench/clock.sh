@@ -83,23 +83,11 @@ for script in preorder_ours.sql subscribe_ours.sql; do
 	# worker round at 0.3 of the rounds after it)
 	pgbench_run -c 8 -j 2 -T "$WARMUP" -f "$BENCH_DIR/pgbench/$script" >/dev/null
 	q -c "SELECT waitlist.tick()" >/dev/null
-	declare -A N=([worker]=0 [session]=0) S=([worker]=0 [session]=0)
-	for ((r = 1; r <= ROUNDS; r++)); do
-		order="worker session"
-		[ $((r % 2)) -eq 0 ] && order="session worker"
-		for side in $order; do
-			read -r tps n <<<"$(run "$side" "$script")"
-			say "clock $script, tick by the $side, round $r: $tps tps ($n transactions)"
-			N[$side]=$((N[$side] + n))
-			S[$side]=$(calc "${S[$side]} + $n / $tps")
-		done
-	done
-	worker_tps=$(calc "${N[worker]} / ${S[worker]}")
-	session_tps=$(calc "${N[session]} / ${S[session]}")
+	rates="$(alternate "$ROUNDS" "clock $script" worker session run "$script")"
+	read -r worker_tps session_tps <<<"$rates"
 	ratio=$(calc "$worker_tps / $session_tps")
 	result "14 ${script%_ours.sql} tps, 8 clients, tick by the worker (vs tick() from a session every second)" \
 		"$worker_tps" "$session_tps" "$ratio" ">= 0.90" "$(verdict "$ratio >= 0.9")"
-	unset N S
 done
 left="$(q -c "SELECT count(*) FROM waitlist.line WHERE confirm_pending")"
 say "clock: $left pre-order confirmations left unwritten at the end (expected 0)"

@@ -65,25 +65,21 @@ run() {
 	pgbench_run -c "$CLIENTS" -j 2 -T "$SECS" "$@" -f "$BENCH_DIR/pgbench/$script"
 }
 
+# run_side SIDE WHAT [pgbench options]: the side's script of WHAT
+run_side() {
+	local side="$1" what="$2"
+	shift 2
+	run "${what}_$side.sql" "$@"
+}
+
 # measure WHAT TARGET LABEL [pgbench options]: alternating rounds, one result row
 measure() {
 	local what="$1" target="$2" label="$3" number="${NUMBER:-11}"
 	shift 3
-	local -A n_=([ours]=0 [base]=0) s_=([ours]=0 [base]=0)
 	run "${what}_ours.sql" "$@" >/dev/null # warm-up (plans, caches), unmeasured
 	run "${what}_base.sql" "$@" >/dev/null
-	for ((r = 1; r <= ROUNDS; r++)); do
-		order="ours base"
-		[ $((r % 2)) -eq 0 ] && order="base ours"
-		for side in $order; do
-			read -r tps n <<<"$(run "${what}_$side.sql" "$@")"
-			say "events: $label, $side round $r: $tps tps ($n transactions)"
-			n_[$side]=$((n_[$side] + n))
-			s_[$side]=$(calc "${s_[$side]} + $n / $tps")
-		done
-	done
-	ours_tps=$(calc "${n_[ours]} / ${s_[ours]}")
-	base_tps=$(calc "${n_[base]} / ${s_[base]}")
+	rates="$(alternate "$ROUNDS" "events: $label" ours base run_side "$what" "$@")"
+	read -r ours_tps base_tps <<<"$rates"
 	ratio=$(calc "$ours_tps / $base_tps")
 	if [ "$target" = info ]; then
 		result "$number $label tps, 8 clients (vs plain INSERT of the same row)" "$ours_tps" "$base_tps" "$ratio" "info" "-"

@@ -73,3 +73,26 @@ pgbench_run() {
 		/number of transactions actually processed/ { split($NF, a, "/"); n = a[1] }
 		END { print tps, n }' <<<"$out"
 }
+
+# alternate ROUNDS LABEL A B FUNC [ARGS...]: ROUNDS rounds of
+# "FUNC SIDE ARGS..." for the sides A and B, A first in odd rounds and B
+# first in even ones; FUNC prints "tps transactions" (pgbench_run).  Prints
+# "tps_A tps_B": each side's transactions over its seconds (a round weighs
+# by how long it ran).  A progress line per run.
+alternate() {
+	local rounds="$1" label="$2" a="$3" b="$4" fn="$5" r side out tps n order
+	shift 5
+	local -A count=(["$a"]=0 ["$b"]=0) secs=(["$a"]=0 ["$b"]=0)
+	for ((r = 1; r <= rounds; r++)); do
+		order="$a $b"
+		[ $((r % 2)) -eq 0 ] && order="$b $a"
+		for side in $order; do
+			out="$("$fn" "$side" "$@")" || return 1
+			read -r tps n <<<"$out"
+			say "$label, $side, round $r: $tps tps ($n transactions)"
+			count[$side]=$((count[$side] + n))
+			secs[$side]=$(calc "${secs[$side]} + $n / $tps")
+		done
+	done
+	echo "$(calc "${count[$a]} / ${secs[$a]}") $(calc "${count[$b]} / ${secs[$b]}")"
+}
