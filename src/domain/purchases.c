@@ -134,6 +134,20 @@ wl_record_purchase(const char *sku, const char *contact, bool email,
 }
 
 /*
+ * One contact of an order through the extension (below); signups: the SKU
+ * ever had a sign-up, else there is nothing to look for before the row.
+ */
+static void
+order_contact(const char *sku, const char *order_ref, const char *contact, bool email,
+			  TimestampTz now, bool signups)
+{
+	if (signups)
+		(void) purchased(sku, order_ref, contact, email, now, "order", NULL);
+	else
+		(void) record(sku, order_ref, contact, now, "order", 0, NULL);
+}
+
+/*
  * An order placed through the extension (the SKU row s locked by the
  * order, read after the order's update): its contacts bought the SKU now.
  * Skips their pending back_in_stock messages and converts their sign-ups.
@@ -149,19 +163,12 @@ wl_order_purchased(const WlSku *s, const char *order_ref, const char *email,
 {
 	TimestampTz now = DatumGetTimestampTz(wl_now());
 	const char *sku = wl_sku_text(s, SKU_CODE);
+	bool		signups = wl_sku_int64(s, SKU_SUB_TAIL) > 0;
 
-	if (wl_sku_int64(s, SKU_SUB_TAIL) == 0)
-	{
-		if (email != NULL)
-			(void) record(sku, order_ref, wl_contact_key(email, true), now, "order", 0, NULL);
-		if (phone != NULL)
-			(void) record(sku, order_ref, phone, now, "order", 0, NULL);
-		return;
-	}
-	wl_outbox_skip_back_in_stock(sku, email, phone);
+	if (signups)
+		wl_outbox_skip_back_in_stock(sku, email, phone);
 	if (email != NULL)
-		(void) purchased(sku, order_ref,
-						 wl_contact_key(email, true), true, now, "order", NULL);
+		order_contact(sku, order_ref, wl_contact_key(email, true), true, now, signups);
 	if (phone != NULL)
-		(void) purchased(sku, order_ref, phone, false, now, "order", NULL);
+		order_contact(sku, order_ref, phone, false, now, signups);
 }
