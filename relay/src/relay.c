@@ -443,12 +443,13 @@ drain(relay *r, int64_t now)
 	}
 	r->claiming = want;
 	r->waiting_claim = wait > 0;
-	if (r->waiting_claim)
-		log_debug("msg=\"claim waits in the database\" seconds=%.3f", wait);
 	r->wait_ends = now + ms(wait);
 	r->want_drain = false;
 	if (r->waiting_claim)
+	{
+		log_debug("msg=\"claim waits in the database\" seconds=%.3f", wait);
 		r->want_schedule = false;	/* the waiting claim watches the due times itself */
+	}
 }
 
 /* The claim's result: start delivering what it took. */
