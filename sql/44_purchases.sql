@@ -98,4 +98,13 @@ SELECT waitlist.place_backorder('PU-NB-1', 'PU-NB', 1, 'Gus', 'Gus@example.com',
 SELECT sku, order_ref, contact, source, converted FROM waitlist.purchase
  WHERE sku IN ('PU-NS', 'PU-NB') ORDER BY sku, order_ref, contact;
 SELECT count(*) AS violations FROM waitlist.check_invariants() WHERE sku IN ('PU-NS', 'PU-NB');
+
+-- The table has no foreign key to waitlist.sku (the writers check the SKU:
+-- 'PU-NONE' above is refused); a row written around them naming no SKU is
+-- what check_invariants() reports.
+INSERT INTO waitlist.purchase (sku, order_ref, contact, at, source)
+VALUES ('PU-GONE', 'PU-GONE-1', 'ivy@example.com', '2030-11-03 10:00+00', 'external');
+SELECT invariant, sku, detail FROM waitlist.check_invariants() WHERE sku = 'PU-GONE';
+DELETE FROM waitlist.purchase WHERE sku = 'PU-GONE';
+SELECT count(*) AS violations FROM waitlist.check_invariants() WHERE sku = 'PU-GONE';
 RESET waitlist.test_now;
