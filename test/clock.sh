@@ -280,7 +280,7 @@ while [ $((SECONDS - start)) -lt 20 ]; do
 		-c "SELECT count(waitlist.subscribe('T$resets', 't' || g || '@example.com')) FROM generate_series(1, 20) g" \
 		-c "SELECT waitlist.restock('T$resets', 5)" \
 		-c "TRUNCATE waitlist.outbox, waitlist.batch, waitlist.line, waitlist.subscriber,
-			waitlist.availability, waitlist.preorder_channel, waitlist.sku RESTART IDENTITY CASCADE" 2>&1)
+			waitlist.availability, waitlist.preorder_channel, waitlist.purchase, waitlist.sku RESTART IDENTITY CASCADE" 2>&1)
 	case "$out" in *deadlock*) deadlocks=$((deadlocks + 1)) ;; esac
 	resets=$((resets + 1))
 done
