@@ -39,6 +39,17 @@ static WlQuery q_insert = {
 };
 
 /*
+ * record()'s row for a SKU not read before: the statement reads the SKU
+ * ($1) itself, so no row is written for an unknown one.
+ */
+static WlQuery q_insert_checked = {
+	"INSERT INTO waitlist.purchase (sku, order_ref, contact, at, source, converted, qty, amount)"
+	" SELECT s.sku, $2, $3, $4, $5, $6, $7, $8 FROM waitlist.sku s WHERE s.sku = $1"
+	" ON CONFLICT (sku, order_ref, contact) DO NOTHING",
+	8, {TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, INT4OID, INT4OID, NUMERICOID}, NULL
+};
+
+/*
  * Write the purchase row; false when it was there already.  sale, when
  * not NULL, is the units and amount a reported order gives (an order
  * through the extension keeps them on its line).  A second contact
@@ -46,8 +57,8 @@ static WlQuery q_insert = {
  * the order once (the row of its lowest contact).
  */
 static bool
-record(const char *sku, const char *order_ref, const char *contact, TimestampTz at,
-	   const char *source, int converted, const WlSale *sale)
+record_with(WlQuery *query, const char *sku, const char *order_ref, const char *contact,
+			TimestampTz at, const char *source, int converted, const WlSale *sale)
 {
 	Datum		args[8];
 	char		nulls[9] = "      nn";
@@ -65,7 +76,14 @@ record(const char *sku, const char *order_ref, const char *contact, TimestampTz 
 		args[7] = sale->amount;
 		nulls[7] = sale->has_amount ? ' ' : 'n';
 	}
-	return wl_exec(&q_insert, args, nulls, SPI_OK_INSERT, 0) > 0;
+	return wl_exec(query, args, nulls, SPI_OK_INSERT, 0) > 0;
+}
+
+static bool
+record(const char *sku, const char *order_ref, const char *contact, TimestampTz at,
+	   const char *source, int converted, const WlSale *sale)
+{
+	return record_with(&q_insert, sku, order_ref, contact, at, source, converted, sale);
 }
 
 /*
@@ -110,16 +128,20 @@ wl_record_purchase(const char *sku, const char *contact, bool email,
 	 * sign-up of theirs waiting there is nothing to convert, and the row is
 	 * written without taking the SKU's turn and row (the primary key keeps
 	 * it once; a sign-up committed meanwhile is kept from wave messages by
-	 * the purchase window all the same).
+	 * the purchase window all the same).  A SKU's code is what it is looked
+	 * up by, so the sign-ups are probed with it before the SKU is read; the
+	 * insert reads the SKU, and only when it wrote nothing is the SKU looked
+	 * up to tell an unknown one from a purchase reported before.
 	 */
-	if (!wl_sku_find(sku, false, &s))
-		wl_error_unknown_sku(sku);
-	code = wl_sku_text(&s, SKU_CODE);
-	if (wl_signup_same_contact(code, 0, email ? contact : NULL, email ? NULL : contact, &pos) == 0)
+	if (wl_signup_same_contact(sku, 0, email ? contact : NULL, email ? NULL : contact, &pos) == 0)
 	{
-		if (!record(code, order_ref, contact, at, "external", 0, sale))
+		if (!record_with(&q_insert_checked, sku, order_ref, contact, at, "external", 0, sale))
+		{
+			if (!wl_sku_find(sku, false, &s))
+				wl_error_unknown_sku(sku);
 			return 0;
-		wl_outbox_skip_back_in_stock(code, email ? contact : NULL, email ? NULL : contact);
+		}
+		wl_outbox_skip_back_in_stock(sku, email ? contact : NULL, email ? NULL : contact);
 		return 0;
 	}
 
