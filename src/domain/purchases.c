@@ -32,10 +32,14 @@ static WlQuery q_recorded = {
 	3, {TEXTOID, TEXTOID, TEXTOID}, NULL
 };
 
-static WlQuery q_insert = {
-	"INSERT INTO waitlist.purchase (sku, order_ref, contact, at, source, converted, qty, amount)"
-	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (sku, order_ref, contact) DO NOTHING",
+/* The purchase row from $1-$8 (record_with's arguments), once per key. */
+#define PURCHASE_INSERT(values) \
+	"INSERT INTO waitlist.purchase (sku, order_ref, contact, at, source, converted, qty, amount)" \
+	values " ON CONFLICT (sku, order_ref, contact) DO NOTHING", \
 	8, {TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, INT4OID, INT4OID, NUMERICOID}, NULL
+
+static WlQuery q_insert = {
+	PURCHASE_INSERT(" VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
 };
 
 /*
@@ -43,10 +47,7 @@ static WlQuery q_insert = {
  * ($1) itself, so no row is written for an unknown one.
  */
 static WlQuery q_insert_checked = {
-	"INSERT INTO waitlist.purchase (sku, order_ref, contact, at, source, converted, qty, amount)"
-	" SELECT s.sku, $2, $3, $4, $5, $6, $7, $8 FROM waitlist.sku s WHERE s.sku = $1"
-	" ON CONFLICT (sku, order_ref, contact) DO NOTHING",
-	8, {TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, INT4OID, INT4OID, NUMERICOID}, NULL
+	PURCHASE_INSERT(" SELECT s.sku, $2, $3, $4, $5, $6, $7, $8 FROM waitlist.sku s WHERE s.sku = $1")
 };
 
 /*
