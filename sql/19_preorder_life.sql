@@ -18,7 +18,7 @@ SELECT o.kind, o.channel, o.recipient, o.payload->>'order_ref' AS ref,
 SET waitlist.test_now = '2030-01-11 12:00+00';
 SELECT waitlist.place_preorder('PRE-B', 'PRE-1', 2, 'Bob', 'bob@example.com', NULL,
 							   'dtc', 40, 'USD') > 0 AS b;
--- A new line is due for planning at once (next_note_at = its placement).
+-- A new line has no note planned until its confirmation is written.
 SELECT order_ref, next_note_at FROM waitlist.line WHERE sku = 'PRE-1' ORDER BY id;
 -- The confirmations go out; nothing else is due yet.
 SELECT tick_for('PRE-1') AS written;

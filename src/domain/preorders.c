@@ -32,6 +32,7 @@
 #include "store/json.h"
 #include "store/outbox_writer.h"
 #include "store/sku_row.h"
+#include "store/now.h"
 #include "store/spi.h"
 #include "txn/durability.h"
 #include "txn/pending.h"
@@ -541,6 +542,7 @@ wl_place_preorder(const WlPreorder *a)
 #define LINE_ACTIONS_WRITE(on_sku) \
 	" u AS (" \
 	"  UPDATE waitlist.line l SET confirm_pending = false," \
+	"   next_note_at = coalesce(due.note_at, l.next_note_at)," \
 	"   authorized_until = CASE WHEN NOT due.was_pending AND l.payment_state = 'authorized'" \
 	"    THEN waitlist.now() + make_interval(secs => $3) ELSE l.authorized_until END," \
 	"   reauthorizations = l.reauthorizations" \
@@ -601,14 +603,32 @@ wl_place_preorder(const WlPreorder *a)
 	"  AND x.payment_state = 'authorized'" \
 	WL_OUTBOX_ONCE
 
-/* claim() and tick(): up to $1 lines that are due, or line $2 if it is. */
+/*
+ * claim() and tick(): up to $1 lines that are due, or line $2 if it is.  A
+ * new pre-order's confirmation also plans its first note (note_at: its
+ * mid-wait moment or its imminent days, whichever comes first, as the note
+ * planner of domain/schedule.c does for a replanned line; none for a line
+ * already served, or whose ship date has passed or is no date the API
+ * takes), so the tick does not write the new line a second time to plan
+ * it; $6 is waitlist.midwait_fraction, $7 waitlist.imminent_days and $8
+ * today ($5 is q_line_confirm's).
+ */
 static WlQuery q_line_actions = {
-	"WITH due AS ("
-	"  SELECT id, ctid, confirm_pending AS was_pending FROM waitlist.line"
+	"WITH d AS ("
+	"  SELECT id, ctid, confirm_pending AS was_pending, sku, kind, state, pos_end,"
+	"   created_at, next_note_at FROM waitlist.line"
 	"  WHERE action_at <= waitlist.now() AND ($2::bigint IS NULL OR id = $2)"
 	"  ORDER BY action_at, id LIMIT $1 FOR UPDATE SKIP LOCKED),"
+	" due AS ("
+	"  SELECT d.id, d.ctid, d.was_pending,"
+	"   CASE WHEN d.was_pending AND d.kind = 'preorder' AND d.state = 'waiting'"
+	"     AND d.next_note_at IS NULL AND d.pos_end > s.paid_served"
+	"     AND m.imminent_on IS NOT NULL AND s.ships_on >= $8"
+	"    THEN least(m.midwait_at, m.imminent_on::timestamptz) END AS note_at"
+	"  FROM d JOIN waitlist.sku s ON s.sku = d.sku"
+	WL_NOTE_MOMENTS("d.created_at", "$6", "$7") "),"
 	LINE_ACTIONS_WRITE(""),
-	4, {INT4OID, INT8OID, FLOAT8OID, FLOAT8OID}, NULL
+	8, {INT4OID, INT8OID, FLOAT8OID, FLOAT8OID, TEXTOID, FLOAT8OID, INT4OID, DATEOID}, NULL
 };
 
 /*
@@ -617,11 +637,12 @@ static WlQuery q_line_actions = {
  * before the placement or import committed, so its now() can come before
  * the line's action_at; the confirmation must still go out before the
  * closing messages.  The parameters are q_line_actions' ($1, the most
- * lines, is 1), and $5 the line's SKU: every statement names it.
+ * lines, is 1), and $5 the line's SKU: every statement names it.  The line
+ * is closing: no note is planned.
  */
 static WlQuery q_line_confirm = {
 	"WITH due AS ("
-	"  SELECT id, ctid, true AS was_pending FROM waitlist.line"
+	"  SELECT id, ctid, true AS was_pending, NULL::timestamptz AS note_at FROM waitlist.line"
 	"  WHERE sku = $5 AND id = $2 AND confirm_pending AND $1 > 0 FOR UPDATE),"
 	LINE_ACTIONS_WRITE(" AND l.sku = $5"),
 	5, {INT4OID, INT8OID, FLOAT8OID, FLOAT8OID, TEXTOID}, NULL
@@ -633,10 +654,12 @@ line_actions(int max, const char *sku, int64 line_id, bool pending_only)
 {
 	double		ttl = wl_authorization_ttl_s;
 	double		before = Min((double) wl_reauthorize_before_s, ttl / 2);
-	Datum		args[5] = {Int32GetDatum(max), Int64GetDatum(line_id),
+	Datum		args[8] = {Int32GetDatum(max), Int64GetDatum(line_id),
 		Float8GetDatum(ttl), Float8GetDatum(before),
-	sku ? CStringGetTextDatum(sku) : (Datum) 0};
-	char		nulls[6] = {' ', line_id ? ' ' : 'n', ' ', ' ', sku ? ' ' : 'n', '\0'};
+		sku ? CStringGetTextDatum(sku) : (Datum) 0,
+		Float8GetDatum(wl_midwait_fraction), Int32GetDatum(wl_imminent_days),
+	DateADTGetDatum(wl_today())};
+	char		nulls[9] = {' ', line_id ? ' ' : 'n', ' ', ' ', sku ? ' ' : 'n', ' ', ' ', ' ', '\0'};
 	int64		n = (int64) wl_exec(pending_only ? &q_line_confirm : &q_line_actions,
 									args, nulls, SPI_OK_INSERT, 0);
 

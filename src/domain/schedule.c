@@ -172,9 +172,9 @@ status_rounds(void)
  * its ship date is $3 days away or less ($4 today; once per ship date),
  * else preorder_midwait once it is past its mid-wait moment (once per
  * line); either way next_note_at moves to the next note (none after
- * imminent).  A line just placed or replanned (next_note_at = then) gets
- * nothing yet and is planned: its mid-wait moment or its imminent days,
- * whichever comes first.  A line closed, served, or whose date passed (or is not a
+ * imminent).  A line replanned (next_note_at = then) gets nothing yet and
+ * is planned: its mid-wait moment or its imminent days, whichever comes
+ * first (a new line is planned so by its confirmation, domain/preorders.c).  A line closed, served, or whose date passed (or is not a
  * date the API accepts) is left alone (next_note_at NULL).  $2: waitlist.midwait_fraction.
  */
 static WlQuery q_notes = {
@@ -191,12 +191,7 @@ static WlQuery q_notes = {
 	"    ELSE 'wait' END AS note"
 	"  FROM due JOIN waitlist.line l ON l.id = due.id AND l.sku = due.sku"
 	"  JOIN waitlist.sku s ON s.sku = l.sku"
-	"  CROSS JOIN LATERAL (SELECT"	/* CASE: no cast of a date no timestamp holds */
-	"    CASE WHEN s.ships_on BETWEEN '2000-01-01' AND '9999-12-31'"
-	"     THEN s.ships_on - coalesce(s.imminent_days, $3) END AS imminent_on,"
-	"    CASE WHEN s.ships_on BETWEEN '2000-01-01' AND '9999-12-31'"
-	"     THEN l.created_at + (s.ships_on::timestamptz - l.created_at)"
-	"      * coalesce(s.midwait_fraction::float8, $2) END AS midwait_at) m),"
+	WL_NOTE_MOMENTS("l.created_at", "$2", "$3") "),"
 	" u AS ("
 	"  UPDATE waitlist.line l SET next_note_at = CASE p.note"
 	"    WHEN 'preorder_midwait' THEN p.imminent_on::timestamptz"

@@ -103,15 +103,21 @@ tick_here(int64 unused)
 
 	/*
 	 * Batches and a chunk of confirmations (wl_expand_batches looks
-	 * again); more confirmations can be left only when it wrote some.
+	 * again); more confirmations can be left only when it wrote some.  A
+	 * pre-order's confirmation plans its first note, which may be due
+	 * already (a ship date within the imminent days): the notes are looked
+	 * at in this round too then.
 	 */
 	if (due[0])
 	{
 		more = wl_expand_batches(INT_MAX);
 		n += more;
 		if (more > 0)
+		{
+			due[2] = true;
 			while ((more = wl_expand_confirmations(WL_CONFIRM_CHUNK)) > 0)
 				n += more;
+		}
 	}
 	n += wl_schedule_run(due[1], due[2], due[3]);
 	if (due[6])

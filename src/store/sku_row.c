@@ -859,8 +859,9 @@ wl_sku_give_back_preorder(const char *sku, int64 qty, bool positions, WlSku *s)
  * back.  The money is worked out from the SKU's payment terms as of the
  * updated row; the confirmation and payment event are written later, in
  * bulk, by claim() or tick(): the line is due for that at once
- * (action_at = now()), and tick() plans its scheduled notes at once too
- * (next_note_at = now(), domain/schedule.c).
+ * (action_at = now()); that confirmation also plans its first scheduled
+ * note (next_note_at, domain/preorders.c), so the line is written once
+ * more, not twice.
  */
 static WlQuery q_place_preorder = {
 	"WITH u AS ("
@@ -872,13 +873,13 @@ static WlQuery q_place_preorder = {
 	"  INSERT INTO waitlist.line (sku, kind, order_ref, customer, email, phone, qty,"
 	"   pos_start, pos_end, channel, unit_price, currency, amount, deposit, captured,"
 	"   payment_mode, payment_state, authorized_until, confirm_pending, action_at,"
-	"   next_note_at, promised_on)"
+	"   promised_on)"
 	"  SELECT u.sku, 'preorder', $2, $3, $4, $5, $6, u.pos, u.pos + $6, $7, $8::numeric, $9,"
 	"   m.amount, CASE u.payment_mode WHEN 'deposit' THEN c.now END, c.now, u.payment_mode,"
 	"   CASE u.payment_mode WHEN 'authorize' THEN 'authorized' WHEN 'full' THEN 'captured'"
 	"    ELSE 'deposit_captured' END,"
 	"   CASE u.payment_mode WHEN 'authorize' THEN $11 + make_interval(secs => $10) END,"
-	"   true, $11, $11, u.ships_on"
+	"   true, $11, u.ships_on"
 	"  FROM u"
 	"  CROSS JOIN LATERAL (SELECT $8::numeric * $6 AS amount) m"
 	"  CROSS JOIN LATERAL (SELECT CASE u.payment_mode WHEN 'full' THEN m.amount"
