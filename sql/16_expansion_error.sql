@@ -22,3 +22,34 @@ DROP FUNCTION public.outbox_refuses();
 SELECT waitlist.tick() > 0 AS expanded_after;
 SELECT kind, recipient FROM waitlist.outbox WHERE sku = 'EXP-ERR' ORDER BY id;
 SELECT * FROM waitlist.check_invariants() WHERE sku = 'EXP-ERR';
+
+-- Confirmations are written by a plain INSERT; when one of their keys is
+-- in the outbox already (written by hand here), the run goes again one
+-- sign-up or line at a time, which skips that key: nobody gets a message
+-- twice, the others are confirmed, and nothing is dead-lettered.
+SELECT sku FROM waitlist.upsert_sku('EXP-KEY', 'Key clash');
+SELECT sku FROM waitlist.upsert_sku('EXP-KEY-PRE', 'Key clash, pre-orders');
+SELECT status FROM waitlist.open_preorders('EXP-KEY-PRE', 100, 80, '2099-01-01', '2099-02-01');
+SELECT waitlist.subscribe('EXP-KEY', 'key-1@example.com') > 0 AS s1,
+	   waitlist.subscribe('EXP-KEY', 'key-2@example.com') > 0 AS s2,
+	   waitlist.place_preorder('EXP-KEY-P1', 'EXP-KEY-PRE', 1, email => 'key-3@example.com',
+							   unit_price => 10, currency => 'USD') > 0 AS p1,
+	   waitlist.place_preorder('EXP-KEY-P2', 'EXP-KEY-PRE', 1, email => 'key-4@example.com',
+							   unit_price => 10, currency => 'USD') > 0 AS p2;
+INSERT INTO waitlist.outbox (kind, channel, recipient, sku, payload, idempotency_key)
+SELECT 'waitlist_joined', 'email', email, sku, '{"by": "hand"}'::json, 'sub:' || id || ':joined:email'
+  FROM waitlist.subscriber WHERE sku = 'EXP-KEY' AND email = 'key-1@example.com'
+UNION ALL
+SELECT 'preorder_confirmed', 'email', email, sku, '{"by": "hand"}'::json,
+	   'line:' || id || ':confirmed:email'
+  FROM waitlist.line WHERE sku = 'EXP-KEY-PRE' AND order_ref = 'EXP-KEY-P1';
+SELECT waitlist.tick() >= 0 AS ticked;
+SELECT kind, channel, recipient, payload->>'by' AS by_hand, count(*)
+  FROM waitlist.outbox WHERE sku IN ('EXP-KEY', 'EXP-KEY-PRE')
+ GROUP BY 1, 2, 3, 4 ORDER BY 3, 1;
+SELECT count(*) AS dead_lettered FROM waitlist.outbox
+ WHERE kind = 'message_failed' AND sku IN ('EXP-KEY', 'EXP-KEY-PRE');
+SELECT count(*) AS still_pending
+  FROM (SELECT 1 FROM waitlist.subscriber WHERE sku = 'EXP-KEY' AND confirm_pending
+		UNION ALL SELECT 1 FROM waitlist.line WHERE sku = 'EXP-KEY-PRE' AND confirm_pending) p;
+SELECT * FROM waitlist.check_invariants() WHERE sku IN ('EXP-KEY', 'EXP-KEY-PRE');

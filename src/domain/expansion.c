@@ -222,23 +222,34 @@ static BatchQueries batch_queries[] = {
  * Sign-up confirmations marked by subscribe(), oldest first.  By tuple id,
  * as in claim(): a sign-up a later commit changed after the statement's
  * snapshot is locked in its new version, which the update does not see, and
- * is left for the next run rather than written from that commit.
+ * is left for the next run rather than written from that commit.  As for
+ * batches, the bulk run is a plain INSERT (its subtransaction rolls back if
+ * a key is in the outbox already) and the sign-up by sign-up run that
+ * follows such a failure skips keys already written.
  */
-static WlQuery q_expand_joined = {
-	"WITH c AS ("
-	"  UPDATE waitlist.subscriber u SET confirm_pending = false"
-	"   WHERE u.ctid = ANY (ARRAY(SELECT ctid FROM waitlist.subscriber WHERE confirm_pending"
-	"                  AND ($2::bigint IS NULL OR id = $2)"
-	"                  ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED))"
+#define JOINED_CONFIRMED \
+	"WITH c AS (" \
+	"  UPDATE waitlist.subscriber u SET confirm_pending = false" \
+	"   WHERE u.ctid = ANY (ARRAY(SELECT ctid FROM waitlist.subscriber WHERE confirm_pending" \
+	"                  AND ($2::bigint IS NULL OR id = $2)" \
+	"                  ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED))" \
 	"  RETURNING u.id, u.sku, u.email, u.phone) "
-	WL_CONTACT_MESSAGES(
-		"SELECT 'waitlist_joined' AS kind, s.sku, c.email, c.phone,"
-		" waitlist.payload_json('subscription_id', c.id, 'sku', s.sku, 'title', s.title,"
-		"  'expected_restock_date',"
-		"   CASE WHEN s.restock_confirmed THEN to_char(s.restock_date, 'YYYY-MM-DD') END,"
-		"  'product_url', s.product_url) AS payload,"
-		" 'sub:' || c.id || ':joined' AS key"
-		" FROM c JOIN waitlist.sku s ON s.sku = c.sku"),
+#define JOINED_SOURCE \
+	"SELECT 'waitlist_joined' AS kind, s.sku, c.email, c.phone," \
+	" waitlist.payload_json('subscription_id', c.id, 'sku', s.sku, 'title', s.title," \
+	"  'expected_restock_date'," \
+	"   CASE WHEN s.restock_confirmed THEN to_char(s.restock_date, 'YYYY-MM-DD') END," \
+	"  'product_url', s.product_url) AS payload," \
+	" 'sub:' || c.id || ':joined' AS key" \
+	" FROM c JOIN waitlist.sku s ON s.sku = c.sku"
+
+static WlQuery q_expand_joined = {
+	JOINED_CONFIRMED WL_OUTBOX_INSERT WL_CONTACT_ROWS(JOINED_SOURCE),
+	2, {INT4OID, INT8OID}, NULL
+};
+
+static WlQuery q_expand_joined_once = {
+	JOINED_CONFIRMED WL_CONTACT_MESSAGES(JOINED_SOURCE),
 	2, {INT4OID, INT8OID}, NULL
 };
 
@@ -471,7 +482,8 @@ joined_messages(int64 max, int64 id)
 	Datum		args[2] = {Int32GetDatum((int32) max), Int64GetDatum(id)};
 	char		nulls[3] = {' ', id ? ' ' : 'n', '\0'};
 
-	return (int64) wl_exec(&q_expand_joined, args, nulls, SPI_OK_INSERT, 0);
+	return (int64) wl_exec(id ? &q_expand_joined_once : &q_expand_joined,
+						   args, nulls, SPI_OK_INSERT, 0);
 }
 
 static int64

@@ -537,9 +537,11 @@ wl_place_preorder(const WlPreorder *a)
  * from a commit the snapshot cannot see (claim() relies on that: see
  * waitlist_claim); $3 is the authorization TTL
  * and $4 the margin before it lapses, in seconds; on_sku narrows the update
- * to one SKU ("" for none).
+ * to one SKU ("" for none); once is WL_OUTBOX_ONCE, or "" for the bulk run,
+ * a plain INSERT that fails on a key already in the outbox (see
+ * wl_expand_line_actions).
  */
-#define LINE_ACTIONS_WRITE(on_sku) \
+#define LINE_ACTIONS_WRITE(on_sku, once) \
 	" u AS (" \
 	"  UPDATE waitlist.line l SET confirm_pending = false," \
 	"   next_note_at = coalesce(due.note_at, l.next_note_at)," \
@@ -601,7 +603,7 @@ wl_place_preorder(const WlPreorder *a)
 	"  'line:' || x.id || ':pay:reauthorize:' || x.reauthorizations" \
 	" FROM x WHERE NOT x.was_pending AND x.state = 'waiting'" \
 	"  AND x.payment_state = 'authorized'" \
-	WL_OUTBOX_ONCE
+	once
 
 /*
  * claim() and tick(): up to $1 lines that are due, or line $2 if it is.  A
@@ -613,22 +615,29 @@ wl_place_preorder(const WlPreorder *a)
  * it; $6 is waitlist.midwait_fraction, $7 waitlist.imminent_days and $8
  * today ($5 is q_line_confirm's).
  */
-static WlQuery q_line_actions = {
-	"WITH d AS ("
-	"  SELECT id, ctid, confirm_pending AS was_pending, sku, kind, state, pos_end,"
-	"   created_at, next_note_at FROM waitlist.line"
-	"  WHERE action_at <= waitlist.now() AND ($2::bigint IS NULL OR id = $2)"
-	"  ORDER BY action_at, id LIMIT $1 FOR UPDATE SKIP LOCKED),"
-	" due AS ("
-	"  SELECT d.id, d.ctid, d.was_pending,"
-	"   CASE WHEN d.was_pending AND d.kind = 'preorder' AND d.state = 'waiting'"
-	"     AND d.next_note_at IS NULL AND d.pos_end > s.paid_served"
-	"     AND m.imminent_on IS NOT NULL AND s.ships_on >= $8"
-	"    THEN least(m.midwait_at, m.imminent_on::timestamptz) END AS note_at"
-	"  FROM d JOIN waitlist.sku s ON s.sku = d.sku"
+#define LINE_ACTIONS_DUE \
+	"WITH d AS (" \
+	"  SELECT id, ctid, confirm_pending AS was_pending, sku, kind, state, pos_end," \
+	"   created_at, next_note_at FROM waitlist.line" \
+	"  WHERE action_at <= waitlist.now() AND ($2::bigint IS NULL OR id = $2)" \
+	"  ORDER BY action_at, id LIMIT $1 FOR UPDATE SKIP LOCKED)," \
+	" due AS (" \
+	"  SELECT d.id, d.ctid, d.was_pending," \
+	"   CASE WHEN d.was_pending AND d.kind = 'preorder' AND d.state = 'waiting'" \
+	"     AND d.next_note_at IS NULL AND d.pos_end > s.paid_served" \
+	"     AND m.imminent_on IS NOT NULL AND s.ships_on >= $8" \
+	"    THEN least(m.midwait_at, m.imminent_on::timestamptz) END AS note_at" \
+	"  FROM d JOIN waitlist.sku s ON s.sku = d.sku" \
 	WL_NOTE_MOMENTS("d.created_at", "$6", "$7") "),"
-	LINE_ACTIONS_WRITE(""),
-	8, {INT4OID, INT8OID, FLOAT8OID, FLOAT8OID, TEXTOID, FLOAT8OID, INT4OID, DATEOID}, NULL
+#define LINE_ACTIONS_ARGS 8, {INT4OID, INT8OID, FLOAT8OID, FLOAT8OID, TEXTOID, FLOAT8OID, \
+	INT4OID, DATEOID}, NULL
+
+static WlQuery q_line_actions = {
+	LINE_ACTIONS_DUE LINE_ACTIONS_WRITE("", ""), LINE_ACTIONS_ARGS
+};
+
+static WlQuery q_line_actions_once = {
+	LINE_ACTIONS_DUE LINE_ACTIONS_WRITE("", WL_OUTBOX_ONCE), LINE_ACTIONS_ARGS
 };
 
 /*
@@ -644,13 +653,16 @@ static WlQuery q_line_confirm = {
 	"WITH due AS ("
 	"  SELECT id, ctid, true AS was_pending, NULL::timestamptz AS note_at FROM waitlist.line"
 	"  WHERE sku = $5 AND id = $2 AND confirm_pending AND $1 > 0 FOR UPDATE),"
-	LINE_ACTIONS_WRITE(" AND l.sku = $5"),
+	LINE_ACTIONS_WRITE(" AND l.sku = $5", WL_OUTBOX_ONCE),
 	5, {INT4OID, INT8OID, FLOAT8OID, FLOAT8OID, TEXTOID}, NULL
 };
 
-/* Run the due actions of up to max lines (or of one line); messages written. */
+/*
+ * Run the due actions of up to max lines (or of one line); messages
+ * written.  once: keys already in the outbox are skipped (else they raise).
+ */
 static int64
-line_actions(int max, const char *sku, int64 line_id, bool pending_only)
+line_actions(int max, const char *sku, int64 line_id, bool pending_only, bool once)
 {
 	double		ttl = wl_authorization_ttl_s;
 	double		before = Min((double) wl_reauthorize_before_s, ttl / 2);
@@ -660,7 +672,8 @@ line_actions(int max, const char *sku, int64 line_id, bool pending_only)
 		Float8GetDatum(wl_midwait_fraction), Int32GetDatum(wl_imminent_days),
 	DateADTGetDatum(wl_today())};
 	char		nulls[9] = {' ', line_id ? ' ' : 'n', ' ', ' ', sku ? ' ' : 'n', ' ', ' ', ' ', '\0'};
-	int64		n = (int64) wl_exec(pending_only ? &q_line_confirm : &q_line_actions,
+	int64		n = (int64) wl_exec(pending_only ? &q_line_confirm :
+									once ? &q_line_actions_once : &q_line_actions,
 									args, nulls, SPI_OK_INSERT, 0);
 
 	if (n > 0)
@@ -668,18 +681,23 @@ line_actions(int max, const char *sku, int64 line_id, bool pending_only)
 	return n;
 }
 
-/* claim()/tick(): confirmations and re-authorizations due; messages written (in SPI). */
+/*
+ * claim()/tick(): confirmations and re-authorizations due; messages
+ * written (in SPI).  A plain INSERT: the caller runs it in a subtransaction
+ * and, when it fails (a key already in the outbox, or a line's bad data),
+ * goes line by line with wl_expand_line_action (domain/expansion.c).
+ */
 int64
 wl_expand_line_actions(int max)
 {
-	return line_actions(max, NULL, 0, false);
+	return line_actions(max, NULL, 0, false, false);
 }
 
-/* The same for one line, if it is due (in SPI). */
+/* The same for one line, if it is due, skipping keys written already (in SPI). */
 int64
 wl_expand_line_action(int64 line_id)
 {
-	return line_actions(1, NULL, line_id, false);
+	return line_actions(1, NULL, line_id, false, true);
 }
 
 static WlQuery q_channel_give_back = {
@@ -756,7 +774,7 @@ payment_transition(WlQuery *q, const char *sku, int64 line_id)
 void
 wl_line_confirm_pending(const char *sku, int64 line_id)
 {
-	line_actions(1, sku, line_id, true);	/* not a re-authorization: the line is closing */
+	line_actions(1, sku, line_id, true, true);	/* not a re-authorization: the line is closing */
 }
 
 /*
