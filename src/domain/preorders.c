@@ -30,9 +30,9 @@
 #include "domain/schedule.h"
 #include "store/channel_rules.h"
 #include "store/json.h"
+#include "store/now.h"
 #include "store/outbox_writer.h"
 #include "store/sku_row.h"
-#include "store/now.h"
 #include "store/spi.h"
 #include "txn/durability.h"
 #include "txn/pending.h"
@@ -530,7 +530,8 @@ wl_place_preorder(const WlPreorder *a)
  * payment_reauthorize and a new validity.  Afterwards action_at holds when
  * the authorization next needs renewing (NULL when nothing is left to do).
  * LINE_ACTIONS_WRITE does it for the lines of a CTE "due" (id, ctid,
- * was_pending) locked by the statement's head, in the versions the
+ * was_pending, and note_at: the line's first note planned, or NULL to leave
+ * next_note_at as it is) locked by the statement's head, in the versions the
  * statement's snapshot sees: a line a later commit changed after that
  * snapshot is locked in its new version, whose ctid the update then does
  * not match, so it is left due for the next run instead of being written

@@ -174,8 +174,9 @@ status_rounds(void)
  * line); either way next_note_at moves to the next note (none after
  * imminent).  A line replanned (next_note_at = then) gets nothing yet and
  * is planned: its mid-wait moment or its imminent days, whichever comes
- * first (a new line is planned so by its confirmation, domain/preorders.c).  A line closed, served, or whose date passed (or is not a
- * date the API accepts) is left alone (next_note_at NULL).  $2: waitlist.midwait_fraction.
+ * first (a new line is planned so by its confirmation, domain/preorders.c).
+ * A line closed, served, or whose date passed (or is not a date the API
+ * accepts) is left alone (next_note_at NULL).  $2: waitlist.midwait_fraction.
  */
 static WlQuery q_notes = {
 	"WITH due AS ("
