@@ -679,6 +679,14 @@ sleep_ms(const relay *r, int64_t now)
 
 	if (!r->stopping && ((r->want_drain && room(r) > 0 && idle) || sink_broken))
 		return 0;
+
+	/*
+	 * Free to park a waiting claim (say, the ack that emptied the relay
+	 * came back at the end of a round): park it now.  Sleeping instead
+	 * would wait for the next poll, deaf to NOTIFYs until then.
+	 */
+	if (idle && !r->stopping && room(r) > 0 && claim_wait_for(r, now) > 0)
+		return 0;
 	if (idle && !r->stopping && r->next_claim < wake)
 		wake = r->next_claim;
 	if (connected && r->next_renew < wake)
