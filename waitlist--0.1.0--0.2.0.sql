@@ -404,8 +404,8 @@ BEGIN
 	END IF;
 	PERFORM pg_catalog.create_distributed_table('waitlist.sku', 'sku');
 	RETURN NEXT 'distributed table waitlist.sku by sku';
-	FOREACH t IN ARRAY ARRAY['waitlist.line', 'waitlist.subscriber', 'waitlist.batch',
-							 'waitlist.preorder_channel', 'waitlist.availability', 'waitlist.purchase',
+	FOREACH t IN ARRAY ARRAY['waitlist.line', 'waitlist.subscriber', 'waitlist.unconfirmed_signup',
+							 'waitlist.batch', 'waitlist.preorder_channel', 'waitlist.availability', 'waitlist.purchase',
 							 'waitlist.hold', 'waitlist.page_view', 'waitlist.view_day',
 							 'waitlist.sale_period'] LOOP
 		PERFORM pg_catalog.create_distributed_table(t, 'sku', colocate_with => 'waitlist.sku');
@@ -1047,14 +1047,13 @@ BEGIN
 
 			-- Sign-ups: states, contacts, confirmations left to write.
 			$q$SELECT 'signup_state', s.sku,
-				   pg_catalog.format('sign-up %s (%s): unsubscribed_at %s, confirm_pending %s, or a contact the API would refuse',
-									 sub.id, sub.state, sub.unsubscribed_at IS NOT NULL, sub.confirm_pending)
+				   pg_catalog.format('sign-up %s (%s): unsubscribed_at %s, or a contact the API would refuse',
+									 sub.id, sub.state, sub.unsubscribed_at IS NOT NULL)
 			  FROM waitlist.subscriber sub
 			  JOIN waitlist.sku s ON s.sku OPERATOR(pg_catalog.=) sub.sku
 			 WHERE NOT coalesce(
 					sub.state OPERATOR(pg_catalog.=) ANY (ARRAY['waiting', 'unsubscribed', 'converted', 'expired', 'lapsed'])
 				AND (sub.unsubscribed_at IS NOT NULL) OPERATOR(pg_catalog.=) (sub.state OPERATOR(pg_catalog.<>) 'waiting')
-				AND (NOT sub.confirm_pending OR sub.state OPERATOR(pg_catalog.=) 'waiting')
 				AND coalesce(waitlist.valid_email(sub.email), true)
 				AND coalesce(waitlist.valid_phone(sub.phone), true)
 				AND coalesce(pg_catalog.char_length(sub.customer) OPERATOR(pg_catalog.>=) 1
@@ -2011,3 +2010,58 @@ $$;
 COMMENT ON FUNCTION waitlist.message_outcomes(date, date, text) IS
 	'customer messages (email, SMS) written over [from_day, to_day] (UTC), for one SKU or all, per kind and channel, and what became of them: delivered (and not bounced), opened, clicked, bounced, complained, unsubscribed (as record_event reported), not sent (dead, skipped, suppressed); this node''s outbox, messages purged since not counted';
 REVOKE ALL ON FUNCTION waitlist.message_outcomes(date, date, text) FROM PUBLIC;
+
+/* ------------------------------------------------------------------------
+ * Sign-up confirmations queue in a table of their own: writing one deletes
+ * a small row instead of updating the sign-up (see the 0.2.0 script).  The
+ * sign-ups still marked move over, then the flag and its index go.
+ * ---------------------------------------------------------------------- */
+CREATE TABLE waitlist.unconfirmed_signup (
+	id				bigint NOT NULL,
+	sku				text NOT NULL,
+	PRIMARY KEY (id, sku)
+);
+COMMENT ON TABLE waitlist.unconfirmed_signup IS 'sign-ups (id, sku) whose waitlist_joined confirmation is still to be written (by claim or tick)';
+INSERT INTO waitlist.unconfirmed_signup (id, sku)
+SELECT id, sku FROM waitlist.subscriber WHERE confirm_pending;
+DROP INDEX waitlist.subscriber_unconfirmed;
+ALTER TABLE waitlist.subscriber DROP COLUMN confirm_pending;
+SELECT pg_catalog.pg_extension_config_dump('waitlist.unconfirmed_signup', '');
+REVOKE ALL ON waitlist.unconfirmed_signup FROM PUBLIC;
+CREATE OR REPLACE FUNCTION waitlist.outbox_metrics()
+RETURNS TABLE (state text, kind text, messages bigint, oldest_due_age interval,
+			   notification_queue_usage double precision)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT o.state, o.kind, pg_catalog.count(*),
+		   pg_catalog.max(CASE WHEN o.state OPERATOR(pg_catalog.=) 'pending'
+									AND o.due_at OPERATOR(pg_catalog.<=) waitlist.now()
+							   THEN waitlist.now() OPERATOR(pg_catalog.-) o.due_at END),
+		   pg_catalog.pg_notification_queue_usage()
+	  FROM waitlist.outbox o
+	 GROUP BY o.state, o.kind
+	UNION ALL
+	SELECT 'unexpanded', b.kind, pg_catalog.count(*),
+		   waitlist.now() OPERATOR(pg_catalog.-) pg_catalog.min(b.created_at),
+		   pg_catalog.pg_notification_queue_usage()
+	  FROM waitlist.batch b
+	 WHERE b.expanded_at IS NULL
+	 GROUP BY b.kind
+	UNION ALL
+	SELECT 'unexpanded', 'waitlist_joined', pg_catalog.count(*),
+		   waitlist.now() OPERATOR(pg_catalog.-) pg_catalog.min(u.created_at),
+		   pg_catalog.pg_notification_queue_usage()
+	  FROM waitlist.unconfirmed_signup q
+	  JOIN waitlist.subscriber u ON u.id OPERATOR(pg_catalog.=) q.id AND u.sku OPERATOR(pg_catalog.=) q.sku
+	 WHERE u.state OPERATOR(pg_catalog.=) 'waiting'
+	HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 0
+	UNION ALL
+	SELECT 'unexpanded', 'preorder_confirmed', pg_catalog.count(*),
+		   waitlist.now() OPERATOR(pg_catalog.-) pg_catalog.min(l.action_at),
+		   pg_catalog.pg_notification_queue_usage()
+	  FROM waitlist.line l
+	 WHERE l.action_at IS NOT NULL AND l.confirm_pending
+	HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 0
+	 ORDER BY 1, 2
+$$;

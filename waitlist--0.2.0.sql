@@ -239,7 +239,6 @@ CREATE TABLE waitlist.subscriber (
 	customer		text,
 	pos				bigint NOT NULL,
 	state			text NOT NULL DEFAULT 'waiting',
-	confirm_pending boolean NOT NULL DEFAULT false,
 	created_at		timestamptz NOT NULL DEFAULT waitlist.now(),
 	unsubscribed_at timestamptz,
 	renewed_at		timestamptz,
@@ -251,14 +250,28 @@ CREATE TABLE waitlist.subscriber (
 );
 COMMENT ON TABLE waitlist.subscriber IS 'back-in-stock sign-ups; a sign-up below sku.sub_served has been told';
 COMMENT ON COLUMN waitlist.subscriber.unsubscribed_at IS 'when the sign-up left the list: unsubscribed, or converted by a purchase';
-COMMENT ON COLUMN waitlist.subscriber.confirm_pending IS 'its waitlist_joined confirmation is still to be written (by claim or tick)';
-CREATE INDEX subscriber_unconfirmed ON waitlist.subscriber (id) WHERE confirm_pending;
 CREATE INDEX subscriber_holes ON waitlist.subscriber (sku, pos)
 	WHERE state OPERATOR(pg_catalog.<>) 'waiting';
 CREATE INDEX subscriber_email ON waitlist.subscriber (sku, pg_catalog.lower(email), pos)
 	WHERE state OPERATOR(pg_catalog.=) 'waiting';
 CREATE INDEX subscriber_phone ON waitlist.subscriber (sku, phone, pos)
 	WHERE state OPERATOR(pg_catalog.=) 'waiting';
+
+/*
+ * Sign-ups whose waitlist_joined confirmation is still to be written (by
+ * claim() or tick(), oldest first).  A queue of its own: writing the
+ * confirmation deletes this small row and leaves the sign-up alone.  A flag
+ * on the sign-up had to be cleared by an update that could not be HOT (the
+ * flag was its index's predicate), which wrote every index of the sign-up
+ * again.  No foreign key: a row whose sign-up is gone, or has left the
+ * list, is deleted without a message.
+ */
+CREATE TABLE waitlist.unconfirmed_signup (
+	id				bigint NOT NULL,
+	sku				text NOT NULL,
+	PRIMARY KEY (id, sku)
+);
+COMMENT ON TABLE waitlist.unconfirmed_signup IS 'sign-ups (id, sku) whose waitlist_joined confirmation is still to be written (by claim or tick)';
 
 /*
  * A batch records one move of a watermark at commit: "SKU X, positions
@@ -427,6 +440,7 @@ SELECT pg_catalog.pg_extension_config_dump('waitlist.line', '');
 SELECT pg_catalog.pg_extension_config_dump('waitlist.line_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('waitlist.subscriber', '');
 SELECT pg_catalog.pg_extension_config_dump('waitlist.subscriber_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('waitlist.unconfirmed_signup', '');
 SELECT pg_catalog.pg_extension_config_dump('waitlist.batch', '');
 SELECT pg_catalog.pg_extension_config_dump('waitlist.batch_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('waitlist.outbox', '');
@@ -915,8 +929,9 @@ AS $$
 	SELECT 'unexpanded', 'waitlist_joined', pg_catalog.count(*),
 		   waitlist.now() OPERATOR(pg_catalog.-) pg_catalog.min(u.created_at),
 		   pg_catalog.pg_notification_queue_usage()
-	  FROM waitlist.subscriber u
-	 WHERE u.confirm_pending
+	  FROM waitlist.unconfirmed_signup q
+	  JOIN waitlist.subscriber u ON u.id OPERATOR(pg_catalog.=) q.id AND u.sku OPERATOR(pg_catalog.=) q.sku
+	 WHERE u.state OPERATOR(pg_catalog.=) 'waiting'
 	HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 0
 	UNION ALL
 	SELECT 'unexpanded', 'preorder_confirmed', pg_catalog.count(*),
@@ -990,8 +1005,8 @@ BEGIN
 	END IF;
 	PERFORM pg_catalog.create_distributed_table('waitlist.sku', 'sku');
 	RETURN NEXT 'distributed table waitlist.sku by sku';
-	FOREACH t IN ARRAY ARRAY['waitlist.line', 'waitlist.subscriber', 'waitlist.batch',
-							 'waitlist.preorder_channel', 'waitlist.availability', 'waitlist.purchase',
+	FOREACH t IN ARRAY ARRAY['waitlist.line', 'waitlist.subscriber', 'waitlist.unconfirmed_signup',
+							 'waitlist.batch', 'waitlist.preorder_channel', 'waitlist.availability', 'waitlist.purchase',
 							 'waitlist.hold', 'waitlist.page_view', 'waitlist.view_day',
 							 'waitlist.sale_period'] LOOP
 		PERFORM pg_catalog.create_distributed_table(t, 'sku', colocate_with => 'waitlist.sku');
@@ -1600,14 +1615,13 @@ BEGIN
 
 			-- Sign-ups: states, contacts, confirmations left to write.
 			$q$SELECT 'signup_state', s.sku,
-				   pg_catalog.format('sign-up %s (%s): unsubscribed_at %s, confirm_pending %s, or a contact the API would refuse',
-									 sub.id, sub.state, sub.unsubscribed_at IS NOT NULL, sub.confirm_pending)
+				   pg_catalog.format('sign-up %s (%s): unsubscribed_at %s, or a contact the API would refuse',
+									 sub.id, sub.state, sub.unsubscribed_at IS NOT NULL)
 			  FROM waitlist.subscriber sub
 			  JOIN waitlist.sku s ON s.sku OPERATOR(pg_catalog.=) sub.sku
 			 WHERE NOT coalesce(
 					sub.state OPERATOR(pg_catalog.=) ANY (ARRAY['waiting', 'unsubscribed', 'converted', 'expired', 'lapsed'])
 				AND (sub.unsubscribed_at IS NOT NULL) OPERATOR(pg_catalog.=) (sub.state OPERATOR(pg_catalog.<>) 'waiting')
-				AND (NOT sub.confirm_pending OR sub.state OPERATOR(pg_catalog.=) 'waiting')
 				AND coalesce(waitlist.valid_email(sub.email), true)
 				AND coalesce(waitlist.valid_phone(sub.phone), true)
 				AND coalesce(pg_catalog.char_length(sub.customer) OPERATOR(pg_catalog.>=) 1

@@ -55,6 +55,17 @@ SELECT waitlist.unsubscribe(2);
 SELECT try($$SELECT waitlist.unsubscribe(999)$$);
 SELECT try($$SELECT waitlist.unsubscribe(NULL)$$);
 SELECT waitlist.waiting_count('LAMP');
+-- A sign-up that leaves the list before its confirmation is written gets
+-- none: the next tick takes it off the queue without a message, and the
+-- metrics do not count it as waiting to be written.
+SELECT waitlist.subscribe('LAMP', 'cal@example.com') AS cal \gset
+SELECT count(*) AS queued FROM waitlist.unconfirmed_signup WHERE id = :cal;
+SELECT state, kind, messages FROM waitlist.outbox_metrics() WHERE state = 'unexpanded';
+SELECT waitlist.unsubscribe(:cal);
+SELECT state, kind, messages FROM waitlist.outbox_metrics() WHERE state = 'unexpanded';
+SELECT waitlist.tick();
+SELECT count(*) AS queued_after_tick FROM waitlist.unconfirmed_signup WHERE id = :cal;
+SELECT count(*) AS cal_messages FROM waitlist.outbox WHERE recipient = 'cal@example.com';
 
 -- The seed example on a fresh SKU.
 SELECT sku FROM waitlist.upsert_sku('HOODIE', title => 'Hoodie');

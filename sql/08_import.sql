@@ -241,7 +241,8 @@ IMP-S	una@example.com	\N	Una elsewhere
 IMP-B	wes@example.com	\N	Wes
 \.
 SELECT waitlist.import_signups('public.imp_signups') AS new_signups;
-SELECT s.sku, u.pos, u.email, u.phone, u.customer, u.confirm_pending
+SELECT s.sku, u.pos, u.email, u.phone, u.customer,
+       EXISTS (SELECT 1 FROM waitlist.unconfirmed_signup q WHERE q.id = u.id AND q.sku = u.sku) AS confirm_pending
   FROM waitlist.subscriber u JOIN waitlist.sku s ON s.sku = u.sku WHERE s.sku LIKE 'IMP-%' ORDER BY s.sku, u.pos;
 SELECT sku, sub_tail, sub_waiting FROM waitlist.sku WHERE sku IN ('IMP-B', 'IMP-S') ORDER BY sku;
 -- Importing the same sign-ups again keeps every place.

@@ -39,7 +39,7 @@ SELECT kind, channel, recipient, sku, state, last_error,
        payload->>'unit' AS unit, payload->>'reason' AS reason
   FROM waitlist.outbox WHERE kind = 'message_failed' ORDER BY id;
 -- The sign-up keeps its place; nothing is left pending for it.
-SELECT count(*) AS still_pending FROM waitlist.subscriber WHERE confirm_pending;
+SELECT count(*) AS still_pending FROM waitlist.unconfirmed_signup;
 SELECT waitlist.waiting_count('FAR') AS far_waiting;
 -- tick() and expand_batches() go on as well.
 SELECT waitlist.subscribe('NEAR', 'near3@example.com') > 0 AS near3;

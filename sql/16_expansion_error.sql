@@ -50,6 +50,6 @@ SELECT kind, channel, recipient, payload->>'by' AS by_hand, count(*)
 SELECT count(*) AS dead_lettered FROM waitlist.outbox
  WHERE kind = 'message_failed' AND sku IN ('EXP-KEY', 'EXP-KEY-PRE');
 SELECT count(*) AS still_pending
-  FROM (SELECT 1 FROM waitlist.subscriber WHERE sku = 'EXP-KEY' AND confirm_pending
+  FROM (SELECT 1 FROM waitlist.unconfirmed_signup WHERE sku = 'EXP-KEY'
 		UNION ALL SELECT 1 FROM waitlist.line WHERE sku = 'EXP-KEY-PRE' AND confirm_pending) p;
 SELECT * FROM waitlist.check_invariants() WHERE sku IN ('EXP-KEY', 'EXP-KEY-PRE');

@@ -97,15 +97,15 @@ expect "CREATE EXTENSION waitlist on the coordinator reaches both workers" \
 	"$(c -c "SELECT extversion FROM pg_extension WHERE extname = 'waitlist'")/$(c -c "SELECT extversion FROM pg_extension WHERE extname = 'waitlist'")"
 
 # ------------------------------------------------------------- distribute
-expect "waitlist.distribute() reports 11 tables, 5 reference tables and 25 functions" \
-	"$(c -c "SELECT count(*) FROM waitlist.distribute()")" "41"
+expect "waitlist.distribute() reports 12 tables, 5 reference tables and 25 functions" \
+	"$(c -c "SELECT count(*) FROM waitlist.distribute()")" "42"
 expect "the SKU tables are hash-distributed by sku, colocated with waitlist.sku" \
 	"$(c -c "SELECT string_agg(p.logicalrelid::text, ',' ORDER BY p.logicalrelid::text)
 			   FROM pg_dist_partition p, pg_dist_partition s
 			  WHERE s.logicalrelid = 'waitlist.sku'::regclass AND p.partmethod = 'h'
 				AND p.colocationid = s.colocationid
 				AND column_to_column_name(p.logicalrelid, p.partkey) = 'sku'")" \
-	"waitlist.availability,waitlist.batch,waitlist.hold,waitlist.line,waitlist.page_view,waitlist.preorder_channel,waitlist.purchase,waitlist.sale_period,waitlist.sku,waitlist.subscriber,waitlist.view_day"
+	"waitlist.availability,waitlist.batch,waitlist.hold,waitlist.line,waitlist.page_view,waitlist.preorder_channel,waitlist.purchase,waitlist.sale_period,waitlist.sku,waitlist.subscriber,waitlist.unconfirmed_signup,waitlist.view_day"
 expect "channel_rule, tracked_inventory, suppression, consent_log and view_day_done are reference tables" \
 	"$(c -c "SELECT string_agg(logicalrelid::text, ',' ORDER BY logicalrelid::text) FROM pg_dist_partition
 			  WHERE partmethod = 'n' AND repmodel = 't'")" \
@@ -348,7 +348,7 @@ left() {
 		total=$((total + $(on "$n" -c "SELECT count(*) FROM waitlist.outbox WHERE state <> 'delivered'")))
 	done
 	echo $((total + $(c -c "SELECT (SELECT count(*) FROM waitlist.batch WHERE expanded_at IS NULL)
-								 + (SELECT count(*) FROM waitlist.subscriber WHERE confirm_pending)
+								 + (SELECT count(*) FROM waitlist.unconfirmed_signup)
 								 + (SELECT count(*) FROM waitlist.line WHERE action_at <= now())")))
 }
 for _ in $(seq 120); do

@@ -251,8 +251,7 @@ for g in $(seq 10); do
 done
 wait
 check_race() {
-	[ "$(q -d wl_clock_a -c "SELECT count(*) FROM waitlist.subscriber s
-		WHERE s.sku = 'R' AND s.confirm_pending")" = 0 ]
+	[ "$(q -d wl_clock_a -c "SELECT count(*) FROM waitlist.unconfirmed_signup WHERE sku = 'R'")" = 0 ]
 }
 until_ok 5 check_race
 race=$(q -d wl_clock_a -c "SELECT count(*), count(DISTINCT recipient),

@@ -10,7 +10,7 @@
 -- catalog rows this transaction changes later.  Part 2 stays inside the
 -- transaction with SET ROLE and is undone by the ROLLBACK.
 BEGIN;
-SELECT plan(117);
+SELECT plan(118);
 SET LOCAL statement_timeout = '120s';
 
 CREATE EXTENSION IF NOT EXISTS dblink;

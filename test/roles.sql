@@ -16,7 +16,7 @@
 -- touch.  Part 2 stays inside the transaction with SET ROLE and is undone
 -- by the ROLLBACK.
 BEGIN;
-SELECT plan(495);
+SELECT plan(498);
 SET LOCAL statement_timeout = '120s';
 
 CREATE EXTENSION IF NOT EXISTS dblink;

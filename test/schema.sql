@@ -4,7 +4,7 @@
 -- membership, pg_dump registration (extconfig) and the waitlist.* GUCs.
 -- Run by: pg_prove -d wl_tap --ext .sql test/
 BEGIN;
-SELECT plan(867);
+SELECT plan(870);
 
 -- ---------------------------------------------------------------- schema
 SELECT has_schema('waitlist');
@@ -16,8 +16,8 @@ SELECT is((SELECT e.extrelocatable FROM pg_extension e WHERE e.extname = 'waitli
 SELECT tables_are('waitlist',
 	ARRAY['sku', 'line', 'subscriber', 'batch', 'outbox', 'tracked_inventory', 'preorder_channel',
 		  'channel_rule', 'availability', 'suppression', 'consent_log', 'message_event', 'purchase',
-		  'hold', 'page_view', 'view_day', 'view_day_done', 'sale_period'],
-	'waitlist has exactly its eighteen tables');
+		  'hold', 'page_view', 'view_day', 'view_day_done', 'sale_period', 'unconfirmed_signup'],
+	'waitlist has exactly its nineteen tables');
 SELECT types_are('waitlist', ARRAY['preorder_report', 'policy_result'], 'waitlist has exactly two composite types of its own');
 SELECT views_are('waitlist', ARRAY['line_status', 'subscriber_status', 'channel'],
 	'waitlist has exactly its three views');
@@ -129,12 +129,13 @@ INSERT INTO expected_column VALUES
 	('subscriber', 'customer', 'text', false),
 	('subscriber', 'pos', 'bigint', true),
 	('subscriber', 'state', 'text', true),
-	('subscriber', 'confirm_pending', 'boolean', true),
 	('subscriber', 'created_at', 'timestamp with time zone', true),
 	('subscriber', 'unsubscribed_at', 'timestamp with time zone', false),
 	('subscriber', 'renewed_at', 'timestamp with time zone', false),
 	('subscriber', 'last_chance_at', 'timestamp with time zone', false),
 	('subscriber', 'kept_place', 'boolean', true),
+	('unconfirmed_signup', 'id', 'bigint', true),
+	('unconfirmed_signup', 'sku', 'text', true),
 	('batch', 'id', 'bigint', true),
 	('batch', 'sku', 'text', true),
 	('batch', 'kind', 'text', true),
@@ -287,6 +288,8 @@ SELECT col_is_pk('waitlist', 'sku', 'sku', 'sku.sku (the code) is the primary ke
 SELECT col_is_pk('waitlist', 'line', ARRAY['id', 'sku'], 'line is keyed by (id, sku)');
 SELECT col_is_pk('waitlist', 'subscriber', ARRAY['id', 'sku'], 'subscriber is keyed by (id, sku)');
 SELECT col_is_pk('waitlist', 'batch', ARRAY['id', 'sku'], 'batch is keyed by (id, sku)');
+SELECT col_is_pk('waitlist', 'unconfirmed_signup', ARRAY['id', 'sku'],
+	'unconfirmed_signup is keyed by (id, sku), as the sign-up it queues');
 SELECT is((SELECT count(*)::int FROM pg_constraint c JOIN pg_class r ON r.oid = c.conrelid
 			 JOIN pg_namespace n ON n.oid = r.relnamespace
 			WHERE n.nspname = 'waitlist' AND c.contype IN ('p', 'u')
@@ -373,8 +376,9 @@ SELECT is(regexp_replace(pg_get_indexdef('waitlist.sku_date_watch'::regclass, 1,
 	'LEAST( CASE WHEN (restock_confirmed AND (restock_date IS DISTINCT FROM passed_restock)) THEN restock_date ELSE NULL::date END, CASE WHEN (ships_on IS DISTINCT FROM passed_ships) THEN ships_on ELSE NULL::date END)',
 	'sku_date_watch on the earliest date to watch');
 SELECT indexes_are('waitlist', 'subscriber', ARRAY['subscriber_pkey', 'subscriber_sku_pos_key',
-	'subscriber_holes', 'subscriber_email', 'subscriber_phone', 'subscriber_unconfirmed',
+	'subscriber_holes', 'subscriber_email', 'subscriber_phone',
 	'subscriber_last_chance', 'subscriber_expiring']);
+SELECT indexes_are('waitlist', 'unconfirmed_signup', ARRAY['unconfirmed_signup_pkey']);
 SELECT has_index('waitlist', 'subscriber', 'subscriber_expiring', ARRAY['last_chance_at'],
 	'subscriber_expiring on (last_chance_at): the sign-ups whose last chance was written');
 SELECT indexes_are('waitlist', 'hold', ARRAY['hold_pkey', 'hold_due']);
@@ -389,7 +393,6 @@ SELECT has_index('waitlist', 'line', 'line_holes', ARRAY['sku', 'pos_end'], 'lin
 SELECT has_index('waitlist', 'subscriber', 'subscriber_holes', ARRAY['sku', 'pos'], 'subscriber_holes on (sku, pos)');
 SELECT has_index('waitlist', 'subscriber', 'subscriber_email', ARRAY['sku', 'lower(email)', 'pos'], 'subscriber_email on (sku, lower(email), pos)');
 SELECT has_index('waitlist', 'subscriber', 'subscriber_phone', ARRAY['sku', 'phone', 'pos'], 'subscriber_phone on (sku, phone, pos)');
-SELECT has_index('waitlist', 'subscriber', 'subscriber_unconfirmed', ARRAY['id'], 'subscriber_unconfirmed on (id)');
 SELECT has_index('waitlist', 'batch', 'batch_pending', ARRAY['id'], 'batch_pending on (id)');
 SELECT has_index('waitlist', 'outbox', 'outbox_due', ARRAY['due_at', 'id'], 'outbox_due on (due_at, id)');
 SELECT has_index('waitlist', 'outbox', 'outbox_waves_pending', ARRAY['sku', 'lower(recipient)'],
@@ -402,7 +405,6 @@ SELECT is(pg_get_expr(i.indpred, i.indrelid), e.pred, format('%s is partial: WHE
 			   ('subscriber_holes', '(state <> ''waiting''::text)'),
 			   ('subscriber_email', '(state = ''waiting''::text)'),
 			   ('subscriber_phone', '(state = ''waiting''::text)'),
-			   ('subscriber_unconfirmed', 'confirm_pending'),
 			   ('batch_pending', '(expanded_at IS NULL)'),
 			   ('line_action', '(action_at IS NOT NULL)'),
 			   ('line_note', '(next_note_at IS NOT NULL)'),
@@ -636,13 +638,13 @@ INSERT INTO expected_config VALUES
 	('waitlist.availability'), ('waitlist.suppression'), ('waitlist.message_event'),
 	('waitlist.consent_log'), ('waitlist.consent_log_id_seq'), ('waitlist.purchase'),
 	('waitlist.hold'), ('waitlist.page_view'), ('waitlist.view_day'), ('waitlist.view_day_done'),
-	('waitlist.sale_period');
+	('waitlist.sale_period'), ('waitlist.unconfirmed_signup');
 -- one test per relation
 SELECT ok((SELECT e.rel::regclass = ANY (x.extconfig) FROM pg_extension x WHERE x.extname = 'waitlist'),
 	   format('%s is registered with pg_extension_config_dump', e.rel))
   FROM expected_config e;
 SELECT is((SELECT array_length(extconfig, 1) FROM pg_extension WHERE extname = 'waitlist'),
-	24, 'extconfig holds exactly 24 relations');
+	25, 'extconfig holds exactly 25 relations');
 SELECT is((SELECT count(*)::int FROM pg_extension x, unnest(x.extcondition) c
 			WHERE x.extname = 'waitlist' AND c <> ''),
 	0, 'every config relation is dumped whole (empty filter condition)');

@@ -99,8 +99,13 @@ SELECT line FROM (
 				  c.reloptions, obj_description(c.oid, 'pg_class'))
 	  FROM rel c
 	UNION ALL
+	-- #: the column's place among the live ones (a column the update drops
+	-- leaves a gap in attnum that no query sees)
 	SELECT format('column %s.%s #%s %s notnull=%s default=%s collation=%s identity=%s generated=%s acl=%s comment=%s',
-				  k.name, a.attname, a.attnum, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+				  k.name, a.attname,
+				  (SELECT count(*) FROM pg_attribute b WHERE b.attrelid = a.attrelid AND b.attnum > 0
+					  AND NOT b.attisdropped AND b.attnum <= a.attnum),
+				  format_type(a.atttypid, a.atttypmod), a.attnotnull,
 				  pg_get_expr(d.adbin, d.adrelid), a.attcollation::regcollation, a.attidentity,
 				  a.attgenerated, a.attacl, col_description(a.attrelid, a.attnum))
 	  FROM cols k JOIN pg_attribute a ON a.attrelid = k.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -166,10 +171,13 @@ SELECT format('%s rows=%s md5=%s', c, n, h) FROM (
 				-- sku.held, a counter the update adds, starts at 0, and
 				-- subscriber.kept_place and line.from_stock, flags, false;
 				-- sku.in_stock_since is set for the SKUs on sale (the start
-				-- of the sell-out history).
+				-- of the sell-out history).  subscriber.confirm_pending moves
+				-- to unconfirmed_signup (checked apart).
 				CASE WHEN EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c
 									AND a.attname = 'sku_id' AND NOT a.attisdropped)
-					 THEN 'jsonb_strip_nulls(to_jsonb(t) - ''sku_id'' || jsonb_build_object(''sku'','
+					 THEN 'jsonb_strip_nulls(to_jsonb(t) - ''sku_id'''
+						  || CASE WHEN c = 'waitlist.subscriber'::regclass THEN ' - ''confirm_pending''' ELSE '' END
+						  || ' || jsonb_build_object(''sku'','
 						  ' (SELECT s.sku FROM waitlist.sku s WHERE s.id = t.sku_id)))'
 					 ELSE 'jsonb_strip_nulls(to_jsonb(t)) - ''next_status_at'' - ''held'' - ''kept_place'' - ''from_stock'' - ''in_stock_since''' END,
 				c::regclass), false, true, '')))[1]::text AS h
@@ -331,6 +339,7 @@ expect "pre-order plans, a channel limit, channel rules, published availability"
 
 # ------------------------------------------------------------- the update
 qdb "$UP" -c "$ROWS_SQL" >"$WORK/rows_before.txt" || fail "reading the rows before the update"
+UNCONFIRMED_BEFORE="$(qdb "$UP" -c "SELECT string_agg(id::text, ',' ORDER BY id) FROM waitlist.subscriber WHERE confirm_pending")"
 # This checkout's library, as an upgrade installs it: it refuses the 0.1.0
 # database, clearly, until the update.
 restore_library || fail "installing the $NEW library"
@@ -379,10 +388,14 @@ if diff -u "$WORK/rows_before.txt" "$WORK/rows_kept.txt"; then
 else
 	fail "(b) rows changed in the update"
 fi
+# The sign-ups whose confirmation was pending are queued, and no other.
+expect "(b) the $(tr ',' '\n' <<<"$UNCONFIRMED_BEFORE" | grep -c .) sign-ups whose confirmation was pending are in unconfirmed_signup, with their SKU" \
+	"$(qdb "$UP" -c "SELECT string_agg(q.id::text, ',' ORDER BY q.id) FROM waitlist.unconfirmed_signup q
+	                  JOIN waitlist.subscriber u ON u.id = q.id AND u.sku = q.sku")" "$UNCONFIRMED_BEFORE"
 # ... except the sell-out history, which starts with a period per SKU that
 # has had stock (checked below).
-if ! grep -Ev ' rows=0 | last_value=$|^waitlist.sale_period ' "$WORK/rows_new.txt"; then
-	pass "(b) the $(wc -l <"$WORK/rows_new.txt") relations the update adds start empty (but sale_period)"
+if ! grep -Ev ' rows=0 | last_value=$|^waitlist.sale_period |^waitlist.unconfirmed_signup ' "$WORK/rows_new.txt"; then
+	pass "(b) the $(wc -l <"$WORK/rows_new.txt") relations the update adds start empty (but sale_period and unconfirmed_signup)"
 else
 	fail "(b) a relation the update adds is not empty"
 fi

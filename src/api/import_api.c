@@ -839,22 +839,32 @@ check_signup(Import *imp, SPITupleTable *t, uint64 i, SignupChunk *c)
 }
 
 static WlQuery q_insert_signups = {
-	"INSERT INTO waitlist.subscriber (sku, email, phone, customer, pos, confirm_pending)"
-	" SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[],"
-	"  $6::bool[])",
-	6, {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID, BOOLARRAYOID},
+	"INSERT INTO waitlist.subscriber (sku, email, phone, customer, pos)"
+	" SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[])",
+	5, {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, INT8ARRAYOID},
 	NULL
 };
 
+/* Queue the confirmations of the sign-ups at ($1 sku, $2 pos). */
+static WlQuery q_queue_confirmations = {
+	"INSERT INTO waitlist.unconfirmed_signup (id, sku)"
+	" SELECT u.id, u.sku FROM unnest($1::text[], $2::int8[]) AS n (sku, pos)"
+	" JOIN waitlist.subscriber u ON u.sku = n.sku AND u.pos = n.pos"
+	" ON CONFLICT DO NOTHING",
+	2, {TEXTARRAYOID, INT8ARRAYOID}, NULL
+};
+
 /*
- * Insert the chunk's new sign-ups; their waitlist_joined confirmations are
- * written by the next claim() or tick(), as for subscribe().
+ * Insert the chunk's new sign-ups and queue their waitlist_joined
+ * confirmations (on SKUs that send them), which the next claim() or tick()
+ * writes, as for subscribe().
  */
 static void
 insert_signups(Import *imp, SignupChunk *c)
 {
-	Datum		args[6];
+	Datum		args[5];
 	Datum	   *v = palloc(sizeof(Datum) * c->n);
+	int			nq = 0;
 	bool	   *nulls = palloc0(sizeof(bool) * c->n);
 	char	  **s = palloc(sizeof(char *) * c->n);
 
@@ -877,10 +887,22 @@ insert_signups(Import *imp, SignupChunk *c)
 	for (int i = 0; i < c->n; i++)
 		v[i] = Int64GetDatum(c->rows[i].pos);
 	args[4] = column_array(v, nulls, c->n, INT8OID);
-	for (int i = 0; i < c->n; i++)
-		v[i] = BoolGetDatum(c->rows[i].sku->confirm);
-	args[5] = column_array(v, nulls, c->n, BOOLOID);
 	wl_exec(&q_insert_signups, args, NULL, SPI_OK_INSERT, 0);
+	for (int i = 0; i < c->n; i++)
+		if (c->rows[i].sku->confirm)
+			v[nq++] = CStringGetTextDatum(c->rows[i].sku->code);
+	if (nq > 0)
+	{
+		Datum		qargs[2];
+
+		qargs[0] = column_array(v, nulls, nq, TEXTOID);
+		nq = 0;
+		for (int i = 0; i < c->n; i++)
+			if (c->rows[i].sku->confirm)
+				v[nq++] = Int64GetDatum(c->rows[i].pos);
+		qargs[1] = column_array(v, nulls, nq, INT8OID);
+		wl_exec(&q_queue_confirmations, qargs, NULL, SPI_OK_INSERT, 0);
+	}
 	MemoryContextSwitchTo(imp->chunk_cxt);
 }
 

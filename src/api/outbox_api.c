@@ -742,7 +742,7 @@ waitlist_dead_letter(PG_FUNCTION_ARGS)
  */
 static WlQuery q_next_due = {
 	"SELECT CASE WHEN EXISTS (SELECT 1 FROM waitlist.batch WHERE expanded_at IS NULL)"
-	"  OR EXISTS (SELECT 1 FROM waitlist.subscriber WHERE confirm_pending)"
+	"  OR EXISTS (SELECT 1 FROM waitlist.unconfirmed_signup)"
 	"  OR EXISTS (SELECT 1 FROM waitlist.line WHERE action_at <= waitlist.now())"
 	" THEN waitlist.now() ELSE least((SELECT due_at FROM waitlist.outbox"
 	"  WHERE state IN ('pending', 'leased')"

@@ -338,8 +338,7 @@ wave_size(int64 units, double ratio, int64 queued)
 
 /* $1 the SKU, [$2, $3) the positions, $4 waitlist.purchase_window in seconds. */
 static WlQuery q_convert_buyers = {
-	"UPDATE waitlist.subscriber u SET state = 'converted', unsubscribed_at = waitlist.now(),"
-	" confirm_pending = false"
+	"UPDATE waitlist.subscriber u SET state = 'converted', unsubscribed_at = waitlist.now()"
 	" FROM waitlist.sku s"
 	" WHERE s.sku = $1 AND u.sku = s.sku AND u.state = 'waiting' AND u.pos >= $2 AND u.pos < $3"
 	" AND " WL_BOUGHT_WITHIN("$4"),
@@ -456,8 +455,7 @@ serve_signups(SkuState *s)
  * one a stock count emptied: each wave's range read by index), and those
  * that kept their place before.
  */
-#define LAPSE "UPDATE waitlist.subscriber u SET state = 'lapsed', unsubscribed_at = waitlist.now()," \
-	" confirm_pending = false"
+#define LAPSE "UPDATE waitlist.subscriber u SET state = 'lapsed', unsubscribed_at = waitlist.now()"
 static WlQuery q_lapse_held = {
 	LAPSE
 	" FROM waitlist.hold h"

@@ -219,21 +219,25 @@ static BatchQueries batch_queries[] = {
 };
 
 /*
- * Sign-up confirmations marked by subscribe(), oldest first.  By tuple id,
- * as in claim(): a sign-up a later commit changed after the statement's
- * snapshot is locked in its new version, which the update does not see, and
- * is left for the next run rather than written from that commit.  As for
- * batches, the bulk run is a plain INSERT (its subtransaction rolls back if
- * a key is in the outbox already) and the sign-up by sign-up run that
- * follows such a failure skips keys already written.
+ * Sign-up confirmations queued by subscribe() (unconfirmed_signup), oldest
+ * first, taken off the queue by tuple id as in claim(); the sign-up's
+ * contacts are read as the statement's snapshot sees them.  A sign-up that
+ * has left the list (unsubscribed, bought, expired, lapsed) or is gone
+ * leaves the queue without a message.  As for batches, the bulk run is a
+ * plain INSERT (its subtransaction rolls back if a key is in the outbox
+ * already) and the sign-up by sign-up run that follows such a failure
+ * skips keys already written.
  */
 #define JOINED_CONFIRMED \
-	"WITH c AS (" \
-	"  UPDATE waitlist.subscriber u SET confirm_pending = false" \
-	"   WHERE u.ctid = ANY (ARRAY(SELECT ctid FROM waitlist.subscriber WHERE confirm_pending" \
-	"                  AND ($2::bigint IS NULL OR id = $2)" \
+	"WITH q AS (" \
+	"  DELETE FROM waitlist.unconfirmed_signup d" \
+	"   WHERE d.ctid = ANY (ARRAY(SELECT ctid FROM waitlist.unconfirmed_signup" \
+	"                  WHERE ($2::bigint IS NULL OR id = $2)" \
 	"                  ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED))" \
-	"  RETURNING u.id, u.sku, u.email, u.phone) "
+	"  RETURNING d.id, d.sku)," \
+	" c AS (SELECT u.id, u.sku, u.email, u.phone FROM q" \
+	"  JOIN waitlist.subscriber u ON u.id = q.id AND u.sku = q.sku" \
+	"  WHERE u.state = 'waiting') "
 #define JOINED_SOURCE \
 	"SELECT 'waitlist_joined' AS kind, s.sku, c.email, c.phone," \
 	" waitlist.payload_json('subscription_id', c.id, 'sku', s.sku, 'title', s.title," \
@@ -371,6 +375,7 @@ typedef struct ExpandWork
 	WlQuery    *due;			/* $1 max: the ids bulk would take, in its order */
 	int64		(*one) (int64 id);	/* messages written for one unit */
 	WlQuery    *retire;			/* $1 id: off the work, RETURNING sku */
+	int			retired;		/* retire's SPI result code */
 } ExpandWork;
 
 /* Errors that come from a unit's data, not from the database's state. */
@@ -437,7 +442,7 @@ retire_unit(const ExpandWork *w, int64 id, const char *reason)
 {
 	Datum		arg = Int64GetDatum(id);
 
-	if (wl_exec(w->retire, &arg, NULL, SPI_OK_UPDATE_RETURNING, 0) == 0)
+	if (wl_exec(w->retire, &arg, NULL, w->retired, 0) == 0)
 		return;
 	wl_queue_failed(wl_get_text(0, 1), w->unit, id, reason);
 	ereport(WARNING,
@@ -499,18 +504,19 @@ joined_one(int64 id)
 }
 
 static WlQuery q_joined_due = {
-	"SELECT id FROM waitlist.subscriber WHERE confirm_pending"
+	"SELECT id FROM waitlist.unconfirmed_signup"
 	" ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
 	1, {INT4OID}, NULL
 };
 
 static WlQuery q_joined_retire = {
-	"UPDATE waitlist.subscriber SET confirm_pending = false WHERE id = $1 RETURNING sku",
+	"DELETE FROM waitlist.unconfirmed_signup WHERE id = $1 RETURNING sku",
 	1, {INT8OID}, NULL
 };
 
 static const ExpandWork joined_work = {
-	"subscription", joined_bulk, &q_joined_due, joined_one, &q_joined_retire
+	"subscription", joined_bulk, &q_joined_due, joined_one, &q_joined_retire,
+	SPI_OK_DELETE_RETURNING
 };
 
 static int64
@@ -532,7 +538,8 @@ static WlQuery q_line_retire = {
 };
 
 static const ExpandWork line_work = {
-	"line", line_actions_bulk, &q_line_due, wl_expand_line_action, &q_line_retire
+	"line", line_actions_bulk, &q_line_due, wl_expand_line_action, &q_line_retire,
+	SPI_OK_UPDATE_RETURNING
 };
 
 /*
@@ -590,12 +597,13 @@ static WlQuery q_batch_retire = {
 };
 
 static const ExpandWork batch_work = {
-	"batch", batches_bulk, &q_batch_due, batch_one, &q_batch_retire
+	"batch", batches_bulk, &q_batch_due, batch_one, &q_batch_retire,
+	SPI_OK_UPDATE_RETURNING
 };
 
 static WlQuery q_pending_work = {
 	"SELECT EXISTS (SELECT 1 FROM waitlist.batch WHERE expanded_at IS NULL),"
-	" EXISTS (SELECT 1 FROM waitlist.subscriber WHERE confirm_pending)"
+	" EXISTS (SELECT 1 FROM waitlist.unconfirmed_signup)"
 	"  OR EXISTS (SELECT 1 FROM waitlist.line WHERE action_at <= waitlist.now())",
 	0, {InvalidOid}, NULL
 };

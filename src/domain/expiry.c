@@ -97,8 +97,7 @@ static WlQuery q_expiring_skus = {
 /* Off the list; how many of them had not been told yet ($3 the watermark). */
 static WlQuery q_expire = {
 	"WITH e AS ("
-	"  UPDATE waitlist.subscriber SET state = 'expired', unsubscribed_at = waitlist.now(),"
-	"   confirm_pending = false"
+	"  UPDATE waitlist.subscriber SET state = 'expired', unsubscribed_at = waitlist.now()"
 	"  WHERE sku = $1 AND state = 'waiting' AND last_chance_at IS NOT NULL"
 	"    AND last_chance_at <= waitlist.now() - make_interval(secs => $2)"
 	"  RETURNING pos)"

@@ -59,15 +59,24 @@ static WlQuery q_fill_contact = {
 	4, {INT8OID, TEXTOID, TEXTOID, TEXTOID}, NULL
 };
 
-/*
- * The waitlist_joined confirmation is not written here: confirm_pending
- * marks the row, and claim()/tick() write the messages in bulk (outbox.c),
- * which keeps a sign-up to one small insert.
- */
 static WlQuery q_insert = {
-	"INSERT INTO waitlist.subscriber (sku, email, phone, customer, pos, confirm_pending)"
-	" VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-	6, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, BOOLOID}, NULL
+	"INSERT INTO waitlist.subscriber (sku, email, phone, customer, pos)"
+	" VALUES ($1, $2, $3, $4, $5) RETURNING id",
+	5, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID}, NULL
+};
+
+/*
+ * The waitlist_joined confirmation is not written here: the sign-up is
+ * queued in unconfirmed_signup, and claim()/tick() write the messages in
+ * bulk (expansion.c), which keeps a sign-up to two small inserts.  A row
+ * already there (left by a TRUNCATE ... RESTART IDENTITY of the sign-ups,
+ * which the queue, without a foreign key, does not follow) queues the same
+ * sign-up: it is kept.
+ */
+static WlQuery q_queue_confirmation = {
+	"INSERT INTO waitlist.unconfirmed_signup (id, sku) VALUES ($1, $2)"
+	" ON CONFLICT DO NOTHING",
+	2, {INT8OID, TEXTOID}, NULL
 };
 
 /* Lock the SKU and take the next sign-up position. */
@@ -235,20 +244,27 @@ keep_existing(SignupSku *s, int64 id, const char *email, const char *phone)
 static int64
 insert_signup(SignupSku *s, const char *email, const char *phone, const char *customer)
 {
-	Datum		args[6];
-	char		nulls[7] = "      ";
+	Datum		args[5];
+	char		nulls[6] = "     ";
+	int64		id;
 
 	args[0] = CStringGetTextDatum(s->code);
 	args[1] = wl_opt_text(email);
 	args[2] = wl_opt_text(phone);
 	args[3] = wl_opt_text(customer);
 	args[4] = Int64GetDatum(s->pos);
-	args[5] = BoolGetDatum(s->confirm);
 	nulls[1] = email ? ' ' : 'n';
 	nulls[2] = phone ? ' ' : 'n';
 	nulls[3] = customer ? ' ' : 'n';
 	wl_exec(&q_insert, args, nulls, SPI_OK_INSERT_RETURNING, 0);
-	return wl_get_int64(0, 1, NULL);
+	id = wl_get_int64(0, 1, NULL);
+	if (s->confirm)
+	{
+		Datum		qargs[2] = {Int64GetDatum(id), args[0]};
+
+		wl_exec(&q_queue_confirmation, qargs, NULL, SPI_OK_INSERT, 0);
+	}
+	return id;
 }
 
 /*
@@ -288,8 +304,7 @@ static WlQuery q_sub_sku_of = {
 };
 
 static WlQuery q_unsubscribe = {
-	"UPDATE waitlist.subscriber SET state = 'unsubscribed', unsubscribed_at = waitlist.now(),"
-	" confirm_pending = false"
+	"UPDATE waitlist.subscriber SET state = 'unsubscribed', unsubscribed_at = waitlist.now()"
 	" WHERE sku = $2 AND id = $1 AND state = 'waiting' RETURNING pos",
 	2, {INT8OID, TEXTOID}, NULL
 };
@@ -326,15 +341,13 @@ wl_unsubscribe(const char *sku_arg, int64 id)
 }
 
 static WlQuery q_convert_email = {
-	"UPDATE waitlist.subscriber SET state = 'converted', unsubscribed_at = waitlist.now(),"
-	" confirm_pending = false"
+	"UPDATE waitlist.subscriber SET state = 'converted', unsubscribed_at = waitlist.now()"
 	" WHERE sku = $1 AND state = 'waiting' AND lower(email) = $2 AND created_at <= $3 RETURNING pos, id",
 	3, {TEXTOID, TEXTOID, TIMESTAMPTZOID}, NULL
 };
 
 static WlQuery q_convert_phone = {
-	"UPDATE waitlist.subscriber SET state = 'converted', unsubscribed_at = waitlist.now(),"
-	" confirm_pending = false"
+	"UPDATE waitlist.subscriber SET state = 'converted', unsubscribed_at = waitlist.now()"
 	" WHERE sku = $1 AND state = 'waiting' AND phone = $2 AND created_at <= $3 RETURNING pos, id",
 	3, {TEXTOID, TEXTOID, TIMESTAMPTZOID}, NULL
 };

@@ -44,7 +44,7 @@
  */
 static WlQuery q_due = {
 	"SELECT EXISTS (SELECT 1 FROM waitlist.batch WHERE expanded_at IS NULL)"
-	"  OR EXISTS (SELECT 1 FROM waitlist.subscriber WHERE confirm_pending)"
+	"  OR EXISTS (SELECT 1 FROM waitlist.unconfirmed_signup)"
 	"  OR (SELECT min(action_at) FROM waitlist.line WHERE action_at IS NOT NULL)"
 	"   <= waitlist.now(),"
 	" (SELECT min(next_status_at) FROM waitlist.sku"

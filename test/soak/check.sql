@@ -43,7 +43,7 @@ SELECT 'messages not delivered', count(*),
 UNION ALL
 SELECT 'work left unexpanded', count(*), array_to_string((array_agg(what))[1:10], '; ')
   FROM (SELECT 'batch ' || id AS what FROM waitlist.batch WHERE expanded_at IS NULL
-		UNION ALL SELECT 'sign-up ' || id FROM waitlist.subscriber WHERE confirm_pending
+		UNION ALL SELECT 'sign-up ' || id FROM waitlist.unconfirmed_signup
 		UNION ALL SELECT 'line ' || id FROM waitlist.line WHERE confirm_pending) w
 UNION ALL
 SELECT 'messages that should exist and do not', count(*), array_to_string((array_agg(e.key))[1:10], '; ')
