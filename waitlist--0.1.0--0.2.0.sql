@@ -1045,15 +1045,19 @@ BEGIN
 				) v (invariant, broken, detail)
 			 WHERE v.broken$q$,
 
-			-- Sign-ups: states, contacts, confirmations left to write.
+			-- Sign-ups: states, contacts, confirmations left to write (only
+			-- for a waiting one: leaving the list takes it off the queue).
 			$q$SELECT 'signup_state', s.sku,
-				   pg_catalog.format('sign-up %s (%s): unsubscribed_at %s, or a contact the API would refuse',
-									 sub.id, sub.state, sub.unsubscribed_at IS NOT NULL)
+				   pg_catalog.format('sign-up %s (%s): unsubscribed_at %s, confirmation queued %s, or a contact the API would refuse',
+									 sub.id, sub.state, sub.unsubscribed_at IS NOT NULL, q.id IS NOT NULL)
 			  FROM waitlist.subscriber sub
 			  JOIN waitlist.sku s ON s.sku OPERATOR(pg_catalog.=) sub.sku
+			  LEFT JOIN waitlist.unconfirmed_signup q
+				ON q.sku OPERATOR(pg_catalog.=) sub.sku AND q.id OPERATOR(pg_catalog.=) sub.id
 			 WHERE NOT coalesce(
 					sub.state OPERATOR(pg_catalog.=) ANY (ARRAY['waiting', 'unsubscribed', 'converted', 'expired', 'lapsed'])
 				AND (sub.unsubscribed_at IS NOT NULL) OPERATOR(pg_catalog.=) (sub.state OPERATOR(pg_catalog.<>) 'waiting')
+				AND (q.id IS NULL OR sub.state OPERATOR(pg_catalog.=) 'waiting')
 				AND coalesce(waitlist.valid_email(sub.email), true)
 				AND coalesce(waitlist.valid_phone(sub.phone), true)
 				AND coalesce(pg_catalog.char_length(sub.customer) OPERATOR(pg_catalog.>=) 1

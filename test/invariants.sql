@@ -14,7 +14,7 @@
 -- table.  After every transaction the stock invariants are checked and any
 -- violation is recorded with the step and the SQL that led to it.
 BEGIN;
-SELECT plan(101);
+SELECT plan(102);
 SET LOCAL statement_timeout = '300s';
 
 CREATE EXTENSION IF NOT EXISTS dblink;
@@ -565,6 +565,11 @@ SELECT ok(pg_temp.breaks(b.corrupt, b.invariant), format('check_invariants() rep
 	 $$UPDATE waitlist.line SET payment_state = 'authorized' WHERE id = (SELECT max(id) FROM fix_line)$$),
 	('signup_state', 'a waiting sign-up with an unsubscribe time',
 	 $$UPDATE waitlist.subscriber SET unsubscribed_at = now() WHERE id = (SELECT max(u.id) FROM waitlist.subscriber u JOIN fix ON fix.sku = u.sku)$$),
+	('signup_state', 'a sign-up that left the list with its confirmation still queued',
+	 $$WITH u AS (UPDATE waitlist.subscriber SET state = 'unsubscribed', unsubscribed_at = now()
+				   WHERE id = (SELECT max(u.id) FROM waitlist.subscriber u JOIN fix ON fix.sku = u.sku)
+				   RETURNING id, sku)
+	   INSERT INTO waitlist.unconfirmed_signup (id, sku) SELECT id, sku FROM u$$),
 	('batch', 'an expanded batch without its message count',
 	 $$UPDATE waitlist.batch SET messages = NULL WHERE sku = (SELECT sku FROM fix)$$),
 	('outbox', 'a leased message without an owner',

@@ -341,7 +341,7 @@ static WlQuery q_convert_buyers = {
 	"UPDATE waitlist.subscriber u SET state = 'converted', unsubscribed_at = waitlist.now()"
 	" FROM waitlist.sku s"
 	" WHERE s.sku = $1 AND u.sku = s.sku AND u.state = 'waiting' AND u.pos >= $2 AND u.pos < $3"
-	" AND " WL_BOUGHT_WITHIN("$4"),
+	" AND " WL_BOUGHT_WITHIN("$4") " RETURNING u.id",
 	4, {TEXTOID, INT8OID, INT8OID, FLOAT8OID}, NULL
 };
 
@@ -360,9 +360,13 @@ convert_buyers(Datum sku, int64 from, int64 to)
 	Datum		args[4] = {sku, Int64GetDatum(from), Int64GetDatum(to),
 	Float8GetDatum((double) wl_purchase_window_s)};
 
+	uint64		n;
+
 	if (wl_purchase_window_s <= 0 || from >= to)
 		return 0;
-	return (int64) wl_exec(&q_convert_buyers, args, NULL, SPI_OK_UPDATE, 0);
+	n = wl_exec(&q_convert_buyers, args, NULL, SPI_OK_UPDATE_RETURNING, 0);
+	wl_sku_unqueue_signups(TextDatumGetCString(sku), n, 1);
+	return (int64) n;
 }
 
 /*
@@ -461,13 +465,14 @@ static WlQuery q_lapse_held = {
 	" FROM waitlist.hold h"
 	" WHERE h.sku = $1 AND h.created_at >= $4 AND h.closed_at >= h.expires_at AND h.units > h.claimed"
 	"  AND u.sku = $1 AND u.state = 'waiting' AND u.pos >= h.pos_from AND u.pos < h.pos_to"
-	"  AND u.pos >= $2 AND u.pos < $3",
+	"  AND u.pos >= $2 AND u.pos < $3 RETURNING u.id",
 	4, {TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID}, NULL
 };
 
 static WlQuery q_lapse_kept = {
 	LAPSE
-	" WHERE u.sku = $1 AND u.state = 'waiting' AND u.pos >= $2 AND u.pos < $3 AND u.kept_place",
+	" WHERE u.sku = $1 AND u.state = 'waiting' AND u.pos >= $2 AND u.pos < $3 AND u.kept_place"
+	" RETURNING u.id",
 	3, {TEXTOID, INT8OID, INT8OID}, NULL
 };
 
@@ -492,11 +497,16 @@ keep_places(SkuState *s, int64 wave_start, Datum on_sale_since)
 	on_sale_since};
 	int64		lapsed;
 	int64		kept;
+	uint64		n;
 
 	if (s->sub_served <= wave_start)
 		return 0;
-	lapsed = (int64) wl_exec(&q_lapse_held, args, NULL, SPI_OK_UPDATE, 0);
-	lapsed += (int64) wl_exec(&q_lapse_kept, args, NULL, SPI_OK_UPDATE, 0);
+	n = wl_exec(&q_lapse_held, args, NULL, SPI_OK_UPDATE_RETURNING, 0);
+	wl_sku_unqueue_signups(TextDatumGetCString(s->code), n, 1);
+	lapsed = (int64) n;
+	n = wl_exec(&q_lapse_kept, args, NULL, SPI_OK_UPDATE_RETURNING, 0);
+	wl_sku_unqueue_signups(TextDatumGetCString(s->code), n, 1);
+	lapsed += (int64) n;
 	kept = (int64) wl_exec(&q_keep, args, NULL, SPI_OK_UPDATE, 0);
 	if (kept > 0)
 	{

@@ -545,11 +545,19 @@ static const ExpandWork line_work = {
 /*
  * Write up to max pending sign-up confirmations, then the pre-order lines'
  * due confirmations, payment events and re-authorizations; returns messages.
+ * Their statements read their indexes (wl_index_scans), as in claim(),
+ * also when tick() calls this in a loop (300,000 imported sign-ups, never
+ * analyzed: 5.1 s with, 7.0 s without).
  */
 int64
 wl_expand_confirmations(int max)
 {
-	return expand_guarded(&joined_work, max) + expand_guarded(&line_work, max);
+	int			nest = wl_index_scans(false);
+	int64		n;
+
+	n = expand_guarded(&joined_work, max) + expand_guarded(&line_work, max);
+	wl_scans_restore(nest);
+	return n;
 }
 
 /* Up to max committed batches, oldest first. */

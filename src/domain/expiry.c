@@ -96,12 +96,10 @@ static WlQuery q_expiring_skus = {
 
 /* Off the list; how many of them had not been told yet ($3 the watermark). */
 static WlQuery q_expire = {
-	"WITH e AS ("
-	"  UPDATE waitlist.subscriber SET state = 'expired', unsubscribed_at = waitlist.now()"
-	"  WHERE sku = $1 AND state = 'waiting' AND last_chance_at IS NOT NULL"
-	"    AND last_chance_at <= waitlist.now() - make_interval(secs => $2)"
-	"  RETURNING pos)"
-	" SELECT count(*), count(*) FILTER (WHERE pos >= $3) FROM e",
+	"UPDATE waitlist.subscriber SET state = 'expired', unsubscribed_at = waitlist.now()"
+	" WHERE sku = $1 AND state = 'waiting' AND last_chance_at IS NOT NULL"
+	"   AND last_chance_at <= waitlist.now() - make_interval(secs => $2)"
+	" RETURNING pos >= $3, id",
 	3, {TEXTOID, FLOAT8OID, INT8OID}, NULL
 };
 
@@ -125,6 +123,7 @@ wl_signups_expire(void)
 		char	   *sku;
 		WlSku		s;
 		int64		untold;
+		uint64		gone;
 
 		SPI_tuptable = skus;
 		sku = wl_get_text(i, 1);
@@ -134,9 +133,12 @@ wl_signups_expire(void)
 		args[0] = CStringGetTextDatum(sku);
 		args[1] = Float8GetDatum(wl_last_chance_notice_s());
 		args[2] = Int64GetDatum(wl_sku_int64(&s, SKU_SUB_SERVED));
-		wl_exec(&q_expire, args, NULL, SPI_OK_SELECT, 1);
-		expired += wl_get_int64(0, 1, NULL);
-		untold = wl_get_int64(0, 2, NULL);
+		gone = wl_exec(&q_expire, args, NULL, SPI_OK_UPDATE_RETURNING, 0);
+		untold = 0;
+		for (uint64 j = 0; j < gone; j++)
+			untold += wl_get_bool(j, 1) ? 1 : 0;
+		expired += (int64) gone;
+		wl_sku_unqueue_signups(sku, gone, 2);
 		if (untold > 0)
 			wl_sku_signups_gone(sku, untold);
 		if (!s.nulls[SKU_CHANNELS])

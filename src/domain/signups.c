@@ -305,7 +305,7 @@ static WlQuery q_sub_sku_of = {
 
 static WlQuery q_unsubscribe = {
 	"UPDATE waitlist.subscriber SET state = 'unsubscribed', unsubscribed_at = waitlist.now()"
-	" WHERE sku = $2 AND id = $1 AND state = 'waiting' RETURNING pos",
+	" WHERE sku = $2 AND id = $1 AND state = 'waiting' RETURNING pos, id",
 	2, {INT8OID, TEXTOID}, NULL
 };
 
@@ -320,6 +320,7 @@ wl_unsubscribe(const char *sku_arg, int64 id)
 	char	   *sku;
 	uint64		n;
 	WlSku		s;
+	int64		pos;
 
 	n = sku_arg ? wl_exec(&q_sub_sku_of, args, NULL, SPI_OK_SELECT, 0)
 		: wl_exec(&q_sub_sku, args, NULL, SPI_OK_SELECT, 0);
@@ -333,11 +334,14 @@ wl_unsubscribe(const char *sku_arg, int64 id)
 	wl_wait_turn(sku);
 	wl_sku_mark_changed(sku);
 	n = wl_exec(&q_unsubscribe, args, NULL, SPI_OK_UPDATE_RETURNING, 0);
+	if (n == 0)
+		return false;
+	pos = wl_get_int64(0, 1, NULL);
+	wl_sku_unqueue_signups(sku, n, 2);
 	/* demand moved: a listed SKU publishes its availability at commit */
-	if (n > 0 && wl_sku_signup_left(sku, wl_get_int64(0, 1, NULL), &s) &&
-		!s.nulls[SKU_CHANNELS])
+	if (wl_sku_signup_left(sku, pos, &s) && !s.nulls[SKU_CHANNELS])
 		wl_touch_sku(sku);
-	return n > 0;
+	return true;
 }
 
 static WlQuery q_convert_email = {
@@ -382,6 +386,8 @@ wl_convert_signups(const char *sku, const char *contact, bool email, TimestampTz
 			listed = true;
 		wl_outbox_skip_signup(id);	/* its wave messages to any of its contacts */
 	}
+	SPI_tuptable = rows;
+	wl_sku_unqueue_signups(sku, n, 2);
 	if (listed)
 		wl_touch_sku(sku);		/* demand moved: publish availability at commit */
 	return (int) n;

@@ -88,7 +88,8 @@ tick_here(int64 unused)
 	 * First the steps that lock SKU rows (waiting their turn): waves of
 	 * holds that ended (passed on at commit), expired sign-ups, the
 	 * follow-ups of waves.  Only then the steps that lock sign-ups
-	 * without their SKU (confirmations, last chances): a purchase takes
+	 * without their SKU (last chances; confirmations lock only their
+	 * queue rows, skipping locked ones): a purchase takes
 	 * the SKU row before the buyer's sign-up, so a round never holds a
 	 * sign-up while it waits for a SKU row.
 	 */

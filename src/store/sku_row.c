@@ -547,6 +547,37 @@ wl_sku_mark_changed(const char *sku)
 	wl_exec(&q_mark_changed, &arg, NULL, SPI_OK_UPDATE, 0);
 }
 
+/*
+ * Sign-ups of sku that left the list (their ids: column col of the n rows
+ * the last statement returned) leave the confirmation queue, so that a
+ * waitlist_joined not written yet never is.  The expansion takes queue rows
+ * FOR UPDATE SKIP LOCKED before it reads the sign-ups: either it holds the
+ * row (this DELETE waits, and the confirmation it writes came before the
+ * sign-up left) or it never sees it.
+ */
+static WlQuery q_unqueue = {
+	"DELETE FROM waitlist.unconfirmed_signup WHERE sku = $1 AND id = ANY ($2)",
+	2, {TEXTOID, INT8ARRAYOID}, NULL
+};
+
+void
+wl_sku_unqueue_signups(const char *sku, uint64 n, int col)
+{
+	Datum	   *ids;
+	Datum		args[2];
+
+	if (n == 0)
+		return;
+	ids = palloc(sizeof(Datum) * n);
+	for (uint64 i = 0; i < n; i++)
+		ids[i] = Int64GetDatum(wl_get_int64(i, col, NULL));
+	args[0] = CStringGetTextDatum(sku);
+	args[1] = PointerGetDatum(construct_array(ids, (int) n, INT8OID, sizeof(int64),
+											  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	wl_exec(&q_unqueue, args, NULL, SPI_OK_DELETE, 0);
+	pfree(ids);
+}
+
 /* One sign-up fewer waiting, unless the wave already passed its place. */
 static WlQuery q_signup_left = {
 	"UPDATE waitlist.sku SET sub_waiting = sub_waiting - 1 WHERE sku = $1 AND sub_served <= $2"

@@ -131,6 +131,7 @@ extern bool wl_sku_take_signup(const char *code, WlSku *s);
 extern void wl_sku_give_back_signup(const char *sku);
 extern void wl_sku_mark_changed(const char *sku);
 extern bool wl_sku_signup_left(const char *sku, int64 pos, WlSku *s);
+extern void wl_sku_unqueue_signups(const char *sku, uint64 n, int col);
 extern void wl_sku_signups_gone(const char *sku, int64 n);
 extern void wl_sku_store_allocation(const WlSku *s);
 extern void wl_sku_mark_on_sale(const char *sku, int64 wave_start);
