@@ -438,6 +438,7 @@ drain(relay *r, int64_t now)
 	if (!db_send_claim(r->db, &r->cfg, want, wait))
 	{
 		r->next_claim = now + RECHECK_MS * 5;
+		r->no_park_until = r->next_claim;	/* nor a waiting claim (sleep_ms) */
 		r->want_drain = false;
 		return;
 	}
@@ -465,6 +466,7 @@ claimed(relay *r, db_result *res, int64_t now)
 	if (!res->ok)
 	{
 		r->next_claim = now + RECHECK_MS * 5;
+		r->no_park_until = r->next_claim;	/* nor a waiting claim (sleep_ms) */
 		return;
 	}
 	if (res->n > 0)
@@ -598,6 +600,11 @@ connected_work(relay *r, int64_t now)
 		r->want_drain = true;
 	}
 	take_db_result(r, false);	/* one a statement above waited for */
+	if (db_take_notifications(r->db))	/* read off the socket with that result */
+	{
+		log_debug("msg=\"notified\"");
+		r->want_drain = true;
+	}
 }
 
 /* Reload --config on SIGHUP; a bad file keeps the running settings. */
@@ -689,6 +696,9 @@ sleep_ms(const relay *r, int64_t now)
 		return 0;
 	if (idle && !r->stopping && r->next_claim < wake)
 		wake = r->next_claim;
+	if (idle && !r->stopping && r->cfg.claim_wait > 0 && r->no_park_until > now &&
+		r->no_park_until < wake)
+		wake = r->no_park_until;	/* a waiting claim may be parked from then on */
 	if (connected && r->next_renew < wake)
 		wake = r->next_renew;
 	if (idle && r->next_ack < wake)

@@ -1141,6 +1141,39 @@ def runs_as_a_role_granted_only_grant_relay():
         sql(drop)
 
 
+@test
+def a_failing_waiting_claim_is_retried_once_a_second():
+    """A claim_wait that fails (here: EXECUTE revoked after the relay
+    connected) is tried again after the same second's pause as a failed
+    plain claim, not at once over and over."""
+    role = "wl_relay_test_backoff"
+    drop = ("DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %s) THEN"
+            " DROP OWNED BY %s; DROP ROLE %s; END IF; END $$" % (lit(role), role, role))
+    sql(drop)
+    sql("CREATE ROLE %s LOGIN" % role)
+    try:
+        sql("SELECT waitlist.grant_relay(%s)" % lit(role))
+        rec = server.reset()
+        r = Relay("backoff", ["--webhook", server.url("/hook"), "--secret", SECRET, "--consumer", "backoff",
+                              "--claim-wait", "30s", "--poll-interval", "60s", "--lease", "60s"],
+                  env={"PGUSER": role, "PGOPTIONS": ""})
+        wait_until(lambda: parked(), 10, "the relay to park a claim_wait")
+        sql("REVOKE EXECUTE ON FUNCTION waitlist.claim_wait(text, interval, integer, interval, text[], text[])"
+            " FROM %s" % role)
+        insert([{"kind": "shipped", "channel": "email", "key": "backoff-1"}])
+        wait_until(lambda: "backoff-1" in rec.accepted, 5, "the parked claim's delivery")
+        wait_until(lambda: "statement failed" in r.log(), 5, "the next claim_wait to fail")
+        first = r.log().count("statement failed")
+        time.sleep(3)
+        failed = r.log().count("statement failed") - first
+        check(failed <= 5, "%d failed claims in 3 s: retried without a pause" % failed)
+        check(failed >= 1, "no claim retried in 3 s")
+        r.stop()
+    finally:
+        sql("SELECT waitlist.revoke_relay(%s)" % lit(role))
+        sql(drop)
+
+
 # ---------------------------------------------------------------- runner
 
 def cleanup():
