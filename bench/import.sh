@@ -5,7 +5,8 @@
 # transaction each, against a plain INSERT ... SELECT of the same rows into
 # bench.line and bench.subscriber (LIKE waitlist.line / waitlist.subscriber
 # INCLUDING ALL, foreign key to bench.sku), whose positions come from a
-# running sum per SKU.  Ours also checks every row and runs the allocator
+# running sum per SKU, with each sign-up queued for its confirmation in
+# bench.unconfirmed_signup, as ours queues it.  Ours also checks every row and runs the allocator
 # at COMMIT; the confirmations of lines short of stock and of sign-ups are
 # written afterwards by tick() (as claim() would), timed apart (info rows).
 # Informational extra: M place_backorder() calls for one SKU in one
@@ -38,6 +39,7 @@ CREATE TABLE bench.line (LIKE waitlist.line INCLUDING ALL,
 	FOREIGN KEY (sku) REFERENCES bench.sku (sku));
 CREATE TABLE bench.subscriber (LIKE waitlist.subscriber INCLUDING ALL,
 	FOREIGN KEY (sku) REFERENCES bench.sku (sku));
+CREATE TABLE bench.unconfirmed_signup (LIKE waitlist.unconfirmed_signup INCLUDING ALL);
 CREATE TABLE bench.src_lines (order_ref text, sku text, qty integer, customer text,
 	email text, phone text, channel text);
 CREATE TABLE bench.src_signups (sku text, email text, phone text, customer text);
@@ -66,7 +68,8 @@ seconds() {
 # Empty both sides (and reset the SKUs' counters) between rounds.
 reset_tables() {
 	q >/dev/null <<'SQL'
-TRUNCATE waitlist.outbox, waitlist.batch, waitlist.line, waitlist.subscriber, bench.line, bench.subscriber;
+TRUNCATE waitlist.outbox, waitlist.batch, waitlist.line, waitlist.subscriber,
+	waitlist.unconfirmed_signup, bench.line, bench.subscriber, bench.unconfirmed_signup;
 UPDATE waitlist.sku SET paid_tail = 0, paid_waiting = 0, sub_tail = 0, sub_waiting = 0;
 VACUUM ANALYZE waitlist.sku, waitlist.line, waitlist.subscriber, waitlist.outbox, bench.line, bench.subscriber;
 SQL
@@ -78,10 +81,12 @@ SELECT k.sku, 'backorder', s.order_ref, s.customer, s.email, s.phone, s.qty,
   FROM (SELECT *, row_number() OVER () AS n FROM bench.src_lines) s
   JOIN bench.sku k ON k.sku = s.sku
 WINDOW w AS (PARTITION BY k.id ORDER BY s.n)"
-BASE_SIGNUPS="INSERT INTO bench.subscriber (sku, email, phone, customer, pos, confirm_pending)
-SELECT k.sku, s.email, s.phone, s.customer, row_number() OVER (PARTITION BY k.id ORDER BY s.n) - 1, true
+BASE_SIGNUPS="WITH u AS (INSERT INTO bench.subscriber (sku, email, phone, customer, pos)
+SELECT k.sku, s.email, s.phone, s.customer, row_number() OVER (PARTITION BY k.id ORDER BY s.n) - 1
   FROM (SELECT *, row_number() OVER () AS n FROM bench.src_signups) s
-  JOIN bench.sku k ON k.sku = s.sku"
+  JOIN bench.sku k ON k.sku = s.sku
+RETURNING id, sku)
+INSERT INTO bench.unconfirmed_signup (id, sku) SELECT id, sku FROM u"
 
 # Ours: the import, then tick() until every confirmation it left pending
 # (the lines short of stock, the sign-ups) is in the outbox; timed apart.
