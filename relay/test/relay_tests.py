@@ -1103,6 +1103,15 @@ def extension_allocation_reaches_the_webhook_exactly_once():
           % (len(keys), len(kinds), sum(1 for q in rec.requests if q["path"] == "/email")))
 
 
+def fresh_login_role(role):
+    """Create the login role role anew; returns the SQL that drops it."""
+    drop = ("DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %s) THEN"
+            " DROP OWNED BY %s; DROP ROLE %s; END IF; END $$" % (lit(role), role, role))
+    sql(drop)
+    sql("CREATE ROLE %s LOGIN" % role)
+    return drop
+
+
 @test
 def runs_as_a_role_granted_only_grant_relay():
     """A login role given waitlist.grant_relay() and nothing else claims,
@@ -1110,10 +1119,7 @@ def runs_as_a_role_granted_only_grant_relay():
     reads no table.  (Without the suite's PGOPTIONS: a role that is not a
     superuser cannot set waitlist.enforce_policy, and is warned.)"""
     role = "wl_relay_test_relay"
-    drop = ("DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %s) THEN"
-            " DROP OWNED BY %s; DROP ROLE %s; END IF; END $$" % (lit(role), role, role))
-    sql(drop)
-    sql("CREATE ROLE %s LOGIN" % role)
+    drop = fresh_login_role(role)
     try:
         sql("SELECT waitlist.grant_relay(%s)" % lit(role))
         rec = server.reset()
@@ -1147,10 +1153,7 @@ def a_failing_waiting_claim_is_retried_once_a_second():
     connected) is tried again after the same second's pause as a failed
     plain claim, not at once over and over."""
     role = "wl_relay_test_backoff"
-    drop = ("DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %s) THEN"
-            " DROP OWNED BY %s; DROP ROLE %s; END IF; END $$" % (lit(role), role, role))
-    sql(drop)
-    sql("CREATE ROLE %s LOGIN" % role)
+    drop = fresh_login_role(role)
     try:
         sql("SELECT waitlist.grant_relay(%s)" % lit(role))
         rec = server.reset()
