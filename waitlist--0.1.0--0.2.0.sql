@@ -30,42 +30,6 @@ ALTER TABLE waitlist.channel_rule ALTER COLUMN updated_at SET DEFAULT waitlist.n
 ALTER TABLE waitlist.availability ALTER COLUMN changed_at SET DEFAULT waitlist.now();
 ALTER TABLE waitlist.availability ALTER COLUMN checked_on SET DEFAULT (waitlist.now())::date;
 
-CREATE OR REPLACE FUNCTION waitlist.outbox_metrics()
-RETURNS TABLE (state text, kind text, messages bigint, oldest_due_age interval,
-			   notification_queue_usage double precision)
-LANGUAGE sql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-	SELECT o.state, o.kind, pg_catalog.count(*),
-		   pg_catalog.max(CASE WHEN o.state OPERATOR(pg_catalog.=) 'pending'
-									AND o.due_at OPERATOR(pg_catalog.<=) waitlist.now()
-							   THEN waitlist.now() OPERATOR(pg_catalog.-) o.due_at END),
-		   pg_catalog.pg_notification_queue_usage()
-	  FROM waitlist.outbox o
-	 GROUP BY o.state, o.kind
-	UNION ALL
-	SELECT 'unexpanded', b.kind, pg_catalog.count(*),
-		   waitlist.now() OPERATOR(pg_catalog.-) pg_catalog.min(b.created_at),
-		   pg_catalog.pg_notification_queue_usage()
-	  FROM waitlist.batch b
-	 WHERE b.expanded_at IS NULL
-	 GROUP BY b.kind
-	UNION ALL
-	SELECT 'unexpanded', 'waitlist_joined', pg_catalog.count(*),
-		   waitlist.now() OPERATOR(pg_catalog.-) pg_catalog.min(u.created_at),
-		   pg_catalog.pg_notification_queue_usage()
-	  FROM waitlist.subscriber u
-	 WHERE u.confirm_pending
-	HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 0
-	UNION ALL
-	SELECT 'unexpanded', 'preorder_confirmed', pg_catalog.count(*),
-		   waitlist.now() OPERATOR(pg_catalog.-) pg_catalog.min(l.action_at),
-		   pg_catalog.pg_notification_queue_usage()
-	  FROM waitlist.line l
-	 WHERE l.action_at IS NOT NULL AND l.confirm_pending
-	HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) 0
-	 ORDER BY 1, 2
-$$;
 CREATE OR REPLACE FUNCTION waitlist.purge_delivered(older_than interval DEFAULT '7 days') RETURNS bigint
 LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
