@@ -221,22 +221,27 @@ static BatchQueries batch_queries[] = {
 /*
  * Sign-up confirmations queued by subscribe() (unconfirmed_signup), oldest
  * first, taken off the queue by tuple id as in claim(); the sign-up's
- * contacts are read as the statement's snapshot sees them.  A sign-up that
- * has left the list (unsubscribed, bought, expired, lapsed) or is gone
- * leaves the queue without a message.  As for batches, the bulk run is a
- * plain INSERT (its subtransaction rolls back if a key is in the outbox
- * already) and the sign-up by sign-up run that follows such a failure
- * skips keys already written.
+ * contacts are read as the statement's snapshot sees them, by its key: the
+ * OFFSET 0 keeps the state test out of that lookup, which would otherwise
+ * let the planner, without statistics after a bulk import, read every
+ * waiting sign-up of the SKU through a partial index and filter on the id
+ * (1,000,000 imported sign-ups: 1 to 4 s per chunk of 10,000 instead of
+ * 0.16 s).  A sign-up that has left the list (unsubscribed, bought,
+ * expired, lapsed) or is gone leaves the queue without a message.  As for
+ * batches, the bulk run is a plain INSERT (its subtransaction rolls back
+ * if a key is in the outbox already) and the sign-up by sign-up run that
+ * follows such a failure skips keys already written.
  */
 #define JOINED_CONFIRMED \
 	"WITH q AS (" \
 	"  DELETE FROM waitlist.unconfirmed_signup d" \
 	"   WHERE d.ctid = ANY (ARRAY(SELECT ctid FROM waitlist.unconfirmed_signup" \
-	"                  WHERE ($2::bigint IS NULL OR id = $2)" \
+	"                  WHERE ($2::bigint IS NULL OR id = $2) AND id > $3" \
 	"                  ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED))" \
 	"  RETURNING d.id, d.sku)," \
-	" c AS (SELECT u.id, u.sku, u.email, u.phone FROM q" \
-	"  JOIN waitlist.subscriber u ON u.id = q.id AND u.sku = q.sku" \
+	" c AS (SELECT q.id, q.sku, u.email, u.phone FROM q" \
+	"  CROSS JOIN LATERAL (SELECT u.email, u.phone, u.state" \
+	"   FROM waitlist.subscriber u WHERE u.id = q.id AND u.sku = q.sku OFFSET 0) u" \
 	"  WHERE u.state = 'waiting') "
 #define JOINED_SOURCE \
 	"SELECT 'waitlist_joined' AS kind, s.sku, c.email, c.phone," \
@@ -247,14 +252,23 @@ static BatchQueries batch_queries[] = {
 	" 'sub:' || c.id || ':joined' AS key" \
 	" FROM c JOIN waitlist.sku s ON s.sku = c.sku"
 
+/*
+ * The bulk run also returns the last id it took: the next chunk of the same
+ * run starts after it ($3).  From the left of the queue's key, each chunk
+ * would step again over every entry the chunks before it deleted, which
+ * stay in the index until the transaction ends: one tick confirming
+ * 1,000,000 imported sign-ups took 262 s that way.
+ */
 static WlQuery q_expand_joined = {
-	JOINED_CONFIRMED WL_OUTBOX_INSERT WL_CONTACT_ROWS(JOINED_SOURCE),
-	2, {INT4OID, INT8OID}, NULL
+	JOINED_CONFIRMED
+	", ins AS (" WL_OUTBOX_INSERT WL_CONTACT_ROWS(JOINED_SOURCE) " RETURNING 1)"
+	" SELECT (SELECT count(*) FROM ins), (SELECT max(id) FROM q)",
+	3, {INT4OID, INT8OID, INT8OID}, NULL
 };
 
 static WlQuery q_expand_joined_once = {
 	JOINED_CONFIRMED WL_CONTACT_MESSAGES(JOINED_SOURCE),
-	2, {INT4OID, INT8OID}, NULL
+	3, {INT4OID, INT8OID, INT8OID}, NULL
 };
 
 static WlQuery q_batch_done = {
@@ -480,27 +494,35 @@ expand_guarded(const ExpandWork *w, int max)
 	return total;
 }
 
-/* Sign-up confirmations: up to max, or one sign-up's. */
-static int64
-joined_messages(int64 max, int64 id)
-{
-	Datum		args[2] = {Int32GetDatum((int32) max), Int64GetDatum(id)};
-	char		nulls[3] = {' ', id ? ' ' : 'n', '\0'};
+/* Where the bulk run of sign-up confirmations goes on: ids above this. */
+static int64 joined_after = 0;
 
-	return (int64) wl_exec(id ? &q_expand_joined_once : &q_expand_joined,
-						   args, nulls, SPI_OK_INSERT, 0);
-}
-
+/* Up to max sign-up confirmations after joined_after, which moves on. */
 static int64
 joined_bulk(int64 max)
 {
-	return joined_messages(max, 0);
+	Datum		args[3] = {Int32GetDatum((int32) max), (Datum) 0,
+	Int64GetDatum(joined_after)};
+	bool		isnull;
+	int64		last;
+	int64		n;
+
+	wl_exec(&q_expand_joined, args, " n ", SPI_OK_SELECT, 1);
+	n = wl_get_int64(0, 1, NULL);
+	last = wl_get_int64(0, 2, &isnull);
+	if (!isnull)
+		joined_after = last;
+	return n;
 }
 
+/* One sign-up's confirmation. */
 static int64
 joined_one(int64 id)
 {
-	return joined_messages(1, id);
+	Datum		args[3] = {Int32GetDatum(1), Int64GetDatum(id),
+	Int64GetDatum(PG_INT64_MIN)};
+
+	return (int64) wl_exec(&q_expand_joined_once, args, NULL, SPI_OK_INSERT, 0);
 }
 
 static WlQuery q_joined_due = {
@@ -543,19 +565,25 @@ static const ExpandWork line_work = {
 };
 
 /*
- * Write up to max pending sign-up confirmations, then the pre-order lines'
- * due confirmations, payment events and re-authorizations; returns messages.
+ * Write up to max pending sign-up confirmations, those with ids above
+ * *after (which moves past the ones taken: a caller that loops over chunks
+ * in one transaction starts at PG_INT64_MIN and passes the same cursor),
+ * then the pre-order lines' due confirmations, payment events and
+ * re-authorizations; returns messages.
  * Their statements read their indexes (wl_index_scans), as in claim(),
  * also when tick() calls this in a loop (300,000 imported sign-ups, never
  * analyzed: 5.1 s with, 7.0 s without).
  */
 int64
-wl_expand_confirmations(int max)
+wl_expand_confirmations(int max, int64 *after)
 {
 	int			nest = wl_index_scans(false);
 	int64		n;
 
-	n = expand_guarded(&joined_work, max) + expand_guarded(&line_work, max);
+	joined_after = *after;
+	n = expand_guarded(&joined_work, max);
+	*after = joined_after;
+	n += expand_guarded(&line_work, max);
 	wl_scans_restore(nest);
 	return n;
 }
@@ -642,11 +670,12 @@ expand_here(int64 max)
 	int64		total = 0;
 	bool		have_batches;
 	int			nest = wl_index_scans(false);
+	int64		after = PG_INT64_MIN;
 
 	wl_exec(&q_pending_work, NULL, NULL, SPI_OK_SELECT, 0);
 	have_batches = wl_get_bool(0, 1);
 	if (wl_get_bool(0, 2))
-		total = wl_expand_confirmations(Min(max_batches, WL_CONFIRM_CHUNK));
+		total = wl_expand_confirmations(Min(max_batches, WL_CONFIRM_CHUNK), &after);
 	if (have_batches)
 		total += expand_guarded(&batch_work, max_batches);
 	wl_scans_restore(nest);

@@ -14,6 +14,6 @@
 #define WL_BATCH_CHUNK 10000
 
 extern int64 wl_expand_batches(int max_batches);
-extern int64 wl_expand_confirmations(int max);
+extern int64 wl_expand_confirmations(int max, int64 *after);
 
 #endif

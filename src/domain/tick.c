@@ -115,8 +115,10 @@ tick_here(int64 unused)
 		n += more;
 		if (more > 0)
 		{
+			int64		after = PG_INT64_MIN;
+
 			due[2] = true;
-			while ((more = wl_expand_confirmations(WL_CONFIRM_CHUNK)) > 0)
+			while ((more = wl_expand_confirmations(WL_CONFIRM_CHUNK, &after)) > 0)
 				n += more;
 		}
 	}
