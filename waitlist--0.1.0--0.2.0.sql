@@ -103,6 +103,9 @@ CREATE INDEX sku_date_watch ON waitlist.sku
 ALTER TABLE waitlist.line ADD COLUMN next_note_at timestamptz;
 COMMENT ON COLUMN waitlist.line.next_note_at IS 'pre-orders: when tick() next looks at the line for preorder_midwait or shipping_imminent; NULL when none is left';
 CREATE INDEX line_note ON waitlist.line (next_note_at) WHERE next_note_at IS NOT NULL;
+/* Due lines are taken in (action_at, id) order, a chunk at a time, each after the last. */
+DROP INDEX waitlist.line_action;
+CREATE INDEX line_action ON waitlist.line (action_at, id) WHERE action_at IS NOT NULL;
 /* Backorders already waiting get their first round a status interval from now. */
 UPDATE waitlist.sku s SET next_status_at = pg_catalog.now() OPERATOR(pg_catalog.+) interval '7 days'
  WHERE EXISTS (SELECT 1 FROM waitlist.line l WHERE l.sku_id OPERATOR(pg_catalog.=) s.id

@@ -212,7 +212,8 @@ COMMENT ON COLUMN waitlist.line.action_at IS 'pre-orders: when claim or tick mus
 COMMENT ON COLUMN waitlist.line.carrier IS 'the carrier ship_line was given (NULL: none given)';
 COMMENT ON COLUMN waitlist.line.tracking_number IS 'the tracking number ship_line was given';
 COMMENT ON COLUMN waitlist.line.tracking_url IS 'the tracking page ship_line was given (http or https)';
-CREATE INDEX line_action ON waitlist.line (action_at) WHERE action_at IS NOT NULL;
+/* (action_at, id): claim and tick take due lines in that order, a chunk at a time. */
+CREATE INDEX line_action ON waitlist.line (action_at, id) WHERE action_at IS NOT NULL;
 COMMENT ON COLUMN waitlist.line.next_note_at IS 'pre-orders: when tick() next looks at the line for preorder_midwait or shipping_imminent; NULL when none is left';
 CREATE INDEX line_note ON waitlist.line (next_note_at) WHERE next_note_at IS NOT NULL;
 

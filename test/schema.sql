@@ -369,7 +369,7 @@ SELECT indexes_are('waitlist', 'line', ARRAY['line_pkey', 'line_sku_order_ref_ke
 SELECT indexes_are('waitlist', 'preorder_channel', ARRAY['preorder_channel_pkey']);
 SELECT indexes_are('waitlist', 'availability', ARRAY['availability_pkey', 'availability_checked']);
 SELECT indexes_are('waitlist', 'channel_rule', ARRAY['channel_rule_pkey']);
-SELECT has_index('waitlist', 'line', 'line_action', ARRAY['action_at'], 'line_action on (action_at)');
+SELECT has_index('waitlist', 'line', 'line_action', ARRAY['action_at', 'id'], 'line_action on (action_at, id)');
 SELECT has_index('waitlist', 'line', 'line_note', ARRAY['next_note_at'], 'line_note on (next_note_at)');
 SELECT has_index('waitlist', 'sku', 'sku_status_due', ARRAY['next_status_at'], 'sku_status_due on (next_status_at)');
 SELECT is(regexp_replace(pg_get_indexdef('waitlist.sku_date_watch'::regclass, 1, false), '\s+', ' ', 'g'),

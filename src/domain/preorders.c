@@ -543,6 +543,8 @@ wl_place_preorder(const WlPreorder *a)
  * wl_expand_line_actions).
  */
 #define LINE_ACTIONS_WRITE(on_sku, once) \
+	LINE_ACTIONS_UPDATE(on_sku) " " LINE_ACTIONS_INSERT once
+#define LINE_ACTIONS_UPDATE(on_sku) \
 	" u AS (" \
 	"  UPDATE waitlist.line l SET confirm_pending = false," \
 	"   next_note_at = coalesce(due.note_at, l.next_note_at)," \
@@ -554,15 +556,15 @@ wl_place_preorder(const WlPreorder *a)
 	"    THEN CASE WHEN due.was_pending THEN l.authorized_until" \
 	"     ELSE waitlist.now() + make_interval(secs => $3) END - make_interval(secs => $4) END" \
 	"  FROM due WHERE l.id = due.id AND l.ctid = due.ctid" on_sku \
-	"   AND l.id = ANY (ARRAY(SELECT id FROM due))"	/* by index, not a hash of every line */ \
 	"  RETURNING l.*, due.was_pending)," \
 	" x AS (SELECT u.*, s.sku AS code, s.title, s.product_url," \
 	"   to_char(s.production_date, 'YYYY-MM-DD') AS production," \
 	"   to_char(s.ships_on, 'YYYY-MM-DD') AS ships," \
 	"   u.pos_end <= s.paid_served AS in_stock," \
 	"   CASE WHEN s.restock_confirmed THEN to_char(s.restock_date, 'YYYY-MM-DD') END AS eta" \
-	"  FROM u JOIN waitlist.sku s ON s.sku = u.sku ORDER BY u.id)"	/* messages in line order */ \
-	" " WL_OUTBOX_INSERT \
+	"  FROM u JOIN waitlist.sku s ON s.sku = u.sku ORDER BY u.id)"	/* messages in line order */
+#define LINE_ACTIONS_INSERT \
+	WL_OUTBOX_INSERT \
 	WL_CONTACT_ROWS( \
 		"SELECT 'backorder_confirmed' AS kind, x.code AS sku, x.email, x.phone," \
 		" waitlist.payload_json('order_ref', x.order_ref, 'line_id', x.id, 'sku', x.code," \
@@ -603,8 +605,7 @@ wl_place_preorder(const WlPreorder *a)
 	"    'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))," \
 	"  'line:' || x.id || ':pay:reauthorize:' || x.reauthorizations" \
 	" FROM x WHERE NOT x.was_pending AND x.state = 'waiting'" \
-	"  AND x.payment_state = 'authorized'" \
-	once
+	"  AND x.payment_state = 'authorized'"
 
 /*
  * claim() and tick(): up to $1 lines that are due, or line $2 if it is.  A
@@ -619,8 +620,9 @@ wl_place_preorder(const WlPreorder *a)
 #define LINE_ACTIONS_DUE \
 	"WITH d AS (" \
 	"  SELECT id, ctid, confirm_pending AS was_pending, sku, kind, state, pos_end," \
-	"   created_at, next_note_at FROM waitlist.line" \
+	"   created_at, next_note_at, action_at FROM waitlist.line" \
 	"  WHERE action_at <= waitlist.now() AND ($2::bigint IS NULL OR id = $2)" \
+	"   AND (action_at, id) > ($9, $10)" \
 	"  ORDER BY action_at, id LIMIT $1 FOR UPDATE SKIP LOCKED)," \
 	" due AS (" \
 	"  SELECT d.id, d.ctid, d.was_pending," \
@@ -630,11 +632,23 @@ wl_place_preorder(const WlPreorder *a)
 	"    THEN least(m.midwait_at, m.imminent_on::timestamptz) END AS note_at" \
 	"  FROM d JOIN waitlist.sku s ON s.sku = d.sku" \
 	WL_NOTE_MOMENTS("d.created_at", "$6", "$7") "),"
-#define LINE_ACTIONS_ARGS 8, {INT4OID, INT8OID, FLOAT8OID, FLOAT8OID, TEXTOID, FLOAT8OID, \
-	INT4OID, DATEOID}, NULL
+#define LINE_ACTIONS_ARGS 10, {INT4OID, INT8OID, FLOAT8OID, FLOAT8OID, TEXTOID, FLOAT8OID, \
+	INT4OID, DATEOID, TIMESTAMPTZOID, INT8OID}, NULL
 
+/*
+ * The bulk run also returns where it stopped, (action_at, id) of the last
+ * line it took: the next chunk of the same run starts after it ($9, $10).
+ * The lines it wrote left the index's order (their action_at moved on or
+ * went), but their old entries stay until the transaction ends, and a
+ * chunk starting from the left would step over every one of them again.
+ */
 static WlQuery q_line_actions = {
-	LINE_ACTIONS_DUE LINE_ACTIONS_WRITE("", ""), LINE_ACTIONS_ARGS
+	LINE_ACTIONS_DUE LINE_ACTIONS_UPDATE("")
+	", ins AS (" LINE_ACTIONS_INSERT " RETURNING 1)"
+	" SELECT (SELECT count(*) FROM ins), last.action_at, last.id"
+	" FROM (SELECT 1) one LEFT JOIN (SELECT action_at, id FROM d"
+	"  ORDER BY action_at DESC, id DESC LIMIT 1) last ON true",
+	LINE_ACTIONS_ARGS
 };
 
 static WlQuery q_line_actions_once = {
@@ -663,42 +677,63 @@ static WlQuery q_line_confirm = {
  * written.  once: keys already in the outbox are skipped (else they raise).
  */
 static int64
-line_actions(int max, const char *sku, int64 line_id, bool pending_only, bool once)
+line_actions(int max, const char *sku, int64 line_id, bool pending_only, bool once,
+			 WlLineCursor *after)
 {
 	double		ttl = wl_authorization_ttl_s;
 	double		before = Min((double) wl_reauthorize_before_s, ttl / 2);
-	Datum		args[8] = {Int32GetDatum(max), Int64GetDatum(line_id),
+	Datum		args[10] = {Int32GetDatum(max), Int64GetDatum(line_id),
 		Float8GetDatum(ttl), Float8GetDatum(before),
 		sku ? CStringGetTextDatum(sku) : (Datum) 0,
 		Float8GetDatum(wl_midwait_fraction), Int32GetDatum(wl_imminent_days),
-	DateADTGetDatum(wl_today())};
-	char		nulls[9] = {' ', line_id ? ' ' : 'n', ' ', ' ', sku ? ' ' : 'n', ' ', ' ', ' ', '\0'};
-	int64		n = (int64) wl_exec(pending_only ? &q_line_confirm :
-									once ? &q_line_actions_once : &q_line_actions,
-									args, nulls, SPI_OK_INSERT, 0);
+		DateADTGetDatum(wl_today()),
+		TimestampTzGetDatum(after ? after->at : DT_NOBEGIN),
+	Int64GetDatum(after ? after->id : PG_INT64_MIN)};
+	char		nulls[11] = {' ', line_id ? ' ' : 'n', ' ', ' ', sku ? ' ' : 'n',
+	' ', ' ', ' ', ' ', ' ', '\0'};
+	int64		n;
 
+	if (after != NULL)
+	{
+		bool		isnull;
+		Datum		at;
+
+		wl_exec(&q_line_actions, args, nulls, SPI_OK_SELECT, 1);
+		n = wl_get_int64(0, 1, NULL);
+		at = wl_get_datum(0, 2, &isnull);
+		if (!isnull)
+		{
+			after->at = DatumGetTimestampTz(at);
+			after->id = wl_get_int64(0, 3, NULL);
+		}
+	}
+	else
+		n = (int64) wl_exec(pending_only ? &q_line_confirm : &q_line_actions_once,
+							args, nulls, SPI_OK_INSERT, 0);
 	if (n > 0)
 		wl_note_messages();
 	return n;
 }
 
 /*
- * claim()/tick(): confirmations and re-authorizations due; messages
- * written (in SPI).  A plain INSERT: the caller runs it in a subtransaction
- * and, when it fails (a key already in the outbox, or a line's bad data),
- * goes line by line with wl_expand_line_action (domain/expansion.c).
+ * claim()/tick(): confirmations and re-authorizations due, of lines after
+ * *after in (action_at, id) order, which moves past the lines taken;
+ * messages written (in SPI).  A plain INSERT: the caller runs it in a
+ * subtransaction and, when it fails (a key already in the outbox, or a
+ * line's bad data), goes line by line with wl_expand_line_action
+ * (domain/expansion.c).
  */
 int64
-wl_expand_line_actions(int max)
+wl_expand_line_actions(int max, WlLineCursor *after)
 {
-	return line_actions(max, NULL, 0, false, false);
+	return line_actions(max, NULL, 0, false, false, after);
 }
 
 /* The same for one line, if it is due, skipping keys written already (in SPI). */
 int64
 wl_expand_line_action(int64 line_id)
 {
-	return line_actions(1, NULL, line_id, false, true);
+	return line_actions(1, NULL, line_id, false, true, NULL);
 }
 
 static WlQuery q_channel_give_back = {
@@ -775,7 +810,7 @@ payment_transition(WlQuery *q, const char *sku, int64 line_id)
 void
 wl_line_confirm_pending(const char *sku, int64 line_id)
 {
-	line_actions(1, sku, line_id, true, true);	/* not a re-authorization: the line is closing */
+	line_actions(1, sku, line_id, true, true, NULL);	/* not a re-authorization: the line is closing */
 }
 
 /*

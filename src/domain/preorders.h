@@ -8,6 +8,7 @@
 
 #include "postgres.h"
 #include "utils/date.h"
+#include "utils/timestamp.h"
 
 #include "waitlist.h"
 
@@ -23,6 +24,13 @@ typedef struct WlPlan
 	char	   *deposit_pct;	/* numeric text, or NULL */
 	char	   *deposit_amount;	/* numeric text, or NULL */
 } WlPlan;
+
+/* Where a run over the due lines goes on: after (at, id) in (action_at, id) order. */
+typedef struct WlLineCursor
+{
+	TimestampTz at;
+	int64		id;
+} WlLineCursor;
 
 /* A pre-order line to place, checked. */
 typedef struct WlPreorder
@@ -42,7 +50,7 @@ extern int64 wl_place_preorder(const WlPreorder *a);
 extern void wl_line_confirm_pending(const char *sku, int64 line_id);
 extern void wl_preorder_cancelled(const char *sku, int64 line_id, int32 qty, const char *channel);
 extern void wl_preorder_shipped(const char *sku, int64 line_id);
-extern int64 wl_expand_line_actions(int max);
+extern int64 wl_expand_line_actions(int max, WlLineCursor *after);
 extern int64 wl_expand_line_action(int64 line_id);
 
 #endif

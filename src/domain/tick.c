@@ -115,7 +115,7 @@ tick_here(int64 unused)
 		n += more;
 		if (more > 0)
 		{
-			int64		after = PG_INT64_MIN;
+			WlConfirmCursor after = WL_CONFIRM_START;
 
 			due[2] = true;
 			while ((more = wl_expand_confirmations(WL_CONFIRM_CHUNK, &after)) > 0)
