@@ -53,3 +53,38 @@ SELECT count(*) AS still_pending
   FROM (SELECT 1 FROM waitlist.unconfirmed_signup WHERE sku = 'EXP-KEY'
 		UNION ALL SELECT 1 FROM waitlist.line WHERE sku = 'EXP-KEY-PRE' AND confirm_pending) p;
 SELECT * FROM waitlist.check_invariants() WHERE sku IN ('EXP-KEY', 'EXP-KEY-PRE');
+
+-- The same in a later chunk of one tick (a chunk holds 10,000): the run
+-- goes on one by one from where the chunk before it stopped.  10,005
+-- imported sign-ups and 10,005 imported backorder lines, each with one
+-- key written by hand in its second chunk: one tick confirms every other
+-- one once, nothing is left pending and nothing is dead-lettered.
+SELECT sku FROM waitlist.upsert_sku('EXP-CHUNK', 'Second chunk');
+CREATE TABLE public.exp_chunk_signups (seq int, sku text, email text);
+INSERT INTO public.exp_chunk_signups
+SELECT i, 'EXP-CHUNK', 'chunk-' || i || '@example.com' FROM generate_series(1, 10005) i;
+CREATE TABLE public.exp_chunk_lines (seq int, order_ref text, sku text, qty int, email text);
+INSERT INTO public.exp_chunk_lines
+SELECT i, 'EXP-CHUNK-' || i, 'EXP-CHUNK', 1, 'line-' || i || '@example.com'
+  FROM generate_series(1, 10005) i;
+SELECT waitlist.import_signups('public.exp_chunk_signups') AS signups,
+	   waitlist.import_backorders('public.exp_chunk_lines') AS lines;
+INSERT INTO waitlist.outbox (kind, channel, recipient, sku, payload, idempotency_key)
+SELECT 'waitlist_joined', 'email', email, sku, '{"by": "hand"}'::json, 'sub:' || id || ':joined:email'
+  FROM waitlist.subscriber WHERE sku = 'EXP-CHUNK' AND email = 'chunk-10003@example.com'
+UNION ALL
+SELECT 'backorder_confirmed', 'email', email, sku, '{"by": "hand"}'::json,
+	   'line:' || id || ':confirmed:email'
+  FROM waitlist.line WHERE sku = 'EXP-CHUNK' AND order_ref = 'EXP-CHUNK-10004';
+SELECT waitlist.tick() AS written;
+SELECT kind, payload->>'by' AS by_hand, count(*) AS messages, count(DISTINCT recipient) AS recipients
+  FROM waitlist.outbox WHERE sku = 'EXP-CHUNK' GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT count(*) AS dead_lettered FROM waitlist.outbox
+ WHERE kind = 'message_failed' AND sku = 'EXP-CHUNK';
+SELECT count(*) AS still_pending
+  FROM (SELECT 1 FROM waitlist.unconfirmed_signup WHERE sku = 'EXP-CHUNK'
+		UNION ALL SELECT 1 FROM waitlist.line WHERE sku = 'EXP-CHUNK' AND confirm_pending) p;
+SELECT * FROM waitlist.check_invariants() WHERE sku = 'EXP-CHUNK';
+-- Delivered, so that the later tests' claims (10,000 at most) see their own.
+UPDATE waitlist.outbox SET state = 'delivered', delivered_at = waitlist.now()
+ WHERE sku = 'EXP-CHUNK' AND state = 'pending';

@@ -255,9 +255,11 @@ static BatchQueries batch_queries[] = {
 /*
  * The bulk run also returns the last id it took: the next chunk of the same
  * run starts after it ($3).  From the left of the queue's key, each chunk
- * would step again over every entry the chunks before it deleted, which
- * stay in the index until the transaction ends: one tick confirming
- * 1,000,000 imported sign-ups took 262 s that way.
+ * would step again over every entry the chunks before it deleted, which no
+ * scan can mark dead while the transaction that deleted them is open: one
+ * tick confirming 1,000,000 imported sign-ups took 262 s that way.  A
+ * sign-up the cursor has passed (locked by another session, or committed
+ * late with a lower id) waits for the next tick or claim.
  */
 static WlQuery q_expand_joined = {
 	JOINED_CONFIRMED
@@ -386,7 +388,9 @@ typedef struct ExpandWork
 {
 	const char *unit;			/* what an id names: subscription, line, batch */
 	int64		(*bulk) (int64 max);	/* messages written */
-	WlQuery    *due;			/* $1 max: the ids bulk would take, in its order */
+	uint64		(*due) (int max);	/* the ids bulk would take next, in its order
+									 * (SPI_tuptable's first column); a run with
+									 * a cursor moves it past them */
 	int64		(*one) (int64 id);	/* messages written for one unit */
 	WlQuery    *retire;			/* $1 id: off the work, RETURNING sku */
 	int			retired;		/* retire's SPI result code */
@@ -470,7 +474,6 @@ retire_unit(const ExpandWork *w, int64 id, const char *reason)
 static int64
 expand_guarded(const ExpandWork *w, int max)
 {
-	Datum		arg = Int32GetDatum(max);
 	int64		n;
 	int64		total = 0;
 	char	   *reason;
@@ -479,7 +482,7 @@ expand_guarded(const ExpandWork *w, int max)
 
 	if (run_guarded(w->bulk, max, &n, &reason))
 		return n;
-	nids = wl_exec(w->due, &arg, NULL, SPI_OK_SELECT, 0);
+	nids = w->due(max);
 	ids = palloc(sizeof(int64) * (nids + 1));
 	for (uint64 i = 0; i < nids; i++)
 		ids[i] = wl_get_int64(i, 1, NULL);
@@ -494,8 +497,8 @@ expand_guarded(const ExpandWork *w, int max)
 	return total;
 }
 
-/* Where the bulk run of sign-up confirmations goes on: ids above this. */
-static int64 joined_after = 0;
+/* Where the run of sign-up confirmations goes on: ids above this. */
+static int64 joined_after = PG_INT64_MIN;
 
 /* Up to max sign-up confirmations after joined_after, which moves on. */
 static int64
@@ -526,10 +529,22 @@ joined_one(int64 id)
 }
 
 static WlQuery q_joined_due = {
-	"SELECT id FROM waitlist.unconfirmed_signup"
+	"SELECT id FROM waitlist.unconfirmed_signup WHERE id > $2"
 	" ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
-	1, {INT4OID}, NULL
+	2, {INT4OID, INT8OID}, NULL
 };
+
+/* The sign-ups joined_bulk would take, one by one after a failed chunk. */
+static uint64
+joined_due(int max)
+{
+	Datum		args[2] = {Int32GetDatum(max), Int64GetDatum(joined_after)};
+	uint64		n = wl_exec(&q_joined_due, args, NULL, SPI_OK_SELECT, 0);
+
+	if (n > 0)
+		joined_after = wl_get_int64((int) n - 1, 1, NULL);
+	return n;
+}
 
 static WlQuery q_joined_retire = {
 	"DELETE FROM waitlist.unconfirmed_signup WHERE id = $1 RETURNING sku",
@@ -537,7 +552,7 @@ static WlQuery q_joined_retire = {
 };
 
 static const ExpandWork joined_work = {
-	"subscription", joined_bulk, &q_joined_due, joined_one, &q_joined_retire,
+	"subscription", joined_bulk, joined_due, joined_one, &q_joined_retire,
 	SPI_OK_DELETE_RETURNING
 };
 
@@ -551,10 +566,28 @@ line_actions_bulk(int64 max)
 }
 
 static WlQuery q_line_due = {
-	"SELECT id FROM waitlist.line WHERE action_at <= waitlist.now()"
+	"SELECT id, action_at FROM waitlist.line WHERE action_at <= waitlist.now()"
+	" AND (action_at, id) > ($2, $3)"
 	" ORDER BY action_at, id LIMIT $1 FOR UPDATE SKIP LOCKED",
-	1, {INT4OID}, NULL
+	3, {INT4OID, TIMESTAMPTZOID, INT8OID}, NULL
 };
+
+/* The lines line_actions_bulk would take, one by one after a failed chunk. */
+static uint64
+line_due(int max)
+{
+	Datum		args[3] = {Int32GetDatum(max), TimestampTzGetDatum(line_after.at),
+	Int64GetDatum(line_after.id)};
+	uint64		n = wl_exec(&q_line_due, args, NULL, SPI_OK_SELECT, 0);
+	bool		isnull;
+
+	if (n > 0)
+	{
+		line_after.id = wl_get_int64((int) n - 1, 1, NULL);
+		line_after.at = DatumGetTimestampTz(wl_get_datum((int) n - 1, 2, &isnull));
+	}
+	return n;
+}
 
 static WlQuery q_line_retire = {
 	"UPDATE waitlist.line SET confirm_pending = false, action_at = NULL WHERE id = $1"
@@ -563,7 +596,7 @@ static WlQuery q_line_retire = {
 };
 
 static const ExpandWork line_work = {
-	"line", line_actions_bulk, &q_line_due, wl_expand_line_action, &q_line_retire,
+	"line", line_actions_bulk, line_due, wl_expand_line_action, &q_line_retire,
 	SPI_OK_UPDATE_RETURNING
 };
 
@@ -635,8 +668,17 @@ static WlQuery q_batch_retire = {
 	1, {INT8OID}, NULL
 };
 
+/* The batches batches_bulk would take, one by one after a failed one. */
+static uint64
+batch_due(int max)
+{
+	Datum		arg = Int32GetDatum(max);
+
+	return wl_exec(&q_batch_due, &arg, NULL, SPI_OK_SELECT, 0);
+}
+
 static const ExpandWork batch_work = {
-	"batch", batches_bulk, &q_batch_due, batch_one, &q_batch_retire,
+	"batch", batches_bulk, batch_due, batch_one, &q_batch_retire,
 	SPI_OK_UPDATE_RETURNING
 };
 

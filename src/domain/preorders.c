@@ -534,13 +534,13 @@ wl_place_preorder(const WlPreorder *a)
  * next_note_at as it is) locked by the statement's head, in the versions the
  * statement's snapshot sees: a line a later commit changed after that
  * snapshot is locked in its new version, whose ctid the update then does
- * not match, so it is left due for the next run instead of being written
- * from a commit the snapshot cannot see (claim() relies on that: see
- * waitlist_claim); $3 is the authorization TTL
- * and $4 the margin before it lapses, in seconds; on_sku narrows the update
- * to one SKU ("" for none); once is WL_OUTBOX_ONCE, or "" for the bulk run,
- * a plain INSERT that fails on a key already in the outbox (see
- * wl_expand_line_actions).
+ * not match, so it is left due for a later claim or tick instead of being
+ * written from a commit the snapshot cannot see (claim() relies on that: see
+ * waitlist_claim); $3 is the authorization TTL and $4 the margin before it
+ * lapses, in seconds; on_sku narrows the update to one SKU ("" for none);
+ * once is WL_OUTBOX_ONCE to skip keys already in the outbox.  The bulk run
+ * (q_line_actions) joins LINE_ACTIONS_UPDATE and LINE_ACTIONS_INSERT itself,
+ * without it: its INSERT fails on such a key (see wl_expand_line_actions).
  */
 #define LINE_ACTIONS_WRITE(on_sku, once) \
 	LINE_ACTIONS_UPDATE(on_sku) " " LINE_ACTIONS_INSERT once
@@ -637,17 +637,23 @@ wl_place_preorder(const WlPreorder *a)
 
 /*
  * The bulk run also returns where it stopped, (action_at, id) of the last
- * line it took: the next chunk of the same run starts after it ($9, $10).
- * The lines it wrote left the index's order (their action_at moved on or
- * went), but their old entries stay until the transaction ends, and a
- * chunk starting from the left would step over every one of them again.
+ * line it wrote: the next chunk of the same run starts after it ($9, $10).
+ * The lines it wrote have new index entries (a new action_at, or none), but
+ * no scan can mark their old entries dead while this transaction is open,
+ * and a chunk starting from the left would step over every one of them
+ * again.  The last line is taken from the lines written, in the versions
+ * the index scan read: a line that a later commit changed is locked in its
+ * new version (its action_at may be later), is not written (see
+ * LINE_ACTIONS_WRITE) and must not move the cursor past the lines between.
+ * A line the cursor has passed (locked by another session, or moved back
+ * by a commit) waits for the next tick or claim.
  */
 static WlQuery q_line_actions = {
 	LINE_ACTIONS_DUE LINE_ACTIONS_UPDATE("")
 	", ins AS (" LINE_ACTIONS_INSERT " RETURNING 1)"
 	" SELECT (SELECT count(*) FROM ins), last.action_at, last.id"
-	" FROM (SELECT 1) one LEFT JOIN (SELECT action_at, id FROM d"
-	"  ORDER BY action_at DESC, id DESC LIMIT 1) last ON true",
+	" FROM (SELECT 1) one LEFT JOIN (SELECT d.action_at, d.id FROM d JOIN u ON u.id = d.id"
+	"  ORDER BY d.action_at DESC, d.id DESC LIMIT 1) last ON true",
 	LINE_ACTIONS_ARGS
 };
 
@@ -718,8 +724,8 @@ line_actions(int max, const char *sku, int64 line_id, bool pending_only, bool on
 /*
  * claim()/tick(): confirmations and re-authorizations due, of lines after
  * *after in (action_at, id) order, which moves past the lines taken;
- * messages written (in SPI).  A plain INSERT: the caller runs it in a
- * subtransaction and, when it fails (a key already in the outbox, or a
+ * messages written (in SPI).  Its INSERT fails on a key already in the
+ * outbox: the caller runs it in a subtransaction and, when it fails (a key already in the outbox, or a
  * line's bad data), goes line by line with wl_expand_line_action
  * (domain/expansion.c).
  */
