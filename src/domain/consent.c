@@ -85,19 +85,15 @@ suppress(const char *contact, const char *reason, const char *source, int64 mess
 /*
  * Record a provider's report about a message; false when the event was
  * already recorded for it (then nothing changes).  A suppressing event
- * suppresses the recipient, the first time.  The event is written with the
- * message's lookup (one statement); a refusal below takes it back.
+ * suppresses the recipient, the first time.
  */
 bool
 wl_record_event(const char *handle, const char *event, TimestampTz at, bool at_given)
 {
 	const char *reason = event_suppresses(event);
 	WlMessage	m;
-	bool		recorded;
 
-	if (!at_given)
-		at = DatumGetTimestampTz(wl_now());
-	if (!wl_record_message_event(handle, event, at, &m, &recorded))
+	if (!wl_find_message(handle, &m))
 		ereport(ERROR,
 				(errcode(WL_ERRCODE_UNKNOWN_MESSAGE),
 				 errmsg("no message \"%s\"", handle),
@@ -107,8 +103,10 @@ wl_record_event(const char *handle, const char *event, TimestampTz at, bool at_g
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("events are recorded for email and SMS messages only"),
 				 errdetail("Message " INT64_FORMAT " went to the %s channel.", m.id, m.channel)));
+	if (!at_given)
+		at = DatumGetTimestampTz(wl_now());
 	check_event_time(&m, at);
-	if (!recorded)
+	if (!wl_insert_event(m.id, event, at))
 		return false;
 	if (reason != NULL)
 		suppress(recipient_key(m.channel, m.recipient), reason, "event", m.id);

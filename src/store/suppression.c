@@ -36,21 +36,21 @@ wl_contact_key(const char *contact, bool email)
 													   CStringGetTextDatum(contact)));
 }
 
-/*
- * Record an event of the message a handle names, in one statement: the
- * message's row (for the caller's checks) and whether the event was new.
- * A caller that refuses the event raises an error, which takes the row
- * back with the statement.
- */
-#define RECORD_EVENT(match, type) { \
-	"WITH m AS (SELECT id, channel, recipient, created_at FROM waitlist.outbox" \
-	" WHERE " match " = $1), e AS (INSERT INTO waitlist.message_event (message_id, event, at)" \
-	" SELECT id, $2, $3 FROM m ON CONFLICT (message_id, event) DO NOTHING RETURNING 1)" \
-	" SELECT id, channel, recipient, created_at, EXISTS (SELECT 1 FROM e) FROM m", \
-	3, {type, TEXTOID, TIMESTAMPTZOID}, NULL }
+static WlQuery q_message_by_id = {
+	"SELECT id, channel, recipient, created_at FROM waitlist.outbox WHERE id = $1",
+	1, {INT8OID}, NULL
+};
 
-static WlQuery q_event_by_id = RECORD_EVENT("id", INT8OID);
-static WlQuery q_event_by_key = RECORD_EVENT("idempotency_key", TEXTOID);
+static WlQuery q_message_by_key = {
+	"SELECT id, channel, recipient, created_at FROM waitlist.outbox WHERE idempotency_key = $1",
+	1, {TEXTOID}, NULL
+};
+
+static WlQuery q_insert_event = {
+	"INSERT INTO waitlist.message_event (message_id, event, at) VALUES ($1, $2, $3)"
+	" ON CONFLICT (message_id, event) DO NOTHING",
+	3, {INT8OID, TEXTOID, TIMESTAMPTZOID}, NULL
+};
 
 static WlQuery q_suppress = {
 	"INSERT INTO waitlist.suppression (contact, reason, source, message_id)"
@@ -74,35 +74,41 @@ static WlQuery q_unsuppress = {
 };
 
 /*
- * Record event at time at for the message a handle names (all digits: its
- * id; anything else: its idempotency key) and fill *m with the message.
- * False when there is no such message; *recorded is false when that event
- * of the message was recorded before.
+ * The message a handle names: all digits, its id; anything else, its
+ * idempotency key.  False when there is none.
  */
 bool
-wl_record_message_event(const char *handle, const char *event, TimestampTz at,
-						WlMessage *m, bool *recorded)
+wl_find_message(const char *handle, WlMessage *m)
 {
 	size_t		len = strlen(handle);
 	bool		by_id = len > 0 && len <= 18 && strspn(handle, "0123456789") == len;
-	Datum		args[3];
+	Datum		arg;
 	bool		isnull;
 
 	if (by_id)
-		args[0] = Int64GetDatum(strtoll(handle, NULL, 10));
+		arg = Int64GetDatum(strtoll(handle, NULL, 10));
 	else
-		args[0] = CStringGetTextDatum(handle);
-	args[1] = CStringGetTextDatum(event);
-	args[2] = TimestampTzGetDatum(at);
-	if (wl_exec(by_id ? &q_event_by_id : &q_event_by_key, args, NULL,
-				SPI_OK_SELECT, 0) == 0)
+		arg = CStringGetTextDatum(handle);
+	if (wl_exec(by_id ? &q_message_by_id : &q_message_by_key, &arg, NULL,
+				SPI_OK_SELECT, 1) == 0)
 		return false;
 	m->id = wl_get_int64(0, 1, NULL);
 	m->channel = wl_get_text(0, 2);
 	m->recipient = wl_get_text(0, 3);
 	m->created_at = DatumGetTimestampTz(wl_get_datum(0, 4, &isnull));
-	*recorded = wl_get_bool(0, 5);
 	return true;
+}
+
+/* Record an event of a message; false when that event was recorded before. */
+bool
+wl_insert_event(int64 message_id, const char *event, TimestampTz at)
+{
+	Datum		args[3];
+
+	args[0] = Int64GetDatum(message_id);
+	args[1] = CStringGetTextDatum(event);
+	args[2] = TimestampTzGetDatum(at);
+	return wl_exec(&q_insert_event, args, NULL, SPI_OK_INSERT, 0) > 0;
 }
 
 /* Suppress a contact; false when it already was (the first reason stays). */

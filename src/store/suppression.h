@@ -18,8 +18,8 @@ typedef struct WlMessage
 } WlMessage;
 
 extern char *wl_contact_key(const char *contact, bool email);
-extern bool wl_record_message_event(const char *handle, const char *event,
-									TimestampTz at, WlMessage *m, bool *recorded);
+extern bool wl_find_message(const char *handle, WlMessage *m);
+extern bool wl_insert_event(int64 message_id, const char *event, TimestampTz at);
 extern bool wl_suppress(const char *contact, const char *reason,
 						const char *source, int64 message_id);
 extern char *wl_suppression_reason(const char *contact, bool lock);
