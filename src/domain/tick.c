@@ -18,8 +18,12 @@
 #include "postgres.h"
 
 #include <limits.h>
+#include <math.h>
 
 #include "catalog/pg_type.h"
+#include "datatype/timestamp.h"
+#include "utils/date.h"
+#include "utils/timestamp.h"
 
 #include "domain/availability.h"
 #include "domain/expansion.h"
@@ -28,6 +32,7 @@
 #include "domain/holds.h"
 #include "domain/schedule.h"
 #include "domain/tick.h"
+#include "store/index_probe.h"
 #include "store/now.h"
 #include "store/shards.h"
 #include "store/sku_row.h"
@@ -35,13 +40,53 @@
 #include "txn/pending.h"
 
 /*
- * Is anything due?  One statement, one probe per kind of work, each the
- * first entry of a partial index (EXISTS, or min() where a generic plan
- * would otherwise scan the table): batches to expand, confirmations and
- * pre-order line actions, status rounds, pre-order notes, passed dates,
- * availability not re-checked today ($1 today).  A tick with nothing due
- * runs this statement alone, however many lines and sign-ups wait.
+ * Is anything due?  One probe per kind of work, each the first entry of a
+ * partial index: batches to expand, confirmations and pre-order line
+ * actions, status rounds, pre-order notes, passed dates, availability not
+ * re-checked today, holds that ended, sign-ups whose last chance or end
+ * came, follow-ups of waves, missed-out notes.  A tick with nothing due
+ * runs these probes alone, however many lines and sign-ups wait.
+ *
+ * Two spellings of the same questions, kept side by side: due_probes reads
+ * each index with the index AM (store/index_probe.c), which costs a third
+ * of a statement's plan start-up and shutdown (bench/run.sh tick_idle);
+ * q_due asks in SQL, on Citus (where a round works on shards, whose
+ * indexes have other names) and whenever an index cannot be probed.  Each
+ * row of due_probes names the index that q_due's subquery of the same
+ * kind reads, and compares its first key the way the subquery does.
  */
+typedef enum DueBound
+{
+	DUE_ANY,					/* any entry */
+	DUE_NOW,					/* first key <= now */
+	DUE_TODAY,					/* first key (a date) < today */
+	DUE_JOINED,					/* first key <= now - last_chance_after */
+	DUE_CHANCE					/* first key <= now - last_chance_notice */
+} DueBound;
+
+#define DUE_KINDS 10
+
+static const struct
+{
+	const char *index;
+	int			kind;			/* index into due[] */
+	DueBound	bound;
+}			due_probes[] =
+{
+	{"batch_pending", 0, DUE_ANY},
+	{"unconfirmed_signup_pkey", 0, DUE_ANY},
+	{"line_action", 0, DUE_NOW},
+	{"sku_status_due", 1, DUE_NOW},
+	{"line_note", 2, DUE_NOW},
+	{"sku_date_watch", 3, DUE_TODAY},
+	{"availability_checked", 4, DUE_TODAY},
+	{"hold_due", 5, DUE_NOW},
+	{"subscriber_last_chance", 6, DUE_JOINED},
+	{"subscriber_expiring", 7, DUE_CHANCE},
+	{"batch_followup", 8, DUE_NOW},
+	{"sku_missed_due", 9, DUE_NOW},
+};
+
 static WlQuery q_due = {
 	"SELECT EXISTS (SELECT 1 FROM waitlist.batch WHERE expanded_at IS NULL)"
 	"  OR EXISTS (SELECT 1 FROM waitlist.unconfirmed_signup)"
@@ -65,15 +110,70 @@ static WlQuery q_due = {
 	3, {DATEOID, FLOAT8OID, FLOAT8OID}, NULL
 };
 
-/* One round on the tables (or the shard group) the statements name. */
-static int64
-tick_here(int64 unused)
+/* now - secs, as now() - make_interval(secs => secs) computes it */
+static TimestampTz
+seconds_before(TimestampTz now, double secs)
+{
+	return now - (int64) rint(secs * USECS_PER_SEC);
+}
+
+/*
+ * due[] by the index probes; false when some index cannot be probed (then
+ * nothing is decided and the caller asks in SQL).
+ */
+static bool
+due_by_probes(bool *due)
+{
+	TimestampTz now = DatumGetTimestampTz(wl_now());
+	DateADT		today = wl_today();
+	bool		expiry = wl_signup_expiry_s > 0;
+
+	memset(due, 0, sizeof(bool) * DUE_KINDS);
+	for (size_t i = 0; i < lengthof(due_probes); i++)
+	{
+		DueBound	bound = due_probes[i].bound;
+		Datum		key;
+		bool		isnull;
+		WlProbeResult r;
+
+		if (due[due_probes[i].kind] ||
+			(!expiry && (bound == DUE_JOINED || bound == DUE_CHANCE)))
+			continue;			/* answered, or never due */
+		r = wl_index_first(due_probes[i].index, &key, &isnull);
+		if (r == WL_PROBE_UNUSABLE)
+			return false;
+		if (r == WL_PROBE_EMPTY || (isnull && bound != DUE_ANY))
+			continue;			/* min() of no value is NULL: not due */
+		switch (bound)
+		{
+			case DUE_ANY:
+				due[due_probes[i].kind] = true;
+				break;
+			case DUE_NOW:
+				due[due_probes[i].kind] = DatumGetTimestampTz(key) <= now;
+				break;
+			case DUE_TODAY:
+				due[due_probes[i].kind] = DatumGetDateADT(key) < today;
+				break;
+			case DUE_JOINED:
+				due[due_probes[i].kind] = DatumGetTimestampTz(key) <=
+					seconds_before(now, wl_last_chance_after_s());
+				break;
+			case DUE_CHANCE:
+				due[due_probes[i].kind] = DatumGetTimestampTz(key) <=
+					seconds_before(now, wl_last_chance_notice_s());
+				break;
+		}
+	}
+	return true;
+}
+
+/* due[] by q_due */
+static void
+due_by_sql(bool *due)
 {
 	Datum		args[3];
 	char		nulls[4] = "   ";
-	bool		due[10];
-	int64		n = 0;
-	int64		more;
 
 	args[0] = DateADTGetDatum(wl_today());
 	args[1] = Float8GetDatum(wl_last_chance_after_s());
@@ -81,8 +181,24 @@ tick_here(int64 unused)
 	if (wl_signup_expiry_s <= 0)	/* sign-ups never expire: never due */
 		nulls[1] = nulls[2] = 'n';
 	wl_exec(&q_due, args, nulls, SPI_OK_SELECT, 1);
-	for (int i = 0; i < 10; i++)
-		due[i] = wl_get_bool(0, i + 1);	/* NULL (nothing of that kind) reads false */
+	for (int i = 0; i < DUE_KINDS; i++)
+		due[i] = wl_get_bool(0, i + 1); /* NULL (nothing of that kind) reads false */
+}
+
+/*
+ * One round on the tables (or the shard group) the statements name;
+ * probes says the tables are the extension's own (not a shard group's),
+ * so their indexes can be probed directly.
+ */
+static int64
+tick_here(int64 probes)
+{
+	bool		due[DUE_KINDS];
+	int64		n = 0;
+	int64		more;
+
+	if (!probes || !due_by_probes(due))
+		due_by_sql(due);
 
 	/*
 	 * First the steps that lock SKU rows (waiting their turn): waves of
@@ -142,6 +258,6 @@ wl_tick(void)
 	WlLocalShards here;
 
 	if (!wl_local_shards(&here))
-		return tick_here(0);
+		return tick_here(1);
 	return wl_shards_each(&here, tick_here, 0);
 }

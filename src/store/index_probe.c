@@ -1,0 +1,116 @@
+/*
+ * index_probe.c
+ *	  The first visible entry of one of the extension's btree indexes.
+ *
+ * The idle tick asks a dozen "is anything due?" questions, each the first
+ * entry of a partial index (domain/tick.c).  As one SQL statement, most of
+ * its time went to the plan's start-up and shutdown (a dozen InitPlans, a
+ * portal, SPI) and, for the small tables the planner scans sequentially, a
+ * file size lookup per table; the index lookups themselves were a small
+ * part.  Here the same answer comes from the index AM: open the heap and
+ * the index with the locks a SELECT takes, scan forward without keys, and
+ * return the first key whose heap tuple the snapshot sees (dead entries
+ * are skipped, as an index scan skips them).
+ *
+ * Only an index that a SELECT could use this way qualifies: a valid,
+ * ready btree in the extension's schema whose first column is ascending,
+ * nulls last, and passed by value (timestamps, dates, ids).  Anything else
+ * (the index was dropped, is being rebuilt, or was replaced by another
+ * kind) answers WL_PROBE_UNUSABLE and the caller asks in SQL instead.
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/itup.h"
+#include "access/relation.h"
+#include "access/relscan.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/index.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_am_d.h"
+#include "catalog/pg_class_d.h"
+#include "catalog/pg_index.h"
+#include "executor/tuptable.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "store/index_probe.h"
+
+/* Can this open index answer "first key in ascending order" for heap? */
+static bool
+probe_usable(Relation irel, Oid heapoid)
+{
+	Form_pg_index form = irel->rd_index;
+
+	return irel->rd_rel->relkind == RELKIND_INDEX &&
+		irel->rd_rel->relam == BTREE_AM_OID &&
+		form != NULL && form->indrelid == heapoid &&
+		form->indisvalid && form->indisready && form->indislive &&
+		form->indnkeyatts >= 1 &&
+		(irel->rd_indoption[0] & (INDOPTION_DESC | INDOPTION_NULLS_FIRST)) == 0 &&
+		TupleDescAttr(RelationGetDescr(irel), 0)->attbyval;
+}
+
+/*
+ * The first key of index waitlist.<index> whose row the current snapshot
+ * sees, as a statement run now would see it (what this transaction wrote
+ * before is visible).  The locks taken are kept to the end of the
+ * transaction, as a SELECT keeps them.
+ */
+WlProbeResult
+wl_index_first(const char *index, Datum *key, bool *isnull)
+{
+	Oid			nsp = get_namespace_oid("waitlist", true);
+	Oid			indexoid;
+	Oid			heapoid;
+	Relation	hrel;
+	Relation	irel;
+	Snapshot	snap;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	WlProbeResult result = WL_PROBE_EMPTY;
+
+	if (!OidIsValid(nsp))
+		return WL_PROBE_UNUSABLE;
+	indexoid = get_relname_relid(index, nsp);
+	if (!OidIsValid(indexoid) || get_rel_relkind(indexoid) != RELKIND_INDEX)
+		return WL_PROBE_UNUSABLE;
+	heapoid = IndexGetRelation(indexoid, true);
+	if (!OidIsValid(heapoid))
+		return WL_PROBE_UNUSABLE;
+
+	/* the table first, then its index, as the executor locks them */
+	hrel = try_relation_open(heapoid, AccessShareLock);
+	if (hrel == NULL)
+		return WL_PROBE_UNUSABLE;
+	irel = try_relation_open(indexoid, AccessShareLock);
+	if (irel == NULL || !probe_usable(irel, heapoid))
+	{
+		if (irel != NULL)
+			relation_close(irel, NoLock);
+		table_close(hrel, NoLock);
+		return WL_PROBE_UNUSABLE;
+	}
+
+	/* a new command's snapshot, as SPI takes for each statement */
+	CommandCounterIncrement();
+	snap = RegisterSnapshot(GetTransactionSnapshot());
+	scan = index_beginscan(hrel, irel, snap, 0, 0);
+	scan->xs_want_itup = true;	/* the key is read from the index tuple */
+	index_rescan(scan, NULL, 0, NULL, 0);
+	slot = table_slot_create(hrel, NULL);
+	if (index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		*key = index_getattr(scan->xs_itup, 1, scan->xs_itupdesc, isnull);
+		result = WL_PROBE_FOUND;
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	index_endscan(scan);
+	UnregisterSnapshot(snap);
+	index_close(irel, NoLock);
+	table_close(hrel, NoLock);
+	return result;
+}

@@ -1,0 +1,21 @@
+/*
+ * index_probe.h
+ *	  The first visible entry of one of the extension's btree indexes, read
+ *	  with the index AM directly: what "SELECT min(key) ... LIMIT 1" finds,
+ *	  without a plan, a portal or an executor (the idle tick's probes).
+ */
+#ifndef WAITLIST_INDEX_PROBE_H
+#define WAITLIST_INDEX_PROBE_H
+
+#include "postgres.h"
+
+typedef enum WlProbeResult
+{
+	WL_PROBE_UNUSABLE = -1,		/* no such valid btree index: ask in SQL */
+	WL_PROBE_EMPTY = 0,			/* no entry visible to the snapshot */
+	WL_PROBE_FOUND = 1			/* *key (and *isnull) set */
+} WlProbeResult;
+
+extern WlProbeResult wl_index_first(const char *index, Datum *key, bool *isnull);
+
+#endif
