@@ -2,14 +2,15 @@
 # Benchmark 4: claim + ack in batches of 100 with 1 and 4 consumers, against
 # the plain SKIP LOCKED claim/ack over bench.outbox (a copy of the outbox's
 # shape and of the same pending messages).  Both tables are refilled before
-# every run; rounds alternate which side runs first.
+# every round; rounds alternate which side runs first; the ratio is the
+# median of the rounds' ratios (lib.sh, alternate).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 if [ "$BENCH_MODE" = quick ]; then
 	MESSAGES=20000 ROUNDS=1
 else
-	MESSAGES=200000 ROUNDS=3
+	MESSAGES=200000 ROUNDS=5
 fi
 # Claim 90% of the messages: a claim never comes back empty.
 BATCHES=$((MESSAGES * 9 / 10 / 100))
@@ -52,24 +53,8 @@ run() {
 }
 
 for c in 1 4; do
-	ours_m=0 ours_s=0 base_m=0 base_s=0
-	for ((r = 1; r <= ROUNDS; r++)); do
-		order="ours base"
-		[ $((r % 2)) -eq 0 ] && order="base ours"
-		refill
-		for side in $order; do
-			read -r rate got <<<"$(run "$side" "$c")"
-			say "claim+ack $side, $c consumer(s), round $r: $rate messages/s ($got messages)"
-			if [ "$side" = ours ]; then
-				ours_m=$((ours_m + got)) ours_s=$(calc "$ours_s + $got / $rate")
-			else
-				base_m=$((base_m + got)) base_s=$(calc "$base_s + $got / $rate")
-			fi
-		done
-	done
-	ours_rate=$(calc "$ours_m / $ours_s")
-	base_rate=$(calc "$base_m / $base_s")
-	ratio=$(calc "$ours_rate / $base_rate")
+	rates="$(ALTERNATE_BEFORE=refill alternate "$ROUNDS" "claim+ack, $c consumer(s)" ours base run "$c")"
+	read -r ours_rate base_rate ratio _ <<<"$rates"
 	result "4 claim+ack messages/s, batch 100, $c consumer(s) (vs SKIP LOCKED)" \
 		"$ours_rate" "$base_rate" "$ratio" ">= 1.0" "$(verdict "$ratio >= 1")"
 done

@@ -76,23 +76,49 @@ pgbench_run() {
 
 # alternate ROUNDS LABEL A B FUNC [ARGS...]: ROUNDS rounds of
 # "FUNC SIDE ARGS..." for the sides A and B, A first in odd rounds and B
-# first in even ones; FUNC prints "tps transactions" (pgbench_run).  Prints
-# "tps_A tps_B": each side's transactions over its seconds (a round weighs
-# by how long it ran).  A progress line per run.
+# first in even ones; FUNC prints "rate count" (pgbench_run: tps and
+# transactions).  Prints "rate_A rate_B ratio count_A count_B": each side's
+# count over its seconds (a round weighs by how long it ran), the median of
+# the rounds' A/B ratios, and each side's count.  The two sides of a round run back to back, so their
+# ratio holds when the machine's speed drifts from round to round; the
+# median keeps one disturbed round from deciding.  A progress line per run
+# and one with the rounds' ratios.
+#   ALTERNATE_EXTRA="C ..."   sides run after A and B in every round (for
+#                             information): "rate_C ratio_C count_C" (C
+#                             against B) follow on the line, per side
+#   ALTERNATE_BEFORE=FUNC     run before every round (a refill)
 alternate() {
-	local rounds="$1" label="$2" a="$3" b="$4" fn="$5" r side out tps n order
+	local rounds="$1" label="$2" a="$3" b="$4" fn="$5" r side out rate n order s
 	shift 5
-	local -A count=(["$a"]=0 ["$b"]=0) secs=(["$a"]=0 ["$b"]=0)
+	local extra=(${ALTERNATE_EXTRA:-})
+	local -A count=() secs=() got=() ratios=()
+	for side in "$a" "$b" "${extra[@]}"; do
+		count[$side]=0 secs[$side]=0 ratios[$side]=""
+	done
 	for ((r = 1; r <= rounds; r++)); do
 		order="$a $b"
 		[ $((r % 2)) -eq 0 ] && order="$b $a"
-		for side in $order; do
+		[ -n "${ALTERNATE_BEFORE:-}" ] && { "$ALTERNATE_BEFORE" >/dev/null || return 1; }
+		for side in $order "${extra[@]}"; do
 			out="$("$fn" "$side" "$@")" || return 1
-			read -r tps n <<<"$out"
-			say "$label, $side, round $r: $tps tps ($n transactions)"
+			read -r rate n <<<"$out"
+			say "$label, $side, round $r: $rate/s ($n)"
 			count[$side]=$((count[$side] + n))
-			secs[$side]=$(calc "${secs[$side]} + $n / $tps")
+			secs[$side]=$(calc "${secs[$side]} + $n / $rate")
+			got[$side]="$rate"
+		done
+		for side in "$a" "${extra[@]}"; do
+			ratios[$side]="${ratios[$side]} $(calc "${got[$side]} / ${got[$b]}")"
 		done
 	done
-	echo "$(calc "${count[$a]} / ${secs[$a]}") $(calc "${count[$b]} / ${secs[$b]}")"
+	say "$label: rounds' ratios $a/$b:${ratios[$a]}"
+	# shellcheck disable=SC2086
+	out="$(calc "${count[$a]} / ${secs[$a]}") $(calc "${count[$b]} / ${secs[$b]}") $(median ${ratios[$a]})"
+	out="$out ${count[$a]} ${count[$b]}"
+	for side in "${extra[@]}"; do
+		say "$label: rounds' ratios $side/$b:${ratios[$side]}"
+		# shellcheck disable=SC2086
+		out="$out $(calc "${count[$side]} / ${secs[$side]}") $(median ${ratios[$side]}) ${count[$side]}"
+	done
+	echo "$out"
 }

@@ -2,7 +2,8 @@
 # Benchmark 3: waitlist.subscribe() throughput with 8 pgbench clients over
 # 1,000 SKUs and unique emails, against a plain INSERT of the same row into
 # bench.subscriber (same columns, CHECKs, indexes and foreign key).  Rounds
-# alternate the sides; tps = transactions over time, summed over rounds.
+# alternate the sides; tps = transactions over time, summed over rounds; the
+# ratio is the median of the rounds' ratios (lib.sh, alternate).
 # Both tables start with PREFILL sign-ups spread over the SKUs and fresh
 # statistics (from an empty, never-analyzed table the planner picks a plan
 # for subscribe()'s duplicate check that scans everything, and keeps it in
@@ -15,7 +16,7 @@ source "$(dirname "$0")/lib.sh"
 if [ "$BENCH_MODE" = quick ]; then
 	ROUNDS=2 SECS=4 HOT_WAITING=20000 HOT_SECS=3
 else
-	ROUNDS=3 SECS=10 HOT_WAITING=100000 HOT_SECS=10
+	ROUNDS=5 SECS=10 HOT_WAITING=100000 HOT_SECS=10
 fi
 PREFILL=100000
 CLIENTS=8
@@ -49,23 +50,15 @@ run() {
 	PGOPTIONS="${2:-}" pgbench_run -c "$CLIENTS" -j 2 -T "${3:-$SECS}" -f "$BENCH_DIR/pgbench/$1"
 }
 
-declare -A N=([ours]=0 [base]=0) S=([ours]=0 [base]=0)
-for ((r = 1; r <= ROUNDS; r++)); do
-	order="ours base"
-	[ $((r % 2)) -eq 0 ] && order="base ours"
-	for side in $order; do
-		read -r tps n <<<"$(run "subscribe_$side.sql")"
-		say "subscribe $side round $r: $tps tps ($n transactions)"
-		N[$side]=$((N[$side] + n))
-		S[$side]=$(calc "${S[$side]} + $n / $tps")
-	done
-done
-got="$(q -c "SELECT count(*) FROM waitlist.subscriber")"
-[ "$got" -eq $((N[ours] + PREFILL)) ] || { say "subscribe: $got sign-ups for $((N[ours])) calls"; exit 1; }
+# run_side SIDE -> "tps transactions"
+run_side() {
+	run "subscribe_$1.sql"
+}
 
-ours_tps=$(calc "${N[ours]} / ${S[ours]}")
-base_tps=$(calc "${N[base]} / ${S[base]}")
-ratio=$(calc "$ours_tps / $base_tps")
+rates="$(alternate "$ROUNDS" subscribe ours base run_side)"
+read -r ours_tps base_tps ratio calls _ <<<"$rates"
+got="$(q -c "SELECT count(*) FROM waitlist.subscriber")"
+[ "$got" -eq $((calls + PREFILL)) ] || { say "subscribe: $got sign-ups for $calls calls"; exit 1; }
 result "3 subscribe tps, 8 clients (vs plain INSERT)" "$ours_tps" "$base_tps" "$ratio" ">= 0.70" "$(verdict "$ratio >= 0.7")"
 
 # One SKU (id 1001) with HOT_WAITING sign-ups already waiting, every client

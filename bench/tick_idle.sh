@@ -7,7 +7,8 @@
 # in 3 days; N paid lines (half backorders, half pre-orders whose notes are
 # due in 10+ days), N sign-ups already confirmed; no batch, confirmation,
 # line action or availability row pending.  pgbench -M prepared, one
-# client, rounds alternating the sides; time per call = 1 / tps.
+# client, rounds alternating the sides; time per call = 1 / tps; the ratio
+# is the median of the rounds' ratios (lib.sh, alternate).
 # Afterwards the outbox must still be empty (tick() wrote nothing).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -15,7 +16,7 @@ source "$(dirname "$0")/lib.sh"
 if [ "$BENCH_MODE" = quick ]; then
 	N=100000 ROUNDS=2 SECS=4
 else
-	N=1000000 ROUNDS=3 SECS=10
+	N=1000000 ROUNDS=5 SECS=10
 fi
 export PGDATABASE=wl_tick_idle
 fresh_db "$PGDATABASE" 2>/dev/null
@@ -46,22 +47,13 @@ run() {
 
 run ours >/dev/null # warm-up (caches, plans), unmeasured
 run base >/dev/null
-declare -A n_=([ours]=0 [base]=0) s_=([ours]=0 [base]=0)
-for ((r = 1; r <= ROUNDS; r++)); do
-	order="ours base"
-	[ $((r % 2)) -eq 0 ] && order="base ours"
-	for side in $order; do
-		read -r tps n <<<"$(run "$side")"
-		say "tick_idle $side round $r: $tps calls/s ($n calls)"
-		n_[$side]=$((n_[$side] + n))
-		s_[$side]=$(calc "${s_[$side]} + $n / $tps")
-	done
-done
+# the probe's calls per second over ours per round: ours' time over the probe's
+rates="$(alternate "$ROUNDS" tick_idle base ours run)"
+read -r base_tps ours_tps ratio _ <<<"$rates"
 written="$(q -c "SELECT count(*) FROM waitlist.outbox")"
 [ "$written" -eq 0 ] || { say "tick_idle: tick() wrote $written messages with nothing due"; exit 1; }
-ours_us=$(calc "1000000 * ${s_[ours]} / ${n_[ours]}")
-base_us=$(calc "1000000 * ${s_[base]} / ${n_[base]}")
-ratio=$(calc "$ours_us / $base_us")
+ours_us=$(calc "1000000 / $ours_tps")
+base_us=$(calc "1000000 / $base_tps")
 result "8 tick() with $N lines + $N sign-ups, nothing due: us per call (vs one LIMIT 1 probe)" \
 	"$ours_us" "$base_us" "$ratio" "<= 3.0" "$(verdict "$ratio <= 3")"
 q -d postgres -c "DROP DATABASE $PGDATABASE"
