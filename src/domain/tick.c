@@ -71,20 +71,21 @@ static const struct
 	const char *index;
 	int			kind;			/* index into due[] */
 	DueBound	bound;
+	Oid			keytype;		/* of the first key (InvalidOid: any) */
 }			due_probes[] =
 {
-	{"batch_pending", 0, DUE_ANY},
-	{"unconfirmed_signup_pkey", 0, DUE_ANY},
-	{"line_action", 0, DUE_NOW},
-	{"sku_status_due", 1, DUE_NOW},
-	{"line_note", 2, DUE_NOW},
-	{"sku_date_watch", 3, DUE_TODAY},
-	{"availability_checked", 4, DUE_TODAY},
-	{"hold_due", 5, DUE_NOW},
-	{"subscriber_last_chance", 6, DUE_JOINED},
-	{"subscriber_expiring", 7, DUE_CHANCE},
-	{"batch_followup", 8, DUE_NOW},
-	{"sku_missed_due", 9, DUE_NOW},
+	{"batch_pending", 0, DUE_ANY, InvalidOid},
+	{"unconfirmed_signup_pkey", 0, DUE_ANY, InvalidOid},
+	{"line_action", 0, DUE_NOW, TIMESTAMPTZOID},
+	{"sku_status_due", 1, DUE_NOW, TIMESTAMPTZOID},
+	{"line_note", 2, DUE_NOW, TIMESTAMPTZOID},
+	{"sku_date_watch", 3, DUE_TODAY, DATEOID},
+	{"availability_checked", 4, DUE_TODAY, DATEOID},
+	{"hold_due", 5, DUE_NOW, TIMESTAMPTZOID},
+	{"subscriber_last_chance", 6, DUE_JOINED, TIMESTAMPTZOID},
+	{"subscriber_expiring", 7, DUE_CHANCE, TIMESTAMPTZOID},
+	{"batch_followup", 8, DUE_NOW, TIMESTAMPTZOID},
+	{"sku_missed_due", 9, DUE_NOW, TIMESTAMPTZOID},
 };
 
 static WlQuery q_due = {
@@ -139,7 +140,7 @@ due_by_probes(bool *due)
 		if (due[due_probes[i].kind] ||
 			(!expiry && (bound == DUE_JOINED || bound == DUE_CHANCE)))
 			continue;			/* answered, or never due */
-		r = wl_index_first(due_probes[i].index, &key, &isnull);
+		r = wl_index_first(due_probes[i].index, due_probes[i].keytype, &key, &isnull);
 		if (r == WL_PROBE_UNUSABLE)
 			return false;
 		if (r == WL_PROBE_EMPTY || (isnull && bound != DUE_ANY))
@@ -258,6 +259,6 @@ wl_tick(void)
 	WlLocalShards here;
 
 	if (!wl_local_shards(&here))
-		return tick_here(1);
+		return tick_here(!wl_shards_in_group());
 	return wl_shards_each(&here, tick_here, 0);
 }

@@ -13,14 +13,21 @@
  * are skipped, as an index scan skips them).
  *
  * Only an index that a SELECT could use this way qualifies: a valid,
- * ready btree in the extension's schema whose first column is ascending,
- * nulls last, and passed by value (timestamps, dates, ids).  Anything else
- * (the index was dropped, is being rebuilt, or was replaced by another
- * kind) answers WL_PROBE_UNUSABLE and the caller asks in SQL instead.
+ * ready btree in the extension's schema, usable by this transaction's
+ * snapshot (indcheckxmin, as the planner checks it), whose first column is
+ * ascending, nulls last, of the type the caller expects and passed by
+ * value (timestamps, dates).  Anything else (the index was dropped, is
+ * being rebuilt, or was replaced by another kind) answers
+ * WL_PROBE_UNUSABLE and the caller asks in SQL instead.  What the index
+ * covers (its table, key expression and predicate) is trusted by name:
+ * they are the extension's own indexes, whose definitions test/schema.sql
+ * checks.
  */
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/transam.h"
 #include "access/itup.h"
 #include "access/relation.h"
 #include "access/relscan.h"
@@ -39,29 +46,43 @@
 
 #include "store/index_probe.h"
 
-/* Can this open index answer "first key in ascending order" for heap? */
+/*
+ * Can this open index answer "first key in ascending order" for heap, with
+ * a first key of keytype (any when InvalidOid)?  Called with the probe's
+ * snapshot registered (TransactionXmin set).
+ */
 static bool
-probe_usable(Relation irel, Oid heapoid)
+probe_usable(Relation irel, Oid heapoid, Oid keytype)
 {
 	Form_pg_index form = irel->rd_index;
+	Form_pg_attribute key;
 
-	return irel->rd_rel->relkind == RELKIND_INDEX &&
-		irel->rd_rel->relam == BTREE_AM_OID &&
-		form != NULL && form->indrelid == heapoid &&
-		form->indisvalid && form->indisready && form->indislive &&
-		form->indnkeyatts >= 1 &&
-		(irel->rd_indoption[0] & (INDOPTION_DESC | INDOPTION_NULLS_FIRST)) == 0 &&
-		TupleDescAttr(RelationGetDescr(irel), 0)->attbyval;
+	if (irel->rd_rel->relkind != RELKIND_INDEX ||
+		irel->rd_rel->relam != BTREE_AM_OID ||
+		form == NULL || form->indrelid != heapoid ||
+		!form->indisvalid || !form->indisready || !form->indislive ||
+		form->indnkeyatts < 1 ||
+		(irel->rd_indoption[0] & (INDOPTION_DESC | INDOPTION_NULLS_FIRST)) != 0)
+		return false;
+	/* an index built over broken HOT chains, too new for this snapshot */
+	if (form->indcheckxmin &&
+		!TransactionIdPrecedes(HeapTupleHeaderGetXmin(irel->rd_indextuple->t_data),
+							   TransactionXmin))
+		return false;
+	key = TupleDescAttr(RelationGetDescr(irel), 0);
+	return key->attbyval && (!OidIsValid(keytype) || key->atttypid == keytype);
 }
 
 /*
  * The first key of index waitlist.<index> whose row the current snapshot
  * sees, as a statement run now would see it (what this transaction wrote
- * before is visible).  The locks taken are kept to the end of the
- * transaction, as a SELECT keeps them.
+ * before is visible); keytype is the type the first key must have
+ * (InvalidOid: any, for a caller that only asks whether there is an
+ * entry).  The locks taken are kept to the end of the transaction, as a
+ * SELECT keeps them.
  */
 WlProbeResult
-wl_index_first(const char *index, Datum *key, bool *isnull)
+wl_index_first(const char *index, Oid keytype, Datum *key, bool *isnull)
 {
 	Oid			nsp = get_namespace_oid("waitlist", true);
 	Oid			indexoid;
@@ -87,17 +108,18 @@ wl_index_first(const char *index, Datum *key, bool *isnull)
 	if (hrel == NULL)
 		return WL_PROBE_UNUSABLE;
 	irel = try_relation_open(indexoid, AccessShareLock);
-	if (irel == NULL || !probe_usable(irel, heapoid))
+
+	/* a new command's snapshot, as SPI takes for each statement */
+	CommandCounterIncrement();
+	snap = RegisterSnapshot(GetTransactionSnapshot());
+	if (irel == NULL || !probe_usable(irel, heapoid, keytype))
 	{
+		UnregisterSnapshot(snap);
 		if (irel != NULL)
 			relation_close(irel, NoLock);
 		table_close(hrel, NoLock);
 		return WL_PROBE_UNUSABLE;
 	}
-
-	/* a new command's snapshot, as SPI takes for each statement */
-	CommandCounterIncrement();
-	snap = RegisterSnapshot(GetTransactionSnapshot());
 	scan = index_beginscan(hrel, irel, snap, 0, 0);
 	scan->xs_want_itup = true;	/* the key is read from the index tuple */
 	index_rescan(scan, NULL, 0, NULL, 0);

@@ -16,6 +16,6 @@ typedef enum WlProbeResult
 	WL_PROBE_FOUND = 1			/* *key (and *isnull) set */
 } WlProbeResult;
 
-extern WlProbeResult wl_index_first(const char *index, Datum *key, bool *isnull);
+extern WlProbeResult wl_index_first(const char *index, Oid keytype, Datum *key, bool *isnull);
 
 #endif

@@ -137,6 +137,13 @@ wl_local_shards(WlLocalShards *out)
 	return true;
 }
 
+/* Is a shard group in use (statements naming its shards)? */
+bool
+wl_shards_in_group(void)
+{
+	return active != NULL;
+}
+
 /*
  * This node's placements of the reference tables, as a group to map a
  * statement that joins the local outbox with one of them (claim() and the

@@ -26,6 +26,7 @@ typedef struct WlLocalShards
 } WlLocalShards;
 
 extern bool wl_local_shards(WlLocalShards *out);
+extern bool wl_shards_in_group(void);
 extern void wl_shards_use(const WlShardGroup *group);
 extern int64 wl_shards_each(const WlLocalShards *here, int64 (*fn) (int64), int64 arg);
 extern bool wl_reference_shards(WlShardGroup *out);
