@@ -7,7 +7,7 @@
 #
 #   bench/run.sh            full run: N up to 1,000,000 lines (~30-40 min)
 #   bench/run.sh --quick    small N, short pgbench runs (under 2 minutes)
-#   bench/run.sh [--quick] restock|subscribe|claim|preorder|policy|import|tick_idle|status_round|holds|events|insights|clock ...   only those
+#   bench/run.sh [--quick] restock|subscribe|claim|preorder|policy|import|tick_idle|status_round|holds|events|insights|clock|wal ...   only those
 #   bench/run.sh --preload ...   the same with waitlist in shared_preload_libraries:
 #                                the clock's worker runs tick() every second in
 #                                every benchmark database while they are measured
@@ -29,7 +29,7 @@ while [ $# -gt 0 ]; do
 	shift
 done
 SUITES=("$@")
-[ ${#SUITES[@]} -eq 0 ] && SUITES=(restock subscribe claim preorder policy import tick_idle status_round holds events insights clock)
+[ ${#SUITES[@]} -eq 0 ] && SUITES=(restock subscribe claim preorder policy import tick_idle status_round holds events insights clock wal)
 
 if [ ! -f "$(pg_config --sharedir)/extension/waitlist.control" ]; then
 	echo "waitlist is not installed: make PG_CFLAGS='-Wall -Wextra -Werror' && make install" >&2
@@ -61,7 +61,7 @@ started=$(date +%s)
 status=0
 for s in "${SUITES[@]}"; do
 	case "$s" in
-	restock | subscribe | claim | preorder | policy | import | tick_idle | status_round | holds | events | insights | clock) bash "bench/$s.sh" || { echo "benchmark $s failed" >&2; status=1; } ;;
+	restock | subscribe | claim | preorder | policy | import | tick_idle | status_round | holds | events | insights | clock | wal) bash "bench/$s.sh" || { echo "benchmark $s failed" >&2; status=1; } ;;
 	*) echo "unknown benchmark: $s" >&2; status=1 ;;
 	esac
 done
