@@ -34,7 +34,7 @@ preloaded=0
 if [ "$(q -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'waitlist clock launcher'")" != 0 ]; then
 	preloaded=1
 	q -c "ALTER SYSTEM SET waitlist.clock = off" -c "SELECT pg_reload_conf()" >/dev/null
-	trap 'q -c "ALTER SYSTEM RESET waitlist.clock" -c "SELECT pg_reload_conf()" >/dev/null' EXIT
+	trap 'q -d postgres -c "ALTER SYSTEM RESET waitlist.clock" -c "SELECT pg_reload_conf()" >/dev/null' EXIT
 	for ((i = 0; i < 300; i++)); do
 		[ "$(clock_workers)" = 0 ] && break
 		sleep 0.1
@@ -83,5 +83,8 @@ result "15 WAL bytes per pre-order: the tick writing its $msgs messages (vs the 
 read -r place tick msgs <<<"$(measure "sign-ups" subscribe_ours.sql)"
 result "15 WAL bytes per sign-up: the tick writing its $msgs message (vs the sign-up)" \
 	"$tick" "$place" "$(calc "$tick / $place")" "info" "-"
-[ "$preloaded" = 1 ] && say "wal: the clock is back on"
 q -d postgres -c "DROP DATABASE $PGDATABASE"
+if [ "$preloaded" = 1 ]; then
+	q -d postgres -c "ALTER SYSTEM RESET waitlist.clock" -c "SELECT pg_reload_conf()" >/dev/null
+	trap - EXIT
+fi
