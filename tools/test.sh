@@ -72,6 +72,14 @@ PY
 		grep -q "^## $control" CHANGELOG.md
 }
 
+# The reference's Privileges table names what role_privileges() grants.
+reference_agrees() {
+	q -c "DROP DATABASE IF EXISTS wl_ref" -c "CREATE DATABASE wl_ref" >/dev/null &&
+	q -d wl_ref -c "CREATE EXTENSION waitlist" >/dev/null &&
+	q -d wl_ref -c "SELECT kind, object_type, object, privilege FROM waitlist.role_privileges()" |
+		python3 tools/check_reference.py
+}
+
 # A refused contact reaches the caller, never the server log (nor the
 # statement that carried it).
 contacts_not_logged() {
@@ -90,6 +98,7 @@ contacts_not_logged() {
 
 suite "metadata agrees" metadata
 suite "no contact in the server log" contacts_not_logged
+suite "the reference lists the grants" reference_agrees
 suite "layers point one way" python3 tools/check_layers.py
 suite "pg_regress + isolation" regress
 suite "pgTAP" pgtap
