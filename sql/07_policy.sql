@@ -372,3 +372,17 @@ SELECT waitlist.restock('CART-PRE', 3);
 SELECT decision FROM waitlist.policy('CART-PRE');
 SELECT waitlist.place_backorder('PB-1', 'CART-PRE', 1, email => 'p@example.com') > 0 AS placed;
 SELECT status FROM waitlist.line_status WHERE order_ref = 'PB-1';
+
+-- A feed reads ship_by as YYYY-MM-DD whatever the DateStyle of the session
+-- whose commit published the decision.
+SET DateStyle = 'SQL, DMY';
+SELECT sku FROM waitlist.upsert_sku('AUTO-DS', restock_date => current_date + 7, restock_confirmed => true);
+SELECT waitlist.restock('AUTO-DS', 1);
+SELECT waitlist.set_listings('AUTO-DS', ARRAY['dtc']) AS listed;
+SELECT waitlist.place_backorder('DS-1', 'AUTO-DS', 1, email => 'ds@example.com') > 0 AS sold;
+SELECT o.payload->>'decision' AS decision,
+       o.payload->>'ship_by' ~ '^\d{4}-\d{2}-\d{2}$' AS iso_ship_by,
+       o.payload->>'ship_by' = to_char(a.ship_by, 'YYYY-MM-DD') AS same_date
+  FROM waitlist.outbox o JOIN waitlist.availability a ON a.sku = o.sku AND a.channel = o.recipient
+ WHERE o.kind = 'availability_changed' AND o.sku = 'AUTO-DS' ORDER BY o.id DESC LIMIT 1;
+RESET DateStyle;

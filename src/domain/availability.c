@@ -149,9 +149,8 @@ announce(int64 sku_id, const char *sku, const char *channel, const char *previou
 	wl_json_str(&j, "decision", wl_decision_name(p->decision));
 	wl_json_str(&j, "previous", previous);
 	wl_json_str(&j, "reason", p->reason);
-	wl_json_str(&j, "ship_by", p->has_ship_by
-				? DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(p->ship_by)))
-				: NULL);
+	/* YYYY-MM-DD, not the committing session's DateStyle */
+	wl_json_str(&j, "ship_by", p->has_ship_by ? wl_iso_date(p->ship_by) : NULL);
 	snprintf(key, sizeof(key), "sku:" INT64_FORMAT ":avail:%s:" INT64_FORMAT ":%u",
 			 sku_id, channel, changes, GetTopTransactionId());
 	wl_queue_message("availability_changed", "feed", channel, sku, wl_json_finish(&j), key);
