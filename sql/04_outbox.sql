@@ -110,12 +110,22 @@ UPDATE waitlist.outbox SET delivered_at = now() - interval '8 days' WHERE state 
 SELECT waitlist.purge_delivered();
 SELECT count(*) FROM waitlist.outbox WHERE state = 'delivered';
 
--- payload_json: integers, numerics and booleans bare, text escaped, other
--- types as their text, NULL as null; keys must be text.
+-- payload_json: integers, numerics and booleans bare, text escaped, dates as
+-- YYYY-MM-DD, other types as their text, NULL as null; keys must be text.
 SELECT waitlist.payload_json('n', 42, 'big', 9007199254740993::bigint, 'ok', true,
        'name', 'Ann "the" O''Neil\', 'when', '2026-12-01'::date, 'none', NULL::text,
        'ratio', 1.5::numeric, 'nan', 'NaN'::numeric);
 SELECT waitlist.payload_json('quote', E'line\nbreak\ttab')::json->>'quote' = E'line\nbreak\ttab' AS round_trips;
+-- Dates and timestamps in ISO 8601 (timestamptz in UTC) whatever the
+-- session's DateStyle and TimeZone; the infinities as their text.
+SET DateStyle = 'SQL, DMY';
+SET TimeZone = 'America/New_York';
+SELECT waitlist.payload_json('day', '2026-12-01'::date,
+       'at', '2026-12-01 09:30:15.75+01'::timestamptz,
+       'local', '2026-12-01 23:59:59.5'::timestamp,
+       'never', 'infinity'::date, 'early', '-infinity'::timestamptz);
+RESET DateStyle;
+RESET TimeZone;
 SELECT try($$SELECT waitlist.payload_json('odd')$$);
 SELECT try($$SELECT waitlist.payload_json(1, 2)$$);
 SELECT try($$SELECT waitlist.payload_json(NULL::text, 2)$$);

@@ -7,9 +7,11 @@
  * json_build_object() looks up every argument's type category on every
  * call; this function resolves each argument's kind and output function
  * once per query (cached in fn_extra) and then only formats values.
- * Integers, numerics and booleans are written bare, other values as JSON
- * strings (their text output, escaped: callers format dates themselves,
- * since output follows DateStyle), NULL as null.  Keys must be text.
+ * Integers, numerics and booleans are written bare, dates as YYYY-MM-DD
+ * and timestamps as YYYY-MM-DDTHH:MI:SS (with Z, in UTC, for timestamptz),
+ * whatever the session's DateStyle and TimeZone (a payload is read by a
+ * listener, not by the session that happened to write it), other values
+ * as JSON strings of their text output, NULL as null.  Keys must be text.
  */
 #include "postgres.h"
 
@@ -18,7 +20,10 @@
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/datetime.h"
 #include "utils/lsyscache.h"
+#include "utils/timestamp.h"
 
 #include "store/json.h"
 
@@ -31,6 +36,9 @@ typedef enum ArgKind
 	ARG_TEXT,
 	ARG_CSTRING,				/* an untyped literal */
 	ARG_NUMERIC,
+	ARG_DATE,
+	ARG_TIMESTAMP,
+	ARG_TIMESTAMPTZ,
 	ARG_OTHER
 } ArgKind;
 
@@ -59,6 +67,12 @@ arg_kind(Oid type)
 			return ARG_TEXT;
 		case UNKNOWNOID:
 			return ARG_CSTRING;
+		case DATEOID:
+			return ARG_DATE;
+		case TIMESTAMPOID:
+			return ARG_TIMESTAMP;
+		case TIMESTAMPTZOID:
+			return ARG_TIMESTAMPTZ;
 		default:
 			return ARG_OTHER;
 	}
@@ -93,6 +107,22 @@ arg_info(FunctionCallInfo fcinfo, int nargs)
 	return info;
 }
 
+/*
+ * A timestamp (UTC for a timestamptz) to the second, ISO 8601; NULL when it
+ * is infinite (the caller writes the type's output then).
+ */
+static char *
+iso_timestamp(Timestamp ts, bool utc)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+
+	if (TIMESTAMP_NOT_FINITE(ts) || timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0)
+		return NULL;
+	return psprintf("%04d-%02d-%02dT%02d:%02d:%02d%s", tm.tm_year, tm.tm_mon, tm.tm_mday,
+					tm.tm_hour, tm.tm_min, tm.tm_sec, utc ? "Z" : "");
+}
+
 /* Add the member key: value, written as its kind says. */
 static void
 add_member(WlJson *j, const char *key, ArgInfo *a, Datum value)
@@ -120,6 +150,17 @@ add_member(WlJson *j, const char *key, ArgInfo *a, Datum value)
 				wl_json_number(j, key, n);
 			else
 				wl_json_str(j, key, n);
+			break;
+		case ARG_DATE:
+			if (DATE_NOT_FINITE(DatumGetDateADT(value)))
+				wl_json_str(j, key, OutputFunctionCall(&a->out, value));
+			else
+				wl_json_str(j, key, wl_iso_date(DatumGetDateADT(value)));
+			break;
+		case ARG_TIMESTAMP:
+		case ARG_TIMESTAMPTZ:
+			n = iso_timestamp(DatumGetTimestamp(value), a->kind == ARG_TIMESTAMPTZ);
+			wl_json_str(j, key, n ? n : OutputFunctionCall(&a->out, value));
 			break;
 		default:
 			wl_json_str(j, key, OutputFunctionCall(&a->out, value));
