@@ -28,13 +28,14 @@ export PGDATABASE=wl_wal
 fresh_db "$PGDATABASE" 2>/dev/null
 
 clock_workers() {
-	q -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'waitlist clock' AND datname = '$PGDATABASE'"
+	q -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'waitlist clock'"
 }
 preloaded=0
 if [ "$(q -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'waitlist clock launcher'")" != 0 ]; then
 	preloaded=1
 	q -c "ALTER SYSTEM SET waitlist.clock = off" -c "SELECT pg_reload_conf()" >/dev/null
 	trap 'q -d postgres -c "ALTER SYSTEM RESET waitlist.clock" -c "SELECT pg_reload_conf()" >/dev/null' EXIT
+	# no clock worker left in any database (the WAL counted is the cluster's)
 	for ((i = 0; i < 300; i++)); do
 		[ "$(clock_workers)" = 0 ] && break
 		sleep 0.1
@@ -59,6 +60,7 @@ bytes() {
 # measure NAME SCRIPT -> "call_bytes tick_bytes messages" (per call)
 measure() {
 	local a b c n msgs
+	set -e	# the caller's -e does not reach into $(...)
 	# a warm-up of the same calls and tick: relations and plans exist
 	pgbench_run -c "$CLIENTS" -j 2 -t 25 -f "$BENCH_DIR/pgbench/$2" >/dev/null
 	q -c "SELECT waitlist.tick()" >/dev/null
@@ -77,10 +79,12 @@ measure() {
 	echo "$(calc "$(bytes "$a" "$b") / $CALLS") $(calc "$(bytes "$b" "$c") / $CALLS") $(calc "$msgs / $CALLS")"
 }
 
-read -r place tick msgs <<<"$(measure "pre-orders" preorder_ours.sql)"
+out="$(measure "pre-orders" preorder_ours.sql)" || exit 1
+read -r place tick msgs <<<"$out"
 result "15 WAL bytes per pre-order: the tick writing its $msgs messages (vs the placement)" \
 	"$tick" "$place" "$(calc "$tick / $place")" "info" "-"
-read -r place tick msgs <<<"$(measure "sign-ups" subscribe_ours.sql)"
+out="$(measure "sign-ups" subscribe_ours.sql)" || exit 1
+read -r place tick msgs <<<"$out"
 result "15 WAL bytes per sign-up: the tick writing its $msgs message (vs the sign-up)" \
 	"$tick" "$place" "$(calc "$tick / $place")" "info" "-"
 q -d postgres -c "DROP DATABASE $PGDATABASE"

@@ -18,6 +18,9 @@ for row in sys.stdin.read().splitlines():
     name = obj.split("(")[0].removeprefix("waitlist.")
     granted.setdefault(kind, set()).add(name)
 
+if not granted:
+    sys.exit("check_reference.py: no rows of role_privileges() on stdin")
+
 text = open("docs/reference.md", encoding="utf-8").read()
 section = text.split("\n## Privileges\n", 1)[1].split("\n## ", 1)[0]
 listed = {}
