@@ -8,6 +8,10 @@
 
 \echo Use "ALTER EXTENSION waitlist UPDATE TO '0.2.0'" to load this file. \quit
 
+/* payload_json (0.2.0): dates and timestamps in ISO 8601 whatever DateStyle. */
+COMMENT ON FUNCTION waitlist.payload_json(VARIADIC "any") IS
+	'a JSON object from text keys and values (integers, numerics and booleans bare, dates as YYYY-MM-DD and timestamps in ISO 8601, timestamptz in UTC, whatever DateStyle and TimeZone, the rest as their text output in strings, NULL as null); builds message payloads';
+
 /* ------------------------------------------------------------------------
  * The clock (0.2.0): now(), unless a test set waitlist.test_now.  Every
  * timestamp column's default and every time-based statement read it.

@@ -21,7 +21,7 @@ CREATE FUNCTION waitlist.payload_json(VARIADIC "any") RETURNS json
 	AS 'MODULE_PATHNAME', 'waitlist_payload_json'
 	LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION waitlist.payload_json(VARIADIC "any") IS
-	'a JSON object from text keys and values (integers, numerics and booleans bare, the rest as their text output in strings, NULL as null); builds message payloads';
+	'a JSON object from text keys and values (integers, numerics and booleans bare, dates as YYYY-MM-DD and timestamps in ISO 8601, timestamptz in UTC, whatever DateStyle and TimeZone, the rest as their text output in strings, NULL as null); builds message payloads';
 
 /* ------------------------------------------------------------------------
  * The clock (0.2.0): now(), unless a test set waitlist.test_now.  Every

@@ -123,7 +123,8 @@ SET TimeZone = 'America/New_York';
 SELECT waitlist.payload_json('day', '2026-12-01'::date,
        'at', '2026-12-01 09:30:15.75+01'::timestamptz,
        'local', '2026-12-01 23:59:59.5'::timestamp,
-       'never', 'infinity'::date, 'early', '-infinity'::timestamptz);
+       'never', 'infinity'::date, 'before', '-infinity'::date,
+       'early', '-infinity'::timestamptz);
 RESET DateStyle;
 RESET TimeZone;
 SELECT try($$SELECT waitlist.payload_json('odd')$$);

@@ -74,7 +74,10 @@ wl_json_finish(WlJson *j)
 	return j->buf.data;
 }
 
-/* A date as YYYY-MM-DD, whatever the session's DateStyle. */
+/*
+ * A date as YYYY-MM-DD, whatever the session's DateStyle; the infinities
+ * (a date stored by hand: the API takes none) as infinity and -infinity.
+ */
 char *
 wl_iso_date(DateADT d)
 {
@@ -82,6 +85,10 @@ wl_iso_date(DateADT d)
 				month,
 				day;
 
+	if (DATE_IS_NOBEGIN(d))
+		return pstrdup("-infinity");
+	if (DATE_IS_NOEND(d))
+		return pstrdup("infinity");
 	j2date(d + POSTGRES_EPOCH_JDATE, &year, &month, &day);
 	return psprintf("%04d-%02d-%02d", year, month, day);
 }

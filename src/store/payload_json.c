@@ -152,10 +152,7 @@ add_member(WlJson *j, const char *key, ArgInfo *a, Datum value)
 				wl_json_str(j, key, n);
 			break;
 		case ARG_DATE:
-			if (DATE_NOT_FINITE(DatumGetDateADT(value)))
-				wl_json_str(j, key, OutputFunctionCall(&a->out, value));
-			else
-				wl_json_str(j, key, wl_iso_date(DatumGetDateADT(value)));
+			wl_json_str(j, key, wl_iso_date(DatumGetDateADT(value)));
 			break;
 		case ARG_TIMESTAMP:
 		case ARG_TIMESTAMPTZ:
