@@ -16,7 +16,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-if [ "$(q -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'waitlist clock launcher'")" = 0 ]; then
+if ! clock_preloaded; then
 	say "clock: waitlist is not preloaded; run bench/run.sh --preload clock"
 	exit 0
 fi
@@ -33,36 +33,13 @@ SELECT waitlist.open_preorders('hot', 1000000000000, 80, current_date + 60, curr
 SELECT waitlist.upsert_sku('sku-' || g, 'Product ' || g) FROM generate_series(1, 1000) g;
 SQL
 
-workers() {
-	q -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'waitlist clock'
-		   AND datname = current_database()"
-}
-
-# clock on|off: set waitlist.clock and wait until this database's worker is
-# there (on) or gone (off).
-clock() {
-	local want=1 i
-	if [ "$1" = on ]; then
-		q -c "ALTER SYSTEM RESET waitlist.clock" -c "SELECT pg_reload_conf()" >/dev/null
-	else
-		want=0
-		q -c "ALTER SYSTEM SET waitlist.clock = off" -c "SELECT pg_reload_conf()" >/dev/null
-	fi
-	for ((i = 0; i < 300; i++)); do
-		[ "$(workers)" = "$want" ] && return 0
-		sleep 0.1
-	done
-	say "clock: the worker did not turn $1 within 30 s"
-	return 1
-}
-
 # run SIDE SCRIPT -> "tps transactions"
 run() {
 	local ticker=""
 	q -c "VACUUM ANALYZE waitlist.sku, waitlist.line, waitlist.subscriber, waitlist.outbox" \
 		-c "CHECKPOINT" >/dev/null
 	if [ "$1" = session ]; then
-		clock off
+		clock_switch off
 		printf 'SELECT waitlist.tick() \\watch 1\n' | psql -X -q -o /dev/null &
 		ticker=$!
 	fi
@@ -70,13 +47,13 @@ run() {
 	if [ -n "$ticker" ]; then
 		kill "$ticker"
 		wait "$ticker" 2>/dev/null || true
-		clock on
+		clock_switch on
 	fi
 	# what one side left unwritten is written before the other side runs
 	q -c "SELECT waitlist.tick()" >/dev/null
 }
 
-clock on
+clock_switch on
 for script in preorder_ours.sql subscribe_ours.sql; do
 	# an unmeasured run first: the first measured side would otherwise pay
 	# for the cold caches and the tables' first growth (seen: a first

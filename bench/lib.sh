@@ -122,3 +122,28 @@ alternate() {
 	done
 	echo "$out"
 }
+
+# Whether waitlist is preloaded here (the clock's launcher runs).
+clock_preloaded() {
+	[ "$(q -d postgres -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'waitlist clock launcher'")" != 0 ]
+}
+
+# clock_switch on|off: set waitlist.clock and wait until the current
+# database's worker is there (on), or until no worker is left in any
+# database (off: nothing ticks while a benchmark measures).
+clock_switch() {
+	local want=1 i sql="SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'waitlist clock'"
+	if [ "$1" = on ]; then
+		q -d postgres -c "ALTER SYSTEM RESET waitlist.clock" -c "SELECT pg_reload_conf()" >/dev/null
+		sql="$sql AND datname = '${PGDATABASE:-postgres}'"
+	else
+		want=0
+		q -d postgres -c "ALTER SYSTEM SET waitlist.clock = off" -c "SELECT pg_reload_conf()" >/dev/null
+	fi
+	for ((i = 0; i < 300; i++)); do
+		[ "$(q -d postgres -c "$sql")" = "$want" ] && return 0
+		sleep 0.1
+	done
+	say "the clock did not turn $1 within 30 s"
+	return 1
+}

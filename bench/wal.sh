@@ -27,20 +27,11 @@ CLIENTS=8
 export PGDATABASE=wl_wal
 fresh_db "$PGDATABASE" 2>/dev/null
 
-clock_workers() {
-	q -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'waitlist clock'"
-}
 preloaded=0
-if [ "$(q -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'waitlist clock launcher'")" != 0 ]; then
+if clock_preloaded; then
 	preloaded=1
-	q -c "ALTER SYSTEM SET waitlist.clock = off" -c "SELECT pg_reload_conf()" >/dev/null
-	trap 'q -d postgres -c "ALTER SYSTEM RESET waitlist.clock" -c "SELECT pg_reload_conf()" >/dev/null' EXIT
-	# no clock worker left in any database (the WAL counted is the cluster's)
-	for ((i = 0; i < 300; i++)); do
-		[ "$(clock_workers)" = 0 ] && break
-		sleep 0.1
-	done
-	[ "$(clock_workers)" = 0 ] || { say "wal: the clock did not stop within 30 s"; exit 1; }
+	clock_switch off
+	trap 'clock_switch on >/dev/null 2>&1 || true' EXIT
 fi
 
 q >/dev/null <<'SQL'
@@ -87,8 +78,8 @@ out="$(measure "sign-ups" subscribe_ours.sql)" || exit 1
 read -r place tick msgs <<<"$out"
 result "15 WAL bytes per sign-up: the tick writing its $msgs message (vs the sign-up)" \
 	"$tick" "$place" "$(calc "$tick / $place")" "info" "-"
-q -d postgres -c "DROP DATABASE $PGDATABASE"
 if [ "$preloaded" = 1 ]; then
-	q -d postgres -c "ALTER SYSTEM RESET waitlist.clock" -c "SELECT pg_reload_conf()" >/dev/null
 	trap - EXIT
+	clock_switch on
 fi
+q -d postgres -c "DROP DATABASE $PGDATABASE"
