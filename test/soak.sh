@@ -245,9 +245,14 @@ else
 fi
 
 # pgbench: every round's errors were retried, expected, or a client we
-# killed: the backend's FATAL, or the client's next send or read failing.
+# killed: the backend's FATAL, or the client's next send or read failing
+# (killed between a statement and the end of its transaction, pgbench 15
+# says only that the client aborted while receiving the transaction status,
+# its cause on a line of its own; the aborted clients are counted against
+# the kills below either way).
 KILLED="terminating connection due to administrator command\|server closed the connection unexpectedly"
 KILLED="$KILLED\|perhaps the backend died\|SQL command send failed"
+KILLED="$KILLED\|aborted while receiving the transaction status"
 transactions=0 failures=0 retried=0 retries=0 aborted=0 other_errors=0
 for log in "$OUT"/round-*.log; do
 	read -r n f t r <<<"$(awk '
