@@ -92,7 +92,7 @@ static WlQuery q_pending_batches = {
 	"  'units_available', $7, 'place_in_line', u.place, 'told_in_wave', u.told," \
 	"  'last_sold_out_in_seconds', extract(epoch FROM s.last_sellout)::bigint," \
 	"  'product_url', s.product_url, 'image_url', s.image_url," \
-	"  'held_until', to_char($11 AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))" \
+	"  'held_until', $11)" \
 	"  AS payload," \
 	" coalesce(s.email_delay, make_interval(secs => $8)) AS email_delay," \
 	" 'sub:' || u.id || ':back:' || $1 AS key" \

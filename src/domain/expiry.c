@@ -63,8 +63,7 @@ static WlQuery q_last_chance = {
 		"SELECT 'signup_expiring' AS kind, s.sku, c.email, c.phone,"
 		" waitlist.payload_json('subscription_id', c.id, 'sku', s.sku, 'title', s.title,"
 		"  'signed_up_on', to_char(c.since AT TIME ZONE 'UTC', 'YYYY-MM-DD'),"
-		"  'expires_at', to_char((waitlist.now() + make_interval(secs => $3)) AT TIME ZONE 'UTC',"
-		"   'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+		"  'expires_at', waitlist.now() + make_interval(secs => $3),"
 		"  'stay_by', 'signing up again', 'product_url', s.product_url) AS payload,"
 		" 'sub:' || c.id || ':expiring:' || extract(epoch FROM c.since)::bigint AS key"
 		" FROM c JOIN waitlist.sku s ON s.sku = c.sku"),

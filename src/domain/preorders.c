@@ -601,8 +601,7 @@ wl_place_preorder(const WlPreorder *a)
 	"   'line_id', x.id, 'sku', x.code, 'qty', x.qty, 'amount', x.amount," \
 	"   'currency', x.currency, 'payment_mode', x.payment_mode," \
 	"   'reason', 'authorization_expiring'," \
-	"   'valid_until', to_char(x.authorized_until AT TIME ZONE 'UTC'," \
-	"    'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))," \
+	"   'valid_until', x.authorized_until)," \
 	"  'line:' || x.id || ':pay:reauthorize:' || x.reauthorizations" \
 	" FROM x WHERE NOT x.was_pending AND x.state = 'waiting'" \
 	"  AND x.payment_state = 'authorized'"
