@@ -76,6 +76,8 @@ static WlQuery q_cart_lines = {
 	1, {JSONBOID}, NULL
 };
 
+static void bad_line(int line_no, const char *what) pg_attribute_noreturn();
+
 /* Refuse a malformed cart line. */
 static void
 bad_line(int line_no, const char *what)
