@@ -19,16 +19,17 @@ ISOLATION_OPTS = --load-extension=waitlist
 # tools/harness.sh).  sql/07_policy turns it back on.
 installcheck: export PGOPTIONS := $(PGOPTIONS) $(shell bash -c '. tools/harness.sh && echo "$$WL_POLICY_OFF"')
 
-# PGXS tracks no header dependencies: every object is rebuilt when any of
-# the project's headers changes (a struct that grows must not leave an old
-# object behind with the old size).
-$(OBJS): $(wildcard src/*.h src/*/*.h)
-
 PG_CONFIG ?= pg_config
 # Server headers are system headers: -Wextra then judges only our code.
 PG_CPPFLAGS = -I$(srcdir)/src -isystem $(shell $(PG_CONFIG) --includedir-server)
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# PGXS tracks no header dependencies: every object is rebuilt when any of
+# the project's headers changes (a struct that grows must not leave an old
+# object behind with the old size).  After the include: a rule before it
+# would be make's default goal, and a bare "make" would build one object.
+$(OBJS): $(wildcard src/*.h src/*/*.h)
 
 # The relay (relay/) is built and installed with the extension, as a tool:
 # /usr/local/bin/waitlist-relay (on the PATH), its man page, systemd unit and
