@@ -198,7 +198,7 @@ serve_databases(Oid *oids, int n)
 		{
 			start = true;
 			s->probe_now = false;
-			s->next_probe = TimestampTzPlusMilliseconds(now, WL_CLOCK_PROBE_SECS * 1000);
+			s->next_probe = TimestampTzPlusMilliseconds(now, (int64) WL_CLOCK_PROBE_SECS * 1000);
 		}
 		wl_clock_unlock();
 		if (start && !start_worker(oids[i]))
