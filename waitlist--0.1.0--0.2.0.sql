@@ -1271,13 +1271,16 @@ ALTER TABLE waitlist.sku ADD COLUMN in_stock_since timestamptz;
 ALTER TABLE waitlist.sku ADD COLUMN last_sellout interval;
 ALTER TABLE waitlist.batch ADD COLUMN hold_until timestamptz;
 ALTER TABLE waitlist.sku DROP CONSTRAINT sku_counters_ok;
-ALTER TABLE waitlist.sku ADD CONSTRAINT sku_counters_ok CHECK (on_hand OPERATOR(pg_catalog.>=) 0
-		AND allocated OPERATOR(pg_catalog.>=) 0
-		AND preorder_accepted OPERATOR(pg_catalog.>=) 0
-		AND paid_waiting OPERATOR(pg_catalog.>=) 0 AND sub_waiting OPERATOR(pg_catalog.>=) 0
-		AND held OPERATOR(pg_catalog.>=) 0
-		AND (hold_window IS NULL OR (hold_window OPERATOR(pg_catalog.>=) '00:01:00'::interval
-									 AND hold_window OPERATOR(pg_catalog.<=) '24:00:00'::interval)));
+CREATE FUNCTION waitlist.sku_counters_ok(on_hand bigint, allocated bigint,
+	preorder_accepted bigint, paid_waiting bigint, sub_waiting bigint, held bigint,
+	hold_window interval) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'waitlist_sku_counters_ok'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION waitlist.sku_counters_ok(bigint, bigint, bigint, bigint, bigint, bigint, interval) IS
+	'the CHECK of waitlist.sku: no counter below zero, a hold window (when set) from 1 minute to 24 hours';
+REVOKE ALL ON FUNCTION waitlist.sku_counters_ok(bigint, bigint, bigint, bigint, bigint, bigint, interval) FROM PUBLIC;
+ALTER TABLE waitlist.sku ADD CONSTRAINT sku_counters_ok CHECK (waitlist.sku_counters_ok(on_hand,
+		allocated, preorder_accepted, paid_waiting, sub_waiting, held, hold_window));
 
 /* ------------------------------------------------------------------------
  * Exclusive holds.  With a hold window set on a SKU, each sign-up a wave

@@ -17,6 +17,14 @@ CREATE FUNCTION waitlist.valid_phone(text) RETURNS boolean
 COMMENT ON FUNCTION waitlist.valid_phone(text) IS
 	'true when the text is an E.164 phone number: a plus sign and 8 to 15 digits, the first not zero';
 
+CREATE FUNCTION waitlist.sku_counters_ok(on_hand bigint, allocated bigint,
+	preorder_accepted bigint, paid_waiting bigint, sub_waiting bigint, held bigint,
+	hold_window interval) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'waitlist_sku_counters_ok'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION waitlist.sku_counters_ok(bigint, bigint, bigint, bigint, bigint, bigint, interval) IS
+	'the CHECK of waitlist.sku: no counter below zero, a hold window (when set) from 1 minute to 24 hours';
+
 CREATE FUNCTION waitlist.payload_json(VARIADIC "any") RETURNS json
 	AS 'MODULE_PATHNAME', 'waitlist_payload_json'
 	LANGUAGE C STABLE PARALLEL SAFE;
@@ -105,17 +113,13 @@ CREATE TABLE waitlist.sku (
 	missed_to		bigint,
 	missed_since	timestamptz,
 	/*
-	 * One constraint for the counters: PostgreSQL prepares every CHECK of a
-	 * table again for each statement that writes it, and this row is
+	 * One constraint for the counters, one C call (sku_counters_ok):
+	 * PostgreSQL reads every CHECK of a table from its node text and
+	 * prepares it again for each statement that writes it, and this row is
 	 * updated by every placement, sign-up and restock.
 	 */
-	CONSTRAINT sku_counters_ok CHECK (on_hand OPERATOR(pg_catalog.>=) 0
-		AND allocated OPERATOR(pg_catalog.>=) 0
-		AND preorder_accepted OPERATOR(pg_catalog.>=) 0
-		AND paid_waiting OPERATOR(pg_catalog.>=) 0 AND sub_waiting OPERATOR(pg_catalog.>=) 0
-		AND held OPERATOR(pg_catalog.>=) 0
-		AND (hold_window IS NULL OR (hold_window OPERATOR(pg_catalog.>=) '00:01:00'::interval
-									 AND hold_window OPERATOR(pg_catalog.<=) '24:00:00'::interval)))
+	CONSTRAINT sku_counters_ok CHECK (waitlist.sku_counters_ok(on_hand, allocated,
+		preorder_accepted, paid_waiting, sub_waiting, held, hold_window))
 );
 COMMENT ON TABLE waitlist.sku IS 'one row per SKU: stock as waitlist knows it, restock date, message settings and the queue counters';
 COMMENT ON COLUMN waitlist.sku.sku IS 'the SKU code: the key of every SKU table (their distribution column on Citus)';

@@ -16,7 +16,7 @@
 -- touch.  Part 2 stays inside the transaction with SET ROLE and is undone
 -- by the ROLLBACK.
 BEGIN;
-SELECT plan(498);
+SELECT plan(501);
 SET LOCAL statement_timeout = '120s';
 
 CREATE EXTENSION IF NOT EXISTS dblink;
@@ -199,6 +199,7 @@ INSERT INTO fn_kind VALUES
 	('waitlist.policy_of(text,bigint,bigint,bigint,bigint,date,boolean,boolean,bigint,bigint,date,text[],integer,integer,integer,bigint,bigint,boolean,text)', '{admin}'),
 	-- nobody but the owner
 	('waitlist.payload_json("any")', '{}'),
+	('waitlist.sku_counters_ok(bigint,bigint,bigint,bigint,bigint,bigint,interval)', '{}'),
 	('waitlist.next_id(regclass)', '{}'),
 	('waitlist.now()', '{}'),
 	('waitlist.distribute()', '{}'),

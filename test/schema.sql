@@ -4,7 +4,7 @@
 -- membership, pg_dump registration (extconfig) and the waitlist.* GUCs.
 -- Run by: pg_prove -d wl_tap --ext .sql test/
 BEGIN;
-SELECT plan(870);
+SELECT plan(888);
 
 -- ---------------------------------------------------------------- schema
 SELECT has_schema('waitlist');
@@ -330,11 +330,8 @@ SELECT ok(EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'waitlist.line'::
 				   AND pg_get_constraintdef(oid) ~ 'pos_end = \(pos_start \+ qty\)'),
 	'line has CHECK (pos_end = pos_start + qty)');
 SELECT ok(EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'waitlist.sku'::regclass AND contype = 'c'
-				   AND pg_get_constraintdef(oid) ~ 'on_hand >= 0'),
-	'sku has CHECK (on_hand >= 0)');
-SELECT ok(EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'waitlist.sku'::regclass AND contype = 'c'
-				   AND pg_get_constraintdef(oid) ~ 'allocated >= 0'),
-	'sku has CHECK (allocated >= 0)');
+				   AND pg_get_constraintdef(oid) ~ 'waitlist\.sku_counters_ok\(on_hand, allocated, preorder_accepted, paid_waiting, sub_waiting, held, hold_window\)'),
+	'sku has CHECK (waitlist.sku_counters_ok(...)) over its six counters and its hold window');
 SELECT ok(EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'waitlist.subscriber'::regclass AND contype = 'c'
 				   AND pg_get_constraintdef(oid) ~ 'email IS NOT NULL\) OR \(phone IS NOT NULL'),
 	'subscriber has CHECK (email IS NOT NULL OR phone IS NOT NULL)');
@@ -346,6 +343,21 @@ SELECT is((SELECT count(*)::int FROM pg_constraint WHERE conrelid = t::regclass 
 	   format('%s has one CHECK constraint (each is prepared again per write)', t))
   FROM (VALUES ('waitlist.sku'), ('waitlist.line')) v (t);
 SELECT lives_ok($$INSERT INTO waitlist.sku (sku) VALUES ('TAP-SCHEMA-1')$$, 'a SKU for the constraint checks (rolled back)');
+SELECT throws_ok(format($$UPDATE waitlist.sku SET %I = -1 WHERE sku = 'TAP-SCHEMA-1'$$, c),
+	'23514', NULL, format('sku_counters_ok refuses %s below zero', c))
+  FROM unnest(ARRAY['on_hand', 'allocated', 'preorder_accepted', 'paid_waiting', 'sub_waiting', 'held']) c;
+SELECT throws_ok(format($$UPDATE waitlist.sku SET hold_window = %L WHERE sku = 'TAP-SCHEMA-1'$$, w),
+	'23514', NULL, format('sku_counters_ok refuses a hold window of %s', w))
+  FROM unnest(ARRAY['59 seconds', '24 hours 1 second', '-5 minutes']) w;
+SELECT lives_ok(format($$UPDATE waitlist.sku SET hold_window = %L, on_hand = 3, allocated = 0, held = 0
+	WHERE sku = 'TAP-SCHEMA-1'$$, w), format('sku_counters_ok takes a hold window of %s', w))
+  FROM unnest(ARRAY['1 minute', '24 hours', '1 day', '90 minutes']) w;
+SELECT lives_ok($$UPDATE waitlist.sku SET hold_window = NULL WHERE sku = 'TAP-SCHEMA-1'$$,
+	'sku_counters_ok takes no hold window');
+SELECT is(waitlist.sku_counters_ok(0, 0, 0, 0, NULL, 0, NULL), NULL,
+	'sku_counters_ok of an unknown counter is unknown, as the comparisons were');
+SELECT is(waitlist.sku_counters_ok(0, -1, 0, 0, NULL, 0, NULL), false,
+	'sku_counters_ok is false when another counter is below zero');
 SELECT throws_ok($$INSERT INTO waitlist.line (sku, kind, order_ref, qty, pos_start, pos_end, amount, captured, refunded, payment_state)
 	VALUES ('TAP-SCHEMA-1', 'preorder', 'tap-x', 1, -10, -9, 10, 5, 6, 'refunded')$$,
 	'23514', NULL, 'line_ok refuses a refund above what was captured');
@@ -358,9 +370,6 @@ SELECT throws_ok($$INSERT INTO waitlist.line (sku, order_ref, qty, pos_start, po
 SELECT throws_ok($$INSERT INTO waitlist.channel_rule (channel, title, marketplace, backorders, preorders, brand_registry, notify_me)
 	VALUES ('tap-handling', 'TAP', true, 'handling_time', 'no', false, false)$$,
 	'23514', NULL, 'channel_rule_handling_days refuses "by handling time" without a maximum');
-SELECT ok(EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'waitlist.sku'::regclass AND contype = 'c'
-				   AND pg_get_constraintdef(oid) ~ 'preorder_accepted >= 0'),
-	'sku has CHECK (preorder_accepted >= 0)');
 
 -- ---------------------------------------------------------------- indexes
 SELECT indexes_are('waitlist', 'sku', ARRAY['sku_pkey', 'sku_status_due', 'sku_date_watch', 'sku_missed_due']);
@@ -420,6 +429,7 @@ INSERT INTO expected_function VALUES
 	('valid_email', ARRAY['text'], 'boolean', false),
 	('valid_phone', ARRAY['text'], 'boolean', false),
 	('payload_json', ARRAY['"any"'], 'json', false),
+	('sku_counters_ok', ARRAY['bigint', 'bigint', 'bigint', 'bigint', 'bigint', 'bigint', 'interval'], 'boolean', false),
 	('next_id', ARRAY['regclass'], 'bigint', false),
 	('now', ARRAY[]::text[], 'timestamp with time zone', false),
 	('distribute', ARRAY[]::text[], 'setof text', false),
@@ -571,6 +581,9 @@ SELECT volatility_is('waitlist', 'valid_email', ARRAY['text'], 'immutable', 'val
 SELECT volatility_is('waitlist', 'valid_phone', ARRAY['text'], 'immutable', 'valid_phone is IMMUTABLE');
 SELECT is_strict('waitlist', 'valid_email', ARRAY['text'], 'valid_email is STRICT');
 SELECT is_strict('waitlist', 'valid_phone', ARRAY['text'], 'valid_phone is STRICT');
+SELECT volatility_is('waitlist', 'sku_counters_ok',
+	ARRAY['bigint', 'bigint', 'bigint', 'bigint', 'bigint', 'bigint', 'interval'], 'immutable',
+	'sku_counters_ok is IMMUTABLE (a CHECK constraint calls it)');
 SELECT volatility_is('waitlist', 'waiting_count', ARRAY['text'], 'stable', 'waiting_count is STABLE');
 SELECT volatility_is('waitlist', 'queue_position', ARRAY['bigint'], 'stable', 'queue_position is STABLE');
 SELECT volatility_is('waitlist', 'restock', ARRAY['text', 'bigint'], 'volatile', 'restock is VOLATILE');
