@@ -1,7 +1,7 @@
 /*
  * sku.c
  *	  SQL API for SKUs and their supply: upsert_sku, restock, set_on_hand,
- *	  waiting_count.
+ *	  waiting_count; and sku_counters_ok, the SKU table's CHECK.
  *
  * Supply changes lock the SKU row (the UPDATE, store/sku_row.c) and record
  * the SKU for the commit-time allocator; nothing is allocated before the
