@@ -95,4 +95,22 @@ SELECT try(format($$SELECT waitlist.record_event(%L, 'opened')$$, idempotency_ke
   FROM waitlist.outbox WHERE sku = 'CON-2' AND channel = 'merchant';
 SELECT count(*) AS suppressed_contacts FROM waitlist.suppression;
 SELECT count(*) AS events FROM waitlist.message_event;
+
+-- The message is read through its unique index (by id or by key), as a
+-- statement run now would read it: a message this transaction wrote is
+-- found, and when the index is not there (dropped in this transaction) a
+-- query finds it instead; an unknown key is still refused.
+BEGIN;
+SELECT waitlist.subscribe('CON-4', 'gus@example.com') > 0 AS gus;
+SELECT count(*) AS gus_joined FROM waitlist.claim('con', 10000, '1 minute', ARRAY['waitlist_joined'])
+ WHERE recipient = 'gus@example.com';
+SELECT waitlist.record_event(id::text, 'delivered') AS by_id_same_txn
+  FROM waitlist.outbox WHERE recipient = 'gus@example.com';
+ALTER TABLE waitlist.outbox DROP CONSTRAINT outbox_idempotency_key_key;
+SELECT waitlist.record_event(idempotency_key, 'opened') AS by_key_without_index
+  FROM waitlist.outbox WHERE recipient = 'gus@example.com';
+SELECT try($$SELECT waitlist.record_event('no-such-key', 'opened')$$);
+SELECT e.event FROM waitlist.message_event e JOIN waitlist.outbox o ON o.id = e.message_id
+ WHERE o.recipient = 'gus@example.com' ORDER BY e.event;
+ROLLBACK;
 RESET waitlist.test_now;

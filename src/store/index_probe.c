@@ -26,6 +26,7 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/stratnum.h"
 #include "access/htup_details.h"
 #include "access/transam.h"
 #include "access/itup.h"
@@ -40,6 +41,8 @@
 #include "catalog/pg_class_d.h"
 #include "catalog/pg_index.h"
 #include "executor/tuptable.h"
+#include "parser/parse_relation.h"
+#include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -127,6 +130,123 @@ wl_index_first(const char *index, Oid keytype, Datum *key, bool *isnull)
 	if (index_getnext_slot(scan, ForwardScanDirection, slot))
 	{
 		*key = index_getattr(scan->xs_itup, 1, scan->xs_itupdesc, isnull);
+		result = WL_PROBE_FOUND;
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	index_endscan(scan);
+	UnregisterSnapshot(snap);
+	index_close(irel, NoLock);
+	table_close(hrel, NoLock);
+	return result;
+}
+
+/*
+ * Can this open index find the one row whose key equals a value of keytype:
+ * a valid, ready, unique btree on one plain column of that type?  *eqproc
+ * is its equality function.  Called with the lookup's snapshot registered.
+ */
+static bool
+lookup_usable(Relation irel, Oid heapoid, Oid keytype, Oid *eqproc)
+{
+	Form_pg_index form = irel->rd_index;
+	Oid			eqop;
+
+	if (irel->rd_rel->relkind != RELKIND_INDEX ||
+		irel->rd_rel->relam != BTREE_AM_OID ||
+		form == NULL || form->indrelid != heapoid ||
+		!form->indisvalid || !form->indisready || !form->indislive ||
+		!form->indisunique || form->indnkeyatts != 1 ||
+		form->indkey.values[0] == 0 ||	/* an expression */
+		irel->rd_opcintype[0] != keytype ||
+		RelationGetIndexPredicate(irel) != NIL)
+		return false;
+	if (form->indcheckxmin &&
+		!TransactionIdPrecedes(HeapTupleHeaderGetXmin(irel->rd_indextuple->t_data),
+							   TransactionXmin))
+		return false;
+	eqop = get_opfamily_member(irel->rd_opfamily[0], keytype, keytype,
+							   BTEqualStrategyNumber);
+	if (!OidIsValid(eqop))
+		return false;
+	*eqproc = get_opcode(eqop);
+	return OidIsValid(*eqproc);
+}
+
+/*
+ * The row of waitlist.<index>'s table whose key (the unique index's one
+ * column, of keytype) equals key, as a statement run now would see it:
+ * the named columns' values, copied into the current memory context.
+ * What "SELECT cols FROM t WHERE k = $1" answers, without a plan, a portal
+ * or an executor (a provider's event report looks its message up this way).
+ * WL_PROBE_UNUSABLE when the index or a column is not what is expected:
+ * the caller asks in SQL instead.  Locks are kept as a SELECT keeps them.
+ */
+WlProbeResult
+wl_index_row(const char *index, Oid keytype, Datum key, int ncols,
+			 const char *const *cols, Datum *values, bool *nulls)
+{
+	Oid			nsp = get_namespace_oid("waitlist", true);
+	Oid			indexoid;
+	Oid			heapoid;
+	Oid			eqproc = InvalidOid;
+	Relation	hrel;
+	Relation	irel;
+	Snapshot	snap;
+	IndexScanDesc scan;
+	ScanKeyData skey;
+	TupleTableSlot *slot;
+	AttrNumber	attnums[WL_ROW_MAX_COLS];
+	WlProbeResult result = WL_PROBE_EMPTY;
+
+	Assert(ncols <= WL_ROW_MAX_COLS);
+	if (!OidIsValid(nsp))
+		return WL_PROBE_UNUSABLE;
+	indexoid = get_relname_relid(index, nsp);
+	if (!OidIsValid(indexoid) || get_rel_relkind(indexoid) != RELKIND_INDEX)
+		return WL_PROBE_UNUSABLE;
+	heapoid = IndexGetRelation(indexoid, true);
+	if (!OidIsValid(heapoid))
+		return WL_PROBE_UNUSABLE;
+
+	hrel = try_relation_open(heapoid, AccessShareLock);
+	if (hrel == NULL)
+		return WL_PROBE_UNUSABLE;
+	irel = try_relation_open(indexoid, AccessShareLock);
+	for (int i = 0; i < ncols; i++)
+	{
+		attnums[i] = attnameAttNum(hrel, cols[i], false);
+		if (attnums[i] <= 0)
+			result = WL_PROBE_UNUSABLE;
+	}
+
+	CommandCounterIncrement();
+	snap = RegisterSnapshot(GetTransactionSnapshot());
+	if (irel == NULL || result == WL_PROBE_UNUSABLE ||
+		!lookup_usable(irel, heapoid, keytype, &eqproc))
+	{
+		UnregisterSnapshot(snap);
+		if (irel != NULL)
+			relation_close(irel, NoLock);
+		table_close(hrel, NoLock);
+		return WL_PROBE_UNUSABLE;
+	}
+	ScanKeyEntryInitialize(&skey, 0, 1, BTEqualStrategyNumber, InvalidOid,
+						   irel->rd_indcollation[0], eqproc, key);
+	scan = index_beginscan(hrel, irel, snap, 1, 0);
+	index_rescan(scan, &skey, 1, NULL, 0);
+	slot = table_slot_create(hrel, NULL);
+	if (index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		TupleDesc	desc = RelationGetDescr(hrel);
+
+		for (int i = 0; i < ncols; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, attnums[i] - 1);
+
+			values[i] = slot_getattr(slot, attnums[i], &nulls[i]);
+			if (!nulls[i])
+				values[i] = datumCopy(values[i], att->attbyval, att->attlen);
+		}
 		result = WL_PROBE_FOUND;
 	}
 	ExecDropSingleTupleTableSlot(slot);

@@ -2,7 +2,8 @@
  * index_probe.h
  *	  The first visible entry of one of the extension's btree indexes, read
  *	  with the index AM directly: what "SELECT min(key) ... LIMIT 1" finds,
- *	  without a plan, a portal or an executor (the idle tick's probes).
+ *	  without a plan, a portal or an executor (the idle tick's probes); and
+ *	  the one row a unique index finds for a key (a message by its id).
  */
 #ifndef WAITLIST_INDEX_PROBE_H
 #define WAITLIST_INDEX_PROBE_H
@@ -16,6 +17,11 @@ typedef enum WlProbeResult
 	WL_PROBE_FOUND = 1			/* *key (and *isnull) set */
 } WlProbeResult;
 
+/* the most columns wl_index_row returns */
+#define WL_ROW_MAX_COLS 8
+
 extern WlProbeResult wl_index_first(const char *index, Oid keytype, Datum *key, bool *isnull);
+extern WlProbeResult wl_index_row(const char *index, Oid keytype, Datum key, int ncols,
+								  const char *const *cols, Datum *values, bool *nulls);
 
 #endif
