@@ -893,13 +893,26 @@ wl_sku_give_back_preorder(const char *sku, int64 qty, bool positions, WlSku *s)
  * (action_at = now()); that confirmation also plans its first scheduled
  * note (next_note_at, domain/preorders.c), so the line is written once
  * more, not twice.
+ *
+ * The statement returns what a placement reads of the SKU row afterwards
+ * (domain/preorders.c: place, require_preorder_channel and the policy's
+ * channel check, refuse_slot, wl_place_preorder; domain/purchases.c:
+ * wl_order_purchased), and nothing more: each column returned is a column
+ * of every CTE scan and projection built for the statement, and with the
+ * whole row (60 columns) that was a tenth of a placement's instructions,
+ * all of it while the SKU's turn is held.
  */
+#define PLACE_PREORDER_COLS \
+	"id, sku, status, on_hand, allocated, held, sub_tail, channels, channel_limits, ships_on," \
+	" preorders_open, preorder_limit, preorder_accepted, preorder_at_limit"
+
 static WlQuery q_place_preorder = {
 	"WITH u AS ("
 	"  UPDATE waitlist.sku SET preorder_accepted = preorder_accepted + $6,"
 	"   paid_tail = paid_tail + $6, paid_waiting = paid_waiting + $6, updated_at = waitlist.now()"
 	"  WHERE sku = $1"
-	"  RETURNING *, paid_tail - $6 AS pos, status = 'discontinued' AS gone),"
+	"  RETURNING " PLACE_PREORDER_COLS ", payment_mode, deposit_pct, deposit_amount,"
+	"   paid_tail - $6 AS pos, status = 'discontinued' AS gone),"
 	" i AS ("
 	"  INSERT INTO waitlist.line (sku, kind, order_ref, customer, email, phone, qty,"
 	"   pos_start, pos_end, channel, unit_price, currency, amount, deposit, captured,"
@@ -920,7 +933,7 @@ static WlQuery q_place_preorder = {
 	"    ELSE 0 END AS now) c"
 	"  WHERE u.preorders_open AND NOT u.gone AND u.preorder_accepted <= u.preorder_limit"
 	"  ON CONFLICT (sku, order_ref) DO NOTHING RETURNING id)"
-	" SELECT u.*, (SELECT id FROM i) AS line_id FROM u",
+	" SELECT " PLACE_PREORDER_COLS ", (SELECT id FROM i) AS line_id FROM u",
 	11, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTOID,
 		FLOAT8OID, TIMESTAMPTZOID}, NULL
 };
