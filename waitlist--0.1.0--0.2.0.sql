@@ -1281,6 +1281,17 @@ COMMENT ON FUNCTION waitlist.sku_counters_ok(bigint, bigint, bigint, bigint, big
 REVOKE ALL ON FUNCTION waitlist.sku_counters_ok(bigint, bigint, bigint, bigint, bigint, bigint, interval) FROM PUBLIC;
 ALTER TABLE waitlist.sku ADD CONSTRAINT sku_counters_ok CHECK (waitlist.sku_counters_ok(on_hand,
 		allocated, preorder_accepted, paid_waiting, sub_waiting, held, hold_window));
+-- line_ok as one C call too (waitlist--0.2.0.sql says why).
+ALTER TABLE waitlist.line DROP CONSTRAINT line_ok;
+CREATE FUNCTION waitlist.line_ok(qty integer, pos_start bigint, pos_end bigint,
+	refunded numeric, captured numeric, amount numeric) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'waitlist_line_ok'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION waitlist.line_ok(integer, bigint, bigint, numeric, numeric, numeric) IS
+	'the CHECK of waitlist.line: at least one unit, pos_end = pos_start + qty, 0 <= refunded <= captured <= amount (NULL amount: 0)';
+REVOKE ALL ON FUNCTION waitlist.line_ok(integer, bigint, bigint, numeric, numeric, numeric) FROM PUBLIC;
+ALTER TABLE waitlist.line ADD CONSTRAINT line_ok CHECK (waitlist.line_ok(qty, pos_start, pos_end,
+		refunded, captured, amount));
 
 /* ------------------------------------------------------------------------
  * Exclusive holds.  With a hold window set on a SKU, each sign-up a wave

@@ -25,6 +25,13 @@ CREATE FUNCTION waitlist.sku_counters_ok(on_hand bigint, allocated bigint,
 COMMENT ON FUNCTION waitlist.sku_counters_ok(bigint, bigint, bigint, bigint, bigint, bigint, interval) IS
 	'the CHECK of waitlist.sku: no counter below zero, a hold window (when set) from 1 minute to 24 hours';
 
+CREATE FUNCTION waitlist.line_ok(qty integer, pos_start bigint, pos_end bigint,
+	refunded numeric, captured numeric, amount numeric) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'waitlist_line_ok'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION waitlist.line_ok(integer, bigint, bigint, numeric, numeric, numeric) IS
+	'the CHECK of waitlist.line: at least one unit, pos_end = pos_start + qty, 0 <= refunded <= captured <= amount (NULL amount: 0)';
+
 CREATE FUNCTION waitlist.payload_json(VARIADIC "any") RETURNS json
 	AS 'MODULE_PATHNAME', 'waitlist_payload_json'
 	LANGUAGE C STABLE PARALLEL SAFE;
@@ -200,13 +207,11 @@ CREATE TABLE waitlist.line (
 	/*
 	 * Positions tile the queue, and money never moves backwards: a refund
 	 * never passes what was captured, a capture never passes the amount.
-	 * One constraint, as for sku.  The payment-state rules are checked by
-	 * the pgTAP invariants.
+	 * One constraint, one C call (line_ok), as for sku: every placement
+	 * inserts a line while its SKU's turn is held.  The payment-state rules
+	 * are checked by the pgTAP invariants.
 	 */
-	CONSTRAINT line_ok CHECK (qty OPERATOR(pg_catalog.>) 0
-		AND pos_end OPERATOR(pg_catalog.=) (pos_start OPERATOR(pg_catalog.+) qty)
-		AND refunded OPERATOR(pg_catalog.>=) 0 AND refunded OPERATOR(pg_catalog.<=) captured
-		AND captured OPERATOR(pg_catalog.<=) coalesce(amount, 0))
+	CONSTRAINT line_ok CHECK (waitlist.line_ok(qty, pos_start, pos_end, refunded, captured, amount))
 );
 COMMENT ON TABLE waitlist.line IS 'paid lines (backorders and pre-orders), served first and strictly FIFO; allocation is derived from sku.paid_served';
 COMMENT ON COLUMN waitlist.line.payment_state IS 'pre-orders: authorized, deposit_captured, captured, voided or refunded; NULL for backorders (paid outside waitlist)';

@@ -1,7 +1,7 @@
 /*
  * line_api.c
  *	  SQL API for paid lines: place_backorder, cancel_line, ship_line,
- *	  queue_position.  The line handles come in two forms: (sku, line_id),
+ *	  queue_position; and line_ok, the line table's CHECK.  The line handles come in two forms: (sku, line_id),
  *	  whose statements all name the SKU (one shard on Citus), and
  *	  (line_id), which finds the SKU by the id.  Arguments are checked here; the rules are in
  *	  domain/backorders.c.
@@ -9,9 +9,11 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "common/int.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
+#include "utils/numeric.h"
 
 #include "api/args.h"
 #include "domain/backorders.h"
@@ -25,6 +27,7 @@ PG_FUNCTION_INFO_V1(waitlist_queue_position);
 PG_FUNCTION_INFO_V1(waitlist_cancel_line_sku);
 PG_FUNCTION_INFO_V1(waitlist_ship_line_sku);
 PG_FUNCTION_INFO_V1(waitlist_queue_position_sku);
+PG_FUNCTION_INFO_V1(waitlist_line_ok);
 
 /* SQL: waitlist.place_backorder(order_ref, sku, qty, customer, email, phone, channel) */
 Datum
@@ -199,4 +202,70 @@ waitlist_queue_position_sku(PG_FUNCTION_ARGS)
 	char	   *sku = arg_sku(fcinfo);
 
 	return position(fcinfo, sku, wl_arg_int64(fcinfo, 1, "line_id"));
+}
+
+/* ---------- the line table's CHECK ---------- */
+
+/* a <= b for two numerics */
+static bool
+numeric_at_most(Datum a, Datum b)
+{
+	return DatumGetBool(DirectFunctionCall2(numeric_le, a, b));
+}
+
+/*
+ * SQL: waitlist.line_ok(qty, pos_start, pos_end, refunded, captured,
+ * amount), the one CHECK of waitlist.line: at least one unit, positions
+ * that tile the queue (pos_end = pos_start + qty), and money that never
+ * moves backwards (0 <= refunded <= captured <= amount, a NULL amount
+ * counting as 0).  A C call for the reason sku_counters_ok is one
+ * (api/sku_api.c): PostgreSQL reads and prepares a table's CHECK from its
+ * node text for every statement that writes the table, and the five
+ * comparisons were the longest text of any in the schema; every placement
+ * inserts a line while its SKU's turn is held.  NULL arguments behave as in
+ * the comparisons: NULL unless another part is false.
+ */
+Datum
+waitlist_line_ok(PG_FUNCTION_ARGS)
+{
+	bool		unknown = false;
+	Datum		zero = NumericGetDatum(int64_to_numeric(0));
+
+	/* qty > 0 */
+	if (PG_ARGISNULL(0))
+		unknown = true;
+	else if (PG_GETARG_INT32(0) <= 0)
+		PG_RETURN_BOOL(false);
+	/* pos_end = pos_start + qty (the sum's overflow raises, as int8pl's) */
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		unknown = true;
+	else
+	{
+		int64		end;
+
+		if (pg_add_s64_overflow(PG_GETARG_INT64(1), (int64) PG_GETARG_INT32(0), &end))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("bigint out of range")));
+		if (PG_GETARG_INT64(2) != end)
+			PG_RETURN_BOOL(false);
+	}
+	/* refunded >= 0 */
+	if (PG_ARGISNULL(3))
+		unknown = true;
+	else if (!numeric_at_most(zero, PG_GETARG_DATUM(3)))
+		PG_RETURN_BOOL(false);
+	/* refunded <= captured */
+	if (PG_ARGISNULL(3) || PG_ARGISNULL(4))
+		unknown = true;
+	else if (!numeric_at_most(PG_GETARG_DATUM(3), PG_GETARG_DATUM(4)))
+		PG_RETURN_BOOL(false);
+	/* captured <= coalesce(amount, 0) */
+	if (PG_ARGISNULL(4))
+		unknown = true;
+	else if (!numeric_at_most(PG_GETARG_DATUM(4), PG_ARGISNULL(5) ? zero : PG_GETARG_DATUM(5)))
+		PG_RETURN_BOOL(false);
+	if (unknown)
+		PG_RETURN_NULL();
+	PG_RETURN_BOOL(true);
 }
