@@ -1211,6 +1211,12 @@ REVOKE ALL ON FUNCTION waitlist.suppressed(text) FROM PUBLIC;
  * that contact for that SKU.  Keyed by the SKU (distributed with it on
  * Citus); granted to nobody (it holds contacts).
  * ---------------------------------------------------------------------- */
+CREATE FUNCTION waitlist.purchase_ok(source text, qty integer, amount numeric) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'waitlist_purchase_ok'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION waitlist.purchase_ok(text, integer, numeric) IS
+	'the CHECK of waitlist.purchase: source external or order, qty and amount (when given) above zero';
+REVOKE ALL ON FUNCTION waitlist.purchase_ok(text, integer, numeric) FROM PUBLIC;
 CREATE TABLE waitlist.purchase (
 	/*
 	 * No foreign key: record_purchase and the order paths check the SKU,
@@ -1220,13 +1226,18 @@ CREATE TABLE waitlist.purchase (
 	order_ref		text NOT NULL,
 	contact			text NOT NULL,
 	at				timestamptz NOT NULL,
-	source			text NOT NULL
-					CHECK (source OPERATOR(pg_catalog.=) ANY (ARRAY['external', 'order'])),
+	source			text NOT NULL,
 	converted		integer NOT NULL DEFAULT 0,
-	qty				integer CHECK (qty OPERATOR(pg_catalog.>) 0),
-	amount			numeric CHECK (amount OPERATOR(pg_catalog.>) 0),
+	qty				integer,
+	amount			numeric,
 	recorded_at		timestamptz NOT NULL DEFAULT waitlist.now(),
-	PRIMARY KEY (sku, order_ref, contact)
+	PRIMARY KEY (sku, order_ref, contact),
+	/*
+	 * One C call (purchase_ok), as for sku and line: every placement
+	 * writes a purchase row while its SKU's turn is held, and the three
+	 * column CHECKs this replaces were read and prepared for each.
+	 */
+	CONSTRAINT purchase_ok CHECK (waitlist.purchase_ok(source, qty, amount))
 );
 COMMENT ON TABLE waitlist.purchase IS 'who bought a SKU (an order through the extension or one reported by record_purchase): converts their sign-ups and keeps wave messages from them for waitlist.purchase_window';
 COMMENT ON COLUMN waitlist.purchase.contact IS 'a lower-cased email address or an E.164 phone number of the buyer';

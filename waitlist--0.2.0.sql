@@ -32,6 +32,12 @@ CREATE FUNCTION waitlist.line_ok(qty integer, pos_start bigint, pos_end bigint,
 COMMENT ON FUNCTION waitlist.line_ok(integer, bigint, bigint, numeric, numeric, numeric) IS
 	'the CHECK of waitlist.line: at least one unit, pos_end = pos_start + qty, 0 <= refunded <= captured <= amount (NULL amount: 0)';
 
+CREATE FUNCTION waitlist.purchase_ok(source text, qty integer, amount numeric) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'waitlist_purchase_ok'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION waitlist.purchase_ok(text, integer, numeric) IS
+	'the CHECK of waitlist.purchase: source external or order, qty and amount (when given) above zero';
+
 CREATE FUNCTION waitlist.payload_json(VARIADIC "any") RETURNS json
 	AS 'MODULE_PATHNAME', 'waitlist_payload_json'
 	LANGUAGE C STABLE PARALLEL SAFE;
@@ -1827,13 +1833,18 @@ CREATE TABLE waitlist.purchase (
 	order_ref		text NOT NULL,
 	contact			text NOT NULL,
 	at				timestamptz NOT NULL,
-	source			text NOT NULL
-					CHECK (source OPERATOR(pg_catalog.=) ANY (ARRAY['external', 'order'])),
+	source			text NOT NULL,
 	converted		integer NOT NULL DEFAULT 0,
-	qty				integer CHECK (qty OPERATOR(pg_catalog.>) 0),
-	amount			numeric CHECK (amount OPERATOR(pg_catalog.>) 0),
+	qty				integer,
+	amount			numeric,
 	recorded_at		timestamptz NOT NULL DEFAULT waitlist.now(),
-	PRIMARY KEY (sku, order_ref, contact)
+	PRIMARY KEY (sku, order_ref, contact),
+	/*
+	 * One C call (purchase_ok), as for sku and line: every placement
+	 * writes a purchase row while its SKU's turn is held, and the three
+	 * column CHECKs this replaces were read and prepared for each.
+	 */
+	CONSTRAINT purchase_ok CHECK (waitlist.purchase_ok(source, qty, amount))
 );
 COMMENT ON TABLE waitlist.purchase IS 'who bought a SKU (an order through the extension or one reported by record_purchase): converts their sign-ups and keeps wave messages from them for waitlist.purchase_window';
 COMMENT ON COLUMN waitlist.purchase.contact IS 'a lower-cased email address or an E.164 phone number of the buyer';

@@ -16,7 +16,7 @@
 -- touch.  Part 2 stays inside the transaction with SET ROLE and is undone
 -- by the ROLLBACK.
 BEGIN;
-SELECT plan(504);
+SELECT plan(507);
 SET LOCAL statement_timeout = '120s';
 
 CREATE EXTENSION IF NOT EXISTS dblink;
@@ -201,6 +201,7 @@ INSERT INTO fn_kind VALUES
 	('waitlist.payload_json("any")', '{}'),
 	('waitlist.sku_counters_ok(bigint,bigint,bigint,bigint,bigint,bigint,interval)', '{}'),
 	('waitlist.line_ok(integer,bigint,bigint,numeric,numeric,numeric)', '{}'),
+	('waitlist.purchase_ok(text,integer,numeric)', '{}'),
 	('waitlist.next_id(regclass)', '{}'),
 	('waitlist.now()', '{}'),
 	('waitlist.distribute()', '{}'),

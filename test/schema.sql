@@ -4,7 +4,7 @@
 -- membership, pg_dump registration (extconfig) and the waitlist.* GUCs.
 -- Run by: pg_prove -d wl_tap --ext .sql test/
 BEGIN;
-SELECT plan(898);
+SELECT plan(912);
 
 -- ---------------------------------------------------------------- schema
 SELECT has_schema('waitlist');
@@ -379,6 +379,21 @@ SELECT throws_ok($$INSERT INTO waitlist.line (sku, order_ref, qty, pos_start, po
 SELECT lives_ok($$INSERT INTO waitlist.line (sku, kind, order_ref, qty, pos_start, pos_end, amount, captured, refunded, payment_state)
 	VALUES ('TAP-SCHEMA-1', 'preorder', 'tap-ok', 3, -10, -7, 30, 30, 30, 'refunded')$$,
 	'line_ok takes a line refunded in full');
+SELECT ok(EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'waitlist.purchase'::regclass AND contype = 'c'
+				   AND conname = 'purchase_ok'
+				   AND pg_get_constraintdef(oid) ~ 'waitlist\.purchase_ok\(source, qty, amount\)'),
+	'purchase has CHECK purchase_ok (waitlist.purchase_ok(source, qty, amount))');
+SELECT throws_ok(format($$INSERT INTO waitlist.purchase (sku, order_ref, contact, at, source, qty, amount)
+	VALUES ('TAP-SCHEMA-1', 'tap-p', 'p@example.com', now(), %s)$$, v),
+	'23514', NULL, format('purchase_ok refuses (source, qty, amount) = (%s)', v))
+  FROM unnest(ARRAY[$$'shop', 1, 10$$, $$'Order', 1, 10$$, $$'order', 0, 10$$, $$'order', -2, NULL$$,
+				   $$'external', 1, 0$$, $$'external', NULL, -0.01$$]) v;
+SELECT lives_ok($$INSERT INTO waitlist.purchase (sku, order_ref, contact, at, source, qty, amount)
+	VALUES ('TAP-SCHEMA-1', 'tap-p1', 'p@example.com', now(), 'order', NULL, NULL),
+		   ('TAP-SCHEMA-1', 'tap-p2', 'p@example.com', now(), 'external', 2, 0.01)$$,
+	'purchase_ok takes an order without units or amount, and a reported sale of 2 units for 0.01');
+SELECT is(waitlist.purchase_ok(NULL, 1, 1), NULL, 'purchase_ok of an unknown source is unknown');
+SELECT is(waitlist.purchase_ok(NULL, 0, 1), false, 'purchase_ok is false when another part is false');
 SELECT is(waitlist.line_ok(1, 0, 1, 0, 0, NULL), true, 'line_ok of a line without an amount or money moved');
 SELECT is(waitlist.line_ok(1, NULL, 1, 0, 0, NULL), NULL,
 	'line_ok of an unknown position is unknown, as the comparisons were');
@@ -448,6 +463,7 @@ INSERT INTO expected_function VALUES
 	('payload_json', ARRAY['"any"'], 'json', false),
 	('sku_counters_ok', ARRAY['bigint', 'bigint', 'bigint', 'bigint', 'bigint', 'bigint', 'interval'], 'boolean', false),
 	('line_ok', ARRAY['integer', 'bigint', 'bigint', 'numeric', 'numeric', 'numeric'], 'boolean', false),
+	('purchase_ok', ARRAY['text', 'integer', 'numeric'], 'boolean', false),
 	('next_id', ARRAY['regclass'], 'bigint', false),
 	('now', ARRAY[]::text[], 'timestamp with time zone', false),
 	('distribute', ARRAY[]::text[], 'setof text', false),
@@ -605,6 +621,8 @@ SELECT volatility_is('waitlist', 'sku_counters_ok',
 SELECT volatility_is('waitlist', 'line_ok',
 	ARRAY['integer', 'bigint', 'bigint', 'numeric', 'numeric', 'numeric'], 'immutable',
 	'line_ok is IMMUTABLE (a CHECK constraint calls it)');
+SELECT volatility_is('waitlist', 'purchase_ok', ARRAY['text', 'integer', 'numeric'], 'immutable',
+	'purchase_ok is IMMUTABLE (a CHECK constraint calls it)');
 SELECT volatility_is('waitlist', 'waiting_count', ARRAY['text'], 'stable', 'waiting_count is STABLE');
 SELECT volatility_is('waitlist', 'queue_position', ARRAY['bigint'], 'stable', 'queue_position is STABLE');
 SELECT volatility_is('waitlist', 'restock', ARRAY['text', 'bigint'], 'volatile', 'restock is VOLATILE');

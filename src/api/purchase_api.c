@@ -1,11 +1,14 @@
 /*
  * purchase_api.c
- *	  SQL API for purchases made outside the extension: record_purchase.
+ *	  SQL API for purchases made outside the extension: record_purchase;
+ *	  and purchase_ok, the purchase table's CHECK.
  *	  Arguments are checked here; the rules are in domain/purchases.c.
  */
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/numeric.h"
 #include "utils/timestamp.h"
 
 #include "api/args.h"
@@ -15,6 +18,7 @@
 #include "waitlist.h"
 
 PG_FUNCTION_INFO_V1(waitlist_record_purchase);
+PG_FUNCTION_INFO_V1(waitlist_purchase_ok);
 
 /* How far a reported purchase time may be ahead of the clock. */
 #define PURCHASE_SKEW_USECS	(INT64CONST(3600) * USECS_PER_SEC)
@@ -59,4 +63,43 @@ waitlist_record_purchase(PG_FUNCTION_ARGS)
 	n = wl_record_purchase(sku, contact, strchr(contact, '@') != NULL, order_ref, at, &sale);
 	SPI_finish();
 	PG_RETURN_INT32(n);
+}
+
+/*
+ * SQL: waitlist.purchase_ok(source, qty, amount), the one CHECK of
+ * waitlist.purchase: the source is 'external' or 'order', the units and
+ * the amount, when given, above zero.  A C call for the reason of
+ * sku_counters_ok (api/sku_api.c): every placement writes a purchase row
+ * inside its SKU's turn, and PostgreSQL reads and prepares a table's CHECKs
+ * for every statement that writes it (with the three column CHECKs this
+ * replaces, a pre-order placement took 841,000 instructions; with this
+ * call, 796,000; callgrind, CHANGELOG.md).  NULL
+ * arguments behave as in the comparisons: NULL unless another part is false.
+ */
+Datum
+waitlist_purchase_ok(PG_FUNCTION_ARGS)
+{
+	bool		unknown = false;
+
+	if (PG_ARGISNULL(0))
+		unknown = true;
+	else
+	{
+		text	   *source = PG_GETARG_TEXT_PP(0);
+		const char *s = VARDATA_ANY(source);
+		size_t		len = VARSIZE_ANY_EXHDR(source);
+
+		if (!((len == 8 && memcmp(s, "external", 8) == 0) ||
+			  (len == 5 && memcmp(s, "order", 5) == 0)))
+			PG_RETURN_BOOL(false);
+	}
+	if (!PG_ARGISNULL(1) && PG_GETARG_INT32(1) <= 0)
+		PG_RETURN_BOOL(false);
+	if (!PG_ARGISNULL(2) &&
+		!DatumGetBool(DirectFunctionCall2(numeric_gt, PG_GETARG_DATUM(2),
+										  NumericGetDatum(int64_to_numeric(0)))))
+		PG_RETURN_BOOL(false);
+	if (unknown)
+		PG_RETURN_NULL();
+	PG_RETURN_BOOL(true);
 }
