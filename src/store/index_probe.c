@@ -41,6 +41,7 @@
 #include "catalog/pg_class_d.h"
 #include "catalog/pg_index.h"
 #include "executor/tuptable.h"
+#include "fmgr.h"
 #include "parser/parse_relation.h"
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
@@ -48,6 +49,7 @@
 #include "utils/snapmgr.h"
 
 #include "store/index_probe.h"
+#include "store/spi.h"
 
 /*
  * Can this open index answer "first key in ascending order" for heap, with
@@ -155,7 +157,7 @@ lookup_usable(Relation irel, Oid heapoid, Oid keytype, Oid *eqproc)
 		irel->rd_rel->relam != BTREE_AM_OID ||
 		form == NULL || form->indrelid != heapoid ||
 		!form->indisvalid || !form->indisready || !form->indislive ||
-		!form->indisunique || form->indnkeyatts != 1 ||
+		!form->indisunique || !form->indimmediate || form->indnkeyatts != 1 ||
 		form->indkey.values[0] == 0 ||	/* an expression */
 		irel->rd_opcintype[0] != keytype ||
 		RelationGetIndexPredicate(irel) != NIL)
@@ -175,15 +177,17 @@ lookup_usable(Relation irel, Oid heapoid, Oid keytype, Oid *eqproc)
 /*
  * The row of waitlist.<index>'s table whose key (the unique index's one
  * column, of keytype) equals key, as a statement run now would see it:
- * the named columns' values, copied into the current memory context.
- * What "SELECT cols FROM t WHERE k = $1" answers, without a plan, a portal
- * or an executor (a provider's event report looks its message up this way).
- * WL_PROBE_UNUSABLE when the index or a column is not what is expected:
- * the caller asks in SQL instead.  Locks are kept as a SELECT keeps them.
+ * the named columns' values (of the types given), copied into the current
+ * memory context.  What "SELECT cols FROM t WHERE k = $1" answers, without
+ * a plan, a portal or an executor (a provider's event report looks its
+ * message up this way).  WL_PROBE_UNUSABLE when the index or a column is
+ * not what is expected, or when the caller's statements do not run as
+ * planned (a pinned snapshot, Citus's shard mapping: store/spi.c): the
+ * caller asks in SQL instead.  Locks are kept as a SELECT keeps them.
  */
 WlProbeResult
 wl_index_row(const char *index, Oid keytype, Datum key, int ncols,
-			 const char *const *cols, Datum *values, bool *nulls)
+			 const char *const *cols, const Oid *types, Datum *values, bool *nulls)
 {
 	Oid			nsp = get_namespace_oid("waitlist", true);
 	Oid			indexoid;
@@ -199,7 +203,7 @@ wl_index_row(const char *index, Oid keytype, Datum key, int ncols,
 	WlProbeResult result = WL_PROBE_EMPTY;
 
 	Assert(ncols <= WL_ROW_MAX_COLS);
-	if (!OidIsValid(nsp))
+	if (!OidIsValid(nsp) || !wl_spi_unmapped())
 		return WL_PROBE_UNUSABLE;
 	indexoid = get_relname_relid(index, nsp);
 	if (!OidIsValid(indexoid) || get_rel_relkind(indexoid) != RELKIND_INDEX)
@@ -215,14 +219,18 @@ wl_index_row(const char *index, Oid keytype, Datum key, int ncols,
 	for (int i = 0; i < ncols; i++)
 	{
 		attnums[i] = attnameAttNum(hrel, cols[i], false);
-		if (attnums[i] <= 0)
+		if (attnums[i] <= 0 ||
+			TupleDescAttr(RelationGetDescr(hrel), attnums[i] - 1)->atttypid != types[i])
 			result = WL_PROBE_UNUSABLE;
 	}
 
 	CommandCounterIncrement();
 	snap = RegisterSnapshot(GetTransactionSnapshot());
 	if (irel == NULL || result == WL_PROBE_UNUSABLE ||
-		!lookup_usable(irel, heapoid, keytype, &eqproc))
+		!lookup_usable(irel, heapoid, keytype, &eqproc) ||
+		/* the key column's own collation, as a query's clause would have */
+		irel->rd_indcollation[0] !=
+		TupleDescAttr(RelationGetDescr(hrel), irel->rd_index->indkey.values[0] - 1)->attcollation)
 	{
 		UnregisterSnapshot(snap);
 		if (irel != NULL)
@@ -244,7 +252,12 @@ wl_index_row(const char *index, Oid keytype, Datum key, int ncols,
 			Form_pg_attribute att = TupleDescAttr(desc, attnums[i] - 1);
 
 			values[i] = slot_getattr(slot, attnums[i], &nulls[i]);
-			if (!nulls[i])
+			/* a copy, detoasted while the scan's snapshot is registered */
+			if (nulls[i])
+				continue;
+			if (att->attlen == -1)
+				values[i] = PointerGetDatum(PG_DETOAST_DATUM_COPY(values[i]));
+			else
 				values[i] = datumCopy(values[i], att->attbyval, att->attlen);
 		}
 		result = WL_PROBE_FOUND;

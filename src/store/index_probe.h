@@ -22,6 +22,7 @@ typedef enum WlProbeResult
 
 extern WlProbeResult wl_index_first(const char *index, Oid keytype, Datum *key, bool *isnull);
 extern WlProbeResult wl_index_row(const char *index, Oid keytype, Datum key, int ncols,
-								  const char *const *cols, Datum *values, bool *nulls);
+								  const char *const *cols, const Oid *types,
+								  Datum *values, bool *nulls);
 
 #endif

@@ -176,6 +176,17 @@ wl_spi_map(WlSqlMapper mapper)
 	sql_mapper = mapper;
 }
 
+/*
+ * Does wl_exec run statements as planned, on the snapshot a new statement
+ * takes (no pinned snapshot, no shard mapping)?  A caller that reads a
+ * table without SQL (store/index_probe.c) only may then.
+ */
+bool
+wl_spi_unmapped(void)
+{
+	return pinned == NULL && sql_mapper == NULL;
+}
+
 /* Run q with bound values; the SPI result must equal expected. */
 uint64
 wl_exec(WlQuery *q, Datum *values, const char *nulls, int expected, long count)

@@ -32,6 +32,7 @@ extern void wl_spi_map(WlSqlMapper mapper);
 extern int	wl_spi_connect_pinned(void);
 extern void wl_spi_finish_pinned(int nest);
 extern void wl_spi_pin_snapshot(Snapshot snap);
+extern bool wl_spi_unmapped(void);
 extern int	wl_index_scans(bool no_bitmap);
 extern void wl_scans_restore(int nest);
 extern void wl_prepare(WlQuery *q);

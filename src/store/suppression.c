@@ -76,6 +76,7 @@ static WlQuery q_unsuppress = {
 
 /* What an event report reads of its message, in this order. */
 static const char *const message_cols[] = {"id", "channel", "recipient", "created_at"};
+static const Oid message_types[] = {INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
 
 /*
  * The message a handle names: all digits, its id; anything else, its
@@ -101,7 +102,7 @@ wl_find_message(const char *handle, WlMessage *m)
 		arg = CStringGetTextDatum(handle);
 	switch (wl_index_row(by_id ? "outbox_pkey" : "outbox_idempotency_key_key",
 						 by_id ? INT8OID : TEXTOID, arg,
-						 lengthof(message_cols), message_cols, values, nulls))
+						 lengthof(message_cols), message_cols, message_types, values, nulls))
 	{
 		case WL_PROBE_EMPTY:
 			return false;
