@@ -79,6 +79,44 @@ probe_usable(Relation irel, Oid heapoid, Oid keytype)
 }
 
 /*
+ * Open waitlist.<index> and its table with the locks a SELECT takes, the
+ * table first, as the executor locks them; false when there is no such
+ * index (then nothing is open).  *irel is NULL when the index went away
+ * between the lookups: the caller closes the table and gives up.
+ */
+static bool
+open_pair(const char *index, Relation *hrel, Relation *irel)
+{
+	Oid			nsp = get_namespace_oid("waitlist", true);
+	Oid			indexoid;
+	Oid			heapoid;
+
+	if (!OidIsValid(nsp))
+		return false;
+	indexoid = get_relname_relid(index, nsp);
+	if (!OidIsValid(indexoid) || get_rel_relkind(indexoid) != RELKIND_INDEX)
+		return false;
+	heapoid = IndexGetRelation(indexoid, true);
+	if (!OidIsValid(heapoid))
+		return false;
+	*hrel = try_relation_open(heapoid, AccessShareLock);
+	if (*hrel == NULL)
+		return false;
+	*irel = try_relation_open(indexoid, AccessShareLock);
+	return true;
+}
+
+/* Unregister the snapshot and close what open_pair opened (locks kept). */
+static void
+close_pair(Snapshot snap, Relation hrel, Relation irel)
+{
+	UnregisterSnapshot(snap);
+	if (irel != NULL)
+		relation_close(irel, NoLock);
+	table_close(hrel, NoLock);
+}
+
+/*
  * The first key of index waitlist.<index> whose row the current snapshot
  * sees, as a statement run now would see it (what this transaction wrote
  * before is visible); keytype is the type the first key must have
@@ -89,9 +127,6 @@ probe_usable(Relation irel, Oid heapoid, Oid keytype)
 WlProbeResult
 wl_index_first(const char *index, Oid keytype, Datum *key, bool *isnull)
 {
-	Oid			nsp = get_namespace_oid("waitlist", true);
-	Oid			indexoid;
-	Oid			heapoid;
 	Relation	hrel;
 	Relation	irel;
 	Snapshot	snap;
@@ -99,30 +134,14 @@ wl_index_first(const char *index, Oid keytype, Datum *key, bool *isnull)
 	TupleTableSlot *slot;
 	WlProbeResult result = WL_PROBE_EMPTY;
 
-	if (!OidIsValid(nsp))
+	if (!open_pair(index, &hrel, &irel))
 		return WL_PROBE_UNUSABLE;
-	indexoid = get_relname_relid(index, nsp);
-	if (!OidIsValid(indexoid) || get_rel_relkind(indexoid) != RELKIND_INDEX)
-		return WL_PROBE_UNUSABLE;
-	heapoid = IndexGetRelation(indexoid, true);
-	if (!OidIsValid(heapoid))
-		return WL_PROBE_UNUSABLE;
-
-	/* the table first, then its index, as the executor locks them */
-	hrel = try_relation_open(heapoid, AccessShareLock);
-	if (hrel == NULL)
-		return WL_PROBE_UNUSABLE;
-	irel = try_relation_open(indexoid, AccessShareLock);
-
 	/* a new command's snapshot, as SPI takes for each statement */
 	CommandCounterIncrement();
 	snap = RegisterSnapshot(GetTransactionSnapshot());
-	if (irel == NULL || !probe_usable(irel, heapoid, keytype))
+	if (irel == NULL || !probe_usable(irel, RelationGetRelid(hrel), keytype))
 	{
-		UnregisterSnapshot(snap);
-		if (irel != NULL)
-			relation_close(irel, NoLock);
-		table_close(hrel, NoLock);
+		close_pair(snap, hrel, irel);
 		return WL_PROBE_UNUSABLE;
 	}
 	scan = index_beginscan(hrel, irel, snap, 0, 0);
@@ -136,9 +155,7 @@ wl_index_first(const char *index, Oid keytype, Datum *key, bool *isnull)
 	}
 	ExecDropSingleTupleTableSlot(slot);
 	index_endscan(scan);
-	UnregisterSnapshot(snap);
-	index_close(irel, NoLock);
-	table_close(hrel, NoLock);
+	close_pair(snap, hrel, irel);
 	return result;
 }
 
@@ -189,9 +206,6 @@ WlProbeResult
 wl_index_row(const char *index, Oid keytype, Datum key, int ncols,
 			 const char *const *cols, const Oid *types, Datum *values, bool *nulls)
 {
-	Oid			nsp = get_namespace_oid("waitlist", true);
-	Oid			indexoid;
-	Oid			heapoid;
 	Oid			eqproc = InvalidOid;
 	Relation	hrel;
 	Relation	irel;
@@ -199,43 +213,30 @@ wl_index_row(const char *index, Oid keytype, Datum key, int ncols,
 	IndexScanDesc scan;
 	ScanKeyData skey;
 	TupleTableSlot *slot;
+	TupleDesc	desc;
 	AttrNumber	attnums[WL_ROW_MAX_COLS];
+	bool		usable = true;
 	WlProbeResult result = WL_PROBE_EMPTY;
 
 	Assert(ncols <= WL_ROW_MAX_COLS);
-	if (!OidIsValid(nsp) || !wl_spi_unmapped())
+	if (!wl_spi_unmapped() || !open_pair(index, &hrel, &irel))
 		return WL_PROBE_UNUSABLE;
-	indexoid = get_relname_relid(index, nsp);
-	if (!OidIsValid(indexoid) || get_rel_relkind(indexoid) != RELKIND_INDEX)
-		return WL_PROBE_UNUSABLE;
-	heapoid = IndexGetRelation(indexoid, true);
-	if (!OidIsValid(heapoid))
-		return WL_PROBE_UNUSABLE;
-
-	hrel = try_relation_open(heapoid, AccessShareLock);
-	if (hrel == NULL)
-		return WL_PROBE_UNUSABLE;
-	irel = try_relation_open(indexoid, AccessShareLock);
+	desc = RelationGetDescr(hrel);
 	for (int i = 0; i < ncols; i++)
 	{
 		attnums[i] = attnameAttNum(hrel, cols[i], false);
-		if (attnums[i] <= 0 ||
-			TupleDescAttr(RelationGetDescr(hrel), attnums[i] - 1)->atttypid != types[i])
-			result = WL_PROBE_UNUSABLE;
+		if (attnums[i] <= 0 || TupleDescAttr(desc, attnums[i] - 1)->atttypid != types[i])
+			usable = false;
 	}
-
 	CommandCounterIncrement();
 	snap = RegisterSnapshot(GetTransactionSnapshot());
-	if (irel == NULL || result == WL_PROBE_UNUSABLE ||
-		!lookup_usable(irel, heapoid, keytype, &eqproc) ||
+	if (!usable || irel == NULL ||
+		!lookup_usable(irel, RelationGetRelid(hrel), keytype, &eqproc) ||
 		/* the key column's own collation, as a query's clause would have */
 		irel->rd_indcollation[0] !=
-		TupleDescAttr(RelationGetDescr(hrel), irel->rd_index->indkey.values[0] - 1)->attcollation)
+		TupleDescAttr(desc, irel->rd_index->indkey.values[0] - 1)->attcollation)
 	{
-		UnregisterSnapshot(snap);
-		if (irel != NULL)
-			relation_close(irel, NoLock);
-		table_close(hrel, NoLock);
+		close_pair(snap, hrel, irel);
 		return WL_PROBE_UNUSABLE;
 	}
 	ScanKeyEntryInitialize(&skey, 0, 1, BTEqualStrategyNumber, InvalidOid,
@@ -245,8 +246,6 @@ wl_index_row(const char *index, Oid keytype, Datum key, int ncols,
 	slot = table_slot_create(hrel, NULL);
 	if (index_getnext_slot(scan, ForwardScanDirection, slot))
 	{
-		TupleDesc	desc = RelationGetDescr(hrel);
-
 		for (int i = 0; i < ncols; i++)
 		{
 			Form_pg_attribute att = TupleDescAttr(desc, attnums[i] - 1);
@@ -264,8 +263,6 @@ wl_index_row(const char *index, Oid keytype, Datum key, int ncols,
 	}
 	ExecDropSingleTupleTableSlot(slot);
 	index_endscan(scan);
-	UnregisterSnapshot(snap);
-	index_close(irel, NoLock);
-	table_close(hrel, NoLock);
+	close_pair(snap, hrel, irel);
 	return result;
 }
