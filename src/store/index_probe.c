@@ -52,27 +52,37 @@
 #include "store/spi.h"
 
 /*
- * Can this open index answer "first key in ascending order" for heap, with
- * a first key of keytype (any when InvalidOid)?  Called with the probe's
- * snapshot registered (TransactionXmin set).
+ * Is this open relation a btree index of heap that a SELECT may read now:
+ * valid, ready, live, and not built over broken HOT chains too new for
+ * this snapshot (indcheckxmin, as the planner checks it)?  Called with the
+ * reader's snapshot registered (TransactionXmin set).
  */
 static bool
-probe_usable(Relation irel, Oid heapoid, Oid keytype)
+btree_readable(Relation irel, Oid heapoid)
 {
 	Form_pg_index form = irel->rd_index;
-	Form_pg_attribute key;
 
 	if (irel->rd_rel->relkind != RELKIND_INDEX ||
 		irel->rd_rel->relam != BTREE_AM_OID ||
 		form == NULL || form->indrelid != heapoid ||
-		!form->indisvalid || !form->indisready || !form->indislive ||
-		form->indnkeyatts < 1 ||
-		(irel->rd_indoption[0] & (INDOPTION_DESC | INDOPTION_NULLS_FIRST)) != 0)
+		!form->indisvalid || !form->indisready || !form->indislive)
 		return false;
-	/* an index built over broken HOT chains, too new for this snapshot */
-	if (form->indcheckxmin &&
-		!TransactionIdPrecedes(HeapTupleHeaderGetXmin(irel->rd_indextuple->t_data),
-							   TransactionXmin))
+	return !form->indcheckxmin ||
+		TransactionIdPrecedes(HeapTupleHeaderGetXmin(irel->rd_indextuple->t_data),
+							  TransactionXmin);
+}
+
+/*
+ * Can this open index answer "first key in ascending order" for heap, with
+ * a first key of keytype (any when InvalidOid)?
+ */
+static bool
+probe_usable(Relation irel, Oid heapoid, Oid keytype)
+{
+	Form_pg_attribute key;
+
+	if (!btree_readable(irel, heapoid) || irel->rd_index->indnkeyatts < 1 ||
+		(irel->rd_indoption[0] & (INDOPTION_DESC | INDOPTION_NULLS_FIRST)) != 0)
 		return false;
 	key = TupleDescAttr(RelationGetDescr(irel), 0);
 	return key->attbyval && (!OidIsValid(keytype) || key->atttypid == keytype);
@@ -161,27 +171,20 @@ wl_index_first(const char *index, Oid keytype, Datum *key, bool *isnull)
 
 /*
  * Can this open index find the one row whose key equals a value of keytype:
- * a valid, ready, unique btree on one plain column of that type?  *eqproc
- * is its equality function.  Called with the lookup's snapshot registered.
+ * a readable, unique, immediate btree on one plain column of that type,
+ * without a predicate?  *eqproc is its equality function.
  */
 static bool
 lookup_usable(Relation irel, Oid heapoid, Oid keytype, Oid *eqproc)
 {
-	Form_pg_index form = irel->rd_index;
 	Oid			eqop;
 
-	if (irel->rd_rel->relkind != RELKIND_INDEX ||
-		irel->rd_rel->relam != BTREE_AM_OID ||
-		form == NULL || form->indrelid != heapoid ||
-		!form->indisvalid || !form->indisready || !form->indislive ||
-		!form->indisunique || !form->indimmediate || form->indnkeyatts != 1 ||
-		form->indkey.values[0] == 0 ||	/* an expression */
+	if (!btree_readable(irel, heapoid) ||
+		!irel->rd_index->indisunique || !irel->rd_index->indimmediate ||
+		irel->rd_index->indnkeyatts != 1 ||
+		irel->rd_index->indkey.values[0] == 0 ||	/* an expression */
 		irel->rd_opcintype[0] != keytype ||
 		RelationGetIndexPredicate(irel) != NIL)
-		return false;
-	if (form->indcheckxmin &&
-		!TransactionIdPrecedes(HeapTupleHeaderGetXmin(irel->rd_indextuple->t_data),
-							   TransactionXmin))
 		return false;
 	eqop = get_opfamily_member(irel->rd_opfamily[0], keytype, keytype,
 							   BTEqualStrategyNumber);
